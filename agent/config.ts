@@ -1,0 +1,118 @@
+/**
+ * The agent's persistent state in its config dir (mode 0700, owned by the run-as user):
+ *
+ * - `agent.json` (conf, mode 0600): site URL, site pin, client id once enrolled, the installer key
+ *   (KEY_INFO) until enrollment succeeds (then removed), requested fields, machine id override.
+ * - `agent.key` (mode 0600): the jump client's Ed25519 private key, generated here; it never
+ *   leaves the machine.
+ * - `agent.log`: the pino log.
+ */
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Conf from 'conf';
+import { z } from 'zod';
+import { parseSitePin, privateKeyFromPem } from '../protocol/handshake.js';
+import { requestedFieldsSchema, type RequestedFields } from '../protocol/messages.js';
+
+const configSchema = z.object({
+  site_url: z.string().url().optional(),
+  site_pin: z.string().optional(),
+  client_id: z.number().int().positive().optional(),
+  key_info: z.string().optional(),
+  requested: requestedFieldsSchema.optional(),
+  machine_id: z.string().min(1).max(128).optional(),
+});
+export type AgentConfigData = z.infer<typeof configSchema>;
+
+export class AgentConfig {
+  readonly dir: string;
+  private readonly conf: Conf<AgentConfigData>;
+
+  /** Opens (creating) the config dir. Throws when `agent.json` exists but is not valid. */
+  constructor(dir: string) {
+    this.dir = dir;
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.conf = new Conf<AgentConfigData>({
+      cwd: dir,
+      configName: 'agent',
+      configFileMode: 0o600,
+      // A corrupt config must stop the agent, not be silently replaced by an empty one (which
+      // would lose the enrollment).
+      clearInvalidConfig: false,
+      projectName: 'jump-client',
+    });
+    const parsed = configSchema.safeParse(this.conf.store);
+    if (!parsed.success) {
+      throw new Error(`${this.conf.path} is not a valid agent config: ${parsed.error.issues[0].path.join('.')} ${parsed.error.issues[0].message}`);
+    }
+    if (existsSync(this.conf.path)) chmodSync(this.conf.path, 0o600);
+  }
+
+  get data(): AgentConfigData {
+    return configSchema.parse(this.conf.store);
+  }
+
+  /** Merges `patch` into agent.json (keys set to undefined are removed). */
+  update(patch: Partial<AgentConfigData>): void {
+    for (const [k, v] of Object.entries(patch) as [keyof AgentConfigData, unknown][]) {
+      if (v === undefined) this.conf.delete(k);
+      else this.conf.set(k, v as never);
+    }
+  }
+
+  get logFile(): string {
+    return join(this.dir, 'agent.log');
+  }
+
+  /** The jump client's private key, generated (0600) on first use. */
+  privateKey(): KeyObject {
+    const file = join(this.dir, 'agent.key');
+    if (!existsSync(file)) {
+      const { privateKey } = generateKeyPairSync('ed25519');
+      writeFileSync(file, privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), { mode: 0o600, flag: 'wx' });
+    }
+    return privateKeyFromPem(readFileSync(file, 'utf8'));
+  }
+}
+
+/** What the agent needs to connect; validated from config. */
+export interface AgentIdentity {
+  siteUrl: string;
+  sitePin: string;
+  sitePublicKey: KeyObject;
+  privateKey: KeyObject;
+  clientId: number | null;
+  keyInfo: string | null;
+  requested: RequestedFields;
+  machineId: string;
+}
+
+/**
+ * Builds the identity from config. Throws `Error` naming the missing or malformed setting and how
+ * to give it (the enrollment flags are needed only on the first start).
+ */
+export function identityFromConfig(cfg: AgentConfig, machineId: string): AgentIdentity {
+  const d = cfg.data;
+  if (!d.site_url) throw new Error('no site URL: give --site on the first start');
+  if (!d.site_pin) throw new Error('no site pin: give --site-pin on the first start');
+  if (d.client_id === undefined && !d.key_info) throw new Error('not enrolled yet: give --key-info on the first start');
+  let sitePublicKey: KeyObject;
+  try {
+    sitePublicKey = parseSitePin(d.site_pin);
+  } catch (err) {
+    throw new Error(`the site pin is malformed (${(err as Error).message}); copy it from \`jump installer create --json\``);
+  }
+  const u = new URL(d.site_url);
+  if (u.protocol !== 'https:' && u.protocol !== 'wss:') throw new Error('the site URL must start with https://');
+  return {
+    siteUrl: d.site_url,
+    sitePin: d.site_pin,
+    sitePublicKey,
+    privateKey: cfg.privateKey(),
+    clientId: d.client_id ?? null,
+    keyInfo: d.key_info ?? null,
+    requested: d.requested ?? {},
+    machineId: d.machine_id ?? machineId,
+  };
+}

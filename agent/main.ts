@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+/**
+ * `jump-client`: the endpoint program.
+ *
+ *   jump-client run --config DIR [--site URL --key-info KEY --site-pin PIN]
+ *
+ * `run` keeps the connection to the site until SIGTERM/SIGINT. The three enrollment options are
+ * needed on the first start only; they are saved in DIR (the installers stamp the same values).
+ *
+ * Exit status: 0 stopped by a signal; 1 bad configuration (the message names the setting);
+ * 2 usage; 3 the site refused this jump client for good (the code is printed and logged, e.g.
+ * INSTALLER_EXPIRED, JUMP_CLIENT_DELETED).
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import nodeMachineId from 'node-machine-id';
+import { pino, type Logger } from 'pino';
+import { JumpError } from '../protocol/errors.js';
+import { VERSION } from '../protocol/version.js';
+import { Agent } from './agent.js';
+import { AgentConfig, identityFromConfig } from './config.js';
+import { collectStats } from './stats.js';
+
+const { machineIdSync } = nodeMachineId;
+
+export const EXIT_CONFIG = 1;
+export const EXIT_REFUSED = 3;
+
+function positiveInt(name: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} takes a whole number of at least 1.`);
+    return n;
+  };
+}
+
+function openLog(file: string, toStderr: boolean, level: string): Logger {
+  const fileDest = pino.destination({ dest: file, mode: 0o600, mkdir: true, sync: false });
+  const base = { base: { program: 'jump-client', pid: process.pid }, level };
+  if (!toStderr) return pino(base, fileDest);
+  return pino(base, pino.multistream([{ stream: fileDest, level: level as pino.Level }, { stream: process.stderr, level: level as pino.Level }]));
+}
+
+const program = new Command('jump-client').description('The jump client: keeps this machine reachable from its site.').version(VERSION).showHelpAfterError();
+
+program
+  .command('run')
+  .description('Run the agent in the foreground.')
+  .requiredOption('--config <dir>', 'config directory (identity, settings, log)')
+  .option('--site <url>', 'site URL, e.g. https://jump.example.com:8443 (first start)')
+  .option('--key-info <key>', 'installer key, KEY_INFO (first start)')
+  .option('--site-pin <pin>', 'the site identity to pin, ed25519:... (first start)')
+  .option('--log-stderr', 'also write the log to standard error')
+  .option('--log-level <level>', 'pino log level', 'info')
+  .addOption(new Option('--machine-id <id>', 'override the machine id (tests and the fleet simulator)').hideHelp())
+  .addOption(new Option('--backoff-base <ms>', 'first reconnect ceiling').argParser(positiveInt('--backoff-base')).hideHelp())
+  .addOption(new Option('--backoff-cap <ms>', 'largest reconnect ceiling').argParser(positiveInt('--backoff-cap')).hideHelp())
+  .action(async (o) => {
+    let cfg: AgentConfig;
+    let log: Logger;
+    let agent: Agent;
+    try {
+      cfg = new AgentConfig(o.config);
+      log = openLog(cfg.logFile, Boolean(o.logStderr), o.logLevel);
+      if (o.site) cfg.update({ site_url: o.site });
+      if (o.sitePin) cfg.update({ site_pin: o.sitePin });
+      if (o.machineId) cfg.update({ machine_id: o.machineId });
+      if (o.keyInfo) {
+        if (cfg.data.client_id !== undefined) log.warn('already enrolled; --key-info ignored');
+        else cfg.update({ key_info: o.keyInfo.trim().toLowerCase() });
+      }
+      const identity = identityFromConfig(cfg, machineIdSync());
+      agent = new Agent({
+        identity,
+        stats: collectStats,
+        log,
+        backoff: { baseMs: o.backoffBase, capMs: o.backoffCap },
+        onEnrolled: (clientId) => cfg.update({ client_id: clientId, key_info: undefined }),
+      });
+    } catch (err) {
+      process.stderr.write(`jump-client: ${(err as Error).message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    let fatal: JumpError | null = null;
+    agent.on('fatal', (err: JumpError) => {
+      fatal = err;
+    });
+    const stop = () => void agent.stop();
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    log.info({ site: cfg.data.site_url, clientId: cfg.data.client_id ?? null, version: VERSION }, 'jump client starting');
+    await agent.start();
+    const refused = fatal as JumpError | null;
+    if (refused) process.stderr.write(`jump-client: ${refused.code}: ${refused.message}\n`);
+    log.info('jump client stopped');
+    log.flush();
+    setTimeout(() => process.exit(refused ? EXIT_REFUSED : 0), 50);
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  process.stderr.write(`jump-client: ${(err as Error).message}\n`);
+  process.exit(EXIT_CONFIG);
+});

@@ -1,0 +1,70 @@
+/**
+ * The console's stored logins, one per site URL, in `$JUMP_CONFIG_DIR/config.json` (default: the
+ * user's config dir, e.g. ~/.config/jump). Mode 0600: it holds API tokens.
+ */
+import Conf from 'conf';
+
+export interface SiteLogin {
+  user: string;
+  token: string;
+  /** The pinned certificate (PEM) of a site whose certificate no public authority signed. */
+  cert_pem: string | null;
+  fingerprint: string | null;
+}
+
+interface ConsoleConfigData {
+  current?: string;
+  sites: Record<string, SiteLogin>;
+}
+
+export class ConsoleConfig {
+  private readonly conf: Conf<ConsoleConfigData>;
+
+  constructor(dir = process.env.JUMP_CONFIG_DIR) {
+    this.conf = new Conf<ConsoleConfigData>({
+      projectName: 'jump',
+      projectSuffix: '',
+      cwd: dir || undefined,
+      configFileMode: 0o600,
+      // Site URLs contain dots; they are keys, not paths.
+      accessPropertiesByDotNotation: false,
+      defaults: { sites: {} },
+    });
+  }
+
+  get path(): string {
+    return this.conf.path;
+  }
+
+  /** The login for `siteUrl`, or for the current site when not given. */
+  login(siteUrl?: string): { url: string; login: SiteLogin } | null {
+    const url = normalizeSiteUrl(siteUrl ?? this.conf.get('current') ?? '');
+    const login = url ? this.conf.get('sites')[url] : undefined;
+    return login ? { url, login } : null;
+  }
+
+  save(siteUrl: string, login: SiteLogin): void {
+    const url = normalizeSiteUrl(siteUrl);
+    this.conf.set('sites', { ...this.conf.get('sites'), [url]: login });
+    this.conf.set('current', url);
+  }
+
+  remove(siteUrl: string): void {
+    const url = normalizeSiteUrl(siteUrl);
+    const sites = { ...this.conf.get('sites') };
+    delete sites[url];
+    this.conf.set('sites', sites);
+    if (this.conf.get('current') === url) this.conf.delete('current');
+  }
+}
+
+/** `https://Host:8443/` -> `https://host:8443`. Returns '' for something that is not an https URL. */
+export function normalizeSiteUrl(s: string): string {
+  try {
+    const u = new URL(s);
+    if (u.protocol !== 'https:') return '';
+    return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
+  } catch {
+    return '';
+  }
+}

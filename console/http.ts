@@ -1,0 +1,127 @@
+/**
+ * The console's HTTPS client for the site API.
+ *
+ * A site with a self-signed certificate is trusted by pinning that exact certificate (trust on
+ * first use at `jump login`, or the SHA-256 fingerprint given with --fingerprint): requests then
+ * verify against it alone, with no host name check, so a different certificate fails with
+ * SITE_CERT_MISMATCH before the token is sent.
+ */
+import { request } from 'node:https';
+import { connect } from 'node:tls';
+import { JumpError, isErrorCode } from '../protocol/errors.js';
+
+/** Errors that mean "the certificate is not the pinned one / not trusted". */
+const CERT_ERRORS = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_HAS_EXPIRED',
+]);
+
+const REQUEST_TIMEOUT_MS = 30_000;
+/** Largest API answer read, in bytes (a list of 50 000 jump clients is about 40 MiB). */
+const MAX_ANSWER_BYTES = 256 * 1024 * 1024;
+
+export interface ProbeResult {
+  /** True when the certificate chains to a public authority and matches the host name. */
+  authorized: boolean;
+  certPem: string;
+  fingerprint: string;
+}
+
+/** Opens a TLS connection to the site only to read its certificate; sends nothing. */
+export function probeCertificate(siteUrl: string): Promise<ProbeResult> {
+  const u = new URL(siteUrl);
+  return new Promise((resolve, reject) => {
+    const socket = connect({
+      host: u.hostname,
+      port: Number(u.port || 443),
+      servername: /^[\d.:[\]]+$/.test(u.hostname) ? undefined : u.hostname,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+    });
+    socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy(new Error('timed out')));
+    socket.once('secureConnect', () => {
+      const cert = socket.getPeerX509Certificate();
+      socket.end();
+      if (!cert) return reject(new JumpError('SITE_CERT_MISMATCH', { detail: 'The site sent no certificate.' }));
+      resolve({ authorized: socket.authorized, certPem: cert.toString(), fingerprint: 'SHA256:' + cert.fingerprint256 });
+    });
+    socket.once('error', (err) => reject(new JumpError('SITE_UNREACHABLE', { detail: `${siteUrl}: ${err.message}` })));
+  });
+}
+
+/** `SHA256:aa:bb..`, `aabb..`, `AA:BB..` all compare equal. */
+export function sameFingerprint(a: string, b: string): boolean {
+  const norm = (s: string) => s.replace(/^sha256:/i, '').replace(/:/g, '').toLowerCase();
+  return norm(a) === norm(b);
+}
+
+export class SiteClient {
+  constructor(
+    readonly siteUrl: string,
+    private readonly opts: { certPem: string | null; token?: string },
+  ) {}
+
+  /**
+   * Sends one API request. Resolves with the parsed JSON body of a 2xx answer. Throws JumpError:
+   * the API's own code for an error answer, SITE_CERT_MISMATCH, or SITE_UNREACHABLE.
+   */
+  request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const url = new URL(this.siteUrl + path);
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    return new Promise<T>((resolve, reject) => {
+      const req = request(
+        url,
+        {
+          method,
+          headers: {
+            accept: 'application/json',
+            ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+            ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}),
+          },
+          ...(this.opts.certPem ? { ca: this.opts.certPem, checkServerIdentity: () => undefined } : {}),
+          timeout: REQUEST_TIMEOUT_MS,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > MAX_ANSWER_BYTES) req.destroy(new Error('answer too large'));
+            else chunks.push(c);
+          });
+          res.on('end', () => {
+            let json: unknown = null;
+            try {
+              json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+            } catch {
+              /* handled below */
+            }
+            const status = res.statusCode ?? 0;
+            if (status >= 200 && status < 300 && json !== null) return resolve(json as T);
+            const e = (json as { error?: { code?: string; message?: string; field?: string } } | null)?.error;
+            if (e?.code && isErrorCode(e.code)) {
+              const err = new JumpError(e.code, { field: e.field });
+              if (e.message) err.message = e.message;
+              return reject(err);
+            }
+            reject(new JumpError('INTERNAL_ERROR', { detail: `HTTP ${status} from ${path}.` }));
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code && CERT_ERRORS.has(err.code)) {
+          reject(new JumpError('SITE_CERT_MISMATCH', { detail: `(${err.code})` }));
+        } else {
+          reject(new JumpError('SITE_UNREACHABLE', { detail: `${this.siteUrl}: ${err.message}` }));
+        }
+      });
+      req.end(payload);
+    });
+  }
+}

@@ -1,0 +1,452 @@
+#!/usr/bin/env node
+/**
+ * `jump`: the technician's console (the Jump interface, on the command line).
+ *
+ *   jump login --site URL [--user U] [--password-stdin] [--fingerprint SHA256:...]
+ *   jump clients [list] [--search TEXT] [--field F ...] [--group G] [--tag T]
+ *   jump clients show|edit|delete ...     jump installer create|list|show|revoke ...
+ *   jump groups list|create|delete|add-member|remove-member ...
+ *
+ * Every command takes --json (machine output on stdout) and --site (or JUMP_SITE) to pick a stored
+ * login. Exit status: 0 success; 1 an error, printed as `CODE: message` (with --json, as
+ * `{"error":{...}}` on stdout); 2 usage.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+import { JumpError } from '../protocol/errors.js';
+import { formatDuration, parseDuration } from '../protocol/duration.js';
+import { OVERRIDABLE_FIELDS, SEARCH_FIELDS } from '../protocol/fields.js';
+import { INSTALLER_VALID_MAX_MS, INSTALLER_VALID_MIN_MS } from '../protocol/limits.js';
+import { VERSION } from '../protocol/version.js';
+import { ConsoleConfig, normalizeSiteUrl } from './config.js';
+import { bytes, clientsTable, detailsTable, shortTime, summaryLine, type ClientRow, type Summary } from './format.js';
+import { SiteClient, probeCertificate, sameFingerprint } from './http.js';
+
+let jsonMode = false;
+
+function out(obj: unknown, text: string | (() => string)): void {
+  process.stdout.write((jsonMode ? JSON.stringify(obj, null, 2) : typeof text === 'function' ? text() : text) + '\n');
+}
+
+function fail(err: unknown): never {
+  const e = err instanceof JumpError ? err : new JumpError('INTERNAL_ERROR', { detail: (err as Error)?.message });
+  if (jsonMode) process.stdout.write(JSON.stringify({ error: e.toJSON() }) + '\n');
+  else process.stderr.write(`${e.code}: ${e.message}\n`);
+  process.exit(1);
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Asks for a line on the terminal without echoing it. */
+function promptHidden(question: string): Promise<string> {
+  if (!process.stdin.isTTY) {
+    throw new JumpError('VALIDATION_FAILED', { field: '--password-stdin', detail: 'No terminal to ask on: pass the password with --password-stdin.' });
+  }
+  process.stderr.write(question);
+  const muted = new Writable({ write: (_c, _e, cb) => cb() });
+  const rl = createInterface({ input: process.stdin, output: muted, terminal: true });
+  return new Promise((resolve) =>
+    rl.question('', (answer) => {
+      rl.close();
+      process.stderr.write('\n');
+      resolve(answer);
+    }),
+  );
+}
+
+/** The API client for the chosen site's stored login. Throws CONSOLE_NOT_LOGGED_IN. */
+function site(cmd: Command): SiteClient {
+  const opts = cmd.optsWithGlobals() as { site?: string };
+  const cfg = new ConsoleConfig();
+  const found = cfg.login(opts.site ?? process.env.JUMP_SITE);
+  if (!found) throw new JumpError('CONSOLE_NOT_LOGGED_IN');
+  return new SiteClient(found.url, { certPem: found.login.cert_pem, token: found.login.token });
+}
+
+function collect(value: string, prev: string[] = []): string[] {
+  return prev.concat(value.split(',').map((s) => s.trim()).filter(Boolean));
+}
+
+function durationArg(v: string): number {
+  const ms = parseDuration(v);
+  if (ms === null || ms < INSTALLER_VALID_MIN_MS || ms > INSTALLER_VALID_MAX_MS) {
+    throw new InvalidArgumentError('give a duration from 10m to 365d, e.g. 90m, 12h or 7d.');
+  }
+  return ms;
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('give a whole number of at least 1.');
+  return n;
+}
+
+const program = new Command('jump')
+  .description('The Jump interface on the command line: jump clients, installers, jump groups.')
+  .version(VERSION)
+  .option('--site <url>', 'site to use (default: the last one logged in to, or $JUMP_SITE)')
+  .showHelpAfterError()
+  .exitOverride()
+  .hook('preAction', (_program, action) => {
+    jsonMode = Boolean(action.optsWithGlobals().json);
+  });
+
+// ---- login ----
+program
+  .command('login')
+  .description('Log in to a site and keep the API token for the next commands.')
+  .option('--user <name>', 'user name', 'admin')
+  .option('--password-stdin', 'read the password from standard input')
+  .option('--fingerprint <sha256>', 'expected TLS certificate fingerprint (SHA256:...) instead of trust on first use')
+  .action(async (_o, cmd: Command) => {
+    const o = cmd.optsWithGlobals();
+    const url = normalizeSiteUrl(o.site ?? process.env.JUMP_SITE ?? '');
+    if (!url) throw new JumpError('VALIDATION_FAILED', { field: '--site', detail: 'Give the site URL with --site https://HOST:PORT, as `jump-site serve` printed it.' });
+    const probe = await probeCertificate(url);
+    let certPem: string | null = null;
+    if (o.fingerprint) {
+      if (!sameFingerprint(o.fingerprint, probe.fingerprint)) {
+        throw new JumpError('SITE_CERT_MISMATCH', { detail: `Expected ${o.fingerprint}, the site presented ${probe.fingerprint}.` });
+      }
+      certPem = probe.certPem;
+    } else if (!probe.authorized) {
+      certPem = probe.certPem;
+      process.stderr.write(
+        `The site's certificate is not signed by a known authority. Trusting it on first use:\n  ${probe.fingerprint}\n` +
+          'Compare it with the fingerprint `jump-site serve` printed; pass --fingerprint to check it automatically.\n',
+      );
+    }
+    const password = o.passwordStdin ? (await readStdin()).replace(/\r?\n$/, '') : await promptHidden(`Password for ${o.user}: `);
+    const client = new SiteClient(url, { certPem });
+    const r = await client.request<{ token: string; user: { name: string; role: string }; expires_at: string }>('POST', '/api/v1/login', {
+      user: o.user,
+      password,
+    });
+    new ConsoleConfig().save(url, { user: r.user.name, token: r.token, cert_pem: certPem, fingerprint: probe.fingerprint });
+    out({ site: url, user: r.user, expires_at: r.expires_at, fingerprint: probe.fingerprint }, `Logged in to ${url} as ${r.user.name} (${r.user.role}).`);
+  });
+
+program
+  .command('logout')
+  .description('End the API session and forget the stored token.')
+  .action(async (_o, cmd: Command) => {
+    const client = site(cmd);
+    await client.request('POST', '/api/v1/logout', {}).catch(() => undefined);
+    new ConsoleConfig().remove(client.siteUrl);
+    out({ ok: true }, `Logged out of ${client.siteUrl}.`);
+  });
+
+program
+  .command('whoami')
+  .description('Show the logged-in user and site.')
+  .action(async (_o, cmd: Command) => {
+    const client = site(cmd);
+    const me = await client.request<{ user: { name: string; role: string } }>('GET', '/api/v1/me');
+    const info = await client.request<{ site_url: string; site_pin: string; tls_fingerprint: string; version: string }>('GET', '/api/v1/site');
+    out({ ...me, site: info }, `${me.user.name} (${me.user.role}) on ${info.site_url}, site version ${info.version}`);
+  });
+
+program
+  .command('passwd')
+  .description('Change your password (with --password-stdin: current and new password on two lines).')
+  .option('--password-stdin', 'read the current and the new password from standard input, one per line')
+  .action(async (o, cmd: Command) => {
+    const client = site(cmd);
+    let current: string;
+    let next: string;
+    if (o.passwordStdin) {
+      [current, next] = (await readStdin()).split(/\r?\n/);
+    } else {
+      current = await promptHidden('Current password: ');
+      next = await promptHidden('New password: ');
+    }
+    await client.request('POST', '/api/v1/me/password', { current_password: current ?? '', new_password: next ?? '' });
+    out({ ok: true }, 'Password changed. Log in again with `jump login`.');
+  });
+
+// ---- jump clients ----
+const clients = program.command('clients').description('List, search, show, edit and delete jump clients.');
+
+clients
+  .command('list', { isDefault: true })
+  .description('List jump clients, grouped by jump group and tag.')
+  .option('--search <text>', 'text to find (case-insensitive substring)')
+  .addOption(new Option('--field <field...>', `fields to search: ${SEARCH_FIELDS.join(', ')} (default: all)`).argParser(collect))
+  .option('--group <group>', 'only this jump group (a shared group or user:<name>)')
+  .option('--tag <tag>', 'only this tag')
+  .action(async (o, cmd: Command) => {
+    const fields = (o.field as string[] | undefined) ?? [];
+    for (const f of fields) {
+      if (!(SEARCH_FIELDS as readonly string[]).includes(f)) {
+        throw new JumpError('VALIDATION_FAILED', { field: '--field', detail: `Unknown field "${f}"; use ${SEARCH_FIELDS.join(', ')}.` });
+      }
+    }
+    const q = new URLSearchParams();
+    if (o.search) q.set('search', o.search);
+    if (fields.length) q.set('fields', fields.join(','));
+    if (o.group) q.set('group', o.group);
+    if (o.tag !== undefined) q.set('tag', o.tag);
+    const r = await site(cmd).request<{ items: ClientRow[]; summary: Summary }>('GET', `/api/v1/jump-clients?${q}`);
+    out(r, () => {
+      const dups = r.items.filter((c) => c.duplicate_machine_id).length;
+      const note = dups ? `\n${dups} online jump clients share a machine id with another one (a cloned disk image?).` : '';
+      return `${clientsTable(r.items)}\n${summaryLine(r.summary)}${note}`;
+    });
+  });
+
+async function resolveClient(client: SiteClient, ref: string): Promise<ClientRow & { stats: Record<string, unknown> }> {
+  const r = await client.request<{ item: ClientRow & { stats: Record<string, unknown> } }>('GET', `/api/v1/jump-clients/${encodeURIComponent(ref)}`);
+  return r.item;
+}
+
+clients
+  .command('show <id|name>')
+  .description('Show one jump client with all its statistics.')
+  .action(async (ref: string, _o, cmd: Command) => {
+    const c = await resolveClient(site(cmd), ref);
+    const s = c.stats as Record<string, unknown>;
+    const bootTime = typeof s.boot_time === 'number' ? s.boot_time : null;
+    out({ item: c }, () =>
+      detailsTable([
+        ['ID', c.id],
+        ['Name', c.name],
+        ['Status', c.status + (c.duplicate_machine_id ? ' (another online jump client has the same machine id)' : '')],
+        ['Mode', c.mode],
+        ['Jump Group', c.jump_group],
+        ['Tag', c.tag],
+        ['Comments', c.comments],
+        ['Jump Method', c.jump_method],
+        ['Hostname', c.hostname],
+        ['FQDN', s.fqdn],
+        ['Public IP', c.public_ip],
+        ['Private IP', c.private_ips],
+        ['Console User', c.console_user],
+        ['Domain', c.domain],
+        ['Workgroup', c.workgroup],
+        ['Operating System', [s.os_name, s.os_version].filter(Boolean).join(' ')],
+        ['Platform', [s.platform, s.arch].filter(Boolean).join(' ')],
+        ['CPU', s.cpu_model ? `${s.cpu_model} (${s.cpu_cores} cores), load ${s.cpu_load_pct}%` : ''],
+        ['Memory', s.mem_total_bytes ? `${bytes(s.mem_used_bytes)} of ${bytes(s.mem_total_bytes)} used` : ''],
+        ['Disk', s.disk_total_bytes ? `${bytes(s.disk_used_bytes)} of ${bytes(s.disk_total_bytes)} used` : ''],
+        ['Up Since', bootTime ? shortTime(new Date(bootTime).toISOString()) : ''],
+        ['Agent Version', s.agent_version],
+        ['Last Connected', shortTime(c.last_connected)],
+        ['Last Disconnected', shortTime(c.last_disconnected as string | null)],
+        ['Last Access', shortTime(c.last_access as string | null)],
+        ['Installer', c.installer],
+        ['Created', shortTime(c.created_at as string | null)],
+      ]),
+    );
+  });
+
+clients
+  .command('edit <id|name...>')
+  .description('Edit jump clients (seeds: Properties). An empty --tag returns them to the group top level.')
+  .option('--name <name>', 'jump item name, at most 128 characters ("" shows the hostname again)')
+  .option('--jump-group <group>', 'move to this jump group (a shared group or user:<name>)')
+  .option('--tag <tag>', 'tag, at most 64 characters ("" for none)')
+  .option('--comments <text>', 'comments, at most 1024 characters')
+  .action(async (refs: string[], o, cmd: Command) => {
+    const body: Record<string, string> = {};
+    if (o.name !== undefined) body.name = o.name;
+    if (o.jumpGroup !== undefined) body.jump_group = o.jumpGroup;
+    if (o.tag !== undefined) body.tag = o.tag;
+    if (o.comments !== undefined) body.comments = o.comments;
+    if (Object.keys(body).length === 0) {
+      throw new JumpError('VALIDATION_FAILED', { field: 'options', detail: 'Give at least one of --name, --jump-group, --tag, --comments.' });
+    }
+    const client = site(cmd);
+    // Resolve every reference first, so an unknown one changes nothing.
+    const targets = [];
+    for (const ref of refs) targets.push(await resolveClient(client, ref));
+    const items = [];
+    for (const t of targets) items.push((await client.request<{ item: ClientRow }>('PATCH', `/api/v1/jump-clients/${t.id}`, body)).item);
+    out({ items }, items.map((c) => `Updated jump client ${c.id} (${c.name}).`).join('\n'));
+  });
+
+clients
+  .command('delete <id|name...>')
+  .description('Delete jump clients: they are revoked, disconnected and removed from the Jump interface.')
+  .action(async (refs: string[], _o, cmd: Command) => {
+    const client = site(cmd);
+    const ids: number[] = [];
+    for (const ref of refs) ids.push((await resolveClient(client, ref)).id);
+    const r = await client.request<{ deleted: number[] }>('POST', '/api/v1/jump-clients/delete', { ids });
+    out(r, `Deleted ${r.deleted.length} jump client${r.deleted.length === 1 ? '' : 's'}: ${r.deleted.join(', ')}.`);
+  });
+
+// ---- installers ----
+const installer = program.command('installer').description('Mass-deployment installers (KEY_INFO).');
+
+interface InstallerRow {
+  uid: string;
+  name: string | null;
+  jump_group: string | null;
+  tag: string;
+  comments: string;
+  mode: string;
+  allow_override: string[];
+  created_at: string;
+  expires_at: string;
+  max_uses: number | null;
+  uses: number;
+  revoked_at: string | null;
+  state: string;
+  key_info?: string;
+  site_url?: string;
+  site_pin?: string;
+}
+
+const installerDetails = (i: InstallerRow) =>
+  detailsTable([
+    ['Installer uid', i.uid],
+    ...(i.key_info ? ([['KEY_INFO', i.key_info]] as [string, unknown][]) : []),
+    ...(i.site_url ? ([['Site URL', i.site_url], ['Site pin', i.site_pin]] as [string, unknown][]) : []),
+    ['State', i.state],
+    ['Name', i.name],
+    ['Jump Group', i.jump_group],
+    ['Tag', i.tag],
+    ['Comments', i.comments],
+    ['Mode', i.mode],
+    ['Overridable', i.allow_override.join(', ') || 'none'],
+    ['Valid until', shortTime(i.expires_at)],
+    ['Uses', i.max_uses === null ? `${i.uses}` : `${i.uses} of ${i.max_uses}`],
+    ['Revoked', shortTime(i.revoked_at)],
+  ]);
+
+installer
+  .command('create')
+  .description('Create an installer; prints its uid and KEY_INFO (shown only now).')
+  .addOption(
+    new Option('--valid-for <duration>', 'how long the installer may enroll jump clients: 10m to 365d')
+      .argParser(durationArg)
+      .default(24 * 3_600_000, '1d'),
+  )
+  .option('--jump-group <group>', 'jump group for its jump clients (default: your personal group)')
+  .option('--tag <tag>', 'tag for its jump clients')
+  .option('--comments <text>', 'comments for its jump clients')
+  .option('--name <name>', 'name for its jump clients (default: their hostname)')
+  .option('--max-uses <n>', 'how many jump clients may enroll with it (default: no limit)', positiveInt)
+  .addOption(new Option('--mode <mode>', 'jump client mode').choices(['active', 'passive']).default('active'))
+  .option(
+    '--allow-override <fields>',
+    `fields the install command may override: ${OVERRIDABLE_FIELDS.join(',')}, or "none" (default: all)`,
+  )
+  .action(async (o, cmd: Command) => {
+    let allow: string[] | undefined;
+    if (o.allowOverride !== undefined) {
+      allow = o.allowOverride === 'none' ? [] : collect(o.allowOverride);
+      for (const f of allow) {
+        if (!(OVERRIDABLE_FIELDS as readonly string[]).includes(f)) {
+          throw new JumpError('VALIDATION_FAILED', { field: '--allow-override', detail: `Unknown field "${f}"; use ${OVERRIDABLE_FIELDS.join(', ')} or none.` });
+        }
+      }
+    }
+    const body = {
+      valid_for_ms: o.validFor,
+      jump_group: o.jumpGroup,
+      tag: o.tag,
+      comments: o.comments,
+      name: o.name,
+      max_uses: o.maxUses,
+      mode: o.mode,
+      allow_override: allow,
+    };
+    const r = await site(cmd).request<InstallerRow>('POST', '/api/v1/installers', body);
+    out(r, () => `${installerDetails(r)}\nValid for ${formatDuration(o.validFor)}. Keep KEY_INFO secret: it is not shown again.`);
+  });
+
+installer
+  .command('list')
+  .action(async (_o, cmd: Command) => {
+    const r = await site(cmd).request<{ items: InstallerRow[] }>('GET', '/api/v1/installers');
+    out(r, () =>
+      r.items.length === 0
+        ? 'No installers.'
+        : r.items.map((i) => `${i.uid}  ${i.state.padEnd(20)} ${i.jump_group ?? ''}  tag=${i.tag}  until ${shortTime(i.expires_at)}  uses ${i.uses}${i.max_uses ? '/' + i.max_uses : ''}`).join('\n'),
+    );
+  });
+
+installer
+  .command('show <uid>')
+  .action(async (uid: string, _o, cmd: Command) => {
+    const r = await site(cmd).request<{ item: InstallerRow }>('GET', `/api/v1/installers/${encodeURIComponent(uid)}`);
+    out(r, () => installerDetails(r.item));
+  });
+
+installer
+  .command('revoke <uid>')
+  .description('Revoke an installer: no jump client may enroll with it any more.')
+  .action(async (uid: string, _o, cmd: Command) => {
+    const r = await site(cmd).request<{ item: InstallerRow }>('POST', `/api/v1/installers/${encodeURIComponent(uid)}/revoke`, {});
+    out(r, `Installer ${uid} revoked.`);
+  });
+
+// ---- jump groups ----
+const groups = program.command('groups').description('Jump groups: shared groups and their members, personal groups.');
+
+groups
+  .command('list', { isDefault: true })
+  .action(async (_o, cmd: Command) => {
+    const r = await site(cmd).request<{ items: { name: string; kind: string; members?: string[] }[] }>('GET', '/api/v1/jump-groups');
+    out(r, () => r.items.map((g) => `${g.name}\t${g.kind}${g.members ? '\t' + g.members.join(', ') : ''}`).join('\n'));
+  });
+
+groups
+  .command('create <name>')
+  .description('Create a shared jump group (admins).')
+  .action(async (name: string, _o, cmd: Command) => {
+    const r = await site(cmd).request<{ item: unknown }>('POST', '/api/v1/jump-groups', { name });
+    out(r, `Created jump group "${name}".`);
+  });
+
+groups
+  .command('delete <name>')
+  .description('Delete an empty shared jump group (admins).')
+  .action(async (name: string, _o, cmd: Command) => {
+    const r = await site(cmd).request('DELETE', `/api/v1/jump-groups/${encodeURIComponent(name)}`);
+    out(r, `Deleted jump group "${name}".`);
+  });
+
+groups
+  .command('add-member <group> <user>')
+  .description('Give a user access to a shared jump group (admins).')
+  .action(async (group: string, user: string, _o, cmd: Command) => {
+    const r = await site(cmd).request('POST', `/api/v1/jump-groups/${encodeURIComponent(group)}/members`, { user });
+    out(r, `${user} is now a member of "${group}".`);
+  });
+
+groups
+  .command('remove-member <group> <user>')
+  .description("Remove a user's access to a shared jump group (admins).")
+  .action(async (group: string, user: string, _o, cmd: Command) => {
+    const r = await site(cmd).request('DELETE', `/api/v1/jump-groups/${encodeURIComponent(group)}/members/${encodeURIComponent(user)}`);
+    out(r, `${user} is no longer a member of "${group}".`);
+  });
+
+/**
+ * Commander hands options to one level of subcommands only, so `--json` and `--site` are attached
+ * to every leaf command as well (`jump installer create --json` works as written).
+ */
+function addLeafOptions(cmd: Command): void {
+  for (const c of cmd.commands) {
+    if (c.commands.length > 0) addLeafOptions(c);
+    else if (cmd !== program) {
+      c.option('--json', 'machine-readable output');
+      c.option('--site <url>', 'site to use (default: the last one logged in to, or $JUMP_SITE)');
+    }
+  }
+}
+addLeafOptions(program);
+
+program.parseAsync().catch((err: unknown) => {
+  if (err instanceof CommanderError) {
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  }
+  fail(err);
+});

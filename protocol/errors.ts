@@ -1,0 +1,256 @@
+/**
+ * The one error catalog of the project.
+ *
+ * Every error that crosses a boundary (agent <-> site, console <-> site, a CLI's exit) carries a
+ * stable `code` from this table. The console prints `code: message`; the API returns
+ * `{ error: { code, message, field? } }` with `status` as the HTTP status.
+ *
+ * `action` names what the user was doing, as the seeds' error appendix groups its rows
+ * ("Deploy a Jump Client from the mass deployment wizard", "Take an action on a Jump Client
+ * other than Jump", "Jump"). Rows that come straight from the appendix say so in `seeds`.
+ * Translations (es/de/fr) are added per row later; English is authoritative.
+ */
+
+/** What the user was doing when the error happened. */
+export type ErrorAction =
+  | 'enroll'
+  | 'connect'
+  | 'deploy'
+  | 'manage'
+  | 'jump'
+  | 'login'
+  | 'request'
+  | 'install';
+
+interface CatalogRow {
+  action: ErrorAction;
+  /** HTTP status used when the error is returned by the API. */
+  status: number;
+  message: string;
+  /** The seeds' appendix row this implements, when there is one. */
+  seeds?: string;
+}
+
+export const ERROR_CATALOG = {
+  // Enrollment with an installer key (seeds: "This installer is valid for", mass deployment)
+  INSTALLER_KEY_UNKNOWN: {
+    action: 'enroll',
+    status: 403,
+    message: 'The installer key is not known to this site. Download a new installer from the site.',
+  },
+  INSTALLER_EXPIRED: {
+    action: 'enroll',
+    status: 403,
+    message:
+      'This installer has expired: a jump client must first start within the period the installer is valid for. Create a new installer.',
+  },
+  INSTALLER_REVOKED: {
+    action: 'enroll',
+    status: 403,
+    message: 'This installer was revoked on the site. Create a new installer.',
+  },
+  INSTALLER_USED_UP: {
+    action: 'enroll',
+    status: 403,
+    message: 'This installer has been used the maximum number of times it allows. Create a new installer.',
+  },
+  INSTALLER_OVERRIDE_FORBIDDEN: {
+    action: 'enroll',
+    status: 403,
+    message: 'The installer does not allow this field to be overridden at install time. Remove the flag or create an installer that allows it.',
+  },
+  INSTALLER_NOT_FOUND: {
+    action: 'manage',
+    status: 404,
+    message: 'No installer with this uid exists.',
+  },
+  DEPLOY_LIMIT_REACHED: {
+    action: 'deploy',
+    status: 409,
+    message: 'The total number of jump clients deployed for this site has been reached.',
+    seeds: 'Deploy a Jump Client: total number of deployed Jump Clients reached',
+  },
+  // Agent connection (DESIGN.md security model)
+  SITE_IDENTITY_MISMATCH: {
+    action: 'connect',
+    status: 502,
+    message:
+      'The site could not prove the identity pinned in this jump client. The connection was refused; check for interception or a wrong site URL.',
+  },
+  SITE_BUSY: {
+    action: 'connect',
+    status: 503,
+    message: 'The site is admitting connections at its configured rate; retry after the given delay.',
+  },
+  AGENT_AUTH_FAILED: {
+    action: 'connect',
+    status: 401,
+    message: 'The jump client could not prove its identity to the site.',
+  },
+  PROTOCOL_VERSION_UNSUPPORTED: {
+    action: 'connect',
+    status: 426,
+    message: 'The jump client speaks a protocol version this site does not support. Update the jump client.',
+  },
+  PROTOCOL_INVALID_MESSAGE: {
+    action: 'connect',
+    status: 400,
+    message: 'A message did not match its schema or exceeded its size limit.',
+  },
+  HANDSHAKE_TIMEOUT: {
+    action: 'connect',
+    status: 408,
+    message: 'The connection handshake did not complete in time.',
+  },
+  HEARTBEAT_LOST: {
+    action: 'connect',
+    status: 408,
+    message: 'The peer was silent for more than 1.5 heartbeat intervals; the connection was dropped.',
+  },
+  JUMP_CLIENT_DELETED: {
+    action: 'connect',
+    status: 403,
+    message: 'This jump client was deleted on the site and may no longer connect. Reinstall it with a new installer.',
+  },
+  // Actions on jump clients other than Jump (seeds appendix)
+  JUMP_CLIENT_NOT_FOUND: {
+    action: 'manage',
+    status: 404,
+    message: 'The jump client does not exist.',
+    seeds: 'Take an action on a Jump Client: the Jump Client does not exist',
+  },
+  JUMP_CLIENT_OFFLINE: {
+    action: 'manage',
+    status: 409,
+    message: 'The jump client is offline.',
+    seeds: 'Take an action on a Jump Client: the Jump Client is offline',
+  },
+  JUMP_CLIENT_UNINSTALLED: {
+    action: 'manage',
+    status: 409,
+    message: 'The specified jump client has been uninstalled.',
+    seeds: 'Take an action on a Jump Client: the Jump Client was uninstalled',
+  },
+  JUMP_CLIENT_AMBIGUOUS: {
+    action: 'manage',
+    status: 409,
+    message: 'More than one jump client has this name. Use its id instead.',
+  },
+  JUMP_GROUP_NOT_FOUND: {
+    action: 'manage',
+    status: 404,
+    message: 'The jump group does not exist. Use the name of a shared jump group or user:<username>.',
+  },
+  JUMP_GROUP_EXISTS: {
+    action: 'manage',
+    status: 409,
+    message: 'A jump group with this name already exists.',
+  },
+  // Console authentication and authorization
+  LOGIN_FAILED: {
+    action: 'login',
+    status: 401,
+    message: 'Wrong user name or password.',
+  },
+  UNAUTHENTICATED: {
+    action: 'request',
+    status: 401,
+    message: 'The API token is missing, expired or revoked. Log in again with `jump login`.',
+  },
+  PERMISSION_DENIED: {
+    action: 'request',
+    status: 403,
+    message: 'Your account does not have permission for this.',
+  },
+  USER_NOT_FOUND: {
+    action: 'manage',
+    status: 404,
+    message: 'No user with this name exists.',
+  },
+  USER_EXISTS: {
+    action: 'manage',
+    status: 409,
+    message: 'A user with this name already exists.',
+  },
+  VALIDATION_FAILED: {
+    action: 'request',
+    status: 400,
+    message: 'A field has an invalid value.',
+  },
+  NOT_FOUND: {
+    action: 'request',
+    status: 404,
+    message: 'No such API route.',
+  },
+  // Console side
+  CONSOLE_NOT_LOGGED_IN: {
+    action: 'login',
+    status: 401,
+    message: 'Not logged in to a site. Run `jump login --site URL` first, or pass --site.',
+  },
+  SITE_UNREACHABLE: {
+    action: 'request',
+    status: 503,
+    message: 'The site could not be reached. Check the URL and that `jump-site serve` is running.',
+  },
+  SITE_CERT_MISMATCH: {
+    action: 'login',
+    status: 495,
+    message: 'The site presented a TLS certificate other than the one pinned or given. Verify the fingerprint printed by `jump-site serve`.',
+  },
+  INTERNAL_ERROR: {
+    action: 'request',
+    status: 500,
+    message: 'An internal error occurred. The site log has the details.',
+  },
+} as const satisfies Record<string, CatalogRow>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+export const ERROR_CODES = Object.keys(ERROR_CATALOG) as ErrorCode[];
+
+/** True when `s` is a code of the catalog (used to validate codes received from the network). */
+export function isErrorCode(s: string): s is ErrorCode {
+  return Object.prototype.hasOwnProperty.call(ERROR_CATALOG, s);
+}
+
+/**
+ * An error with a catalog code. `detail` adds context to the catalog message (e.g. which field
+ * and how to fix it); `field` names the offending input field for VALIDATION_FAILED.
+ */
+export class JumpError extends Error {
+  readonly code: ErrorCode;
+  readonly detail?: string;
+  readonly field?: string;
+  /** For SITE_BUSY: how long to wait before retrying, in ms. */
+  readonly retryAfterMs?: number;
+
+  constructor(code: ErrorCode, opts: { detail?: string; field?: string; retryAfterMs?: number } = {}) {
+    super(formatMessage(code, opts.detail));
+    this.name = 'JumpError';
+    this.code = code;
+    this.detail = opts.detail;
+    this.field = opts.field;
+    this.retryAfterMs = opts.retryAfterMs;
+  }
+
+  get status(): number {
+    return ERROR_CATALOG[this.code].status;
+  }
+
+  /** The wire shape used by the API and the agent protocol. */
+  toJSON(): { code: ErrorCode; message: string; field?: string } {
+    return { code: this.code, message: this.message, ...(this.field ? { field: this.field } : {}) };
+  }
+}
+
+/** The catalog message for `code`, with `detail` appended when given. */
+export function formatMessage(code: ErrorCode, detail?: string): string {
+  const base = ERROR_CATALOG[code].message;
+  return detail ? `${base} ${detail}` : base;
+}
+
+/** A VALIDATION_FAILED error naming `field` and how to fix it. */
+export function invalidField(field: string, fix: string): JumpError {
+  return new JumpError('VALIDATION_FAILED', { field, detail: `${field}: ${fix}` });
+}

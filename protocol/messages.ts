@@ -1,0 +1,158 @@
+/**
+ * The agent <-> site control protocol: one JSON object per WebSocket text message, `t` names the
+ * type. Every message read from the network is parsed with these schemas; anything else closes the
+ * connection with PROTOCOL_INVALID_MESSAGE. See docs/protocol.md for the flow.
+ *
+ * Byte strings travel as base64url without padding.
+ */
+import { z } from 'zod';
+import { COMMENTS_MAX, GROUP_NAME_MAX, NAME_MAX, TAG_MAX } from './limits.js';
+import { ERROR_CODES, type ErrorCode } from './errors.js';
+
+/** Protocol version spoken by this build. The site accepts versions in [PROTOCOL_MIN, PROTOCOL_VERSION]. */
+export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_MIN = 1;
+
+/** Path of the agent control WebSocket on the site. */
+export const AGENT_WS_PATH = '/agent/v1';
+
+const b64url = (maxChars: number) =>
+  z.string().max(maxChars).regex(/^[A-Za-z0-9_-]*$/, 'base64url');
+/** 32 random bytes -> 43 base64url characters. */
+const nonce = b64url(43).length(43);
+/** An Ed25519 signature: 64 bytes -> 86 characters. */
+const signature = b64url(86).length(86);
+/** An Ed25519 public key: 32 bytes -> 43 characters. */
+const publicKey = b64url(43).length(43);
+
+const shortText = (max: number) => z.string().max(max);
+
+/** Statistics an agent reports (seeds: the Jump interface's statistics pane). Sizes in bytes, times in ms since the epoch. */
+export const statsSchema = z.strictObject({
+  hostname: shortText(255),
+  fqdn: shortText(255),
+  os_name: shortText(128),
+  os_version: shortText(128),
+  platform: shortText(32),
+  arch: shortText(32),
+  private_ips: z.array(shortText(45)).max(64),
+  console_user: shortText(64).nullable(),
+  domain: shortText(255).nullable(),
+  workgroup: shortText(64).nullable(),
+  cpu_model: shortText(128),
+  cpu_cores: z.number().int().min(0).max(4096),
+  /** Whole-machine CPU load in percent, rounded to 5 points so small jitter is not reported. */
+  cpu_load_pct: z.number().min(0).max(100),
+  mem_total_bytes: z.number().int().min(0),
+  mem_used_bytes: z.number().int().min(0),
+  disk_total_bytes: z.number().int().min(0),
+  disk_used_bytes: z.number().int().min(0),
+  /** Boot time in ms since the epoch; uptime is derived from it, so it does not change every minute. */
+  boot_time: z.number().int().min(0),
+  agent_version: shortText(32),
+});
+export type Stats = z.infer<typeof statsSchema>;
+export const statsDeltaSchema = statsSchema.partial();
+export type StatsDelta = z.infer<typeof statsDeltaSchema>;
+
+/** Fields an installer run may ask for; the site checks them against the installer's allow-override list. */
+export const requestedFieldsSchema = z.strictObject({
+  name: shortText(NAME_MAX).optional(),
+  jump_group: shortText(GROUP_NAME_MAX + 5).optional(),
+  tag: shortText(TAG_MAX).optional(),
+  comments: shortText(COMMENTS_MAX).optional(),
+});
+export type RequestedFields = z.infer<typeof requestedFieldsSchema>;
+
+// ---- agent -> site ----
+
+export const helloSchema = z.strictObject({
+  t: z.literal('hello'),
+  protocol: z.number().int().min(0).max(1000),
+  agent_version: shortText(32),
+  nonce,
+});
+export const enrollSchema = z.strictObject({
+  t: z.literal('enroll'),
+  key_info: z.string().min(8).max(128).regex(/^[a-z0-9]+$/),
+  public_key: publicKey,
+  machine_id: z.string().min(1).max(128),
+  requested: requestedFieldsSchema,
+  sig: signature,
+});
+export const authSchema = z.strictObject({
+  t: z.literal('auth'),
+  client_id: z.number().int().positive(),
+  machine_id: z.string().min(1).max(128),
+  sig: signature,
+});
+export const heartbeatSchema = z.strictObject({ t: z.literal('hb'), seq: z.number().int().min(0) });
+export const statsMessageSchema = z.strictObject({
+  t: z.literal('stats'),
+  full: z.boolean(),
+  stats: statsDeltaSchema,
+});
+
+/** What an agent may send before it is authenticated. */
+export const agentHandshakeMessage = z.discriminatedUnion('t', [helloSchema, enrollSchema, authSchema]);
+/** What an authenticated agent may send. */
+export const agentSessionMessage = z.discriminatedUnion('t', [heartbeatSchema, statsMessageSchema]);
+
+// ---- site -> agent ----
+
+const errorCode = z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]);
+
+export const challengeSchema = z.strictObject({
+  t: z.literal('challenge'),
+  protocol: z.number().int(),
+  nonce,
+  site_sig: signature,
+});
+export const welcomeSchema = z.strictObject({
+  t: z.literal('welcome'),
+  client_id: z.number().int().positive(),
+  /** Heartbeat interval the agent must use, in ms. */
+  heartbeat_ms: z.number().int().min(100).max(3_600_000),
+  /** How often the agent checks its statistics for changes, in ms. */
+  stats_interval_ms: z.number().int().min(1_000).max(86_400_000),
+});
+export const heartbeatAckSchema = z.strictObject({ t: z.literal('hb_ack'), seq: z.number().int().min(0) });
+export const errorMessageSchema = z.strictObject({
+  t: z.literal('error'),
+  code: errorCode,
+  message: z.string().max(2048),
+  retry_after_ms: z.number().int().min(0).optional(),
+});
+export const siteMessage = z.discriminatedUnion('t', [
+  challengeSchema,
+  welcomeSchema,
+  heartbeatAckSchema,
+  errorMessageSchema,
+]);
+
+export type Hello = z.infer<typeof helloSchema>;
+export type Enroll = z.infer<typeof enrollSchema>;
+export type Auth = z.infer<typeof authSchema>;
+export type AgentHandshakeMessage = z.infer<typeof agentHandshakeMessage>;
+export type AgentSessionMessage = z.infer<typeof agentSessionMessage>;
+export type SiteMessage = z.infer<typeof siteMessage>;
+export type Welcome = z.infer<typeof welcomeSchema>;
+
+/**
+ * Parses one WebSocket message with `schema`. Returns `null` (never throws) when the data is not
+ * JSON, not text, or does not match, so callers can answer PROTOCOL_INVALID_MESSAGE.
+ */
+export function parseMessage<T>(schema: z.ZodType<T>, data: unknown): T | null {
+  let text: string;
+  if (typeof data === 'string') text = data;
+  else if (Buffer.isBuffer(data)) text = data.toString('utf8');
+  else return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const r = schema.safeParse(json);
+  return r.success ? r.data : null;
+}

@@ -1,0 +1,314 @@
+/**
+ * The site end of the agents' persistent connections (DESIGN.md flow steps 4-5, docs/protocol.md).
+ *
+ * One WebSocket per agent at `AGENT_WS_PATH`, over TLS 1.3. Life of a connection:
+ *   admission (token bucket; 503 + Retry-After over the rate)
+ *   -> hello (agent nonce) -> challenge (site nonce + site signature over the channel binding)
+ *   -> enroll (installer key, new agent key) | auth (client id, signature)
+ *   -> welcome -> heartbeats and statistics until either side closes or the peer goes silent.
+ *
+ * Liveness: the agent sends `hb` every `heartbeatMs`; one sweep timer per gateway terminates any
+ * session silent for more than 1.5 intervals, so a dead or half-open peer is marked offline within
+ * 2 intervals. Every message is schema-checked and size-bounded (`AGENT_MESSAGE_MAX_BYTES`).
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { JumpError, formatMessage, type ErrorCode } from '../protocol/errors.js';
+import { channelBinding, newNonce, publicKeyFromRaw, signAsSite, verifyAgent } from '../protocol/handshake.js';
+import { AGENT_MESSAGE_MAX_BYTES, HANDSHAKE_TIMEOUT_MS } from '../protocol/limits.js';
+import {
+  AGENT_WS_PATH,
+  PROTOCOL_MIN,
+  PROTOCOL_VERSION,
+  agentHandshakeMessage,
+  agentSessionMessage,
+  parseMessage,
+  type Auth,
+  type Enroll,
+  type Hello,
+} from '../protocol/messages.js';
+import type { KeyObject } from 'node:crypto';
+import { AdmissionControl } from './admission.js';
+import { hashToken } from './auth.js';
+import { enrollmentFields } from './installers.js';
+import type { Store } from './store/store.js';
+
+export interface GatewayOptions {
+  store: Store;
+  /** The site identity key (Ed25519) agents pin. */
+  identityKey: KeyObject;
+  /** Heartbeat interval agents are told to use, in ms. Default 30 000. */
+  heartbeatMs?: number;
+  /** How often agents look for statistics changes, in ms. Default 60 000. */
+  statsIntervalMs?: number;
+  /** New agent connections admitted per second, site-wide. Default 50. */
+  admissionRate?: number;
+  /** Site-wide limit on enrolled jump clients, or null for none. */
+  maxClients?: number | null;
+  log: Logger;
+}
+
+/** WebSocket close codes the site uses (4000-4999 are for applications, RFC 6455 §7.4.2). */
+export const CLOSE = {
+  refused: 4000,
+  replaced: 4001,
+  timeout: 4002,
+  invalid: 4003,
+  shutdown: 4004,
+} as const;
+
+/** Messages an authenticated agent may send per second before it is disconnected. */
+const MESSAGE_RATE_LIMIT = 20;
+
+interface Session {
+  ws: WebSocket;
+  clientId: number;
+  lastSeen: number;
+  windowStart: number;
+  windowCount: number;
+}
+
+export class AgentGateway {
+  private readonly wss: WebSocketServer;
+  private readonly sessions = new Map<number, Session>();
+  private readonly admission: AdmissionControl;
+  private readonly sweep: NodeJS.Timeout;
+  private readonly heartbeatMs: number;
+  private readonly statsIntervalMs: number;
+  private readonly maxClients: number | null;
+  private closing = false;
+
+  constructor(private readonly opts: GatewayOptions) {
+    this.heartbeatMs = opts.heartbeatMs ?? 30_000;
+    this.statsIntervalMs = opts.statsIntervalMs ?? 60_000;
+    this.maxClients = opts.maxClients ?? null;
+    this.admission = new AdmissionControl(opts.admissionRate ?? 50);
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: AGENT_MESSAGE_MAX_BYTES, perMessageDeflate: false });
+    this.sweep = setInterval(() => this.sweepSilent(), Math.max(25, Math.floor(this.heartbeatMs / 4)));
+    this.sweep.unref();
+  }
+
+  /** Number of authenticated agent connections. */
+  get connectedCount(): number {
+    return this.sessions.size;
+  }
+
+  /** True when jump client `id` has a live connection on this node. */
+  isConnected(id: number): boolean {
+    return this.sessions.has(id);
+  }
+
+  /**
+   * The HTTP server's `upgrade` handler. Returns false when the path is not the agent endpoint
+   * (the caller answers 404).
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== AGENT_WS_PATH) return false;
+    if (this.closing) {
+      rejectUpgrade(socket, 503, 5_000);
+      return true;
+    }
+    const wait = this.admission.take();
+    if (wait > 0) {
+      rejectUpgrade(socket, 503, wait);
+      return true;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, socket as TLSSocket, req));
+    return true;
+  }
+
+  /** Tells a connected client why it must go (e.g. JUMP_CLIENT_DELETED) and closes its connection. */
+  disconnect(clientId: number, code: ErrorCode): void {
+    const s = this.sessions.get(clientId);
+    if (!s) return;
+    sendError(s.ws, code);
+    s.ws.close(CLOSE.refused, code);
+  }
+
+  /** Stops accepting agents and closes every connection (they reconnect to the next start). */
+  async close(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.sweep);
+    for (const s of this.sessions.values()) s.ws.close(CLOSE.shutdown, 'site shutting down');
+    for (const ws of this.wss.clients) ws.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private onConnection(ws: WebSocket, tls: TLSSocket, req: IncomingMessage): void {
+    const log = this.opts.log;
+    const remote = normalizeIp(req.socket.remoteAddress ?? '');
+    let cb: Buffer;
+    try {
+      cb = channelBinding(tls);
+    } catch (err) {
+      log.warn({ remote, err: (err as Error).message }, 'agent connection without TLS 1.3 channel binding refused');
+      ws.close(CLOSE.invalid, 'TLS 1.3 required');
+      return;
+    }
+    const siteNonce = newNonce();
+    let hello: Hello | null = null;
+    let busy = false;
+    const timer = setTimeout(() => refuse(ws, 'HANDSHAKE_TIMEOUT'), HANDSHAKE_TIMEOUT_MS);
+
+    const onMessage = async (data: unknown, isBinary: boolean) => {
+      if (busy) return refuse(ws, 'PROTOCOL_INVALID_MESSAGE'); // one handshake step at a time
+      const msg = isBinary ? null : parseMessage(agentHandshakeMessage, data);
+      if (!msg) return refuse(ws, 'PROTOCOL_INVALID_MESSAGE');
+      if (!hello) {
+        if (msg.t !== 'hello') return refuse(ws, 'PROTOCOL_INVALID_MESSAGE');
+        if (msg.protocol < PROTOCOL_MIN || msg.protocol > PROTOCOL_VERSION) return refuse(ws, 'PROTOCOL_VERSION_UNSUPPORTED');
+        hello = msg;
+        ws.send(
+          JSON.stringify({
+            t: 'challenge',
+            protocol: PROTOCOL_VERSION,
+            nonce: siteNonce,
+            site_sig: signAsSite(this.opts.identityKey, cb, msg.nonce, siteNonce),
+          }),
+        );
+        return;
+      }
+      if (msg.t === 'hello') return refuse(ws, 'PROTOCOL_INVALID_MESSAGE');
+      busy = true;
+      try {
+        const clientId =
+          msg.t === 'enroll' ? await this.enroll(msg, cb, hello, siteNonce) : await this.authenticate(msg, cb, hello, siteNonce);
+        clearTimeout(timer);
+        ws.off('message', onMessage);
+        if (ws.readyState !== ws.OPEN) return;
+        await this.startSession(ws, clientId, remote, msg.machine_id);
+      } catch (err) {
+        clearTimeout(timer);
+        if (err instanceof JumpError) {
+          log.info({ remote, code: err.code, field: err.field }, 'agent handshake refused');
+          refuse(ws, err.code, err.message);
+        } else {
+          log.error({ remote, err }, 'agent handshake failed');
+          refuse(ws, 'INTERNAL_ERROR');
+        }
+      }
+    };
+    ws.on('message', onMessage);
+    ws.on('error', (err) => log.debug({ remote, err: err.message }, 'agent socket error'));
+    ws.once('close', () => clearTimeout(timer));
+  }
+
+  private async enroll(msg: Enroll, cb: Buffer, hello: Hello, siteNonce: string): Promise<number> {
+    let pub: KeyObject;
+    try {
+      pub = publicKeyFromRaw(msg.public_key);
+    } catch {
+      throw new JumpError('PROTOCOL_INVALID_MESSAGE', { detail: 'public_key is not an Ed25519 key.' });
+    }
+    // Proof of possession of the new key, bound to this connection.
+    if (!verifyAgent(pub, msg.sig, cb, hello.nonce, siteNonce, msg.public_key)) throw new JumpError('AGENT_AUTH_FAILED');
+    const store = this.opts.store;
+    const keyHash = hashToken(msg.key_info);
+    const inst = await store.getInstallerByKeyHash(keyHash);
+    if (!inst) throw new JumpError('INSTALLER_KEY_UNKNOWN');
+    const fields = await enrollmentFields(store, inst, msg.requested);
+    const now = Date.now();
+    const { client, replacedClientId } = await store.enroll({
+      keyHash,
+      publicKey: msg.public_key,
+      machineId: msg.machine_id,
+      ...fields,
+      now,
+      maxClients: this.maxClients,
+    });
+    await store.audit({
+      at: now,
+      userId: null,
+      action: 'jump_client.enroll',
+      target: `jump_client:${client.id}`,
+      detail: `installer ${inst.uid}${replacedClientId ? `, replaces jump_client:${replacedClientId}` : ''}`,
+    });
+    this.opts.log.info({ clientId: client.id, installer: inst.uid, replacedClientId }, 'jump client enrolled');
+    return client.id;
+  }
+
+  private async authenticate(msg: Auth, cb: Buffer, hello: Hello, siteNonce: string): Promise<number> {
+    const rec = await this.opts.store.getClientAuth(msg.client_id);
+    if (!rec) throw new JumpError('AGENT_AUTH_FAILED');
+    const ok = verifyAgent(publicKeyFromRaw(rec.publicKey), msg.sig, cb, hello.nonce, siteNonce, String(msg.client_id));
+    if (!ok) throw new JumpError('AGENT_AUTH_FAILED');
+    // Only the owner of the key learns that it was deleted.
+    if (rec.deleted) throw new JumpError('JUMP_CLIENT_DELETED');
+    return msg.client_id;
+  }
+
+  private async startSession(ws: WebSocket, clientId: number, remote: string, machineId: string): Promise<void> {
+    const now = Date.now();
+    const old = this.sessions.get(clientId);
+    const session: Session = { ws, clientId, lastSeen: now, windowStart: now, windowCount: 0 };
+    this.sessions.set(clientId, session);
+    if (old) {
+      // The same identity again: the old connection is half-open or the key was cloned. The newest wins.
+      this.opts.log.warn({ clientId }, 'jump client connected again; closing its previous connection');
+      old.ws.close(CLOSE.replaced, 'replaced by a newer connection');
+    }
+    await this.opts.store.setClientOnline(clientId, { now, publicIp: remote, machineId });
+    ws.send(JSON.stringify({ t: 'welcome', client_id: clientId, heartbeat_ms: this.heartbeatMs, stats_interval_ms: this.statsIntervalMs }));
+    this.opts.log.info({ clientId, remote }, 'jump client online');
+
+    ws.on('message', (data, isBinary) => {
+      const t = Date.now();
+      session.lastSeen = t;
+      if (t - session.windowStart >= 1000) {
+        session.windowStart = t;
+        session.windowCount = 0;
+      }
+      if (++session.windowCount > MESSAGE_RATE_LIMIT) return refuse(ws, 'PROTOCOL_INVALID_MESSAGE', 'Too many messages.');
+      const msg = isBinary ? null : parseMessage(agentSessionMessage, data);
+      if (!msg) return refuse(ws, 'PROTOCOL_INVALID_MESSAGE');
+      if (msg.t === 'hb') {
+        ws.send(`{"t":"hb_ack","seq":${msg.seq}}`);
+      } else {
+        this.opts.store.updateStats(clientId, msg.stats, msg.full).catch((err) => this.opts.log.error({ clientId, err }, 'statistics not saved'));
+      }
+    });
+    ws.once('close', () => {
+      if (this.sessions.get(clientId) !== session) return; // replaced: the new session owns the status
+      this.sessions.delete(clientId);
+      this.opts.store.setClientOffline(clientId, Date.now()).catch((err) => this.opts.log.error({ clientId, err }, 'offline not saved'));
+      this.opts.log.info({ clientId }, 'jump client offline');
+    });
+  }
+
+  private sweepSilent(): void {
+    const limit = Date.now() - this.heartbeatMs * 1.5;
+    for (const s of this.sessions.values()) {
+      if (s.lastSeen < limit) {
+        this.opts.log.info({ clientId: s.clientId }, 'jump client silent for 1.5 heartbeat intervals; disconnecting');
+        s.ws.terminate();
+      }
+    }
+  }
+}
+
+function sendError(ws: WebSocket, code: ErrorCode, message?: string): void {
+  if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ t: 'error', code, message: message ?? formatMessage(code) }));
+}
+
+function refuse(ws: WebSocket, code: ErrorCode, message?: string): void {
+  sendError(ws, code, message);
+  if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(CLOSE.refused, code);
+}
+
+/** Answers an upgrade request with an HTTP error and closes the socket. */
+function rejectUpgrade(socket: Duplex, status: number, retryAfterMs: number): void {
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  socket.end(
+    `HTTP/1.1 ${status} Service Unavailable\r\nRetry-After: ${seconds}\r\nX-Retry-After-Ms: ${retryAfterMs}\r\n` +
+      'Connection: close\r\nContent-Length: 0\r\n\r\n',
+  );
+}
+
+/** `::ffff:127.0.0.1` -> `127.0.0.1`. */
+export function normalizeIp(ip: string): string {
+  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+}

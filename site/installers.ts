@@ -1,0 +1,148 @@
+/**
+ * Mass-deployment installers (seeds: "Before support", "Mass Deployment Help").
+ *
+ * An installer is a secret key (KEY_INFO) with a validity window ("This installer is valid for"),
+ * an optional use limit (many endpoints may enroll with one key), the jump client defaults it
+ * stamps (jump group, tag, comments, name, mode) and the list of fields the install command may
+ * override. Only the key's SHA-256 is stored: KEY_INFO is shown once, at creation.
+ */
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { JumpError, type ErrorCode } from '../protocol/errors.js';
+import {
+  JUMP_CLIENT_MODES,
+  OVERRIDABLE_FIELDS,
+  commentsField,
+  jumpGroupRef,
+  nameField,
+  tagField,
+  type OverridableField,
+} from '../protocol/fields.js';
+import { INSTALLER_VALID_DEFAULT_MS, INSTALLER_VALID_MAX_MS, INSTALLER_VALID_MIN_MS } from '../protocol/limits.js';
+import type { RequestedFields } from '../protocol/messages.js';
+import { hashToken } from './auth.js';
+import { resolveGroup } from './jump-groups.js';
+import type { Installer, Store, User } from './store/store.js';
+
+/** The API body of `POST /api/v1/installers`. `valid_for_ms` within [10 min, 365 days]. */
+export const createInstallerBody = z.strictObject({
+  valid_for_ms: z
+    .number()
+    .int()
+    .min(INSTALLER_VALID_MIN_MS, 'must be at least 10m')
+    .max(INSTALLER_VALID_MAX_MS, 'must be at most 365d')
+    .default(INSTALLER_VALID_DEFAULT_MS),
+  jump_group: jumpGroupRef.optional(),
+  tag: tagField.default(''),
+  comments: commentsField.default(''),
+  name: nameField.optional(),
+  max_uses: z.number().int().min(1, 'must be at least 1').max(1_000_000).optional(),
+  mode: z.enum(JUMP_CLIENT_MODES).default('active'),
+  allow_override: z.array(z.enum(OVERRIDABLE_FIELDS)).default([...OVERRIDABLE_FIELDS]),
+});
+export type CreateInstallerBody = z.input<typeof createInstallerBody>;
+
+/** A new KEY_INFO: 240 random bits as 47 lowercase base-36 characters (the seeds' key shape). */
+export function newKeyInfo(): string {
+  const n = BigInt('0x' + randomBytes(30).toString('hex'));
+  return n.toString(36).padStart(47, '0');
+}
+
+/** A new installer uid: 16 hex characters, used in file names (`bomgar-scc-<uid>.bin`). */
+export function newInstallerUid(): string {
+  return randomBytes(8).toString('hex');
+}
+
+/**
+ * Why `inst` may not enroll a jump client at `now`, or null when it may.
+ * Order: revoked, expired, used up (the most permanent reason first).
+ */
+export function installerRefusal(inst: Pick<Installer, 'revokedAt' | 'expiresAt' | 'maxUses' | 'uses'>, now: number): ErrorCode | null {
+  if (inst.revokedAt !== null) return 'INSTALLER_REVOKED';
+  if (inst.expiresAt <= now) return 'INSTALLER_EXPIRED';
+  if (inst.maxUses !== null && inst.uses >= inst.maxUses) return 'INSTALLER_USED_UP';
+  return null;
+}
+
+/**
+ * Creates an installer for `user`. The default jump group is the user's personal group.
+ * Throws VALIDATION_FAILED, JUMP_GROUP_NOT_FOUND or PERMISSION_DENIED (a group the user cannot see).
+ * Returns the stored record and the KEY_INFO (not stored).
+ */
+export async function createInstaller(
+  store: Store,
+  user: User,
+  body: z.output<typeof createInstallerBody>,
+  now: number,
+): Promise<{ installer: Installer; keyInfo: string }> {
+  const group = await resolveGroup(store, body.jump_group ?? `user:${user.name}`, 'jump_group', user);
+  const keyInfo = newKeyInfo();
+  const installer: Installer = {
+    uid: newInstallerUid(),
+    name: body.name ?? null,
+    keyHash: hashToken(keyInfo),
+    createdAt: now,
+    expiresAt: now + body.valid_for_ms,
+    maxUses: body.max_uses ?? null,
+    uses: 0,
+    revokedAt: null,
+    jumpGroupId: group.id,
+    tag: body.tag,
+    comments: body.comments,
+    mode: body.mode,
+    allowOverride: [...new Set(body.allow_override)],
+    createdBy: user.id,
+  };
+  await store.createInstaller(installer);
+  return { installer, keyInfo };
+}
+
+/**
+ * The jump client fields an enrollment gets: the installer's defaults, overridden by what the
+ * install command asked for. Throws INSTALLER_OVERRIDE_FORBIDDEN (naming the field) when a value
+ * differs from the default and the installer does not allow overriding it, and
+ * JUMP_GROUP_NOT_FOUND for an unknown group.
+ */
+export async function enrollmentFields(
+  store: Store,
+  inst: Installer,
+  requested: RequestedFields,
+): Promise<{ name: string | null; jumpGroupId: number; tag: string; comments: string }> {
+  const defaults = await store.getGroupById(inst.jumpGroupId);
+  const current: Record<OverridableField, string | null> = {
+    name: inst.name,
+    jump_group: defaults?.name ?? null,
+    tag: inst.tag,
+    comments: inst.comments,
+  };
+  for (const field of OVERRIDABLE_FIELDS) {
+    const value = requested[field];
+    if (value === undefined || value === current[field]) continue;
+    if (!inst.allowOverride.includes(field)) {
+      throw new JumpError('INSTALLER_OVERRIDE_FORBIDDEN', { field, detail: `Field: --jc-${field.replace('_', '-')}.` });
+    }
+    current[field] = value;
+  }
+  const group = current.jump_group === null ? null : await store.getGroupByName(current.jump_group);
+  if (!group) throw new JumpError('JUMP_GROUP_NOT_FOUND', { field: 'jump_group', detail: `--jc-jump-group: "${current.jump_group}"` });
+  return { name: current.name || null, jumpGroupId: group.id, tag: current.tag ?? '', comments: current.comments ?? '' };
+}
+
+/** The JSON shape of an installer in the API (never the key). */
+export function installerJson(i: Installer, groupName: string | null, now: number) {
+  return {
+    uid: i.uid,
+    name: i.name,
+    jump_group: groupName,
+    tag: i.tag,
+    comments: i.comments,
+    mode: i.mode,
+    allow_override: i.allowOverride,
+    created_at: new Date(i.createdAt).toISOString(),
+    expires_at: new Date(i.expiresAt).toISOString(),
+    max_uses: i.maxUses,
+    uses: i.uses,
+    revoked_at: i.revokedAt === null ? null : new Date(i.revokedAt).toISOString(),
+    state: installerRefusal(i, now) ?? 'VALID',
+  };
+}

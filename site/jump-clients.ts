@@ -1,0 +1,160 @@
+/**
+ * The Jump interface's operations on jump clients (seeds: "Starting a session through a Jump
+ * Client": list, search, statistics, Properties, Remove), with access rules applied.
+ *
+ * A client the user may not see is reported as JUMP_CLIENT_NOT_FOUND, never as forbidden, so its
+ * existence does not leak across personal groups.
+ */
+import { z } from 'zod';
+import { JumpError } from '../protocol/errors.js';
+import { JUMP_METHOD, SEARCH_FIELDS, commentsField, jumpGroupRef, nameField, tagField } from '../protocol/fields.js';
+import { canAccessGroup, visibleGroupIds } from './access.js';
+import { resolveGroup } from './jump-groups.js';
+import type { ClientPatch, ClientSummary, JumpClient, Store, User } from './store/store.js';
+
+/** Query of `GET /api/v1/jump-clients`. `fields` is a comma-separated subset of SEARCH_FIELDS. */
+export const listQuery = z.strictObject({
+  search: z.string().max(256).optional(),
+  fields: z
+    .string()
+    .max(512)
+    .optional()
+    .transform((s, ctx) => {
+      if (!s) return undefined;
+      const list = s.split(',').map((f) => f.trim()).filter(Boolean);
+      for (const f of list) {
+        if (!(SEARCH_FIELDS as readonly string[]).includes(f)) {
+          ctx.addIssue({ code: 'custom', message: `unknown search field "${f}"; use ${SEARCH_FIELDS.join(', ')}` });
+          return z.NEVER;
+        }
+      }
+      return list as (typeof SEARCH_FIELDS)[number][];
+    }),
+  group: jumpGroupRef.optional(),
+  tag: z.string().max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(100_000).optional(),
+});
+
+/** Body of `PATCH /api/v1/jump-clients/:id`. An empty name returns to showing the hostname. */
+export const editBody = z
+  .strictObject({
+    name: z.union([z.literal(''), nameField]).optional(),
+    jump_group: jumpGroupRef.optional(),
+    tag: tagField.optional(),
+    comments: commentsField.optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, 'give at least one of name, jump_group, tag, comments');
+
+/** Body of `POST /api/v1/jump-clients/delete`: up to 1000 ids, all deleted or none. */
+export const deleteBody = z.strictObject({ ids: z.array(z.number().int().positive()).min(1).max(1000) });
+
+/** Lists the clients `user` may see that match `q`. Throws JUMP_GROUP_NOT_FOUND for an unknown `group`. */
+export async function listClients(
+  store: Store,
+  user: User,
+  q: z.output<typeof listQuery>,
+): Promise<{ items: JumpClient[]; summary: ClientSummary }> {
+  const visible = await visibleGroupIds(store, user);
+  let jumpGroupId: number | undefined;
+  if (q.group !== undefined) {
+    const g = await store.getGroupByName(q.group);
+    if (!g || (visible !== null && !visible.includes(g.id))) {
+      throw new JumpError('JUMP_GROUP_NOT_FOUND', { field: 'group', detail: `group: "${q.group}"` });
+    }
+    jumpGroupId = g.id;
+  }
+  return store.listClients({ visibleGroupIds: visible, search: q.search, fields: q.fields, jumpGroupId, tag: q.tag, limit: q.limit });
+}
+
+/**
+ * Finds one client by id (all digits) or by name. Throws JUMP_CLIENT_NOT_FOUND (also for clients
+ * the user may not see) or JUMP_CLIENT_AMBIGUOUS when several visible clients share the name.
+ */
+export async function findClient(store: Store, user: User, ref: string): Promise<JumpClient> {
+  let candidates: JumpClient[];
+  if (/^\d{1,15}$/.test(ref)) {
+    const c = await store.getClient(Number(ref));
+    candidates = c ? [c] : [];
+  } else {
+    candidates = await store.findClientsByName(ref);
+  }
+  const visible: JumpClient[] = [];
+  for (const c of candidates) if (await canSeeClient(store, user, c)) visible.push(c);
+  if (visible.length === 0) throw new JumpError('JUMP_CLIENT_NOT_FOUND', { detail: `Jump client: ${ref}.` });
+  if (visible.length > 1) {
+    throw new JumpError('JUMP_CLIENT_AMBIGUOUS', { detail: `Matching ids: ${visible.map((c) => c.id).join(', ')}.` });
+  }
+  return visible[0];
+}
+
+async function canSeeClient(store: Store, user: User, c: JumpClient): Promise<boolean> {
+  const g = await store.getGroupById(c.jumpGroupId);
+  return g !== null && (await canAccessGroup(store, user, g));
+}
+
+/**
+ * Edits a client's properties (seeds: "Edit Jump Client"). Moving it to another jump group needs
+ * access to that group too. Uninstalled clients stay editable: they stay listed until deleted.
+ * Throws JUMP_CLIENT_NOT_FOUND, JUMP_GROUP_NOT_FOUND or PERMISSION_DENIED.
+ */
+export async function editClient(store: Store, user: User, id: number, body: z.output<typeof editBody>): Promise<JumpClient> {
+  const client = await findClient(store, user, String(id));
+  const patch: ClientPatch = {};
+  if (body.name !== undefined) patch.name = body.name === '' ? null : body.name;
+  if (body.tag !== undefined) patch.tag = body.tag;
+  if (body.comments !== undefined) patch.comments = body.comments;
+  if (body.jump_group !== undefined) patch.jumpGroupId = (await resolveGroup(store, body.jump_group, 'jump_group', user)).id;
+  await store.updateClient(client.id, patch);
+  await store.audit({ at: Date.now(), userId: user.id, action: 'jump_client.edit', target: `jump_client:${id}`, detail: JSON.stringify(body) });
+  return (await store.getClient(client.id))!;
+}
+
+/**
+ * Deletes clients, all or none: every id must exist and be visible to `user`, else
+ * JUMP_CLIENT_NOT_FOUND naming the first missing id and nothing is deleted. Returns the ids deleted.
+ */
+export async function deleteClients(store: Store, user: User, ids: number[]): Promise<number[]> {
+  const unique = [...new Set(ids)];
+  for (const id of unique) await findClient(store, user, String(id));
+  const done = await store.deleteClients(unique, Date.now());
+  for (const id of done) {
+    await store.audit({ at: Date.now(), userId: user.id, action: 'jump_client.delete', target: `jump_client:${id}` });
+  }
+  return done;
+}
+
+const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+
+/** The JSON shape of a jump client in the API and in `jump clients --json`. */
+export function clientJson(c: JumpClient, opts: { stats?: boolean } = {}) {
+  const s = c.stats;
+  return {
+    id: c.id,
+    name: c.name ?? s.hostname ?? `jump client ${c.id}`,
+    custom_name: c.name,
+    hostname: s.hostname ?? null,
+    public_ip: c.publicIp,
+    private_ips: s.private_ips ?? [],
+    jump_method: JUMP_METHOD,
+    comments: c.comments,
+    jump_group: c.jumpGroupName,
+    tag: c.tag,
+    status: c.status,
+    mode: c.mode,
+    console_user: s.console_user ?? null,
+    domain: s.domain ?? null,
+    workgroup: s.workgroup ?? null,
+    last_connected: iso(c.lastConnectedAt),
+    last_disconnected: iso(c.lastDisconnectedAt),
+    last_access: iso(c.lastAccessAt),
+    uninstalled_at: iso(c.uninstalledAt),
+    created_at: iso(c.createdAt),
+    installer: c.installerUid,
+    duplicate_machine_id: c.duplicateMachineId,
+    ...(opts.stats ? { stats: s } : {}),
+  };
+}
+
+export function summaryJson(s: ClientSummary) {
+  return { jump_items: s.jumpItems, jump_clients: s.jumpClients, online: s.online, offline: s.offline, passive: s.passive };
+}

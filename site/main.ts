@@ -1,0 +1,226 @@
+#!/usr/bin/env node
+/**
+ * `jump-site`: the site broker.
+ *
+ *   jump-site serve [--data DIR] [--listen HOST:PORT] [--public-url URL] [--tls-cert F --tls-key F]
+ *   jump-site user add NAME [--admin] [--view-personal-groups] --password-stdin [--data DIR]
+ *   jump-site user list|remove|passwd|set ...
+ *
+ * Exit status: 0 success, 1 an error with a catalog code (printed as `CODE: message`), 2 usage.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { pino } from 'pino';
+import { JumpError } from '../protocol/errors.js';
+import { parseDuration } from '../protocol/duration.js';
+import { VERSION } from '../protocol/version.js';
+import { hashPassword } from './auth.js';
+import { startSite } from './server.js';
+import { SqliteStore } from './store/sqlite.js';
+import { addUser, checkPassword, userJson } from './users.js';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const DEFAULT_DATA = './jump-site-data';
+
+function durationArg(name: string) {
+  return (v: string) => {
+    const ms = parseDuration(v);
+    if (ms === null) throw new InvalidArgumentError(`${name} takes a duration such as 500ms, 30s or 5m.`);
+    return ms;
+  };
+}
+
+function positiveInt(name: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} takes a whole number of at least 1.`);
+    return n;
+  };
+}
+
+function listenArg(v: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(v);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new InvalidArgumentError('--listen takes HOST:PORT, e.g. 0.0.0.0:8443 or [::]:8443.');
+  return { host: m[1] ?? m[2], port };
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+function openStore(dataDir: string): SqliteStore {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  return new SqliteStore(join(dataDir, 'site.db'));
+}
+
+const program = new Command('jump-site')
+  .description('The jump site: the broker jump clients connect to and technicians jump through.')
+  .version(VERSION)
+  .showHelpAfterError();
+
+program
+  .command('serve')
+  .description('Run the site: HTTPS API and agent endpoint on one port, embedded SQLite store.')
+  .option('--data <dir>', 'data directory (store, keys, certificate)', DEFAULT_DATA)
+  .option('--listen <host:port>', 'address to listen on', listenArg, { host: '0.0.0.0', port: 8443 })
+  .option('--public-url <url>', 'URL agents and consoles use to reach the site (default https://<hostname>:<port>)')
+  .option('--tls-cert <file>', 'PEM certificate to use instead of the self-signed one')
+  .option('--tls-key <file>', 'PEM private key for --tls-cert')
+  .addOption(new Option('--heartbeat <duration>', 'agent heartbeat interval').argParser(durationArg('--heartbeat')).default(30_000, '30s'))
+  .addOption(new Option('--stats-interval <duration>', 'how often agents check statistics for changes').argParser(durationArg('--stats-interval')).default(60_000, '60s'))
+  .option('--admission-rate <n>', 'new agent connections admitted per second', positiveInt('--admission-rate'), 50)
+  .option('--max-clients <n>', 'limit on jump clients deployed on this site', positiveInt('--max-clients'))
+  .option('--log-level <level>', 'pino log level', 'info')
+  .action(async (o) => {
+    if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) {
+      fail(new JumpError('VALIDATION_FAILED', { field: '--tls-cert', detail: 'Give --tls-cert and --tls-key together.' }));
+    }
+    if (o.publicUrl) {
+      let u: URL | null = null;
+      try {
+        u = new URL(o.publicUrl);
+      } catch {
+        /* reported below */
+      }
+      if (!u || u.protocol !== 'https:') fail(new JumpError('VALIDATION_FAILED', { field: '--public-url', detail: '--public-url must be an https:// URL.' }));
+    }
+    const log = pino({ level: o.logLevel, base: { program: 'jump-site' } });
+    const site = await startSite({
+      dataDir: o.data,
+      host: o.listen.host,
+      port: o.listen.port,
+      publicUrl: o.publicUrl?.replace(/\/+$/, ''),
+      tlsCertFile: o.tlsCert,
+      tlsKeyFile: o.tlsKey,
+      heartbeatMs: o.heartbeat,
+      statsIntervalMs: o.statsInterval,
+      admissionRate: o.admissionRate,
+      maxClients: o.maxClients ?? null,
+      log,
+    });
+    // Printed, not logged: the bootstrap password must never reach a log file.
+    const lines = [
+      `Jump site listening on ${site.listenUrl}`,
+      `  Site URL:         ${site.url}`,
+      `  Site pin:         ${site.pin}`,
+      `  TLS fingerprint:  ${site.fingerprint}`,
+      `  Data dir:         ${o.data}`,
+    ];
+    if (site.bootstrapPassword) {
+      lines.push(
+        `  Bootstrap admin:  user "admin", password "${site.bootstrapPassword}"`,
+        '                    (shown once; log in with `jump login --site URL --user admin` and change it with `jump passwd`)',
+      );
+    }
+    process.stderr.write(lines.join('\n') + '\n');
+    let stopping = false;
+    const stop = async () => {
+      if (stopping) return;
+      stopping = true;
+      log.info('site stopping');
+      await site.close();
+      process.exit(0);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+
+const user = program.command('user').description('Manage site users (works beside a running site).');
+const dataOpt = () => new Option('--data <dir>', 'data directory').default(DEFAULT_DATA);
+
+user
+  .command('add <name>')
+  .description('Add a technician (or an admin with --admin); the password is read from standard input.')
+  .addOption(dataOpt())
+  .option('--admin', 'give the user the admin role')
+  .option('--view-personal-groups', "allow the user to see other users' personal jump groups")
+  .requiredOption('--password-stdin', 'read the password from standard input')
+  .option('--json', 'print JSON')
+  .action(async (name: string, o) => {
+    const store = openStore(o.data);
+    const u = await addUser(store, {
+      name,
+      password: await readStdin(),
+      role: o.admin ? 'admin' : 'technician',
+      viewPersonalGroups: Boolean(o.viewPersonalGroups),
+    });
+    await store.close();
+    print(o.json, userJson(u), `Added ${u.role} "${u.name}" with personal jump group user:${u.name}.`);
+  });
+
+user
+  .command('list')
+  .addOption(dataOpt())
+  .option('--json', 'print JSON')
+  .action(async (o) => {
+    const store = openStore(o.data);
+    const users = (await store.listUsers()).map(userJson);
+    await store.close();
+    print(o.json, { items: users }, users.map((u) => `${u.name}\t${u.role}${u.view_personal_groups ? '\tview-personal-groups' : ''}`).join('\n'));
+  });
+
+user
+  .command('remove <name>')
+  .addOption(dataOpt())
+  .action(async (name: string, o) => {
+    const store = openStore(o.data);
+    const u = await store.getUserByName(name);
+    if (!u) fail(new JumpError('USER_NOT_FOUND', { detail: `User: ${name}.` }));
+    await store.deleteUser(u!.id);
+    await store.close();
+    process.stdout.write(`Removed "${name}". Their personal jump group stays with its jump clients.\n`);
+  });
+
+user
+  .command('passwd <name>')
+  .description('Set a user password from standard input; ends their API sessions.')
+  .addOption(dataOpt())
+  .requiredOption('--password-stdin', 'read the password from standard input')
+  .action(async (name: string, o) => {
+    const store = openStore(o.data);
+    const u = await store.getUserByName(name);
+    if (!u) fail(new JumpError('USER_NOT_FOUND', { detail: `User: ${name}.` }));
+    const password = await readStdin();
+    checkPassword(password);
+    await store.updateUser(u!.id, { passwordHash: await hashPassword(password) });
+    await store.close();
+    process.stdout.write(`Password of "${name}" changed.\n`);
+  });
+
+user
+  .command('set <name>')
+  .description('Change a user role or permissions.')
+  .addOption(dataOpt())
+  .addOption(new Option('--role <role>', 'admin or technician').choices(['admin', 'technician']))
+  .addOption(new Option('--view-personal-groups <on|off>', "see other users' personal jump groups").choices(['on', 'off']))
+  .option('--json', 'print JSON')
+  .action(async (name: string, o) => {
+    const store = openStore(o.data);
+    const u = await store.getUserByName(name);
+    if (!u) fail(new JumpError('USER_NOT_FOUND', { detail: `User: ${name}.` }));
+    await store.updateUser(u!.id, {
+      role: o.role,
+      viewPersonalGroups: o.viewPersonalGroups === undefined ? undefined : o.viewPersonalGroups === 'on',
+    });
+    const after = (await store.getUserById(u!.id))!;
+    await store.close();
+    print(o.json, userJson(after), `${after.name}: ${after.role}${after.viewPersonalGroups ? ', may view personal jump groups' : ''}`);
+  });
+
+function print(json: boolean | undefined, obj: unknown, text: string): void {
+  process.stdout.write((json ? JSON.stringify(obj, null, 2) : text) + '\n');
+}
+
+function fail(err: JumpError): never {
+  process.stderr.write(`${err.code}: ${err.message}\n`);
+  process.exit(1);
+}
+
+program.parseAsync().catch((err: unknown) => {
+  if (err instanceof JumpError) fail(err);
+  process.stderr.write(`INTERNAL_ERROR: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,623 @@
+/**
+ * The embedded SQLite store (better-sqlite3): one file `site.db` in the site's data dir, WAL mode,
+ * versioned migrations tracked in `PRAGMA user_version`.
+ *
+ * Durability: `synchronous = NORMAL` in WAL mode loses no committed transaction when the process is
+ * killed (kill -9); only an OS crash or power loss may drop the last few, which the site tolerates
+ * (agents re-report their state on reconnect). Edits made by people are committed before the API
+ * answers.
+ */
+import Database from 'better-sqlite3';
+import { JumpError } from '../../protocol/errors.js';
+import { installerRefusal } from '../installers.js';
+import { JUMP_METHOD, SEARCH_FIELDS, type SearchField } from '../../protocol/fields.js';
+import type { Stats, StatsDelta } from '../../protocol/messages.js';
+import type {
+  AuditEntry,
+  ClientPatch,
+  ClientQuery,
+  ClientSummary,
+  EnrollInput,
+  EnrollResult,
+  Installer,
+  JumpClient,
+  JumpGroup,
+  Role,
+  Store,
+  User,
+} from './store.js';
+
+/** Each entry moves the schema from version i to i+1. Never edit a released entry; append. */
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'technician')),
+    view_personal_groups INTEGER NOT NULL DEFAULT 0,
+    password_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE api_tokens (
+    token_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE TABLE jump_groups (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    kind TEXT NOT NULL CHECK (kind IN ('shared', 'personal')),
+    owner_user_id INTEGER REFERENCES users(id) ON DELETE SET NULL
+  );
+  CREATE TABLE group_members (
+    group_id INTEGER NOT NULL REFERENCES jump_groups(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    PRIMARY KEY (group_id, user_id)
+  );
+  CREATE TABLE installers (
+    uid TEXT PRIMARY KEY,
+    name TEXT,
+    key_hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    max_uses INTEGER,
+    uses INTEGER NOT NULL DEFAULT 0,
+    revoked_at INTEGER,
+    jump_group_id INTEGER NOT NULL,
+    tag TEXT NOT NULL,
+    comments TEXT NOT NULL,
+    mode TEXT NOT NULL CHECK (mode IN ('active', 'passive')),
+    allow_override TEXT NOT NULL,
+    created_by INTEGER NOT NULL
+  );
+  CREATE TABLE jump_clients (
+    id INTEGER PRIMARY KEY,
+    public_key TEXT NOT NULL UNIQUE,
+    machine_id TEXT NOT NULL,
+    name TEXT,
+    jump_group_id INTEGER NOT NULL,
+    tag TEXT NOT NULL DEFAULT '',
+    comments TEXT NOT NULL DEFAULT '',
+    mode TEXT NOT NULL CHECK (mode IN ('active', 'passive')),
+    installer_uid TEXT,
+    created_at INTEGER NOT NULL,
+    online INTEGER NOT NULL DEFAULT 0,
+    last_connected_at INTEGER,
+    last_disconnected_at INTEGER,
+    last_access_at INTEGER,
+    uninstalled_at INTEGER,
+    deleted_at INTEGER,
+    public_ip TEXT,
+    hostname TEXT,
+    private_ips TEXT,
+    console_user TEXT,
+    domain TEXT,
+    workgroup TEXT,
+    stats TEXT NOT NULL DEFAULT '{}'
+  );
+  CREATE INDEX jump_clients_machine ON jump_clients(machine_id) WHERE deleted_at IS NULL;
+  CREATE INDEX jump_clients_group_tag ON jump_clients(jump_group_id, tag) WHERE deleted_at IS NULL;
+  CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    user_id INTEGER,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    detail TEXT
+  );
+  `,
+];
+
+/** SQL for each search field (seeds' search fields), over the `c` (client) row. */
+const SEARCH_SQL: Record<SearchField, string> = {
+  comments: 'c.comments',
+  console_user: 'c.console_user',
+  domain: 'c.domain',
+  jump_method: `'${JUMP_METHOD}'`,
+  last_access: `strftime('%Y-%m-%d %H:%M', c.last_access_at / 1000, 'unixepoch')`,
+  name: `COALESCE(c.name, c.hostname, '')`,
+  private_ip: 'c.private_ips',
+  public_ip: 'c.public_ip',
+  status: 'STATUS',
+  tag: 'c.tag',
+  workgroup: 'c.workgroup',
+};
+const STATUS_SQL = `CASE WHEN c.uninstalled_at IS NOT NULL THEN 'uninstalled' WHEN c.online = 1 THEN 'online' ELSE 'offline' END`;
+
+const CLIENT_SELECT = `
+  SELECT c.*, g.name AS group_name, ${STATUS_SQL} AS status,
+    (c.online = 1 AND EXISTS (
+      SELECT 1 FROM jump_clients d
+      WHERE d.machine_id = c.machine_id AND d.id <> c.id AND d.online = 1 AND d.deleted_at IS NULL
+    )) AS duplicate_machine_id
+  FROM jump_clients c JOIN jump_groups g ON g.id = c.jump_group_id`;
+
+interface ClientRow {
+  id: number;
+  public_key: string;
+  machine_id: string;
+  name: string | null;
+  jump_group_id: number;
+  group_name: string;
+  tag: string;
+  comments: string;
+  mode: 'active' | 'passive';
+  installer_uid: string | null;
+  created_at: number;
+  online: number;
+  last_connected_at: number | null;
+  last_disconnected_at: number | null;
+  last_access_at: number | null;
+  uninstalled_at: number | null;
+  public_ip: string | null;
+  stats: string;
+  duplicate_machine_id: number;
+  status: 'online' | 'offline' | 'uninstalled';
+}
+
+interface UserRow {
+  id: number;
+  name: string;
+  role: Role;
+  view_personal_groups: number;
+  password_hash: string;
+  created_at: number;
+}
+
+interface InstallerRow {
+  uid: string;
+  name: string | null;
+  key_hash: string;
+  created_at: number;
+  expires_at: number;
+  max_uses: number | null;
+  uses: number;
+  revoked_at: number | null;
+  jump_group_id: number;
+  tag: string;
+  comments: string;
+  mode: 'active' | 'passive';
+  allow_override: string;
+  created_by: number;
+}
+
+function toUser(r: UserRow): User {
+  return {
+    id: r.id,
+    name: r.name,
+    role: r.role,
+    viewPersonalGroups: r.view_personal_groups === 1,
+    passwordHash: r.password_hash,
+    createdAt: r.created_at,
+  };
+}
+
+function toGroup(r: { id: number; name: string; kind: 'shared' | 'personal'; owner_user_id: number | null }): JumpGroup {
+  return { id: r.id, name: r.name, kind: r.kind, ownerUserId: r.owner_user_id };
+}
+
+function toInstaller(r: InstallerRow): Installer {
+  return {
+    uid: r.uid,
+    name: r.name,
+    keyHash: r.key_hash,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    maxUses: r.max_uses,
+    uses: r.uses,
+    revokedAt: r.revoked_at,
+    jumpGroupId: r.jump_group_id,
+    tag: r.tag,
+    comments: r.comments,
+    mode: r.mode,
+    allowOverride: JSON.parse(r.allow_override),
+    createdBy: r.created_by,
+  };
+}
+
+function toClient(r: ClientRow): JumpClient {
+  return {
+    id: r.id,
+    publicKey: r.public_key,
+    machineId: r.machine_id,
+    name: r.name,
+    jumpGroupId: r.jump_group_id,
+    jumpGroupName: r.group_name,
+    tag: r.tag,
+    comments: r.comments,
+    mode: r.mode,
+    installerUid: r.installer_uid,
+    createdAt: r.created_at,
+    online: r.online === 1,
+    lastConnectedAt: r.last_connected_at,
+    lastDisconnectedAt: r.last_disconnected_at,
+    lastAccessAt: r.last_access_at,
+    uninstalledAt: r.uninstalled_at,
+    publicIp: r.public_ip,
+    stats: JSON.parse(r.stats),
+    duplicateMachineId: r.duplicate_machine_id === 1,
+    status: r.status,
+  };
+}
+
+/** Escapes LIKE wildcards so a search for `50%` finds the text `50%`. */
+function likePattern(text: string): string {
+  return '%' + text.replace(/[\\%_]/g, (ch) => '\\' + ch) + '%';
+}
+
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+
+  /**
+   * Opens (creating if needed) the database at `file` and migrates it to the current schema.
+   * Throws when the file was written by a newer schema than this build knows.
+   */
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length) {
+      throw new Error(`site.db has schema version ${version}, newer than this build (${MIGRATIONS.length}); upgrade jump-site`);
+    }
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+
+  // ---- users and tokens ----
+
+  async createUser(u: { name: string; role: Role; passwordHash: string; viewPersonalGroups: boolean; now: number }): Promise<User> {
+    return this.db.transaction(() => {
+      if (this.db.prepare('SELECT 1 FROM users WHERE name = ?').get(u.name)) throw new JumpError('USER_EXISTS', { field: 'name' });
+      const info = this.db
+        .prepare('INSERT INTO users (name, role, view_personal_groups, password_hash, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(u.name, u.role, u.viewPersonalGroups ? 1 : 0, u.passwordHash, u.now);
+      const id = Number(info.lastInsertRowid);
+      // Every user has a personal jump group; it survives a user re-created with the same name.
+      this.db
+        .prepare(
+          `INSERT INTO jump_groups (name, kind, owner_user_id) VALUES (?, 'personal', ?)
+           ON CONFLICT(name) DO UPDATE SET owner_user_id = excluded.owner_user_id`,
+        )
+        .run(`user:${u.name}`, id);
+      return toUser(this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow);
+    })();
+  }
+
+  async getUserByName(name: string): Promise<User | null> {
+    const r = this.db.prepare('SELECT * FROM users WHERE name = ?').get(name) as UserRow | undefined;
+    return r ? toUser(r) : null;
+  }
+
+  async getUserById(id: number): Promise<User | null> {
+    const r = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
+    return r ? toUser(r) : null;
+  }
+
+  async listUsers(): Promise<User[]> {
+    return (this.db.prepare('SELECT * FROM users ORDER BY name').all() as UserRow[]).map(toUser);
+  }
+
+  async updateUser(id: number, patch: { passwordHash?: string; role?: Role; viewPersonalGroups?: boolean }): Promise<void> {
+    this.db.transaction(() => {
+      if (patch.passwordHash !== undefined) {
+        this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(patch.passwordHash, id);
+        // A new password ends every session of the old one.
+        this.db.prepare('DELETE FROM api_tokens WHERE user_id = ?').run(id);
+      }
+      if (patch.role !== undefined) this.db.prepare('UPDATE users SET role = ? WHERE id = ?').run(patch.role, id);
+      if (patch.viewPersonalGroups !== undefined) {
+        this.db.prepare('UPDATE users SET view_personal_groups = ? WHERE id = ?').run(patch.viewPersonalGroups ? 1 : 0, id);
+      }
+    })();
+  }
+
+  async deleteUser(id: number): Promise<void> {
+    this.db.prepare('DELETE FROM users WHERE id = ?').run(id);
+  }
+
+  async createToken(t: { userId: number; tokenHash: string; now: number; expiresAt: number }): Promise<void> {
+    this.db
+      .prepare('INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)')
+      .run(t.tokenHash, t.userId, t.now, t.expiresAt);
+  }
+
+  async userForToken(tokenHash: string, now: number): Promise<User | null> {
+    const r = this.db
+      .prepare('SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ? AND t.expires_at > ?')
+      .get(tokenHash, now) as UserRow | undefined;
+    return r ? toUser(r) : null;
+  }
+
+  async deleteToken(tokenHash: string): Promise<void> {
+    this.db.prepare('DELETE FROM api_tokens WHERE token_hash = ?').run(tokenHash);
+  }
+
+  // ---- jump groups ----
+
+  async createGroup(g: { name: string; kind: 'shared' | 'personal'; ownerUserId: number | null }): Promise<JumpGroup> {
+    return this.db.transaction(() => {
+      if (this.db.prepare('SELECT 1 FROM jump_groups WHERE name = ?').get(g.name)) throw new JumpError('JUMP_GROUP_EXISTS', { field: 'name' });
+      const info = this.db
+        .prepare('INSERT INTO jump_groups (name, kind, owner_user_id) VALUES (?, ?, ?)')
+        .run(g.name, g.kind, g.ownerUserId);
+      return { id: Number(info.lastInsertRowid), name: g.name, kind: g.kind, ownerUserId: g.ownerUserId };
+    })();
+  }
+
+  async getGroupByName(name: string): Promise<JumpGroup | null> {
+    const r = this.db.prepare('SELECT * FROM jump_groups WHERE name = ?').get(name) as Parameters<typeof toGroup>[0] | undefined;
+    return r ? toGroup(r) : null;
+  }
+
+  async getGroupById(id: number): Promise<JumpGroup | null> {
+    const r = this.db.prepare('SELECT * FROM jump_groups WHERE id = ?').get(id) as Parameters<typeof toGroup>[0] | undefined;
+    return r ? toGroup(r) : null;
+  }
+
+  async listGroups(): Promise<JumpGroup[]> {
+    return (this.db.prepare('SELECT * FROM jump_groups ORDER BY kind DESC, name').all() as Parameters<typeof toGroup>[0][]).map(toGroup);
+  }
+
+  async deleteGroup(id: number): Promise<boolean> {
+    return this.db.transaction(() => {
+      // Deleted clients (tombstones) and revoked installers may keep a dangling group id: they are
+      // never listed, and a tombstone only exists to refuse its key.
+      const used =
+        this.db.prepare('SELECT 1 FROM jump_clients WHERE jump_group_id = ? AND deleted_at IS NULL').get(id) ??
+        this.db.prepare('SELECT 1 FROM installers WHERE jump_group_id = ? AND revoked_at IS NULL').get(id);
+      if (used) return false;
+      this.db.prepare('DELETE FROM jump_groups WHERE id = ?').run(id);
+      return true;
+    })();
+  }
+
+  async addMember(groupId: number, userId: number): Promise<void> {
+    this.db.prepare('INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?, ?)').run(groupId, userId);
+  }
+
+  async removeMember(groupId: number, userId: number): Promise<void> {
+    this.db.prepare('DELETE FROM group_members WHERE group_id = ? AND user_id = ?').run(groupId, userId);
+  }
+
+  async listMembers(groupId: number): Promise<User[]> {
+    return (
+      this.db
+        .prepare('SELECT u.* FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = ? ORDER BY u.name')
+        .all(groupId) as UserRow[]
+    ).map(toUser);
+  }
+
+  async memberGroupIds(userId: number): Promise<number[]> {
+    return (this.db.prepare('SELECT group_id FROM group_members WHERE user_id = ?').all(userId) as { group_id: number }[]).map(
+      (r) => r.group_id,
+    );
+  }
+
+  // ---- installers ----
+
+  async createInstaller(i: Installer): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO installers (uid, name, key_hash, created_at, expires_at, max_uses, uses, revoked_at,
+           jump_group_id, tag, comments, mode, allow_override, created_by)
+         VALUES (?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        i.uid,
+        i.name,
+        i.keyHash,
+        i.createdAt,
+        i.expiresAt,
+        i.maxUses,
+        i.jumpGroupId,
+        i.tag,
+        i.comments,
+        i.mode,
+        JSON.stringify(i.allowOverride),
+        i.createdBy,
+      );
+  }
+
+  async getInstaller(uid: string): Promise<Installer | null> {
+    const r = this.db.prepare('SELECT * FROM installers WHERE uid = ?').get(uid) as InstallerRow | undefined;
+    return r ? toInstaller(r) : null;
+  }
+
+  async getInstallerByKeyHash(keyHash: string): Promise<Installer | null> {
+    const r = this.db.prepare('SELECT * FROM installers WHERE key_hash = ?').get(keyHash) as InstallerRow | undefined;
+    return r ? toInstaller(r) : null;
+  }
+
+  async listInstallers(): Promise<Installer[]> {
+    return (this.db.prepare('SELECT * FROM installers ORDER BY created_at DESC').all() as InstallerRow[]).map(toInstaller);
+  }
+
+  async revokeInstaller(uid: string, now: number): Promise<boolean> {
+    return this.db.prepare('UPDATE installers SET revoked_at = COALESCE(revoked_at, ?) WHERE uid = ?').run(now, uid).changes > 0;
+  }
+
+  // ---- jump clients ----
+
+  async enroll(input: EnrollInput): Promise<EnrollResult> {
+    return this.db.transaction((): EnrollResult => {
+      const existing = this.db.prepare('SELECT id, deleted_at FROM jump_clients WHERE public_key = ?').get(input.publicKey) as
+        | { id: number; deleted_at: number | null }
+        | undefined;
+      if (existing) {
+        if (existing.deleted_at !== null) throw new JumpError('JUMP_CLIENT_DELETED');
+        return { client: this.clientById(existing.id)!, replacedClientId: null };
+      }
+      const inst = this.db.prepare('SELECT * FROM installers WHERE key_hash = ?').get(input.keyHash) as InstallerRow | undefined;
+      if (!inst) throw new JumpError('INSTALLER_KEY_UNKNOWN');
+      const refusal = installerRefusal(toInstaller(inst), input.now);
+      if (refusal) throw new JumpError(refusal);
+
+      // A reinstall on the same machine: the old record is not connected, so the new one takes its place.
+      const stale = this.db
+        .prepare('SELECT id FROM jump_clients WHERE machine_id = ? AND deleted_at IS NULL AND online = 0 ORDER BY id DESC LIMIT 1')
+        .get(input.machineId) as { id: number } | undefined;
+      if (stale) this.db.prepare('UPDATE jump_clients SET deleted_at = ? WHERE id = ?').run(input.now, stale.id);
+
+      if (input.maxClients !== null) {
+        const { n } = this.db.prepare('SELECT count(*) AS n FROM jump_clients WHERE deleted_at IS NULL').get() as { n: number };
+        if (n >= input.maxClients) throw new JumpError('DEPLOY_LIMIT_REACHED');
+      }
+      this.db.prepare('UPDATE installers SET uses = uses + 1 WHERE uid = ?').run(inst.uid);
+      const info = this.db
+        .prepare(
+          `INSERT INTO jump_clients (public_key, machine_id, name, jump_group_id, tag, comments, mode, installer_uid, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(input.publicKey, input.machineId, input.name, input.jumpGroupId, input.tag, input.comments, inst.mode, inst.uid, input.now);
+      return { client: this.clientById(Number(info.lastInsertRowid))!, replacedClientId: stale?.id ?? null };
+    })();
+  }
+
+  private clientById(id: number): JumpClient | null {
+    const r = this.db.prepare(`${CLIENT_SELECT} WHERE c.id = ? AND c.deleted_at IS NULL`).get(id) as ClientRow | undefined;
+    return r ? toClient(r) : null;
+  }
+
+  async getClient(id: number): Promise<JumpClient | null> {
+    return this.clientById(id);
+  }
+
+  async getClientAuth(id: number): Promise<{ publicKey: string; deleted: boolean } | null> {
+    const r = this.db.prepare('SELECT public_key, deleted_at FROM jump_clients WHERE id = ?').get(id) as
+      | { public_key: string; deleted_at: number | null }
+      | undefined;
+    return r ? { publicKey: r.public_key, deleted: r.deleted_at !== null } : null;
+  }
+
+  async findClientsByName(name: string): Promise<JumpClient[]> {
+    return (
+      this.db
+        .prepare(`${CLIENT_SELECT} WHERE c.deleted_at IS NULL AND COALESCE(c.name, c.hostname) = ? COLLATE NOCASE ORDER BY c.id`)
+        .all(name) as ClientRow[]
+    ).map(toClient);
+  }
+
+  async listClients(q: ClientQuery): Promise<{ items: JumpClient[]; summary: ClientSummary }> {
+    const where: string[] = ['c.deleted_at IS NULL'];
+    const args: unknown[] = [];
+    if (q.visibleGroupIds !== null) {
+      where.push('c.jump_group_id IN (SELECT value FROM json_each(?))');
+      args.push(JSON.stringify(q.visibleGroupIds));
+    }
+    if (q.jumpGroupId !== undefined) {
+      where.push('c.jump_group_id = ?');
+      args.push(q.jumpGroupId);
+    }
+    if (q.tag !== undefined) {
+      where.push('c.tag = ?');
+      args.push(q.tag);
+    }
+    if (q.search) {
+      const fields = q.fields && q.fields.length > 0 ? q.fields : SEARCH_FIELDS;
+      const ors = fields.map((f) => `(${SEARCH_SQL[f].replace('STATUS', STATUS_SQL)}) LIKE ? ESCAPE '\\'`);
+      where.push(`(${ors.join(' OR ')})`);
+      const pattern = likePattern(q.search);
+      for (let i = 0; i < fields.length; i++) args.push(pattern);
+    }
+    const limit = q.limit ? ` LIMIT ${Math.max(1, Math.floor(q.limit))}` : '';
+    const rows = this.db
+      .prepare(`${CLIENT_SELECT} WHERE ${where.join(' AND ')} ORDER BY g.name COLLATE NOCASE, c.tag COLLATE NOCASE, COALESCE(c.name, c.hostname, '') COLLATE NOCASE, c.id${limit}`)
+      .all(...args) as ClientRow[];
+    const items = rows.map(toClient);
+    const summary: ClientSummary = { jumpItems: items.length, jumpClients: items.length, online: 0, offline: 0, passive: 0 };
+    for (const c of items) {
+      if (c.status === 'online') summary.online++;
+      else summary.offline++;
+      if (c.mode === 'passive') summary.passive++;
+    }
+    return { items, summary };
+  }
+
+  async updateClient(id: number, patch: ClientPatch): Promise<void> {
+    const sets: string[] = [];
+    const args: unknown[] = [];
+    if (patch.name !== undefined) (sets.push('name = ?'), args.push(patch.name));
+    if (patch.jumpGroupId !== undefined) (sets.push('jump_group_id = ?'), args.push(patch.jumpGroupId));
+    if (patch.tag !== undefined) (sets.push('tag = ?'), args.push(patch.tag));
+    if (patch.comments !== undefined) (sets.push('comments = ?'), args.push(patch.comments));
+    if (sets.length === 0) return;
+    this.db.prepare(`UPDATE jump_clients SET ${sets.join(', ')} WHERE id = ? AND deleted_at IS NULL`).run(...args, id);
+  }
+
+  async deleteClients(ids: number[], now: number): Promise<number[]> {
+    return this.db.transaction(() => {
+      const done: number[] = [];
+      const stmt = this.db.prepare('UPDATE jump_clients SET deleted_at = ?, online = 0 WHERE id = ? AND deleted_at IS NULL');
+      for (const id of ids) if (stmt.run(now, id).changes > 0) done.push(id);
+      return done;
+    })();
+  }
+
+  async setClientOnline(id: number, info: { now: number; publicIp: string; machineId: string }): Promise<void> {
+    this.db
+      .prepare('UPDATE jump_clients SET online = 1, last_connected_at = ?, public_ip = ?, machine_id = ? WHERE id = ?')
+      .run(info.now, info.publicIp, info.machineId, id);
+  }
+
+  async setClientOffline(id: number, now: number): Promise<void> {
+    this.db.prepare('UPDATE jump_clients SET online = 0, last_disconnected_at = ? WHERE id = ? AND online = 1').run(now, id);
+  }
+
+  async updateStats(id: number, stats: Stats | StatsDelta, full: boolean): Promise<void> {
+    const json = JSON.stringify(stats);
+    this.db.transaction(() => {
+      if (full) this.db.prepare('UPDATE jump_clients SET stats = ? WHERE id = ?').run(json, id);
+      else this.db.prepare('UPDATE jump_clients SET stats = json_patch(stats, ?) WHERE id = ?').run(json, id);
+      this.db
+        .prepare(
+          `UPDATE jump_clients SET
+             hostname = json_extract(stats, '$.hostname'),
+             private_ips = (SELECT group_concat(value, ' ') FROM json_each(jump_clients.stats, '$.private_ips')),
+             console_user = json_extract(stats, '$.console_user'),
+             domain = json_extract(stats, '$.domain'),
+             workgroup = json_extract(stats, '$.workgroup')
+           WHERE id = ?`,
+        )
+        .run(id);
+    })();
+  }
+
+  async markAllOffline(now: number): Promise<void> {
+    this.db.prepare('UPDATE jump_clients SET online = 0, last_disconnected_at = ? WHERE online = 1').run(now);
+  }
+
+  // ---- audit ----
+
+  async audit(e: AuditEntry): Promise<void> {
+    this.db
+      .prepare('INSERT INTO audit_log (at, user_id, action, target, detail) VALUES (?, ?, ?, ?, ?)')
+      .run(e.at, e.userId, e.action, e.target, e.detail ?? null);
+  }
+
+  async listAudit(limit: number): Promise<AuditEntry[]> {
+    const rows = this.db.prepare('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?').all(limit) as {
+      at: number;
+      user_id: number | null;
+      action: string;
+      target: string;
+      detail: string | null;
+    }[];
+    return rows.map((r) => ({ at: r.at, userId: r.user_id, action: r.action, target: r.target, detail: r.detail ?? undefined }));
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * The site's persistent state, behind one interface.
+ *
+ * The single-node default is SQLite (./sqlite.ts). Every method is async so that a PostgreSQL
+ * implementation (DESIGN.md "Scale-out") can follow without changing callers. Times are ms since
+ * the epoch. Methods that enforce a rule atomically (enrollment) throw `JumpError` with a catalog
+ * code; all others throw only on storage failure.
+ */
+import type { JumpClientMode, JumpClientStatus, OverridableField, SearchField } from '../../protocol/fields.js';
+import type { Stats, StatsDelta } from '../../protocol/messages.js';
+
+export type Role = 'admin' | 'technician';
+
+export interface User {
+  id: number;
+  name: string;
+  role: Role;
+  /** May see and manage jump items in other users' personal jump groups (seeds: Jump interface). */
+  viewPersonalGroups: boolean;
+  passwordHash: string;
+  createdAt: number;
+}
+
+export interface JumpGroup {
+  id: number;
+  /** A shared group's name, or `user:<name>` for a personal group. */
+  name: string;
+  kind: 'shared' | 'personal';
+  ownerUserId: number | null;
+}
+
+export interface Installer {
+  uid: string;
+  name: string | null;
+  keyHash: string;
+  createdAt: number;
+  expiresAt: number;
+  maxUses: number | null;
+  uses: number;
+  revokedAt: number | null;
+  jumpGroupId: number;
+  tag: string;
+  comments: string;
+  mode: JumpClientMode;
+  allowOverride: OverridableField[];
+  createdBy: number;
+}
+
+export interface JumpClient {
+  id: number;
+  publicKey: string;
+  machineId: string;
+  /** The name set by a person or the installer; `null` shows the hostname. */
+  name: string | null;
+  jumpGroupId: number;
+  jumpGroupName: string;
+  tag: string;
+  comments: string;
+  mode: JumpClientMode;
+  installerUid: string | null;
+  createdAt: number;
+  online: boolean;
+  lastConnectedAt: number | null;
+  lastDisconnectedAt: number | null;
+  lastAccessAt: number | null;
+  uninstalledAt: number | null;
+  publicIp: string | null;
+  stats: Partial<Stats>;
+  /** Another online jump client reports the same machine id (a cloned disk image, most likely). */
+  duplicateMachineId: boolean;
+  status: JumpClientStatus;
+}
+
+export interface ClientQuery {
+  /** Limit to these jump group ids; `null` = every group (admins). */
+  visibleGroupIds: number[] | null;
+  search?: string;
+  /** Fields searched; all SEARCH_FIELDS when absent or empty. */
+  fields?: SearchField[];
+  jumpGroupId?: number;
+  tag?: string;
+  limit?: number;
+}
+
+export interface ClientSummary {
+  jumpItems: number;
+  jumpClients: number;
+  online: number;
+  offline: number;
+  passive: number;
+}
+
+export interface EnrollInput {
+  keyHash: string;
+  publicKey: string;
+  machineId: string;
+  name: string | null;
+  jumpGroupId: number;
+  tag: string;
+  comments: string;
+  now: number;
+  /** Site-wide limit on jump clients (seeds: "total number of deployed Jump Clients"), or null. */
+  maxClients: number | null;
+}
+
+export interface EnrollResult {
+  client: JumpClient;
+  /** The id of the stale record of the same machine that this enrollment replaced. */
+  replacedClientId: number | null;
+}
+
+export interface ClientPatch {
+  name?: string | null;
+  jumpGroupId?: number;
+  tag?: string;
+  comments?: string;
+}
+
+export interface AuditEntry {
+  at: number;
+  userId: number | null;
+  action: string;
+  target: string;
+  detail?: string;
+}
+
+export interface Store {
+  close(): Promise<void>;
+
+  // users and API tokens
+  createUser(u: { name: string; role: Role; passwordHash: string; viewPersonalGroups: boolean; now: number }): Promise<User>;
+  getUserByName(name: string): Promise<User | null>;
+  getUserById(id: number): Promise<User | null>;
+  listUsers(): Promise<User[]>;
+  updateUser(id: number, patch: { passwordHash?: string; role?: Role; viewPersonalGroups?: boolean }): Promise<void>;
+  /** Removes the user, their tokens and memberships. Their personal group and its clients stay. */
+  deleteUser(id: number): Promise<void>;
+  createToken(t: { userId: number; tokenHash: string; now: number; expiresAt: number }): Promise<void>;
+  /** The user owning an unexpired token, or null. */
+  userForToken(tokenHash: string, now: number): Promise<User | null>;
+  deleteToken(tokenHash: string): Promise<void>;
+
+  // jump groups
+  createGroup(g: { name: string; kind: 'shared' | 'personal'; ownerUserId: number | null }): Promise<JumpGroup>;
+  getGroupByName(name: string): Promise<JumpGroup | null>;
+  getGroupById(id: number): Promise<JumpGroup | null>;
+  listGroups(): Promise<JumpGroup[]>;
+  /** Deletes an empty shared group. Returns false when jump clients or installers still use it. */
+  deleteGroup(id: number): Promise<boolean>;
+  addMember(groupId: number, userId: number): Promise<void>;
+  removeMember(groupId: number, userId: number): Promise<void>;
+  listMembers(groupId: number): Promise<User[]>;
+  /** Ids of the shared groups `userId` is a member of. */
+  memberGroupIds(userId: number): Promise<number[]>;
+
+  // installers
+  createInstaller(i: Installer): Promise<void>;
+  getInstaller(uid: string): Promise<Installer | null>;
+  getInstallerByKeyHash(keyHash: string): Promise<Installer | null>;
+  listInstallers(): Promise<Installer[]>;
+  revokeInstaller(uid: string, now: number): Promise<boolean>;
+
+  // jump clients
+  /**
+   * Enrolls a jump client with an installer key, atomically: checks the installer (errors
+   * INSTALLER_KEY_UNKNOWN, INSTALLER_REVOKED, INSTALLER_EXPIRED, INSTALLER_USED_UP), the site limit
+   * (DEPLOY_LIMIT_REACHED), counts one use, replaces an offline record of the same machine (a
+   * reinstall), and inserts the client. Enrolling the same public key again returns the existing
+   * client without counting a use (the agent lost the first answer).
+   */
+  enroll(input: EnrollInput): Promise<EnrollResult>;
+  getClient(id: number): Promise<JumpClient | null>;
+  /** Includes deleted clients, so a deleted client's connect can be refused with JUMP_CLIENT_DELETED. */
+  getClientAuth(id: number): Promise<{ publicKey: string; deleted: boolean } | null>;
+  findClientsByName(name: string): Promise<JumpClient[]>;
+  listClients(q: ClientQuery): Promise<{ items: JumpClient[]; summary: ClientSummary }>;
+  updateClient(id: number, patch: ClientPatch): Promise<void>;
+  /** Marks clients deleted (tombstones keep their ids refused). Returns the ids that existed. */
+  deleteClients(ids: number[], now: number): Promise<number[]>;
+  setClientOnline(id: number, info: { now: number; publicIp: string; machineId: string }): Promise<void>;
+  setClientOffline(id: number, now: number): Promise<void>;
+  /** Applies a statistics update; `full` replaces, otherwise merges. */
+  updateStats(id: number, stats: Stats | StatsDelta, full: boolean): Promise<void>;
+  /** Called at start-up of a single node: nothing is connected yet. */
+  markAllOffline(now: number): Promise<void>;
+
+  // audit
+  audit(e: AuditEntry): Promise<void>;
+  listAudit(limit: number): Promise<AuditEntry[]>;
+}
