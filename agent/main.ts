@@ -3,6 +3,7 @@
  * `jump-client`: the endpoint program.
  *
  *   jump-client run --config DIR [--site URL --key-info KEY --site-pin PIN]
+ *                   [--jc-name N] [--jc-jump-group G] [--jc-tag T] [--jc-comments C]
  *
  * `run` keeps the connection to the site until SIGTERM/SIGINT. The three enrollment options are
  * needed on the first start only; they are saved in DIR (the installers stamp the same values).
@@ -19,6 +20,7 @@ import { VERSION } from '../protocol/version.js';
 import { Agent } from './agent.js';
 import { AgentConfig, identityFromConfig } from './config.js';
 import { collectStats } from './stats.js';
+import { requestedFieldsSchema } from '../protocol/messages.js';
 
 const { machineIdSync } = nodeMachineId;
 
@@ -49,6 +51,10 @@ program
   .option('--site <url>', 'site URL, e.g. https://jump.example.com:8443 (first start)')
   .option('--key-info <key>', 'installer key, KEY_INFO (first start)')
   .option('--site-pin <pin>', 'the site identity to pin, ed25519:... (first start)')
+  .option('--jc-name <name>', 'jump item name to ask for at enrollment (first start)')
+  .option('--jc-jump-group <group>', 'jump group to ask for: user:<username> or a shared group (first start)')
+  .option('--jc-tag <tag>', 'tag to ask for (first start)')
+  .option('--jc-comments <text>', 'comments to ask for (first start)')
   .option('--log-stderr', 'also write the log to standard error')
   .option('--log-level <level>', 'pino log level', 'info')
   .addOption(new Option('--machine-id <id>', 'override the machine id (tests and the fleet simulator)').hideHelp())
@@ -64,6 +70,23 @@ program
       if (o.site) cfg.update({ site_url: o.site });
       if (o.sitePin) cfg.update({ site_pin: o.sitePin });
       if (o.machineId) cfg.update({ machine_id: o.machineId });
+      const requested = {
+        ...(o.jcName !== undefined ? { name: o.jcName } : {}),
+        ...(o.jcJumpGroup !== undefined ? { jump_group: o.jcJumpGroup } : {}),
+        ...(o.jcTag !== undefined ? { tag: o.jcTag } : {}),
+        ...(o.jcComments !== undefined ? { comments: o.jcComments } : {}),
+      };
+      if (Object.keys(requested).length > 0) {
+        if (cfg.data.client_id !== undefined) log.warn('already enrolled; --jc-* options ignored (edit the jump client in the console)');
+        else {
+          const r = requestedFieldsSchema.safeParse(requested);
+          if (!r.success) {
+            const issue = r.error.issues[0];
+            throw new Error(`--jc-${String(issue.path[0]).replace('_', '-')}: ${issue.message}`);
+          }
+          cfg.update({ requested: r.data });
+        }
+      }
       if (o.keyInfo) {
         if (cfg.data.client_id !== undefined) log.warn('already enrolled; --key-info ignored');
         else cfg.update({ key_info: o.keyInfo.trim().toLowerCase() });

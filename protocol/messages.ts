@@ -6,7 +6,7 @@
  * Byte strings travel as base64url without padding.
  */
 import { z } from 'zod';
-import { COMMENTS_MAX, GROUP_NAME_MAX, NAME_MAX, TAG_MAX } from './limits.js';
+import { commentsField, jumpGroupRef, nameField, tagField } from './fields.js';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
 
 /** Protocol version spoken by this build. The site accepts versions in [PROTOCOL_MIN, PROTOCOL_VERSION]. */
@@ -57,10 +57,10 @@ export type StatsDelta = z.infer<typeof statsDeltaSchema>;
 
 /** Fields an installer run may ask for; the site checks them against the installer's allow-override list. */
 export const requestedFieldsSchema = z.strictObject({
-  name: shortText(NAME_MAX).optional(),
-  jump_group: shortText(GROUP_NAME_MAX + 5).optional(),
-  tag: shortText(TAG_MAX).optional(),
-  comments: shortText(COMMENTS_MAX).optional(),
+  name: nameField.optional(),
+  jump_group: jumpGroupRef.optional(),
+  tag: tagField.optional(),
+  comments: commentsField.optional(),
 });
 export type RequestedFields = z.infer<typeof requestedFieldsSchema>;
 
