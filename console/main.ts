@@ -436,7 +436,7 @@ groups
 function addLeafOptions(cmd: Command): void {
   for (const c of cmd.commands) {
     if (c.commands.length > 0) addLeafOptions(c);
-    else if (cmd !== program) {
+    else {
       c.option('--json', 'machine-readable output');
       c.option('--site <url>', 'site to use (default: the last one logged in to, or $JUMP_SITE)');
     }

@@ -1,0 +1,140 @@
+/**
+ * The `jump` console and `jump-site` CLIs as a person or a script uses them: login and TLS
+ * pinning, exit codes, machine output, user management, and private files.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SITE_BIN, cleanup, run, tempDir } from '../helpers/processes.js';
+import { jump, login, startSiteProcess, startTestSite, type TestSite } from '../helpers/site.js';
+
+let site: TestSite;
+beforeAll(async () => {
+  site = await startTestSite();
+});
+afterAll(cleanup);
+
+const siteCli = (args: string[], input?: string) => run(process.execPath, [SITE_BIN, ...args], { input });
+
+describe('jump login', () => {
+  it('trusts on first use, says so, and keeps the token in a 0600 file', async () => {
+    const dir = tempDir();
+    const r = await jump(dir, ['login', '--site', site.url, '--password-stdin'], site.adminPassword);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(site.fingerprint);
+    expect(r.stderr).toMatch(/trusting it on first use/i);
+    const file = join(dir, 'config.json');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file, 'utf8')).toContain('jst_');
+  });
+
+  it('accepts the right --fingerprint silently and refuses a wrong one before sending the password', async () => {
+    const ok = tempDir();
+    const r1 = await jump(ok, ['login', '--site', site.url, '--fingerprint', site.fingerprint.toLowerCase(), '--password-stdin'], site.adminPassword);
+    expect(r1.code).toBe(0);
+    expect(r1.stderr).toBe('');
+    const bad = tempDir();
+    const wrong = 'SHA256:' + '00:'.repeat(31) + '00';
+    const r2 = await jump(bad, ['login', '--site', site.url, '--fingerprint', wrong, '--password-stdin'], site.adminPassword);
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toContain('SITE_CERT_MISMATCH');
+    expect(await jump(bad, ['clients']).then((r) => r.stderr)).toContain('CONSOLE_NOT_LOGGED_IN');
+  });
+
+  it('refuses a wrong password with LOGIN_FAILED', async () => {
+    const r = await jump(tempDir(), ['login', '--site', site.url, '--password-stdin'], 'not the password');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('LOGIN_FAILED');
+  });
+
+  it('refuses a site whose certificate changed since login (SITE_CERT_MISMATCH)', async () => {
+    const first = await startSiteProcess();
+    const dir = tempDir();
+    await login(first, dir, 'admin', first.password!);
+    first.proc.child.kill('SIGKILL');
+    await first.proc.exited;
+    await startSiteProcess({ port: first.port }); // another data dir: another certificate
+    const r = await jump(dir, ['clients']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('SITE_CERT_MISMATCH');
+  });
+});
+
+describe('exit codes and output', () => {
+  it('exits 2 on a usage error', async () => {
+    const r = await jump(site.consoleDir, ['clients', '--no-such-flag']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown option');
+  });
+
+  it('prints errors as JSON on stdout with --json and exits 1', async () => {
+    const r = await jump(site.consoleDir, ['clients', 'show', '424242', '--json']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toEqual({ error: { code: 'JUMP_CLIENT_NOT_FOUND', message: expect.stringContaining('424242') } });
+  });
+
+  it('creates an installer with --json giving uid, key_info, site_url, site_pin and expires_at', async () => {
+    const r = await jump(site.consoleDir, ['installer', 'create', '--valid-for', '7d', '--tag', 'T', '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j).toMatchObject({ site_url: site.url, site_pin: site.pin, tag: 'T' });
+    expect(j.key_info).toMatch(/^[a-z0-9]{47}$/);
+    expect(j.uid).toMatch(/^[0-9a-f]{16}$/);
+    const days = (Date.parse(j.expires_at) - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(6.99);
+    expect(days).toBeLessThan(7.01);
+    // The key is shown once: listing never includes it.
+    const list = await jump(site.consoleDir, ['installer', 'list', '--json']);
+    expect(list.stdout).not.toContain(j.key_info);
+  });
+
+  it('refuses a validity outside 10m..365d', async () => {
+    for (const v of ['5m', '366d', 'soon']) {
+      const r = await jump(site.consoleDir, ['installer', 'create', '--valid-for', v]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('--valid-for');
+    }
+  });
+
+  it('takes --site and --json after a top-level command', async () => {
+    const r = await jump(site.consoleDir, ['whoami', '--site', site.url, '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).user.name).toBe('admin');
+  });
+});
+
+describe('jump-site user', () => {
+  it('adds a user beside the running site, who can log in and change their password', async () => {
+    const add = await siteCli(['user', 'add', 'carla', '--password-stdin', '--data', site.dataDir, '--json'], 'first password!');
+    expect(add.code).toBe(0);
+    expect(JSON.parse(add.stdout)).toMatchObject({ name: 'carla', role: 'technician' });
+    const dir = tempDir();
+    await login(site, dir, 'carla', 'first password!');
+    const pw = await jump(dir, ['passwd', '--password-stdin'], 'first password!\nsecond password!\n');
+    expect(pw.code).toBe(0);
+    // The old token is gone with the old password; the new password works.
+    expect((await jump(dir, ['whoami'])).stderr).toContain('UNAUTHENTICATED');
+    await login(site, dir, 'carla', 'second password!');
+  });
+
+  it('refuses bad names, short passwords and duplicates, naming the field', async () => {
+    const bad = await siteCli(['user', 'add', 'no spaces', '--password-stdin', '--data', site.dataDir], 'long enough pw');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/VALIDATION_FAILED.*name/);
+    const short = await siteCli(['user', 'add', 'shorty', '--password-stdin', '--data', site.dataDir], 'short');
+    expect(short.stderr).toMatch(/VALIDATION_FAILED.*password/);
+    const dup = await siteCli(['user', 'add', 'admin', '--password-stdin', '--data', site.dataDir], 'long enough pw');
+    expect(dup.stderr).toContain('USER_EXISTS');
+  });
+
+  it('keeps the site keys private (0600) and the data dir 0700', () => {
+    for (const f of ['site-identity.key', 'tls.key']) expect(statSync(join(site.dataDir, f)).mode & 0o777).toBe(0o600);
+    expect(statSync(site.dataDir).mode & 0o777).toBe(0o700);
+  });
+
+  it('refuses a malformed --listen with a usage error', async () => {
+    const r = await siteCli(['serve', '--listen', 'nowhere', '--data', tempDir()]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('--listen');
+  });
+});

@@ -1,0 +1,66 @@
+/** The SQLite store's atomic rules, on a real database file. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../site/store/sqlite.js';
+import type { Installer } from '../../site/store/store.js';
+
+let dir: string;
+let store: SqliteStore;
+let installer: Installer;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'jump-store-'));
+  store = new SqliteStore(join(dir, 'site.db'));
+  const u = await store.createUser({ name: 'admin', role: 'admin', passwordHash: 'x', viewPersonalGroups: false, now: 1 });
+  const g = (await store.getGroupByName('user:admin'))!;
+  installer = {
+    uid: 'u1', name: null, keyHash: 'k1', createdAt: 1, expiresAt: Date.now() + 60_000, maxUses: 2, uses: 0, revokedAt: null,
+    jumpGroupId: g.id, tag: '', comments: '', mode: 'active', allowOverride: [], createdBy: u.id,
+  };
+  await store.createInstaller(installer);
+});
+afterEach(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const enroll = (publicKey: string, machineId = publicKey, maxClients: number | null = null) =>
+  store.enroll({ keyHash: 'k1', publicKey, machineId, name: null, jumpGroupId: installer.jumpGroupId, tag: '', comments: '', now: Date.now(), maxClients });
+
+describe('enroll', () => {
+  it('counts uses and refuses past max_uses without writing anything', async () => {
+    await enroll('a');
+    await enroll('b');
+    await expect(enroll('c')).rejects.toMatchObject({ code: 'INSTALLER_USED_UP' });
+    expect((await store.getInstaller('u1'))!.uses).toBe(2);
+    expect((await store.listClients({ visibleGroupIds: null })).items).toHaveLength(2);
+  });
+
+  it('is idempotent for the same public key (the agent lost the answer)', async () => {
+    const first = await enroll('a');
+    const again = await enroll('a');
+    expect(again.client.id).toBe(first.client.id);
+    expect((await store.getInstaller('u1'))!.uses).toBe(1);
+  });
+
+  it('refuses past the site limit (DEPLOY_LIMIT_REACHED) and leaves the use uncounted', async () => {
+    await enroll('a', 'a', 1);
+    await expect(enroll('b', 'b', 1)).rejects.toMatchObject({ code: 'DEPLOY_LIMIT_REACHED' });
+    expect((await store.getInstaller('u1'))!.uses).toBe(1);
+  });
+
+  it('keeps a deleted key refused', async () => {
+    const { client } = await enroll('a');
+    await store.deleteClients([client.id], Date.now());
+    await expect(enroll('a')).rejects.toMatchObject({ code: 'JUMP_CLIENT_DELETED' });
+    expect(await store.getClientAuth(client.id)).toEqual({ publicKey: 'a', deleted: true });
+  });
+});
+
+it('reopens an existing database at the same schema version', async () => {
+  await store.close();
+  store = new SqliteStore(join(dir, 'site.db'));
+  expect((await store.listUsers()).map((u) => u.name)).toEqual(['admin']);
+});
