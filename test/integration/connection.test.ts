@@ -25,10 +25,10 @@ async function timeUntilStatus(id: number, status: string, since: number): Promi
 }
 
 /**
- * A TCP relay between agent and site whose existing connections can be frozen: bytes stop flowing
- * both ways but no FIN or RST is sent, as when a NAT drops state or a cable is pulled.
+ * A TCP relay between agent and site whose site-to-agent direction can be frozen: bytes stop
+ * arriving at the agent but no FIN or RST is sent, as when a NAT drops state on the way back.
  */
-function freezableProxy(targetPort: number): Promise<{ port: number; freeze(): void; server: Server }> {
+function freezableProxy(targetPort: number): Promise<{ port: number; freezeToAgent(): void; server: Server }> {
   const pairs: [Socket, Socket][] = [];
   const server = createServer((inbound) => {
     const outbound = createConnection(targetPort, '127.0.0.1');
@@ -43,12 +43,10 @@ function freezableProxy(targetPort: number): Promise<{ port: number; freeze(): v
       resolve({
         port: (server.address() as { port: number }).port,
         server,
-        freeze() {
-          for (const [a, b] of pairs.splice(0)) {
-            a.unpipe(b);
-            b.unpipe(a);
-            a.pause();
-            b.pause();
+        freezeToAgent() {
+          for (const [inbound, outbound] of pairs.splice(0)) {
+            outbound.unpipe(inbound);
+            outbound.pause();
           }
         },
       }),
@@ -60,12 +58,13 @@ describe('a fleet of jump clients', () => {
   it('enrolls 20 agents that all show online with their statistics', async () => {
     const inst = await createInstaller(site.api, { tag: 'fleet', comments: 'twenty' });
     const agents = Array.from({ length: 20 }, () => startAgentProcess(inst));
-    await waitFor(async () => (await listClients(site.api, 'tag=fleet')).summary.online === 20, 30_000, 200, '20 online');
+    await waitFor(async () => (await listClients(site.api, 'tag=fleet')).summary.online === 20, 60_000, 200, '20 online');
     const { items, summary } = await listClients(site.api, 'tag=fleet');
     expect(summary).toMatchObject({ jump_clients: 20, online: 20, offline: 0 });
     expect(new Set(items.map((c) => c.id)).size).toBe(20);
     // Statistics arrive right after connect; every client reports this machine's hostname.
-    await waitFor(async () => (await listClients(site.api, 'tag=fleet')).items.every((c) => c.hostname === hostname()), 15_000, 200, 'stats');
+    // 20 processes each starting Node and reading the machine on 2 shared cores: allow for load.
+    await waitFor(async () => (await listClients(site.api, 'tag=fleet')).items.every((c) => c.hostname === hostname()), 60_000, 200, 'stats');
     const shown = await site.api.request<{ item: { stats: Record<string, unknown> } }>('GET', `/api/v1/jump-clients/${items[0].id}`);
     expect(shown.item.stats).toMatchObject({ hostname: hostname(), platform: 'linux', agent_version: '0.1.0' });
     expect(shown.item.stats.mem_total_bytes).toBeGreaterThan(0);
@@ -77,6 +76,10 @@ describe('a fleet of jump clients', () => {
     const cfg = JSON.parse(readFileSync(join(agents[0].configDir, 'agent.json'), 'utf8'));
     expect(cfg.key_info).toBeUndefined();
     expect(cfg.client_id).toBeGreaterThan(0);
+    // SIGTERM stops an agent cleanly (exit 0) and the site shows it offline.
+    for (const a of agents) a.proc.child.kill('SIGTERM');
+    for (const a of agents) expect((await a.proc.exited).code).toBe(0);
+    await waitFor(async () => (await listClients(site.api, 'tag=fleet')).summary.offline === 20, 10_000, 100, '20 offline');
   });
 
   it('shows an agent killed with SIGKILL offline within 2 heartbeat intervals', async () => {
@@ -103,24 +106,28 @@ describe('a fleet of jump clients', () => {
     await timeUntilStatus(c.id, 'online', Date.now());
   });
 
-  it('detects a half-open connection on both sides and reconnects', async () => {
+  it('detects a silent site (half-open: nothing arrives, nothing closes) within 2 heartbeat intervals and reconnects', async () => {
     const proxy = await freezableProxy(site.port);
     try {
       const inst = await createInstaller(site.api, { tag: 'half-open' });
       const viaProxy = { ...inst, site_url: `https://127.0.0.1:${proxy.port}` };
       const a = startAgentProcess(viaProxy);
-      const c = await waitFor(async () => (await listClients(site.api, 'tag=half-open')).items.find((x) => x.status === 'online'));
-      const t0 = Date.now();
-      proxy.freeze();
-      // Site side: the agent's heartbeats stop arriving.
-      expect(await timeUntilStatus(c.id, 'offline', t0)).toBeLessThanOrEqual(2 * HEARTBEAT_MS);
-      // Agent side: the site's answers stop arriving; it drops the connection and dials again.
-      await timeUntilStatus(c.id, 'online', t0);
-      const lost = readJsonLines(join(a.configDir, 'agent.log')).find((l) => String(l.msg).startsWith('site silent'));
-      expect(lost).toBeDefined();
-      expect(Number(lost!.silentMs)).toBeLessThanOrEqual(2 * HEARTBEAT_MS);
+      // Steady state: connected and past the first statistics snapshot.
+      await waitFor(async () => (await listClients(site.api, 'tag=half-open')).items.find((x) => x.status === 'online' && x.hostname));
+      const connectsBefore = readJsonLines(join(a.configDir, 'agent.log')).filter((l) => l.msg === 'online').length;
+      proxy.freezeToAgent();
+      const lost = await waitFor(
+        () => readJsonLines(join(a.configDir, 'agent.log')).find((l) => String(l.msg).startsWith('site silent')),
+        10_000,
+        50,
+        'agent-side detection',
+      );
+      expect(Number(lost.silentMs)).toBeLessThanOrEqual(2 * HEARTBEAT_MS);
+      // It dials again (through the relay, whose new connections flow) and is online once more.
+      await waitFor(() => readJsonLines(join(a.configDir, 'agent.log')).filter((l) => l.msg === 'online').length > connectsBefore, 10_000, 50, 'reconnect');
       const clients = await listClients(site.api, 'tag=half-open');
       expect(clients.items).toHaveLength(1);
+      expect(clients.items[0].status).toBe('online');
     } finally {
       proxy.server.close();
     }

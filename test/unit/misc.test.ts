@@ -102,3 +102,11 @@ it('keeps VERSION equal to package.json', () => {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
   expect(VERSION).toBe(pkg.version);
 });
+
+it('keeps docs/errors.md equal to the catalog', () => {
+  const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
+  for (const code of ERROR_CODES) {
+    const row = ERROR_CATALOG[code];
+    expect(doc).toContain(`| \`${code}\` | ${row.action} | ${row.status} | ${row.message} |`);
+  }
+});
