@@ -8,6 +8,7 @@
  * answers.
  */
 import Database from 'better-sqlite3';
+import { closeSync, openSync } from 'node:fs';
 import { JumpError } from '../../protocol/errors.js';
 import { installerRefusal } from '../installers.js';
 import { JUMP_METHOD, SEARCH_FIELDS, type SearchField } from '../../protocol/fields.js';
@@ -254,6 +255,8 @@ export class SqliteStore implements Store {
    * Throws when the file was written by a newer schema than this build knows.
    */
   constructor(file: string) {
+    // Password and token hashes live here: owner-only. SQLite gives -wal and -shm the same mode.
+    closeSync(openSync(file, 'a', 0o600));
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');

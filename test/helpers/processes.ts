@@ -67,13 +67,18 @@ export async function run(
 }
 
 /** Polls `fn` every `intervalMs` until it returns a truthy value; throws after `timeoutMs`. */
-export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 20_000, intervalMs = 50, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  fn: () => T | Promise<T>,
+  timeoutMs = 20_000,
+  intervalMs = 50,
+  what = 'condition',
+): Promise<Exclude<T, null | undefined | false | 0 | ''>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const v = await fn();
-      if (v) return v;
+      if (v) return v as Exclude<T, null | undefined | false | 0 | ''>;
     } catch (err) {
       last = err;
     }

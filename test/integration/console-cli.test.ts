@@ -127,8 +127,8 @@ describe('jump-site user', () => {
     expect(dup.stderr).toContain('USER_EXISTS');
   });
 
-  it('keeps the site keys private (0600) and the data dir 0700', () => {
-    for (const f of ['site-identity.key', 'tls.key']) expect(statSync(join(site.dataDir, f)).mode & 0o777).toBe(0o600);
+  it('keeps the site keys and store private (0600) and the data dir 0700', () => {
+    for (const f of ['site-identity.key', 'tls.key', 'site.db', 'site.db-wal']) expect(statSync(join(site.dataDir, f)).mode & 0o777).toBe(0o600);
     expect(statSync(site.dataDir).mode & 0o777).toBe(0o700);
   });
 
