@@ -23,6 +23,8 @@ import { VERSION } from '../protocol/version.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import type { AgentIdentity } from './config.js';
 import { statsDelta, type StatsProvider } from './stats.js';
+import { SessionHost } from './session-host.js';
+import { opensshPrivateKey } from '../protocol/ssh-keys.js';
 
 /** Codes after which dialing again cannot succeed: the agent stops and reports them. */
 const FATAL_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
@@ -51,6 +53,10 @@ export interface AgentOptions {
   localAddress?: string;
   /** Persists the client id the site assigned at enrollment; called before `online`. */
   onEnrolled: (clientId: number) => void;
+  /** Jump session settings (agent/session-host.ts). */
+  jump?: { forwardLan?: boolean; isDisabled?: () => boolean };
+  /** Version reported in hello; defaults to this build's (the fleet simulator may pose as another). */
+  agentVersion?: string;
 }
 
 interface Outcome {
@@ -70,11 +76,34 @@ export class Agent extends EventEmitter {
   private sleepTimer: NodeJS.Timeout | null = null;
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
+  private sessionHost: SessionHost | null = null;
+  private readonly hostKeyOpenssh: string;
 
   constructor(private readonly opts: AgentOptions) {
     super();
     this.identity = { ...opts.identity };
     this.backoff = new Backoff(opts.backoff);
+    this.hostKeyOpenssh = opensshPrivateKey(this.identity.privateKey, 'jump-client');
+  }
+
+  /** Sends a control message on the current connection, if there is one. */
+  private sendControl(msg: object): void {
+    if (this.ws && this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  private sessions(): SessionHost {
+    this.sessionHost ??= new SessionHost({
+      clientId: this.identity.clientId!,
+      siteUrl: this.identity.siteUrl,
+      sitePublicKey: this.identity.sitePublicKey,
+      hostKeyOpenssh: this.hostKeyOpenssh,
+      log: this.opts.log.child({ component: 'sessions' }),
+      sendControl: (msg) => this.sendControl(msg),
+      isDisabled: this.opts.jump?.isDisabled ?? (() => false),
+      forwardLan: this.opts.jump?.forwardLan,
+      localAddress: this.opts.localAddress,
+    });
+    return this.sessionHost;
   }
 
   /** The client id, once enrolled. */
@@ -93,6 +122,7 @@ export class Agent extends EventEmitter {
     this.stopped = true;
     if (this.sleepTimer) clearTimeout(this.sleepTimer);
     this.wake?.();
+    this.sessionHost?.closeAll();
     this.ws?.close(1000, 'agent stopping');
     await this.loop;
   }
@@ -182,7 +212,7 @@ export class Agent extends EventEmitter {
         ws.terminate();
       });
       ws.on('open', () => {
-        ws.send(JSON.stringify({ t: 'hello', protocol: PROTOCOL_VERSION, agent_version: VERSION, nonce: agentNonce }));
+        ws.send(JSON.stringify({ t: 'hello', protocol: PROTOCOL_VERSION, agent_version: this.opts.agentVersion ?? VERSION, nonce: agentNonce }));
       });
       ws.on('message', (data, isBinary) => {
         lastSeen = Date.now();
@@ -237,7 +267,9 @@ export class Agent extends EventEmitter {
           this.emit('online', id.clientId);
           return;
         }
-        // session: hb_ack only refreshes lastSeen (done above); other types are not expected here.
+        // session: hb_ack only refreshes lastSeen (done above).
+        if (msg.t === 'session_open') return this.sessions().open(msg);
+        if (msg.t === 'session_close') return this.sessionHost?.close(msg.session_id);
         if (msg.t !== 'hb_ack') return fail(new JumpError('PROTOCOL_INVALID_MESSAGE'));
       });
 

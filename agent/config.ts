@@ -22,6 +22,10 @@ const configSchema = z.object({
   key_info: z.string().optional(),
   requested: requestedFieldsSchema.optional(),
   machine_id: z.string().min(1).max(128).optional(),
+  /** The local user's switch: while true, no Jump session may start (seeds: "disabled by the user"). */
+  disabled: z.boolean().optional(),
+  /** Allow port forwarding to private (LAN) addresses, not only this machine's own. */
+  forward_lan: z.boolean().optional(),
 });
 export type AgentConfigData = z.infer<typeof configSchema>;
 

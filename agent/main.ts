@@ -98,6 +98,11 @@ program
         log,
         backoff: { baseMs: o.backoffBase, capMs: o.backoffCap },
         onEnrolled: (clientId) => cfg.update({ client_id: clientId, key_info: undefined }),
+        jump: {
+          forwardLan: cfg.data.forward_lan ?? false,
+          // Read from the file at each session start, so `jump-client disable` takes effect at once.
+          isDisabled: () => new AgentConfig(o.config).data.disabled === true,
+        },
       });
     } catch (err) {
       process.stderr.write(`jump-client: ${(err as Error).message}\n`);
@@ -118,6 +123,30 @@ program
     log.flush();
     setTimeout(() => process.exit(refused ? EXIT_REFUSED : 0), 50);
   });
+
+for (const [name, disabled] of [
+  ['disable', true],
+  ['enable', false],
+] as const) {
+  program
+    .command(name)
+    .description(
+      disabled
+        ? 'Refuse Jump sessions into this machine until `enable` (the running agent stays connected).'
+        : 'Allow Jump sessions into this machine again.',
+    )
+    .requiredOption('--config <dir>', 'config directory of the jump client')
+    .action((o) => {
+      try {
+        const cfg = new AgentConfig(o.config);
+        cfg.update({ disabled });
+        process.stdout.write(`Jump sessions ${disabled ? 'disabled' : 'enabled'} for this jump client.\n`);
+      } catch (err) {
+        process.stderr.write(`jump-client: ${(err as Error).message}\n`);
+        process.exit(EXIT_CONFIG);
+      }
+    });
+}
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`jump-client: ${(err as Error).message}\n`);

@@ -66,11 +66,25 @@ export class SiteClient {
     private readonly opts: { certPem: string | null; token?: string },
   ) {}
 
+  /** The pinned certificate, for other connections to the same site (the relay socket). */
+  get certPem(): string | null {
+    return this.opts.certPem;
+  }
+
+  get token(): string | undefined {
+    return this.opts.token;
+  }
+
+  /** Like `request`, for an answer that is text (a recording). */
+  async requestText(method: string, path: string): Promise<string> {
+    return this.request<string>(method, path, undefined, true);
+  }
+
   /**
    * Sends one API request. Resolves with the parsed JSON body of a 2xx answer. Throws JumpError:
    * the API's own code for an error answer, SITE_CERT_MISMATCH, or SITE_UNREACHABLE.
    */
-  request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  request<T>(method: string, path: string, body?: unknown, text = false): Promise<T> {
     const url = new URL(this.siteUrl + path);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise<T>((resolve, reject) => {
@@ -95,6 +109,8 @@ export class SiteClient {
             else chunks.push(c);
           });
           res.on('end', () => {
+            const status0 = res.statusCode ?? 0;
+            if (text && status0 >= 200 && status0 < 300) return resolve(Buffer.concat(chunks).toString('utf8') as T);
             let json: unknown = null;
             try {
               json = JSON.parse(Buffer.concat(chunks).toString('utf8'));

@@ -22,6 +22,13 @@ import { VERSION } from '../protocol/version.js';
 import { ConsoleConfig, normalizeSiteUrl } from './config.js';
 import { bytes, clientsTable, detailsTable, shortTime, summaryLine, type ClientRow, type Summary } from './format.js';
 import { SiteClient, probeCertificate, sameFingerprint } from './http.js';
+import { connectSsh, ephemeralKey, identityPublicLine, jumpIdentity, openSession } from './ssh.js';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import shellQuote from 'shell-quote';
+
+const { quote } = shellQuote;
 
 let jsonMode = false;
 
@@ -427,6 +434,232 @@ groups
   .action(async (group: string, user: string, _o, cmd: Command) => {
     const r = await site(cmd).request('DELETE', `/api/v1/jump-groups/${encodeURIComponent(group)}/members/${encodeURIComponent(user)}`);
     out(r, `${user} is no longer a member of "${group}".`);
+  });
+
+// ---- Jump ----
+
+/** Splits `jump-7` or `7` into the id; anything else is a name. */
+function clientRef(ref: string): string {
+  const m = /^jump-(\d+)$/.exec(ref);
+  return m ? m[1] : ref;
+}
+
+function configDir(): string {
+  return dirname(new ConsoleConfig().path);
+}
+
+program
+  .command('jump <id|name> [command...]')
+  .description('Jump into a jump client: an interactive shell, or run COMMAND (after --) and exit with its status.')
+  .action(async (ref: string, command: string[], _o, cmd: Command) => {
+    const client = site(cmd);
+    const key = ephemeralKey();
+    const { info, stream } = await openSession(client, clientRef(ref), command.length ? 'exec' : 'shell', key.publicLine);
+    const conn = await connectSsh(stream, info.host_key, key.privatePem);
+    const code = await (command.length ? runRemoteCommand(conn, quote(command)) : runShell(conn));
+    conn.end();
+    process.exit(code);
+  });
+
+/** Runs a command; streams stdout/stderr; resolves with its exit status (255 when there is none). */
+function runRemoteCommand(conn: import('ssh2').Client, command: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    conn.exec(command, (err, ch) => {
+      if (err) return reject(new JumpError('JUMP_INTERNAL_ERROR', { detail: err.message }));
+      let code = 255;
+      ch.on('exit', (c: number | null, signal?: string) => (code = c ?? (signal ? 128 + 15 : 255)));
+      ch.pipe(process.stdout, { end: false });
+      ch.stderr.pipe(process.stderr, { end: false });
+      if (process.stdin.isTTY) ch.end();
+      else process.stdin.pipe(ch);
+      ch.on('close', () => resolve(code));
+    });
+  });
+}
+
+/** An interactive shell on a PTY sized like this terminal; resizes follow. */
+function runShell(conn: import('ssh2').Client): Promise<number> {
+  const tty = process.stdout.isTTY;
+  return new Promise((resolve, reject) => {
+    conn.shell({ term: process.env.TERM ?? 'xterm-256color', cols: process.stdout.columns ?? 80, rows: process.stdout.rows ?? 24 }, (err, ch) => {
+      if (err) return reject(new JumpError('JUMP_INTERNAL_ERROR', { detail: err.message }));
+      let code = 0;
+      if (process.stdin.isTTY) process.stdin.setRawMode(true);
+      const onResize = () => ch.setWindow(process.stdout.rows ?? 24, process.stdout.columns ?? 80, 0, 0);
+      if (tty) process.stdout.on('resize', onResize);
+      process.stdin.pipe(ch);
+      ch.pipe(process.stdout, { end: false });
+      ch.stderr.pipe(process.stderr, { end: false });
+      ch.on('exit', (c: number | null) => (code = c ?? 255));
+      ch.on('close', () => {
+        if (process.stdin.isTTY) process.stdin.setRawMode(false);
+        process.stdin.unpipe(ch);
+        if (tty) process.stdout.off('resize', onResize);
+        resolve(code);
+      });
+    });
+  });
+}
+
+program
+  .command('proxy <id|name>')
+  .description('Bridge standard input/output to a jump client, for OpenSSH: ProxyCommand "jump proxy %n".')
+  .option('--identity <file>', 'the OpenSSH key ssh will offer (default: <config dir>/id_ed25519)')
+  .action(async (ref: string, o, cmd: Command) => {
+    const client = site(cmd);
+    const publicLine = o.identity ? identityPublicLine(o.identity) : jumpIdentity(configDir()).publicLine;
+    const { stream } = await openSession(client, clientRef(ref), 'proxy', publicLine);
+    process.stdin.pipe(stream);
+    stream.pipe(process.stdout);
+    stream.on('close', () => process.exit(0));
+    stream.on('end', () => process.exit(0));
+  });
+
+program
+  .command('ssh-config')
+  .description('Print OpenSSH Host blocks for every jump client you may reach, and write their known_hosts entries.')
+  .option('--write', 'also write the blocks to <config dir>/ssh_config (use it with `ssh -F` or an Include line)')
+  .action(async (o, cmd: Command) => {
+    const client = site(cmd);
+    const dir = configDir();
+    const identity = jumpIdentity(dir);
+    const r = await client.request<{ items: (ClientRow & { host_key: string })[] }>('GET', '/api/v1/jump-clients');
+    const knownHosts = join(dir, 'known_hosts');
+    writeFileSync(knownHosts, r.items.map((c) => `jump-${c.id} ${c.host_key}`).join('\n') + '\n', { mode: 0o600 });
+    const names = new Map<string, number>();
+    for (const c of r.items) {
+      const alias = c.name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '');
+      if (alias) names.set(alias, (names.get(alias) ?? 0) + 1);
+    }
+    const q = (s: string) => (/^[A-Za-z0-9_./:@=-]+$/.test(s) ? s : `"${s.replace(/(["\\])/g, '\\$1')}"`);
+    const envPrefix = process.env.JUMP_CONFIG_DIR ? `env JUMP_CONFIG_DIR=${q(process.env.JUMP_CONFIG_DIR)} ` : '';
+    const proxy = `${envPrefix}${q(process.execPath)} ${q(process.argv[1])} --site ${q(client.siteUrl)} proxy %h`;
+    const blocks = r.items.map((c) => {
+      const alias = c.name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '');
+      const hosts = [`jump-${c.id}`, ...(alias && names.get(alias) === 1 ? [alias] : [])];
+      return [
+        `# ${c.name} (${c.jump_group}${c.tag ? ' / ' + c.tag : ''})`,
+        `Host ${hosts.join(' ')}`,
+        `    HostName jump-${c.id}`,
+        `    HostKeyAlias jump-${c.id}`,
+        `    ProxyCommand ${proxy}`,
+        `    UserKnownHostsFile ${q(knownHosts)}`,
+        '    StrictHostKeyChecking yes',
+        `    IdentityFile ${q(identity.file)}`,
+        '    IdentitiesOnly yes',
+        '    User jump',
+      ].join('\n');
+    });
+    const text = blocks.join('\n\n') + '\n';
+    if (o.write) writeFileSync(join(dir, 'ssh_config'), text, { mode: 0o600 });
+    out({ ssh_config: text, known_hosts: knownHosts, identity: identity.file, clients: r.items.length }, text.trimEnd());
+  });
+
+program
+  .command('tunnel <id|name> <spec>')
+  .description('Forward LOCALPORT:HOST:PORT through a jump client (HOST as seen from the endpoint), until interrupted.')
+  .option('--bind <address>', 'local address to listen on', '127.0.0.1')
+  .action(async (ref: string, spec: string, o, cmd: Command) => {
+    const m = /^(\d{1,5}):(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(spec);
+    if (!m || Number(m[1]) > 65535 || Number(m[3]) > 65535 || Number(m[3]) === 0) {
+      throw new JumpError('VALIDATION_FAILED', { field: 'spec', detail: 'Give LOCALPORT:HOST:PORT, e.g. 8080:127.0.0.1:80 (LOCALPORT 0 picks a free port).' });
+    }
+    const [localPort, host, port] = [Number(m[1]), m[2].replace(/^\[|\]$/g, ''), Number(m[3])];
+    const client = site(cmd);
+    const key = ephemeralKey();
+    const { info, stream } = await openSession(client, clientRef(ref), 'tunnel', key.publicLine);
+    const conn = await connectSsh(stream, info.host_key, key.privatePem);
+    const server = createServer((sock) => {
+      conn.forwardOut(sock.remoteAddress ?? '127.0.0.1', sock.remotePort ?? 0, host, port, (err, ch) => {
+        if (err) {
+          process.stderr.write(`JUMP_FORWARD_REFUSED: ${new JumpError('JUMP_FORWARD_REFUSED').message} (${host}:${port})\n`);
+          sock.destroy();
+          return;
+        }
+        sock.pipe(ch).pipe(sock);
+        sock.on('error', () => ch.close());
+        ch.on('close', () => sock.destroy());
+      });
+    });
+    server.listen(localPort, o.bind, () => {
+      const addr = server.address() as { port: number };
+      out({ local_port: addr.port, host, port, client: info.name }, `Forwarding ${o.bind}:${addr.port} -> ${host}:${port} via ${info.name}. Ctrl-C to stop.`);
+    });
+    conn.on('close', () => {
+      process.stderr.write('The jump session ended.\n');
+      process.exit(1);
+    });
+    const stop = () => {
+      server.close();
+      conn.end();
+      process.exit(0);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+
+// ---- sessions ----
+const sessions = program.command('sessions').description('Recorded Jump sessions.');
+
+interface SessionRow {
+  id: string;
+  client_id: number;
+  client: string | null;
+  user: string | null;
+  kind: string;
+  started_at: string;
+  ended_at: string | null;
+  bytes_to_client: number;
+  bytes_from_client: number;
+  exit_status: number | null;
+  end_reason: string | null;
+  recording: boolean;
+}
+
+sessions
+  .command('list', { isDefault: true })
+  .option('--client <id|name>', 'only sessions into this jump client')
+  .option('--limit <n>', 'at most this many', positiveInt, 100)
+  .action(async (o, cmd: Command) => {
+    const client = site(cmd);
+    const q = new URLSearchParams({ limit: String(o.limit) });
+    if (o.client) q.set('client', String((await resolveClient(client, clientRef(o.client))).id));
+    const r = await client.request<{ items: SessionRow[] }>('GET', `/api/v1/sessions?${q}`);
+    out(r, () =>
+      r.items.length === 0
+        ? 'No sessions.'
+        : r.items
+            .map((s) => `${s.id}  ${shortTime(s.started_at)}  ${(s.user ?? '').padEnd(12)} ${s.kind.padEnd(6)} ${s.client ?? s.client_id}  exit=${s.exit_status ?? '-'}  ${bytes(s.bytes_to_client)} in / ${bytes(s.bytes_from_client)} out${s.recording ? '  [recorded]' : ''}`)
+            .join('\n'),
+    );
+  });
+
+sessions
+  .command('show <id>')
+  .option('--recording', 'print the asciicast v2 recording instead (play it with `asciinema play`)')
+  .action(async (id: string, o, cmd: Command) => {
+    const client = site(cmd);
+    if (o.recording) {
+      process.stdout.write(await client.requestText('GET', `/api/v1/sessions/${encodeURIComponent(id)}/recording`));
+      return;
+    }
+    const r = await client.request<{ item: SessionRow }>('GET', `/api/v1/sessions/${encodeURIComponent(id)}`);
+    const s = r.item;
+    out(r, () =>
+      detailsTable([
+        ['Session', s.id],
+        ['Jump client', `${s.client ?? ''} (${s.client_id})`],
+        ['Technician', s.user],
+        ['Kind', s.kind],
+        ['Started', shortTime(s.started_at)],
+        ['Ended', shortTime(s.ended_at)],
+        ['Bytes to client', s.bytes_to_client],
+        ['Bytes from client', s.bytes_from_client],
+        ['Exit status', s.exit_status],
+        ['End reason', s.end_reason],
+        ['Recording', s.recording ? 'yes (jump sessions show --recording)' : 'no'],
+      ]),
+    );
   });
 
 /**

@@ -146,6 +146,64 @@ export const ERROR_CATALOG = {
     status: 409,
     message: 'A jump group with this name already exists.',
   },
+  // Jump (seeds appendix: "Jump" rows)
+  JUMP_SERVER_BUSY: {
+    action: 'jump',
+    status: 503,
+    message: 'The server is too busy. Please try again later.',
+    seeds: 'Jump: more than twenty users started sessions at the same time on different Jump Clients',
+  },
+  JUMP_INTERNAL_ERROR: {
+    action: 'jump',
+    status: 500,
+    message: 'An internal error occurred while starting the session.',
+    seeds: 'Jump: internal error generating the session',
+  },
+  JUMP_INTERNAL_TIMEOUT: {
+    action: 'jump',
+    status: 504,
+    message: 'An internal operation took too long while starting the session.',
+    seeds: 'Jump: an internal operation is taking too long',
+  },
+  JUMP_ACTIVE_NOT_CONNECTED: {
+    action: 'jump',
+    status: 409,
+    message: 'The active jump client is not connected.',
+    seeds: 'Jump: the active Jump Client disconnected before the console was told',
+  },
+  JUMP_CONNECT_TIMEOUT: {
+    action: 'jump',
+    status: 504,
+    message: 'Timed out while trying to connect to the jump client.',
+    seeds: 'Jump: took too long to connect to the Jump Client',
+  },
+  JUMP_CLIENT_DISABLED: {
+    action: 'jump',
+    status: 403,
+    message: 'The user at the remote machine has disabled this jump client, so sessions may not start now.',
+    seeds: 'Jump: the Jump Client was disabled on the remote machine',
+  },
+  JUMP_VERSION_MISMATCH: {
+    action: 'jump',
+    status: 409,
+    message: 'The jump client is running a different version and will not update now. Try again when its update completes.',
+    seeds: 'Jump: version mismatch',
+  },
+  JUMP_TICKET_INVALID: {
+    action: 'jump',
+    status: 403,
+    message: 'The jump client refused the session ticket (forged, expired or for another client).',
+  },
+  JUMP_SESSION_NOT_FOUND: {
+    action: 'jump',
+    status: 404,
+    message: 'No such session, or it has already ended.',
+  },
+  JUMP_FORWARD_REFUSED: {
+    action: 'jump',
+    status: 403,
+    message: "The jump client does not allow forwarding to that address. Only its own ports are allowed unless its configuration allows its LAN.",
+  },
   // Console authentication and authorization
   LOGIN_FAILED: {
     action: 'login',

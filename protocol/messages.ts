@@ -15,6 +15,10 @@ export const PROTOCOL_MIN = 1;
 
 /** Path of the agent control WebSocket on the site. */
 export const AGENT_WS_PATH = '/agent/v1';
+/** Path of the socket an agent opens for one Jump session's bytes. */
+export const AGENT_SESSION_WS_PATH = '/agent/v1/session';
+/** Path prefix of the technician's relay socket: `/api/v1/sessions/<id>/relay`. */
+export const RELAY_WS_PREFIX = '/api/v1/sessions/';
 
 const b64url = (maxChars: number) =>
   z.string().max(maxChars).regex(/^[A-Za-z0-9_-]*$/, 'base64url');
@@ -95,8 +99,61 @@ export const statsMessageSchema = z.strictObject({
 
 /** What an agent may send before it is authenticated. */
 export const agentHandshakeMessage = z.discriminatedUnion('t', [helloSchema, enrollSchema, authSchema]);
+/** A Jump session id: 16 random bytes, base64url. */
+export const sessionId = b64url(22).length(22);
+
+export const sessionAcceptedSchema = z.strictObject({ t: z.literal('session_accepted'), session_id: sessionId });
+export const sessionRefusedSchema = z.strictObject({
+  t: z.literal('session_refused'),
+  session_id: sessionId,
+  code: z.enum(['JUMP_CLIENT_DISABLED', 'JUMP_TICKET_INVALID', 'JUMP_INTERNAL_ERROR']),
+});
+export const sessionEndedSchema = z.strictObject({
+  t: z.literal('session_ended'),
+  session_id: sessionId,
+  /** Exit status of the shell or command, when the session ran one. */
+  exit_status: z.number().int().min(0).max(255).nullable(),
+});
+/**
+ * A chunk of a shell session's recording (asciicast v2 events, RFC-free format of asciinema):
+ * `[seconds since start, "o" | "r", data]`, data base64 (output bytes) or `COLSxROWS` for "r".
+ */
+export const recordingSchema = z.strictObject({
+  t: z.literal('rec'),
+  session_id: sessionId,
+  header: z.strictObject({ width: z.number().int().min(1).max(10_000), height: z.number().int().min(1).max(10_000), term: z.string().max(64) }).optional(),
+  events: z.array(z.tuple([z.number().min(0), z.enum(['o', 'r']), z.string().max(48 * 1024)])).max(256),
+});
+
 /** What an authenticated agent may send. */
-export const agentSessionMessage = z.discriminatedUnion('t', [heartbeatSchema, statsMessageSchema]);
+export const agentSessionMessage = z.discriminatedUnion('t', [
+  heartbeatSchema,
+  statsMessageSchema,
+  sessionAcceptedSchema,
+  sessionRefusedSchema,
+  sessionEndedSchema,
+  recordingSchema,
+]);
+
+/** First message on a session socket (`AGENT_SESSION_WS_PATH`): which session, and its one-time token. */
+export const sessionAttachSchema = z.strictObject({ t: z.literal('session_attach'), session_id: sessionId, token: b64url(43).length(43) });
+
+/**
+ * A session ticket, signed by the site key: who may open SSH into which jump client, with which
+ * SSH public key, until when. The agent accepts only this key for this session.
+ */
+export const ticketSchema = z.strictObject({
+  v: z.literal(1),
+  sid: sessionId,
+  cid: z.number().int().positive(),
+  user: z.string().max(64),
+  /** The technician's key, `ssh-ed25519 AAAA...`. */
+  key: z.string().max(256),
+  /** Issued and expiry times, ms since the epoch (site clock). */
+  iat: z.number().int(),
+  exp: z.number().int(),
+});
+export type Ticket = z.infer<typeof ticketSchema>;
 
 // ---- site -> agent ----
 
@@ -123,11 +180,25 @@ export const errorMessageSchema = z.strictObject({
   message: z.string().max(2048),
   retry_after_ms: z.number().int().min(0).optional(),
 });
+/** The site asks the agent to open a Jump session: attach a session socket with `token`. */
+export const sessionOpenSchema = z.strictObject({
+  t: z.literal('session_open'),
+  session_id: sessionId,
+  token: b64url(43).length(43),
+  /** The ticket as signed: JSON text of `ticketSchema`. */
+  ticket: z.string().max(2048),
+  ticket_sig: signature,
+});
+/** The site ends a session (technician gone, idle, or the client deleted). */
+export const sessionCloseSchema = z.strictObject({ t: z.literal('session_close'), session_id: sessionId });
+
 export const siteMessage = z.discriminatedUnion('t', [
   challengeSchema,
   welcomeSchema,
   heartbeatAckSchema,
   errorMessageSchema,
+  sessionOpenSchema,
+  sessionCloseSchema,
 ]);
 
 export type Hello = z.infer<typeof helloSchema>;
@@ -137,6 +208,8 @@ export type AgentHandshakeMessage = z.infer<typeof agentHandshakeMessage>;
 export type AgentSessionMessage = z.infer<typeof agentSessionMessage>;
 export type SiteMessage = z.infer<typeof siteMessage>;
 export type Welcome = z.infer<typeof welcomeSchema>;
+export type SessionOpen = z.infer<typeof sessionOpenSchema>;
+export type Recording = z.infer<typeof recordingSchema>;
 
 /**
  * Parses one WebSocket message with `schema`. Returns `null` (never throws) when the data is not

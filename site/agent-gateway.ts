@@ -20,6 +20,7 @@ import { JumpError, formatMessage, type ErrorCode } from '../protocol/errors.js'
 import { channelBinding, newNonce, publicKeyFromRaw, signAsSite, verifyAgent } from '../protocol/handshake.js';
 import { AGENT_MESSAGE_MAX_BYTES, HANDSHAKE_TIMEOUT_MS } from '../protocol/limits.js';
 import {
+  AGENT_SESSION_WS_PATH,
   AGENT_WS_PATH,
   PROTOCOL_MIN,
   PROTOCOL_VERSION,
@@ -61,11 +62,19 @@ export const CLOSE = {
 } as const;
 
 /** Messages an authenticated agent may send per second before it is disconnected. */
-const MESSAGE_RATE_LIMIT = 20;
+const MESSAGE_RATE_LIMIT = 50;
+
+/** What the gateway hands to the Jump session broker (site/sessions.ts). */
+export interface SessionHooks {
+  onAgentMessage(clientId: number, msg: { t: string; session_id: string } & Record<string, unknown>): void;
+  onAgentDisconnected(clientId: number): void;
+  handleAgentSocket(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+}
 
 interface Session {
   ws: WebSocket;
   clientId: number;
+  agentVersion: string;
   lastSeen: number;
   windowStart: number;
   windowCount: number;
@@ -73,13 +82,15 @@ interface Session {
 
 export class AgentGateway {
   private readonly wss: WebSocketServer;
-  private readonly sessions = new Map<number, Session>();
+  private readonly agents = new Map<number, Session>();
   private readonly admission: AdmissionControl;
   private readonly sweep: NodeJS.Timeout;
   private readonly heartbeatMs: number;
   private readonly statsIntervalMs: number;
   private readonly maxClients: number | null;
   private closing = false;
+  /** Set once by the server after the session broker is made. */
+  sessions: SessionHooks | null = null;
 
   constructor(private readonly opts: GatewayOptions) {
     this.heartbeatMs = opts.heartbeatMs ?? 30_000;
@@ -93,12 +104,25 @@ export class AgentGateway {
 
   /** Number of authenticated agent connections. */
   get connectedCount(): number {
-    return this.sessions.size;
+    return this.agents.size;
   }
 
   /** True when jump client `id` has a live connection on this node. */
   isConnected(id: number): boolean {
-    return this.sessions.has(id);
+    return this.agents.has(id);
+  }
+
+  /** The version the connected agent `id` reported in its hello, or null when not connected. */
+  agentVersion(id: number): string | null {
+    return this.agents.get(id)?.agentVersion ?? null;
+  }
+
+  /** Sends a control message to connected agent `id`. Returns false when it is not connected. */
+  send(id: number, msg: object): boolean {
+    const s = this.agents.get(id);
+    if (!s || s.ws.readyState !== s.ws.OPEN) return false;
+    s.ws.send(JSON.stringify(msg));
+    return true;
   }
 
   /**
@@ -107,6 +131,11 @@ export class AgentGateway {
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const path = (req.url ?? '').split('?')[0];
+    if (path === AGENT_SESSION_WS_PATH && this.sessions) {
+      // Session sockets are not admission-limited: the broker accepts only ones it asked for.
+      this.sessions.handleAgentSocket(req, socket, head);
+      return true;
+    }
     if (path !== AGENT_WS_PATH) return false;
     if (this.closing) {
       rejectUpgrade(socket, 503, 5_000);
@@ -123,7 +152,7 @@ export class AgentGateway {
 
   /** Tells a connected client why it must go (e.g. JUMP_CLIENT_DELETED) and closes its connection. */
   disconnect(clientId: number, code: ErrorCode): void {
-    const s = this.sessions.get(clientId);
+    const s = this.agents.get(clientId);
     if (!s) return;
     sendError(s.ws, code);
     s.ws.close(CLOSE.refused, code);
@@ -133,7 +162,7 @@ export class AgentGateway {
   async close(): Promise<void> {
     this.closing = true;
     clearInterval(this.sweep);
-    for (const s of this.sessions.values()) s.ws.close(CLOSE.shutdown, 'site shutting down');
+    for (const s of this.agents.values()) s.ws.close(CLOSE.shutdown, 'site shutting down');
     for (const ws of this.wss.clients) ws.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
@@ -180,7 +209,7 @@ export class AgentGateway {
         clearTimeout(timer);
         ws.off('message', onMessage);
         if (ws.readyState !== ws.OPEN) return;
-        await this.startSession(ws, clientId, remote, msg.machine_id);
+        await this.startSession(ws, clientId, remote, msg.machine_id, hello.agent_version);
       } catch (err) {
         clearTimeout(timer);
         if (err instanceof JumpError) {
@@ -241,11 +270,11 @@ export class AgentGateway {
     return msg.client_id;
   }
 
-  private async startSession(ws: WebSocket, clientId: number, remote: string, machineId: string): Promise<void> {
+  private async startSession(ws: WebSocket, clientId: number, remote: string, machineId: string, agentVersion: string): Promise<void> {
     const now = Date.now();
-    const old = this.sessions.get(clientId);
-    const session: Session = { ws, clientId, lastSeen: now, windowStart: now, windowCount: 0 };
-    this.sessions.set(clientId, session);
+    const old = this.agents.get(clientId);
+    const session: Session = { ws, clientId, agentVersion, lastSeen: now, windowStart: now, windowCount: 0 };
+    this.agents.set(clientId, session);
     if (old) {
       // The same identity again: the old connection is half-open or the key was cloned. The newest wins.
       this.opts.log.warn({ clientId }, 'jump client connected again; closing its previous connection');
@@ -267,13 +296,16 @@ export class AgentGateway {
       if (!msg) return refuse(ws, 'PROTOCOL_INVALID_MESSAGE');
       if (msg.t === 'hb') {
         ws.send(`{"t":"hb_ack","seq":${msg.seq}}`);
-      } else {
+      } else if (msg.t === 'stats') {
         this.opts.store.updateStats(clientId, msg.stats, msg.full).catch((err) => this.opts.log.error({ clientId, err }, 'statistics not saved'));
+      } else {
+        this.sessions?.onAgentMessage(clientId, msg);
       }
     });
     ws.once('close', () => {
-      if (this.sessions.get(clientId) !== session) return; // replaced: the new session owns the status
-      this.sessions.delete(clientId);
+      if (this.agents.get(clientId) !== session) return; // replaced: the new session owns the status
+      this.agents.delete(clientId);
+      this.sessions?.onAgentDisconnected(clientId);
       this.opts.store.setClientOffline(clientId, Date.now()).catch((err) => this.opts.log.error({ clientId, err }, 'offline not saved'));
       this.opts.log.info({ clientId }, 'jump client offline');
     });
@@ -281,7 +313,7 @@ export class AgentGateway {
 
   private sweepSilent(): void {
     const limit = Date.now() - this.heartbeatMs * 1.5;
-    for (const s of this.sessions.values()) {
+    for (const s of this.agents.values()) {
       if (s.lastSeen < limit) {
         this.opts.log.info({ clientId: s.clientId }, 'jump client silent for 1.5 heartbeat intervals; disconnecting');
         s.ws.terminate();

@@ -9,7 +9,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { JumpError, invalidField } from '../protocol/errors.js';
 import { userName } from '../protocol/fields.js';
+import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import type { AgentGateway } from './agent-gateway.js';
+import { visibleGroupIds } from './access.js';
+import { SESSION_KINDS, type SessionBroker } from './sessions.js';
+import type { SessionRecord } from './store/store.js';
 import { TOKEN_TTL_MS, hashPassword, hashToken, newToken, verifyPassword } from './auth.js';
 import { createInstaller, createInstallerBody, installerJson } from './installers.js';
 import { createSharedGroup, groupJson, resolveGroup } from './jump-groups.js';
@@ -20,6 +25,8 @@ import { checkPassword, userJson } from './users.js';
 export interface ApiContext {
   store: Store;
   gateway: AgentGateway;
+  sessions: SessionBroker;
+  dataDir: string;
   siteUrl: string;
   sitePin: string;
   fingerprint: string;
@@ -40,6 +47,25 @@ export function parse<S extends z.ZodType>(schema: S, data: unknown): z.output<S
   const field = issue.path.length > 0 ? issue.path.join('.') : 'body';
   if (issue.code === 'unrecognized_keys') throw invalidField(issue.keys.join(', '), 'unknown field; remove it');
   throw invalidField(field, issue.message);
+}
+
+/** The JSON shape of a session in the API. */
+export function sessionJson(s: SessionRecord) {
+  const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+  return {
+    id: s.id,
+    client_id: s.clientId,
+    client: s.clientName,
+    user: s.userName,
+    kind: s.kind,
+    started_at: iso(s.startedAt),
+    ended_at: iso(s.endedAt),
+    bytes_to_client: s.bytesToClient,
+    bytes_from_client: s.bytesFromClient,
+    exit_status: s.exitStatus,
+    end_reason: s.endReason,
+    recording: s.recording !== null,
+  };
 }
 
 /** A hash to verify against when the user does not exist, so timing does not reveal user names. */
@@ -125,13 +151,53 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
   const remove = async (user: User, ids: number[]) => {
     const deleted = await deleteClients(store, user, ids);
     // Deleting revokes: a connected agent is told why and disconnected; its key is refused from now on.
-    for (const id of deleted) gateway.disconnect(id, 'JUMP_CLIENT_DELETED');
+    for (const id of deleted) {
+      ctx.sessions.endClientSessions(id, 'jump client deleted');
+      gateway.disconnect(id, 'JUMP_CLIENT_DELETED');
+    }
     return { deleted };
   };
   app.post('/api/v1/jump-clients/delete', async (req) => remove(me(req), parse(deleteBody, req.body).ids));
   app.delete<{ Params: { id: string } }>('/api/v1/jump-clients/:id', async (req) =>
     remove(me(req), [parse(z.coerce.number().int().positive(), req.params.id)]),
   );
+
+  // ---- Jump sessions ----
+  app.post<{ Params: { ref: string } }>('/api/v1/jump-clients/:ref/sessions', async (req, reply) => {
+    const ref = parse(z.string().min(1).max(128), req.params.ref);
+    const body = parse(z.strictObject({ public_key: z.string().max(512), kind: z.enum(SESSION_KINDS).default('shell') }), req.body);
+    const r = await ctx.sessions.start(me(req), ref, body.public_key, body.kind);
+    reply.code(201);
+    return {
+      session_id: r.sessionId,
+      client_id: r.clientId,
+      name: r.name,
+      host_key: r.hostKey,
+      relay_path: `/api/v1/sessions/${r.sessionId}/relay`,
+    };
+  });
+  const sessionVisible = async (user: User, id: string) => {
+    const s = await store.getSession(id);
+    if (!s) throw new JumpError('JUMP_SESSION_NOT_FOUND');
+    if (user.role === 'admin' || s.userId === user.id) return s;
+    const visible = await visibleGroupIds(store, user);
+    const c = await store.getClient(s.clientId);
+    if (!c || (visible !== null && !visible.includes(c.jumpGroupId))) throw new JumpError('JUMP_SESSION_NOT_FOUND');
+    return s;
+  };
+  app.get('/api/v1/sessions', async (req) => {
+    const q = parse(z.strictObject({ client: z.coerce.number().int().positive().optional(), limit: z.coerce.number().int().min(1).max(10_000).default(100) }), req.query);
+    const user = me(req);
+    const items = await store.listSessions({ visibleGroupIds: await visibleGroupIds(store, user), userId: user.id, clientId: q.client, limit: q.limit });
+    return { items: items.map(sessionJson) };
+  });
+  app.get<{ Params: { id: string } }>('/api/v1/sessions/:id', async (req) => ({ item: sessionJson(await sessionVisible(me(req), req.params.id)) }));
+  app.get<{ Params: { id: string } }>('/api/v1/sessions/:id/recording', async (req, reply) => {
+    const s = await sessionVisible(me(req), req.params.id);
+    if (!s.recording) throw new JumpError('JUMP_SESSION_NOT_FOUND', { detail: 'This session has no recording (only interactive shells are recorded).' });
+    reply.type('application/x-asciicast');
+    return readFileSync(join(ctx.dataDir, 'recordings', basename(s.recording)), 'utf8');
+  });
 
   // ---- installers ----
   app.post('/api/v1/installers', async (req, reply: FastifyReply) => {

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { JumpError } from '../protocol/errors.js';
 import { JUMP_METHOD, SEARCH_FIELDS, commentsField, jumpGroupRef, nameField, tagField } from '../protocol/fields.js';
 import { canAccessGroup, visibleGroupIds } from './access.js';
+import { sshPublicKeyFromRaw } from '../protocol/ssh-keys.js';
 import { resolveGroup } from './jump-groups.js';
 import type { ClientPatch, ClientSummary, JumpClient, Store, User } from './store/store.js';
 
@@ -151,6 +152,8 @@ export function clientJson(c: JumpClient, opts: { stats?: boolean } = {}) {
     created_at: iso(c.createdAt),
     installer: c.installerUid,
     duplicate_machine_id: c.duplicateMachineId,
+    /** The jump client's SSH host key (its identity key), for known_hosts. */
+    host_key: sshPublicKeyFromRaw(c.publicKey),
     ...(opts.stats ? { stats: s } : {}),
   };
 }

@@ -73,6 +73,9 @@ program
   .addOption(new Option('--stats-interval <duration>', 'how often agents check statistics for changes').argParser(durationArg('--stats-interval')).default(60_000, '60s'))
   .option('--admission-rate <n>', 'new agent connections admitted per second', positiveInt('--admission-rate'), 50)
   .option('--max-clients <n>', 'limit on jump clients deployed on this site', positiveInt('--max-clients'))
+  .option('--max-session-starts <n>', 'Jump session starts in progress at once, site-wide', positiveInt('--max-session-starts'), 20)
+  .addOption(new Option('--session-connect-timeout <duration>', 'time a jump client has to answer a session start').argParser(durationArg('--session-connect-timeout')).default(15_000, '15s'))
+  .addOption(new Option('--session-idle-timeout <duration>', 'end a Jump session after this long without traffic').argParser(durationArg('--session-idle-timeout')).default(30 * 60_000, '30m'))
   .option('--log-level <level>', 'pino log level', 'info')
   .action(async (o) => {
     if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) {
@@ -99,6 +102,9 @@ program
       statsIntervalMs: o.statsInterval,
       admissionRate: o.admissionRate,
       maxClients: o.maxClients ?? null,
+      maxSessionStarts: o.maxSessionStarts,
+      sessionConnectTimeoutMs: o.sessionConnectTimeout,
+      sessionIdleTimeoutMs: o.sessionIdleTimeout,
       log,
     });
     // Printed, not logged: the bootstrap password must never reach a log file.

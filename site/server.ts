@@ -15,6 +15,8 @@ import { loadSiteIdentity } from './identity.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 import { bootstrapAdmin } from './users.js';
+import { SessionBroker } from './sessions.js';
+import { hashToken } from './auth.js';
 import { VERSION } from '../protocol/version.js';
 
 export interface SiteOptions {
@@ -32,6 +34,10 @@ export interface SiteOptions {
   /** New agent connections admitted per second (default 50). */
   admissionRate?: number;
   maxClients?: number | null;
+  /** Jump session starts in progress at once (default 20), timeouts in ms. */
+  maxSessionStarts?: number;
+  sessionConnectTimeoutMs?: number;
+  sessionIdleTimeoutMs?: number;
   log: Logger;
 }
 
@@ -69,6 +75,20 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     log: opts.log.child({ component: 'agent-gateway' }),
   });
 
+  const sessions = new SessionBroker({
+    store,
+    gateway,
+    identityKey: identity.key,
+    dataDir: opts.dataDir,
+    log: opts.log.child({ component: 'sessions' }),
+    version: VERSION,
+    maxStarts: opts.maxSessionStarts,
+    connectTimeoutMs: opts.sessionConnectTimeoutMs,
+    attachTimeoutMs: opts.sessionConnectTimeoutMs,
+    idleTimeoutMs: opts.sessionIdleTimeoutMs,
+  });
+  gateway.sessions = sessions;
+
   const app = Fastify({
     https: { key: identity.tlsKeyPem, cert: identity.tlsCertPem, minVersion: 'TLSv1.3' },
     bodyLimit: API_BODY_MAX_BYTES,
@@ -91,6 +111,8 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
   registerApi(app, {
     store,
     gateway,
+    sessions,
+    dataDir: opts.dataDir,
     get siteUrl() {
       return siteUrl;
     },
@@ -99,7 +121,20 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     version: VERSION,
   });
   app.server.on('upgrade', (req, socket, head) => {
-    if (!gateway.handleUpgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
+    if (gateway.handleUpgrade(req, socket, head)) return;
+    const m = /^\/api\/v1\/sessions\/([A-Za-z0-9_-]{22})\/relay$/.exec((req.url ?? '').split('?')[0]);
+    const auth = /^Bearer (jst_[A-Za-z0-9_-]{43})$/.exec(req.headers.authorization ?? '');
+    if (!m || !auth) {
+      socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    store
+      .userForToken(hashToken(auth[1]), Date.now())
+      .then((user) => {
+        if (!user) socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n');
+        else sessions.handleRelaySocket(req, socket, head, m[1], user);
+      })
+      .catch(() => socket.destroy());
   });
 
   await app.listen({ host: opts.host, port: opts.port });
@@ -117,6 +152,7 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     bootstrapPassword,
     store,
     async close() {
+      sessions.close();
       await gateway.close();
       await app.close();
       await store.close();

@@ -24,6 +24,7 @@ import type {
   JumpClient,
   JumpGroup,
   Role,
+  SessionRecord,
   Store,
   User,
 } from './store.js';
@@ -108,6 +109,23 @@ const MIGRATIONS: string[] = [
     detail TEXT
   );
   `,
+  `
+  CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    client_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    bytes_to_client INTEGER NOT NULL DEFAULT 0,
+    bytes_from_client INTEGER NOT NULL DEFAULT 0,
+    exit_status INTEGER,
+    end_reason TEXT,
+    recording TEXT
+  );
+  CREATE INDEX sessions_client ON sessions(client_id, started_at);
+  CREATE INDEX sessions_user ON sessions(user_id, started_at);
+  `,
 ];
 
 /** SQL for each search field (seeds' search fields), over the `c` (client) row. */
@@ -181,6 +199,44 @@ interface InstallerRow {
   mode: 'active' | 'passive';
   allow_override: string;
   created_by: number;
+}
+
+const SESSION_SELECT = `
+  SELECT s.*, u.name AS user_name, COALESCE(c.name, c.hostname, 'jump client ' || s.client_id) AS client_name, c.jump_group_id
+  FROM sessions s LEFT JOIN users u ON u.id = s.user_id LEFT JOIN jump_clients c ON c.id = s.client_id`;
+
+interface SessionRow {
+  id: string;
+  client_id: number;
+  user_id: number;
+  kind: string;
+  started_at: number;
+  ended_at: number | null;
+  bytes_to_client: number;
+  bytes_from_client: number;
+  exit_status: number | null;
+  end_reason: string | null;
+  recording: string | null;
+  user_name: string | null;
+  client_name: string | null;
+}
+
+function toSession(r: SessionRow): SessionRecord {
+  return {
+    id: r.id,
+    clientId: r.client_id,
+    clientName: r.client_name,
+    userId: r.user_id,
+    userName: r.user_name,
+    kind: r.kind,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    bytesToClient: r.bytes_to_client,
+    bytesFromClient: r.bytes_from_client,
+    exitStatus: r.exit_status,
+    endReason: r.end_reason,
+    recording: r.recording,
+  };
 }
 
 function toUser(r: UserRow): User {
@@ -603,6 +659,55 @@ export class SqliteStore implements Store {
 
   async markAllOffline(now: number): Promise<void> {
     this.db.prepare('UPDATE jump_clients SET online = 0, last_disconnected_at = ? WHERE online = 1').run(now);
+  }
+
+  // ---- sessions ----
+
+  async createSession(x: { id: string; clientId: number; userId: number; kind: string; startedAt: number }): Promise<void> {
+    this.db.transaction(() => {
+      this.db
+        .prepare('INSERT INTO sessions (id, client_id, user_id, kind, started_at) VALUES (?, ?, ?, ?, ?)')
+        .run(x.id, x.clientId, x.userId, x.kind, x.startedAt);
+      this.db.prepare('UPDATE jump_clients SET last_access_at = ? WHERE id = ?').run(x.startedAt, x.clientId);
+    })();
+  }
+
+  async endSession(id: string, x: { endedAt: number; bytesToClient: number; bytesFromClient: number; endReason: string }): Promise<void> {
+    this.db
+      .prepare(
+        'UPDATE sessions SET ended_at = ?, bytes_to_client = ?, bytes_from_client = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL',
+      )
+      .run(x.endedAt, x.bytesToClient, x.bytesFromClient, x.endReason, id);
+  }
+
+  async setSessionExit(id: string, exitStatus: number | null): Promise<void> {
+    this.db.prepare('UPDATE sessions SET exit_status = ? WHERE id = ?').run(exitStatus, id);
+  }
+
+  async setSessionRecording(id: string, file: string): Promise<void> {
+    this.db.prepare('UPDATE sessions SET recording = ? WHERE id = ?').run(file, id);
+  }
+
+  async getSession(id: string): Promise<SessionRecord | null> {
+    const r = this.db.prepare(`${SESSION_SELECT} WHERE s.id = ?`).get(id) as SessionRow | undefined;
+    return r ? toSession(r) : null;
+  }
+
+  async listSessions(q: { visibleGroupIds: number[] | null; userId?: number; clientId?: number; limit: number }): Promise<SessionRecord[]> {
+    const where: string[] = ['1 = 1'];
+    const args: unknown[] = [];
+    if (q.visibleGroupIds !== null) {
+      where.push('(c.jump_group_id IN (SELECT value FROM json_each(?)) OR s.user_id = ?)');
+      args.push(JSON.stringify(q.visibleGroupIds), q.userId ?? -1);
+    }
+    if (q.clientId !== undefined) {
+      where.push('s.client_id = ?');
+      args.push(q.clientId);
+    }
+    const rows = this.db
+      .prepare(`${SESSION_SELECT} WHERE ${where.join(' AND ')} ORDER BY s.started_at DESC LIMIT ?`)
+      .all(...args, Math.max(1, Math.min(10_000, q.limit))) as SessionRow[];
+    return rows.map(toSession);
   }
 
   // ---- audit ----

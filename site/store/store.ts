@@ -124,6 +124,26 @@ export interface AuditEntry {
   detail?: string;
 }
 
+/** One Jump session (DESIGN.md flow step 7). Bytes are counted at the site relay. */
+export interface SessionRecord {
+  id: string;
+  clientId: number;
+  clientName: string | null;
+  userId: number;
+  userName: string | null;
+  /** shell, exec, sftp, proxy (an OpenSSH client through `jump proxy`) or tunnel. */
+  kind: string;
+  startedAt: number;
+  endedAt: number | null;
+  /** Bytes from the technician to the jump client. */
+  bytesToClient: number;
+  bytesFromClient: number;
+  exitStatus: number | null;
+  endReason: string | null;
+  /** File name of the asciicast v2 recording in the data dir's recordings/, for shell sessions. */
+  recording: string | null;
+}
+
 export interface Store {
   close(): Promise<void>;
 
@@ -183,6 +203,16 @@ export interface Store {
   updateStats(id: number, stats: Stats | StatsDelta, full: boolean): Promise<void>;
   /** Called at start-up of a single node: nothing is connected yet. */
   markAllOffline(now: number): Promise<void>;
+
+  // sessions
+  /** Records a session start and sets the client's Last Access Date, atomically. */
+  createSession(x: { id: string; clientId: number; userId: number; kind: string; startedAt: number }): Promise<void>;
+  endSession(id: string, x: { endedAt: number; bytesToClient: number; bytesFromClient: number; endReason: string }): Promise<void>;
+  setSessionExit(id: string, exitStatus: number | null): Promise<void>;
+  setSessionRecording(id: string, file: string): Promise<void>;
+  getSession(id: string): Promise<SessionRecord | null>;
+  /** Sessions in the visible groups (or started by `userId`), newest first. */
+  listSessions(q: { visibleGroupIds: number[] | null; userId?: number; clientId?: number; limit: number }): Promise<SessionRecord[]>;
 
   // audit
   audit(e: AuditEntry): Promise<void>;

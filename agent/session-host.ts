@@ -1,0 +1,406 @@
+/**
+ * Jump sessions on the endpoint (DESIGN.md flow step 7): for each `session_open` from the site, the
+ * agent checks the ticket (signed by the pinned site key, for this client, this session, within its
+ * lifetime), opens a second WebSocket for the session's bytes, and runs an SSH server (ssh2) on it.
+ *
+ * - Host key: the jump client's own Ed25519 identity key, which the site knows, so consoles can
+ *   write correct known_hosts entries.
+ * - Authentication: public key only, and only the technician key named in the ticket. The relay
+ *   (and anyone on the network path) therefore cannot open a shell.
+ * - What a session can do: a shell with a real PTY (node-pty), commands with their exit status,
+ *   SFTP (OpenSSH's sftp-server, as the run-as user), and direct-tcpip port forwarding to this
+ *   machine's own addresses, or to private (LAN) addresses when `forwardLan` is set.
+ * - Shell sessions are recorded: output and resizes go to the site as asciicast v2 events.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { verify, type KeyObject } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { existsSync } from 'node:fs';
+import { BlockList, connect as tcpConnect, isIP } from 'node:net';
+import { userInfo } from 'node:os';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import ssh2 from 'ssh2';
+import WebSocket, { createWebSocketStream } from 'ws';
+import { AGENT_SESSION_WS_PATH, ticketSchema, type SessionOpen, type Ticket } from '../protocol/messages.js';
+import { parseSshPublicKey, sshPublicKeyBlob } from '../protocol/ssh-keys.js';
+
+export interface SessionHostOptions {
+  clientId: number;
+  siteUrl: string;
+  sitePublicKey: KeyObject;
+  /** The jump client's identity key in OpenSSH format (its SSH host key). */
+  hostKeyOpenssh: string;
+  log: Logger;
+  /** Sends a control message to the site (accepted, refused, ended, recording). */
+  sendControl: (msg: object) => void;
+  /** The local user's switch (seeds: "disabled by the user"). Read at each session start. */
+  isDisabled: () => boolean;
+  /** Allow port forwarding to private (LAN) addresses, not only this machine's own. Default false. */
+  forwardLan?: boolean;
+  localAddress?: string;
+}
+
+/** Where distributions keep OpenSSH's SFTP server. */
+const SFTP_SERVER_PATHS = [
+  '/usr/lib/openssh/sftp-server',
+  '/usr/libexec/openssh/sftp-server',
+  '/usr/libexec/sftp-server',
+  '/usr/lib/ssh/sftp-server',
+  '/usr/lib/sftp-server',
+];
+
+/** Recording: one message per 100 ms per shell at most, holding at most 24 KiB of output (32 KiB base64). */
+const REC_FLUSH_MS = 100;
+const REC_CHUNK_BYTES = 24 * 1024;
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+const PRIVATE = new BlockList();
+PRIVATE.addSubnet('10.0.0.0', 8, 'ipv4');
+PRIVATE.addSubnet('172.16.0.0', 12, 'ipv4');
+PRIVATE.addSubnet('192.168.0.0', 16, 'ipv4');
+PRIVATE.addSubnet('169.254.0.0', 16, 'ipv4');
+PRIVATE.addSubnet('fc00::', 7, 'ipv6');
+PRIVATE.addSubnet('fe80::', 10, 'ipv6');
+
+/**
+ * True when a forward to `ip` is allowed: loopback always; RFC 1918, link-local and ULA addresses
+ * only with `lan`; public addresses never.
+ */
+export function forwardAllowed(ip: string, lan: boolean): boolean {
+  const family = isIP(ip);
+  if (family === 0) return false;
+  const type = family === 4 ? 'ipv4' : 'ipv6';
+  return LOOPBACK.check(ip, type) || (lan && PRIVATE.check(ip, type));
+}
+
+/**
+ * Checks a `session_open` ticket. Returns the ticket, or null when the signature is not the site's,
+ * or it is for another client or session, or its lifetime is not positive.
+ */
+export function verifyTicket(open: SessionOpen, sitePublicKey: KeyObject, clientId: number): Ticket | null {
+  try {
+    if (!verify(null, Buffer.from(open.ticket), sitePublicKey, Buffer.from(open.ticket_sig, 'base64url'))) return null;
+    const t = ticketSchema.parse(JSON.parse(open.ticket));
+    if (t.sid !== open.session_id || t.cid !== clientId || t.exp <= t.iat) return null;
+    parseSshPublicKey(t.key);
+    return t;
+  } catch {
+    return null;
+  }
+}
+
+function findSftpServer(): string | null {
+  return SFTP_SERVER_PATHS.find((p) => existsSync(p)) ?? null;
+}
+
+/** The environment for shells and commands: the agent's, minus its own settings. */
+function childEnv(term?: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('JUMP_')) env[k] = v;
+  const u = userInfo();
+  env.USER = u.username;
+  env.LOGNAME = u.username;
+  env.HOME = u.homedir;
+  env.SHELL = u.shell ?? '/bin/sh';
+  if (term) env.TERM = term;
+  return env;
+}
+
+type PtyModule = typeof import('node-pty');
+let ptyModule: Promise<PtyModule | null> | null = null;
+/** node-pty, loaded on first use; null when its native part is missing (then no PTY is offered). */
+function loadPty(): Promise<PtyModule | null> {
+  ptyModule ??= import('node-pty').then(
+    (m) => ((m as { default?: PtyModule }).default ?? m) as PtyModule,
+    () => null,
+  );
+  return ptyModule;
+}
+
+interface PtyInfo {
+  cols: number;
+  rows: number;
+  term: string;
+}
+
+export class SessionHost {
+  private readonly active = new Map<string, { ws: WebSocket; end: () => void }>();
+
+  constructor(private readonly o: SessionHostOptions) {}
+
+  /** Handles `session_open`. Never throws: refusals go back to the site as `session_refused`. */
+  open(msg: SessionOpen): void {
+    const { log } = this.o;
+    const ticket = verifyTicket(msg, this.o.sitePublicKey, this.o.clientId);
+    if (!ticket) {
+      log.warn({ session: msg.session_id }, 'session ticket refused');
+      return this.o.sendControl({ t: 'session_refused', session_id: msg.session_id, code: 'JUMP_TICKET_INVALID' });
+    }
+    if (this.o.isDisabled()) {
+      log.info({ session: msg.session_id, user: ticket.user }, 'session refused: jump client disabled by its local user');
+      return this.o.sendControl({ t: 'session_refused', session_id: msg.session_id, code: 'JUMP_CLIENT_DISABLED' });
+    }
+    // The ticket is good for its lifetime from now, by this machine's clock (clocks may differ).
+    const deadline = Date.now() + (ticket.exp - ticket.iat);
+    this.o.sendControl({ t: 'session_accepted', session_id: msg.session_id });
+
+    const url = new URL(AGENT_SESSION_WS_PATH, this.o.siteUrl.replace(/^http/, 'ws'));
+    url.protocol = 'wss:';
+    // SSH inside is authenticated end to end (host key and ticket key), so this socket carries
+    // only ciphertext; the certificate is not what protects it.
+    const ws = new WebSocket(url, { rejectUnauthorized: false, minVersion: 'TLSv1.3', perMessageDeflate: false, localAddress: this.o.localAddress });
+    ws.on('upgrade', (res) => void (res.socket as TLSSocket));
+    ws.on('error', (err) => log.warn({ session: msg.session_id, err: err.message }, 'session socket error'));
+    ws.on('open', () => {
+      ws.send(JSON.stringify({ t: 'session_attach', session_id: msg.session_id, token: msg.token }));
+      const stream = createWebSocketStream(ws);
+      stream.on('error', () => undefined);
+      const server = new ssh2.Server({ hostKeys: [this.o.hostKeyOpenssh], ident: 'jump-client' }, (client) =>
+        this.serve(client, ticket, deadline),
+      );
+      server.on('error', (err: Error) => log.warn({ err: err.message }, 'ssh server error'));
+      server.injectSocket(stream as unknown as import('node:net').Socket);
+      log.info({ session: msg.session_id, user: ticket.user }, 'session started');
+    });
+    const entry = { ws, end: () => ws.terminate() };
+    this.active.set(msg.session_id, entry);
+    ws.once('close', () => {
+      this.active.delete(msg.session_id);
+      log.info({ session: msg.session_id }, 'session socket closed');
+    });
+  }
+
+  /** The site ended a session. */
+  close(sessionId: string): void {
+    this.active.get(sessionId)?.end();
+  }
+
+  closeAll(): void {
+    for (const s of this.active.values()) s.end();
+  }
+
+  private serve(client: ssh2.Connection, ticket: Ticket, deadline: number): void {
+    const { log } = this.o;
+    const allowedBlob = sshPublicKeyBlob(parseSshPublicKey(ticket.key));
+    const allowedKey = parseSshPublicKey(ticket.key);
+    let exitStatus: number | null = null;
+
+    client.on('authentication', (ctx) => {
+      if (ctx.method !== 'publickey' || Date.now() > deadline) return ctx.reject(['publickey']);
+      if (ctx.key.algo !== 'ssh-ed25519' || !Buffer.from(ctx.key.data).equals(allowedBlob)) return ctx.reject(['publickey']);
+      if (!ctx.signature) return ctx.accept(); // "would this key do?": yes
+      const ok = ctx.blob ? verify(null, ctx.blob, allowedKey, ctx.signature) : false;
+      return ok ? ctx.accept() : ctx.reject(['publickey']);
+    });
+    client.on('error', (err) => log.debug({ err: err.message }, 'ssh connection error'));
+
+    client.on('ready', () => {
+      client.on('session', (acceptSession) => {
+        const session = acceptSession();
+        let pty: PtyInfo | null = null;
+        let resize: ((cols: number, rows: number) => void) | null = null;
+        session.on('pty', (accept, _reject, info) => {
+          pty = { cols: info.cols || 80, rows: info.rows || 24, term: info.term || 'xterm' };
+          accept?.();
+        });
+        session.on('window-change', (accept, _reject, info) => {
+          if (pty) {
+            pty.cols = info.cols;
+            pty.rows = info.rows;
+          }
+          resize?.(info.cols, info.rows);
+          accept?.();
+        });
+        session.on('env', (accept) => accept?.());
+        session.on('shell', (accept) => {
+          const channel = accept();
+          void this.runPty(channel, null, pty ?? { cols: 80, rows: 24, term: 'xterm' }, ticket.sid, true, (fn) => (resize = fn)).then((code) => {
+            exitStatus = code;
+          });
+        });
+        session.on('exec', (accept, _reject, info) => {
+          const channel = accept();
+          const run = pty
+            ? this.runPty(channel, info.command, pty, ticket.sid, false, (fn) => (resize = fn))
+            : this.runCommand(channel, info.command);
+          void run.then((code) => {
+            exitStatus = code;
+          });
+        });
+        session.on('subsystem', (accept, reject, info) => {
+          const server = info.name === 'sftp' ? findSftpServer() : null;
+          if (!server) {
+            log.warn({ subsystem: info.name }, 'subsystem not available (sftp needs OpenSSH sftp-server on this machine)');
+            return reject();
+          }
+          const channel = accept();
+          const child = spawn(server, [], { env: childEnv(), stdio: ['pipe', 'pipe', 'inherit'] });
+          channel.pipe(child.stdin!);
+          // The exit status must go out before the channel closes: end it ourselves.
+          child.stdout!.pipe(channel, { end: false });
+          child.on('close', (code) => {
+            exitStatus = code ?? 0;
+            channel.exit(exitStatus);
+            channel.end();
+          });
+          channel.on('close', () => child.kill());
+        });
+      });
+
+      client.on('tcpip', (accept, reject, info) => {
+        void (async () => {
+          let ip = info.destIP;
+          if (isIP(ip) === 0) {
+            try {
+              ip = (await lookup(ip)).address;
+            } catch {
+              return reject();
+            }
+          }
+          if (!forwardAllowed(ip, Boolean(this.o.forwardLan))) {
+            log.warn({ dest: info.destIP, port: info.destPort }, 'port forward refused: target outside the allowed set');
+            return reject();
+          }
+          const sock = tcpConnect(info.destPort, ip);
+          sock.once('connect', () => {
+            const channel = accept();
+            sock.pipe(channel).pipe(sock);
+            channel.on('close', () => sock.destroy());
+          });
+          sock.once('error', () => reject());
+        })();
+      });
+    });
+
+    client.on('close', () => {
+      this.o.sendControl({ t: 'session_ended', session_id: ticket.sid, exit_status: exitStatus });
+    });
+  }
+
+  /** Runs `command` (or the login shell) on a PTY; records it when `record`. Resolves with the exit status. */
+  private async runPty(
+    channel: ssh2.ServerChannel,
+    command: string | null,
+    info: PtyInfo,
+    sessionId: string,
+    record: boolean,
+    onResize: (fn: (cols: number, rows: number) => void) => void,
+  ): Promise<number> {
+    const ptyLib = await loadPty();
+    if (!ptyLib) {
+      channel.stderr.write('jump-client: no PTY support on this machine (node-pty is missing); running without one\r\n');
+      return this.runCommand(channel, command ?? `exec ${userInfo().shell ?? '/bin/sh'} -i`);
+    }
+    const shell = userInfo().shell ?? '/bin/sh';
+    const p = ptyLib.spawn(command === null ? shell : '/bin/sh', command === null ? ['-l'] : ['-c', command], {
+      name: info.term,
+      cols: info.cols,
+      rows: info.rows,
+      cwd: userInfo().homedir,
+      env: childEnv(info.term) as Record<string, string>,
+    });
+    const rec = record ? new Recorder(sessionId, info, this.o.sendControl) : null;
+    p.onData((d) => {
+      channel.write(d);
+      rec?.output(d);
+    });
+    channel.on('data', (d: Buffer) => p.write(d.toString('utf8')));
+    onResize((cols, rows) => {
+      p.resize(cols, rows);
+      rec?.resize(cols, rows);
+    });
+    channel.on('close', () => p.kill());
+    return new Promise((resolve) =>
+      p.onExit(({ exitCode }) => {
+        rec?.flush();
+        channel.exit(exitCode);
+        channel.end();
+        resolve(exitCode);
+      }),
+    );
+  }
+
+  /** Runs `command` with `sh -c` and plain pipes. Resolves with its exit status (128 + n for signal n). */
+  private runCommand(channel: ssh2.ServerChannel, command: string | null): Promise<number> {
+    const child: ChildProcess = spawn('/bin/sh', ['-c', command ?? 'exec /bin/sh -i'], { env: childEnv(), cwd: userInfo().homedir });
+    channel.pipe(child.stdin!);
+    child.stdout!.pipe(channel, { end: false });
+    child.stderr!.pipe(channel.stderr, { end: false });
+    channel.on('close', () => child.kill());
+    return new Promise((resolve) =>
+      child.on('close', (code, signal) => {
+        const status = code ?? (signal ? 128 + (signalNumbers[signal] ?? 1) : 1);
+        channel.exit(status);
+        channel.end();
+        resolve(status);
+      }),
+    );
+  }
+}
+
+const signalNumbers: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGPIPE: 13 };
+
+/**
+ * Batches a shell's output into asciicast v2 events and sends them to the site: at most one
+ * message per 100 ms per shell, at most 24 KiB of output each (so a `cat` of a large file cannot
+ * flood the control connection). Output beyond that is left out of the recording, and a note in
+ * the recording says how much.
+ */
+class Recorder {
+  private readonly start = performance.now();
+  private events: [number, 'o' | 'r', string][] = [];
+  private size = 0;
+  private dropped = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private headerSent = false;
+
+  constructor(
+    private readonly sessionId: string,
+    private readonly info: PtyInfo,
+    private readonly send: (msg: object) => void,
+  ) {}
+
+  private now(): number {
+    return Math.round(performance.now() - this.start) / 1000;
+  }
+
+  output(d: string): void {
+    const b = Buffer.from(d, 'utf8');
+    if (this.size + b.length > REC_CHUNK_BYTES || this.events.length >= 250) {
+      this.dropped += b.length;
+      return;
+    }
+    this.push([this.now(), 'o', b.toString('base64')], b.length);
+  }
+
+  resize(cols: number, rows: number): void {
+    this.push([this.now(), 'r', `${cols}x${rows}`], 16);
+  }
+
+  private push(e: [number, 'o' | 'r', string], bytes: number): void {
+    this.events.push(e);
+    this.size += bytes;
+    this.timer ??= setTimeout(() => this.flush(), REC_FLUSH_MS);
+  }
+
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.dropped > 0) {
+      this.events.push([this.now(), 'o', Buffer.from(`\r\n[jump: ${this.dropped} bytes of output not recorded]\r\n`).toString('base64')]);
+      this.dropped = 0;
+    }
+    if (this.events.length === 0 && this.headerSent) return;
+    const msg: Record<string, unknown> = { t: 'rec', session_id: this.sessionId, events: this.events };
+    if (!this.headerSent) {
+      msg.header = { width: this.info.cols, height: this.info.rows, term: this.info.term.slice(0, 64) };
+      this.headerSent = true;
+    }
+    this.send(msg);
+    this.events = [];
+    this.size = 0;
+  }
+}

@@ -1,0 +1,334 @@
+/**
+ * Jump sessions at the site (DESIGN.md flow step 7, seeds "Jump" error rows).
+ *
+ * start(): authorize (the client exists, is visible, not uninstalled, online, runs a compatible
+ * version; at most `maxStarts` starts in progress site-wide) -> record the session -> send the agent
+ * `session_open` with a ticket signed by the site key -> wait for `session_accepted`
+ * (JUMP_CONNECT_TIMEOUT) -> wait for the agent's session socket (JUMP_INTERNAL_TIMEOUT).
+ * Then the technician attaches the relay socket and the site pipes bytes both ways, with
+ * backpressure (stream pipes), byte counts, and an idle timeout. SSH runs end to end inside: the
+ * site sees only ciphertext, and the agent accepts only the key named in the ticket.
+ *
+ * Shell recordings arrive from the agent as `rec` messages and are written as asciicast v2 files in
+ * `<data dir>/recordings/` (mode 0600).
+ */
+import { randomBytes, sign, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
+import { JumpError } from '../protocol/errors.js';
+import { parseMessage, sessionAttachSchema, type Recording } from '../protocol/messages.js';
+import { parseSshPublicKey, sshPublicKeyFromRaw } from '../protocol/ssh-keys.js';
+import type { AgentGateway } from './agent-gateway.js';
+import { findClient } from './jump-clients.js';
+import type { Store, User } from './store/store.js';
+
+export const SESSION_KINDS = ['shell', 'exec', 'sftp', 'proxy', 'tunnel'] as const;
+export type SessionKind = (typeof SESSION_KINDS)[number];
+
+export interface SessionBrokerOptions {
+  store: Store;
+  gateway: AgentGateway;
+  identityKey: KeyObject;
+  dataDir: string;
+  log: Logger;
+  /** This site's version; agents must share its major.minor. */
+  version: string;
+  /** Session starts in progress at once, site-wide (seeds: twenty). Default 20. */
+  maxStarts?: number;
+  /** How long the agent has to accept a session, in ms. Default 15 000. */
+  connectTimeoutMs?: number;
+  /** How long the agent has to attach the session socket after accepting, in ms. Default 15 000. */
+  attachTimeoutMs?: number;
+  /** How long the technician has to attach the relay, in ms. Default 30 000. */
+  relayTimeoutMs?: number;
+  /** A session with no bytes either way for this long is ended, in ms. Default 30 min. */
+  idleTimeoutMs?: number;
+  /** Validity of a session ticket, in ms. Default 60 000. */
+  ticketTtlMs?: number;
+}
+
+interface Pending {
+  clientId: number;
+  token: string;
+  accepted: boolean;
+  resolve: (agent: WebSocket) => void;
+  reject: (err: JumpError) => void;
+}
+
+interface Live {
+  id: string;
+  clientId: number;
+  userId: number;
+  kind: SessionKind;
+  agent: WebSocket;
+  agentStream: Duplex;
+  relay: WebSocket | null;
+  bytesToClient: number;
+  bytesFromClient: number;
+  lastActivity: number;
+  relayTimer: NodeJS.Timeout | null;
+  ended: boolean;
+  recording: { file: string; start: number; decoder: TextDecoder } | null;
+}
+
+/** 16 random bytes, base64url (22 characters). */
+function newSessionId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+/** True when two versions share major.minor (the compatibility rule for Jump). */
+export function compatibleVersion(a: string, b: string): boolean {
+  const mm = (v: string) => v.split('.').slice(0, 2).join('.');
+  return mm(a) === mm(b);
+}
+
+export class SessionBroker {
+  private starting = 0;
+  private readonly pending = new Map<string, Pending>();
+  private readonly live = new Map<string, Live>();
+  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 1024 * 1024 });
+  private readonly idleSweep: NodeJS.Timeout;
+  private readonly o: Required<Omit<SessionBrokerOptions, 'store' | 'gateway' | 'identityKey' | 'dataDir' | 'log' | 'version'>>;
+
+  constructor(private readonly opts: SessionBrokerOptions) {
+    this.o = {
+      maxStarts: opts.maxStarts ?? 20,
+      connectTimeoutMs: opts.connectTimeoutMs ?? 15_000,
+      attachTimeoutMs: opts.attachTimeoutMs ?? 15_000,
+      relayTimeoutMs: opts.relayTimeoutMs ?? 30_000,
+      idleTimeoutMs: opts.idleTimeoutMs ?? 30 * 60_000,
+      ticketTtlMs: opts.ticketTtlMs ?? 60_000,
+    };
+    mkdirSync(join(opts.dataDir, 'recordings'), { recursive: true, mode: 0o700 });
+    this.idleSweep = setInterval(() => this.sweepIdle(), Math.min(5_000, Math.max(100, this.o.idleTimeoutMs / 4)));
+    this.idleSweep.unref();
+  }
+
+  /** Sessions with their agent attached, for metrics. */
+  get liveCount(): number {
+    return this.live.size;
+  }
+
+  /**
+   * Starts a session into jump client `ref` for `user`, who will authenticate with `sshKey`
+   * (`ssh-ed25519 AAAA...`). Resolves once the agent's session socket is attached. Throws
+   * JumpError: JUMP_CLIENT_NOT_FOUND, JUMP_CLIENT_UNINSTALLED, JUMP_CLIENT_OFFLINE,
+   * JUMP_VERSION_MISMATCH, JUMP_SERVER_BUSY, JUMP_ACTIVE_NOT_CONNECTED, JUMP_CONNECT_TIMEOUT,
+   * JUMP_INTERNAL_TIMEOUT, JUMP_CLIENT_DISABLED, JUMP_TICKET_INVALID, JUMP_INTERNAL_ERROR,
+   * VALIDATION_FAILED (the key).
+   */
+  async start(user: User, ref: string, sshKey: string, kind: SessionKind): Promise<{ sessionId: string; clientId: number; name: string; hostKey: string }> {
+    try {
+      parseSshPublicKey(sshKey);
+    } catch (err) {
+      throw new JumpError('VALIDATION_FAILED', { field: 'public_key', detail: `public_key: ${(err as Error).message}` });
+    }
+    const client = await findClient(this.opts.store, user, ref);
+    if (client.uninstalledAt !== null) throw new JumpError('JUMP_CLIENT_UNINSTALLED');
+    if (!this.opts.gateway.isConnected(client.id)) throw new JumpError('JUMP_CLIENT_OFFLINE');
+    const agentVersion = this.opts.gateway.agentVersion(client.id) ?? '';
+    if (!compatibleVersion(agentVersion, this.opts.version)) {
+      throw new JumpError('JUMP_VERSION_MISMATCH', { detail: `Jump client ${agentVersion}, site ${this.opts.version}.` });
+    }
+    if (this.starting >= this.o.maxStarts) throw new JumpError('JUMP_SERVER_BUSY');
+    this.starting++;
+    const id = newSessionId();
+    const token = randomBytes(32).toString('base64url');
+    const now = Date.now();
+    try {
+      const ticket = JSON.stringify({ v: 1, sid: id, cid: client.id, user: user.name, key: sshKey, iat: now, exp: now + this.o.ticketTtlMs });
+      const ticketSig = sign(null, Buffer.from(ticket), this.opts.identityKey).toString('base64url');
+      await this.opts.store.createSession({ id, clientId: client.id, userId: user.id, kind, startedAt: now });
+      await this.opts.store.audit({ at: now, userId: user.id, action: 'session.start', target: `jump_client:${client.id}`, detail: `${kind} ${id}` });
+
+      const agent = await new Promise<WebSocket>((resolve, reject) => {
+        const p: Pending = { clientId: client.id, token, accepted: false, resolve, reject };
+        this.pending.set(id, p);
+        const sent = this.opts.gateway.send(client.id, { t: 'session_open', session_id: id, token, ticket, ticket_sig: ticketSig });
+        if (!sent) return reject(new JumpError('JUMP_ACTIVE_NOT_CONNECTED'));
+        const t1 = setTimeout(() => {
+          if (!p.accepted) reject(new JumpError('JUMP_CONNECT_TIMEOUT'));
+        }, this.o.connectTimeoutMs);
+        const t2 = setTimeout(() => reject(new JumpError('JUMP_INTERNAL_TIMEOUT')), this.o.connectTimeoutMs + this.o.attachTimeoutMs);
+        const done = () => {
+          clearTimeout(t1);
+          clearTimeout(t2);
+          this.pending.delete(id);
+        };
+        p.resolve = (ws) => (done(), resolve(ws));
+        p.reject = (err) => (done(), reject(err));
+      }).catch(async (err: unknown) => {
+        const e = err instanceof JumpError ? err : new JumpError('JUMP_INTERNAL_ERROR');
+        await this.opts.store.endSession(id, { endedAt: Date.now(), bytesToClient: 0, bytesFromClient: 0, endReason: e.code });
+        throw e;
+      });
+      this.goLive(id, client.id, user.id, kind, agent);
+      return { sessionId: id, clientId: client.id, name: client.name ?? client.stats.hostname ?? `jump client ${client.id}`, hostKey: sshPublicKeyFromRaw(client.publicKey) };
+    } catch (err) {
+      if (err instanceof JumpError) throw err;
+      this.opts.log.error({ err }, 'session start failed');
+      throw new JumpError('JUMP_INTERNAL_ERROR');
+    } finally {
+      this.starting--;
+    }
+  }
+
+  /** Session messages from an authenticated agent's control connection. */
+  onAgentMessage(clientId: number, msg: { t: string; session_id: string } & Record<string, unknown>): void {
+    const p = this.pending.get(msg.session_id);
+    if (p && p.clientId === clientId) {
+      if (msg.t === 'session_accepted') p.accepted = true;
+      else if (msg.t === 'session_refused') p.reject(new JumpError(msg.code as 'JUMP_CLIENT_DISABLED'));
+      return;
+    }
+    const s = this.live.get(msg.session_id);
+    if (msg.t === 'session_ended') {
+      if (s && s.clientId !== clientId) return;
+      // Sessions that already ended at the relay are still in the store: record the status there.
+      void this.opts.store.getSession(msg.session_id).then((rec) => {
+        if (rec && rec.clientId === clientId) return this.opts.store.setSessionExit(msg.session_id, msg.exit_status as number | null);
+      });
+      return;
+    }
+    if (msg.t === 'rec' && s && s.clientId === clientId && s.kind !== 'sftp') this.record(s, msg as unknown as Recording);
+  }
+
+  /** The agent's control connection closed: its pending starts fail, its live sessions end. */
+  onAgentDisconnected(clientId: number): void {
+    for (const p of this.pending.values()) if (p.clientId === clientId) p.reject(new JumpError('JUMP_ACTIVE_NOT_CONNECTED'));
+    for (const s of this.live.values()) if (s.clientId === clientId) this.end(s, 'agent disconnected');
+  }
+
+  /** Handles an upgrade to `AGENT_SESSION_WS_PATH`: the first message must name a pending session and its token. */
+  handleAgentSocket(req: import('node:http').IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const timer = setTimeout(() => ws.terminate(), 10_000);
+      ws.once('message', (data, isBinary) => {
+        clearTimeout(timer);
+        const msg = isBinary ? null : parseMessage(sessionAttachSchema, data);
+        const p = msg ? this.pending.get(msg.session_id) : undefined;
+        if (!msg || !p || !p.accepted || !safeEqual(p.token, msg.token)) {
+          ws.close(4003, 'unknown session');
+          return;
+        }
+        p.resolve(ws);
+      });
+    });
+  }
+
+  /** Handles the technician's relay upgrade for session `id`, owned by `user`. */
+  handleRelaySocket(req: import('node:http').IncomingMessage, socket: Duplex, head: Buffer, id: string, user: User): void {
+    const s = this.live.get(id);
+    if (!s || s.userId !== user.id || s.relay) {
+      socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      if (s.ended) return ws.close(1000, 'session ended');
+      s.relay = ws;
+      if (s.relayTimer) clearTimeout(s.relayTimer);
+      const relayStream = createWebSocketStream(ws);
+      relayStream.on('data', (d: Buffer) => {
+        s.bytesToClient += d.length;
+        s.lastActivity = Date.now();
+      });
+      // pipe() pauses the faster side when the slower one's buffer is full: no unbounded buffers.
+      relayStream.pipe(s.agentStream);
+      s.agentStream.pipe(relayStream);
+      relayStream.on('close', () => this.end(s, 'technician closed'));
+      relayStream.on('error', () => this.end(s, 'technician connection failed'));
+    });
+  }
+
+  /** Ends every live session of `clientId` (deleted clients). */
+  endClientSessions(clientId: number, reason: string): void {
+    for (const s of this.live.values()) if (s.clientId === clientId) this.end(s, reason);
+  }
+
+  close(): void {
+    clearInterval(this.idleSweep);
+    for (const s of this.live.values()) this.end(s, 'site shutting down');
+    for (const p of this.pending.values()) p.reject(new JumpError('JUMP_INTERNAL_ERROR'));
+    this.wss.close();
+  }
+
+  private goLive(id: string, clientId: number, userId: number, kind: SessionKind, agent: WebSocket): void {
+    const agentStream = createWebSocketStream(agent);
+    const s: Live = {
+      id,
+      clientId,
+      userId,
+      kind,
+      agent,
+      agentStream,
+      relay: null,
+      bytesToClient: 0,
+      bytesFromClient: 0,
+      lastActivity: Date.now(),
+      relayTimer: null,
+      ended: false,
+      recording: null,
+    };
+    agentStream.on('data', (d: Buffer) => {
+      s.bytesFromClient += d.length;
+      s.lastActivity = Date.now();
+    });
+    agentStream.pause(); // until the relay pipes it
+    agentStream.on('close', () => this.end(s, 'jump client closed'));
+    agentStream.on('error', () => this.end(s, 'jump client connection failed'));
+    s.relayTimer = setTimeout(() => this.end(s, 'technician did not attach'), this.o.relayTimeoutMs);
+    this.live.set(id, s);
+  }
+
+  private end(s: Live, reason: string): void {
+    if (s.ended) return;
+    s.ended = true;
+    this.live.delete(s.id);
+    if (s.relayTimer) clearTimeout(s.relayTimer);
+    s.agentStream.destroy();
+    s.agent.terminate();
+    s.relay?.close(1000, reason.slice(0, 100));
+    this.opts.gateway.send(s.clientId, { t: 'session_close', session_id: s.id });
+    void this.opts.store
+      .endSession(s.id, { endedAt: Date.now(), bytesToClient: s.bytesToClient, bytesFromClient: s.bytesFromClient, endReason: reason })
+      .catch((err) => this.opts.log.error({ err, session: s.id }, 'session end not saved'));
+    this.opts.log.info({ session: s.id, clientId: s.clientId, reason, bytesToClient: s.bytesToClient, bytesFromClient: s.bytesFromClient }, 'session ended');
+  }
+
+  private sweepIdle(): void {
+    const limit = Date.now() - this.o.idleTimeoutMs;
+    for (const s of this.live.values()) if (s.relay && s.lastActivity < limit) this.end(s, 'idle timeout');
+  }
+
+  /** Appends asciicast v2 lines (header, then `[time, code, data]` events). */
+  private record(s: Live, msg: Recording): void {
+    try {
+      if (msg.header && !s.recording) {
+        const file = `${s.id}.cast`;
+        const start = Date.now();
+        const header = { version: 2, width: msg.header.width, height: msg.header.height, timestamp: Math.floor(start / 1000), env: { TERM: msg.header.term } };
+        writeFileSync(join(this.opts.dataDir, 'recordings', file), JSON.stringify(header) + '\n', { mode: 0o600, flag: 'wx' });
+        s.recording = { file, start, decoder: new TextDecoder('utf-8') };
+        void this.opts.store.setSessionRecording(s.id, file);
+      }
+      if (!s.recording) return;
+      let out = '';
+      for (const [t, code, data] of msg.events) {
+        const text = code === 'o' ? s.recording.decoder.decode(Buffer.from(data, 'base64'), { stream: true }) : data;
+        out += JSON.stringify([Math.round(t * 1e6) / 1e6, code, text]) + '\n';
+      }
+      if (out) appendFileSync(join(this.opts.dataDir, 'recordings', s.recording.file), out);
+    } catch (err) {
+      this.opts.log.warn({ err, session: s.id }, 'recording chunk not written');
+    }
+  }
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
