@@ -36,10 +36,14 @@ const FATAL_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'JUMP_GROUP_NOT_FOUND',
   'DEPLOY_LIMIT_REACHED',
   'JUMP_CLIENT_DELETED',
+  'JUMP_CLIENT_UNINSTALLED',
   'AGENT_AUTH_FAILED',
   'PROTOCOL_VERSION_UNSUPPORTED',
   'VALIDATION_FAILED',
 ]);
+
+/** Session results kept while disconnected. */
+const OUTBOX_MAX = 100;
 
 /** The longest Retry-After the agent honours, in ms: an unauthenticated 503 must not park it for long. */
 const MAX_RETRY_AFTER_MS = 10 * 60_000;
@@ -57,6 +61,8 @@ export interface AgentOptions {
   jump?: { forwardLan?: boolean; isDisabled?: () => boolean };
   /** Version reported in hello; defaults to this build's (the fleet simulator may pose as another). */
   agentVersion?: string;
+  /** Connect only to tell the site this jump client is being uninstalled, then stop. */
+  uninstall?: boolean;
 }
 
 interface Outcome {
@@ -86,9 +92,22 @@ export class Agent extends EventEmitter {
     this.hostKeyOpenssh = opensshPrivateKey(this.identity.privateKey, 'jump-client');
   }
 
-  /** Sends a control message on the current connection, if there is one. */
+  /** Session results waiting for a connection (at most OUTBOX_MAX; the oldest go first). */
+  private readonly outbox: object[] = [];
+  private online = false;
+
+  /**
+   * Sends a control message on the current connection. A session's end (its exit status) that
+   * finds no connection waits in a small outbox and goes out after the next welcome; other
+   * messages (recording chunks, answers to a start) are only useful now and are dropped.
+   */
   private sendControl(msg: object): void {
-    if (this.ws && this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(msg));
+    if (this.online && this.ws && this.ws.readyState === this.ws.OPEN) {
+      this.ws.send(JSON.stringify(msg));
+    } else if ((msg as { t?: string }).t === 'session_ended') {
+      this.outbox.push(msg);
+      if (this.outbox.length > OUTBOX_MAX) this.outbox.shift();
+    }
   }
 
   private sessions(): SessionHost {
@@ -117,14 +136,16 @@ export class Agent extends EventEmitter {
     return this.loop;
   }
 
-  /** Closes the connection and ends the loop. */
+  /** Closes the connection and ends the loop; after 5 s a connection that has not closed is cut. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.sleepTimer) clearTimeout(this.sleepTimer);
     this.wake?.();
     this.sessionHost?.closeAll();
     this.ws?.close(1000, 'agent stopping');
+    const cut = setTimeout(() => this.ws?.terminate(), 5_000);
     await this.loop;
+    clearTimeout(cut);
   }
 
   private async run(): Promise<void> {
@@ -260,9 +281,15 @@ export class Agent extends EventEmitter {
           }
           phase = 'session';
           outcome.online = true;
+          if (this.opts.uninstall) {
+            ws.send('{"t":"uninstalled"}');
+            return;
+          }
           heartbeatMs = msg.heartbeat_ms;
           startHeartbeat();
           startStats(msg.stats_interval_ms);
+          this.online = true;
+          for (const m of this.outbox.splice(0)) ws.send(JSON.stringify(m));
           log.info({ clientId: id.clientId, heartbeatMs }, 'online');
           this.emit('online', id.clientId);
           return;
@@ -320,6 +347,7 @@ export class Agent extends EventEmitter {
         if (tick) clearInterval(tick);
         if (statsTimer) clearInterval(statsTimer);
         this.ws = null;
+        this.online = false;
         if (outcome.online) {
           log.info({ code, reason: reason.toString() }, 'offline');
           this.emit('offline', reason.toString() || String(code));

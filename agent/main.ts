@@ -13,6 +13,8 @@
  * INSTALLER_EXPIRED, JUMP_CLIENT_DELETED).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import nodeMachineId from 'node-machine-id';
 import { pino, type Logger } from 'pino';
 import { JumpError } from '../protocol/errors.js';
@@ -122,6 +124,43 @@ program
     log.info('jump client stopped');
     log.flush();
     setTimeout(() => process.exit(refused ? EXIT_REFUSED : 0), 50);
+  });
+
+program
+  .command('uninstall')
+  .description('Tell the site this jump client is uninstalled (it stays listed as "uninstalled"), then delete the config directory.')
+  .requiredOption('--config <dir>', 'config directory of the jump client')
+  .option('--timeout <ms>', 'how long to try to reach the site', positiveInt('--timeout'), 15_000)
+  .action(async (o) => {
+    if (!existsSync(join(o.config, 'agent.json'))) {
+      process.stdout.write('Nothing to uninstall: no jump client config there.\n');
+      return;
+    }
+    let told = false;
+    try {
+      const cfg = new AgentConfig(o.config);
+      if (cfg.data.client_id !== undefined) {
+        const log = openLog(cfg.logFile, false, 'info');
+        const agent = new Agent({
+          identity: identityFromConfig(cfg, machineIdSync()),
+          stats: collectStats,
+          log,
+          backoff: { baseMs: 500, capMs: 2_000 },
+          onEnrolled: () => undefined,
+          uninstall: true,
+        });
+        agent.on('fatal', (err: JumpError) => (told = err.code === 'JUMP_CLIENT_UNINSTALLED' || err.code === 'JUMP_CLIENT_DELETED'));
+        const timer = setTimeout(() => void agent.stop(), o.timeout);
+        await agent.start();
+        clearTimeout(timer);
+        log.flush();
+      }
+    } catch (err) {
+      process.stderr.write(`jump-client: ${(err as Error).message}\n`);
+    }
+    if (!told) process.stderr.write('jump-client: the site could not be told; the item stays in the Jump interface until deleted there.\n');
+    rmSync(o.config, { recursive: true, force: true });
+    process.stdout.write(`Jump client uninstalled${told ? '; the site shows it as uninstalled' : ''}.\n`);
   });
 
 for (const [name, disabled] of [

@@ -158,6 +158,9 @@ export class SessionHost {
       ws.send(JSON.stringify({ t: 'session_attach', session_id: msg.session_id, token: msg.token }));
       const stream = createWebSocketStream(ws);
       stream.on('error', () => undefined);
+      // ws's stream only pushes EOF when the socket closes; the SSH connection must see a close,
+      // or it never ends (and its result never reaches the site).
+      ws.once('close', () => stream.destroy());
       const server = new ssh2.Server({ hostKeys: [this.o.hostKeyOpenssh], ident: 'jump-client' }, (client) =>
         this.serve(client, ticket, deadline),
       );
@@ -276,6 +279,7 @@ export class SessionHost {
     });
 
     client.on('close', () => {
+      log.info({ session: ticket.sid, exitStatus }, 'ssh connection closed');
       this.o.sendControl({ t: 'session_ended', session_id: ticket.sid, exit_status: exitStatus });
     });
   }

@@ -125,9 +125,13 @@ export const recordingSchema = z.strictObject({
   events: z.array(z.tuple([z.number().min(0), z.enum(['o', 'r']), z.string().max(48 * 1024)])).max(256),
 });
 
+/** The agent is being uninstalled on its machine (DESIGN.md flow step 8); the site keeps the item as "uninstalled". */
+export const uninstalledSchema = z.strictObject({ t: z.literal('uninstalled') });
+
 /** What an authenticated agent may send. */
 export const agentSessionMessage = z.discriminatedUnion('t', [
   heartbeatSchema,
+  uninstalledSchema,
   statsMessageSchema,
   sessionAcceptedSchema,
   sessionRefusedSchema,

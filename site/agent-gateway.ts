@@ -267,6 +267,7 @@ export class AgentGateway {
     if (!ok) throw new JumpError('AGENT_AUTH_FAILED');
     // Only the owner of the key learns that it was deleted.
     if (rec.deleted) throw new JumpError('JUMP_CLIENT_DELETED');
+    if (rec.uninstalled) throw new JumpError('JUMP_CLIENT_UNINSTALLED');
     return msg.client_id;
   }
 
@@ -296,6 +297,8 @@ export class AgentGateway {
       if (!msg) return refuse(ws, 'PROTOCOL_INVALID_MESSAGE');
       if (msg.t === 'hb') {
         ws.send(`{"t":"hb_ack","seq":${msg.seq}}`);
+      } else if (msg.t === 'uninstalled') {
+        void this.uninstalled(session);
       } else if (msg.t === 'stats') {
         this.opts.store.updateStats(clientId, msg.stats, msg.full).catch((err) => this.opts.log.error({ clientId, err }, 'statistics not saved'));
       } else {
@@ -309,6 +312,17 @@ export class AgentGateway {
       this.opts.store.setClientOffline(clientId, Date.now()).catch((err) => this.opts.log.error({ clientId, err }, 'offline not saved'));
       this.opts.log.info({ clientId }, 'jump client offline');
     });
+  }
+
+  /** The agent says it is being uninstalled: keep the item as "uninstalled" and let it go. */
+  private async uninstalled(s: Session): Promise<void> {
+    const now = Date.now();
+    this.agents.delete(s.clientId);
+    this.sessions?.onAgentDisconnected(s.clientId);
+    await this.opts.store.markUninstalled(s.clientId, now);
+    await this.opts.store.audit({ at: now, userId: null, action: 'jump_client.uninstall', target: `jump_client:${s.clientId}` });
+    this.opts.log.info({ clientId: s.clientId }, 'jump client uninstalled on its machine');
+    refuse(s.ws, 'JUMP_CLIENT_UNINSTALLED');
   }
 
   private sweepSilent(): void {

@@ -76,6 +76,7 @@ program
   .option('--max-session-starts <n>', 'Jump session starts in progress at once, site-wide', positiveInt('--max-session-starts'), 20)
   .addOption(new Option('--session-connect-timeout <duration>', 'time a jump client has to answer a session start').argParser(durationArg('--session-connect-timeout')).default(15_000, '15s'))
   .addOption(new Option('--session-idle-timeout <duration>', 'end a Jump session after this long without traffic').argParser(durationArg('--session-idle-timeout')).default(30 * 60_000, '30m'))
+  .addOption(new Option('--ticket-ttl <duration>', 'how long a session ticket stays usable after the jump client receives it').argParser(durationArg('--ticket-ttl')).default(60_000, '60s'))
   .option('--log-level <level>', 'pino log level', 'info')
   .action(async (o) => {
     if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) {
@@ -105,6 +106,7 @@ program
       maxSessionStarts: o.maxSessionStarts,
       sessionConnectTimeoutMs: o.sessionConnectTimeout,
       sessionIdleTimeoutMs: o.sessionIdleTimeout,
+      ticketTtlMs: o.ticketTtl,
       log,
     });
     // Printed, not logged: the bootstrap password must never reach a log file.

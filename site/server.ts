@@ -38,6 +38,7 @@ export interface SiteOptions {
   maxSessionStarts?: number;
   sessionConnectTimeoutMs?: number;
   sessionIdleTimeoutMs?: number;
+  ticketTtlMs?: number;
   log: Logger;
 }
 
@@ -86,6 +87,7 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     connectTimeoutMs: opts.sessionConnectTimeoutMs,
     attachTimeoutMs: opts.sessionConnectTimeoutMs,
     idleTimeoutMs: opts.sessionIdleTimeoutMs,
+    ticketTtlMs: opts.ticketTtlMs,
   });
   gateway.sessions = sessions;
 

@@ -188,9 +188,14 @@ export class SessionBroker {
     if (msg.t === 'session_ended') {
       if (s && s.clientId !== clientId) return;
       // Sessions that already ended at the relay are still in the store: record the status there.
-      void this.opts.store.getSession(msg.session_id).then((rec) => {
-        if (rec && rec.clientId === clientId) return this.opts.store.setSessionExit(msg.session_id, msg.exit_status as number | null);
-      });
+      this.opts.log.info({ session: msg.session_id, clientId, exitStatus: msg.exit_status }, 'session result from the jump client');
+      void this.opts.store
+        .getSession(msg.session_id)
+        .then((rec) => {
+          if (rec && rec.clientId === clientId) return this.opts.store.setSessionExit(msg.session_id, msg.exit_status as number | null);
+          this.opts.log.warn({ session: msg.session_id, clientId, found: Boolean(rec) }, 'session result for an unknown session ignored');
+        })
+        .catch((err) => this.opts.log.error({ err, session: msg.session_id }, 'session result not saved'));
       return;
     }
     if (msg.t === 'rec' && s && s.clientId === clientId && s.kind !== 'sftp') this.record(s, msg as unknown as Recording);

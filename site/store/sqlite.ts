@@ -557,11 +557,15 @@ export class SqliteStore implements Store {
     return this.clientById(id);
   }
 
-  async getClientAuth(id: number): Promise<{ publicKey: string; deleted: boolean } | null> {
-    const r = this.db.prepare('SELECT public_key, deleted_at FROM jump_clients WHERE id = ?').get(id) as
-      | { public_key: string; deleted_at: number | null }
+  async getClientAuth(id: number): Promise<{ publicKey: string; deleted: boolean; uninstalled: boolean } | null> {
+    const r = this.db.prepare('SELECT public_key, deleted_at, uninstalled_at FROM jump_clients WHERE id = ?').get(id) as
+      | { public_key: string; deleted_at: number | null; uninstalled_at: number | null }
       | undefined;
-    return r ? { publicKey: r.public_key, deleted: r.deleted_at !== null } : null;
+    return r ? { publicKey: r.public_key, deleted: r.deleted_at !== null, uninstalled: r.uninstalled_at !== null } : null;
+  }
+
+  async markUninstalled(id: number, now: number): Promise<void> {
+    this.db.prepare('UPDATE jump_clients SET uninstalled_at = COALESCE(uninstalled_at, ?), online = 0, last_disconnected_at = ? WHERE id = ?').run(now, now, id);
   }
 
   async findClientsByName(name: string): Promise<JumpClient[]> {

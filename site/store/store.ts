@@ -191,7 +191,9 @@ export interface Store {
   enroll(input: EnrollInput): Promise<EnrollResult>;
   getClient(id: number): Promise<JumpClient | null>;
   /** Includes deleted clients, so a deleted client's connect can be refused with JUMP_CLIENT_DELETED. */
-  getClientAuth(id: number): Promise<{ publicKey: string; deleted: boolean } | null>;
+  getClientAuth(id: number): Promise<{ publicKey: string; deleted: boolean; uninstalled: boolean } | null>;
+  /** Marks a client uninstalled on its machine: it stays listed with its last statistics until deleted. */
+  markUninstalled(id: number, now: number): Promise<void>;
   findClientsByName(name: string): Promise<JumpClient[]>;
   listClients(q: ClientQuery): Promise<{ items: JumpClient[]; summary: ClientSummary }>;
   updateClient(id: number, patch: ClientPatch): Promise<void>;

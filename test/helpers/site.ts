@@ -45,7 +45,9 @@ export async function startSiteProcess(opts: SiteStartOptions = {}): Promise<{ p
     '--listen',
     `127.0.0.1:${opts.port ?? 0}`,
     '--heartbeat',
-    opts.heartbeat ?? '1s',
+    // 3 s: quick enough for tests, slow enough that a loaded 2-core CI machine does not flap
+    // connections (tests of liveness itself pass their own interval).
+    opts.heartbeat ?? '3s',
     '--stats-interval',
     opts.statsInterval ?? '60s',
     '--log-level',
@@ -186,7 +188,7 @@ export function testLogger(): Logger {
  */
 export function inProcessAgent(
   inst: { site_url: string; site_pin: string; key_info: string },
-  opts: { stats?: () => Promise<Stats>; machineId?: string; localAddress?: string; requested?: AgentIdentity['requested']; log?: Logger } = {},
+  opts: { stats?: () => Promise<Stats>; machineId?: string; localAddress?: string; requested?: AgentIdentity['requested']; log?: Logger; agentVersion?: string } = {},
 ): Agent {
   const { privateKey } = generateKeyPairSync('ed25519');
   const identity: AgentIdentity = {
@@ -206,6 +208,7 @@ export function inProcessAgent(
     backoff: { baseMs: 100, capMs: 500 },
     localAddress: opts.localAddress,
     onEnrolled: () => undefined,
+    agentVersion: opts.agentVersion,
   };
   const agent = new Agent(agentOpts);
   void agent.start();
