@@ -47,6 +47,8 @@ export async function openSession(
   });
   const stream = createWebSocketStream(ws);
   stream.on('error', () => undefined);
+  // ws's stream only pushes EOF when the socket closes; SSH must see the close to end.
+  ws.once('close', () => stream.destroy());
   return { info, stream, ws };
 }
 

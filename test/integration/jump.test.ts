@@ -203,6 +203,25 @@ describe('port forwarding', () => {
   });
 });
 
+describe('idle sessions', () => {
+  it('ends a session with no traffic after --session-idle-timeout and records why', async () => {
+    const idle = await startTestSite({ extraArgs: ['--session-idle-timeout', '1s'] });
+    const inst = await createInstaller(idle.api, { tag: 'idle' });
+    startAgentProcess(inst);
+    const c = await waitFor(async () => (await listClients(idle.api, 'tag=idle')).items.find((x) => x.status === 'online'));
+    const key = ephemeralKey();
+    const { info, stream } = await openSession(idle.api, String(c.id), 'tunnel', key.publicLine);
+    const conn = await connectSsh(stream, info.host_key, key.privatePem);
+    const closed = new Promise<void>((r) => conn.on('close', () => r()));
+    await closed; // nothing is sent: the site ends it
+    const s = await waitFor(async () => {
+      const r = await idle.api.request<{ item: { end_reason: string | null } }>('GET', `/api/v1/sessions/${info.session_id}`);
+      return r.item.end_reason ? r.item : null;
+    });
+    expect(s.end_reason).toBe('idle timeout');
+  });
+});
+
 describe('Jump errors (seeds appendix)', () => {
   const key = () => ephemeralKey().publicLine;
   const startVia = (ref: string | number) => site.api.request('POST', `/api/v1/jump-clients/${ref}/sessions`, { public_key: key(), kind: 'exec' });
