@@ -33,6 +33,7 @@ import {
 } from '../protocol/messages.js';
 import type { KeyObject } from 'node:crypto';
 import { AdmissionControl } from './admission.js';
+import type { SiteMetrics } from './metrics.js';
 import { hashToken } from './auth.js';
 import { enrollmentFields } from './installers.js';
 import type { Store } from './store/store.js';
@@ -50,6 +51,7 @@ export interface GatewayOptions {
   /** Site-wide limit on enrolled jump clients, or null for none. */
   maxClients?: number | null;
   log: Logger;
+  metrics?: SiteMetrics;
 }
 
 /** WebSocket close codes the site uses (4000-4999 are for applications, RFC 6455 §7.4.2). */
@@ -75,6 +77,7 @@ interface Session {
   ws: WebSocket;
   clientId: number;
   agentVersion: string;
+  lastHeartbeat: number;
   lastSeen: number;
   windowStart: number;
   windowCount: number;
@@ -143,6 +146,7 @@ export class AgentGateway {
     }
     const wait = this.admission.take();
     if (wait > 0) {
+      this.opts.metrics?.admissionRejected.inc();
       rejectUpgrade(socket, 503, wait);
       return true;
     }
@@ -167,6 +171,12 @@ export class AgentGateway {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
+  /** Refuses with `code` (counted in the metrics) and closes. */
+  private refuse(ws: WebSocket, code: ErrorCode, message?: string): void {
+    this.opts.metrics?.errors.inc({ code });
+    refuse(ws, code, message);
+  }
+
   private onConnection(ws: WebSocket, tls: TLSSocket, req: IncomingMessage): void {
     const log = this.opts.log;
     const remote = normalizeIp(req.socket.remoteAddress ?? '');
@@ -181,15 +191,15 @@ export class AgentGateway {
     const siteNonce = newNonce();
     let hello: Hello | null = null;
     let busy = false;
-    const timer = setTimeout(() => refuse(ws, 'HANDSHAKE_TIMEOUT'), HANDSHAKE_TIMEOUT_MS);
+    const timer = setTimeout(() => this.refuse(ws, 'HANDSHAKE_TIMEOUT'), HANDSHAKE_TIMEOUT_MS);
 
     const onMessage = async (data: unknown, isBinary: boolean) => {
-      if (busy) return refuse(ws, 'PROTOCOL_INVALID_MESSAGE'); // one handshake step at a time
+      if (busy) return this.refuse(ws, 'PROTOCOL_INVALID_MESSAGE'); // one handshake step at a time
       const msg = isBinary ? null : parseMessage(agentHandshakeMessage, data);
-      if (!msg) return refuse(ws, 'PROTOCOL_INVALID_MESSAGE');
+      if (!msg) return this.refuse(ws, 'PROTOCOL_INVALID_MESSAGE');
       if (!hello) {
-        if (msg.t !== 'hello') return refuse(ws, 'PROTOCOL_INVALID_MESSAGE');
-        if (msg.protocol < PROTOCOL_MIN || msg.protocol > PROTOCOL_VERSION) return refuse(ws, 'PROTOCOL_VERSION_UNSUPPORTED');
+        if (msg.t !== 'hello') return this.refuse(ws, 'PROTOCOL_INVALID_MESSAGE');
+        if (msg.protocol < PROTOCOL_MIN || msg.protocol > PROTOCOL_VERSION) return this.refuse(ws, 'PROTOCOL_VERSION_UNSUPPORTED');
         hello = msg;
         ws.send(
           JSON.stringify({
@@ -201,7 +211,7 @@ export class AgentGateway {
         );
         return;
       }
-      if (msg.t === 'hello') return refuse(ws, 'PROTOCOL_INVALID_MESSAGE');
+      if (msg.t === 'hello') return this.refuse(ws, 'PROTOCOL_INVALID_MESSAGE');
       busy = true;
       try {
         const clientId =
@@ -214,10 +224,10 @@ export class AgentGateway {
         clearTimeout(timer);
         if (err instanceof JumpError) {
           log.info({ remote, code: err.code, field: err.field }, 'agent handshake refused');
-          refuse(ws, err.code, err.message);
+          this.refuse(ws, err.code, err.message);
         } else {
           log.error({ remote, err }, 'agent handshake failed');
-          refuse(ws, 'INTERNAL_ERROR');
+          this.refuse(ws, 'INTERNAL_ERROR');
         }
       }
     };
@@ -274,7 +284,8 @@ export class AgentGateway {
   private async startSession(ws: WebSocket, clientId: number, remote: string, machineId: string, agentVersion: string): Promise<void> {
     const now = Date.now();
     const old = this.agents.get(clientId);
-    const session: Session = { ws, clientId, agentVersion, lastSeen: now, windowStart: now, windowCount: 0 };
+    const session: Session = { ws, clientId, agentVersion, lastHeartbeat: 0, lastSeen: now, windowStart: now, windowCount: 0 };
+    this.opts.metrics?.agentConnects.inc();
     this.agents.set(clientId, session);
     if (old) {
       // The same identity again: the old connection is half-open or the key was cloned. The newest wins.
@@ -292,11 +303,13 @@ export class AgentGateway {
         session.windowStart = t;
         session.windowCount = 0;
       }
-      if (++session.windowCount > MESSAGE_RATE_LIMIT) return refuse(ws, 'PROTOCOL_INVALID_MESSAGE', 'Too many messages.');
+      if (++session.windowCount > MESSAGE_RATE_LIMIT) return this.refuse(ws, 'PROTOCOL_INVALID_MESSAGE', 'Too many messages.');
       const msg = isBinary ? null : parseMessage(agentSessionMessage, data);
-      if (!msg) return refuse(ws, 'PROTOCOL_INVALID_MESSAGE');
+      if (!msg) return this.refuse(ws, 'PROTOCOL_INVALID_MESSAGE');
       if (msg.t === 'hb') {
         ws.send(`{"t":"hb_ack","seq":${msg.seq}}`);
+        if (session.lastHeartbeat > 0) this.opts.metrics?.heartbeatLag.observe(Math.max(0, t - session.lastHeartbeat - this.heartbeatMs) / 1000);
+        session.lastHeartbeat = t;
       } else if (msg.t === 'uninstalled') {
         void this.uninstalled(session);
       } else if (msg.t === 'stats') {
@@ -322,7 +335,7 @@ export class AgentGateway {
     await this.opts.store.markUninstalled(s.clientId, now);
     await this.opts.store.audit({ at: now, userId: null, action: 'jump_client.uninstall', target: `jump_client:${s.clientId}` });
     this.opts.log.info({ clientId: s.clientId }, 'jump client uninstalled on its machine');
-    refuse(s.ws, 'JUMP_CLIENT_UNINSTALLED');
+    this.refuse(s.ws, 'JUMP_CLIENT_UNINSTALLED');
   }
 
   private sweepSilent(): void {

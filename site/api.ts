@@ -15,6 +15,7 @@ import type { AgentGateway } from './agent-gateway.js';
 import { visibleGroupIds } from './access.js';
 import { SESSION_KINDS, type SessionBroker } from './sessions.js';
 import type { SessionRecord } from './store/store.js';
+import type { SiteMetrics } from './metrics.js';
 import { TOKEN_TTL_MS, hashPassword, hashToken, newToken, verifyPassword } from './auth.js';
 import { createInstaller, createInstallerBody, installerJson } from './installers.js';
 import { createSharedGroup, groupJson, resolveGroup } from './jump-groups.js';
@@ -26,6 +27,7 @@ export interface ApiContext {
   store: Store;
   gateway: AgentGateway;
   sessions: SessionBroker;
+  metrics: SiteMetrics;
   dataDir: string;
   siteUrl: string;
   sitePin: string;
@@ -68,6 +70,10 @@ export function sessionJson(s: SessionRecord) {
   };
 }
 
+function isLoopback(ip: string): boolean {
+  return ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.');
+}
+
 /** A hash to verify against when the user does not exist, so timing does not reveal user names. */
 let dummyHash: Promise<string> | null = null;
 
@@ -78,6 +84,15 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
 
   app.addHook('onRequest', async (req: FastifyRequest) => {
     const path = req.url.split('?')[0];
+    if (path === '/metrics') {
+      // Prometheus scrapes from the site host, or with an admin's token.
+      if (isLoopback(req.socket.remoteAddress ?? '')) return;
+      const m = /^Bearer (jst_[A-Za-z0-9_-]{43})$/.exec(req.headers.authorization ?? '');
+      const user = m ? await store.userForToken(hashToken(m[1]), Date.now()) : null;
+      if (!user) throw new JumpError('UNAUTHENTICATED');
+      if (user.role !== 'admin') throw new JumpError('PERMISSION_DENIED', { detail: 'Metrics need an admin account or a scrape from the site host.' });
+      return;
+    }
     if (!path.startsWith('/api/') || path === '/api/v1/login') return;
     const m = /^Bearer (jst_[A-Za-z0-9_-]{43})$/.exec(req.headers.authorization ?? '');
     const user = m ? await store.userForToken(hashToken(m[1]), Date.now()) : null;
@@ -93,6 +108,10 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
   };
 
   app.get('/healthz', async () => ({ ok: true, agents: gateway.connectedCount }));
+  app.get('/metrics', async (_req, reply) => {
+    reply.type(ctx.metrics.registry.contentType);
+    return ctx.metrics.registry.metrics();
+  });
 
   // ---- session ----
   app.post('/api/v1/login', async (req) => {
@@ -166,7 +185,11 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
   app.post<{ Params: { ref: string } }>('/api/v1/jump-clients/:ref/sessions', async (req, reply) => {
     const ref = parse(z.string().min(1).max(128), req.params.ref);
     const body = parse(z.strictObject({ public_key: z.string().max(512), kind: z.enum(SESSION_KINDS).default('shell') }), req.body);
-    const r = await ctx.sessions.start(me(req), ref, body.public_key, body.kind);
+    const r = await ctx.sessions.start(me(req), ref, body.public_key, body.kind).catch((err: unknown) => {
+      ctx.metrics.jumpStarts.inc({ result: err instanceof JumpError ? err.code : 'INTERNAL_ERROR' });
+      throw err;
+    });
+    ctx.metrics.jumpStarts.inc({ result: 'ok' });
     reply.code(201);
     return {
       session_id: r.sessionId,

@@ -17,6 +17,7 @@ import type { Store } from './store/store.js';
 import { bootstrapAdmin } from './users.js';
 import { SessionBroker } from './sessions.js';
 import { hashToken } from './auth.js';
+import { SiteMetrics } from './metrics.js';
 import { VERSION } from '../protocol/version.js';
 
 export interface SiteOptions {
@@ -66,7 +67,10 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
   });
   const bootstrapPassword = await bootstrapAdmin(store);
 
+  let gatewayRef: AgentGateway | null = null;
+  const metrics = new SiteMetrics(() => gatewayRef?.connectedCount ?? 0);
   const gateway = new AgentGateway({
+    metrics,
     store,
     identityKey: identity.key,
     heartbeatMs: opts.heartbeatMs,
@@ -76,6 +80,7 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     log: opts.log.child({ component: 'agent-gateway' }),
   });
 
+  gatewayRef = gateway;
   const sessions = new SessionBroker({
     store,
     gateway,
@@ -99,7 +104,10 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     forceCloseConnections: true,
   });
   app.setErrorHandler((err, req, reply) => {
-    if (err instanceof JumpError) return reply.code(err.status).send({ error: err.toJSON() });
+    if (err instanceof JumpError) {
+      metrics.errors.inc({ code: err.code });
+      return reply.code(err.status).send({ error: err.toJSON() });
+    }
     const e = err as { statusCode?: number; message: string };
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
       return reply.code(e.statusCode).send({ error: { code: 'VALIDATION_FAILED', message: `Invalid request: ${e.message}` } });
@@ -114,6 +122,7 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     store,
     gateway,
     sessions,
+    metrics,
     dataDir: opts.dataDir,
     get siteUrl() {
       return siteUrl;

@@ -1,0 +1,51 @@
+/**
+ * The site's own numbers at `GET /metrics`, in the Prometheus text exposition format (prom-client):
+ *
+ * - `jump_site_connected_agents` (gauge): authenticated agent connections on this node
+ * - `jump_site_agent_connects_total` (counter): agent handshakes completed (rate = connects per second)
+ * - `jump_site_agent_admission_rejected_total` (counter): upgrades answered 503 by admission control
+ * - `jump_site_heartbeat_lag_seconds` (histogram): time between consecutive heartbeats of an agent,
+ *   minus the interval it was told to use (how late heartbeats arrive)
+ * - `jump_site_jump_starts_total{result}` (counter): Jump session starts, `ok` or the error code
+ * - `jump_site_errors_total{code}` (counter): errors answered to agents and API clients, by code
+ * - Node's process metrics (`process_*`, `nodejs_*`): memory, CPU, event loop lag
+ *
+ * One registry per site instance, so tests can run several sites in one process.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class SiteMetrics {
+  readonly registry = new Registry();
+  readonly connectedAgents: Gauge;
+  readonly agentConnects: Counter;
+  readonly admissionRejected: Counter;
+  readonly heartbeatLag: Histogram;
+  readonly jumpStarts: Counter<'result'>;
+  readonly errors: Counter<'code'>;
+
+  constructor(connected: () => number) {
+    collectDefaultMetrics({ register: this.registry });
+    this.connectedAgents = new Gauge({
+      name: 'jump_site_connected_agents',
+      help: 'Authenticated agent connections on this node.',
+      registers: [this.registry],
+      collect() {
+        this.set(connected());
+      },
+    });
+    this.agentConnects = new Counter({ name: 'jump_site_agent_connects_total', help: 'Agent handshakes completed.', registers: [this.registry] });
+    this.admissionRejected = new Counter({
+      name: 'jump_site_agent_admission_rejected_total',
+      help: 'Agent connections answered 503 by admission control.',
+      registers: [this.registry],
+    });
+    this.heartbeatLag = new Histogram({
+      name: 'jump_site_heartbeat_lag_seconds',
+      help: 'How much later than its interval an agent heartbeat arrived.',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    });
+    this.jumpStarts = new Counter({ name: 'jump_site_jump_starts_total', help: 'Jump session starts by result.', labelNames: ['result'], registers: [this.registry] });
+    this.errors = new Counter({ name: 'jump_site_errors_total', help: 'Errors answered, by code.', labelNames: ['code'], registers: [this.registry] });
+  }
+}
