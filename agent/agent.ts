@@ -125,6 +125,11 @@ export class Agent extends EventEmitter {
     return this.sessionHost;
   }
 
+  /** The identity key as PKCS#8 PEM, for the fleet simulator to save enrolled identities. */
+  identityKeyPem(): string {
+    return this.identity.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  }
+
   /** The client id, once enrolled. */
   get clientId(): number | null {
     return this.identity.clientId;
@@ -159,8 +164,16 @@ export class Agent extends EventEmitter {
         this.emit('fatal', outcome.error);
         break;
       }
-      let delay = this.backoff.next();
-      if (outcome.retryAfterMs !== null) delay = Math.max(delay, Math.min(outcome.retryAfterMs, MAX_RETRY_AFTER_MS));
+      let delay: number;
+      if (outcome.error?.code === 'SITE_BUSY' && outcome.retryAfterMs !== null) {
+        // Busy is the site's schedule, not a failure: come back at the slot it gave (plus up to
+        // 10 % jitter), without growing the exponential backoff.
+        const wait = Math.min(outcome.retryAfterMs, MAX_RETRY_AFTER_MS);
+        delay = wait + Math.floor(Math.random() * Math.min(1000, wait * 0.1));
+      } else {
+        delay = this.backoff.next();
+        if (outcome.retryAfterMs !== null) delay = Math.max(delay, Math.min(outcome.retryAfterMs, MAX_RETRY_AFTER_MS));
+      }
       log.info({ delayMs: delay, code: outcome.error?.code }, 'reconnecting after delay');
       await this.sleep(delay);
     }

@@ -30,13 +30,25 @@ describe('Backoff (capped exponential, full jitter)', () => {
 });
 
 describe('AdmissionControl (token bucket)', () => {
-  it('admits a burst of `rate`, then asks the rest to wait', () => {
+  it('admits a burst of `rate`, then gives each refused caller its own later slot', () => {
     let now = 0;
     const a = new AdmissionControl(50, undefined, () => now);
-    const admitted = Array.from({ length: 60 }, () => a.take()).filter((w) => w === 0).length;
-    expect(admitted).toBe(50);
-    expect(a.take()).toBe(20); // one token every 20 ms at 50/s
-    now += 1000;
-    expect(Array.from({ length: 60 }, () => a.take()).filter((w) => w === 0).length).toBe(50);
+    const waits = Array.from({ length: 60 }, () => a.take());
+    expect(waits.filter((w) => w === 0)).toHaveLength(50);
+    // One token every 20 ms at 50/s: the refused are spread 20, 40, ... 200 ms out.
+    expect(waits.slice(50)).toEqual([20, 40, 60, 80, 100, 120, 140, 160, 180, 200]);
+  });
+
+  it('paces a returning fleet to the rate: callers that come back at their slot get in', () => {
+    let now = 0;
+    const a = new AdmissionControl(100, undefined, () => now);
+    for (let i = 0; i < 100; i++) a.take();
+    const slots = Array.from({ length: 300 }, () => a.take());
+    let admitted = 0;
+    for (const s of [...slots].sort((x, y) => x - y)) {
+      now = s;
+      if (a.take() === 0) admitted++;
+    }
+    expect(admitted).toBeGreaterThanOrEqual(295);
   });
 });

@@ -1,0 +1,214 @@
+#!/usr/bin/env node
+/**
+ * Fleet simulator and site capacity benchmarks (docs/benchmarks.md, "Fleet").
+ *
+ *   node bench/fleet/fleet.mjs p1p2 --n 1000,5000 [--procs 4] [--rate 500] [--steady 30]
+ *   node bench/fleet/fleet.mjs p7 --n 50000 [--queries 20]
+ *
+ * p1p2, for each N: a fresh site (data in a temp dir, --admission-rate RATE, default heartbeat),
+ * then N simulated agents over PROCS processes (bench/fleet/worker.mjs: the real Agent class, one
+ * loopback source address each) enroll and connect. P1: time until all are connected (from the
+ * site's /metrics), then over STEADY seconds the site's CPU (from /proc), RSS, and bytes read and
+ * written per agent per minute (/proc/<pid>/io). P2: kill -9 the site, start it again on the same
+ * data and port, and time until all are connected again; the peak of 503 retries per second; and
+ * the count of jump clients in the store (no agent may come back twice: it must still be N).
+ *
+ * p7: a store of N jump clients (made through the store's own enroll), the site started on it, and
+ * the API timed for the full list and for searches (all fields, one field, a miss).
+ *
+ * Needs `npm run build`. Prints Markdown tables.
+ */
+import { fork, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { SiteClient, probeCertificate } from '../../dist/console/http.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    n: { type: 'string', default: '1000' },
+    procs: { type: 'string', default: '4' },
+    rate: { type: 'string', default: '500' },
+    steady: { type: 'string', default: '30' },
+    queries: { type: 'string', default: '20' },
+  },
+});
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const CLK = 100; // USER_HZ on Linux
+
+async function startSite(dataDir, port, rate) {
+  const p = spawn(process.execPath, [join(ROOT, 'dist/site/main.js'), 'serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--admission-rate', String(rate), '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  p.stderr.on('data', (d) => (err += d));
+  for (let i = 0; i < 200 && !/TLS fingerprint/.test(err); i++) await sleep(50);
+  const url = /listening on (\S+)/.exec(err)[1];
+  return { p, url, port: Number(new URL(url).port), password: /password "([^"]+)"/.exec(err)?.[1], pin: /Site pin:\s+(\S+)/.exec(err)[1] };
+}
+
+async function api(url, user, password) {
+  const { certPem } = await probeCertificate(url);
+  const anon = new SiteClient(url, { certPem });
+  const { token } = await anon.request('POST', '/api/v1/login', { user, password });
+  return new SiteClient(url, { certPem, token });
+}
+
+async function connected(client) {
+  try {
+    const text = await client.requestText('GET', '/metrics');
+    return {
+      agents: Number(/^jump_site_connected_agents (\d+)/m.exec(text)?.[1] ?? 0),
+      rejected: Number(/^jump_site_agent_admission_rejected_total (\d+)/m.exec(text)?.[1] ?? 0),
+    };
+  } catch {
+    return { agents: 0, rejected: 0 };
+  }
+}
+
+function procStat(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const io = Object.fromEntries(readFileSync(`/proc/${pid}/io`, 'utf8').trim().split('\n').map((l) => l.split(': ').map((x, i) => (i ? Number(x) : x))));
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
+  return { cpuTicks: Number(f[11]) + Number(f[12]), rss, bytes: io.rchar + io.wchar };
+}
+
+function startFleet(n, procs, job) {
+  const workers = [];
+  const per = Math.ceil(n / procs);
+  for (let w = 0; w < procs; w++) {
+    const count = Math.min(per, n - w * per);
+    if (count <= 0) break;
+    const child = fork(join(ROOT, 'bench/fleet/worker.mjs'), { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const state = { child, online: 0 };
+    child.on('message', (m) => {
+      if (typeof m.online === 'number') state.online = m.online;
+    });
+    child.send({ ...job, enroll: count, firstIndex: w * per });
+    workers.push(state);
+  }
+  return {
+    online: () => workers.reduce((a, w) => a + w.online, 0),
+    stop: () => Promise.all(workers.map((w) => new Promise((r) => (w.child.once('exit', r), w.child.send('stop'))))),
+  };
+}
+
+async function p1p2(n, procs, rate, steadyS) {
+  const dir = mkdtempSync(join(tmpdir(), 'jump-fleet-'));
+  try {
+    let site = await startSite(join(dir, 'data'), 0, rate);
+    const admin = await api(site.url, 'admin', site.password);
+    const inst = await admin.request('POST', '/api/v1/installers', { valid_for_ms: 3_600_000 });
+    const t0 = performance.now();
+    const fleet = startFleet(n, procs, { site: site.url, pin: site.pin, keyInfo: inst.key_info });
+    while ((await connected(admin)).agents < n) await sleep(250);
+    const connectAll = (performance.now() - t0) / 1000;
+    await sleep(5_000); // first statistics settle
+    const a = procStat(site.p.pid);
+    await sleep(steadyS * 1000);
+    const b = procStat(site.p.pid);
+    const cpuPct = ((b.cpuTicks - a.cpuTicks) / CLK / steadyS) * 100;
+    const bytesPerAgentMin = ((b.bytes - a.bytes) / n) * (60 / steadyS);
+
+    // P2: kill -9 and restart on the same data and port.
+    site.p.kill('SIGKILL');
+    await new Promise((r) => site.p.once('exit', r));
+    const t1 = performance.now();
+    site = await startSite(join(dir, 'data'), site.port, rate);
+    const admin2 = await api(site.url, 'admin', 'unused').catch(() => null);
+    // The bootstrap password was printed once; read metrics from loopback without a token.
+    const anon = new SiteClient(site.url, { certPem: (await probeCertificate(site.url)).certPem });
+    let peak = 0;
+    let last = 0;
+    let now = await connected(anon);
+    while (now.agents < n && performance.now() - t1 < 600_000) {
+      await sleep(1000);
+      now = await connected(anon);
+      peak = Math.max(peak, now.rejected - last);
+      last = now.rejected;
+    }
+    const restartAll = (performance.now() - t1) / 1000;
+    const Database = (await import('better-sqlite3')).default;
+    const db = new Database(join(dir, 'data', 'site.db'), { readonly: true });
+    const stored = db.prepare('SELECT count(*) AS c FROM jump_clients WHERE deleted_at IS NULL').get().c;
+    db.close();
+    await fleet.stop();
+    site.p.kill('SIGKILL');
+    void admin2;
+    return { n, connectAll, rss: b.rss, cpuPct, bytesPerAgentMin, restartAll, peakRetries: peak, missing: n - now.agents, stored };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function p7(n, queries) {
+  const dir = mkdtempSync(join(tmpdir(), 'jump-p7-'));
+  try {
+    // Fill the store through its own enroll (the same transaction agents use).
+    const { SqliteStore } = await import('../../dist/site/store/sqlite.js');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    const store = new SqliteStore(join(dir, 'data', 'site.db'));
+    const u = await store.createUser({ name: 'admin', role: 'admin', passwordHash: 'x', viewPersonalGroups: false, now: Date.now() });
+    const g = await store.getGroupByName('user:admin');
+    await store.createInstaller({ uid: 'p7', name: null, keyHash: 'p7', createdAt: 0, expiresAt: Date.now() + 3_600_000, maxUses: null, uses: 0, revokedAt: null, jumpGroupId: g.id, tag: '', comments: '', mode: 'active', allowOverride: [], createdBy: u.id });
+    for (let i = 0; i < n; i++) {
+      const { client } = await store.enroll({ keyHash: 'p7', publicKey: `k${i}`, machineId: `m${i}`, name: null, jumpGroupId: g.id, tag: `tag-${i % 50}`, comments: `rack ${i % 400}`, now: Date.now(), maxClients: null });
+      await store.updateStats(client.id, { hostname: `host-${i}`, private_ips: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`], console_user: `user${i % 1000}`, domain: 'corp.test', workgroup: null }, true);
+    }
+    await store.close();
+    const { hashPassword } = await import('../../dist/site/auth.js');
+    const Database = (await import('better-sqlite3')).default;
+    const db = new Database(join(dir, 'data', 'site.db'));
+    db.prepare('UPDATE users SET password_hash = ? WHERE name = ?').run(await hashPassword('benchmark password'), 'admin');
+    db.close();
+    const site = await startSite(join(dir, 'data'), 0, 50);
+    const admin = await api(site.url, 'admin', 'benchmark password');
+    const cases = {
+      'list all': '',
+      'search all fields (hit)': 'search=host-4242',
+      'search one field: name': 'search=host-4242&fields=name',
+      'search all fields (miss)': 'search=no-such-thing',
+      'filter tag': 'tag=tag-7',
+    };
+    const rows = [];
+    for (const [name, q] of Object.entries(cases)) {
+      const t = [];
+      let count = 0;
+      for (let i = 0; i < queries; i++) {
+        const s = performance.now();
+        const r = await admin.request('GET', `/api/v1/jump-clients${q ? '?' + q : ''}`);
+        t.push(performance.now() - s);
+        count = r.items.length;
+      }
+      t.sort((a, b) => a - b);
+      rows.push({ name, count, p50: t[Math.floor(t.length / 2)], p99: t[Math.min(t.length - 1, Math.floor(t.length * 0.99))] });
+    }
+    site.p.kill('SIGKILL');
+    return rows;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+console.log(`Machine: ${cpus().length} × ${cpus()[0].model}, ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}`);
+const ns = values.n.split(',').map(Number);
+if (positionals[0] === 'p1p2') {
+  console.log(`\n| N | connect all (s) | site RSS (MiB) | RSS per agent (KiB) | site CPU, steady (%) | bytes per agent per min | restart: all back (s) | peak 503/s | never back | stored clients |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
+  for (const n of ns) {
+    const r = await p1p2(n, Number(values.procs), Number(values.rate), Number(values.steady));
+    console.log(`| ${r.n} | ${r.connectAll.toFixed(1)} | ${(r.rss / 2 ** 20).toFixed(0)} | ${(r.rss / 1024 / r.n).toFixed(1)} | ${r.cpuPct.toFixed(1)} | ${r.bytesPerAgentMin.toFixed(0)} | ${r.restartAll.toFixed(1)} | ${r.peakRetries} | ${r.missing} | ${r.stored} |`);
+  }
+} else if (positionals[0] === 'p7') {
+  for (const n of ns) {
+    const rows = await p7(n, Number(values.queries));
+    console.log(`\n| ${n} jump clients, ${values.queries} requests each | results | p50 ms | p99 ms |\n| --- | ---: | ---: | ---: |`);
+    for (const r of rows) console.log(`| ${r.name} | ${r.count} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} |`);
+  }
+} else {
+  console.error('usage: fleet.mjs p1p2|p7 --n N[,N...]');
+  process.exit(2);
+}
+process.exit(0);

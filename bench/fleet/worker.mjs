@@ -1,0 +1,71 @@
+/**
+ * One fleet-simulator process: runs many agents with the real connection code (dist/agent/agent.js:
+ * enrollment, authentication, heartbeat, statistics, reconnect), each from a saved identity or a
+ * new enrollment, each with its own loopback source address. Talks to its parent over IPC:
+ *   parent -> { identities: [...], site, pin, keyInfo?, enroll?: n, firstIndex }
+ *   worker -> { online, enrolled?: [identity...] } every second, and once on exit
+ */
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { pino } from 'pino';
+import { Agent } from '../../dist/agent/agent.js';
+import { parseSitePin } from '../../dist/protocol/handshake.js';
+
+const log = pino({ level: 'silent' });
+const STATS = {
+  hostname: 'sim', fqdn: 'sim.fleet.test', os_name: 'Debian GNU/Linux', os_version: '12', platform: 'linux', arch: 'x64',
+  private_ips: ['10.0.0.1'], console_user: null, domain: 'fleet.test', workgroup: null, cpu_model: 'Simulated CPU', cpu_cores: 2,
+  cpu_load_pct: 5, mem_total_bytes: 1 << 30, mem_used_bytes: 1 << 29, disk_total_bytes: 1 << 30, disk_used_bytes: 1 << 28,
+  boot_time: 1_700_000_000_000, agent_version: '0.1.0',
+};
+
+/** Agent i gets 127.<1 + i / 62500 % 250>.<i / 250 % 250>.<2 + i % 250>: 250 source ports ranges per address. */
+function sourceAddress(i) {
+  return `127.${1 + (Math.floor(i / 62500) % 250)}.${Math.floor(i / 250) % 250}.${2 + (i % 250)}`;
+}
+
+process.once('message', (job) => {
+  const agents = [];
+  const enrolled = [];
+  let online = 0;
+  const make = (identity, index) => {
+    const a = new Agent({
+      identity: {
+        siteUrl: job.site,
+        sitePin: job.pin,
+        sitePublicKey: parseSitePin(job.pin),
+        privateKey: identity ? createPrivateKey(identity.key) : generateKeyPairSync('ed25519').privateKey,
+        clientId: identity?.clientId ?? null,
+        keyInfo: identity ? null : job.keyInfo,
+        requested: {},
+        machineId: identity?.machineId ?? `sim-${job.firstIndex + index}`,
+      },
+      stats: async () => ({ ...STATS, hostname: `sim-${job.firstIndex + index}` }),
+      log,
+      backoff: { baseMs: job.backoffBaseMs ?? 1000, capMs: job.backoffCapMs ?? 30_000 },
+      localAddress: sourceAddress(job.firstIndex + index),
+      onEnrolled: () => undefined,
+    });
+    a.on('online', (clientId) => {
+      online++;
+      if (!identity && enrolled.length < job.enroll) {
+        const pem = a.identityKeyPem();
+        enrolled.push({ clientId, key: pem, machineId: `sim-${job.firstIndex + index}` });
+      }
+    });
+    a.on('offline', () => online--);
+    void a.start();
+    agents.push(a);
+  };
+  if (job.enroll) for (let i = 0; i < job.enroll; i++) make(null, i);
+  else job.identities.forEach((id, i) => make(id, i));
+  const report = () => process.send?.({ online, enrolled: enrolled.length });
+  const timer = setInterval(report, 1000);
+  process.on('message', async (m) => {
+    if (m === 'dump') process.send?.({ identities: enrolled });
+    if (m === 'stop') {
+      clearInterval(timer);
+      await Promise.all(agents.map((a) => a.stop()));
+      process.exit(0);
+    }
+  });
+});
