@@ -2,7 +2,7 @@
 /**
  * Fleet simulator and site capacity benchmarks (docs/benchmarks.md, "Fleet").
  *
- *   node bench/fleet/fleet.mjs p1p2 --n 1000,5000 [--procs 4] [--rate 500] [--steady 30]
+ *   node bench/fleet/fleet.mjs p1p2 --n 1000,5000 [--procs 4] [--rate 500] [--steady 30] [--restart-agents]
  *   node bench/fleet/fleet.mjs p7 --n 50000 [--queries 20]
  *
  * p1p2, for each N: a fresh site (data in a temp dir, --admission-rate RATE, default heartbeat),
@@ -12,6 +12,8 @@
  * written per agent per minute (/proc/<pid>/io). P2: kill -9 the site, start it again on the same
  * data and port, and time until all are connected again; the peak of 503 retries per second; and
  * the count of jump clients in the store (no agent may come back twice: it must still be N).
+ * With --restart-agents, the simulator then stops its processes and starts new ones from the saved
+ * identities (client id, key, machine id), timing until all are connected again without enrolling.
  *
  * p7: a store of N jump clients (made through the store's own enroll), the site started on it, and
  * the API timed for the full list and for searches (all fields, one field, a miss).
@@ -35,6 +37,7 @@ const { values, positionals } = parseArgs({
     rate: { type: 'string', default: '500' },
     steady: { type: 'string', default: '30' },
     queries: { type: 'string', default: '20' },
+    'restart-agents': { type: 'boolean', default: false },
   },
 });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -75,22 +78,33 @@ function procStat(pid) {
   return { cpuTicks: Number(f[11]) + Number(f[12]), rss, bytes: io.rchar + io.wchar };
 }
 
-function startFleet(n, procs, job) {
+/**
+ * Starts N agents over `procs` workers: enrolling fresh ones, or, with `identities`, restarting
+ * saved ones (no enrollment). `dump()` collects the enrolled identities (client id, key, machine id).
+ */
+function startFleet(n, procs, job, identities = null) {
   const workers = [];
   const per = Math.ceil(n / procs);
   for (let w = 0; w < procs; w++) {
     const count = Math.min(per, n - w * per);
     if (count <= 0) break;
     const child = fork(join(ROOT, 'bench/fleet/worker.mjs'), { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-    const state = { child, online: 0 };
+    const state = { child, online: 0, identities: null };
     child.on('message', (m) => {
       if (typeof m.online === 'number') state.online = m.online;
+      if (Array.isArray(m.identities)) state.identities = m.identities;
     });
-    child.send({ ...job, enroll: count, firstIndex: w * per });
+    if (identities) child.send({ ...job, identities: identities.slice(w * per, w * per + count), firstIndex: w * per });
+    else child.send({ ...job, enroll: count, firstIndex: w * per });
     workers.push(state);
   }
   return {
     online: () => workers.reduce((a, w) => a + w.online, 0),
+    async dump() {
+      for (const w of workers) w.child.send('dump');
+      while (workers.some((w) => w.identities === null)) await sleep(50);
+      return workers.flatMap((w) => w.identities);
+    },
     stop: () => Promise.all(workers.map((w) => new Promise((r) => (w.child.once('exit', r), w.child.send('stop'))))),
   };
 }
@@ -130,14 +144,26 @@ async function p1p2(n, procs, rate, steadyS) {
       last = now.rejected;
     }
     const restartAll = (performance.now() - t1) / 1000;
+    let agentsRestart = null;
+    if (values['restart-agents']) {
+      // The fleet itself restarts: new processes, the same saved identities, no enrollment.
+      const saved = await fleet.dump();
+      await fleet.stop();
+      while ((await connected(anon)).agents > 0) await sleep(250);
+      const t2 = performance.now();
+      const again = startFleet(n, procs, { site: site.url, pin: site.pin }, saved);
+      while ((await connected(anon)).agents < n && performance.now() - t2 < 600_000) await sleep(250);
+      agentsRestart = { seconds: (performance.now() - t2) / 1000, saved: saved.length, fleet: again };
+    }
     const Database = (await import('better-sqlite3')).default;
     const db = new Database(join(dir, 'data', 'site.db'), { readonly: true });
     const stored = db.prepare('SELECT count(*) AS c FROM jump_clients WHERE deleted_at IS NULL').get().c;
     db.close();
-    await fleet.stop();
+    if (agentsRestart) await agentsRestart.fleet.stop();
+    else await fleet.stop();
     site.p.kill('SIGKILL');
     void admin2;
-    return { n, connectAll, rss: b.rss, cpuPct, bytesPerAgentMin, restartAll, peakRetries: peak, missing: n - now.agents, stored };
+    return { n, connectAll, rss: b.rss, cpuPct, bytesPerAgentMin, restartAll, peakRetries: peak, missing: n - now.agents, stored, agentsRestart };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -200,6 +226,7 @@ if (positionals[0] === 'p1p2') {
   for (const n of ns) {
     const r = await p1p2(n, Number(values.procs), Number(values.rate), Number(values.steady));
     console.log(`| ${r.n} | ${r.connectAll.toFixed(1)} | ${(r.rss / 2 ** 20).toFixed(0)} | ${(r.rss / 1024 / r.n).toFixed(1)} | ${r.cpuPct.toFixed(1)} | ${r.bytesPerAgentMin.toFixed(0)} | ${r.restartAll.toFixed(1)} | ${r.peakRetries} | ${r.missing} | ${r.stored} |`);
+    if (r.agentsRestart) console.log(`|   agents restarted from ${r.agentsRestart.saved} saved identities: all connected in ${r.agentsRestart.seconds.toFixed(1)} s | | | | | | | | | |`);
   }
 } else if (positionals[0] === 'p7') {
   for (const n of ns) {

@@ -47,7 +47,10 @@ process.once('message', (job) => {
     });
     a.on('online', (clientId) => {
       online++;
-      if (!identity && enrolled.length < job.enroll) {
+      if (identity) {
+        if (!enrolled.includes(identity)) enrolled.push(identity);
+      } else if (enrolled.length < job.enroll && !a.saved) {
+        a.saved = true;
         const pem = a.identityKeyPem();
         enrolled.push({ clientId, key: pem, machineId: `sim-${job.firstIndex + index}` });
       }
