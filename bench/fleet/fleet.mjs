@@ -117,7 +117,14 @@ async function p1p2(n, procs, rate, steadyS) {
     const inst = await admin.request('POST', '/api/v1/installers', { valid_for_ms: 3_600_000 });
     const t0 = performance.now();
     const fleet = startFleet(n, procs, { site: site.url, pin: site.pin, keyInfo: inst.key_info });
-    while ((await connected(admin)).agents < n) await sleep(250);
+    // A deadline, so a fleet that cannot all connect is reported instead of waited for.
+    let reached = 0;
+    while ((reached = (await connected(admin)).agents) < n && performance.now() - t0 < 900_000) await sleep(250);
+    if (reached < n) {
+      await fleet.stop();
+      site.p.kill('SIGKILL');
+      return { n, broke: `only ${reached} of ${n} connected within 900 s` };
+    }
     const connectAll = (performance.now() - t0) / 1000;
     await sleep(5_000); // first statistics settle
     const a = procStat(site.p.pid);
@@ -225,6 +232,10 @@ if (positionals[0] === 'p1p2') {
   console.log(`\n| N | connect all (s) | site RSS (MiB) | RSS per agent (KiB) | site CPU, steady (%) | bytes per agent per min | restart: all back (s) | peak 503/s | never back | stored clients |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
   for (const n of ns) {
     const r = await p1p2(n, Number(values.procs), Number(values.rate), Number(values.steady));
+    if (r.broke) {
+      console.log(`| ${n} | ${r.broke} | | | | | | | | |`);
+      continue;
+    }
     console.log(`| ${r.n} | ${r.connectAll.toFixed(1)} | ${(r.rss / 2 ** 20).toFixed(0)} | ${(r.rss / 1024 / r.n).toFixed(1)} | ${r.cpuPct.toFixed(1)} | ${r.bytesPerAgentMin.toFixed(0)} | ${r.restartAll.toFixed(1)} | ${r.peakRetries} | ${r.missing} | ${r.stored} |`);
     if (r.agentsRestart) console.log(`|   agents restarted from ${r.agentsRestart.saved} saved identities: all connected in ${r.agentsRestart.seconds.toFixed(1)} s | | | | | | | | | |`);
   }

@@ -10,7 +10,8 @@ import { pino } from 'pino';
 import { Agent } from '../../dist/agent/agent.js';
 import { parseSitePin } from '../../dist/protocol/handshake.js';
 
-const log = pino({ level: 'silent' });
+// Only refusals that stop an agent are logged (to stderr), with the code, so a run that stalls says why.
+const log = pino({ level: 'error', base: { worker: process.pid } }, pino.destination(2));
 const STATS = {
   hostname: 'sim', fqdn: 'sim.fleet.test', os_name: 'Debian GNU/Linux', os_version: '12', platform: 'linux', arch: 'x64',
   private_ips: ['10.0.0.1'], console_user: null, domain: 'fleet.test', workgroup: null, cpu_model: 'Simulated CPU', cpu_cores: 2,
