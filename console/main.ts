@@ -526,16 +526,18 @@ program
     const r = await client.request<{ items: (ClientRow & { host_key: string })[] }>('GET', '/api/v1/jump-clients');
     const knownHosts = join(dir, 'known_hosts');
     writeFileSync(knownHosts, r.items.map((c) => `jump-${c.id} ${c.host_key}`).join('\n') + '\n', { mode: 0o600 });
+    // A client's name as a Host alias, used only when no other client has the same one.
+    const aliasOf = (c: ClientRow) => c.name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '');
     const names = new Map<string, number>();
     for (const c of r.items) {
-      const alias = c.name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '');
+      const alias = aliasOf(c);
       if (alias) names.set(alias, (names.get(alias) ?? 0) + 1);
     }
     const q = (s: string) => (/^[A-Za-z0-9_./:@=-]+$/.test(s) ? s : `"${s.replace(/(["\\])/g, '\\$1')}"`);
     const envPrefix = process.env.JUMP_CONFIG_DIR ? `env JUMP_CONFIG_DIR=${q(process.env.JUMP_CONFIG_DIR)} ` : '';
     const proxy = `${envPrefix}${q(process.execPath)} ${q(process.argv[1])} --site ${q(client.siteUrl)} proxy %h`;
     const blocks = r.items.map((c) => {
-      const alias = c.name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '');
+      const alias = aliasOf(c);
       const hosts = [`jump-${c.id}`, ...(alias && names.get(alias) === 1 ? [alias] : [])];
       return [
         `# ${c.name} (${c.jump_group}${c.tag ? ' / ' + c.tag : ''})`,
