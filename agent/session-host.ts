@@ -18,10 +18,10 @@ import { lookup } from 'node:dns/promises';
 import { existsSync } from 'node:fs';
 import { BlockList, connect as tcpConnect, isIP } from 'node:net';
 import { userInfo } from 'node:os';
-import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
-import WebSocket, { createWebSocketStream } from 'ws';
+import WebSocket from 'ws';
+import { sessionStream } from '../protocol/ws-stream.js';
 import { AGENT_SESSION_WS_PATH, ticketSchema, type SessionOpen, type Ticket } from '../protocol/messages.js';
 import { parseSshPublicKey, sshPublicKeyBlob } from '../protocol/ssh-keys.js';
 
@@ -152,15 +152,10 @@ export class SessionHost {
     // SSH inside is authenticated end to end (host key and ticket key), so this socket carries
     // only ciphertext; the certificate is not what protects it.
     const ws = new WebSocket(url, { rejectUnauthorized: false, minVersion: 'TLSv1.3', perMessageDeflate: false, localAddress: this.o.localAddress });
-    ws.on('upgrade', (res) => void (res.socket as TLSSocket));
     ws.on('error', (err) => log.warn({ session: msg.session_id, err: err.message }, 'session socket error'));
     ws.on('open', () => {
       ws.send(JSON.stringify({ t: 'session_attach', session_id: msg.session_id, token: msg.token }));
-      const stream = createWebSocketStream(ws);
-      stream.on('error', () => undefined);
-      // ws's stream only pushes EOF when the socket closes; the SSH connection must see a close,
-      // or it never ends (and its result never reaches the site).
-      ws.once('close', () => stream.destroy());
+      const stream = sessionStream(ws);
       const server = new ssh2.Server({ hostKeys: [this.o.hostKeyOpenssh], ident: 'jump-client' }, (client) =>
         this.serve(client, ticket, deadline),
       );
@@ -187,8 +182,8 @@ export class SessionHost {
 
   private serve(client: ssh2.Connection, ticket: Ticket, deadline: number): void {
     const { log } = this.o;
-    const allowedBlob = sshPublicKeyBlob(parseSshPublicKey(ticket.key));
     const allowedKey = parseSshPublicKey(ticket.key);
+    const allowedBlob = sshPublicKeyBlob(allowedKey);
     let exitStatus: number | null = null;
 
     client.on('authentication', (ctx) => {

@@ -11,7 +11,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
-import WebSocket, { createWebSocketStream } from 'ws';
+import WebSocket from 'ws';
+import { sessionStream } from '../protocol/ws-stream.js';
 import { JumpError } from '../protocol/errors.js';
 import { opensshPrivateKey, parseSshPublicKey, sshPublicKey, sshPublicKeyBlob } from '../protocol/ssh-keys.js';
 import type { SiteClient } from './http.js';
@@ -45,11 +46,7 @@ export async function openSession(
       reject(new JumpError('JUMP_SESSION_NOT_FOUND', { detail: `relay answered HTTP ${res.statusCode}` }));
     });
   });
-  const stream = createWebSocketStream(ws);
-  stream.on('error', () => undefined);
-  // ws's stream only pushes EOF when the socket closes; SSH must see the close to end.
-  ws.once('close', () => stream.destroy());
-  return { info, stream, ws };
+  return { info, stream: sessionStream(ws), ws };
 }
 
 /** A fresh Ed25519 key: `{ privatePem (OpenSSH format), publicLine }`. */

@@ -17,7 +17,8 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { sessionStream } from '../protocol/ws-stream.js';
 import { JumpError } from '../protocol/errors.js';
 import { parseMessage, sessionAttachSchema, type Recording } from '../protocol/messages.js';
 import { parseSshPublicKey, sshPublicKeyFromRaw } from '../protocol/ssh-keys.js';
@@ -235,7 +236,7 @@ export class SessionBroker {
       if (s.ended) return ws.close(1000, 'session ended');
       s.relay = ws;
       if (s.relayTimer) clearTimeout(s.relayTimer);
-      const relayStream = createWebSocketStream(ws);
+      const relayStream = sessionStream(ws);
       relayStream.on('data', (d: Buffer) => {
         s.bytesToClient += d.length;
         s.lastActivity = Date.now();
@@ -261,7 +262,7 @@ export class SessionBroker {
   }
 
   private goLive(id: string, clientId: number, userId: number, kind: SessionKind, agent: WebSocket): void {
-    const agentStream = createWebSocketStream(agent);
+    const agentStream = sessionStream(agent);
     const s: Live = {
       id,
       clientId,
