@@ -24,6 +24,8 @@ const configSchema = z.object({
   machine_id: z.string().min(1).max(128).optional(),
   /** The local user's switch: while true, no Jump session may start (seeds: "disabled by the user"). */
   disabled: z.boolean().optional(),
+  /** When the installer's validity ends (ms since the epoch): the first start must come before it. */
+  installer_expires_at: z.number().int().optional(),
   /** Allow port forwarding to private (LAN) addresses, not only this machine's own. */
   forward_lan: z.boolean().optional(),
 });

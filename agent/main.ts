@@ -13,9 +13,9 @@
  * INSTALLER_EXPIRED, JUMP_CLIENT_DELETED).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
-import nodeMachineId from 'node-machine-id';
+import * as nodeMachineId from 'node-machine-id';
 import { pino, type Logger } from 'pino';
 import { JumpError } from '../protocol/errors.js';
 import { VERSION } from '../protocol/version.js';
@@ -23,8 +23,13 @@ import { Agent } from './agent.js';
 import { AgentConfig, identityFromConfig } from './config.js';
 import { collectStats } from './stats.js';
 import { requestedFieldsSchema } from '../protocol/messages.js';
+import { addInstallerCommands } from '../installer/cli.js';
+import { agentState, installPaths, readInstallConf, stopAgent } from '../installer/service.js';
 
-const { machineIdSync } = nodeMachineId;
+// node-machine-id is CommonJS with an `__esModule` flag: Node's ESM loader offers it only as
+// `default`, esbuild's CommonJS bundle (the packaged build) only by name. Take whichever exists.
+const machineIdSync: () => string =
+  nodeMachineId.machineIdSync ?? (nodeMachineId as unknown as { default: typeof nodeMachineId }).default.machineIdSync;
 
 export const EXIT_CONFIG = 1;
 export const EXIT_REFUSED = 3;
@@ -93,13 +98,21 @@ program
         if (cfg.data.client_id !== undefined) log.warn('already enrolled; --key-info ignored');
         else cfg.update({ key_info: o.keyInfo.trim().toLowerCase() });
       }
+      const expiresAt = cfg.data.installer_expires_at;
+      if (cfg.data.client_id === undefined && expiresAt !== undefined && Date.now() >= expiresAt) {
+        const err = new JumpError('INSTALLER_EXPIRED', { detail: `It expired at ${new Date(expiresAt).toISOString()}.` });
+        log.error({ code: err.code }, err.message);
+        log.flush();
+        process.stderr.write(`jump-client: ${err.code}: ${err.message}\n`);
+        process.exit(EXIT_REFUSED);
+      }
       const identity = identityFromConfig(cfg, machineIdSync());
       agent = new Agent({
         identity,
         stats: collectStats,
         log,
         backoff: { baseMs: o.backoffBase, capMs: o.backoffCap },
-        onEnrolled: (clientId) => cfg.update({ client_id: clientId, key_info: undefined }),
+        onEnrolled: (clientId) => cfg.update({ client_id: clientId, key_info: undefined, installer_expires_at: undefined }),
         jump: {
           forwardLan: cfg.data.forward_lan ?? false,
           // Read from the file at each session start, so `jump-client disable` takes effect at once.
@@ -128,38 +141,60 @@ program
 
 program
   .command('uninstall')
-  .description('Tell the site this jump client is uninstalled (it stays listed as "uninstalled"), then delete the config directory.')
-  .requiredOption('--config <dir>', 'config directory of the jump client')
+  .description(
+    'Stop this jump client, tell the site it is uninstalled (it stays listed as "uninstalled" until deleted there), and delete its files.',
+  )
+  .option('--install-dir <dir>', 'the install dir (what DIR/uninstall passes)')
+  .option('--config <dir>', 'only a config directory (an agent started with `run --config`)')
   .option('--timeout <ms>', 'how long to try to reach the site', positiveInt('--timeout'), 15_000)
   .action(async (o) => {
-    if (!existsSync(join(o.config, 'agent.json'))) {
-      process.stdout.write('Nothing to uninstall: no jump client config there.\n');
+    if ((o.installDir === undefined) === (o.config === undefined)) {
+      process.stderr.write('jump-client uninstall: give --install-dir DIR (an install) or --config DIR (a bare config).\n');
+      process.exit(2);
+    }
+    const installDir: string | undefined = o.installDir;
+    if (installDir !== undefined && !readInstallConf(installDir)) {
+      process.stdout.write(`Nothing to uninstall: ${installDir} is not a jump client install dir.\n`);
       return;
     }
+    const configDir: string = installDir !== undefined ? installPaths(installDir).config : o.config;
+    if (installDir !== undefined && agentState(installDir).state === 'running') await stopAgent(installDir);
     let told = false;
-    try {
-      const cfg = new AgentConfig(o.config);
-      if (cfg.data.client_id !== undefined) {
-        const log = openLog(cfg.logFile, false, 'info');
-        const agent = new Agent({
-          identity: identityFromConfig(cfg, machineIdSync()),
-          stats: collectStats,
-          log,
-          backoff: { baseMs: 500, capMs: 2_000 },
-          onEnrolled: () => undefined,
-          uninstall: true,
-        });
-        agent.on('fatal', (err: JumpError) => (told = err.code === 'JUMP_CLIENT_UNINSTALLED' || err.code === 'JUMP_CLIENT_DELETED'));
-        const timer = setTimeout(() => void agent.stop(), o.timeout);
-        await agent.start();
-        clearTimeout(timer);
-        log.flush();
+    if (existsSync(join(configDir, 'agent.json'))) {
+      try {
+        const cfg = new AgentConfig(configDir);
+        if (cfg.data.client_id !== undefined) {
+          const log = openLog(cfg.logFile, false, 'info');
+          const agent = new Agent({
+            identity: identityFromConfig(cfg, machineIdSync()),
+            stats: collectStats,
+            log,
+            backoff: { baseMs: 500, capMs: 2_000 },
+            onEnrolled: () => undefined,
+            uninstall: true,
+          });
+          agent.on('fatal', (err: JumpError) => (told = err.code === 'JUMP_CLIENT_UNINSTALLED' || err.code === 'JUMP_CLIENT_DELETED'));
+          const timer = setTimeout(() => void agent.stop(), o.timeout);
+          await agent.start();
+          clearTimeout(timer);
+          log.flush();
+        }
+        if (!told) process.stderr.write('jump-client: the site could not be told; the item stays in the Jump interface until deleted there.\n');
+      } catch (err) {
+        process.stderr.write(`jump-client: ${(err as Error).message}\n`);
       }
-    } catch (err) {
-      process.stderr.write(`jump-client: ${(err as Error).message}\n`);
     }
-    if (!told) process.stderr.write('jump-client: the site could not be told; the item stays in the Jump interface until deleted there.\n');
-    rmSync(o.config, { recursive: true, force: true });
+    // An install dir is removed whole; its parent may not be writable by this user (service mode),
+    // then DIR/uninstall, running as root, removes the emptied dir.
+    const target = installDir ?? configDir;
+    if (installDir !== undefined) {
+      for (const e of readdirSync(installDir)) rmSync(join(installDir, e), { recursive: true, force: true });
+      try {
+        rmdirSync(installDir);
+      } catch {
+        /* left for DIR/uninstall */
+      }
+    } else rmSync(target, { recursive: true, force: true });
     process.stdout.write(`Jump client uninstalled${told ? '; the site shows it as uninstalled' : ''}.\n`);
   });
 
@@ -186,6 +221,8 @@ for (const [name, disabled] of [
       }
     });
 }
+
+addInstallerCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`jump-client: ${(err as Error).message}\n`);

@@ -23,9 +23,12 @@ import { ConsoleConfig, normalizeSiteUrl } from './config.js';
 import { bytes, clientsTable, detailsTable, shortTime, summaryLine, type ClientRow, type Summary } from './format.js';
 import { SiteClient, probeCertificate, sameFingerprint } from './http.js';
 import { connectSsh, ephemeralKey, identityPublicLine, jumpIdentity, openSession } from './ssh.js';
-import { writeFileSync } from 'node:fs';
+import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { binFileName, missingPackageFiles, writeBinInstaller } from '../installer/bin-file.js';
+import type { Stamp } from '../installer/stamp.js';
 import shellQuote from 'shell-quote';
 
 const { quote } = shellQuote;
@@ -309,6 +312,20 @@ interface InstallerRow {
   site_pin?: string;
 }
 
+/** The settings stamped into an installer file, from the create response (which has the key). */
+function stampOf(r: InstallerRow): Stamp {
+  return {
+    format: 1,
+    uid: r.uid,
+    site_url: r.site_url!,
+    site_pin: r.site_pin!,
+    key_info: r.key_info!,
+    expires_at: r.expires_at,
+    defaults: { name: r.name, jump_group: r.jump_group, tag: r.tag, comments: r.comments },
+    allow_override: r.allow_override as Stamp['allow_override'],
+  };
+}
+
 const installerDetails = (i: InstallerRow) =>
   detailsTable([
     ['Installer uid', i.uid],
@@ -344,7 +361,32 @@ installer
     '--allow-override <fields>',
     `fields the install command may override: ${OVERRIDABLE_FIELDS.join(',')}, or "none" (default: all)`,
   )
+  .addOption(new Option('--platform <platform>', 'also write the installer file for this platform (needs --out)').choices(['linux-x64']))
+  .option('--out <dir>', 'directory to write the installer file to (bomgar-scc-<uid>.bin)')
+  .option('--package-dir <dir>', 'the packaged jump-client to stamp (default: dist/package/<platform>, from `npm run package`)')
   .action(async (o, cmd: Command) => {
+    // The installer file can be made only now (KEY_INFO is shown once): check what it needs first,
+    // so a bad --out or a missing package does not leave an installer on the site.
+    let packageDir: string | undefined;
+    if (o.platform !== undefined || o.out !== undefined) {
+      if (o.platform === undefined || o.out === undefined) {
+        throw new JumpError('VALIDATION_FAILED', { field: o.out === undefined ? '--out' : '--platform', detail: 'Give --platform and --out together.' });
+      }
+      packageDir = resolve(o.packageDir ?? fileURLToPath(new URL(`../package/${o.platform}`, import.meta.url)));
+      const missing = missingPackageFiles(packageDir);
+      if (missing.length > 0) {
+        throw new JumpError('VALIDATION_FAILED', {
+          field: '--package-dir',
+          detail: `${packageDir} lacks ${missing.join(', ')}: run \`npm run package\` first, or pass --package-dir.`,
+        });
+      }
+      try {
+        if (!statSync(o.out).isDirectory()) throw new Error('not a directory');
+        accessSync(o.out, constants.W_OK);
+      } catch {
+        throw new JumpError('VALIDATION_FAILED', { field: '--out', detail: `--out: ${o.out} is not a writable directory.` });
+      }
+    }
     let allow: string[] | undefined;
     if (o.allowOverride !== undefined) {
       allow = o.allowOverride === 'none' ? [] : collect(o.allowOverride);
@@ -364,8 +406,26 @@ installer
       mode: o.mode,
       allow_override: allow,
     };
-    const r = await site(cmd).request<InstallerRow>('POST', '/api/v1/installers', body);
-    out(r, () => `${installerDetails(r)}\nValid for ${formatDuration(o.validFor)}. Keep KEY_INFO secret: it is not shown again.`);
+    const client = site(cmd);
+    const r = await client.request<InstallerRow>('POST', '/api/v1/installers', body);
+    let file: { path: string; bytes: number } | null = null;
+    if (packageDir !== undefined) {
+      try {
+        file = await writeBinInstaller(packageDir, stampOf(r), o.out);
+      } catch (err) {
+        // Without its file the installer is of no use and its key is lost: revoke it.
+        await client.request('POST', `/api/v1/installers/${encodeURIComponent(r.uid)}/revoke`, {}).catch(() => undefined);
+        throw new JumpError('INTERNAL_ERROR', { detail: `Writing the installer file failed (${(err as Error).message}); installer ${r.uid} was revoked.` });
+      }
+    }
+    const result = file ? { ...r, file: file.path, file_bytes: file.bytes } : r;
+    out(result, () =>
+      [
+        installerDetails(r),
+        ...(file ? [`Installer file: ${file.path} (${bytes(file.bytes)}). Run it as: sh ./${binFileName(r.uid)} --install-dir DIR [--user USER]`] : []),
+        `Valid for ${formatDuration(o.validFor)}. Keep KEY_INFO${file ? ' and the installer file' : ''} secret: the key is not shown again.`,
+      ].join('\n'),
+    );
   });
 
 installer

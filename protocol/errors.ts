@@ -70,6 +70,44 @@ export const ERROR_CATALOG = {
     message: 'The total number of jump clients deployed for this site has been reached.',
     seeds: 'Deploy a Jump Client: total number of deployed Jump Clients reached',
   },
+  // The installer on the endpoint (seeds: "Installation on headless Linux systems"; issue #3)
+  INSTALL_AS_ROOT: {
+    action: 'install',
+    status: 400,
+    message:
+      'Installing as root would run the jump client as root, which is not recommended. Pass --user <username> to name the user the jump client runs as.',
+    seeds: 'Installing the Jump Client as root: warning, --user required',
+  },
+  INSTALL_USER_UNKNOWN: {
+    action: 'install',
+    status: 400,
+    message: 'The user given with --user does not exist on this machine. Create the user first or name an existing one.',
+  },
+  INSTALL_USER_NOT_ALLOWED: {
+    action: 'install',
+    status: 400,
+    message: 'The jump client cannot run as this user here.',
+  },
+  INSTALL_DIR_EXISTS: {
+    action: 'install',
+    status: 400,
+    message: 'The install directory already exists. --install-dir must name a new directory: choose another path, or run the uninstall script of the jump client installed there.',
+  },
+  INSTALL_DIR_UNWRITABLE: {
+    action: 'install',
+    status: 400,
+    message: 'The install directory cannot be created: its parent must exist and be writable. Choose a location you may write to.',
+  },
+  INSTALLER_DAMAGED: {
+    action: 'install',
+    status: 400,
+    message: 'The installer is incomplete or damaged. Download it again from the site.',
+  },
+  INSTALL_FAILED: {
+    action: 'install',
+    status: 500,
+    message: 'The install failed and was rolled back; nothing was left behind.',
+  },
   // Agent connection (DESIGN.md security model)
   SITE_IDENTITY_MISMATCH: {
     action: 'connect',

@@ -1,0 +1,72 @@
+/**
+ * Writes the per-installer Linux installer `bomgar-scc-<uid>.bin` (seeds: "Installation on
+ * headless Linux systems"): the POSIX sh stub `packaging/bin-stub.sh`, then a gzip tar payload of
+ *   jump-client, lib/ (native modules), init-script, uninstall   from the linux-x64 package
+ *   installer.json (mode 0600)                                     the stamped settings (stamp.ts)
+ * The stub unpacks the payload from byte `offset` (1-based, as `tail -c +N` counts).
+ *
+ * The file holds KEY_INFO, so it is written 0600 (it runs as `sh ./file.bin`, no x bit needed),
+ * through a temp name and a rename: a failure never leaves a half-written installer.
+ */
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar';
+import { STAMP_FILE, stampSchema, type Stamp } from './stamp.js';
+
+/** What a package dir must hold to make a .bin (written by `npm run package`). */
+export const BIN_PAYLOAD = ['jump-client', 'lib', 'init-script', 'uninstall'] as const;
+export const BIN_STUB = 'bin-stub.sh';
+
+/** The file name of a Linux installer: `bomgar-scc-<uid>.bin`. */
+export function binFileName(uid: string): string {
+  return `bomgar-scc-${uid}.bin`;
+}
+
+/** The missing files of `packageDir` (empty when it can make a .bin). */
+export function missingPackageFiles(packageDir: string): string[] {
+  return [...BIN_PAYLOAD, BIN_STUB].filter((f) => !existsSync(join(packageDir, f)));
+}
+
+/** The stub with its uid and payload offset filled in; the offset is 1 + the stub's own length. */
+export function renderStub(template: string, uid: string): string {
+  const withUid = template.replaceAll('@@UID@@', uid);
+  let offset = 0;
+  for (;;) {
+    const text = withUid.replace('@@OFFSET@@', String(offset));
+    const next = Buffer.byteLength(text) + 1;
+    if (next === offset) return text;
+    offset = next;
+  }
+}
+
+/**
+ * Writes `<outDir>/bomgar-scc-<uid>.bin` from the linux-x64 package in `packageDir` and `stamp`.
+ * Returns the path and size in bytes. Throws on a missing package file or an I/O error (nothing
+ * is left in `outDir` then).
+ */
+export async function writeBinInstaller(packageDir: string, stamp: Stamp, outDir: string): Promise<{ path: string; bytes: number }> {
+  stampSchema.parse(stamp);
+  const missing = missingPackageFiles(packageDir);
+  if (missing.length > 0) throw new Error(`${packageDir} lacks ${missing.join(', ')}: run \`npm run package\` first`);
+  const final = join(outDir, binFileName(stamp.uid));
+  const partial = `${final}.partial-${process.pid}`;
+  const staging = mkdtempSync(join(tmpdir(), 'jump-bin-'));
+  try {
+    for (const f of BIN_PAYLOAD) symlinkSync(join(packageDir, f), join(staging, f));
+    writeFileSync(join(staging, STAMP_FILE), JSON.stringify(stamp, null, 2) + '\n', { mode: 0o600 });
+    writeFileSync(partial, renderStub(readFileSync(join(packageDir, BIN_STUB), 'utf8'), stamp.uid), { mode: 0o600 });
+    await pipeline(
+      tar.c({ gzip: true, cwd: staging, portable: true, follow: true, noMtime: false }, [...BIN_PAYLOAD, STAMP_FILE]),
+      createWriteStream(partial, { flags: 'a' }),
+    );
+    renameSync(partial, final);
+    return { path: final, bytes: statSync(final).size };
+  } catch (err) {
+    rmSync(partial, { force: true });
+    throw err;
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The installer's commands on the `jump-client` program:
+ *
+ *   jump-client install [--install-dir D] [--jc-jump-group G] [--jc-tag T] [--jc-comments C]
+ *                       [--jc-name N] [--silent] [--user U]       (what the .bin runs)
+ *   jump-client start|stop|restart|status [--install-dir D]        (what DIR/init-script runs)
+ *
+ * install exits 0 installed; 1 a system step failed (rolled back); 2 bad input (a flag, the
+ * user, the directory, a forbidden override); 3 the installer itself cannot be used (expired,
+ * damaged). Every failure is also appended to the install log (root: /var/log/jump-client-install.log,
+ * others: ~/.jump-client-install.log) and, where `logger` exists, to syslog (seeds: "check the
+ * operating system's event log for installation errors"). With --silent nothing is printed.
+ * start/stop/restart/status exit with the LSB codes of installer/service.ts.
+ */
+import { spawnSync } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { JumpError, type ErrorCode } from '../protocol/errors.js';
+import { isPackaged, packageDir } from '../agent/native.js';
+import { installerOptions } from './flags.js';
+import { install, installSummary, type InstallOptions } from './install.js';
+import { LSB, readInstallConf, startAgent, statusAgent, stopAgent, type ActionResult } from './service.js';
+import { STAMP_FILE, readStamp } from './stamp.js';
+
+export const INSTALL_EXIT = { OK: 0, FAILED: 1, BAD_INPUT: 2, INSTALLER_UNUSABLE: 3 } as const;
+
+const UNUSABLE: readonly ErrorCode[] = ['INSTALLER_EXPIRED', 'INSTALLER_DAMAGED'];
+
+/** Where install failures are logged for this user. */
+export function installLogFile(): string {
+  return process.geteuid?.() === 0 ? '/var/log/jump-client-install.log' : join(homedir(), '.jump-client-install.log');
+}
+
+function logFailure(message: string): void {
+  const line = `${new Date().toISOString()} jump-client install (uid ${process.geteuid?.()}): ${message}\n`;
+  try {
+    appendFileSync(installLogFile(), line, { mode: 0o600 });
+  } catch {
+    /* the exit status still tells */
+  }
+  spawnSync('logger', ['-t', 'jump-client-install', '-p', 'user.err', '--', message], { stdio: 'ignore' });
+}
+
+/** Adds `install` and the init-script actions to `program`. */
+export function addInstallerCommands(program: Command): void {
+  const silent = process.argv.includes('--silent');
+  const cmd = program
+    .command('install')
+    .description('Install this jump client (what bomgar-scc-<uid>.bin runs); root installs in service mode and needs --user.')
+    .showHelpAfterError('(--help lists the flags)')
+    .configureOutput({
+      writeErr: (s) => {
+        if (!silent) process.stderr.write(s);
+      },
+    })
+    .exitOverride((err: CommanderError) => {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') process.exit(0);
+      logFailure(err.message);
+      process.exit(INSTALL_EXIT.BAD_INPUT);
+    });
+  for (const opt of installerOptions()) cmd.addOption(opt);
+  cmd.action((o: InstallOptions) => {
+    try {
+      const stamp = readStamp(join(packageDir(), STAMP_FILE));
+      const r = install(o, stamp, packageDir(), Date.now());
+      if (!o.silent) process.stdout.write(installSummary(r) + '\n');
+      process.exit(INSTALL_EXIT.OK);
+    } catch (err) {
+      const e = err instanceof JumpError ? err : new JumpError('INSTALL_FAILED', { detail: (err as Error).message });
+      const text = `${e.code}: ${e.message}`;
+      logFailure(text);
+      if (!o.silent) {
+        if (e.code === 'INSTALL_AS_ROOT') process.stderr.write('WARNING: you are installing as root.\n');
+        process.stderr.write(`jump-client install: ${text}\n`);
+      }
+      const code = e.code === 'INSTALL_FAILED' ? INSTALL_EXIT.FAILED : UNUSABLE.includes(e.code) ? INSTALL_EXIT.INSTALLER_UNUSABLE : INSTALL_EXIT.BAD_INPUT;
+      process.exit(code);
+    }
+  });
+
+  const actions: [string, string, (dir: string) => Promise<ActionResult> | ActionResult][] = [
+    ['start', 'Start the installed jump client (its first start enrolls it; must be within the installer validity).', startAgent],
+    ['stop', 'Stop the installed jump client.', stopAgent],
+    [
+      'restart',
+      'Stop, then start the installed jump client.',
+      async (dir) => {
+        await stopAgent(dir);
+        return startAgent(dir);
+      },
+    ],
+    ['status', 'Is the jump client running? Exit 0 running, 1 dead with a pid file, 3 not running (LSB).', statusAgent],
+  ];
+  for (const [name, description, fn] of actions) {
+    program
+      .command(name)
+      .description(description)
+      .option('--install-dir <dir>', 'the install dir (default: the directory of this executable)')
+      .action(async (o: { installDir?: string }) => {
+        const dir = resolve(o.installDir ?? (isPackaged() ? packageDir() : '.'));
+        const conf = readInstallConf(dir);
+        if (!conf) {
+          process.stderr.write(`jump-client: ${dir} is not a jump client install dir (no install.conf); pass --install-dir.\n`);
+          // LSB: 4 "unknown" for status, 5 "not installed" for the others.
+          process.exit(name === 'status' ? 4 : 5);
+        }
+        if (conf.unit && conf.mode === 'service' && process.geteuid?.() !== 0 && name !== 'status' && existsUnit(conf.unit)) {
+          process.stderr.write(`jump-client: this jump client runs as the system service ${conf.unit}; ${name} it as root.\n`);
+          process.exit(LSB.INSUFFICIENT_PRIVILEGE);
+        }
+        const r = await fn(dir);
+        (r.code === 0 || name === 'status' ? process.stdout : process.stderr).write(r.message + '\n');
+        process.exit(r.code);
+      });
+  }
+}
+
+function existsUnit(unit: string): boolean {
+  return spawnSync('systemctl', ['cat', `${unit}.service`], { stdio: 'ignore' }).status === 0;
+}

@@ -1,0 +1,52 @@
+/**
+ * The installer's command-line flags, one table for every form of the installer.
+ *
+ * The seeds ("Mass deployment", the command-line parameter table) give the flags of the .bin and
+ * EXE installers, and the rule for the MSI: drop the leading dashes, turn the remaining dashes
+ * into underscores, give the value with `=`; with two exceptions, `installdir` (no dash) and
+ * `/quiet` instead of `--silent`. `msiProperty` is that MSI twin; the commander options of
+ * `jump-client install` and the MSI's properties (issue #5) are both made from this table.
+ */
+import { Option } from 'commander';
+
+export interface InstallerFlag {
+  /** The long flag as the seeds write it, e.g. `--jc-tag`. */
+  flag: string;
+  /** Value placeholder for help, or null for a switch. */
+  value: string | null;
+  /** The MSI property (or msiexec switch) carrying the same setting. */
+  msiProperty: string;
+  /** The jump client field it asks for, when it is one of the overridable fields. */
+  field?: 'name' | 'jump_group' | 'tag' | 'comments';
+  help: string;
+}
+
+export const INSTALLER_FLAGS: readonly InstallerFlag[] = [
+  {
+    flag: '--install-dir',
+    value: '<directory_path>',
+    msiProperty: 'installdir',
+    help: 'a new directory to install into: it must not exist and its parent must be writable (default: ~/jumpclient of the run-as user)',
+  },
+  { flag: '--jc-jump-group', value: '<group>', msiProperty: 'jc_jump_group', field: 'jump_group', help: 'jump group: user:<username> or a shared group name' },
+  { flag: '--jc-tag', value: '<tag-name>', msiProperty: 'jc_tag', field: 'tag', help: 'tag of the jump client' },
+  { flag: '--jc-comments', value: '<comments ...>', msiProperty: 'jc_comments', field: 'comments', help: 'comments of the jump client' },
+  { flag: '--jc-name', value: '<name>', msiProperty: 'jc_name', field: 'name', help: 'name of the jump client (default: its hostname)' },
+  { flag: '--silent', value: null, msiProperty: '/quiet', help: 'no messages, prompts or spinners; failures go to the exit status and the install log' },
+  { flag: '--user', value: '<username>', msiProperty: 'jc_user', help: 'the user the jump client runs as (required when installing as root)' },
+];
+
+/**
+ * The seeds' rule from a flag to its MSI property, before the exceptions: `--jc-tag` → `jc_tag`.
+ * `--install-dir` and `--silent` are the documented exceptions (`installdir`, `/quiet`).
+ */
+export function msiPropertyOf(flag: string): string {
+  if (flag === '--install-dir') return 'installdir';
+  if (flag === '--silent') return '/quiet';
+  return flag.replace(/^-+/, '').replace(/-/g, '_');
+}
+
+/** The table as commander options. */
+export function installerOptions(): Option[] {
+  return INSTALLER_FLAGS.map((f) => new Option(f.value ? `${f.flag} ${f.value}` : f.flag, f.help));
+}

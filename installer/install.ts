@@ -1,0 +1,247 @@
+/**
+ * `jump-client install`: what `sh ./bomgar-scc-<uid>.bin ARGS` runs (seeds: "Installation on
+ * headless Linux systems", the command-line parameter table; issue #3).
+ *
+ * Checks everything first, then installs into a new directory, and rolls back on any failure, so
+ * a failed install leaves no install dir, no unit and no enrollment behind (the jump client
+ * enrolls at its first start, never here). Errors are JumpErrors with a catalog code:
+ *   INSTALL_AS_ROOT, INSTALL_USER_UNKNOWN, INSTALL_USER_NOT_ALLOWED, INSTALL_DIR_EXISTS,
+ *   INSTALL_DIR_UNWRITABLE, INSTALLER_DAMAGED, INSTALLER_EXPIRED, INSTALLER_OVERRIDE_FORBIDDEN,
+ *   VALIDATION_FAILED (a flag's value), INSTALL_FAILED (a system step; rolled back).
+ *
+ * Root installs in service mode (starts at boot, runs as `--user`); anyone else in user mode
+ * (runs as that user, started with `DIR/init-script start`).
+ */
+import { chmodSync, chownSync, copyFileSync, cpSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, accessSync, constants, writeFileSync, existsSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { AgentConfig } from '../agent/config.js';
+import { JumpError } from '../protocol/errors.js';
+import { OVERRIDABLE_FIELDS, type OverridableField } from '../protocol/fields.js';
+import { requestedFieldsSchema, type RequestedFields } from '../protocol/messages.js';
+import { VERSION } from '../protocol/version.js';
+import { lookupAccount, unreachableAncestor, type Account } from './accounts.js';
+import { INSTALLER_FLAGS } from './flags.js';
+import {
+  CRON_DIR,
+  SYSTEMD_UNIT_DIR,
+  cronEntry,
+  formatInstallConf,
+  installPaths,
+  newUnitName,
+  removeBootStart,
+  run,
+  systemdRunning,
+  systemdUnit,
+  type InstallConf,
+} from './service.js';
+import type { Stamp } from './stamp.js';
+
+/** The parsed flags (commander's camelCase names of INSTALLER_FLAGS). */
+export interface InstallOptions {
+  installDir?: string;
+  jcJumpGroup?: string;
+  jcTag?: string;
+  jcComments?: string;
+  jcName?: string;
+  silent?: boolean;
+  user?: string;
+}
+
+/** What the install did, for the summary. */
+export interface InstallResult {
+  dir: string;
+  mode: 'service' | 'user';
+  runAs: string;
+  /** How the install starts at boot: a systemd unit, a cron.d entry, or nothing (user mode). */
+  bootStart: { kind: 'systemd' | 'cron'; file: string } | null;
+}
+
+/** Files of the package that go into every install dir (beside them: lib/). */
+const PACKAGE_FILES = ['jump-client', 'init-script', 'uninstall'];
+
+const flagOf = (field: OverridableField) => INSTALLER_FLAGS.find((f) => f.field === field)!.flag;
+
+/** The fields asked for on the command line, validated (VALIDATION_FAILED names the flag). */
+export function requestedFromOptions(o: InstallOptions): RequestedFields {
+  const requested = {
+    ...(o.jcName !== undefined ? { name: o.jcName } : {}),
+    ...(o.jcJumpGroup !== undefined ? { jump_group: o.jcJumpGroup } : {}),
+    ...(o.jcTag !== undefined ? { tag: o.jcTag } : {}),
+    ...(o.jcComments !== undefined ? { comments: o.jcComments } : {}),
+  };
+  const r = requestedFieldsSchema.safeParse(requested);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const flag = flagOf(issue.path[0] as OverridableField);
+    throw new JumpError('VALIDATION_FAILED', { field: flag, detail: `${flag}: ${issue.message}.` });
+  }
+  return r.data;
+}
+
+/**
+ * Refuses a requested value that differs from the installer's default when the installer does
+ * not allow that field to be overridden (the site checks the same again at enrollment).
+ */
+export function checkOverrides(stamp: Stamp, requested: RequestedFields): void {
+  for (const field of OVERRIDABLE_FIELDS) {
+    const value = requested[field];
+    if (value === undefined || value === stamp.defaults[field] || stamp.allow_override.includes(field)) continue;
+    const flag = flagOf(field);
+    throw new JumpError('INSTALLER_OVERRIDE_FORBIDDEN', { field: flag, detail: `${flag}: this installer fixes it to "${stamp.defaults[field] ?? ''}".` });
+  }
+}
+
+/** Who the jump client will run as, from `--user` and who is installing. */
+export function resolveRunAs(o: InstallOptions, euid: number): Account {
+  if (euid === 0) {
+    if (o.user === undefined) throw new JumpError('INSTALL_AS_ROOT', { field: '--user' });
+    const account = lookupAccount(o.user);
+    if (!account) throw new JumpError('INSTALL_USER_UNKNOWN', { field: '--user', detail: `--user: no user "${o.user}".` });
+    if (account.uid === 0) {
+      throw new JumpError('INSTALL_USER_NOT_ALLOWED', { field: '--user', detail: `--user: "${o.user}" is root; name an unprivileged user.` });
+    }
+    return account;
+  }
+  const me = userInfo();
+  const self = lookupAccount(me.username);
+  if (o.user !== undefined && o.user !== me.username) {
+    if (!lookupAccount(o.user)) throw new JumpError('INSTALL_USER_UNKNOWN', { field: '--user', detail: `--user: no user "${o.user}".` });
+    throw new JumpError('INSTALL_USER_NOT_ALLOWED', {
+      field: '--user',
+      detail: `--user: only root can install a jump client that runs as another user ("${o.user}"); run the installer as root, or as ${o.user}.`,
+    });
+  }
+  return self ?? { name: me.username, uid: me.uid, gid: me.gid, home: me.homedir, shell: me.shell ?? '/bin/sh', groups: [me.gid] };
+}
+
+/** Resolves and checks `--install-dir` (seeds: must not exist; its location must be writable). */
+export function checkInstallDir(o: InstallOptions, runAs: Account): string {
+  if (o.installDir !== undefined && (o.installDir === '' || /[\u0000-\u001f\u007f]/.test(o.installDir))) {
+    throw new JumpError('VALIDATION_FAILED', { field: '--install-dir', detail: '--install-dir: give a path without control characters.' });
+  }
+  const dir = resolve(o.installDir ?? join(runAs.home, 'jumpclient'));
+  const parent = dirname(dir);
+  let exists = true;
+  try {
+    lstatSync(dir);
+  } catch {
+    exists = false;
+  }
+  if (exists) throw new JumpError('INSTALL_DIR_EXISTS', { field: '--install-dir', detail: `--install-dir: ${dir} exists.` });
+  let parentIsDir = false;
+  try {
+    parentIsDir = statSync(parent).isDirectory();
+  } catch {
+    /* missing */
+  }
+  if (!parentIsDir) throw new JumpError('INSTALL_DIR_UNWRITABLE', { field: '--install-dir', detail: `--install-dir: ${parent} does not exist or is not a directory.` });
+  try {
+    accessSync(parent, constants.W_OK | constants.X_OK);
+  } catch {
+    throw new JumpError('INSTALL_DIR_UNWRITABLE', { field: '--install-dir', detail: `--install-dir: ${parent} is not writable by ${userInfo().username}.` });
+  }
+  const blocked = unreachableAncestor(parent, runAs);
+  if (blocked) {
+    throw new JumpError('INSTALL_USER_NOT_ALLOWED', {
+      field: '--user',
+      detail: `--user: ${runAs.name} cannot reach ${dir} (no search permission on ${blocked}); choose a directory ${runAs.name} can use.`,
+    });
+  }
+  return dir;
+}
+
+function chownTree(path: string, uid: number, gid: number): void {
+  chownSync(path, uid, gid);
+  if (statSync(path).isDirectory()) for (const e of readdirSync(path)) chownTree(join(path, e), uid, gid);
+}
+
+/**
+ * Installs from `packageDir` (the unpacked payload: jump-client, lib/, init-script, uninstall)
+ * with the stamped settings `stamp`. `now` in ms since the epoch. Throws a JumpError (above);
+ * on INSTALL_FAILED everything done so far has been undone.
+ */
+export function install(o: InstallOptions, stamp: Stamp, packageDir: string, now: number): InstallResult {
+  // 1. Everything that depends only on the input, before touching the disk.
+  const euid = process.geteuid?.() ?? -1;
+  const runAs = resolveRunAs(o, euid);
+  const mode: InstallResult['mode'] = euid === 0 ? 'service' : 'user';
+  const requested = requestedFromOptions(o);
+  checkOverrides(stamp, requested);
+  if (Date.parse(stamp.expires_at) <= now) {
+    throw new JumpError('INSTALLER_EXPIRED', { detail: `It expired at ${stamp.expires_at}.` });
+  }
+  for (const f of PACKAGE_FILES) {
+    if (!existsSync(join(packageDir, f))) throw new JumpError('INSTALLER_DAMAGED', { detail: `${f} is missing from the installer.` });
+  }
+  const dir = checkInstallDir(o, runAs);
+
+  // 2. The install, undone in reverse on any failure.
+  const p = installPaths(dir);
+  const conf: InstallConf = { mode, run_as: runAs.name, unit: mode === 'service' ? newUnitName() : undefined, installer: stamp.uid, version: VERSION };
+  const undo: (() => void)[] = [];
+  let bootStart: InstallResult['bootStart'] = null;
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+    undo.push(() => rmSync(dir, { recursive: true, force: true }));
+    chmodSync(dir, 0o700);
+    for (const f of PACKAGE_FILES) {
+      copyFileSync(join(packageDir, f), join(dir, f));
+      chmodSync(join(dir, f), 0o755);
+    }
+    cpSync(join(packageDir, 'lib'), join(dir, 'lib'), { recursive: true });
+    const cfg = new AgentConfig(p.config);
+    cfg.update({
+      site_url: stamp.site_url,
+      site_pin: stamp.site_pin,
+      key_info: stamp.key_info,
+      installer_expires_at: Date.parse(stamp.expires_at),
+      ...(Object.keys(requested).length > 0 ? { requested } : {}),
+    });
+    writeFileSync(p.conf, formatInstallConf(conf), { mode: 0o644 });
+    if (euid === 0) chownTree(dir, runAs.uid, runAs.gid);
+
+    if (mode === 'service') {
+      if (systemdRunning()) {
+        const unitFile = join(SYSTEMD_UNIT_DIR, `${conf.unit}.service`);
+        undo.push(() => removeBootStart(conf));
+        writeFileSync(unitFile, systemdUnit(dir, runAs.name), { mode: 0o644, flag: 'wx' });
+        run('systemctl', ['daemon-reload']);
+        run('systemctl', ['enable', `${conf.unit}.service`]);
+        bootStart = { kind: 'systemd', file: unitFile };
+      } else if (existsSync(CRON_DIR)) {
+        const cronFile = join(CRON_DIR, conf.unit!);
+        undo.push(() => removeBootStart(conf));
+        writeFileSync(cronFile, cronEntry(dir, runAs.name), { mode: 0o644, flag: 'wx' });
+        bootStart = { kind: 'cron', file: cronFile };
+      }
+    }
+  } catch (err) {
+    for (const u of undo.reverse()) {
+      try {
+        u();
+      } catch {
+        /* keep undoing the rest */
+      }
+    }
+    if (err instanceof JumpError) throw err;
+    throw new JumpError('INSTALL_FAILED', { detail: `${(err as Error).message}` });
+  }
+  return { dir, mode, runAs: runAs.name, bootStart };
+}
+
+/** The summary printed after a successful install (not with --silent). */
+export function installSummary(r: InstallResult): string {
+  const lines = [`Jump client installed in ${r.dir} (${r.mode} mode, runs as ${r.runAs}).`, `Start it now: ${join(r.dir, 'init-script')} start`];
+  if (r.bootStart?.kind === 'systemd') lines.push(`It starts at boot through systemd (${r.bootStart.file}).`);
+  else if (r.bootStart?.kind === 'cron') lines.push(`It starts at boot through cron (${r.bootStart.file}).`);
+  else if (r.mode === 'service') lines.push(`Neither systemd nor /etc/cron.d is here: make \`${join(r.dir, 'init-script')} start\` run at boot yourself.`);
+  else {
+    lines.push(
+      'IMPORTANT: make `init-script start` run at boot too, so the jump client is back after a restart, e.g. with',
+      `  (crontab -l 2>/dev/null; echo '@reboot ${join(r.dir, 'init-script')} start') | crontab -`,
+    );
+  }
+  lines.push(`Uninstall: ${join(r.dir, 'uninstall')}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,52 @@
+/**
+ * The installer's stamped settings: `installer.json`, written by `jump installer create --platform`
+ * into the payload of `bomgar-scc-<uid>.bin` (and the per-installer EXE), read by
+ * `jump-client install` from beside its executable.
+ *
+ * Shape (format 1):
+ *   { format: 1, uid, site_url, site_pin, key_info, expires_at (ISO 8601),
+ *     defaults: { name, jump_group, tag, comments }, allow_override: [field...] }
+ *
+ * It holds KEY_INFO, so the file is written 0600 inside a 0700 temp dir and never copied into the
+ * install dir whole: the install keeps the key only until enrollment (agent/config.ts).
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { JumpError } from '../protocol/errors.js';
+import { OVERRIDABLE_FIELDS, commentsField, jumpGroupRef, nameField, tagField } from '../protocol/fields.js';
+
+export const STAMP_FILE = 'installer.json';
+
+export const stampSchema = z.strictObject({
+  format: z.literal(1),
+  uid: z.string().regex(/^[0-9a-f]{16}$/),
+  site_url: z.string().url().refine((u) => u.startsWith('https://'), 'must start with https://'),
+  site_pin: z.string().regex(/^ed25519:[A-Za-z0-9_-]{43}$/),
+  key_info: z.string().regex(/^[a-z0-9]{8,128}$/),
+  expires_at: z.iso.datetime(),
+  defaults: z.strictObject({
+    name: nameField.nullable(),
+    jump_group: jumpGroupRef.nullable(),
+    tag: tagField,
+    comments: commentsField,
+  }),
+  allow_override: z.array(z.enum(OVERRIDABLE_FIELDS)),
+});
+export type Stamp = z.infer<typeof stampSchema>;
+
+/** Reads and validates a stamp file. Throws INSTALLER_DAMAGED naming what is wrong. */
+export function readStamp(file: string): Stamp {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `${file} is missing (run the installer file, not the bare jump-client)` : `${file} is not JSON`;
+    throw new JumpError('INSTALLER_DAMAGED', { detail: why });
+  }
+  const r = stampSchema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new JumpError('INSTALLER_DAMAGED', { detail: `${file}: ${i.path.join('.')} ${i.message}` });
+  }
+  return r.data;
+}

