@@ -102,9 +102,10 @@ program
       if (cfg.data.client_id === undefined && expiresAt !== undefined && Date.now() >= expiresAt) {
         const err = new JumpError('INSTALLER_EXPIRED', { detail: `It expired at ${new Date(expiresAt).toISOString()}.` });
         log.error({ code: err.code }, err.message);
-        log.flush();
         process.stderr.write(`jump-client: ${err.code}: ${err.message}\n`);
-        process.exit(EXIT_REFUSED);
+        // The log file opens asynchronously: give it a moment before exiting.
+        setTimeout(() => process.exit(EXIT_REFUSED), 100);
+        return;
       }
       const identity = identityFromConfig(cfg, machineIdSync());
       agent = new Agent({

@@ -120,6 +120,10 @@ export function checkInstallDir(o: InstallOptions, runAs: Account): string {
   if (o.installDir !== undefined && (o.installDir === '' || /[\u0000-\u001f\u007f]/.test(o.installDir))) {
     throw new JumpError('VALIDATION_FAILED', { field: '--install-dir', detail: '--install-dir: give a path without control characters.' });
   }
+  // systemd refuses an executable path holding quotes or backslashes (systemd.service(5)).
+  if (o.installDir !== undefined && /["'\\]/.test(o.installDir)) {
+    throw new JumpError('VALIDATION_FAILED', { field: '--install-dir', detail: '--install-dir: give a path without quotes or backslashes.' });
+  }
   const dir = resolve(o.installDir ?? join(runAs.home, 'jumpclient'));
   const parent = dirname(dir);
   let exists = true;

@@ -86,9 +86,13 @@ export function systemdRunning(): boolean {
   return existsSync('/run/systemd/system');
 }
 
-/** Quotes a path for a systemd unit line (systemd.syntax(7): specifiers `%`, variables `$`). */
-function unitQuote(s: string): string {
-  return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/%/g, '%%').replace(/\$/g, '$$$$')}"`;
+/**
+ * Quotes a path for an ExecStart= line (systemd.service(5), "Command lines"): `\` and `"` escaped,
+ * specifiers `%` doubled, and in arguments (not the executable, which is not expanded) `$` doubled.
+ */
+function unitQuote(s: string, isArgument = true): string {
+  const q = s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/%/g, '%%');
+  return `"${isArgument ? q.replace(/\$/g, '$$$$') : q}"`;
 }
 
 /**
@@ -102,15 +106,15 @@ export function systemdUnit(dir: string, runAs: string): string {
   return [
     '[Unit]',
     `Description=Jump Client (${dir.replace(/%/g, '%%')})`,
-    'Documentation=man:systemd.service(5)',
     'Wants=network-online.target',
     'After=network-online.target',
     '',
     '[Service]',
     'Type=simple',
     `User=${runAs}`,
-    `ExecStart=${unitQuote(p.exe)} run --config ${unitQuote(p.config)}`,
-    `WorkingDirectory=${unitQuote(dir)}`,
+    `ExecStart=${unitQuote(p.exe, false)} run --config ${unitQuote(p.config)}`,
+    // A single path: no quotes, only specifiers escaped.
+    `WorkingDirectory=${dir.replace(/%/g, '%%')}`,
     'Restart=on-failure',
     'RestartSec=5s',
     'RestartPreventExitStatus=1 3',

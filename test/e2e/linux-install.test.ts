@@ -1,0 +1,326 @@
+/**
+ * End to end, from the built artifacts (issue #3): `npm run package` builds the packaged
+ * jump-client, `jump installer create --platform linux-x64 --out DIR` writes
+ * bomgar-scc-<uid>.bin, and the seeds' headless Linux commands are run as written:
+ *   sh ./bomgar-scc-<uid>.bin --install-dir ... --jc-jump-group "Linux Admins" --jc-tag ... --user U
+ *   DIR/init-script start|stop|restart|status,  DIR/uninstall
+ * against a real site on 127.0.0.1, as root (service mode) and as a test user (user mode).
+ *
+ * Needs root (CI runs as root) to create test users with useradd.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanup, ROOT, run, tempDir, waitFor } from '../helpers/processes.js';
+import { jump, startTestSite, type TestSite } from '../helpers/site.js';
+
+const isRoot = process.getuid?.() === 0;
+const PACKAGE_DIR = join(ROOT, 'dist', 'package', 'linux-x64');
+const CRON_DIR = '/etc/cron.d';
+
+interface ClientJson {
+  id: number;
+  status: string;
+  jump_group: string;
+  tag: string;
+  comments: string;
+  installer: string;
+}
+
+/** A user made for this test file, removed (with its processes and home) afterwards. */
+function makeUser(): { name: string; home: string; uid: number } {
+  const name = `jct${Math.random().toString(36).slice(2, 8)}`;
+  execFileSync('useradd', ['-m', '-s', '/bin/sh', name]);
+  users.push(name);
+  const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
+  return { name, home: `/home/${name}`, uid };
+}
+const users: string[] = [];
+
+let site: TestSite;
+let binPath: string;
+let uid: string;
+let lockedBin: string;
+let lockedUid: string;
+let userA: ReturnType<typeof makeUser>;
+let userB: ReturnType<typeof makeUser>;
+/** A PATH whose `node` fails loudly: nothing in the .bin or the install may need Node.js. */
+let noNodePath: string;
+let nodeMarker: string;
+let tmpForBin: string;
+
+async function clients(): Promise<ClientJson[]> {
+  const r = await jump(site.consoleDir, ['clients', 'list', '--json']);
+  expect(r.code, r.stderr).toBe(0);
+  return (JSON.parse(r.stdout) as { items: ClientJson[] }).items;
+}
+
+/** Runs a command as root or as `user`, with the no-Node PATH and the test's TMPDIR. */
+function sh(args: string[], opts: { user?: string; cwd?: string } = {}) {
+  const env = { PATH: noNodePath, TMPDIR: tmpForBin, HOME: opts.user ? `/home/${opts.user}` : '/root' };
+  if (opts.user) return run('runuser', ['-u', opts.user, '--', 'env', `PATH=${noNodePath}`, `TMPDIR=${tmpForBin}`, `HOME=/home/${opts.user}`, ...args], { cwd: opts.cwd });
+  return run(args[0], args.slice(1), { env, cwd: opts.cwd });
+}
+
+function cronFiles(): string[] {
+  return existsSync(CRON_DIR) ? readdirSync(CRON_DIR).filter((f) => f.startsWith('jump-client-')) : [];
+}
+
+function agentUidOf(dir: string): number {
+  const pid = Number(readFileSync(join(dir, 'jump-client.pid'), 'utf8').trim());
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/^Uid:\s+(\d+)/m.exec(status)![1]);
+}
+
+async function createBin(args: string[], outDir: string): Promise<{ path: string; uid: string }> {
+  const r = await jump(site.consoleDir, ['installer', 'create', ...args, '--platform', 'linux-x64', '--out', outDir, '--json']);
+  expect(r.code, r.stderr).toBe(0);
+  const j = JSON.parse(r.stdout) as { uid: string; file: string; file_bytes: number };
+  expect(statSync(j.file).mode & 0o777).toBe(0o600);
+  return { path: j.file, uid: j.uid };
+}
+
+describe.runIf(isRoot)('headless Linux install from bomgar-scc-<uid>.bin', () => {
+  beforeAll(async () => {
+    const build = await run(process.execPath, [join(ROOT, 'packaging', 'build.mjs'), '--quiet']);
+    expect(build.code, build.stderr).toBe(0);
+    site = await startTestSite();
+    expect((await jump(site.consoleDir, ['groups', 'create', 'Linux Admins'])).code).toBe(0);
+    const out = tempDir('jump-bin-');
+    ({ path: binPath, uid } = await createBin(['--valid-for', '1d', '--jump-group', 'Linux Admins'], out));
+    ({ path: lockedBin, uid: lockedUid } = await createBin(['--tag', 'fixed', '--allow-override', 'none'], out));
+    userA = makeUser();
+    userB = makeUser();
+    // Each user gets a readable copy of the installers in its home (the seeds' "send the file").
+    for (const u of [userA, userB]) {
+      for (const f of [binPath, lockedBin]) {
+        const dest = join(u.home, f.split('/').pop()!);
+        copyFileSync(f, dest);
+        execFileSync('chown', [`${u.name}:`, dest]);
+      }
+    }
+    const fake = tempDir('jump-nonode-');
+    chmodSync(fake, 0o755);
+    nodeMarker = join(fake, 'node-was-called');
+    writeFileSync(join(fake, 'node'), `#!/bin/sh\necho called >> ${nodeMarker}\nexit 97\n`, { mode: 0o755 });
+    noNodePath = `${fake}:/usr/local/sbin:/usr/sbin:/sbin:/usr/bin:/bin`;
+    tmpForBin = tempDir('jump-bintmp-');
+    chmodSync(tmpForBin, 0o1777);
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const u of users) {
+      await run('pkill', ['-KILL', '-u', u]);
+      await run('userdel', ['-r', u]);
+    }
+    await cleanup();
+  });
+
+  it('service mode: installs with the seeds flags as root for --user, starts, reports LSB status, restarts, uninstalls', async () => {
+    const dir = join(userA.home, 'jumpclient');
+    const comments = `Rack 4 "north" it's $HOME; echo pwned \\ ok`;
+    const cronBefore = cronFiles();
+    // The seeds' command line, run by dash (Debian's sh) from the installer's directory.
+    const inst = await sh(
+      ['dash', `./${binPath.split('/').pop()}`, '--install-dir', dir, '--jc-jump-group', 'Linux Admins', '--jc-tag', 'Headless Linux Systems', '--jc-comments', comments, '--user', userA.name],
+      { cwd: binPath.slice(0, binPath.lastIndexOf('/')) },
+    );
+    expect(inst.code, inst.stderr).toBe(0);
+    expect(inst.stdout).toContain('service mode, runs as ' + userA.name);
+    expect(readdirSync(tmpForBin)).toEqual([]); // the .bin's temp dir is gone
+
+    // Files: the dir and everything in it belong to the run-as user; key and config are private.
+    expect(statSync(dir).uid).toBe(userA.uid);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dir, 'config', 'agent.json')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, 'config', 'agent.json')).uid).toBe(userA.uid);
+    const newCron = cronFiles().filter((f) => !cronBefore.includes(f));
+    if (existsSync(CRON_DIR) && !existsSync('/run/systemd/system')) {
+      expect(newCron).toHaveLength(1);
+      expect(readFileSync(join(CRON_DIR, newCron[0]), 'utf8')).toContain(`@reboot ${userA.name} '${dir}/init-script' start`);
+    }
+
+    expect((await sh([join(dir, 'init-script'), 'status'])).code).toBe(3);
+    const started = await sh([join(dir, 'init-script'), 'start']);
+    expect(started.code, started.stderr).toBe(0);
+    expect(started.stdout).toContain('enrolled');
+    expect(statSync(join(dir, 'config', 'agent.key')).mode & 0o777).toBe(0o600);
+    expect(agentUidOf(dir)).toBe(userA.uid);
+
+    const mine = await waitFor(async () => (await clients()).find((c) => c.installer === uid && c.status === 'online'), 20_000, 200, 'client online');
+    expect(mine).toMatchObject({ jump_group: 'Linux Admins', tag: 'Headless Linux Systems', comments });
+
+    // start is idempotent; status 0 running.
+    expect((await sh([join(dir, 'init-script'), 'start'])).code).toBe(0);
+    expect((await sh([join(dir, 'init-script'), 'status'])).code).toBe(0);
+
+    // kill -9: dead but the pid file exists → 1.
+    const pid = Number(readFileSync(join(dir, 'jump-client.pid'), 'utf8'));
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => !existsSync(`/proc/${pid}/cmdline`) || readFileSync(`/proc/${pid}/cmdline`, 'utf8') === '', 5_000, 50, 'killed');
+    const dead = await sh([join(dir, 'init-script'), 'status']);
+    expect(dead.code).toBe(1);
+    expect(dead.stdout).toContain('dead');
+
+    const restarted = await sh([join(dir, 'init-script'), 'restart']);
+    expect(restarted.code, restarted.stderr).toBe(0);
+    expect((await sh([join(dir, 'init-script'), 'status'])).code).toBe(0);
+    expect(agentUidOf(dir)).toBe(userA.uid);
+
+    expect((await sh([join(dir, 'init-script'), 'stop'])).code).toBe(0);
+    expect((await sh([join(dir, 'init-script'), 'stop'])).code).toBe(0);
+    expect((await sh([join(dir, 'init-script'), 'status'])).code).toBe(3);
+    expect((await sh([join(dir, 'init-script'), 'bogus'])).code).toBe(2);
+    expect((await sh([join(dir, 'init-script'), 'start'])).code).toBe(0);
+    await waitFor(async () => (await clients()).find((c) => c.id === mine.id && c.status === 'online'), 20_000, 200, 'online again');
+
+    const un = await sh([join(dir, 'uninstall')]);
+    expect(un.code, un.stderr).toBe(0);
+    expect(un.stdout).toContain('the site shows it as uninstalled');
+    expect(existsSync(dir)).toBe(false);
+    expect(cronFiles()).toEqual(cronBefore);
+    expect(execFileSync('ps', ['-u', userA.name, '-o', 'args='], { encoding: 'utf8' })).not.toContain('jump-client run');
+    const after = (await clients()).find((c) => c.id === mine.id)!;
+    expect(after.status).toBe('uninstalled');
+    expect(existsSync(nodeMarker)).toBe(false);
+  });
+
+  it('user mode: a normal user installs with bash, starts it, and it runs as that user', async () => {
+    const dir = join(userB.home, 'jc user');
+    const bin = join(userB.home, binPath.split('/').pop()!);
+    const comments = `two  spaces; 'single' and "double" $PATH \`date\``;
+    const inst = await sh(['bash', bin, '--install-dir', dir, '--jc-tag', 'user mode', '--jc-comments', comments], { user: userB.name });
+    expect(inst.code, inst.stderr).toBe(0);
+    expect(inst.stdout).toContain('user mode, runs as ' + userB.name);
+    expect(inst.stdout).toContain('@reboot'); // how to start at boot
+    const started = await sh([join(dir, 'init-script'), 'start'], { user: userB.name });
+    expect(started.code, started.stderr).toBe(0);
+    expect(agentUidOf(dir)).toBe(userB.uid);
+    const mine = await waitFor(async () => (await clients()).find((c) => c.tag === 'user mode' && c.status === 'online'), 20_000, 200, 'online');
+    expect(mine.comments).toBe(comments);
+    expect((await sh([join(dir, 'init-script'), 'status'], { user: userB.name })).code).toBe(0);
+    const un = await sh([join(dir, 'uninstall')], { user: userB.name });
+    expect(un.code, un.stderr).toBe(0);
+    expect(existsSync(dir)).toBe(false);
+    expect((await clients()).find((c) => c.id === mine.id)!.status).toBe('uninstalled');
+    expect(existsSync(nodeMarker)).toBe(false);
+  });
+
+  describe('bad input: a non-zero exit, a message naming the flag and the fix, nothing left behind', () => {
+    const cases: { name: string; args: (u: ReturnType<typeof makeUser>) => string[]; user?: 'self'; bin?: 'locked'; code: number; message: RegExp; pre?: (dir: string) => void }[] = [
+      { name: 'existing install dir', pre: (d) => mkdirSync(d), args: (u) => ['--user', u.name], code: 2, message: /INSTALL_DIR_EXISTS.*--install-dir: .* exists/ },
+      { name: 'unwritable parent', user: 'self', args: () => ['--install-dir', '/usr/lib/jumpclient-x'], code: 2, message: /INSTALL_DIR_UNWRITABLE.*--install-dir: \/usr\/lib is not writable/ },
+      { name: 'missing --user as root', args: () => [], code: 2, message: /WARNING: you are installing as root[\s\S]*INSTALL_AS_ROOT.*--user <username>/ },
+      { name: 'unknown user', args: () => ['--user', 'no-such-user-x'], code: 2, message: /INSTALL_USER_UNKNOWN.*--user: no user "no-such-user-x"/ },
+      { name: 'unknown flag', args: (u) => ['--user', u.name, '--jc-colour', 'red'], code: 2, message: /unknown option '--jc-colour'/ },
+      { name: 'an override the installer forbids', bin: 'locked', args: (u) => ['--user', u.name, '--jc-tag', 'other'], code: 2, message: /INSTALLER_OVERRIDE_FORBIDDEN.*--jc-tag: this installer fixes it to "fixed"/ },
+      { name: 'a bad value', args: (u) => ['--user', u.name, '--jc-tag', 'a\u0007b'], code: 2, message: /VALIDATION_FAILED.*--jc-tag: must not contain control characters/ },
+    ];
+    for (const c of cases) {
+      it(c.name, async () => {
+        const u = userA;
+        const dir = join(u.home, `bad-${Math.random().toString(36).slice(2, 7)}`);
+        c.pre?.(dir);
+        // The install log is the one file a failure writes (where the user can read it).
+        const homeList = () => readdirSync(u.home).filter((f) => f !== '.jump-client-install.log').sort();
+        const before = { home: homeList(), cron: cronFiles(), clients: (await clients()).length };
+        const bin = c.bin === 'locked' ? lockedBin : binPath;
+        const args = ['sh', c.user === 'self' ? join(u.home, bin.split('/').pop()!) : bin, ...(c.args(u).includes('--install-dir') ? [] : ['--install-dir', dir]), ...c.args(u)];
+        const r = await sh(args, c.user === 'self' ? { user: u.name } : {});
+        expect(r.code).toBe(c.code);
+        expect(r.stderr).toMatch(c.message);
+        expect(homeList()).toEqual(before.home);
+        const log = c.user === 'self' ? join(u.home, '.jump-client-install.log') : '/var/log/jump-client-install.log';
+        expect(readFileSync(log, 'utf8').trim().split('\n').pop()).toMatch(c.message.source.startsWith('WARNING') ? /INSTALL_AS_ROOT/ : c.message);
+        if (c.pre) expect(readdirSync(dir)).toEqual([]); // the existing dir is left as it was
+        expect(cronFiles()).toEqual(before.cron);
+        expect(readdirSync(tmpForBin)).toEqual([]);
+        expect((await clients()).length).toBe(before.clients);
+      });
+    }
+
+    it('--silent: prints nothing, and the failure goes to the exit status and the install log', async () => {
+      const r = await sh(['sh', binPath, '--silent', '--install-dir', join(userA.home, 'silent')]);
+      expect(r.code).toBe(2);
+      expect(r.stdout + r.stderr).toBe('');
+      expect(readFileSync('/var/log/jump-client-install.log', 'utf8')).toMatch(/INSTALL_AS_ROOT/);
+    });
+
+    it('an expired installer at first start: the site refuses, init-script start fails with INSTALLER_EXPIRED, nothing enrolls', async () => {
+      const dir = join(userA.home, 'expiring');
+      const inst = await sh(['sh', binPath, '--install-dir', dir, '--user', userA.name, '--jc-tag', 'expiring']);
+      expect(inst.code, inst.stderr).toBe(0);
+      // The site's clock passes the installer's validity (the stamped copy still looks valid).
+      const db = new Database(join(site.dataDir, 'site.db'));
+      db.prepare('UPDATE installers SET expires_at = ? WHERE uid = ?').run(Date.now() - 1000, uid);
+      db.close();
+      const before = (await clients()).length;
+      const r = await sh([join(dir, 'init-script'), 'start']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/failed to start: INSTALLER_EXPIRED: This installer has expired/);
+      expect((await sh([join(dir, 'init-script'), 'status'])).code).toBe(3);
+      // The endpoint's own clock also stops a first start after the stamped expiry, without the site.
+      const cfgFile = join(dir, 'config', 'agent.json');
+      const cfg = JSON.parse(readFileSync(cfgFile, 'utf8')) as Record<string, unknown>;
+      writeFileSync(cfgFile, JSON.stringify({ ...cfg, site_url: 'https://127.0.0.1:9', installer_expires_at: Date.now() - 1000 }));
+      const local = await sh([join(dir, 'init-script'), 'start']);
+      expect(local.code).toBe(1);
+      expect(local.stderr).toMatch(/INSTALLER_EXPIRED: .*It expired at/);
+      expect((await clients()).length).toBe(before);
+      expect((await sh([join(dir, 'uninstall')])).code).toBe(0);
+      expect(existsSync(dir)).toBe(false);
+    });
+  });
+
+  it('the .bin passes every argument through untouched, under dash and bash', async () => {
+    // --help exits 0 through the stub; a value with every shell metacharacter reaches the
+    // installer whole (it names it in its error, since the user does not exist).
+    for (const shell of ['dash', 'bash']) {
+      const help = await sh([shell, binPath, '--help']);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain('--install-dir <directory_path>');
+      const nasty = `a b"c'd$e;f\\g\`h\``;
+      const r = await sh([shell, binPath, '--install-dir', join(userA.home, 'x'), '--user', nasty]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`--user: no user "${nasty}"`);
+    }
+  });
+
+  it('shellcheck passes on the stub as written into the .bin, init-script and uninstall', async () => {
+    const head = readFileSync(binPath).subarray(0, 4096).toString('latin1');
+    const offset = Number(/^offset=(\d+)$/m.exec(head)![1]);
+    const stub = join(tempDir('jump-stub-'), 'stub.sh');
+    writeFileSync(stub, readFileSync(binPath).subarray(0, offset - 1));
+    expect(readFileSync(stub, 'utf8').endsWith('exit "$status"\n')).toBe(true);
+    const r = await run('shellcheck', ['-s', 'sh', stub, join(PACKAGE_DIR, 'init-script'), join(PACKAGE_DIR, 'uninstall')]);
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  it('the systemd unit of a service-mode install passes systemd-analyze verify', async () => {
+    const dir = join(userA.home, 'unit check');
+    const inst = await sh(['sh', binPath, '--install-dir', dir, '--user', userA.name]);
+    expect(inst.code, inst.stderr).toBe(0);
+    const { systemdUnit } = await import('../../installer/service.js');
+    const unitFile = join(tempDir('jump-unit-'), 'jump-client-0123456789ab.service');
+    writeFileSync(unitFile, systemdUnit(dir, userA.name));
+    const ok = await run('systemd-analyze', ['verify', unitFile]);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    // The check can fail: the same unit for a dir without the executable does not verify.
+    writeFileSync(unitFile, systemdUnit(join(userA.home, 'no such dir'), userA.name));
+    expect((await run('systemd-analyze', ['verify', unitFile])).code).not.toBe(0);
+    expect((await sh([join(dir, 'uninstall')])).code).toBe(0);
+  });
+
+  it('jump installer create --platform refuses a bad --out before creating anything', async () => {
+    const before = JSON.parse((await jump(site.consoleDir, ['installer', 'list', '--json'])).stdout).items.length;
+    const r = await jump(site.consoleDir, ['installer', 'create', '--platform', 'linux-x64', '--out', '/no/such/dir']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--out: \/no\/such\/dir is not a writable directory/);
+    expect(JSON.parse((await jump(site.consoleDir, ['installer', 'list', '--json'])).stdout).items.length).toBe(before);
+    expect(lockedUid).toMatch(/^[0-9a-f]{16}$/);
+  });
+});

@@ -1,0 +1,142 @@
+/**
+ * The installer's pieces that need no site: the flag table and its MSI twins (seeds: the
+ * msiexec rule and its two exceptions), the .bin stub's offset, install.conf, the cron.d and
+ * systemd quoting, and the checks that run before anything is written.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BIN_STUB, renderStub } from '../../installer/bin-file.js';
+import { INSTALLER_FLAGS, msiPropertyOf } from '../../installer/flags.js';
+import { checkInstallDir, checkOverrides, requestedFromOptions } from '../../installer/install.js';
+import { cronEntry, formatInstallConf, readInstallConf, systemdUnit } from '../../installer/service.js';
+import { stampSchema, type Stamp } from '../../installer/stamp.js';
+import { JumpError } from '../../protocol/errors.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'jump-installer-unit-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const stamp: Stamp = {
+  format: 1,
+  uid: '0123456789abcdef',
+  site_url: 'https://jump.example.test:8443',
+  site_pin: 'ed25519:' + 'A'.repeat(43),
+  key_info: 'k'.repeat(47),
+  expires_at: '2030-01-01T00:00:00.000Z',
+  defaults: { name: null, jump_group: 'Linux Admins', tag: 'fixed', comments: '' },
+  allow_override: ['comments'],
+};
+
+describe('installer flags and their MSI twins (seeds: msiexec parameters)', () => {
+  it('every flag of the seeds table is there, and each MSI twin follows the rule or a documented exception', () => {
+    const flags = INSTALLER_FLAGS.map((f) => f.flag);
+    for (const f of ['--install-dir', '--jc-jump-group', '--jc-tag', '--jc-comments', '--silent', '--user']) expect(flags).toContain(f);
+    const twins = Object.fromEntries(INSTALLER_FLAGS.map((f) => [f.flag, f.msiProperty]));
+    expect(twins).toMatchObject({
+      '--install-dir': 'installdir',
+      '--jc-jump-group': 'jc_jump_group',
+      '--jc-tag': 'jc_tag',
+      '--jc-comments': 'jc_comments',
+      '--jc-name': 'jc_name',
+      '--silent': '/quiet',
+    });
+    for (const f of INSTALLER_FLAGS.filter((x) => x.flag !== '--user')) expect(f.msiProperty).toBe(msiPropertyOf(f.flag));
+  });
+});
+
+describe('the .bin stub', () => {
+  const template = readFileSync(new URL(`../../packaging/${BIN_STUB}`, import.meta.url), 'utf8');
+
+  it('points at the byte right after itself, for any uid length', () => {
+    for (const uid of ['0123456789abcdef', 'x'.repeat(500)]) {
+      const text = renderStub(template, uid);
+      const offset = Number(/^offset=(\d+)$/m.exec(text)![1]);
+      expect(offset).toBe(Buffer.byteLength(text) + 1);
+      expect(text).not.toContain('@@');
+    }
+  });
+
+  it('unpacks a payload appended after it and passes arguments through (real sh and tar)', () => {
+    const payloadDir = join(tmp, 'payload');
+    mkdirSync(payloadDir);
+    writeFileSync(join(payloadDir, 'jump-client'), '#!/bin/sh\nfor a in "$@"; do printf "<%s>\\n" "$a"; done\nexit 7\n', { mode: 0o755 });
+    const bin = join(tmp, 'test.bin');
+    writeFileSync(bin, renderStub(template, stamp.uid));
+    execFileSync('sh', ['-c', `tar -czf - -C '${payloadDir}' jump-client >> '${bin}'`]);
+    const r = spawnSync('dash', [bin, 'a b', `q"'$;`, ''], { encoding: 'utf8', env: { ...process.env, TMPDIR: tmp } });
+    expect(r.status).toBe(7);
+    expect(r.stdout).toBe(`<install>\n<a b>\n<q"'$;>\n<>\n`);
+    const damaged = join(tmp, 'damaged.bin');
+    writeFileSync(damaged, readFileSync(bin).subarray(0, readFileSync(bin).length - 20));
+    const d = spawnSync('sh', [damaged], { encoding: 'utf8', env: { ...process.env, TMPDIR: tmp } });
+    expect(d.status).toBe(3);
+    expect(d.stderr).toContain('the installer is damaged');
+  });
+});
+
+describe('install.conf, cron.d and systemd', () => {
+  it('install.conf round-trips', () => {
+    const dir = join(tmp, 'conf');
+    mkdirSync(dir);
+    const conf = { mode: 'service' as const, run_as: 'jsmith', unit: 'jump-client-0123456789ab', installer: stamp.uid, version: '0.1.0' };
+    writeFileSync(join(dir, 'install.conf'), formatInstallConf(conf));
+    expect(readInstallConf(dir)).toEqual(conf);
+    expect(readInstallConf(join(tmp, 'nowhere'))).toBeNull();
+  });
+
+  it('the cron.d line gives sh the exact path, whatever it holds (cron turns a bare % into a newline)', () => {
+    const dir = `/opt/it's 100% "jump" $dir`;
+    const line = cronEntry(dir, 'jsmith').split('\n').find((l) => l.startsWith('@reboot'))!;
+    const command = line.slice('@reboot jsmith '.length).replace(/ start >\/dev\/null 2>&1$/, '');
+    expect(command).not.toMatch(/[^\\]%/);
+    const asCronRuns = command.replace(/\\%/g, '%');
+    const r = spawnSync('sh', ['-c', `printf '%s' ${asCronRuns}`], { encoding: 'utf8' });
+    expect(r.stdout).toBe(`${dir}/init-script`);
+  });
+
+  it('the unit quotes paths with spaces, %, $ and ; so that systemd-analyze verify accepts them', () => {
+    const dir = join(tmp, `odd dir; 100% $HOME`);
+    mkdirSync(dir);
+    copyFileSync('/bin/true', join(dir, 'jump-client'));
+    const unit = join(tmp, 'jump-client-0123456789ab.service');
+    writeFileSync(unit, systemdUnit(dir, 'daemon'));
+    const r = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(readFileSync(unit, 'utf8')).toContain('User=daemon');
+  });
+});
+
+describe('checks before anything is written', () => {
+  it('refuses an override the installer forbids, naming the flag; allows equal values and allowed fields', () => {
+    expect(() => checkOverrides(stamp, { tag: 'fixed', comments: 'anything', jump_group: 'Linux Admins' })).not.toThrow();
+    try {
+      checkOverrides(stamp, { tag: 'other' });
+      expect.unreachable();
+    } catch (err) {
+      expect((err as JumpError).code).toBe('INSTALLER_OVERRIDE_FORBIDDEN');
+      expect((err as JumpError).message).toContain('--jc-tag: this installer fixes it to "fixed"');
+    }
+  });
+
+  it('refuses an install dir that systemd could not run from (quotes, backslashes) or with control characters', () => {
+    const me = { name: 'x', uid: 0, gid: 0, home: tmp, shell: '/bin/sh', groups: [0] };
+    for (const bad of [`${tmp}/it's`, `${tmp}/a"b`, `${tmp}/a\\b`, `${tmp}/a\nb`]) {
+      expect(() => checkInstallDir({ installDir: bad }, me)).toThrow(/--install-dir: give a path without/);
+    }
+    expect(checkInstallDir({ installDir: `${tmp}/fine 100% $x` }, me)).toBe(`${tmp}/fine 100% $x`);
+  });
+
+  it('names the flag of a bad value', () => {
+    expect(() => requestedFromOptions({ jcComments: 'x'.repeat(10_000) })).toThrow(/--jc-comments: must be at most/);
+    expect(() => requestedFromOptions({ jcName: '' })).toThrow(/--jc-name: must not be empty/);
+    expect(requestedFromOptions({ jcTag: 't', jcJumpGroup: 'user:bob' })).toEqual({ tag: 't', jump_group: 'user:bob' });
+  });
+
+  it('the stamp schema refuses a plain-http site URL', () => {
+    expect(stampSchema.safeParse(stamp).success).toBe(true);
+    expect(stampSchema.safeParse({ ...stamp, site_url: 'http://jump.example.test' }).success).toBe(false);
+  });
+});
