@@ -1,14 +1,19 @@
 #!/usr/bin/env node
 /**
- * `jump-client`: the endpoint program.
+ * `jump-client`: the endpoint program (packaged as one executable, docs/packaging.md).
  *
+ *   jump-client install [--install-dir D] [--jc-*] [--silent] [--user U]   what the .bin runs (installer/cli.ts)
+ *   jump-client start|stop|restart|status [--install-dir D]              what DIR/init-script runs
  *   jump-client run --config DIR [--site URL --key-info KEY --site-pin PIN]
  *                   [--jc-name N] [--jc-jump-group G] [--jc-tag T] [--jc-comments C]
+ *   jump-client uninstall --install-dir D | --config DIR                 what DIR/uninstall runs
+ *   jump-client disable|enable --config DIR
  *
- * `run` keeps the connection to the site until SIGTERM/SIGINT. The three enrollment options are
- * needed on the first start only; they are saved in DIR (the installers stamp the same values).
+ * `run` keeps the connection to the site until SIGTERM/SIGINT. The enrollment options are needed
+ * on the first start only; they are saved in DIR (an install writes them from the installer's
+ * stamp). A first start after the installer's stamped expiry is refused locally (INSTALLER_EXPIRED).
  *
- * Exit status: 0 stopped by a signal; 1 bad configuration (the message names the setting);
+ * `run` exit status: 0 stopped by a signal; 1 bad configuration (the message names the setting);
  * 2 usage; 3 the site refused this jump client for good (the code is printed and logged, e.g.
  * INSTALLER_EXPIRED, JUMP_CLIENT_DELETED).
  */
