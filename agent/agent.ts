@@ -23,7 +23,8 @@ import { VERSION } from '../protocol/version.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import type { AgentIdentity } from './config.js';
 import { statsDelta, type StatsProvider } from './stats.js';
-import { SessionHost } from './session-host.js';
+// Loaded on the first Jump session: ssh2 and node-pty cost an idle agent memory it rarely needs.
+import type { SessionHost } from './session-host.js';
 import { opensshPrivateKey } from '../protocol/ssh-keys.js';
 
 /** Codes after which dialing again cannot succeed: the agent stops and reports them. */
@@ -83,6 +84,7 @@ export class Agent extends EventEmitter {
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private sessionHost: SessionHost | null = null;
+  private sessionHostLoading: Promise<SessionHost> | null = null;
   private readonly hostKeyOpenssh: string;
 
   constructor(private readonly opts: AgentOptions) {
@@ -110,19 +112,23 @@ export class Agent extends EventEmitter {
     }
   }
 
-  private sessions(): SessionHost {
-    this.sessionHost ??= new SessionHost({
-      clientId: this.identity.clientId!,
-      siteUrl: this.identity.siteUrl,
-      sitePublicKey: this.identity.sitePublicKey,
-      hostKeyOpenssh: this.hostKeyOpenssh,
-      log: this.opts.log.child({ component: 'sessions' }),
-      sendControl: (msg) => this.sendControl(msg),
-      isDisabled: this.opts.jump?.isDisabled ?? (() => false),
-      forwardLan: this.opts.jump?.forwardLan,
-      localAddress: this.opts.localAddress,
+  /** The session host, created (and its module loaded) on the first session. */
+  private sessions(): Promise<SessionHost> {
+    this.sessionHostLoading ??= import('./session-host.js').then(({ SessionHost }) => {
+      this.sessionHost = new SessionHost({
+        clientId: this.identity.clientId!,
+        siteUrl: this.identity.siteUrl,
+        sitePublicKey: this.identity.sitePublicKey,
+        hostKeyOpenssh: this.hostKeyOpenssh,
+        log: this.opts.log.child({ component: 'sessions' }),
+        sendControl: (msg) => this.sendControl(msg),
+        isDisabled: this.opts.jump?.isDisabled ?? (() => false),
+        forwardLan: this.opts.jump?.forwardLan,
+        localAddress: this.opts.localAddress,
+      });
+      return this.sessionHost;
     });
-    return this.sessionHost;
+    return this.sessionHostLoading;
   }
 
   /** The identity key as PKCS#8 PEM, for the fleet simulator to save enrolled identities. */
@@ -308,7 +314,13 @@ export class Agent extends EventEmitter {
           return;
         }
         // session: hb_ack only refreshes lastSeen (done above).
-        if (msg.t === 'session_open') return this.sessions().open(msg);
+        if (msg.t === 'session_open') {
+          this.sessions().then(
+            (host) => host.open(msg),
+            (err: Error) => log.error({ err: err.message }, 'Jump sessions are not available'),
+          );
+          return;
+        }
         if (msg.t === 'session_close') return this.sessionHost?.close(msg.session_id);
         if (msg.t !== 'hb_ack') return fail(new JumpError('PROTOCOL_INVALID_MESSAGE'));
       });

@@ -7,7 +7,7 @@
  *   - idle RSS and CPU of the installed agent against a bare `node` process doing nothing
  *     (goal ≤ +25 MB, ≤ 0.1 % CPU).
  *
- *   npm run build && node bench/install.mjs [--runs 5] [--idle-seconds 60]     (as root: uses useradd)
+ *   npm run build && node bench/install.mjs [--runs 5] [--settle-seconds 30] [--idle-seconds 120]   (as root: uses useradd)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -17,7 +17,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
-const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '5' }, 'idle-seconds': { type: 'string', default: '60' } } });
+const { values: args } = parseArgs({
+  options: { runs: { type: 'string', default: '5' }, 'idle-seconds': { type: 'string', default: '120' }, 'settle-seconds': { type: 'string', default: '30' } },
+});
+const settleSeconds = Number(args['settle-seconds']);
 const runs = Number(args.runs);
 const idleSeconds = Number(args['idle-seconds']);
 if (process.getuid() !== 0) {
@@ -56,7 +59,7 @@ function usage(pid) {
 }
 
 async function idle(pid, seconds) {
-  await sleep(5_000); // past start-up work
+  await sleep(settleSeconds * 1000); // past start-up work and the first statistics round
   const a = usage(pid);
   const t0 = Date.now();
   await sleep(seconds * 1000);
@@ -87,6 +90,7 @@ try {
     runs,
     install_to_online_ms: { median: Math.round(median(times)), min: Math.round(Math.min(...times)), max: Math.round(Math.max(...times)) },
     bin_bytes: statSync(created.file).size,
+    settle_seconds: settleSeconds,
     idle_seconds: idleSeconds,
     agent: { rss_mib: +agentIdle.rssMiB.toFixed(1), cpu_pct: +agentIdle.cpuPct.toFixed(3) },
     bare_node: { rss_mib: +bareIdle.rssMiB.toFixed(1), cpu_pct: +bareIdle.cpuPct.toFixed(3) },
