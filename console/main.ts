@@ -27,7 +27,7 @@ import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { binFileName, missingPackageFiles, writeBinInstaller } from '../installer/bin-file.js';
+import { BIN_PLATFORMS, binFileName, missingPackageFiles, writeBinInstaller, type BinPlatform } from '../installer/bin-file.js';
 import type { Stamp } from '../installer/stamp.js';
 import shellQuote from 'shell-quote';
 
@@ -361,7 +361,7 @@ installer
     '--allow-override <fields>',
     `fields the install command may override: ${OVERRIDABLE_FIELDS.join(',')}, or "none" (default: all)`,
   )
-  .addOption(new Option('--platform <platform>', 'also write the installer file for this platform (needs --out)').choices(['linux-x64']))
+  .addOption(new Option('--platform <platform>', 'also write the installer file for this platform (needs --out)').choices([...BIN_PLATFORMS]))
   .option('--out <dir>', 'directory to write the installer file to (bomgar-scc-<uid>.bin)')
   .option('--package-dir <dir>', 'the packaged jump-client to stamp (default: dist/package/<platform>, from `npm run package`)')
   .action(async (o, cmd: Command) => {
@@ -411,7 +411,7 @@ installer
     let file: { path: string; bytes: number } | null = null;
     if (packageDir !== undefined) {
       try {
-        file = await writeBinInstaller(packageDir, stampOf(r), o.out);
+        file = await writeBinInstaller(packageDir, stampOf(r), o.out, o.platform as BinPlatform);
       } catch (err) {
         // Without its file the installer is of no use and its key is lost: revoke it.
         await client.request('POST', `/api/v1/installers/${encodeURIComponent(r.uid)}/revoke`, {}).catch(() => undefined);
@@ -422,7 +422,7 @@ installer
     out(result, () =>
       [
         installerDetails(r),
-        ...(file ? [`Installer file: ${file.path} (${bytes(file.bytes)}). Run it as: sh ./${binFileName(r.uid)} --install-dir DIR [--user USER]`] : []),
+        ...(file ? [`Installer file: ${file.path} (${bytes(file.bytes)}). Run it as: sh ./${binFileName(r.uid, o.platform as BinPlatform)} --install-dir DIR [--user USER]`] : []),
         `Valid for ${formatDuration(o.validFor)}. Keep KEY_INFO${file ? ' and the installer file' : ''} secret: the key is not shown again.`,
       ].join('\n'),
     );

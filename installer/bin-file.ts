@@ -19,9 +19,13 @@ import { STAMP_FILE, stampSchema, type Stamp } from './stamp.js';
 export const BIN_PAYLOAD = ['jump-client', 'lib', 'init-script', 'uninstall'] as const;
 export const BIN_STUB = 'bin-stub.sh';
 
-/** The file name of a Linux installer: `bomgar-scc-<uid>.bin`. */
-export function binFileName(uid: string): string {
-  return `bomgar-scc-${uid}.bin`;
+/** Platforms a .bin can be made for (the payload is the same; the executable differs). */
+export const BIN_PLATFORMS = ['linux-x64', 'linux-arm64'] as const;
+export type BinPlatform = (typeof BIN_PLATFORMS)[number];
+
+/** The file name of a Linux installer: `bomgar-scc-<uid>.bin` (x64, the seeds' name), `-arm64.bin` for ARM. */
+export function binFileName(uid: string, platform: BinPlatform = 'linux-x64'): string {
+  return platform === 'linux-x64' ? `bomgar-scc-${uid}.bin` : `bomgar-scc-${uid}-${platform.replace('linux-', '')}.bin`;
 }
 
 /** The missing files of `packageDir` (empty when it can make a .bin). */
@@ -29,9 +33,9 @@ export function missingPackageFiles(packageDir: string): string[] {
   return [...BIN_PAYLOAD, BIN_STUB].filter((f) => !existsSync(join(packageDir, f)));
 }
 
-/** The stub with its uid and payload offset filled in; the offset is 1 + the stub's own length. */
-export function renderStub(template: string, uid: string): string {
-  const withUid = template.replaceAll('@@UID@@', uid);
+/** The stub with its file name and payload offset filled in; the offset is 1 + the stub's own length. */
+export function renderStub(template: string, fileName: string): string {
+  const withUid = template.replaceAll('@@NAME@@', fileName);
   let offset = 0;
   for (;;) {
     const text = withUid.replace('@@OFFSET@@', String(offset));
@@ -42,21 +46,26 @@ export function renderStub(template: string, uid: string): string {
 }
 
 /**
- * Writes `<outDir>/bomgar-scc-<uid>.bin` from the linux-x64 package in `packageDir` and `stamp`.
+ * Writes `<outDir>/bomgar-scc-<uid>.bin` from the Linux package in `packageDir` and `stamp`.
  * Returns the path and size in bytes. Throws on a missing package file or an I/O error (nothing
  * is left in `outDir` then).
  */
-export async function writeBinInstaller(packageDir: string, stamp: Stamp, outDir: string): Promise<{ path: string; bytes: number }> {
+export async function writeBinInstaller(
+  packageDir: string,
+  stamp: Stamp,
+  outDir: string,
+  platform: BinPlatform = 'linux-x64',
+): Promise<{ path: string; bytes: number }> {
   stampSchema.parse(stamp);
   const missing = missingPackageFiles(packageDir);
   if (missing.length > 0) throw new Error(`${packageDir} lacks ${missing.join(', ')}: run \`npm run package\` first`);
-  const final = join(outDir, binFileName(stamp.uid));
+  const final = join(outDir, binFileName(stamp.uid, platform));
   const partial = `${final}.partial-${process.pid}`;
   const staging = mkdtempSync(join(tmpdir(), 'jump-bin-'));
   try {
     for (const f of BIN_PAYLOAD) symlinkSync(join(packageDir, f), join(staging, f));
     writeFileSync(join(staging, STAMP_FILE), JSON.stringify(stamp, null, 2) + '\n', { mode: 0o600 });
-    writeFileSync(partial, renderStub(readFileSync(join(packageDir, BIN_STUB), 'utf8'), stamp.uid), { mode: 0o600 });
+    writeFileSync(partial, renderStub(readFileSync(join(packageDir, BIN_STUB), 'utf8'), binFileName(stamp.uid, platform)), { mode: 0o600 });
     await pipeline(
       tar.c({ gzip: true, cwd: staging, portable: true, follow: true, noMtime: false }, [...BIN_PAYLOAD, STAMP_FILE]),
       createWriteStream(partial, { flags: 'a' }),

@@ -315,6 +315,21 @@ describe.runIf(isRoot)('headless Linux install from bomgar-scc-<uid>.bin', () =>
     expect((await sh([join(dir, 'uninstall')])).code).toBe(0);
   });
 
+  it('jump installer create --platform linux-arm64 writes bomgar-scc-<uid>-arm64.bin around the arm64 executable', async () => {
+    const out = tempDir('jump-bin-arm-');
+    const r = await jump(site.consoleDir, ['installer', 'create', '--platform', 'linux-arm64', '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as { uid: string; file: string };
+    expect(j.file).toBe(join(out, `bomgar-scc-${j.uid}-arm64.bin`));
+    const offset = Number(/^offset=(\d+)$/m.exec(readFileSync(j.file).subarray(0, 4096).toString('latin1'))![1]);
+    const dest = tempDir('jump-bin-arm-x-');
+    execFileSync('sh', ['-c', `tail -c +${offset} "$1" | tar -xzf - -C "$2"`, 'sh', j.file, dest]);
+    expect(readdirSync(dest).sort()).toEqual(['init-script', 'installer.json', 'jump-client', 'lib', 'uninstall']);
+    // ELF e_machine 0xB7 = AArch64.
+    expect(readFileSync(join(dest, 'jump-client')).readUInt16LE(18)).toBe(0xb7);
+    expect(JSON.parse(readFileSync(join(dest, 'installer.json'), 'utf8'))).toMatchObject({ uid: j.uid, format: 1 });
+  });
+
   it('jump installer create --platform refuses a bad --out before creating anything', async () => {
     const before = JSON.parse((await jump(site.consoleDir, ['installer', 'list', '--json'])).stdout).items.length;
     const r = await jump(site.consoleDir, ['installer', 'create', '--platform', 'linux-x64', '--out', '/no/such/dir']);

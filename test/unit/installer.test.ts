@@ -50,8 +50,8 @@ describe('the .bin stub', () => {
   const template = readFileSync(new URL(`../../packaging/${BIN_STUB}`, import.meta.url), 'utf8');
 
   it('points at the byte right after itself, for any uid length', () => {
-    for (const uid of ['0123456789abcdef', 'x'.repeat(500)]) {
-      const text = renderStub(template, uid);
+    for (const name of ['bomgar-scc-0123456789abcdef.bin', 'x'.repeat(500)]) {
+      const text = renderStub(template, name);
       const offset = Number(/^offset=(\d+)$/m.exec(text)![1]);
       expect(offset).toBe(Buffer.byteLength(text) + 1);
       expect(text).not.toContain('@@');
@@ -63,7 +63,7 @@ describe('the .bin stub', () => {
     mkdirSync(payloadDir);
     writeFileSync(join(payloadDir, 'jump-client'), '#!/bin/sh\nfor a in "$@"; do printf "<%s>\\n" "$a"; done\nexit 7\n', { mode: 0o755 });
     const bin = join(tmp, 'test.bin');
-    writeFileSync(bin, renderStub(template, stamp.uid));
+    writeFileSync(bin, renderStub(template, 'test.bin'));
     execFileSync('sh', ['-c', `tar -czf - -C '${payloadDir}' jump-client >> '${bin}'`]);
     const r = spawnSync('dash', [bin, 'a b', `q"'$;`, ''], { encoding: 'utf8', env: { ...process.env, TMPDIR: tmp } });
     expect(r.status).toBe(7);
