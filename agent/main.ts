@@ -28,7 +28,7 @@ import { Agent } from './agent.js';
 import { AgentConfig, identityFromConfig } from './config.js';
 import { collectStats } from './stats.js';
 import { requestedFieldsSchema } from '../protocol/messages.js';
-import { addInstallerCommands } from '../installer/cli.js';
+import { addInstallerCommands, addMsiCommands } from '../installer/cli.js';
 import { agentState, installPaths, readInstallConf, stopAgent } from '../installer/service.js';
 
 // node-machine-id is CommonJS with an `__esModule` flag: Node's ESM loader offers it only as
@@ -170,7 +170,9 @@ program
       try {
         const cfg = new AgentConfig(configDir);
         if (cfg.data.client_id !== undefined) {
-          const log = openLog(cfg.logFile, false, 'info');
+          // Written synchronously and closed before the files go: Windows cannot delete an open file.
+          const dest = pino.destination({ dest: cfg.logFile, mode: 0o600, sync: true });
+          const log = pino({ base: { program: 'jump-client', pid: process.pid }, level: 'info' }, dest);
           const agent = new Agent({
             identity: identityFromConfig(cfg, machineIdSync()),
             stats: collectStats,
@@ -183,7 +185,11 @@ program
           const timer = setTimeout(() => void agent.stop(), o.timeout);
           await agent.start();
           clearTimeout(timer);
-          log.flush();
+          await agent.stop();
+          await new Promise((resolve) => {
+            dest.once('close', resolve);
+            dest.end();
+          });
         }
         if (!told) process.stderr.write('jump-client: the site could not be told; the item stays in the Jump interface until deleted there.\n');
       } catch (err) {
@@ -258,6 +264,7 @@ program
   });
 
 addInstallerCommands(program);
+addMsiCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`jump-client: ${(err as Error).message}\n`);

@@ -23,11 +23,12 @@ import { ConsoleConfig, normalizeSiteUrl } from './config.js';
 import { bytes, clientsTable, detailsTable, shortTime, summaryLine, type ClientRow, type Summary } from './format.js';
 import { SiteClient, probeCertificate, sameFingerprint } from './http.js';
 import { connectSsh, ephemeralKey, identityPublicLine, jumpIdentity, openSession } from './ssh.js';
-import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BIN_PLATFORMS, binFileName, missingPackageFiles, writeBinInstaller, type BinPlatform } from '../installer/bin-file.js';
+import { GENERIC_MSI, SITE_MSI, writeSiteMsi } from '../installer/msi-file.js';
 import type { Stamp } from '../installer/stamp.js';
 import shellQuote from 'shell-quote';
 
@@ -361,8 +362,10 @@ installer
     '--allow-override <fields>',
     `fields the install command may override: ${OVERRIDABLE_FIELDS.join(',')}, or "none" (default: all)`,
   )
-  .addOption(new Option('--platform <platform>', 'also write the installer file for this platform (needs --out)').choices([...BIN_PLATFORMS]))
-  .option('--out <dir>', 'directory to write the installer file to (bomgar-scc-<uid>.bin)')
+  .addOption(
+    new Option('--platform <platform>', 'also write the installer file for this platform (needs --out)').choices([...BIN_PLATFORMS, 'windows-x64']),
+  )
+  .option('--out <dir>', 'directory to write the installer file to (bomgar-scc-<uid>.bin; for windows-x64 the site\'s bomgar-scc-win64.msi)')
   .option('--package-dir <dir>', 'the packaged jump-client to stamp (default: dist/package/<platform>, from `npm run package`)')
   .action(async (o, cmd: Command) => {
     // The installer file can be made only now (KEY_INFO is shown once): check what it needs first,
@@ -372,8 +375,9 @@ installer
       if (o.platform === undefined || o.out === undefined) {
         throw new JumpError('VALIDATION_FAILED', { field: o.out === undefined ? '--out' : '--platform', detail: 'Give --platform and --out together.' });
       }
-      packageDir = resolve(o.packageDir ?? fileURLToPath(new URL(`../package/${o.platform}`, import.meta.url)));
-      const missing = missingPackageFiles(packageDir);
+      const pkgPlatform = o.platform === 'windows-x64' ? 'win-x64' : o.platform;
+      packageDir = resolve(o.packageDir ?? fileURLToPath(new URL(`../package/${pkgPlatform}`, import.meta.url)));
+      const missing = o.platform === 'windows-x64' ? [GENERIC_MSI].filter((f) => !existsSync(join(packageDir!, f))) : missingPackageFiles(packageDir);
       if (missing.length > 0) {
         throw new JumpError('VALIDATION_FAILED', {
           field: '--package-dir',
@@ -411,7 +415,10 @@ installer
     let file: { path: string; bytes: number } | null = null;
     if (packageDir !== undefined) {
       try {
-        file = await writeBinInstaller(packageDir, stampOf(r), o.out, o.platform as BinPlatform);
+        file =
+          o.platform === 'windows-x64'
+            ? writeSiteMsi(packageDir, r.site_url!, r.site_pin!, o.out)
+            : await writeBinInstaller(packageDir, stampOf(r), o.out, o.platform as BinPlatform);
       } catch (err) {
         // Without its file the installer is of no use and its key is lost: revoke it.
         await client.request('POST', `/api/v1/installers/${encodeURIComponent(r.uid)}/revoke`, {}).catch(() => undefined);
@@ -422,7 +429,14 @@ installer
     out(result, () =>
       [
         installerDetails(r),
-        ...(file ? [`Installer file: ${file.path} (${bytes(file.bytes)}). Run it as: sh ./${binFileName(r.uid, o.platform as BinPlatform)} --install-dir DIR [--user USER]`] : []),
+        ...(file && o.platform === 'windows-x64'
+          ? [
+              `The site's MSI (one for every installer): ${file.path} (${bytes(file.bytes)}). Deploy with:`,
+              `  msiexec /i ${SITE_MSI} KEY_INFO=${r.key_info} jc_jump_group=... jc_tag=... /quiet`,
+            ]
+          : file
+            ? [`Installer file: ${file.path} (${bytes(file.bytes)}). Run it as: sh ./${binFileName(r.uid, o.platform as BinPlatform)} --install-dir DIR [--user USER]`]
+            : []),
         `Valid for ${formatDuration(o.validFor)}. Keep KEY_INFO${file ? ' and the installer file' : ''} secret: the key is not shown again.`,
       ].join('\n'),
     );

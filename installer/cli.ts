@@ -20,7 +20,8 @@ import { Command, CommanderError } from 'commander';
 import { JumpError, type ErrorCode } from '../protocol/errors.js';
 import { isPackaged, packageDir } from '../agent/native.js';
 import { installerOptions } from './flags.js';
-import { install, installSummary, type InstallOptions } from './install.js';
+import { AgentConfig, identityFromConfig } from '../agent/config.js';
+import { install, installSummary, requestedFromOptions, type InstallOptions } from './install.js';
 import { LSB, readInstallConf, startAgent, statusAgent, stopAgent, type ActionResult } from './service.js';
 import { STAMP_FILE, readStamp } from './stamp.js';
 
@@ -115,6 +116,50 @@ export function addInstallerCommands(program: Command): void {
         process.exit(r.code);
       });
   }
+}
+
+/** An MSI property's value as a flag value: empty and the template's "-" mean "not given". */
+function msiValue(v: string | undefined): string | undefined {
+  return v === undefined || v === '' || v === '-' ? undefined : v;
+}
+
+/**
+ * `jump-client msi-configure`: the MSI's deferred custom action (packaging/jump-client.wxs). Writes
+ * the config of the jump client the MSI just installed into INSTALLDIR, from KEY_INFO, the site
+ * stamped into the MSI and the jc_* properties. A failure exits 1, which makes msiexec roll the
+ * whole install back. Registering the Windows service is not done yet (issue #5).
+ */
+export function addMsiCommands(program: Command): void {
+  program
+    .command('msi-configure', { hidden: true })
+    .requiredOption('--install-dir <dir>')
+    .option('--site <url>')
+    .option('--site-pin <pin>')
+    .option('--key-info <key>')
+    .option('--jc-jump-group <group>')
+    .option('--jc-tag <tag>')
+    .option('--jc-comments <text>')
+    .option('--jc-name <name>')
+    .action((o: Record<string, string | undefined>) => {
+      try {
+        const dir = resolve(o.installDir!);
+        const site = msiValue(o.site);
+        const pin = msiValue(o.sitePin);
+        const key = msiValue(o.keyInfo)?.trim().toLowerCase();
+        if (!site || !pin) throw new JumpError('INSTALLER_DAMAGED', { detail: 'This MSI has no site stamped in it (SITE_URL, SITE_PIN): use the MSI `jump installer create --platform windows-x64` wrote.' });
+        if (!key || !/^[a-z0-9]{8,128}$/.test(key)) throw new JumpError('VALIDATION_FAILED', { field: 'KEY_INFO', detail: 'KEY_INFO: give the installer key on the msiexec line, KEY_INFO=<key>.' });
+        const requested = requestedFromOptions({ jcJumpGroup: msiValue(o.jcJumpGroup), jcTag: msiValue(o.jcTag), jcComments: msiValue(o.jcComments), jcName: msiValue(o.jcName) });
+        const cfg = new AgentConfig(join(dir, 'config'));
+        cfg.update({ site_url: site, site_pin: pin, key_info: key, ...(Object.keys(requested).length > 0 ? { requested } : {}) });
+        identityFromConfig(cfg, 'msi-check'); // the same checks the agent makes at start: fail the install, not the first start
+        process.exit(0);
+      } catch (err) {
+        const e = err instanceof JumpError ? err : new JumpError('INSTALL_FAILED', { detail: (err as Error).message });
+        logFailure(`${e.code}: ${e.message}`);
+        process.stderr.write(`jump-client msi-configure: ${e.code}: ${e.message}\n`);
+        process.exit(1);
+      }
+    });
 }
 
 function existsUnit(unit: string): boolean {

@@ -12,6 +12,8 @@
  *   lib/node_modules/node-pty/   the native PTY module (cannot live inside the executable)
  *   lib/node_modules/bufferutil/ ws's native frame masking (optional; ws falls back to JS)
  *   init-script, uninstall       (Linux) the POSIX sh scripts copied into every install dir
+ *   bin-stub.sh                  (Linux) the .bin's shell stub
+ *   jump-client.msi              (Windows) the generic MSI (packaging/jump-client.wxs)
  *   build.json                   what went in: versions and the input hash
  *
  * Steps (docs/packaging.md): esbuild bundles agent/main.ts into one CommonJS file; `node
@@ -242,11 +244,36 @@ const TOOLS = {
   'aarch64-linux-gnu-strip': 'binutils-aarch64-linux-gnu',
   'aarch64-linux-gnu-g++': 'g++-aarch64-linux-gnu',
   osslsigncode: 'osslsigncode',
+  wixl: 'wixl',
+  'wixl-heat': 'wixl',
+  msibuild: 'msitools',
 };
+
+/** The MSI's secure properties: those a deferred custom action may receive (issue #5). */
+const MSI_SECURE = ['INSTALLDIR', 'KEY_INFO', 'SITE_URL', 'SITE_PIN', 'JC_JUMP_GROUP', 'JC_TAG', 'JC_COMMENTS', 'JC_NAME'];
+
+/**
+ * Builds the generic MSI from packaging/jump-client.wxs around the win-x64 package in `dir`:
+ * wixl-heat lists lib/, wixl builds, msibuild adds what wixl cannot express (SecureCustomProperties,
+ * which wixl would fill itself from a hand-written row and fail; HideTarget on the configure
+ * action, so KEY_INFO stays out of msiexec logs).
+ */
+function buildMsi(dir, work) {
+  const files = filesUnder(join(dir, 'lib')).map((f) => `lib/${f}`).join('\n') + '\n';
+  const heat = execFileSync('wixl-heat', ['--prefix', 'lib/', '--directory-ref', 'LIBDIR', '--component-group', 'CG.lib', '--var', 'var.LibDir', '--win64'], { input: files, encoding: 'utf8' });
+  const libWxs = join(work, 'lib.wxs');
+  writeFileSync(libWxs, heat);
+  const msi = join(dir, 'jump-client.msi');
+  const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
+  // wixl finds sources only by relative paths: run it from the package dir.
+  execFileSync('wixl', ['-a', 'x64', '-D', `Version=${version}`, '-D', 'Win64=yes', '-D', 'PackageDir=.', '-D', 'LibDir=lib', '-o', msi, join(root, 'packaging', 'jump-client.wxs'), libWxs], { stdio: 'pipe', cwd: dir });
+  execFileSync('msibuild', [msi, '-q', `INSERT INTO Property (Property, Value) VALUES ('SecureCustomProperties', '${MSI_SECURE.join(';')}')`], { stdio: 'pipe' });
+  execFileSync('msibuild', [msi, '-q', "UPDATE CustomAction SET ExtendedType = 8192 WHERE Action = 'Configure'"], { stdio: 'pipe' });
+}
 
 function requireTools(platform) {
   const p = PLATFORMS[platform];
-  const tools = [p.strip, p.cross ? `${p.cross.prefix}g++` : null, platform === 'win-x64' ? 'osslsigncode' : null].filter(Boolean);
+  const tools = [p.strip, p.cross ? `${p.cross.prefix}g++` : null, ...(platform === 'win-x64' ? ['osslsigncode', 'wixl', 'wixl-heat', 'msibuild'] : [])].filter(Boolean);
   for (const t of tools) {
     try {
       execFileSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' });
@@ -270,6 +297,7 @@ async function buildPlatform(platform, bundleText, work) {
     bundleText,
     ...filesUnder(ptySrc).filter((f) => f.endsWith('.node') || f.endsWith('.dll') || f.endsWith('.exe')).map((f) => readFileSync(join(ptySrc, f))),
     ...scriptTexts,
+    ...(platform === 'win-x64' ? [readFileSync(join(root, 'packaging', 'jump-client.wxs'))] : []),
   );
   const manifest = join(outDir, 'build.json');
   if (!args.force && existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).hash === hash) {
@@ -306,8 +334,9 @@ async function buildPlatform(platform, bundleText, work) {
       copyFileSync(join(root, 'packaging', s), join(staging, s));
       chmodSync(join(staging, s), 0o755);
     }
-    writeFileSync(join(staging, 'build.json'), JSON.stringify({ platform, node: NODE_VERSION, hash, built_at: new Date().toISOString() }, null, 2) + '\n');
   });
+  if (platform === 'win-x64') await step('MSI (wixl)', () => buildMsi(staging, work));
+  writeFileSync(join(staging, 'build.json'), JSON.stringify({ platform, node: NODE_VERSION, hash, built_at: new Date().toISOString() }, null, 2) + '\n');
   rmSync(outDir, { recursive: true, force: true });
   renameSync(staging, outDir);
   say(`${platform}: ${relative(process.cwd(), outDir)}\n`);

@@ -1,0 +1,47 @@
+/**
+ * The site's MSI: the generic `jump-client.msi` from `npm run package` (packaging/jump-client.wxs)
+ * with this site's URL and pin stamped into its Property table, written as `bomgar-scc-win64.msi`.
+ * One file serves every installer of the site: KEY_INFO comes on the msiexec line (seeds: "Mass
+ * deployment", `msiexec /i bomgar-scc-win32.msi KEY_INFO=... jc_jump_group=... jc_tag=...`).
+ *
+ * Needs msibuild (Debian package msitools) on the machine running the console.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const GENERIC_MSI = 'jump-client.msi';
+export const SITE_MSI = 'bomgar-scc-win64.msi';
+
+/** An SQL string literal for msibuild's query language. */
+function sqlString(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}
+
+function msibuild(file: string, query: string): void {
+  const r = spawnSync('msibuild', [file, '-q', query], { encoding: 'utf8' });
+  if (r.error) throw new Error(`msibuild: ${r.error.message} (install the Debian package msitools)`);
+  if (r.status !== 0) throw new Error(`msibuild failed: ${(r.stderr || r.stdout).trim()}`);
+}
+
+/**
+ * Writes `<outDir>/bomgar-scc-win64.msi` for the site at `siteUrl` with identity `sitePin`, through a
+ * temp name and a rename. Returns its path and size in bytes. Throws when the package has no MSI
+ * or msibuild fails (nothing is left in `outDir` then).
+ */
+export function writeSiteMsi(packageDir: string, siteUrl: string, sitePin: string, outDir: string): { path: string; bytes: number } {
+  const generic = join(packageDir, GENERIC_MSI);
+  if (!existsSync(generic)) throw new Error(`${generic} is missing: run \`npm run package\` first`);
+  const final = join(outDir, SITE_MSI);
+  const partial = `${final}.partial-${process.pid}`;
+  try {
+    copyFileSync(generic, partial);
+    msibuild(partial, `UPDATE Property SET Value = ${sqlString(siteUrl)} WHERE Property = 'SITE_URL'`);
+    msibuild(partial, `UPDATE Property SET Value = ${sqlString(sitePin)} WHERE Property = 'SITE_PIN'`);
+    renameSync(partial, final);
+    return { path: final, bytes: statSync(final).size };
+  } catch (err) {
+    rmSync(partial, { force: true });
+    throw err;
+  }
+}
