@@ -14,7 +14,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { JumpError, type ErrorCode } from '../protocol/errors.js';
@@ -35,7 +35,8 @@ export function installLogFile(): string {
 }
 
 function logFailure(message: string): void {
-  const line = `${new Date().toISOString()} jump-client install (uid ${process.geteuid?.()}): ${message}\n`;
+  const who = process.geteuid ? `uid ${process.geteuid()}` : userInfo().username;
+  const line = `${new Date().toISOString()} jump-client install (${who}): ${message}\n`;
   try {
     appendFileSync(installLogFile(), line, { mode: 0o600 });
   } catch {
@@ -118,6 +119,27 @@ export function addInstallerCommands(program: Command): void {
   }
 }
 
+/** The Windows service the MSI registers (packaging/jump-client.wxs, jump-client-service.xml). */
+export const WINDOWS_SERVICE = 'JumpClient';
+
+/**
+ * Starts a Windows service with `sc.exe` and waits up to 30 s for it to run. Throws
+ * INSTALL_FAILED with sc's answer when it does not (msiexec then rolls the install back).
+ */
+async function startWindowsService(name: string): Promise<void> {
+  const sc = (args: string[]) => spawnSync('sc.exe', args, { encoding: 'utf8' });
+  const r = sc(['start', name]);
+  // 1056: already running.
+  if (r.status !== 0 && !/1056/.test(r.stdout)) {
+    throw new JumpError('INSTALL_FAILED', { detail: `sc start ${name}: ${(r.stdout || r.stderr || r.error?.message || '').trim()}` });
+  }
+  for (let i = 0; i < 60; i++) {
+    if (/RUNNING/.test(sc(['query', name]).stdout ?? '')) return;
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  throw new JumpError('INSTALL_FAILED', { detail: `the service ${name} did not reach RUNNING in 30 s` });
+}
+
 /** An MSI property's value as a flag value: empty and the template's "-" mean "not given". */
 function msiValue(v: string | undefined): string | undefined {
   return v === undefined || v === '' || v === '-' ? undefined : v;
@@ -140,7 +162,8 @@ export function addMsiCommands(program: Command): void {
     .option('--jc-tag <tag>')
     .option('--jc-comments <text>')
     .option('--jc-name <name>')
-    .action((o: Record<string, string | undefined>) => {
+    .option('--nostart <flag>', '1: register the service but do not start it')
+    .action(async (o: Record<string, string | undefined>) => {
       try {
         const dir = resolve(o.installDir!);
         const site = msiValue(o.site);
@@ -152,6 +175,7 @@ export function addMsiCommands(program: Command): void {
         const cfg = new AgentConfig(join(dir, 'config'));
         cfg.update({ site_url: site, site_pin: pin, key_info: key, ...(Object.keys(requested).length > 0 ? { requested } : {}) });
         identityFromConfig(cfg, 'msi-check'); // the same checks the agent makes at start: fail the install, not the first start
+        if (o.nostart !== '1') await startWindowsService(WINDOWS_SERVICE);
         process.exit(0);
       } catch (err) {
         const e = err instanceof JumpError ? err : new JumpError('INSTALL_FAILED', { detail: (err as Error).message });

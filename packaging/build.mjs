@@ -250,7 +250,7 @@ const TOOLS = {
 };
 
 /** The MSI's secure properties: those a deferred custom action may receive (issue #5). */
-const MSI_SECURE = ['INSTALLDIR', 'KEY_INFO', 'SITE_URL', 'SITE_PIN', 'JC_JUMP_GROUP', 'JC_TAG', 'JC_COMMENTS', 'JC_NAME'];
+const MSI_SECURE = ['INSTALLDIR', 'KEY_INFO', 'SITE_URL', 'SITE_PIN', 'JC_JUMP_GROUP', 'JC_TAG', 'JC_COMMENTS', 'JC_NAME', 'NOSTART'];
 
 /**
  * Builds the generic MSI from packaging/jump-client.wxs around the win-x64 package in `dir`:
@@ -297,7 +297,7 @@ async function buildPlatform(platform, bundleText, work) {
     bundleText,
     ...filesUnder(ptySrc).filter((f) => f.endsWith('.node') || f.endsWith('.dll') || f.endsWith('.exe')).map((f) => readFileSync(join(ptySrc, f))),
     ...scriptTexts,
-    ...(platform === 'win-x64' ? [readFileSync(join(root, 'packaging', 'jump-client.wxs'))] : []),
+    ...(platform === 'win-x64' ? ['jump-client.wxs', 'jump-client-service.xml'].map((f) => readFileSync(join(root, 'packaging', f))) : []),
   );
   const manifest = join(outDir, 'build.json');
   if (!args.force && existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).hash === hash) {
@@ -335,7 +335,14 @@ async function buildPlatform(platform, bundleText, work) {
       chmodSync(join(staging, s), 0o755);
     }
   });
-  if (platform === 'win-x64') await step('MSI (wixl)', () => buildMsi(staging, work));
+  if (platform === 'win-x64') {
+    // WinSW from node-windows, with our service definition (packaging/jump-client-service.xml).
+    const winsw = join(staging, 'winsw');
+    mkdirSync(winsw);
+    for (const f of ['winsw.exe', 'winsw.exe.config']) copyFileSync(join(root, 'node_modules', 'node-windows', 'bin', 'winsw', f), join(winsw, f));
+    copyFileSync(join(root, 'packaging', 'jump-client-service.xml'), join(winsw, 'jump-client-service.xml'));
+    await step('MSI (wixl)', () => buildMsi(staging, work));
+  }
   writeFileSync(join(staging, 'build.json'), JSON.stringify({ platform, node: NODE_VERSION, hash, built_at: new Date().toISOString() }, null, 2) + '\n');
   rmSync(outDir, { recursive: true, force: true });
   renameSync(staging, outDir);

@@ -3,8 +3,10 @@
  * promises, and under wine the seeds' msiexec line installs a jump client that enrolls with a
  * real site on 127.0.0.1, and `msiexec /x` uninstalls it and tells the site.
  *
- * Not yet: the Windows service (WinSW needs .NET, which wine here lacks; see docs/packaging.md), so
- * the test starts the installed agent itself; and the per-installer EXE.
+ * The Windows service: the MSI registers "JumpClient" with WinSW (npm package node-windows) as its
+ * binary and starts it. WinSW is a .NET program and wine here has no .NET (wine-mono is not in
+ * Debian), so under wine the install runs with NOSTART=1 and the test starts the agent itself; a
+ * separate test shows that without NOSTART the failed service start rolls the install back.
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -55,6 +57,12 @@ describe('the Windows MSI', () => {
     return { code: r.code, stdout: existsSync(out) ? readFileSync(out, 'utf8') : '' };
   }
 
+  /** The JumpClient service's ImagePath from wine's registry, or null when it is not registered. */
+  async function serviceImage(): Promise<string | null> {
+    const r = await wine(['reg', 'query', 'HKLM\\System\\CurrentControlSet\\Services\\JumpClient', '/v', 'ImagePath']);
+    return /ImagePath\s+REG_\w+\s+(.+)/.exec(r.stdout)?.[1].trim() ?? null;
+  }
+
   beforeAll(async () => {
     expect(existsSync(join(PKG, 'jump-client.msi')), 'run `npm run package` first').toBe(true);
     site = await startTestSite();
@@ -84,7 +92,7 @@ describe('the Windows MSI', () => {
     expect(props.SITE_URL).toBe(installer.site_url);
     expect(props.SITE_PIN).toBe(installer.site_pin);
     expect(props.ProductName).toBe('Jump Client');
-    expect(props.SecureCustomProperties.split(';').sort()).toEqual(['INSTALLDIR', 'JC_COMMENTS', 'JC_JUMP_GROUP', 'JC_NAME', 'JC_TAG', 'KEY_INFO', 'SITE_PIN', 'SITE_URL']);
+    expect(props.SecureCustomProperties.split(';').sort()).toEqual(['INSTALLDIR', 'JC_COMMENTS', 'JC_JUMP_GROUP', 'JC_NAME', 'JC_TAG', 'KEY_INFO', 'NOSTART', 'SITE_PIN', 'SITE_URL']);
   });
 
   it('CustomAction and InstallExecuteSequence: each flag\'s MSI twin is copied to its uppercase name early and reaches the deferred configure action', () => {
@@ -108,7 +116,19 @@ describe('the Windows MSI', () => {
     expect(seq.Unconfigure.cond).toBe('REMOVE="ALL"');
   });
 
-  it('under wine: the seeds\' msiexec line installs into installdir and the jump client enrolls with those values (wine lacks .NET for the WinSW service: the test starts the agent), then msiexec /x tells the site', async () => {
+  it('ServiceInstall and ServiceControl: the JumpClient service, automatic start, LocalSystem, stopped and removed on uninstall', () => {
+    const svc = table(msi, 'ServiceInstall').find((r) => r[1] === 'JumpClient')!;
+    // ServiceType 16 own process, StartType 2 automatic, ErrorControl 1 normal, StartName LocalSystem.
+    expect(svc.slice(1, 6)).toEqual(['JumpClient', 'Jump Client', '16', '2', '1']);
+    expect(svc[8]).toBe('LocalSystem');
+    const ctl = table(msi, 'ServiceControl').find((r) => r[1] === 'JumpClient')!;
+    // 162 = stop on install (2) + stop on uninstall (32) + delete on uninstall (128); started by Configure.
+    expect(ctl[2]).toBe('162');
+    const files = table(msi, 'File').map((r) => r[2]);
+    expect(files).toEqual(expect.arrayContaining(['jump-client.exe', 'jump-client-service.exe', 'jump-client-service.xml']));
+  });
+
+  it('under wine: the seeds\' msiexec line installs into installdir and registers the service; with NOSTART=1 (wine has no .NET for WinSW) the test starts the agent, which enrolls with those values; msiexec /x removes it and tells the site', async () => {
     const inst = await wine([
       'msiexec',
       '/i',
@@ -118,9 +138,11 @@ describe('the Windows MSI', () => {
       'jc_tag=servers',
       'jc_comments=rack 4, row 2',
       'installdir=C:\\JC',
+      'NOSTART=1',
       '/quiet',
     ]);
     expect(inst.code, inst.stdout).toBe(0);
+    expect(await serviceImage()).toMatch(/C:\\JC\\jump-client-service\.exe/i);
     const drive = join(env.WINEPREFIX!, 'drive_c', 'JC');
     expect(existsSync(join(drive, 'jump-client.exe'))).toBe(true);
     expect(existsSync(join(drive, 'lib', 'node_modules', 'node-pty', 'prebuilds', 'win32-x64', 'conpty.node'))).toBe(true);
@@ -141,6 +163,19 @@ describe('the Windows MSI', () => {
     expect(existsSync(join(drive, 'jump-client.exe'))).toBe(false);
     expect(existsSync(join(drive, 'config')) ? readdirSync(join(drive, 'config')) : 'gone').toBe('gone');
     expect((await clients()).find((c) => c.id === mine.id)!.status).toBe('uninstalled');
+    expect(await serviceImage()).toBeNull();
+  });
+
+  it('under wine: without NOSTART the configure action starts the service; WinSW cannot run without .NET, so the install fails and is rolled back', async () => {
+    const key = (await jump(site.consoleDir, ['installer', 'create', '--json'])).stdout;
+    const r = await wine(['msiexec', '/i', msi, `KEY_INFO=${(JSON.parse(key) as { key_info: string }).key_info}`, 'installdir=C:\\JC4', '/quiet']);
+    expect(r.code).not.toBe(0);
+    expect(existsSync(join(env.WINEPREFIX!, 'drive_c', 'JC4', 'jump-client.exe'))).toBe(false);
+    // The reason, from the install log the configure action writes (LocalSystem's profile under wine).
+    const logs = readdirSync(join(env.WINEPREFIX!, 'drive_c', 'users')).map((u) => join(env.WINEPREFIX!, 'drive_c', 'users', u, '.jump-client-install.log'));
+    const text = logs.filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8')).join('');
+    expect(text).toMatch(/INSTALL_FAILED: .*(sc start JumpClient|did not reach RUNNING)/);
+    expect(await serviceImage()).toBeNull();
   });
 
   it('under wine: without KEY_INFO the install fails and is rolled back', async () => {
