@@ -28,7 +28,8 @@ import { Agent } from './agent.js';
 import { AgentConfig, identityFromConfig } from './config.js';
 import { collectStats } from './stats.js';
 import { requestedFieldsSchema } from '../protocol/messages.js';
-import { addInstallerCommands, addMsiCommands } from '../installer/cli.js';
+import { addInstallerCommands, addMsiCommands, implicitInstall } from '../installer/cli.js';
+import { removeWindowsDir, unregisterWindows } from '../installer/windows.js';
 import { agentState, installPaths, readInstallConf, stopAgent } from '../installer/service.js';
 
 // node-machine-id is CommonJS with an `__esModule` flag: Node's ESM loader offers it only as
@@ -164,7 +165,9 @@ program
       return;
     }
     const configDir: string = installDir !== undefined ? installPaths(installDir).config : o.config;
-    if (installDir !== undefined && agentState(installDir).state === 'running') await stopAgent(installDir);
+    const conf = installDir !== undefined ? readInstallConf(installDir) : null;
+    if (installDir !== undefined && process.platform === 'win32' && conf) await unregisterWindows(installDir, conf);
+    else if (installDir !== undefined && agentState(installDir).state === 'running') await stopAgent(installDir);
     let told = false;
     if (existsSync(join(configDir, 'agent.json'))) {
       try {
@@ -190,8 +193,8 @@ program
             dest.once('close', resolve);
             dest.end();
           });
+          if (!told) process.stderr.write('jump-client: the site could not be told; the item stays in the Jump interface until deleted there.\n');
         }
-        if (!told) process.stderr.write('jump-client: the site could not be told; the item stays in the Jump interface until deleted there.\n');
       } catch (err) {
         process.stderr.write(`jump-client: ${(err as Error).message}\n`);
       }
@@ -199,7 +202,8 @@ program
     // An install dir is removed whole; its parent may not be writable by this user (service mode),
     // then DIR/uninstall, running as root, removes the emptied dir.
     const target = installDir ?? configDir;
-    if (installDir !== undefined) {
+    if (installDir !== undefined && process.platform === 'win32') removeWindowsDir(installDir);
+    else if (installDir !== undefined) {
       for (const e of readdirSync(installDir)) rmSync(join(installDir, e), { recursive: true, force: true });
       try {
         rmdirSync(installDir);
@@ -266,7 +270,7 @@ program
 addInstallerCommands(program);
 addMsiCommands(program);
 
-program.parseAsync().catch((err: unknown) => {
+program.parseAsync(implicitInstall(process.argv)).catch((err: unknown) => {
   process.stderr.write(`jump-client: ${(err as Error).message}\n`);
   process.exit(EXIT_CONFIG);
 });

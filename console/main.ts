@@ -29,6 +29,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BIN_PLATFORMS, binFileName, missingPackageFiles, writeBinInstaller, type BinPlatform } from '../installer/bin-file.js';
 import { GENERIC_MSI, SITE_MSI, writeSiteMsi } from '../installer/msi-file.js';
+import { EXE_PAYLOAD, WIN_EXE, exeFileName, writeExeInstaller } from '../installer/exe-file.js';
 import type { Stamp } from '../installer/stamp.js';
 import shellQuote from 'shell-quote';
 
@@ -365,7 +366,7 @@ installer
   .addOption(
     new Option('--platform <platform>', 'also write the installer file for this platform (needs --out)').choices([...BIN_PLATFORMS, 'windows-x64']),
   )
-  .option('--out <dir>', 'directory to write the installer file to (bomgar-scc-<uid>.bin; for windows-x64 the site\'s bomgar-scc-win64.msi)')
+  .option('--out <dir>', 'directory to write the installer file to (bomgar-scc-<uid>.bin; for windows-x64 bomgar-scc-<uid>.exe and the site\'s bomgar-scc-win64.msi)')
   .option('--package-dir <dir>', 'the packaged jump-client to stamp (default: dist/package/<platform>, from `npm run package`)')
   .action(async (o, cmd: Command) => {
     // The installer file can be made only now (KEY_INFO is shown once): check what it needs first,
@@ -377,7 +378,8 @@ installer
       }
       const pkgPlatform = o.platform === 'windows-x64' ? 'win-x64' : o.platform;
       packageDir = resolve(o.packageDir ?? fileURLToPath(new URL(`../package/${pkgPlatform}`, import.meta.url)));
-      const missing = o.platform === 'windows-x64' ? [GENERIC_MSI].filter((f) => !existsSync(join(packageDir!, f))) : missingPackageFiles(packageDir);
+      const missing =
+        o.platform === 'windows-x64' ? [GENERIC_MSI, WIN_EXE, ...EXE_PAYLOAD].filter((f) => !existsSync(join(packageDir!, f))) : missingPackageFiles(packageDir);
       if (missing.length > 0) {
         throw new JumpError('VALIDATION_FAILED', {
           field: '--package-dir',
@@ -413,25 +415,27 @@ installer
     const client = site(cmd);
     const r = await client.request<InstallerRow>('POST', '/api/v1/installers', body);
     let file: { path: string; bytes: number } | null = null;
+    let msiFile: { path: string; bytes: number } | null = null;
     if (packageDir !== undefined) {
       try {
-        file =
-          o.platform === 'windows-x64'
-            ? writeSiteMsi(packageDir, r.site_url!, r.site_pin!, o.out)
-            : await writeBinInstaller(packageDir, stampOf(r), o.out, o.platform as BinPlatform);
+        if (o.platform === 'windows-x64') {
+          file = await writeExeInstaller(packageDir, stampOf(r), o.out);
+          msiFile = writeSiteMsi(packageDir, r.site_url!, r.site_pin!, o.out);
+        } else file = await writeBinInstaller(packageDir, stampOf(r), o.out, o.platform as BinPlatform);
       } catch (err) {
         // Without its file the installer is of no use and its key is lost: revoke it.
         await client.request('POST', `/api/v1/installers/${encodeURIComponent(r.uid)}/revoke`, {}).catch(() => undefined);
         throw new JumpError('INTERNAL_ERROR', { detail: `Writing the installer file failed (${(err as Error).message}); installer ${r.uid} was revoked.` });
       }
     }
-    const result = file ? { ...r, file: file.path, file_bytes: file.bytes } : r;
+    const result = file ? { ...r, file: file.path, file_bytes: file.bytes, ...(msiFile ? { msi: msiFile.path, msi_bytes: msiFile.bytes } : {}) } : r;
     out(result, () =>
       [
         installerDetails(r),
-        ...(file && o.platform === 'windows-x64'
+        ...(file && msiFile
           ? [
-              `The site's MSI (one for every installer): ${file.path} (${bytes(file.bytes)}). Deploy with:`,
+              `Installer file: ${file.path} (${bytes(file.bytes)}). Run it as: ${exeFileName(r.uid)} --install-dir DIR [--jc-tag T] [--silent]`,
+              `The site's generic MSI (one for every installer): ${msiFile.path} (${bytes(msiFile.bytes)}). Deploy with:`,
               `  msiexec /i ${SITE_MSI} KEY_INFO=${r.key_info} jc_jump_group=... jc_tag=... /quiet`,
             ]
           : file

@@ -13,8 +13,8 @@
  * start/stop/restart/status exit with the LSB codes of installer/service.ts.
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
-import { homedir, userInfo } from 'node:os';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { homedir, tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { JumpError, type ErrorCode } from '../protocol/errors.js';
@@ -24,6 +24,8 @@ import { AgentConfig, identityFromConfig } from '../agent/config.js';
 import { install, installSummary, requestedFromOptions, type InstallOptions } from './install.js';
 import { LSB, readInstallConf, startAgent, statusAgent, stopAgent, type ActionResult } from './service.js';
 import { STAMP_FILE, readStamp } from './stamp.js';
+import { extractOverlay, findOverlay } from './exe-file.js';
+import { installWindows } from './windows.js';
 
 export const INSTALL_EXIT = { OK: 0, FAILED: 1, BAD_INPUT: 2, INSTALLER_UNUSABLE: 3 } as const;
 
@@ -42,7 +44,22 @@ function logFailure(message: string): void {
   } catch {
     /* the exit status still tells */
   }
-  spawnSync('logger', ['-t', 'jump-client-install', '-p', 'user.err', '--', message], { stdio: 'ignore' });
+  if (process.platform === 'win32') {
+    // The Windows event log (seeds: "check the operating system's event log for installation errors").
+    spawnSync('eventcreate', ['/T', 'ERROR', '/ID', '1000', '/L', 'APPLICATION', '/SO', 'JumpClient', '/D', message.slice(0, 4000)], { stdio: 'ignore', windowsHide: true });
+  } else spawnSync('logger', ['-t', 'jump-client-install', '-p', 'user.err', '--', message], { stdio: 'ignore' });
+}
+
+/**
+ * The per-installer EXE runs `install` when started with flags only (the seeds' command line:
+ * `bomgar-scc-<uid>.exe --install-dir ... --jc-tag ...`). Returns argv with `install` inserted.
+ */
+export function implicitInstall(argv: string[]): string[] {
+  if (process.platform !== 'win32' || !isPackaged()) return argv;
+  const first = argv[2];
+  if (first !== undefined && !first.startsWith('-')) return argv;
+  if (first === '--version' || first === '-V') return argv;
+  return findOverlay(process.execPath) ? [...argv.slice(0, 2), 'install', ...argv.slice(2)] : argv;
 }
 
 /** Adds `install` and the init-script actions to `program`. */
@@ -63,10 +80,23 @@ export function addInstallerCommands(program: Command): void {
       process.exit(INSTALL_EXIT.BAD_INPUT);
     });
   for (const opt of installerOptions()) cmd.addOption(opt);
-  cmd.action((o: InstallOptions) => {
+  cmd.action(async (o: InstallOptions) => {
+    let unpacked: string | null = null;
     try {
-      const stamp = readStamp(join(packageDir(), STAMP_FILE));
-      const r = install(o, stamp, packageDir(), Date.now());
+      let from = packageDir();
+      if (process.platform === 'win32') {
+        // The per-installer EXE: the payload is in this executable's overlay.
+        unpacked = mkdtempSync(join(tmpdir(), 'jump-client-install-'));
+        try {
+          await extractOverlay(process.execPath, unpacked);
+        } catch (err) {
+          throw new JumpError('INSTALLER_DAMAGED', { detail: (err as Error).message });
+        }
+        from = unpacked;
+      }
+      const stamp = readStamp(join(from, STAMP_FILE));
+      const r = process.platform === 'win32' ? await installWindows(o, stamp, from, Date.now()) : install(o, stamp, from, Date.now());
+      if (unpacked) rmSync(unpacked, { recursive: true, force: true });
       if (!o.silent) process.stdout.write(installSummary(r) + '\n');
       process.exit(INSTALL_EXIT.OK);
     } catch (err) {
@@ -77,6 +107,7 @@ export function addInstallerCommands(program: Command): void {
         if (e.code === 'INSTALL_AS_ROOT') process.stderr.write('WARNING: you are installing as root.\n');
         process.stderr.write(`jump-client install: ${text}\n`);
       }
+      if (unpacked) rmSync(unpacked, { recursive: true, force: true });
       const code = e.code === 'INSTALL_FAILED' ? INSTALL_EXIT.FAILED : UNUSABLE.includes(e.code) ? INSTALL_EXIT.INSTALLER_UNUSABLE : INSTALL_EXIT.BAD_INPUT;
       process.exit(code);
     }

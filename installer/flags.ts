@@ -33,7 +33,8 @@ export const INSTALLER_FLAGS: readonly InstallerFlag[] = [
   { flag: '--jc-comments', value: '<comments ...>', msiProperty: 'jc_comments', field: 'comments', help: 'comments of the jump client' },
   { flag: '--jc-name', value: '<name>', msiProperty: 'jc_name', field: 'name', help: 'name of the jump client (default: its hostname)' },
   { flag: '--silent', value: null, msiProperty: '/quiet', help: 'no messages, prompts or spinners; failures go to the exit status and the install log' },
-  { flag: '--user', value: '<username>', msiProperty: 'jc_user', help: 'the user the jump client runs as (required when installing as root)' },
+  { flag: '--user', value: '<username>', msiProperty: 'jc_user', help: 'Linux: the user the jump client runs as (required when installing as root)' },
+  { flag: '--nostart', value: null, msiProperty: 'NOSTART', help: 'Windows: register the jump client but do not start it now (e.g. in an image template)' },
 ];
 
 /**
@@ -43,6 +44,8 @@ export const INSTALLER_FLAGS: readonly InstallerFlag[] = [
 export function msiPropertyOf(flag: string): string {
   if (flag === '--install-dir') return 'installdir';
   if (flag === '--silent') return '/quiet';
+  // Our own addition, not the seeds': a public (uppercase) property, so no copy is needed.
+  if (flag === '--nostart') return 'NOSTART';
   return flag.replace(/^-+/, '').replace(/-/g, '_');
 }
 

@@ -46,6 +46,8 @@ export interface InstallOptions {
   jcName?: string;
   silent?: boolean;
   user?: string;
+  /** Windows only: register but do not start. */
+  nostart?: boolean;
 }
 
 /** What the install did, for the summary. */
@@ -236,6 +238,14 @@ export function install(o: InstallOptions, stamp: Stamp, packageDir: string, now
 
 /** The summary printed after a successful install (not with --silent). */
 export function installSummary(r: InstallResult): string {
+  if (process.platform === 'win32') {
+    const exe = join(r.dir, 'jump-client.exe');
+    return [
+      `Jump client installed in ${r.dir} (${r.mode} mode, runs as ${r.runAs}).`,
+      r.mode === 'service' ? 'It runs as a Windows service with automatic start.' : 'It starts at each logon of this user.',
+      `Uninstall: from Apps (Add or Remove Programs), or "${exe}" uninstall --install-dir "${r.dir}"`,
+    ].join('\n');
+  }
   const lines = [`Jump client installed in ${r.dir} (${r.mode} mode, runs as ${r.runAs}).`, `Start it now: ${join(r.dir, 'init-script')} start`];
   if (r.bootStart?.kind === 'systemd') lines.push(`It starts at boot through systemd (${r.bootStart.file}).`);
   else if (r.bootStart?.kind === 'cron') lines.push(`It starts at boot through cron (${r.bootStart.file}).`);

@@ -1,7 +1,7 @@
 /**
- * The Windows MSI (issue #5, in progress): its tables hold what the seeds' flag → property rule
- * promises, and under wine the seeds' msiexec line installs a jump client that enrolls with a
- * real site on 127.0.0.1, and `msiexec /x` uninstalls it and tells the site.
+ * Windows (issue #5): the MSI's tables hold what the seeds' flag → property rule promises; under
+ * wine the seeds' msiexec line, and the per-installer bomgar-scc-<uid>.exe with the seeds' flags,
+ * install a jump client that enrolls with a real site on 127.0.0.1; uninstall tells the site.
  *
  * The Windows service: the MSI registers "JumpClient" with WinSW (npm package node-windows) as its
  * binary and starts it. WinSW is a .NET program and wine here has no .NET (wine-mono is not in
@@ -9,7 +9,7 @@
  * separate test shows that without NOSTART the failed service start rolls the install back.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INSTALLER_FLAGS } from '../../installer/flags.js';
@@ -70,9 +70,9 @@ describe('the Windows MSI', () => {
     const out = tempDir('jump-msi-');
     const r = await jump(site.consoleDir, ['installer', 'create', '--platform', 'windows-x64', '--out', out, '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const j = JSON.parse(r.stdout) as { uid: string; key_info: string; site_url: string; site_pin: string; file: string };
+    const j = JSON.parse(r.stdout) as { uid: string; key_info: string; site_url: string; site_pin: string; file: string; msi: string };
     installer = j;
-    msi = j.file;
+    msi = j.msi;
     expect(msi).toBe(join(out, 'bomgar-scc-win64.msi'));
     const prefix = tempDir('jump-wine-msi-');
     chmodSync(prefix, 0o700);
@@ -182,5 +182,84 @@ describe('the Windows MSI', () => {
     const r = await wine(['msiexec', '/i', msi, 'installdir=C:\\JC2', '/quiet']);
     expect(r.code).not.toBe(0);
     expect(existsSync(join(env.WINEPREFIX!, 'drive_c', 'JC2', 'jump-client.exe'))).toBe(false);
+  });
+
+  describe('the per-installer bomgar-scc-<uid>.exe', () => {
+    let exe: string;
+    let exeUid: string;
+    const uninstallKey = 'HKLM\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall';
+
+    async function services(): Promise<string[]> {
+      const r = await wine(['reg', 'query', 'HKLM\\System\\CurrentControlSet\\Services']);
+      return [...r.stdout.matchAll(/\\(JumpClient-[0-9a-f]{12})\s*$/gm)].map((m) => m[1]);
+    }
+
+    beforeAll(async () => {
+      const out = tempDir('jump-exe-');
+      const r = await jump(site.consoleDir, ['installer', 'create', '--jump-group', 'Windows Servers', '--platform', 'windows-x64', '--out', out, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const j = JSON.parse(r.stdout) as { uid: string; file: string; msi: string };
+      exe = j.file;
+      exeUid = j.uid;
+      expect(exe).toBe(join(out, `bomgar-scc-${j.uid}.exe`));
+      expect(j.msi).toBe(join(out, 'bomgar-scc-win64.msi'));
+    }, 120_000);
+
+    it('--help lists the seeds flags', async () => {
+      const r = await wine([exe, '--help']);
+      expect(r.code).toBe(0);
+      for (const f of ['--install-dir', '--jc-jump-group', '--jc-tag', '--jc-comments', '--silent']) expect(r.stdout).toContain(f);
+    });
+
+    it('as an administrator (service mode, --nostart under wine: no .NET for WinSW): installs, registers the service and the uninstall entry; the agent enrolls with the flags; uninstall removes everything and tells the site', async () => {
+      const before = await services();
+      const r = await wine([exe, '--install-dir', 'C:\\Jump Client', '--jc-tag', 'win exe', '--jc-comments', 'rack "7"; $x', '--nostart']);
+      expect(r.code, r.stdout).toBe(0);
+      expect(r.stdout).toContain('service mode');
+      const drive = join(env.WINEPREFIX!, 'drive_c', 'Jump Client');
+      for (const f of ['jump-client.exe', 'jump-client-service.exe', 'jump-client-service.xml', 'install.conf']) expect(existsSync(join(drive, f)), f).toBe(true);
+      // The installed executable is the plain jump client, without the installer payload.
+      expect(readFileSync(join(drive, 'jump-client.exe')).length).toBe(readFileSync(join(PKG, 'jump-client.exe')).length);
+      const added = (await services()).filter((s) => !before.includes(s));
+      expect(added).toHaveLength(1);
+      const id = added[0];
+      expect(readFileSync(join(drive, 'jump-client-service.xml'), 'utf8')).toContain(`<id>${id}</id>`);
+      const entry = await wine(['reg', 'query', `${uninstallKey}\\${id}`]);
+      expect(entry.stdout).toMatch(/QuietUninstallString\s+REG_SZ\s+"C:\\Jump Client\\jump-client\.exe" uninstall --install-dir "C:\\Jump Client"/);
+
+      agent = start('sh', ['-c', 'exec wine "$@" > "$OUT" 2>&1', 'wine', 'C:\\Jump Client\\jump-client.exe', 'run', '--config', 'C:\\Jump Client\\config'], {
+        env: { ...env, OUT: join(outDir, 'exe-agent.txt') },
+      });
+      const mine = await waitFor(async () => (await clients()).find((c) => c.installer === exeUid && c.status === 'online'), 60_000, 500, 'online');
+      expect(mine).toMatchObject({ jump_group: 'Windows Servers', tag: 'win exe', comments: 'rack "7"; $x' });
+      agent.child.kill('SIGTERM');
+      await run('wineserver', ['-k'], { env });
+      agent = null;
+
+      // What "Apps" runs: the entry's QuietUninstallString.
+      const un = await wine(['C:\\Jump Client\\jump-client.exe', 'uninstall', '--install-dir', 'C:\\Jump Client']);
+      expect(un.code, un.stdout).toBe(0);
+      expect(un.stdout).toContain('the site shows it as uninstalled');
+      await waitFor(() => !existsSync(drive), 20_000, 250, 'the install dir removed');
+      expect(await services()).toEqual(before);
+      expect((await wine(['reg', 'query', `${uninstallKey}\\${id}`])).stdout).not.toContain('QuietUninstallString');
+      expect((await clients()).find((c) => c.id === mine.id)!.status).toBe('uninstalled');
+    });
+
+    it('an existing --install-dir: exit 2, a message naming the flag, nothing installed; with --silent nothing printed and the install log has it', async () => {
+      const drive = join(env.WINEPREFIX!, 'drive_c', 'Taken');
+      mkdirSync(drive);
+      const before = await services();
+      const r = await wine([exe, '--install-dir', 'C:\\Taken', '--nostart']);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toMatch(/INSTALL_DIR_EXISTS.*--install-dir: C:\\Taken exists/);
+      expect(readdirSync(drive)).toEqual([]);
+      expect(await services()).toEqual(before);
+      const silent = await wine([exe, '--install-dir', 'C:\\Taken', '--silent']);
+      expect(silent.code).toBe(2);
+      expect(silent.stdout).toBe('');
+      const logs = readdirSync(join(env.WINEPREFIX!, 'drive_c', 'users')).map((u) => join(env.WINEPREFIX!, 'drive_c', 'users', u, '.jump-client-install.log'));
+      expect(logs.filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8')).join('')).toMatch(/INSTALL_DIR_EXISTS.*C:\\Taken/);
+    });
   });
 });

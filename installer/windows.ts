@@ -1,0 +1,214 @@
+/**
+ * The Windows install from `bomgar-scc-<uid>.exe` (issue #5): the seeds' flags, as on Linux.
+ *
+ * - Service mode (run elevated, as an administrator): the jump client runs as the Windows service
+ *   `JumpClient-<12 hex>`, LocalSystem, automatic start. WinSW (npm package node-windows) is the
+ *   service binary (`DIR\jump-client-service.exe` with its `jump-client-service.xml`); it is
+ *   registered with `sc create`, exactly what WinSW's own `install` does, and started with `sc start`.
+ * - User mode (not elevated): the jump client runs as that user, started now and at each logon
+ *   (HKCU\Software\Microsoft\Windows\CurrentVersion\Run).
+ * Either way an entry under ...\CurrentVersion\Uninstall makes it removable from "Apps" / Add or
+ * Remove Programs; its command is `DIR\jump-client.exe uninstall --install-dir DIR`.
+ *
+ * Errors are the JumpErrors of installer/install.ts; on any failure every step is undone.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { AgentConfig } from '../agent/config.js';
+import { JumpError } from '../protocol/errors.js';
+import { VERSION } from '../protocol/version.js';
+import { copyWithoutOverlay } from './exe-file.js';
+import { checkOverrides, requestedFromOptions, type InstallOptions, type InstallResult } from './install.js';
+import { formatInstallConf, newUnitName, type InstallConf } from './service.js';
+import type { Stamp } from './stamp.js';
+
+const UNINSTALL_KEY = 'Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall';
+const RUN_KEY = 'Software\\Microsoft\\Windows\\CurrentVersion\\Run';
+
+function win(cmd: string, args: string[]): { status: number | null; out: string } {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', windowsHide: true });
+  return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error?.message ?? ''}`.trim() };
+}
+
+function must(cmd: string, args: string[]): void {
+  const r = win(cmd, args);
+  if (r.status !== 0) throw new Error(`${cmd} ${args[0]} failed (${r.status}): ${r.out}`);
+}
+
+/** True when this process is elevated (`net session` needs administrator rights). */
+export function isElevated(): boolean {
+  return win('net', ['session']).status === 0;
+}
+
+/** The service id of a Windows service-mode install (`unit` in install.conf). */
+export function serviceName(conf: InstallConf): string {
+  return conf.unit!;
+}
+
+/** Starts a service and waits up to 30 s for RUNNING; throws INSTALL_FAILED with sc's answer. */
+export async function startService(name: string): Promise<void> {
+  const r = win('sc.exe', ['start', name]);
+  if (r.status !== 0 && !/1056/.test(r.out)) throw new JumpError('INSTALL_FAILED', { detail: `sc start ${name}: ${r.out}` });
+  for (let i = 0; i < 60; i++) {
+    if (/RUNNING/.test(win('sc.exe', ['query', name]).out)) return;
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  throw new JumpError('INSTALL_FAILED', { detail: `the service ${name} did not reach RUNNING in 30 s` });
+}
+
+/** Starts the agent of a user-mode install as a detached, windowless process; writes its pid. */
+export function startUserAgent(dir: string): number {
+  const child = spawn(join(dir, 'jump-client.exe'), ['run', '--config', join(dir, 'config')], { detached: true, stdio: 'ignore', windowsHide: true, cwd: dir });
+  child.unref();
+  writeFileSync(join(dir, 'jump-client.pid'), `${child.pid}\n`);
+  return child.pid ?? 0;
+}
+
+/**
+ * Installs from `packageDir` (the unpacked overlay: lib/, winsw/, installer.json) with the
+ * running executable as the jump client. `now` in ms since the epoch.
+ */
+export async function installWindows(o: InstallOptions & { nostart?: boolean }, stamp: Stamp, packageDir: string, now: number): Promise<InstallResult> {
+  if (o.user !== undefined) {
+    throw new JumpError('INSTALL_USER_NOT_ALLOWED', { field: '--user', detail: '--user: on Windows the mode follows elevation: run elevated for a service, or as the user for user mode.' });
+  }
+  const requested = requestedFromOptions(o);
+  checkOverrides(stamp, requested);
+  if (Date.parse(stamp.expires_at) <= now) throw new JumpError('INSTALLER_EXPIRED', { detail: `It expired at ${stamp.expires_at}.` });
+  const elevated = isElevated();
+  const mode: InstallResult['mode'] = elevated ? 'service' : 'user';
+  const me = userInfo().username;
+  const base = elevated ? (process.env.ProgramFiles ?? 'C:\\Program Files') : (process.env.LOCALAPPDATA ?? join(process.env.USERPROFILE ?? 'C:\\', 'AppData', 'Local'));
+  if (o.installDir !== undefined && (o.installDir === '' || /[\u0000-\u001f"<>|?*]/.test(o.installDir))) {
+    throw new JumpError('VALIDATION_FAILED', { field: '--install-dir', detail: '--install-dir: give a Windows path without control characters or " < > | ? *.' });
+  }
+  const dir = resolve(o.installDir ?? join(base, `Jump Client ${stamp.uid.slice(0, 8)}`));
+  let exists = true;
+  try {
+    lstatSync(dir);
+  } catch {
+    exists = false;
+  }
+  if (exists) throw new JumpError('INSTALL_DIR_EXISTS', { field: '--install-dir', detail: `--install-dir: ${dir} exists.` });
+  const parent = dirname(dir);
+  if (!existsSync(parent) || !statSync(parent).isDirectory()) {
+    throw new JumpError('INSTALL_DIR_UNWRITABLE', { field: '--install-dir', detail: `--install-dir: ${parent} does not exist or is not a directory.` });
+  }
+
+  const id = newUnitName().replace('jump-client-', 'JumpClient-');
+  const conf: InstallConf = { mode, run_as: elevated ? 'LocalSystem' : me, unit: elevated ? id : undefined, installer: stamp.uid, version: VERSION };
+  const hive = elevated ? 'HKLM' : 'HKCU';
+  const undo: (() => void)[] = [];
+  try {
+    try {
+      mkdirSync(dir);
+    } catch (err) {
+      throw new JumpError('INSTALL_DIR_UNWRITABLE', { field: '--install-dir', detail: `--install-dir: ${parent} is not writable by ${me} (${(err as NodeJS.ErrnoException).code}).` });
+    }
+    undo.push(() => rmSync(dir, { recursive: true, force: true }));
+    await copyWithoutOverlay(process.execPath, join(dir, 'jump-client.exe'));
+    cpSync(join(packageDir, 'lib'), join(dir, 'lib'), { recursive: true });
+    const cfg = new AgentConfig(join(dir, 'config'));
+    cfg.update({
+      site_url: stamp.site_url,
+      site_pin: stamp.site_pin,
+      key_info: stamp.key_info,
+      installer_expires_at: Date.parse(stamp.expires_at),
+      ...(Object.keys(requested).length > 0 ? { requested } : {}),
+    });
+    writeFileSync(join(dir, 'install.conf'), formatInstallConf(conf));
+    // Only the run-as account and administrators may read the config (the installer key, the identity key).
+    if (elevated) win('icacls', [join(dir, 'config'), '/inheritance:r', '/grant:r', '*S-1-5-18:(OI)(CI)F', '*S-1-5-32-544:(OI)(CI)F']);
+    else win('icacls', [join(dir, 'config'), '/inheritance:r', '/grant:r', `${me}:(OI)(CI)F`]);
+
+    const exe = join(dir, 'jump-client.exe');
+    const uninstallCmd = `"${exe}" uninstall --install-dir "${dir}"`;
+    const key = `${hive}\\${UNINSTALL_KEY}\\${id}`;
+    undo.push(() => win('reg', ['delete', key, '/f']));
+    for (const [name, type, value] of [
+      ['DisplayName', 'REG_SZ', `Jump Client (${dir})`],
+      ['DisplayVersion', 'REG_SZ', VERSION],
+      ['Publisher', 'REG_SZ', 'Jump Client project'],
+      ['InstallLocation', 'REG_SZ', dir],
+      ['UninstallString', 'REG_SZ', uninstallCmd],
+      ['QuietUninstallString', 'REG_SZ', uninstallCmd],
+      ['NoModify', 'REG_DWORD', '1'],
+      ['NoRepair', 'REG_DWORD', '1'],
+    ] as const) {
+      must('reg', ['add', key, '/v', name, '/t', type, '/d', value, '/f']);
+    }
+
+    if (elevated) {
+      for (const f of ['winsw.exe', 'winsw.exe.config']) {
+        cpSync(join(packageDir, 'winsw', f), join(dir, f.replace('winsw', 'jump-client-service')));
+      }
+      const xml = readFileSync(join(packageDir, 'winsw', 'jump-client-service.xml'), 'utf8').replace('<id>JumpClient</id>', `<id>${id}</id>`);
+      writeFileSync(join(dir, 'jump-client-service.xml'), xml);
+      undo.push(() => win('sc.exe', ['delete', id]));
+      must('sc.exe', ['create', id, 'binPath=', `"${join(dir, 'jump-client-service.exe')}"`, 'start=', 'auto', 'DisplayName=', `Jump Client ${id.slice(-12)}`]);
+      win('sc.exe', ['description', id, 'Keeps this machine reachable from its Jump site.']);
+      if (!o.nostart) await startService(id);
+    } else {
+      undo.push(() => win('reg', ['delete', `HKCU\\${RUN_KEY}`, '/v', id, '/f']));
+      must('reg', ['add', `HKCU\\${RUN_KEY}`, '/v', id, '/t', 'REG_SZ', '/d', `"${exe}" run --config "${join(dir, 'config')}"`, '/f']);
+      if (!o.nostart) startUserAgent(dir);
+      writeFileSync(join(dir, 'install.conf'), formatInstallConf({ ...conf, unit: undefined }) + `run_key=${id}\n`);
+    }
+  } catch (err) {
+    for (const u of undo.reverse()) {
+      try {
+        u();
+      } catch {
+        /* keep undoing */
+      }
+    }
+    if (err instanceof JumpError) throw err;
+    throw new JumpError('INSTALL_FAILED', { detail: (err as Error).message });
+  }
+  return { dir, mode, runAs: conf.run_as, bootStart: null };
+}
+
+/**
+ * Undoes a Windows install's registrations before its files go: stops and deletes the service
+ * (service mode) or stops the agent and removes the Run value (user mode), and removes the
+ * uninstall entry. Safe to run twice.
+ */
+export async function unregisterWindows(dir: string, conf: InstallConf): Promise<void> {
+  const runKey = /^run_key=(.+)$/m.exec(readFileSync(join(dir, 'install.conf'), 'utf8'))?.[1];
+  const id = conf.unit ?? runKey;
+  if (conf.unit) {
+    win('sc.exe', ['stop', conf.unit]);
+    for (let i = 0; i < 30 && !/STOPPED|1060/.test(win('sc.exe', ['query', conf.unit]).out); i++) await new Promise((r) => setTimeout(r, 500));
+    win('sc.exe', ['delete', conf.unit]);
+  } else {
+    try {
+      const pid = Number(readFileSync(join(dir, 'jump-client.pid'), 'utf8').trim());
+      if (pid > 0 && pid !== process.pid) process.kill(pid);
+    } catch {
+      /* not running */
+    }
+    if (runKey) win('reg', ['delete', `HKCU\\${RUN_KEY}`, '/v', runKey, '/f']);
+  }
+  if (id) win('reg', ['delete', `${conf.unit ? 'HKLM' : 'HKCU'}\\${UNINSTALL_KEY}\\${id}`, '/f']);
+}
+
+/**
+ * Removes an install dir whose executable may be the one running: everything but it now, then
+ * the rest from a detached cmd.exe once this process has exited.
+ */
+export function removeWindowsDir(dir: string): void {
+  const self = resolve(process.execPath).toLowerCase() === resolve(join(dir, 'jump-client.exe')).toLowerCase();
+  if (!self) {
+    rmSync(dir, { recursive: true, force: true });
+    return;
+  }
+  // Windows cannot delete a running executable or a loaded DLL (lib\...\*.node): a detached cmd.exe
+  // removes the dir once this process has exited; install.conf goes now, so the install is gone.
+  rmSync(join(dir, 'install.conf'), { force: true });
+  const script = join(tmpdir(), `jump-client-remove-${process.pid}.cmd`);
+  writeFileSync(script, `@echo off\r\nping -n 3 127.0.0.1 >nul\r\nrmdir /s /q "${dir}"\r\ndel "%~f0"\r\n`);
+  // cmd.exe's own quoting rules: /s strips the outer pair, so the script path may hold spaces.
+  spawn('cmd.exe', [`/d /s /c ""${script}""`], { detached: true, stdio: 'ignore', windowsHide: true, windowsVerbatimArguments: true }).unref();
+}
