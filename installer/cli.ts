@@ -16,10 +16,10 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { JumpError, type ErrorCode } from '../protocol/errors.js';
 import { isPackaged, packageDir } from '../agent/native.js';
-import { installerOptions } from './flags.js';
+import { INSTALLER_FLAGS } from './flags.js';
 import { AgentConfig, identityFromConfig } from '../agent/config.js';
 import { install, installSummary, requestedFromOptions, type InstallOptions } from './install.js';
 import { LSB, readInstallConf, startAgent, statusAgent, stopAgent, type ActionResult } from './service.js';
@@ -79,7 +79,7 @@ export function addInstallerCommands(program: Command): void {
       logFailure(err.message);
       process.exit(INSTALL_EXIT.BAD_INPUT);
     });
-  for (const opt of installerOptions()) cmd.addOption(opt);
+  for (const f of INSTALLER_FLAGS) cmd.addOption(new Option(f.value ? `${f.flag} ${f.value}` : f.flag, f.help));
   cmd.action(async (o: InstallOptions) => {
     let unpacked: string | null = null;
     try {

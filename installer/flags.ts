@@ -5,10 +5,10 @@
  * EXE installers, and the rule for the MSI: drop the leading dashes, turn the remaining dashes
  * into underscores, give the value with `=`; with two exceptions, `installdir` (no dash) and
  * `/quiet` instead of `--silent`. `msiProperty` is that MSI twin; the commander options of
- * `jump-client install` and the MSI's properties (issue #5) are both made from this table.
+ * `jump-client install` (installer/cli.ts) and the MSI's properties and custom actions
+ * (packaging/build.mjs fills packaging/jump-client.wxs) are both made from this table. It imports
+ * nothing, so the build can load it without the rest of the code.
  */
-import { Option } from 'commander';
-
 export interface InstallerFlag {
   /** The long flag as the seeds write it, e.g. `--jc-tag`. */
   flag: string;
@@ -47,9 +47,4 @@ export function msiPropertyOf(flag: string): string {
   // Our own addition, not the seeds': a public (uppercase) property, so no copy is needed.
   if (flag === '--nostart') return 'NOSTART';
   return flag.replace(/^-+/, '').replace(/-/g, '_');
-}
-
-/** The table as commander options. */
-export function installerOptions(): Option[] {
-  return INSTALLER_FLAGS.map((f) => new Option(f.value ? `${f.flag} ${f.value}` : f.flag, f.help));
 }

@@ -258,15 +258,66 @@ const MSI_SECURE = ['INSTALLDIR', 'KEY_INFO', 'SITE_URL', 'SITE_PIN', 'JC_JUMP_G
  * which wixl would fill itself from a hand-written row and fail; HideTarget on the configure
  * action, so KEY_INFO stays out of msiexec logs).
  */
-function buildMsi(dir, work) {
+/** installer/flags.ts, transpiled here with esbuild (the build runs before or without tsc). */
+async function installerFlags() {
+  const r = await esbuild.build({ entryPoints: [join(root, 'installer', 'flags.ts')], bundle: true, platform: 'node', format: 'esm', write: false, logLevel: 'error' });
+  const mod = await import(`data:text/javascript;base64,${Buffer.from(r.outputFiles[0].text).toString('base64')}`);
+  return mod.INSTALLER_FLAGS;
+}
+
+const xmlAttr = (s) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+
+/**
+ * The WiX pieces made from the flag table: for each flag whose MSI twin is one of the seeds'
+ * lowercase (private) properties, an uppercase twin, an immediate action copying it early, and
+ * its argument on the deferred configure action's command line.
+ */
+export async function flagWix() {
+  const flags = (await installerFlags()).filter((f) => f.field !== undefined || f.flag === '--install-dir' || f.flag === '--nostart');
+  const props = [];
+  const actions = [];
+  const sequence = [];
+  const args = ['--site "[SITE_URL]"', '--site-pin "[SITE_PIN]"', '--key-info "[KEY_INFO]"'];
+  let n = 60;
+  for (const f of flags) {
+    const upper = f.msiProperty.toUpperCase();
+    if (f.flag === '--nostart') {
+      args.push(`${f.flag} "[${upper}]"`);
+      continue;
+    }
+    const id = 'Copy' + upper.replace(/(^|_)([A-Z])([A-Z]*)/g, (_m, _s, a, b) => a + b.toLowerCase());
+    actions.push(`<CustomAction Id="${id}" Property="${upper}" Value="[${f.msiProperty}]"/>`);
+    if (f.flag === '--install-dir') {
+      // A directory: never "-"; only on first install (uninstall restores it from the registry).
+      sequence.push(`<Custom Action="${id}" Sequence="${n++}">${f.msiProperty} AND NOT Installed</Custom>`);
+      args.unshift(`${f.flag} "[${upper}]."`); // the trailing "." keeps INSTALLDIR's "\" from escaping the quote
+    } else {
+      props.push(`<Property Id="${upper}" Value="-"/>`);
+      sequence.push(`<Custom Action="${id}" Sequence="${n++}">${f.msiProperty} AND ${upper}="-"</Custom>`);
+      args.push(`${f.flag} "[${upper}]"`);
+    }
+  }
+  return { props, actions, sequence, args: args.join(' ') };
+}
+
+async function buildMsi(dir, work) {
   const files = filesUnder(join(dir, 'lib')).map((f) => `lib/${f}`).join('\n') + '\n';
   const heat = execFileSync('wixl-heat', ['--prefix', 'lib/', '--directory-ref', 'LIBDIR', '--component-group', 'CG.lib', '--var', 'var.LibDir', '--win64'], { input: files, encoding: 'utf8' });
   const libWxs = join(work, 'lib.wxs');
   writeFileSync(libWxs, heat);
+  const w = await flagWix();
+  const wxs = readFileSync(join(root, 'packaging', 'jump-client.wxs'), 'utf8')
+    .replace('<!-- @@FLAG_PROPERTIES@@ (made from installer/flags.ts by packaging/build.mjs) -->', w.props.join('\n    '))
+    .replace('<!-- @@FLAG_COPY_ACTIONS@@ -->', w.actions.join('\n    '))
+    .replace('<!-- @@FLAG_COPY_SEQUENCE@@ (60 and up: after AppSearch, before CostInitialize) -->', w.sequence.join('\n      '))
+    .replace('@@CONFIGURE_ARGS@@', xmlAttr(w.args));
+  if (/@@[A-Z_]+@@/.test(wxs)) throw new Error('packaging/jump-client.wxs: a marker was not filled');
+  const mainWxs = join(work, 'jump-client.wxs');
+  writeFileSync(mainWxs, wxs);
   const msi = join(dir, 'jump-client.msi');
   const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
   // wixl finds sources only by relative paths: run it from the package dir.
-  execFileSync('wixl', ['-a', 'x64', '-D', `Version=${version}`, '-D', 'Win64=yes', '-D', 'PackageDir=.', '-D', 'LibDir=lib', '-o', msi, join(root, 'packaging', 'jump-client.wxs'), libWxs], { stdio: 'pipe', cwd: dir });
+  execFileSync('wixl', ['-a', 'x64', '-D', `Version=${version}`, '-D', 'Win64=yes', '-D', 'PackageDir=.', '-D', 'LibDir=lib', '-o', msi, mainWxs, libWxs], { stdio: 'pipe', cwd: dir });
   execFileSync('msibuild', [msi, '-q', `INSERT INTO Property (Property, Value) VALUES ('SecureCustomProperties', '${MSI_SECURE.join(';')}')`], { stdio: 'pipe' });
   execFileSync('msibuild', [msi, '-q', "UPDATE CustomAction SET ExtendedType = 8192 WHERE Action = 'Configure'"], { stdio: 'pipe' });
 }
@@ -297,7 +348,7 @@ async function buildPlatform(platform, bundleText, work) {
     bundleText,
     ...filesUnder(ptySrc).filter((f) => f.endsWith('.node') || f.endsWith('.dll') || f.endsWith('.exe')).map((f) => readFileSync(join(ptySrc, f))),
     ...scriptTexts,
-    ...(platform === 'win-x64' ? ['jump-client.wxs', 'jump-client-service.xml'].map((f) => readFileSync(join(root, 'packaging', f))) : []),
+    ...(platform === 'win-x64' ? ['packaging/jump-client.wxs', 'packaging/jump-client-service.xml', 'installer/flags.ts'].map((f) => readFileSync(join(root, f))) : []),
   );
   const manifest = join(outDir, 'build.json');
   if (!args.force && existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).hash === hash) {
