@@ -8,11 +8,11 @@
  * The file holds KEY_INFO, so it is written 0600 (it runs as `sh ./file.bin`, no x bit needed),
  * through a temp name and a rename: a failure never leaves a half-written installer.
  */
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createWriteStream, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
+import { writeWhole } from './atomic-file.js';
 import { STAMP_FILE, stampSchema, type Stamp } from './stamp.js';
 
 /** What a package dir must hold to make a .bin (written by `npm run package`). */
@@ -59,23 +59,13 @@ export async function writeBinInstaller(
   stampSchema.parse(stamp);
   const missing = missingPackageFiles(packageDir);
   if (missing.length > 0) throw new Error(`${packageDir} lacks ${missing.join(', ')}: run \`npm run package\` first`);
-  const final = join(outDir, binFileName(stamp.uid, platform));
-  const partial = `${final}.partial-${process.pid}`;
-  const staging = mkdtempSync(join(tmpdir(), 'jump-bin-'));
-  try {
+  return writeWhole(join(outDir, binFileName(stamp.uid, platform)), async (partial, staging) => {
     for (const f of BIN_PAYLOAD) symlinkSync(join(packageDir, f), join(staging, f));
     writeFileSync(join(staging, STAMP_FILE), JSON.stringify(stamp, null, 2) + '\n', { mode: 0o600 });
     writeFileSync(partial, renderStub(readFileSync(join(packageDir, BIN_STUB), 'utf8'), binFileName(stamp.uid, platform)), { mode: 0o600 });
     await pipeline(
-      tar.c({ gzip: true, cwd: staging, portable: true, follow: true, noMtime: false }, [...BIN_PAYLOAD, STAMP_FILE]),
+      tar.c({ gzip: true, cwd: staging, portable: true, follow: true }, [...BIN_PAYLOAD, STAMP_FILE]),
       createWriteStream(partial, { flags: 'a' }),
     );
-    renameSync(partial, final);
-    return { path: final, bytes: statSync(final).size };
-  } catch (err) {
-    rmSync(partial, { force: true });
-    throw err;
-  } finally {
-    rmSync(staging, { recursive: true, force: true });
-  }
+  });
 }

@@ -10,12 +10,11 @@
  * Started with the seeds' flags, the executable finds the overlay in itself, unpacks it into a
  * private temp dir, and installs from there as `jump-client install` does (installer/install.ts).
  */
-import { closeSync, createWriteStream, existsSync, fstatSync, mkdtempSync, openSync, readSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createReadStream } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, createReadStream, createWriteStream, existsSync, fstatSync, openSync, readSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
+import { writeWhole } from './atomic-file.js';
 import { STAMP_FILE, stampSchema, type Stamp } from './stamp.js';
 
 export const EXE_MAGIC = Buffer.from('JUMPCLIENT-PAYLOAD-1');
@@ -70,10 +69,7 @@ export async function writeExeInstaller(packageDir: string, stamp: Stamp, outDir
   for (const f of [WIN_EXE, ...EXE_PAYLOAD]) {
     if (!existsSync(join(packageDir, f))) throw new Error(`${packageDir} lacks ${f}: run \`npm run package\` first`);
   }
-  const final = join(outDir, exeFileName(stamp.uid));
-  const partial = `${final}.partial-${process.pid}`;
-  const staging = mkdtempSync(join(tmpdir(), 'jump-exe-'));
-  try {
+  return writeWhole(join(outDir, exeFileName(stamp.uid)), async (partial, staging) => {
     for (const f of EXE_PAYLOAD) symlinkSync(join(packageDir, f), join(staging, f));
     writeFileSync(join(staging, STAMP_FILE), JSON.stringify(stamp, null, 2) + '\n', { mode: 0o600 });
     await pipeline(createReadStream(join(packageDir, WIN_EXE)), createWriteStream(partial, { mode: 0o600 }));
@@ -83,12 +79,5 @@ export async function writeExeInstaller(packageDir: string, stamp: Stamp, outDir
     trailer.writeBigUInt64LE(BigInt(statSync(partial).size - before), 0);
     EXE_MAGIC.copy(trailer, 8);
     writeFileSync(partial, trailer, { flag: 'a' });
-    renameSync(partial, final);
-    return { path: final, bytes: statSync(final).size };
-  } catch (err) {
-    rmSync(partial, { force: true });
-    throw err;
-  } finally {
-    rmSync(staging, { recursive: true, force: true });
-  }
+  });
 }

@@ -117,6 +117,43 @@ export function resolveRunAs(o: InstallOptions, euid: number): Account {
   return self ?? { name: me.username, uid: me.uid, gid: me.gid, home: me.homedir, shell: me.shell ?? '/bin/sh', groups: [me.gid] };
 }
 
+/**
+ * The seeds' rule for `--install-dir`, the part every platform shares: `dir` must not exist and
+ * its parent must be a directory. Returns the parent. Throws INSTALL_DIR_EXISTS or INSTALL_DIR_UNWRITABLE.
+ */
+export function checkNewDir(dir: string): string {
+  let exists = true;
+  try {
+    lstatSync(dir);
+  } catch {
+    exists = false;
+  }
+  if (exists) throw new JumpError('INSTALL_DIR_EXISTS', { field: '--install-dir', detail: `--install-dir: ${dir} exists.` });
+  const parent = dirname(dir);
+  let parentIsDir = false;
+  try {
+    parentIsDir = statSync(parent).isDirectory();
+  } catch {
+    /* missing */
+  }
+  if (!parentIsDir) throw new JumpError('INSTALL_DIR_UNWRITABLE', { field: '--install-dir', detail: `--install-dir: ${parent} does not exist or is not a directory.` });
+  return parent;
+}
+
+/**
+ * Writes the jump client's config (agent/config.ts) from the installer's stamp and the fields
+ * asked for: what its first start needs to enroll, and the expiry it must start before.
+ */
+export function writeStampedConfig(configDir: string, stamp: Stamp, requested: RequestedFields): void {
+  new AgentConfig(configDir).update({
+    site_url: stamp.site_url,
+    site_pin: stamp.site_pin,
+    key_info: stamp.key_info,
+    installer_expires_at: Date.parse(stamp.expires_at),
+    ...(Object.keys(requested).length > 0 ? { requested } : {}),
+  });
+}
+
 /** Resolves and checks `--install-dir` (seeds: must not exist; its location must be writable). */
 export function checkInstallDir(o: InstallOptions, runAs: Account): string {
   if (o.installDir !== undefined && (o.installDir === '' || /[\u0000-\u001f\u007f]/.test(o.installDir))) {
@@ -127,21 +164,7 @@ export function checkInstallDir(o: InstallOptions, runAs: Account): string {
     throw new JumpError('VALIDATION_FAILED', { field: '--install-dir', detail: '--install-dir: give a path without quotes or backslashes.' });
   }
   const dir = resolve(o.installDir ?? join(runAs.home, 'jumpclient'));
-  const parent = dirname(dir);
-  let exists = true;
-  try {
-    lstatSync(dir);
-  } catch {
-    exists = false;
-  }
-  if (exists) throw new JumpError('INSTALL_DIR_EXISTS', { field: '--install-dir', detail: `--install-dir: ${dir} exists.` });
-  let parentIsDir = false;
-  try {
-    parentIsDir = statSync(parent).isDirectory();
-  } catch {
-    /* missing */
-  }
-  if (!parentIsDir) throw new JumpError('INSTALL_DIR_UNWRITABLE', { field: '--install-dir', detail: `--install-dir: ${parent} does not exist or is not a directory.` });
+  const parent = checkNewDir(dir);
   try {
     accessSync(parent, constants.W_OK | constants.X_OK);
   } catch {
@@ -155,6 +178,22 @@ export function checkInstallDir(o: InstallOptions, runAs: Account): string {
     });
   }
   return dir;
+}
+
+/**
+ * Undoes the steps done so far, newest first (each failure is skipped so the rest still runs),
+ * then throws: `err` itself when it is a JumpError, else INSTALL_FAILED with its message.
+ */
+export function rollBack(undo: (() => void)[], err: unknown): never {
+  for (const u of [...undo].reverse()) {
+    try {
+      u();
+    } catch {
+      /* keep undoing the rest */
+    }
+  }
+  if (err instanceof JumpError) throw err;
+  throw new JumpError('INSTALL_FAILED', { detail: (err as Error).message });
 }
 
 function chownTree(path: string, uid: number, gid: number): void {
@@ -196,14 +235,7 @@ export function install(o: InstallOptions, stamp: Stamp, packageDir: string, now
       chmodSync(join(dir, f), 0o755);
     }
     cpSync(join(packageDir, 'lib'), join(dir, 'lib'), { recursive: true });
-    const cfg = new AgentConfig(p.config);
-    cfg.update({
-      site_url: stamp.site_url,
-      site_pin: stamp.site_pin,
-      key_info: stamp.key_info,
-      installer_expires_at: Date.parse(stamp.expires_at),
-      ...(Object.keys(requested).length > 0 ? { requested } : {}),
-    });
+    writeStampedConfig(p.config, stamp, requested);
     writeFileSync(p.conf, formatInstallConf(conf), { mode: 0o644 });
     if (euid === 0) chownTree(dir, runAs.uid, runAs.gid);
 
@@ -223,15 +255,7 @@ export function install(o: InstallOptions, stamp: Stamp, packageDir: string, now
       }
     }
   } catch (err) {
-    for (const u of undo.reverse()) {
-      try {
-        u();
-      } catch {
-        /* keep undoing the rest */
-      }
-    }
-    if (err instanceof JumpError) throw err;
-    throw new JumpError('INSTALL_FAILED', { detail: `${(err as Error).message}` });
+    rollBack(undo, err);
   }
   return { dir, mode, runAs: runAs.name, bootStart };
 }

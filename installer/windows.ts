@@ -13,14 +13,13 @@
  * Errors are the JumpErrors of installer/install.ts; on any failure every step is undone.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { AgentConfig } from '../agent/config.js';
+import { join, resolve } from 'node:path';
 import { JumpError } from '../protocol/errors.js';
 import { VERSION } from '../protocol/version.js';
 import { copyWithoutOverlay } from './exe-file.js';
-import { checkOverrides, requestedFromOptions, type InstallOptions, type InstallResult } from './install.js';
+import { checkNewDir, checkOverrides, requestedFromOptions, rollBack, writeStampedConfig, type InstallOptions, type InstallResult } from './install.js';
 import { formatInstallConf, newUnitName, type InstallConf } from './service.js';
 import type { Stamp } from './stamp.js';
 
@@ -85,17 +84,7 @@ export async function installWindows(o: InstallOptions & { nostart?: boolean }, 
     throw new JumpError('VALIDATION_FAILED', { field: '--install-dir', detail: '--install-dir: give a Windows path without control characters or " < > | ? *.' });
   }
   const dir = resolve(o.installDir ?? join(base, `Jump Client ${stamp.uid.slice(0, 8)}`));
-  let exists = true;
-  try {
-    lstatSync(dir);
-  } catch {
-    exists = false;
-  }
-  if (exists) throw new JumpError('INSTALL_DIR_EXISTS', { field: '--install-dir', detail: `--install-dir: ${dir} exists.` });
-  const parent = dirname(dir);
-  if (!existsSync(parent) || !statSync(parent).isDirectory()) {
-    throw new JumpError('INSTALL_DIR_UNWRITABLE', { field: '--install-dir', detail: `--install-dir: ${parent} does not exist or is not a directory.` });
-  }
+  const parent = checkNewDir(dir);
 
   const id = newUnitName().replace('jump-client-', 'JumpClient-');
   const conf: InstallConf = { mode, run_as: elevated ? 'LocalSystem' : me, unit: elevated ? id : undefined, installer: stamp.uid, version: VERSION };
@@ -110,14 +99,7 @@ export async function installWindows(o: InstallOptions & { nostart?: boolean }, 
     undo.push(() => rmSync(dir, { recursive: true, force: true }));
     await copyWithoutOverlay(process.execPath, join(dir, 'jump-client.exe'));
     cpSync(join(packageDir, 'lib'), join(dir, 'lib'), { recursive: true });
-    const cfg = new AgentConfig(join(dir, 'config'));
-    cfg.update({
-      site_url: stamp.site_url,
-      site_pin: stamp.site_pin,
-      key_info: stamp.key_info,
-      installer_expires_at: Date.parse(stamp.expires_at),
-      ...(Object.keys(requested).length > 0 ? { requested } : {}),
-    });
+    writeStampedConfig(join(dir, 'config'), stamp, requested);
     writeFileSync(join(dir, 'install.conf'), formatInstallConf(conf));
     // Only the run-as account and administrators may read the config (the installer key, the identity key).
     if (elevated) win('icacls', [join(dir, 'config'), '/inheritance:r', '/grant:r', '*S-1-5-18:(OI)(CI)F', '*S-1-5-32-544:(OI)(CI)F']);
@@ -157,15 +139,7 @@ export async function installWindows(o: InstallOptions & { nostart?: boolean }, 
       writeFileSync(join(dir, 'install.conf'), formatInstallConf({ ...conf, unit: undefined }) + `run_key=${id}\n`);
     }
   } catch (err) {
-    for (const u of undo.reverse()) {
-      try {
-        u();
-      } catch {
-        /* keep undoing */
-      }
-    }
-    if (err instanceof JumpError) throw err;
-    throw new JumpError('INSTALL_FAILED', { detail: (err as Error).message });
+    rollBack(undo, err);
   }
   return { dir, mode, runAs: conf.run_as, bootStart: null };
 }

@@ -14,20 +14,12 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, ROOT, run, tempDir, waitFor } from '../helpers/processes.js';
-import { jump, startTestSite, type TestSite } from '../helpers/site.js';
+import { jump, listClients, startTestSite, type TestSite } from '../helpers/site.js';
 
 const isRoot = process.getuid?.() === 0;
 const PACKAGE_DIR = join(ROOT, 'dist', 'package', 'linux-x64');
 const CRON_DIR = '/etc/cron.d';
 
-interface ClientJson {
-  id: number;
-  status: string;
-  jump_group: string;
-  tag: string;
-  comments: string;
-  installer: string;
-}
 
 /** A user made for this test file, removed (with its processes and home) afterwards. */
 function makeUser(): { name: string; home: string; uid: number } {
@@ -51,11 +43,7 @@ let noNodePath: string;
 let nodeMarker: string;
 let tmpForBin: string;
 
-async function clients(): Promise<ClientJson[]> {
-  const r = await jump(site.consoleDir, ['clients', 'list', '--json']);
-  expect(r.code, r.stderr).toBe(0);
-  return (JSON.parse(r.stdout) as { items: ClientJson[] }).items;
-}
+const clients = async () => (await listClients(site.api)).items;
 
 /** Runs a command as root or as `user`, with the no-Node PATH and the test's TMPDIR. */
 function sh(args: string[], opts: { user?: string; cwd?: string } = {}) {

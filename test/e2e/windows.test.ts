@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INSTALLER_FLAGS } from '../../installer/flags.js';
 import { cleanup, ROOT, run, start, tempDir, waitFor, type Proc } from '../helpers/processes.js';
-import { jump, startTestSite, type TestSite } from '../helpers/site.js';
+import { jump, listClients, startTestSite, type TestSite } from '../helpers/site.js';
 
 const PKG = join(ROOT, 'dist', 'package', 'win-x64');
 
@@ -28,14 +28,6 @@ function table(msi: string, name: string): string[][] {
     .map((l) => l.split('\t'));
 }
 
-interface ClientJson {
-  id: number;
-  status: string;
-  jump_group: string;
-  tag: string;
-  comments: string;
-  installer: string;
-}
 
 describe('the Windows MSI', () => {
   let site: TestSite;
@@ -45,10 +37,7 @@ describe('the Windows MSI', () => {
   let outDir: string;
   let agent: Proc | null = null;
 
-  async function clients(): Promise<ClientJson[]> {
-    const r = await jump(site.consoleDir, ['clients', 'list', '--json']);
-    return (JSON.parse(r.stdout) as { items: ClientJson[] }).items;
-  }
+  const clients = async () => (await listClients(site.api)).items;
 
   /** A Windows program under wine; stdout to a file (wine's console breaks on a pipe). */
   async function wine(args: string[]) {
