@@ -48,6 +48,8 @@ export interface GatewayOptions {
   statsIntervalMs?: number;
   /** New agent connections admitted per second, site-wide. Default 50. */
   admissionRate?: number;
+  /** Admitted agent handshakes unfinished at once; more wait like callers over the rate. Default 512. */
+  maxHandshakes?: number;
   /** Site-wide limit on enrolled jump clients, or null for none. */
   maxClients?: number | null;
   log: Logger;
@@ -83,6 +85,13 @@ interface Session {
   windowCount: number;
 }
 
+/**
+ * Default for `maxHandshakes`. 64 throttled a fleet of slow agents (a slot is held for the agent's
+ * round trips too), and gating on event-loop load livelocked: each refusal costs a TLS handshake on
+ * the same thread (docs/benchmarks.md, P1). 512 keeps admitted work within the handshake limit at
+ * about 170 handshakes per second.
+ */
+export const DEFAULT_MAX_HANDSHAKES = 512;
 export class AgentGateway {
   private readonly wss: WebSocketServer;
   private readonly agents = new Map<number, Session>();
@@ -99,7 +108,7 @@ export class AgentGateway {
     this.heartbeatMs = opts.heartbeatMs ?? 30_000;
     this.statsIntervalMs = opts.statsIntervalMs ?? 60_000;
     this.maxClients = opts.maxClients ?? null;
-    this.admission = new AdmissionControl(opts.admissionRate ?? 50);
+    this.admission = new AdmissionControl(opts.admissionRate ?? 50, undefined, undefined, opts.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: AGENT_MESSAGE_MAX_BYTES, perMessageDeflate: false });
     this.sweep = setInterval(() => this.sweepSilent(), Math.max(25, Math.floor(this.heartbeatMs / 4)));
     this.sweep.unref();
@@ -150,7 +159,15 @@ export class AgentGateway {
       rejectUpgrade(socket, 503, wait);
       return true;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, socket as TLSSocket, req));
+    // The admission ends when the handshake does (or the socket goes first), exactly once.
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.admission.release();
+    };
+    socket.once('close', release);
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, socket as TLSSocket, req, release));
     return true;
   }
 
@@ -177,7 +194,7 @@ export class AgentGateway {
     refuse(ws, code, message);
   }
 
-  private onConnection(ws: WebSocket, tls: TLSSocket, req: IncomingMessage): void {
+  private onConnection(ws: WebSocket, tls: TLSSocket, req: IncomingMessage, release: () => void): void {
     const log = this.opts.log;
     const remote = normalizeIp(req.socket.remoteAddress ?? '');
     let cb: Buffer;
@@ -192,6 +209,7 @@ export class AgentGateway {
     let hello: Hello | null = null;
     let busy = false;
     const timer = setTimeout(() => this.refuse(ws, 'HANDSHAKE_TIMEOUT'), HANDSHAKE_TIMEOUT_MS);
+    ws.once('close', release);
 
     const onMessage = async (data: unknown, isBinary: boolean) => {
       if (busy) return this.refuse(ws, 'PROTOCOL_INVALID_MESSAGE'); // one handshake step at a time
@@ -220,8 +238,10 @@ export class AgentGateway {
         ws.off('message', onMessage);
         if (ws.readyState !== ws.OPEN) return;
         await this.startSession(ws, clientId, remote, msg.machine_id, hello.agent_version);
+        release();
       } catch (err) {
         clearTimeout(timer);
+        release();
         if (err instanceof JumpError) {
           log.info({ remote, code: err.code, field: err.field }, 'agent handshake refused');
           this.refuse(ws, err.code, err.message);

@@ -34,6 +34,8 @@ export interface SiteOptions {
   statsIntervalMs?: number;
   /** New agent connections admitted per second (default 50). */
   admissionRate?: number;
+  /** Admitted agent handshakes unfinished at once (default 512). */
+  maxHandshakes?: number;
   maxClients?: number | null;
   /** Jump session starts in progress at once (default 20), timeouts in ms. */
   maxSessionStarts?: number;
@@ -76,6 +78,7 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     heartbeatMs: opts.heartbeatMs,
     statsIntervalMs: opts.statsIntervalMs,
     admissionRate: opts.admissionRate,
+    maxHandshakes: opts.maxHandshakes,
     maxClients: opts.maxClients,
     log: opts.log.child({ component: 'agent-gateway' }),
   });

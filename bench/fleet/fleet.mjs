@@ -2,7 +2,7 @@
 /**
  * Fleet simulator and site capacity benchmarks (docs/benchmarks.md, "Fleet").
  *
- *   node bench/fleet/fleet.mjs p1p2 --n 1000,5000 [--procs 4] [--rate 500] [--steady 30] [--restart-agents]
+ *   node bench/fleet/fleet.mjs p1p2 --n 1000,5000 [--procs 4] [--rate 500] [--max-handshakes 64] [--steady 30] [--restart-agents]
  *   node bench/fleet/fleet.mjs p7 --n 50000 [--queries 20]
  *
  * p1p2, for each N: a fresh site (data in a temp dir, --admission-rate RATE, default heartbeat),
@@ -35,6 +35,7 @@ const { values, positionals } = parseArgs({
     n: { type: 'string', default: '1000' },
     procs: { type: 'string', default: '4' },
     rate: { type: 'string', default: '500' },
+    'max-handshakes': { type: 'string' },
     steady: { type: 'string', default: '30' },
     queries: { type: 'string', default: '20' },
     'restart-agents': { type: 'boolean', default: false },
@@ -44,7 +45,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const CLK = 100; // USER_HZ on Linux
 
 async function startSite(dataDir, port, rate) {
-  const p = spawn(process.execPath, [join(ROOT, 'dist/site/main.js'), 'serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--admission-rate', String(rate), '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const p = spawn(process.execPath, [join(ROOT, 'dist/site/main.js'), 'serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--admission-rate', String(rate), ...(values['max-handshakes'] ? ['--max-handshakes', values['max-handshakes']] : []), '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   p.stderr.on('data', (d) => (err += d));
   for (let i = 0; i < 200 && !/TLS fingerprint/.test(err); i++) await sleep(50);

@@ -51,4 +51,18 @@ describe('AdmissionControl (token bucket)', () => {
     }
     expect(admitted).toBeGreaterThanOrEqual(295);
   });
+
+  it('admits at most maxInFlight unfinished handshakes, whatever the rate; a release lets the next one in', () => {
+    let now = 0;
+    const a = new AdmissionControl(1000, undefined, () => now, 3);
+    expect([a.take(), a.take(), a.take()]).toEqual([0, 0, 0]);
+    const wait = a.take();
+    expect(wait).toBeGreaterThan(0); // tokens remain, but three handshakes are unfinished
+    a.release();
+    expect(a.take()).toBe(0);
+    expect(a.pending).toBe(3);
+    for (let i = 0; i < 3; i++) a.release();
+    a.release(); // more releases than admissions do not go below zero
+    expect(a.pending).toBe(0);
+  });
 });
