@@ -208,16 +208,22 @@ export class AgentGateway {
     const siteNonce = newNonce();
     let hello: Hello | null = null;
     let busy = false;
-    const timer = setTimeout(() => this.refuse(ws, 'HANDSHAKE_TIMEOUT'), HANDSHAKE_TIMEOUT_MS);
+    // A refused handshake frees its admission at once, not when the closing handshake ends (up to
+    // ws's 30 s close timeout): otherwise refusals would hold the slots of new callers.
+    const refuse = (code: ErrorCode, message?: string) => {
+      release();
+      this.refuse(ws, code, message);
+    };
+    const timer = setTimeout(() => refuse('HANDSHAKE_TIMEOUT'), HANDSHAKE_TIMEOUT_MS);
     ws.once('close', release);
 
     const onMessage = async (data: unknown, isBinary: boolean) => {
-      if (busy) return this.refuse(ws, 'PROTOCOL_INVALID_MESSAGE'); // one handshake step at a time
+      if (busy) return refuse('PROTOCOL_INVALID_MESSAGE'); // one handshake step at a time
       const msg = isBinary ? null : parseMessage(agentHandshakeMessage, data);
-      if (!msg) return this.refuse(ws, 'PROTOCOL_INVALID_MESSAGE');
+      if (!msg) return refuse('PROTOCOL_INVALID_MESSAGE');
       if (!hello) {
-        if (msg.t !== 'hello') return this.refuse(ws, 'PROTOCOL_INVALID_MESSAGE');
-        if (msg.protocol < PROTOCOL_MIN || msg.protocol > PROTOCOL_VERSION) return this.refuse(ws, 'PROTOCOL_VERSION_UNSUPPORTED');
+        if (msg.t !== 'hello') return refuse('PROTOCOL_INVALID_MESSAGE');
+        if (msg.protocol < PROTOCOL_MIN || msg.protocol > PROTOCOL_VERSION) return refuse('PROTOCOL_VERSION_UNSUPPORTED');
         hello = msg;
         ws.send(
           JSON.stringify({
@@ -229,7 +235,7 @@ export class AgentGateway {
         );
         return;
       }
-      if (msg.t === 'hello') return this.refuse(ws, 'PROTOCOL_INVALID_MESSAGE');
+      if (msg.t === 'hello') return refuse('PROTOCOL_INVALID_MESSAGE');
       busy = true;
       try {
         const clientId =
@@ -241,13 +247,12 @@ export class AgentGateway {
         release();
       } catch (err) {
         clearTimeout(timer);
-        release();
         if (err instanceof JumpError) {
           log.info({ remote, code: err.code, field: err.field }, 'agent handshake refused');
-          this.refuse(ws, err.code, err.message);
+          refuse(err.code, err.message);
         } else {
           log.error({ remote, err }, 'agent handshake failed');
-          this.refuse(ws, 'INTERNAL_ERROR');
+          refuse('INTERNAL_ERROR');
         }
       }
     };
