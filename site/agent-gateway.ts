@@ -48,7 +48,10 @@ export interface GatewayOptions {
   statsIntervalMs?: number;
   /** New agent connections admitted per second, site-wide. Default 50. */
   admissionRate?: number;
-  /** Admitted agent handshakes unfinished at once; more wait like callers over the rate. Default 512. */
+  /**
+   * Admitted agent handshakes unfinished at once; more wait like callers over the rate. Default: no
+   * limit (docs/benchmarks.md, P1: what 64 and 512 did at 25 000 agents).
+   */
   maxHandshakes?: number;
   /** Site-wide limit on enrolled jump clients, or null for none. */
   maxClients?: number | null;
@@ -85,13 +88,6 @@ interface Session {
   windowCount: number;
 }
 
-/**
- * Default for `maxHandshakes`. 64 throttled a fleet of slow agents (a slot is held for the agent's
- * round trips too), and gating on event-loop load livelocked: each refusal costs a TLS handshake on
- * the same thread (docs/benchmarks.md, P1). 512 keeps admitted work within the handshake limit at
- * about 170 handshakes per second.
- */
-export const DEFAULT_MAX_HANDSHAKES = 512;
 export class AgentGateway {
   private readonly wss: WebSocketServer;
   private readonly agents = new Map<number, Session>();
@@ -108,7 +104,7 @@ export class AgentGateway {
     this.heartbeatMs = opts.heartbeatMs ?? 30_000;
     this.statsIntervalMs = opts.statsIntervalMs ?? 60_000;
     this.maxClients = opts.maxClients ?? null;
-    this.admission = new AdmissionControl(opts.admissionRate ?? 50, undefined, undefined, opts.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES);
+    this.admission = new AdmissionControl(opts.admissionRate ?? 50, undefined, undefined, opts.maxHandshakes ?? Number.POSITIVE_INFINITY);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: AGENT_MESSAGE_MAX_BYTES, perMessageDeflate: false });
     this.sweep = setInterval(() => this.sweepSilent(), Math.max(25, Math.floor(this.heartbeatMs / 4)));
     this.sweep.unref();

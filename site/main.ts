@@ -72,7 +72,7 @@ program
   .addOption(new Option('--heartbeat <duration>', 'agent heartbeat interval').argParser(durationArg('--heartbeat')).default(30_000, '30s'))
   .addOption(new Option('--stats-interval <duration>', 'how often agents check statistics for changes').argParser(durationArg('--stats-interval')).default(60_000, '60s'))
   .option('--admission-rate <n>', 'new agent connections admitted per second', positiveInt('--admission-rate'), 50)
-  .option('--max-handshakes <n>', 'agent handshakes in progress at once; more are told to retry', positiveInt('--max-handshakes'), 512)
+  .option('--max-handshakes <n>', 'agent handshakes in progress at once; more are told to retry (default: no limit)', positiveInt('--max-handshakes'))
   .option('--max-clients <n>', 'limit on jump clients deployed on this site', positiveInt('--max-clients'))
   .option('--max-session-starts <n>', 'Jump session starts in progress at once, site-wide', positiveInt('--max-session-starts'), 20)
   .addOption(new Option('--session-connect-timeout <duration>', 'time a jump client has to answer a session start').argParser(durationArg('--session-connect-timeout')).default(15_000, '15s'))

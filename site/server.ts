@@ -34,7 +34,7 @@ export interface SiteOptions {
   statsIntervalMs?: number;
   /** New agent connections admitted per second (default 50). */
   admissionRate?: number;
-  /** Admitted agent handshakes unfinished at once (default 512). */
+  /** Admitted agent handshakes unfinished at once (default: no limit). */
   maxHandshakes?: number;
   maxClients?: number | null;
   /** Jump session starts in progress at once (default 20), timeouts in ms. */
