@@ -29,6 +29,15 @@ function table(msi: string, name: string): string[][] {
 }
 
 
+/** True once the agent in `configDir` has saved its client id (enrolled). */
+function enrolled(configDir: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(join(configDir, 'agent.json'), 'utf8')) as { client_id?: number }).client_id !== undefined;
+  } catch {
+    return false;
+  }
+}
+
 describe('the Windows MSI', () => {
   let site: TestSite;
   let msi: string;
@@ -143,6 +152,8 @@ describe('the Windows MSI', () => {
     });
     const mine = await waitFor(async () => (await clients()).find((c) => c.installer === installer.uid && c.status === 'online'), 60_000, 500, 'the Windows jump client online');
     expect(mine).toMatchObject({ jump_group: 'Windows Servers', tag: 'servers', comments: 'rack 4, row 2' });
+    // Online on the site comes a moment before the agent has saved its enrollment: wait for that.
+    await waitFor(() => enrolled(join(drive, 'config')), 20_000, 100, 'enrollment saved');
     agent.child.kill('SIGTERM');
     await run('wineserver', ['-k'], { env });
     agent = null;
@@ -221,6 +232,7 @@ describe('the Windows MSI', () => {
       });
       const mine = await waitFor(async () => (await clients()).find((c) => c.installer === exeUid && c.status === 'online'), 60_000, 500, 'online');
       expect(mine).toMatchObject({ jump_group: 'Windows Servers', tag: 'win exe', comments: 'rack "7"; $x' });
+      await waitFor(() => enrolled(join(drive, 'config')), 20_000, 100, 'enrollment saved');
       agent.child.kill('SIGTERM');
       await run('wineserver', ['-k'], { env });
       agent = null;
