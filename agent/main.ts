@@ -17,7 +17,8 @@
  * 2 usage; 3 the site refused this jump client for good (the code is printed and logged, e.g.
  * INSTALLER_EXPIRED, JUMP_CLIENT_DELETED).
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { positiveInt } from '../protocol/cli-args.js';
 import { existsSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as nodeMachineId from 'node-machine-id';
@@ -40,13 +41,6 @@ const machineIdSync: () => string =
 export const EXIT_CONFIG = 1;
 export const EXIT_REFUSED = 3;
 
-function positiveInt(name: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} takes a whole number of at least 1.`);
-    return n;
-  };
-}
 
 function openLog(file: string, toStderr: boolean, level: string): Logger {
   const fileDest = pino.destination({ dest: file, mode: 0o600, mkdir: true, sync: false });

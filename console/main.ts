@@ -11,11 +11,12 @@
  * login. Exit status: 0 success; 1 an error, printed as `CODE: message` (with --json, as
  * `{"error":{...}}` on stdout); 2 usage.
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
+import { durationArg, positiveInt, readStdin } from '../protocol/cli-args.js';
 import { JumpError } from '../protocol/errors.js';
-import { formatDuration, parseDuration } from '../protocol/duration.js';
+import { formatDuration } from '../protocol/duration.js';
 import { OVERRIDABLE_FIELDS, SEARCH_FIELDS } from '../protocol/fields.js';
 import { INSTALLER_VALID_MAX_MS, INSTALLER_VALID_MIN_MS } from '../protocol/limits.js';
 import { VERSION } from '../protocol/version.js';
@@ -48,11 +49,6 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 /** Asks for a line on the terminal without echoing it. */
 function promptHidden(question: string): Promise<string> {
@@ -84,19 +80,7 @@ function collect(value: string, prev: string[] = []): string[] {
   return prev.concat(value.split(',').map((s) => s.trim()).filter(Boolean));
 }
 
-function durationArg(v: string): number {
-  const ms = parseDuration(v);
-  if (ms === null || ms < INSTALLER_VALID_MIN_MS || ms > INSTALLER_VALID_MAX_MS) {
-    throw new InvalidArgumentError('give a duration from 10m to 365d, e.g. 90m, 12h or 7d.');
-  }
-  return ms;
-}
 
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('give a whole number of at least 1.');
-  return n;
-}
 
 const program = new Command('jump')
   .description('The Jump interface on the command line: jump clients, installers, jump groups.')
@@ -133,7 +117,7 @@ program
           'Compare it with the fingerprint `jump-site serve` printed; pass --fingerprint to check it automatically.\n',
       );
     }
-    const password = o.passwordStdin ? (await readStdin()).replace(/\r?\n$/, '') : await promptHidden(`Password for ${o.user}: `);
+    const password = o.passwordStdin ? await readStdin() : await promptHidden(`Password for ${o.user}: `);
     const client = new SiteClient(url, { certPem });
     const r = await client.request<{ token: string; user: { name: string; role: string }; expires_at: string }>('POST', '/api/v1/login', {
       user: o.user,
@@ -350,14 +334,14 @@ installer
   .description('Create an installer; prints its uid and KEY_INFO (shown only now).')
   .addOption(
     new Option('--valid-for <duration>', 'how long the installer may enroll jump clients: 10m to 365d')
-      .argParser(durationArg)
+      .argParser(durationArg('--valid-for', { min: INSTALLER_VALID_MIN_MS, max: INSTALLER_VALID_MAX_MS, hint: 'a duration from 10m to 365d, e.g. 90m, 12h or 7d' }))
       .default(24 * 3_600_000, '1d'),
   )
   .option('--jump-group <group>', 'jump group for its jump clients (default: your personal group)')
   .option('--tag <tag>', 'tag for its jump clients')
   .option('--comments <text>', 'comments for its jump clients')
   .option('--name <name>', 'name for its jump clients (default: their hostname)')
-  .option('--max-uses <n>', 'how many jump clients may enroll with it (default: no limit)', positiveInt)
+  .option('--max-uses <n>', 'how many jump clients may enroll with it (default: no limit)', positiveInt('--max-uses'))
   .addOption(new Option('--mode <mode>', 'jump client mode').choices(['active', 'passive']).default('active'))
   .option(
     '--allow-override <fields>',
@@ -699,7 +683,7 @@ interface SessionRow {
 sessions
   .command('list', { isDefault: true })
   .option('--client <id|name>', 'only sessions into this jump client')
-  .option('--limit <n>', 'at most this many', positiveInt, 100)
+  .option('--limit <n>', 'at most this many', positiveInt('--limit'), 100)
   .action(async (o, cmd: Command) => {
     const client = site(cmd);
     const q = new URLSearchParams({ limit: String(o.limit) });

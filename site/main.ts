@@ -9,9 +9,9 @@
  * Exit status: 0 success, 1 an error with a catalog code (printed as `CODE: message`), 2 usage.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { durationArg, positiveInt, readStdin } from '../protocol/cli-args.js';
 import { pino } from 'pino';
 import { JumpError } from '../protocol/errors.js';
-import { parseDuration } from '../protocol/duration.js';
 import { VERSION } from '../protocol/version.js';
 import { hashPassword } from './auth.js';
 import { startSite } from './server.js';
@@ -22,21 +22,7 @@ import { join } from 'node:path';
 
 const DEFAULT_DATA = './jump-site-data';
 
-function durationArg(name: string) {
-  return (v: string) => {
-    const ms = parseDuration(v);
-    if (ms === null) throw new InvalidArgumentError(`${name} takes a duration such as 500ms, 30s or 5m.`);
-    return ms;
-  };
-}
 
-function positiveInt(name: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} takes a whole number of at least 1.`);
-    return n;
-  };
-}
 
 function listenArg(v: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(v);
@@ -45,11 +31,6 @@ function listenArg(v: string): { host: string; port: number } {
   return { host: m[1] ?? m[2], port };
 }
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-}
 
 function openStore(dataDir: string): SqliteStore {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
