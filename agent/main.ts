@@ -18,11 +18,11 @@
  * INSTALLER_EXPIRED, JUMP_CLIENT_DELETED).
  */
 import { Command, Option } from 'commander';
-import { positiveInt } from '../protocol/cli-args.js';
 import { existsSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as nodeMachineId from 'node-machine-id';
 import { pino, type Logger } from 'pino';
+import { positiveInt } from '../protocol/cli-args.js';
 import { JumpError } from '../protocol/errors.js';
 import { VERSION } from '../protocol/version.js';
 import { Agent } from './agent.js';
@@ -154,12 +154,12 @@ program
       process.exit(2);
     }
     const installDir: string | undefined = o.installDir;
-    if (installDir !== undefined && !readInstallConf(installDir)) {
+    const conf = installDir !== undefined ? readInstallConf(installDir) : null;
+    if (installDir !== undefined && !conf) {
       process.stdout.write(`Nothing to uninstall: ${installDir} is not a jump client install dir.\n`);
       return;
     }
     const configDir: string = installDir !== undefined ? installPaths(installDir).config : o.config;
-    const conf = installDir !== undefined ? readInstallConf(installDir) : null;
     if (installDir !== undefined && process.platform === 'win32' && conf) await unregisterWindows(installDir, conf);
     else if (installDir !== undefined && agentState(installDir).state === 'running') await stopAgent(installDir);
     let told = false;
@@ -195,7 +195,6 @@ program
     }
     // An install dir is removed whole; its parent may not be writable by this user (service mode),
     // then DIR/uninstall, running as root, removes the emptied dir.
-    const target = installDir ?? configDir;
     if (installDir !== undefined && process.platform === 'win32') removeWindowsDir(installDir);
     else if (installDir !== undefined) {
       for (const e of readdirSync(installDir)) rmSync(join(installDir, e), { recursive: true, force: true });
@@ -204,7 +203,7 @@ program
       } catch {
         /* left for DIR/uninstall */
       }
-    } else rmSync(target, { recursive: true, force: true });
+    } else rmSync(configDir, { recursive: true, force: true });
     process.stdout.write(`Jump client uninstalled${told ? '; the site shows it as uninstalled' : ''}.\n`);
   });
 

@@ -105,15 +105,23 @@ const variants = {
   'ssh (OpenSSH via jump proxy) true': () => spawnSync('ssh', ['-F', jumpConfig, `jump-${client.id}`, 'true'], { env }),
   'ssh localhost true (direct sshd)': () => spawnSync('ssh', [...direct, 'root@127.0.0.1', 'true'], { env }),
 };
-const times = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
-for (let i = 0; i < RUNS; i++) {
-  for (const [name, run] of Object.entries(variants)) {
-    const t = performance.now();
-    const r = run();
-    if (r.status !== 0) throw new Error(`${name}: exit ${r.status} ${r.stderr}`);
-    times[name].push(performance.now() - t);
+/**
+ * Runs each variant `runs` times, interleaved (A, B, C, A, B, C, ...) so drift affects all alike.
+ * Returns each variant's durations in ms; throws when a run exits non-zero.
+ */
+function interleaved(vs, runs) {
+  const out = Object.fromEntries(Object.keys(vs).map((k) => [k, []]));
+  for (let i = 0; i < runs; i++) {
+    for (const [name, run] of Object.entries(vs)) {
+      const t = performance.now();
+      const r = run();
+      if (r.status !== 0) throw new Error(`${name}: exit ${r.status} ${r.stderr}`);
+      out[name].push(performance.now() - t);
+    }
   }
+  return out;
 }
+const times = interleaved(variants, RUNS);
 const q = (a, p) => [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(p * a.length))];
 const base = q(times['ssh localhost true (direct sshd)'], 0.5);
 
@@ -125,15 +133,7 @@ const scp = {
   'scp via jump': () => spawnSync('scp', ['-F', jumpConfig, file, `jump-${client.id}:${join(dir, 'out-jump.bin')}`], { env }),
   'scp direct to sshd': () => spawnSync('scp', ['-P', '2222', ...direct.slice(2), file, `root@127.0.0.1:${join(dir, 'out-direct.bin')}`], { env }),
 };
-const rates = Object.fromEntries(Object.keys(scp).map((k) => [k, []]));
-for (let i = 0; i < SCP_RUNS; i++) {
-  for (const [name, run] of Object.entries(scp)) {
-    const t = performance.now();
-    const r = run();
-    if (r.status !== 0) throw new Error(`${name}: exit ${r.status} ${r.stderr}`);
-    rates[name].push(bytes / 1048576 / ((performance.now() - t) / 1000));
-  }
-}
+const rates = Object.fromEntries(Object.entries(interleaved(scp, SCP_RUNS)).map(([k, ms]) => [k, ms.map((t) => bytes / 1048576 / (t / 1000))]));
 const med = (a) => q(a, 0.5);
 
 console.log(`Machine: ${cpus().length} × ${cpus()[0].model}, ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}`);

@@ -24,7 +24,7 @@ import { ConsoleConfig, normalizeSiteUrl } from './config.js';
 import { bytes, clientsTable, detailsTable, shortTime, summaryLine, type ClientRow, type Summary } from './format.js';
 import { SiteClient, probeCertificate, sameFingerprint } from './http.js';
 import { connectSsh, ephemeralKey, identityPublicLine, jumpIdentity, openSession } from './ssh.js';
-import { accessSync, constants, existsSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -404,10 +404,12 @@ installer
       try {
         if (o.platform === 'windows-x64') {
           file = await writeExeInstaller(packageDir, stampOf(r), o.out);
-          msiFile = writeSiteMsi(packageDir, r.site_url!, r.site_pin!, o.out);
+          msiFile = await writeSiteMsi(packageDir, r.site_url!, r.site_pin!, o.out);
         } else file = await writeBinInstaller(packageDir, stampOf(r), o.out, o.platform as BinPlatform);
       } catch (err) {
-        // Without its file the installer is of no use and its key is lost: revoke it.
+        // Without its files the installer is of no use and its key is lost: revoke it, and remove
+        // the EXE when the MSI after it failed (a file holding a revoked key helps nobody).
+        if (file) rmSync(file.path, { force: true });
         await client.request('POST', `/api/v1/installers/${encodeURIComponent(r.uid)}/revoke`, {}).catch(() => undefined);
         throw new JumpError('INTERNAL_ERROR', { detail: `Writing the installer file failed (${(err as Error).message}); installer ${r.uid} was revoked.` });
       }

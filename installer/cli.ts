@@ -25,8 +25,9 @@ import { install, installSummary, requestedFromOptions, type InstallOptions } fr
 import { LSB, readInstallConf, startAgent, statusAgent, stopAgent, type ActionResult } from './service.js';
 import { STAMP_FILE, readStamp } from './stamp.js';
 import { extractOverlay, findOverlay } from './exe-file.js';
-import { installWindows } from './windows.js';
+import { installWindows, startService } from './windows.js';
 
+/** `jump-client install` exit codes (see the module comment). */
 export const INSTALL_EXIT = { OK: 0, FAILED: 1, BAD_INPUT: 2, INSTALLER_UNUSABLE: 3 } as const;
 
 const UNUSABLE: readonly ErrorCode[] = ['INSTALLER_EXPIRED', 'INSTALLER_DAMAGED'];
@@ -153,24 +154,6 @@ export function addInstallerCommands(program: Command): void {
 /** The Windows service the MSI registers (packaging/jump-client.wxs, jump-client-service.xml). */
 export const WINDOWS_SERVICE = 'JumpClient';
 
-/**
- * Starts a Windows service with `sc.exe` and waits up to 30 s for it to run. Throws
- * INSTALL_FAILED with sc's answer when it does not (msiexec then rolls the install back).
- */
-async function startWindowsService(name: string): Promise<void> {
-  const sc = (args: string[]) => spawnSync('sc.exe', args, { encoding: 'utf8' });
-  const r = sc(['start', name]);
-  // 1056: already running.
-  if (r.status !== 0 && !/1056/.test(r.stdout)) {
-    throw new JumpError('INSTALL_FAILED', { detail: `sc start ${name}: ${(r.stdout || r.stderr || r.error?.message || '').trim()}` });
-  }
-  for (let i = 0; i < 60; i++) {
-    if (/RUNNING/.test(sc(['query', name]).stdout ?? '')) return;
-    await new Promise((res) => setTimeout(res, 500));
-  }
-  throw new JumpError('INSTALL_FAILED', { detail: `the service ${name} did not reach RUNNING in 30 s` });
-}
-
 /** An MSI property's value as a flag value: empty and the template's "-" mean "not given". */
 function msiValue(v: string | undefined): string | undefined {
   return v === undefined || v === '' || v === '-' ? undefined : v;
@@ -206,7 +189,7 @@ export function addMsiCommands(program: Command): void {
         const cfg = new AgentConfig(join(dir, 'config'));
         cfg.update({ site_url: site, site_pin: pin, key_info: key, ...(Object.keys(requested).length > 0 ? { requested } : {}) });
         identityFromConfig(cfg, 'msi-check'); // the same checks the agent makes at start: fail the install, not the first start
-        if (o.nostart !== '1') await startWindowsService(WINDOWS_SERVICE);
+        if (o.nostart !== '1') await startService(WINDOWS_SERVICE);
         process.exit(0);
       } catch (err) {
         const e = err instanceof JumpError ? err : new JumpError('INSTALL_FAILED', { detail: (err as Error).message });

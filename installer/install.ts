@@ -24,7 +24,7 @@ import { lookupAccount, unreachableAncestor, type Account } from './accounts.js'
 import { INSTALLER_FLAGS } from './flags.js';
 import {
   CRON_DIR,
-  SYSTEMD_UNIT_DIR,
+  bootFiles,
   cronEntry,
   formatInstallConf,
   installPaths,
@@ -240,15 +240,14 @@ export function install(o: InstallOptions, stamp: Stamp, packageDir: string, now
     if (euid === 0) chownTree(dir, runAs.uid, runAs.gid);
 
     if (mode === 'service') {
+      const { unitFile, cronFile } = bootFiles(conf)!;
       if (systemdRunning()) {
-        const unitFile = join(SYSTEMD_UNIT_DIR, `${conf.unit}.service`);
         undo.push(() => removeBootStart(conf));
         writeFileSync(unitFile, systemdUnit(dir, runAs.name), { mode: 0o644, flag: 'wx' });
         run('systemctl', ['daemon-reload']);
         run('systemctl', ['enable', `${conf.unit}.service`]);
         bootStart = { kind: 'systemd', file: unitFile };
       } else if (existsSync(CRON_DIR)) {
-        const cronFile = join(CRON_DIR, conf.unit!);
         undo.push(() => removeBootStart(conf));
         writeFileSync(cronFile, cronEntry(dir, runAs.name), { mode: 0o644, flag: 'wx' });
         bootStart = { kind: 'cron', file: cronFile };

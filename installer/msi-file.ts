@@ -7,8 +7,9 @@
  * Needs msibuild (Debian package msitools) on the machine running the console.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, renameSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeWhole } from './atomic-file.js';
 
 export const GENERIC_MSI = 'jump-client.msi';
 export const SITE_MSI = 'bomgar-scc-win64.msi';
@@ -29,19 +30,12 @@ function msibuild(file: string, query: string): void {
  * temp name and a rename. Returns its path and size in bytes. Throws when the package has no MSI
  * or msibuild fails (nothing is left in `outDir` then).
  */
-export function writeSiteMsi(packageDir: string, siteUrl: string, sitePin: string, outDir: string): { path: string; bytes: number } {
+export async function writeSiteMsi(packageDir: string, siteUrl: string, sitePin: string, outDir: string): Promise<{ path: string; bytes: number }> {
   const generic = join(packageDir, GENERIC_MSI);
   if (!existsSync(generic)) throw new Error(`${generic} is missing: run \`npm run package\` first`);
-  const final = join(outDir, SITE_MSI);
-  const partial = `${final}.partial-${process.pid}`;
-  try {
+  return writeWhole(join(outDir, SITE_MSI), async (partial) => {
     copyFileSync(generic, partial);
     msibuild(partial, `UPDATE Property SET Value = ${sqlString(siteUrl)} WHERE Property = 'SITE_URL'`);
     msibuild(partial, `UPDATE Property SET Value = ${sqlString(sitePin)} WHERE Property = 'SITE_PIN'`);
-    renameSync(partial, final);
-    return { path: final, bytes: statSync(final).size };
-  } catch (err) {
-    rmSync(partial, { force: true });
-    throw err;
-  }
+  });
 }

@@ -4,6 +4,7 @@
  *
  * An install dir holds `install.conf`, plain `key=value` lines the init-script can read with sed:
  *   mode=service|user   run_as=<username>   unit=jump-client-<12 hex> (service mode only)
+ *   run_key=JumpClient-<12 hex> (Windows user mode only)
  *   installer=<uid>     version=<jump-client version>
  *
  * Service mode (installed by root): under systemd a system unit `/etc/systemd/system/<unit>.service`
@@ -24,12 +25,15 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentConfig } from '../agent/config.js';
 
+/** LSB init-script exit codes (LSB Core, "Init Script Actions"): status and the other actions share 1. */
 export const LSB = { OK: 0, DEAD_PID_FILE: 1, FAILED: 1, INSUFFICIENT_PRIVILEGE: 4, NOT_RUNNING: 3 } as const;
 
 export interface InstallConf {
   mode: 'service' | 'user';
   run_as: string;
   unit?: string;
+  /** Windows user mode: the name of its value under HKCU\...\CurrentVersion\Run. */
+  run_key?: string;
   installer: string;
   version: string;
 }
@@ -55,6 +59,7 @@ export function newUnitName(): string {
   return `jump-client-${randomBytes(6).toString('hex')}`;
 }
 
+/** `c` as install.conf text: `key=value` lines, keys left out when undefined. */
 export function formatInstallConf(c: InstallConf): string {
   return Object.entries(c)
     .filter(([, v]) => v !== undefined)
@@ -78,7 +83,14 @@ export function readInstallConf(dir: string): InstallConf | null {
       .map((m) => [m[1], m[2]]),
   );
   if ((kv.mode !== 'service' && kv.mode !== 'user') || !kv.run_as) return null;
-  return { mode: kv.mode, run_as: kv.run_as, unit: kv.unit || undefined, installer: kv.installer ?? '', version: kv.version ?? '' };
+  return {
+    mode: kv.mode,
+    run_as: kv.run_as,
+    unit: kv.unit || undefined,
+    run_key: kv.run_key || undefined,
+    installer: kv.installer ?? '',
+    version: kv.version ?? '',
+  };
 }
 
 /** True when systemd is the running init system (sd_booted(3): `/run/systemd/system` exists). */
@@ -151,7 +163,7 @@ export function cronEntry(dir: string, runAs: string): string {
 
 /** Runs a command; throws with its output when it fails. */
 export function run(cmd: string, args: string[]): void {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  const r = spawnSync(cmd, args, { encoding: 'utf8', windowsHide: true });
   if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${(r.stderr || r.stdout).trim()}`);
 }

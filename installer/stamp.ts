@@ -17,6 +17,7 @@ import { OVERRIDABLE_FIELDS, commentsField, jumpGroupRef, nameField, tagField } 
 
 export const STAMP_FILE = 'installer.json';
 
+/** The stamp's schema (format 1, above); KEY_INFO and the pin in the shapes the agent accepts. */
 export const stampSchema = z.strictObject({
   format: z.literal(1),
   uid: z.string().regex(/^[0-9a-f]{16}$/),

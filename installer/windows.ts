@@ -20,7 +20,7 @@ import { JumpError } from '../protocol/errors.js';
 import { VERSION } from '../protocol/version.js';
 import { copyWithoutOverlay } from './exe-file.js';
 import { checkNewDir, checkOverrides, requestedFromOptions, rollBack, writeStampedConfig, type InstallOptions, type InstallResult } from './install.js';
-import { formatInstallConf, newUnitName, type InstallConf } from './service.js';
+import { formatInstallConf, newUnitName, run, type InstallConf } from './service.js';
 import type { Stamp } from './stamp.js';
 
 const UNINSTALL_KEY = 'Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall';
@@ -31,19 +31,9 @@ function win(cmd: string, args: string[]): { status: number | null; out: string 
   return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error?.message ?? ''}`.trim() };
 }
 
-function must(cmd: string, args: string[]): void {
-  const r = win(cmd, args);
-  if (r.status !== 0) throw new Error(`${cmd} ${args[0]} failed (${r.status}): ${r.out}`);
-}
-
 /** True when this process is elevated (`net session` needs administrator rights). */
 export function isElevated(): boolean {
   return win('net', ['session']).status === 0;
-}
-
-/** The service id of a Windows service-mode install (`unit` in install.conf). */
-export function serviceName(conf: InstallConf): string {
-  return conf.unit!;
 }
 
 /** Starts a service and waits up to 30 s for RUNNING; throws INSTALL_FAILED with sc's answer. */
@@ -87,7 +77,13 @@ export async function installWindows(o: InstallOptions & { nostart?: boolean }, 
   const parent = checkNewDir(dir);
 
   const id = newUnitName().replace('jump-client-', 'JumpClient-');
-  const conf: InstallConf = { mode, run_as: elevated ? 'LocalSystem' : me, unit: elevated ? id : undefined, installer: stamp.uid, version: VERSION };
+  const conf: InstallConf = {
+    mode,
+    run_as: elevated ? 'LocalSystem' : me,
+    ...(elevated ? { unit: id } : { run_key: id }),
+    installer: stamp.uid,
+    version: VERSION,
+  };
   const hive = elevated ? 'HKLM' : 'HKCU';
   const undo: (() => void)[] = [];
   try {
@@ -119,7 +115,7 @@ export async function installWindows(o: InstallOptions & { nostart?: boolean }, 
       ['NoModify', 'REG_DWORD', '1'],
       ['NoRepair', 'REG_DWORD', '1'],
     ] as const) {
-      must('reg', ['add', key, '/v', name, '/t', type, '/d', value, '/f']);
+      run('reg', ['add', key, '/v', name, '/t', type, '/d', value, '/f']);
     }
 
     if (elevated) {
@@ -129,14 +125,13 @@ export async function installWindows(o: InstallOptions & { nostart?: boolean }, 
       const xml = readFileSync(join(packageDir, 'winsw', 'jump-client-service.xml'), 'utf8').replace('<id>JumpClient</id>', `<id>${id}</id>`);
       writeFileSync(join(dir, 'jump-client-service.xml'), xml);
       undo.push(() => win('sc.exe', ['delete', id]));
-      must('sc.exe', ['create', id, 'binPath=', `"${join(dir, 'jump-client-service.exe')}"`, 'start=', 'auto', 'DisplayName=', `Jump Client ${id.slice(-12)}`]);
+      run('sc.exe', ['create', id, 'binPath=', `"${join(dir, 'jump-client-service.exe')}"`, 'start=', 'auto', 'DisplayName=', `Jump Client ${id.slice(-12)}`]);
       win('sc.exe', ['description', id, 'Keeps this machine reachable from its Jump site.']);
       if (!o.nostart) await startService(id);
     } else {
       undo.push(() => win('reg', ['delete', `HKCU\\${RUN_KEY}`, '/v', id, '/f']));
-      must('reg', ['add', `HKCU\\${RUN_KEY}`, '/v', id, '/t', 'REG_SZ', '/d', `"${exe}" run --config "${join(dir, 'config')}"`, '/f']);
+      run('reg', ['add', `HKCU\\${RUN_KEY}`, '/v', id, '/t', 'REG_SZ', '/d', `"${exe}" run --config "${join(dir, 'config')}"`, '/f']);
       if (!o.nostart) startUserAgent(dir);
-      writeFileSync(join(dir, 'install.conf'), formatInstallConf({ ...conf, unit: undefined }) + `run_key=${id}\n`);
     }
   } catch (err) {
     rollBack(undo, err);
@@ -150,8 +145,7 @@ export async function installWindows(o: InstallOptions & { nostart?: boolean }, 
  * uninstall entry. Safe to run twice.
  */
 export async function unregisterWindows(dir: string, conf: InstallConf): Promise<void> {
-  const runKey = /^run_key=(.+)$/m.exec(readFileSync(join(dir, 'install.conf'), 'utf8'))?.[1];
-  const id = conf.unit ?? runKey;
+  const id = conf.unit ?? conf.run_key;
   if (conf.unit) {
     win('sc.exe', ['stop', conf.unit]);
     for (let i = 0; i < 30 && !/STOPPED|1060/.test(win('sc.exe', ['query', conf.unit]).out); i++) await new Promise((r) => setTimeout(r, 500));
@@ -163,7 +157,7 @@ export async function unregisterWindows(dir: string, conf: InstallConf): Promise
     } catch {
       /* not running */
     }
-    if (runKey) win('reg', ['delete', `HKCU\\${RUN_KEY}`, '/v', runKey, '/f']);
+    if (conf.run_key) win('reg', ['delete', `HKCU\\${RUN_KEY}`, '/v', conf.run_key, '/f']);
   }
   if (id) win('reg', ['delete', `${conf.unit ? 'HKLM' : 'HKCU'}\\${UNINSTALL_KEY}\\${id}`, '/f']);
 }
