@@ -55,6 +55,7 @@ program
   .option('--admission-rate <n>', 'new agent connections admitted per second', positiveInt('--admission-rate'), 50)
   .option('--max-handshakes <n>', 'agent handshakes in progress at once; more are told to retry (default: no limit)', positiveInt('--max-handshakes'))
   .option('--max-clients <n>', 'limit on jump clients deployed on this site', positiveInt('--max-clients'))
+  .option('--max-agents <n>', 'agent connections this node holds at once (default: what its open-file limit allows)', positiveInt('--max-agents'))
   .option('--max-session-starts <n>', 'Jump session starts in progress at once, site-wide', positiveInt('--max-session-starts'), 20)
   .addOption(new Option('--session-connect-timeout <duration>', 'time a jump client has to answer a session start').argParser(durationArg('--session-connect-timeout')).default(15_000, '15s'))
   .addOption(new Option('--session-idle-timeout <duration>', 'end a Jump session after this long without traffic').argParser(durationArg('--session-idle-timeout')).default(30 * 60_000, '30m'))
@@ -86,12 +87,17 @@ program
       admissionRate: o.admissionRate,
       maxHandshakes: o.maxHandshakes,
       maxClients: o.maxClients ?? null,
+      maxAgents: o.maxAgents,
       maxSessionStarts: o.maxSessionStarts,
       sessionConnectTimeoutMs: o.sessionConnectTimeout,
       sessionIdleTimeoutMs: o.sessionIdleTimeout,
       ticketTtlMs: o.ticketTtl,
       log,
+    }).catch((err: unknown) => {
+      if (err instanceof RangeError) fail(new JumpError('VALIDATION_FAILED', { field: '--max-agents', detail: err.message }));
+      throw err;
     });
+    const { budget } = site;
     // Printed, not logged: the bootstrap password must never reach a log file.
     const lines = [
       `Jump site listening on ${site.listenUrl}`,
@@ -99,6 +105,9 @@ program
       `  Site pin:         ${site.pin}`,
       `  TLS fingerprint:  ${site.fingerprint}`,
       `  Data dir:         ${o.data}`,
+      `  Agent capacity:   ${
+        Number.isFinite(budget.maxAgents) ? budget.maxAgents : 'no limit'
+      }${budget.fileLimit !== null ? ` (open-file limit ${budget.fileLimit}; raise it to hold more, docs/operations.md)` : ''}`,
     ];
     if (site.bootstrapPassword) {
       lines.push(

@@ -3,7 +3,11 @@
  *
  * - `jump_site_connected_agents` (gauge): authenticated agent connections on this node
  * - `jump_site_agent_connects_total` (counter): agent handshakes completed (rate = connects per second)
- * - `jump_site_agent_admission_rejected_total` (counter): upgrades answered 503 by admission control
+ * - `jump_site_agent_admission_rejected_total{reason}` (counter): agent upgrades answered 503, `rate`
+ *   (over the admission rate or handshake cap) or `full` (the node holds its `--max-agents`)
+ * - `jump_site_agent_capacity` (gauge): agent connections this node holds at most (site/capacity.ts)
+ * - `jump_site_connections_dropped_total` (counter): TCP connections closed unread because the node
+ *   was at its connection budget (before TLS)
  * - `jump_site_heartbeat_lag_seconds` (histogram): time between consecutive heartbeats of an agent,
  *   minus the interval it was told to use (how late heartbeats arrive)
  * - `jump_site_jump_starts_total{result}` (counter): Jump session starts, `ok` or the error code
@@ -18,7 +22,9 @@ export class SiteMetrics {
   readonly registry = new Registry();
   readonly connectedAgents: Gauge;
   readonly agentConnects: Counter;
-  readonly admissionRejected: Counter;
+  readonly admissionRejected: Counter<'reason'>;
+  readonly agentCapacity: Gauge;
+  readonly connectionsDropped: Counter;
   readonly heartbeatLag: Histogram;
   readonly jumpStarts: Counter<'result'>;
   readonly errors: Counter<'code'>;
@@ -36,7 +42,14 @@ export class SiteMetrics {
     this.agentConnects = new Counter({ name: 'jump_site_agent_connects_total', help: 'Agent handshakes completed.', registers: [this.registry] });
     this.admissionRejected = new Counter({
       name: 'jump_site_agent_admission_rejected_total',
-      help: 'Agent connections answered 503 by admission control.',
+      help: 'Agent connections answered 503: over the admission rate, or the node full.',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    });
+    this.agentCapacity = new Gauge({ name: 'jump_site_agent_capacity', help: 'Agent connections this node holds at most.', registers: [this.registry] });
+    this.connectionsDropped = new Counter({
+      name: 'jump_site_connections_dropped_total',
+      help: 'TCP connections closed before TLS because the node was at its connection budget.',
       registers: [this.registry],
     });
     this.heartbeatLag = new Histogram({

@@ -19,6 +19,7 @@ import { SessionBroker } from './sessions.js';
 import { hashToken } from './auth.js';
 import { SiteMetrics } from './metrics.js';
 import { VERSION } from '../protocol/version.js';
+import { connectionBudget, openFileLimit, type ConnectionBudget } from './capacity.js';
 
 export interface SiteOptions {
   dataDir: string;
@@ -37,6 +38,13 @@ export interface SiteOptions {
   /** Admitted agent handshakes unfinished at once (default: no limit). */
   maxHandshakes?: number;
   maxClients?: number | null;
+  /**
+   * Agent connections this node holds (`--max-agents`); default: as many as the open-file limit
+   * allows (site/capacity.ts). Throws RangeError when the limit cannot hold this many.
+   */
+  maxAgents?: number;
+  /** The open-file limit to budget for; default: this process's (tests pass a small one). */
+  fileLimit?: number | null;
   /** Jump session starts in progress at once (default 20), timeouts in ms. */
   maxSessionStarts?: number;
   sessionConnectTimeoutMs?: number;
@@ -50,6 +58,8 @@ export interface RunningSite {
   listenUrl: string;
   pin: string;
   fingerprint: string;
+  /** Connections this node keeps, from its open-file limit (site/capacity.ts). */
+  budget: ConnectionBudget;
   /** The bootstrap admin password, on the first start only. */
   bootstrapPassword: string | null;
   store: Store;
@@ -58,6 +68,8 @@ export interface RunningSite {
 
 /** Opens the data dir (mode 0700), the store and the identity, and starts listening. */
 export async function startSite(opts: SiteOptions): Promise<RunningSite> {
+  // First, so a --max-agents the process cannot hold fails before anything is created.
+  const budget = connectionBudget(opts.fileLimit === undefined ? openFileLimit() : opts.fileLimit, opts.maxAgents);
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const store = new SqliteStore(join(opts.dataDir, 'site.db'));
   await store.markAllOffline(Date.now());
@@ -80,6 +92,7 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     admissionRate: opts.admissionRate,
     maxHandshakes: opts.maxHandshakes,
     maxClients: opts.maxClients,
+    maxAgents: budget.maxAgents,
     log: opts.log.child({ component: 'agent-gateway' }),
   });
 
@@ -134,6 +147,20 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     fingerprint: identity.fingerprint,
     version: VERSION,
   });
+  // At the budget, Node closes new TCP connections right after accept, before TLS ('drop').
+  if (Number.isFinite(budget.maxConnections)) app.server.maxConnections = budget.maxConnections;
+  if (Number.isFinite(budget.maxAgents)) metrics.agentCapacity.set(budget.maxAgents);
+  let droppedWarnedAt = 0;
+  app.server.on('drop', () => {
+    metrics.connectionsDropped.inc();
+    const now = Date.now();
+    if (now - droppedWarnedAt < 60_000) return;
+    droppedWarnedAt = now;
+    opts.log.warn(
+      { maxConnections: budget.maxConnections, fileLimit: budget.fileLimit },
+      'connection budget reached: new connections are closed before TLS (raise the open-file limit, docs/operations.md)',
+    );
+  });
   app.server.on('upgrade', (req, socket, head) => {
     if (gateway.handleUpgrade(req, socket, head)) return;
     const m = /^\/api\/v1\/sessions\/([A-Za-z0-9_-]{22})\/relay$/.exec((req.url ?? '').split('?')[0]);
@@ -163,6 +190,7 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     listenUrl,
     pin: identity.pin,
     fingerprint: identity.fingerprint,
+    budget,
     bootstrapPassword,
     store,
     async close() {

@@ -39,13 +39,19 @@ const { values, positionals } = parseArgs({
     steady: { type: 'string', default: '30' },
     queries: { type: 'string', default: '20' },
     'restart-agents': { type: 'boolean', default: false },
+    'site-nofile': { type: 'string' },
+    deadline: { type: 'string', default: '900' },
   },
 });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const CLK = 100; // USER_HZ on Linux
 
 async function startSite(dataDir, port, rate) {
-  const p = spawn(process.execPath, [join(ROOT, 'dist/site/main.js'), 'serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--admission-rate', String(rate), ...(values['max-handshakes'] ? ['--max-handshakes', values['max-handshakes']] : []), '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // --site-nofile N lowers the site's open-file limit (prlimit), to see what it does at that limit.
+  const argv = [process.execPath, join(ROOT, 'dist/site/main.js'), 'serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--admission-rate', String(rate), ...(values['max-handshakes'] ? ['--max-handshakes', values['max-handshakes']] : []), '--log-level', 'error'];
+  const nofile = values['site-nofile'];
+  const cmd = nofile ? ['prlimit', `--nofile=${nofile}:${nofile}`, '--', ...argv] : argv;
+  const p = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   p.stderr.on('data', (d) => (err += d));
   for (let i = 0; i < 200 && !/TLS fingerprint/.test(err); i++) await sleep(50);
@@ -65,10 +71,13 @@ async function connected(client) {
     const text = await client.requestText('GET', '/metrics');
     return {
       agents: Number(/^jump_site_connected_agents (\d+)/m.exec(text)?.[1] ?? 0),
-      rejected: Number(/^jump_site_agent_admission_rejected_total (\d+)/m.exec(text)?.[1] ?? 0),
+      rejected: [...text.matchAll(/^jump_site_agent_admission_rejected_total\{[^}]*\} (\d+)/gm)].reduce((a, m) => a + Number(m[1]), 0),
+      full: Number(/^jump_site_agent_admission_rejected_total\{reason="full"\} (\d+)/m.exec(text)?.[1] ?? 0),
+      dropped: Number(/^jump_site_connections_dropped_total (\d+)/m.exec(text)?.[1] ?? 0),
+      capacity: Number(/^jump_site_agent_capacity (\d+)/m.exec(text)?.[1] ?? 0),
     };
   } catch {
-    return { agents: 0, rejected: 0 };
+    return { agents: 0, rejected: 0, full: 0, dropped: 0, capacity: 0 };
   }
 }
 
@@ -120,11 +129,12 @@ async function p1p2(n, procs, rate, steadyS) {
     const fleet = startFleet(n, procs, { site: site.url, pin: site.pin, keyInfo: inst.key_info });
     // A deadline, so a fleet that cannot all connect is reported instead of waited for.
     let reached = 0;
-    while ((reached = (await connected(admin)).agents) < n && performance.now() - t0 < 900_000) await sleep(250);
+    const deadlineS = Number(values.deadline);
+    while ((reached = (await connected(admin)).agents) < n && performance.now() - t0 < deadlineS * 1000) await sleep(250);
     if (reached < n) {
       await fleet.stop();
       site.p.kill('SIGKILL');
-      return { n, broke: `only ${reached} of ${n} connected within 900 s` };
+      return { n, broke: `only ${reached} of ${n} connected within ${deadlineS} s` };
     }
     const connectAll = (performance.now() - t0) / 1000;
     await sleep(5_000); // first statistics settle

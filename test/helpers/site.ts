@@ -32,6 +32,8 @@ export interface SiteStartOptions {
   heartbeat?: string;
   statsInterval?: string;
   extraArgs?: string[];
+  /** Runs the site under `prlimit --nofile=N:N` (a lower open-file limit than the test runner's). */
+  fileLimit?: number;
 }
 
 /** Starts `jump-site serve` and waits for its banner. */
@@ -54,7 +56,9 @@ export async function startSiteProcess(opts: SiteStartOptions = {}): Promise<{ p
     'warn',
     ...(opts.extraArgs ?? []),
   ];
-  const proc = start(process.execPath, args);
+  const proc = opts.fileLimit
+    ? start('prlimit', [`--nofile=${opts.fileLimit}:${opts.fileLimit}`, '--', process.execPath, ...args])
+    : start(process.execPath, args);
   const banner = await waitFor(
     () => {
       if (proc.child.exitCode !== null) throw new Error(`site exited: ${proc.stderr()}`);

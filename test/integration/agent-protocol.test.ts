@@ -146,7 +146,7 @@ describe('/metrics', () => {
     const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
     expect(value(/^jump_site_connected_agents (\d+)$/m)).toBeGreaterThanOrEqual(15);
     expect(value(/^jump_site_agent_connects_total (\d+)$/m)).toBeGreaterThanOrEqual(15);
-    expect(value(/^jump_site_agent_admission_rejected_total (\d+)$/m)).toBeGreaterThan(0);
+    expect(value(/^jump_site_agent_admission_rejected_total\{reason="rate"\} (\d+)$/m)).toBeGreaterThan(0);
     expect(value(/^jump_site_errors_total\{code="PROTOCOL_INVALID_MESSAGE"\} (\d+)$/m)).toBeGreaterThan(0);
     expect(value(/^jump_site_errors_total\{code="AGENT_AUTH_FAILED"\} (\d+)$/m)).toBeGreaterThan(0);
     expect(text).toMatch(/^# TYPE jump_site_heartbeat_lag_seconds histogram$/m);

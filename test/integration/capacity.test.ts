@@ -1,0 +1,107 @@
+/**
+ * A site node at its connection budget (site/capacity.ts): with a low open-file limit it holds
+ * what the limit allows, tells the agents over it to come back later, closes extra TCP connections
+ * before TLS, and stays reachable for the API throughout. `--max-agents` sets the number by hand and
+ * a number the limit cannot hold is refused at start.
+ */
+import { existsSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { Agent } from '../../agent/agent.js';
+import { AGENT_WS_PATH } from '../../protocol/messages.js';
+import { SITE_BIN, cleanup, run, tempDir, waitFor } from '../helpers/processes.js';
+import { createInstaller, inProcessAgent, listClients, startTestSite, type TestSite } from '../helpers/site.js';
+
+const agents: Agent[] = [];
+afterEach(async () => {
+  await Promise.all(agents.splice(0).map((a) => a.stop()));
+});
+afterAll(cleanup);
+
+async function metric(site: TestSite, re: RegExp): Promise<number> {
+  const text = await site.api.requestText('GET', '/metrics');
+  return Number(re.exec(text)?.[1] ?? NaN);
+}
+
+describe('a site at its open-file limit', () => {
+  // 220 descriptors: 220 - 64 reserved = 156 connections, of which 64 are kept for non-agents: 92 agents.
+  const FILE_LIMIT = 220;
+  const CAPACITY = 92;
+
+  it('holds as many agents as the limit allows, refuses the rest with a long Retry-After, and keeps the API answering', async () => {
+    const site = await startTestSite({ fileLimit: FILE_LIMIT });
+    expect(site.proc.stderr()).toMatch(new RegExp(`Agent capacity:\\s+${CAPACITY} \\(open-file limit ${FILE_LIMIT};`));
+    expect(await metric(site, /^jump_site_agent_capacity (\d+)$/m)).toBe(CAPACITY);
+
+    const inst = await createInstaller(site.api, { tag: 'capacity' });
+    for (let i = 0; i < CAPACITY + 18; i++) agents.push(inProcessAgent(inst));
+    await waitFor(async () => (await metric(site, /^jump_site_agent_admission_rejected_total\{reason="full"\} (\d+)$/m)) >= 18, 30_000, 200, 'agents over capacity refused');
+    await waitFor(async () => (await listClients(site.api, 'tag=capacity')).summary.online === CAPACITY, 30_000, 200, 'capacity online');
+
+    // Full, and the API still answers; no agent over capacity got in.
+    const list = await listClients(site.api, 'tag=capacity');
+    expect(list.summary.online).toBe(CAPACITY);
+    expect(list.items).toHaveLength(CAPACITY);
+    expect(await metric(site, /^jump_site_connected_agents (\d+)$/m)).toBe(CAPACITY);
+    expect(site.proc.stdout()).toMatch(/holds as many agents as it can/);
+    // What an agent over capacity hears: 503, come back in 2 to 5 minutes.
+    const refusal = await new Promise<{ status: number; retryAfter: number }>((resolve, reject) => {
+      const req = httpsRequest(`${site.url}${AGENT_WS_PATH}`, {
+        ca: site.certPem,
+        headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+      });
+      req.on('response', (res) => resolve({ status: res.statusCode ?? 0, retryAfter: Number(res.headers['retry-after']) }));
+      req.on('upgrade', () => reject(new Error('upgraded while full')));
+      req.on('error', reject);
+      req.end();
+    });
+    expect(refusal.status).toBe(503);
+    expect(refusal.retryAfter).toBeGreaterThanOrEqual(120);
+    expect(refusal.retryAfter).toBeLessThanOrEqual(300);
+
+    // More TCP connections than the budget: the extra ones are closed right after accept (no TLS).
+    const flood: Socket[] = [];
+    let closedByServer = 0;
+    await Promise.all(
+      Array.from({ length: 120 }, () =>
+        new Promise<void>((resolve) => {
+          const s = connect(site.port, '127.0.0.1', () => resolve());
+          s.on('close', () => {
+            closedByServer++;
+            resolve();
+          });
+          s.on('error', () => resolve());
+          flood.push(s);
+        }),
+      ),
+    );
+    await waitFor(() => closedByServer > 0 || null, 10_000, 50, 'extra connections closed');
+    for (const s of flood) s.destroy();
+    await waitFor(async () => (await metric(site, /^jump_site_connections_dropped_total (\d+)$/m)) > 0, 10_000, 200, 'drops counted');
+    expect(site.proc.stdout()).toMatch(/connection budget reached/);
+    // The flood is gone: the node answers and still holds its agents.
+    expect((await listClients(site.api, 'tag=capacity')).summary.online).toBe(CAPACITY);
+  });
+});
+
+describe('--max-agents', () => {
+  it('holds at most the given number of agents', async () => {
+    const site = await startTestSite({ extraArgs: ['--max-agents', '5'] });
+    expect(site.proc.stderr()).toMatch(/Agent capacity:\s+5 /);
+    const inst = await createInstaller(site.api, { tag: 'max-agents' });
+    for (let i = 0; i < 8; i++) agents.push(inProcessAgent(inst));
+    await waitFor(async () => (await metric(site, /^jump_site_agent_admission_rejected_total\{reason="full"\} (\d+)$/m)) >= 3, 30_000, 200, '3 refused');
+    await waitFor(async () => (await listClients(site.api, 'tag=max-agents')).summary.online === 5, 30_000, 200, '5 online');
+    expect((await listClients(site.api, 'tag=max-agents')).items).toHaveLength(5);
+  });
+
+  it('refuses a number the open-file limit cannot hold, naming the limit it needs, and creates nothing', async () => {
+    const dataDir = join(tempDir(), 'data');
+    const r = await run('prlimit', ['--nofile=220:220', '--', process.execPath, SITE_BIN, 'serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--max-agents', '50000']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^VALIDATION_FAILED: .*--max-agents 50000 needs an open-file limit of at least 51085; this process has 220\. Raise it/m);
+    expect(existsSync(dataDir)).toBe(false);
+  });
+});
