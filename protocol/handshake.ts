@@ -102,7 +102,9 @@ export function rawPublicKey(key: KeyObject): string {
 export function publicKeyFromRaw(raw: string): KeyObject {
   const bytes = Buffer.from(raw, 'base64url');
   if (bytes.length !== 32) throw new Error('an Ed25519 public key is 32 bytes');
-  return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, bytes]), format: 'der', type: 'spki' });
+  // JWK, not DER: OpenSSL's SPKI decoder took 120 µs per key, the raw OKP import 12 µs (the site
+  // imports one per agent reconnect; docs/benchmarks.md, P2).
+  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: bytes.toString('base64url') }, format: 'jwk' });
 }
 
 /** The site pin for a site public key: `ed25519:<base64url raw key>`. */

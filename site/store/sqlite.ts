@@ -303,8 +303,29 @@ function likePattern(text: string): string {
   return '%' + text.replace(/[\\%_]/g, (ch) => '\\' + ch) + '%';
 }
 
+/** Prepared statements kept per store; past this many distinct SQL texts the cache starts over. */
+const STATEMENT_CACHE_MAX = 256;
+
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+  /** Batched writes waiting for the next flush (`batched`). */
+  private readonly pending: { write: () => void; resolve: () => void; reject: (err: unknown) => void }[] = [];
+
+  /**
+   * The prepared statement for `sql`, compiled once: preparing on every call was 6 % of the site's
+   * CPU when a fleet reconnects (docs/benchmarks.md, P2). Dynamic SQL (filters, LIMIT) gives a
+   * bounded but open set of texts, hence the cap.
+   */
+  private stmt(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      if (this.statements.size >= STATEMENT_CACHE_MAX) this.statements.clear();
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
 
   /**
    * Opens (creating if needed) the database at `file` and migrates it to the current schema.
@@ -335,102 +356,134 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    if (this.pending.length > 0) this.flush();
     this.db.close();
+  }
+
+  /**
+   * Runs `write` in the next batch: every batched write queued in one turn of the event loop
+   * commits in one transaction (each in its own savepoint, so one failing write fails only its own
+   * caller). The promise settles after the commit, so a caller that awaits it has the same
+   * guarantee as with its own transaction. A commit costs about 20 µs and a fleet coming back
+   * queues hundreds of status and statistics writes per turn (docs/benchmarks.md, P2).
+   * Only for last-writer-wins telemetry (online status, statistics); other writes commit at once.
+   */
+  private batched(write: () => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ write, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const ops = this.pending.splice(0);
+    if (ops.length === 0) return;
+    const failed = new Map<number, unknown>();
+    try {
+      this.db.transaction(() => {
+        ops.forEach((op, i) => {
+          try {
+            this.db.transaction(op.write)();
+          } catch (err) {
+            failed.set(i, err);
+          }
+        });
+      })();
+    } catch (err) {
+      for (const op of ops) op.reject(err);
+      return;
+    }
+    ops.forEach((op, i) => (failed.has(i) ? op.reject(failed.get(i)) : op.resolve()));
   }
 
   // ---- users and tokens ----
 
   async createUser(u: { name: string; role: Role; passwordHash: string; viewPersonalGroups: boolean; now: number }): Promise<User> {
     return this.db.transaction(() => {
-      if (this.db.prepare('SELECT 1 FROM users WHERE name = ?').get(u.name)) throw new JumpError('USER_EXISTS', { field: 'name' });
-      const info = this.db
-        .prepare('INSERT INTO users (name, role, view_personal_groups, password_hash, created_at) VALUES (?, ?, ?, ?, ?)')
+      if (this.stmt('SELECT 1 FROM users WHERE name = ?').get(u.name)) throw new JumpError('USER_EXISTS', { field: 'name' });
+      const info = this.stmt('INSERT INTO users (name, role, view_personal_groups, password_hash, created_at) VALUES (?, ?, ?, ?, ?)')
         .run(u.name, u.role, u.viewPersonalGroups ? 1 : 0, u.passwordHash, u.now);
       const id = Number(info.lastInsertRowid);
       // Every user has a personal jump group; it survives a user re-created with the same name.
-      this.db
-        .prepare(
-          `INSERT INTO jump_groups (name, kind, owner_user_id) VALUES (?, 'personal', ?)
-           ON CONFLICT(name) DO UPDATE SET owner_user_id = excluded.owner_user_id`,
-        )
+      this.stmt(
+        `INSERT INTO jump_groups (name, kind, owner_user_id) VALUES (?, 'personal', ?)
+         ON CONFLICT(name) DO UPDATE SET owner_user_id = excluded.owner_user_id`,
+      )
         .run(`user:${u.name}`, id);
-      return toUser(this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow);
+      return toUser(this.stmt('SELECT * FROM users WHERE id = ?').get(id) as UserRow);
     })();
   }
 
   async getUserByName(name: string): Promise<User | null> {
-    const r = this.db.prepare('SELECT * FROM users WHERE name = ?').get(name) as UserRow | undefined;
+    const r = this.stmt('SELECT * FROM users WHERE name = ?').get(name) as UserRow | undefined;
     return r ? toUser(r) : null;
   }
 
   async getUserById(id: number): Promise<User | null> {
-    const r = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
+    const r = this.stmt('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
     return r ? toUser(r) : null;
   }
 
   async listUsers(): Promise<User[]> {
-    return (this.db.prepare('SELECT * FROM users ORDER BY name').all() as UserRow[]).map(toUser);
+    return (this.stmt('SELECT * FROM users ORDER BY name').all() as UserRow[]).map(toUser);
   }
 
   async updateUser(id: number, patch: { passwordHash?: string; role?: Role; viewPersonalGroups?: boolean }): Promise<void> {
     this.db.transaction(() => {
       if (patch.passwordHash !== undefined) {
-        this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(patch.passwordHash, id);
+        this.stmt('UPDATE users SET password_hash = ? WHERE id = ?').run(patch.passwordHash, id);
         // A new password ends every session of the old one.
-        this.db.prepare('DELETE FROM api_tokens WHERE user_id = ?').run(id);
+        this.stmt('DELETE FROM api_tokens WHERE user_id = ?').run(id);
       }
-      if (patch.role !== undefined) this.db.prepare('UPDATE users SET role = ? WHERE id = ?').run(patch.role, id);
+      if (patch.role !== undefined) this.stmt('UPDATE users SET role = ? WHERE id = ?').run(patch.role, id);
       if (patch.viewPersonalGroups !== undefined) {
-        this.db.prepare('UPDATE users SET view_personal_groups = ? WHERE id = ?').run(patch.viewPersonalGroups ? 1 : 0, id);
+        this.stmt('UPDATE users SET view_personal_groups = ? WHERE id = ?').run(patch.viewPersonalGroups ? 1 : 0, id);
       }
     })();
   }
 
   async deleteUser(id: number): Promise<void> {
-    this.db.prepare('DELETE FROM users WHERE id = ?').run(id);
+    this.stmt('DELETE FROM users WHERE id = ?').run(id);
   }
 
   async createToken(t: { userId: number; tokenHash: string; now: number; expiresAt: number }): Promise<void> {
-    this.db
-      .prepare('INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)')
+    this.stmt('INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)')
       .run(t.tokenHash, t.userId, t.now, t.expiresAt);
   }
 
   async userForToken(tokenHash: string, now: number): Promise<User | null> {
-    const r = this.db
-      .prepare('SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ? AND t.expires_at > ?')
+    const r = this.stmt('SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ? AND t.expires_at > ?')
       .get(tokenHash, now) as UserRow | undefined;
     return r ? toUser(r) : null;
   }
 
   async deleteToken(tokenHash: string): Promise<void> {
-    this.db.prepare('DELETE FROM api_tokens WHERE token_hash = ?').run(tokenHash);
+    this.stmt('DELETE FROM api_tokens WHERE token_hash = ?').run(tokenHash);
   }
 
   // ---- jump groups ----
 
   async createGroup(g: { name: string; kind: 'shared' | 'personal'; ownerUserId: number | null }): Promise<JumpGroup> {
     return this.db.transaction(() => {
-      if (this.db.prepare('SELECT 1 FROM jump_groups WHERE name = ?').get(g.name)) throw new JumpError('JUMP_GROUP_EXISTS', { field: 'name' });
-      const info = this.db
-        .prepare('INSERT INTO jump_groups (name, kind, owner_user_id) VALUES (?, ?, ?)')
+      if (this.stmt('SELECT 1 FROM jump_groups WHERE name = ?').get(g.name)) throw new JumpError('JUMP_GROUP_EXISTS', { field: 'name' });
+      const info = this.stmt('INSERT INTO jump_groups (name, kind, owner_user_id) VALUES (?, ?, ?)')
         .run(g.name, g.kind, g.ownerUserId);
       return { id: Number(info.lastInsertRowid), name: g.name, kind: g.kind, ownerUserId: g.ownerUserId };
     })();
   }
 
   async getGroupByName(name: string): Promise<JumpGroup | null> {
-    const r = this.db.prepare('SELECT * FROM jump_groups WHERE name = ?').get(name) as Parameters<typeof toGroup>[0] | undefined;
+    const r = this.stmt('SELECT * FROM jump_groups WHERE name = ?').get(name) as Parameters<typeof toGroup>[0] | undefined;
     return r ? toGroup(r) : null;
   }
 
   async getGroupById(id: number): Promise<JumpGroup | null> {
-    const r = this.db.prepare('SELECT * FROM jump_groups WHERE id = ?').get(id) as Parameters<typeof toGroup>[0] | undefined;
+    const r = this.stmt('SELECT * FROM jump_groups WHERE id = ?').get(id) as Parameters<typeof toGroup>[0] | undefined;
     return r ? toGroup(r) : null;
   }
 
   async listGroups(): Promise<JumpGroup[]> {
-    return (this.db.prepare('SELECT * FROM jump_groups ORDER BY kind DESC, name').all() as Parameters<typeof toGroup>[0][]).map(toGroup);
+    return (this.stmt('SELECT * FROM jump_groups ORDER BY kind DESC, name').all() as Parameters<typeof toGroup>[0][]).map(toGroup);
   }
 
   async deleteGroup(id: number): Promise<boolean> {
@@ -438,32 +491,31 @@ export class SqliteStore implements Store {
       // Deleted clients (tombstones) and revoked installers may keep a dangling group id: they are
       // never listed, and a tombstone only exists to refuse its key.
       const used =
-        this.db.prepare('SELECT 1 FROM jump_clients WHERE jump_group_id = ? AND deleted_at IS NULL').get(id) ??
-        this.db.prepare('SELECT 1 FROM installers WHERE jump_group_id = ? AND revoked_at IS NULL').get(id);
+        this.stmt('SELECT 1 FROM jump_clients WHERE jump_group_id = ? AND deleted_at IS NULL').get(id) ??
+        this.stmt('SELECT 1 FROM installers WHERE jump_group_id = ? AND revoked_at IS NULL').get(id);
       if (used) return false;
-      this.db.prepare('DELETE FROM jump_groups WHERE id = ?').run(id);
+      this.stmt('DELETE FROM jump_groups WHERE id = ?').run(id);
       return true;
     })();
   }
 
   async addMember(groupId: number, userId: number): Promise<void> {
-    this.db.prepare('INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?, ?)').run(groupId, userId);
+    this.stmt('INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?, ?)').run(groupId, userId);
   }
 
   async removeMember(groupId: number, userId: number): Promise<void> {
-    this.db.prepare('DELETE FROM group_members WHERE group_id = ? AND user_id = ?').run(groupId, userId);
+    this.stmt('DELETE FROM group_members WHERE group_id = ? AND user_id = ?').run(groupId, userId);
   }
 
   async listMembers(groupId: number): Promise<User[]> {
     return (
-      this.db
-        .prepare('SELECT u.* FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = ? ORDER BY u.name')
+      this.stmt('SELECT u.* FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = ? ORDER BY u.name')
         .all(groupId) as UserRow[]
     ).map(toUser);
   }
 
   async memberGroupIds(userId: number): Promise<number[]> {
-    return (this.db.prepare('SELECT group_id FROM group_members WHERE user_id = ?').all(userId) as { group_id: number }[]).map(
+    return (this.stmt('SELECT group_id FROM group_members WHERE user_id = ?').all(userId) as { group_id: number }[]).map(
       (r) => r.group_id,
     );
   }
@@ -471,12 +523,11 @@ export class SqliteStore implements Store {
   // ---- installers ----
 
   async createInstaller(i: Installer): Promise<void> {
-    this.db
-      .prepare(
-        `INSERT INTO installers (uid, name, key_hash, created_at, expires_at, max_uses, uses, revoked_at,
-           jump_group_id, tag, comments, mode, allow_override, created_by)
-         VALUES (?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, ?, ?, ?, ?)`,
-      )
+    this.stmt(
+      `INSERT INTO installers (uid, name, key_hash, created_at, expires_at, max_uses, uses, revoked_at,
+         jump_group_id, tag, comments, mode, allow_override, created_by)
+       VALUES (?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, ?, ?, ?, ?)`,
+    )
       .run(
         i.uid,
         i.name,
@@ -494,62 +545,60 @@ export class SqliteStore implements Store {
   }
 
   async getInstaller(uid: string): Promise<Installer | null> {
-    const r = this.db.prepare('SELECT * FROM installers WHERE uid = ?').get(uid) as InstallerRow | undefined;
+    const r = this.stmt('SELECT * FROM installers WHERE uid = ?').get(uid) as InstallerRow | undefined;
     return r ? toInstaller(r) : null;
   }
 
   async getInstallerByKeyHash(keyHash: string): Promise<Installer | null> {
-    const r = this.db.prepare('SELECT * FROM installers WHERE key_hash = ?').get(keyHash) as InstallerRow | undefined;
+    const r = this.stmt('SELECT * FROM installers WHERE key_hash = ?').get(keyHash) as InstallerRow | undefined;
     return r ? toInstaller(r) : null;
   }
 
   async listInstallers(): Promise<Installer[]> {
-    return (this.db.prepare('SELECT * FROM installers ORDER BY created_at DESC').all() as InstallerRow[]).map(toInstaller);
+    return (this.stmt('SELECT * FROM installers ORDER BY created_at DESC').all() as InstallerRow[]).map(toInstaller);
   }
 
   async revokeInstaller(uid: string, now: number): Promise<boolean> {
-    return this.db.prepare('UPDATE installers SET revoked_at = COALESCE(revoked_at, ?) WHERE uid = ?').run(now, uid).changes > 0;
+    return this.stmt('UPDATE installers SET revoked_at = COALESCE(revoked_at, ?) WHERE uid = ?').run(now, uid).changes > 0;
   }
 
   // ---- jump clients ----
 
   async enroll(input: EnrollInput): Promise<EnrollResult> {
     return this.db.transaction((): EnrollResult => {
-      const existing = this.db.prepare('SELECT id, deleted_at FROM jump_clients WHERE public_key = ?').get(input.publicKey) as
+      const existing = this.stmt('SELECT id, deleted_at FROM jump_clients WHERE public_key = ?').get(input.publicKey) as
         | { id: number; deleted_at: number | null }
         | undefined;
       if (existing) {
         if (existing.deleted_at !== null) throw new JumpError('JUMP_CLIENT_DELETED');
         return { client: this.clientById(existing.id)!, replacedClientId: null };
       }
-      const inst = this.db.prepare('SELECT * FROM installers WHERE key_hash = ?').get(input.keyHash) as InstallerRow | undefined;
+      const inst = this.stmt('SELECT * FROM installers WHERE key_hash = ?').get(input.keyHash) as InstallerRow | undefined;
       if (!inst) throw new JumpError('INSTALLER_KEY_UNKNOWN');
       const refusal = installerRefusal(toInstaller(inst), input.now);
       if (refusal) throw new JumpError(refusal);
 
       // A reinstall on the same machine: the old record is not connected, so the new one takes its place.
-      const stale = this.db
-        .prepare('SELECT id FROM jump_clients WHERE machine_id = ? AND deleted_at IS NULL AND online = 0 ORDER BY id DESC LIMIT 1')
+      const stale = this.stmt('SELECT id FROM jump_clients WHERE machine_id = ? AND deleted_at IS NULL AND online = 0 ORDER BY id DESC LIMIT 1')
         .get(input.machineId) as { id: number } | undefined;
-      if (stale) this.db.prepare('UPDATE jump_clients SET deleted_at = ? WHERE id = ?').run(input.now, stale.id);
+      if (stale) this.stmt('UPDATE jump_clients SET deleted_at = ? WHERE id = ?').run(input.now, stale.id);
 
       if (input.maxClients !== null) {
-        const { n } = this.db.prepare('SELECT count(*) AS n FROM jump_clients WHERE deleted_at IS NULL').get() as { n: number };
+        const { n } = this.stmt('SELECT count(*) AS n FROM jump_clients WHERE deleted_at IS NULL').get() as { n: number };
         if (n >= input.maxClients) throw new JumpError('DEPLOY_LIMIT_REACHED');
       }
-      this.db.prepare('UPDATE installers SET uses = uses + 1 WHERE uid = ?').run(inst.uid);
-      const info = this.db
-        .prepare(
-          `INSERT INTO jump_clients (public_key, machine_id, name, jump_group_id, tag, comments, mode, installer_uid, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
+      this.stmt('UPDATE installers SET uses = uses + 1 WHERE uid = ?').run(inst.uid);
+      const info = this.stmt(
+        `INSERT INTO jump_clients (public_key, machine_id, name, jump_group_id, tag, comments, mode, installer_uid, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
         .run(input.publicKey, input.machineId, input.name, input.jumpGroupId, input.tag, input.comments, inst.mode, inst.uid, input.now);
       return { client: this.clientById(Number(info.lastInsertRowid))!, replacedClientId: stale?.id ?? null };
     })();
   }
 
   private clientById(id: number): JumpClient | null {
-    const r = this.db.prepare(`${CLIENT_SELECT} WHERE c.id = ? AND c.deleted_at IS NULL`).get(id) as ClientRow | undefined;
+    const r = this.stmt(`${CLIENT_SELECT} WHERE c.id = ? AND c.deleted_at IS NULL`).get(id) as ClientRow | undefined;
     return r ? toClient(r) : null;
   }
 
@@ -558,20 +607,19 @@ export class SqliteStore implements Store {
   }
 
   async getClientAuth(id: number): Promise<{ publicKey: string; deleted: boolean; uninstalled: boolean } | null> {
-    const r = this.db.prepare('SELECT public_key, deleted_at, uninstalled_at FROM jump_clients WHERE id = ?').get(id) as
+    const r = this.stmt('SELECT public_key, deleted_at, uninstalled_at FROM jump_clients WHERE id = ?').get(id) as
       | { public_key: string; deleted_at: number | null; uninstalled_at: number | null }
       | undefined;
     return r ? { publicKey: r.public_key, deleted: r.deleted_at !== null, uninstalled: r.uninstalled_at !== null } : null;
   }
 
   async markUninstalled(id: number, now: number): Promise<void> {
-    this.db.prepare('UPDATE jump_clients SET uninstalled_at = COALESCE(uninstalled_at, ?), online = 0, last_disconnected_at = ? WHERE id = ?').run(now, now, id);
+    this.stmt('UPDATE jump_clients SET uninstalled_at = COALESCE(uninstalled_at, ?), online = 0, last_disconnected_at = ? WHERE id = ?').run(now, now, id);
   }
 
   async findClientsByName(name: string): Promise<JumpClient[]> {
     return (
-      this.db
-        .prepare(`${CLIENT_SELECT} WHERE c.deleted_at IS NULL AND COALESCE(c.name, c.hostname) = ? COLLATE NOCASE ORDER BY c.id`)
+      this.stmt(`${CLIENT_SELECT} WHERE c.deleted_at IS NULL AND COALESCE(c.name, c.hostname) = ? COLLATE NOCASE ORDER BY c.id`)
         .all(name) as ClientRow[]
     ).map(toClient);
   }
@@ -599,8 +647,7 @@ export class SqliteStore implements Store {
       for (let i = 0; i < fields.length; i++) args.push(pattern);
     }
     const limit = q.limit ? ` LIMIT ${Math.max(1, Math.floor(q.limit))}` : '';
-    const rows = this.db
-      .prepare(`${CLIENT_SELECT} WHERE ${where.join(' AND ')} ORDER BY g.name COLLATE NOCASE, c.tag COLLATE NOCASE, COALESCE(c.name, c.hostname, '') COLLATE NOCASE, c.id${limit}`)
+    const rows = this.stmt(`${CLIENT_SELECT} WHERE ${where.join(' AND ')} ORDER BY g.name COLLATE NOCASE, c.tag COLLATE NOCASE, COALESCE(c.name, c.hostname, '') COLLATE NOCASE, c.id${limit}`)
       .all(...args) as ClientRow[];
     const items = rows.map(toClient);
     const summary: ClientSummary = { jumpItems: items.length, jumpClients: items.length, online: 0, offline: 0, passive: 0 };
@@ -620,80 +667,83 @@ export class SqliteStore implements Store {
     if (patch.tag !== undefined) (sets.push('tag = ?'), args.push(patch.tag));
     if (patch.comments !== undefined) (sets.push('comments = ?'), args.push(patch.comments));
     if (sets.length === 0) return;
-    this.db.prepare(`UPDATE jump_clients SET ${sets.join(', ')} WHERE id = ? AND deleted_at IS NULL`).run(...args, id);
+    this.stmt(`UPDATE jump_clients SET ${sets.join(', ')} WHERE id = ? AND deleted_at IS NULL`).run(...args, id);
   }
 
   async deleteClients(ids: number[], now: number): Promise<number[]> {
     return this.db.transaction(() => {
       const done: number[] = [];
-      const stmt = this.db.prepare('UPDATE jump_clients SET deleted_at = ?, online = 0 WHERE id = ? AND deleted_at IS NULL');
+      const stmt = this.stmt('UPDATE jump_clients SET deleted_at = ?, online = 0 WHERE id = ? AND deleted_at IS NULL');
       for (const id of ids) if (stmt.run(now, id).changes > 0) done.push(id);
       return done;
     })();
   }
 
-  async setClientOnline(id: number, info: { now: number; publicIp: string; machineId: string }): Promise<void> {
-    this.db
-      .prepare('UPDATE jump_clients SET online = 1, last_connected_at = ?, public_ip = ?, machine_id = ? WHERE id = ?')
-      .run(info.now, info.publicIp, info.machineId, id);
+  setClientOnline(id: number, info: { now: number; publicIp: string; machineId: string }): Promise<void> {
+    return this.batched(() => {
+      this.stmt('UPDATE jump_clients SET online = 1, last_connected_at = ?, public_ip = ?, machine_id = ? WHERE id = ?').run(
+        info.now,
+        info.publicIp,
+        info.machineId,
+        id,
+      );
+    });
   }
 
-  async setClientOffline(id: number, now: number): Promise<void> {
-    this.db.prepare('UPDATE jump_clients SET online = 0, last_disconnected_at = ? WHERE id = ? AND online = 1').run(now, id);
+  setClientOffline(id: number, now: number): Promise<void> {
+    return this.batched(() => {
+      this.stmt('UPDATE jump_clients SET online = 0, last_disconnected_at = ? WHERE id = ? AND online = 1').run(now, id);
+    });
   }
 
-  async updateStats(id: number, stats: Stats | StatsDelta, full: boolean): Promise<void> {
+  updateStats(id: number, stats: Stats | StatsDelta, full: boolean): Promise<void> {
     const json = JSON.stringify(stats);
-    this.db.transaction(() => {
-      if (full) this.db.prepare('UPDATE jump_clients SET stats = ? WHERE id = ?').run(json, id);
-      else this.db.prepare('UPDATE jump_clients SET stats = json_patch(stats, ?) WHERE id = ?').run(json, id);
-      this.db
-        .prepare(
-          `UPDATE jump_clients SET
-             hostname = json_extract(stats, '$.hostname'),
-             private_ips = (SELECT group_concat(value, ' ') FROM json_each(jump_clients.stats, '$.private_ips')),
-             console_user = json_extract(stats, '$.console_user'),
-             domain = json_extract(stats, '$.domain'),
-             workgroup = json_extract(stats, '$.workgroup')
-           WHERE id = ?`,
-        )
-        .run(id);
-    })();
+    return this.batched(() => {
+      if (full) this.stmt('UPDATE jump_clients SET stats = ? WHERE id = ?').run(json, id);
+      else this.stmt('UPDATE jump_clients SET stats = json_patch(stats, ?) WHERE id = ?').run(json, id);
+      this.stmt(
+        `UPDATE jump_clients SET
+           hostname = json_extract(stats, '$.hostname'),
+           private_ips = (SELECT group_concat(value, ' ') FROM json_each(jump_clients.stats, '$.private_ips')),
+           console_user = json_extract(stats, '$.console_user'),
+           domain = json_extract(stats, '$.domain'),
+           workgroup = json_extract(stats, '$.workgroup')
+         WHERE id = ?`,
+      ).run(id);
+    });
   }
 
   async markAllOffline(now: number): Promise<void> {
-    this.db.prepare('UPDATE jump_clients SET online = 0, last_disconnected_at = ? WHERE online = 1').run(now);
+    this.stmt('UPDATE jump_clients SET online = 0, last_disconnected_at = ? WHERE online = 1').run(now);
   }
 
   // ---- sessions ----
 
   async createSession(x: { id: string; clientId: number; userId: number; kind: string; startedAt: number }): Promise<void> {
     this.db.transaction(() => {
-      this.db
-        .prepare('INSERT INTO sessions (id, client_id, user_id, kind, started_at) VALUES (?, ?, ?, ?, ?)')
+      this.stmt('INSERT INTO sessions (id, client_id, user_id, kind, started_at) VALUES (?, ?, ?, ?, ?)')
         .run(x.id, x.clientId, x.userId, x.kind, x.startedAt);
-      this.db.prepare('UPDATE jump_clients SET last_access_at = ? WHERE id = ?').run(x.startedAt, x.clientId);
+      this.stmt('UPDATE jump_clients SET last_access_at = ? WHERE id = ?').run(x.startedAt, x.clientId);
     })();
   }
 
   async endSession(id: string, x: { endedAt: number; bytesToClient: number; bytesFromClient: number; endReason: string }): Promise<void> {
-    this.db
-      .prepare(
-        'UPDATE sessions SET ended_at = ?, bytes_to_client = ?, bytes_from_client = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL',
-      )
+    this.stmt(
+      'UPDATE sessions SET ended_at = ?, bytes_to_client = ?, bytes_from_client = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL',
+    )
       .run(x.endedAt, x.bytesToClient, x.bytesFromClient, x.endReason, id);
   }
 
   async setSessionExit(id: string, exitStatus: number | null): Promise<void> {
-    this.db.prepare('UPDATE sessions SET exit_status = ? WHERE id = ?').run(exitStatus, id);
+    this.stmt('UPDATE sessions SET exit_status = ? WHERE id = ?').run(exitStatus, id);
   }
 
   async setSessionRecording(id: string, file: string): Promise<void> {
-    this.db.prepare('UPDATE sessions SET recording = ? WHERE id = ?').run(file, id);
+    this.stmt('UPDATE sessions SET recording = ? WHERE id = ?').run(file, id);
   }
 
   async getSession(id: string): Promise<SessionRecord | null> {
-    const r = this.db.prepare(`${SESSION_SELECT} WHERE s.id = ?`).get(id) as SessionRow | undefined;
+    const r = this.stmt(`${SESSION_SELECT} WHERE s.id = ?`).get(id) as SessionRow | undefined;
     return r ? toSession(r) : null;
   }
 
@@ -708,8 +758,7 @@ export class SqliteStore implements Store {
       where.push('s.client_id = ?');
       args.push(q.clientId);
     }
-    const rows = this.db
-      .prepare(`${SESSION_SELECT} WHERE ${where.join(' AND ')} ORDER BY s.started_at DESC LIMIT ?`)
+    const rows = this.stmt(`${SESSION_SELECT} WHERE ${where.join(' AND ')} ORDER BY s.started_at DESC LIMIT ?`)
       .all(...args, Math.max(1, Math.min(10_000, q.limit))) as SessionRow[];
     return rows.map(toSession);
   }
@@ -717,13 +766,12 @@ export class SqliteStore implements Store {
   // ---- audit ----
 
   async audit(e: AuditEntry): Promise<void> {
-    this.db
-      .prepare('INSERT INTO audit_log (at, user_id, action, target, detail) VALUES (?, ?, ?, ?, ?)')
+    this.stmt('INSERT INTO audit_log (at, user_id, action, target, detail) VALUES (?, ?, ?, ?, ?)')
       .run(e.at, e.userId, e.action, e.target, e.detail ?? null);
   }
 
   async listAudit(limit: number): Promise<AuditEntry[]> {
-    const rows = this.db.prepare('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?').all(limit) as {
+    const rows = this.stmt('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?').all(limit) as {
       at: number;
       user_id: number | null;
       action: string;

@@ -64,3 +64,36 @@ it('reopens an existing database at the same schema version', async () => {
   store = new SqliteStore(join(dir, 'site.db'));
   expect((await store.listUsers()).map((u) => u.name)).toEqual(['admin']);
 });
+
+describe('batched status and statistics writes', () => {
+  it('commits the writes of one turn together, and a failing one fails only its own caller', async () => {
+    const a = (await enroll('a')).client.id;
+    const b = (await enroll('b')).client.id;
+    const failing = (store as unknown as { batched(w: () => void): Promise<void> }).batched(() => {
+      throw new Error('this write fails');
+    });
+    const writes = [
+      store.setClientOnline(a, { now: 5, publicIp: '192.0.2.1', machineId: 'ma' }),
+      failing,
+      store.updateStats(b, { hostname: 'host-b', private_ips: ['10.0.0.2'], console_user: 'bob', domain: 'd', workgroup: null }, true),
+      store.setClientOnline(b, { now: 6, publicIp: '192.0.2.2', machineId: 'mb' }),
+      store.setClientOffline(b, 7),
+    ];
+    const results = await Promise.allSettled(writes);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled']);
+    const items = (await store.listClients({ visibleGroupIds: null })).items;
+    const ca = items.find((c) => c.id === a)!;
+    const cb = items.find((c) => c.id === b)!;
+    expect([ca.online, ca.publicIp]).toEqual([true, '192.0.2.1']);
+    // Applied in order: online, then offline.
+    expect([cb.online, cb.stats.hostname, cb.stats.console_user]).toEqual([false, 'host-b', 'bob']);
+  });
+
+  it('writes what is queued before the store closes', async () => {
+    const a = (await enroll('a')).client.id;
+    void store.setClientOnline(a, { now: 5, publicIp: '192.0.2.9', machineId: 'ma' });
+    await store.close();
+    store = new SqliteStore(join(dir, 'site.db'));
+    expect((await store.getClient(a))!.publicIp).toBe('192.0.2.9');
+  });
+});
