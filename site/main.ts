@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import { JumpError } from '../protocol/errors.js';
 import { VERSION } from '../protocol/version.js';
 import { hashPassword } from './auth.js';
-import { startSite } from './server.js';
+import { DEFAULT_MAX_TLS_HANDSHAKES, startSite } from './server.js';
 import { SqliteStore } from './store/sqlite.js';
 import { addUser, checkPassword, userJson } from './users.js';
 import { mkdirSync } from 'node:fs';
@@ -54,6 +54,7 @@ program
   .addOption(new Option('--stats-interval <duration>', 'how often agents check statistics for changes').argParser(durationArg('--stats-interval')).default(60_000, '60s'))
   .option('--admission-rate <n>', 'new agent connections admitted per second', positiveInt('--admission-rate'), 50)
   .option('--max-handshakes <n>', 'agent handshakes in progress at once; more are told to retry (default: no limit)', positiveInt('--max-handshakes'))
+  .option('--max-tls-handshakes <n>', 'TLS handshakes in progress at once; more connections are closed before TLS', positiveInt('--max-tls-handshakes'), DEFAULT_MAX_TLS_HANDSHAKES)
   .option('--max-clients <n>', 'limit on jump clients deployed on this site', positiveInt('--max-clients'))
   .option('--max-agents <n>', 'agent connections this node holds at once (default: what its open-file limit allows)', positiveInt('--max-agents'))
   .option('--max-session-starts <n>', 'Jump session starts in progress at once, site-wide', positiveInt('--max-session-starts'), 20)
@@ -86,6 +87,7 @@ program
       statsIntervalMs: o.statsInterval,
       admissionRate: o.admissionRate,
       maxHandshakes: o.maxHandshakes,
+      maxTlsHandshakes: o.maxTlsHandshakes,
       maxClients: o.maxClients ?? null,
       maxAgents: o.maxAgents,
       maxSessionStarts: o.maxSessionStarts,

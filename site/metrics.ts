@@ -6,8 +6,9 @@
  * - `jump_site_agent_admission_rejected_total{reason}` (counter): agent upgrades answered 503, `rate`
  *   (over the admission rate or handshake cap) or `full` (the node holds its `--max-agents`)
  * - `jump_site_agent_capacity` (gauge): agent connections this node holds at most (site/capacity.ts)
- * - `jump_site_connections_dropped_total` (counter): TCP connections closed unread because the node
- *   was at its connection budget (before TLS)
+ * - `jump_site_connections_dropped_total{reason}` (counter): TCP connections closed right after
+ *   accept, before TLS: `budget` (the node at its connection budget, site/capacity.ts) or
+ *   `handshakes` (too many TLS handshakes in progress, site/tls-gate.ts)
  * - `jump_site_heartbeat_lag_seconds` (histogram): time between consecutive heartbeats of an agent,
  *   minus the interval it was told to use (how late heartbeats arrive)
  * - `jump_site_jump_starts_total{result}` (counter): Jump session starts, `ok` or the error code
@@ -24,7 +25,7 @@ export class SiteMetrics {
   readonly agentConnects: Counter;
   readonly admissionRejected: Counter<'reason'>;
   readonly agentCapacity: Gauge;
-  readonly connectionsDropped: Counter;
+  readonly connectionsDropped: Counter<'reason'>;
   readonly heartbeatLag: Histogram;
   readonly jumpStarts: Counter<'result'>;
   readonly errors: Counter<'code'>;
@@ -49,7 +50,8 @@ export class SiteMetrics {
     this.agentCapacity = new Gauge({ name: 'jump_site_agent_capacity', help: 'Agent connections this node holds at most.', registers: [this.registry] });
     this.connectionsDropped = new Counter({
       name: 'jump_site_connections_dropped_total',
-      help: 'TCP connections closed before TLS because the node was at its connection budget.',
+      help: 'TCP connections closed before TLS: the node at its connection budget, or too many TLS handshakes in progress.',
+      labelNames: ['reason'],
       registers: [this.registry],
     });
     this.heartbeatLag = new Histogram({

@@ -3,12 +3,13 @@
  * WebSocket, over the store in the data dir.
  */
 import { mkdirSync } from 'node:fs';
+import type { Server as TlsServer } from 'node:tls';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { Logger } from 'pino';
 import { JumpError } from '../protocol/errors.js';
-import { API_BODY_MAX_BYTES } from '../protocol/limits.js';
+import { API_BODY_MAX_BYTES, HANDSHAKE_TIMEOUT_MS } from '../protocol/limits.js';
 import { AgentGateway } from './agent-gateway.js';
 import { registerApi } from './api.js';
 import { loadSiteIdentity } from './identity.js';
@@ -20,6 +21,10 @@ import { hashToken } from './auth.js';
 import { SiteMetrics } from './metrics.js';
 import { VERSION } from '../protocol/version.js';
 import { connectionBudget, openFileLimit, type ConnectionBudget } from './capacity.js';
+import { gateTlsHandshakes } from './tls-gate.js';
+
+/** Default cap on TLS handshakes in progress (site/tls-gate.ts; docs/benchmarks.md, P1 at 50 000). */
+export const DEFAULT_MAX_TLS_HANDSHAKES = 128;
 
 export interface SiteOptions {
   dataDir: string;
@@ -37,6 +42,8 @@ export interface SiteOptions {
   admissionRate?: number;
   /** Admitted agent handshakes unfinished at once (default: no limit). */
   maxHandshakes?: number;
+  /** TLS handshakes in progress at once; more connections are closed before TLS (default 128, site/tls-gate.ts). */
+  maxTlsHandshakes?: number;
   maxClients?: number | null;
   /**
    * Agent connections this node holds (`--max-agents`); default: as many as the open-file limit
@@ -113,7 +120,8 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
   gateway.sessions = sessions;
 
   const app = Fastify({
-    https: { key: identity.tlsKeyPem, cert: identity.tlsCertPem, minVersion: 'TLSv1.3' },
+    // A client that does not finish TLS within the agent handshake limit holds a gate slot no longer.
+    https: { key: identity.tlsKeyPem, cert: identity.tlsCertPem, minVersion: 'TLSv1.3', handshakeTimeout: HANDSHAKE_TIMEOUT_MS },
     bodyLimit: API_BODY_MAX_BYTES,
     loggerInstance: opts.log.child({ component: 'api' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -152,7 +160,7 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
   if (Number.isFinite(budget.maxAgents)) metrics.agentCapacity.set(budget.maxAgents);
   let droppedWarnedAt = 0;
   app.server.on('drop', () => {
-    metrics.connectionsDropped.inc();
+    metrics.connectionsDropped.inc({ reason: 'budget' });
     const now = Date.now();
     if (now - droppedWarnedAt < 60_000) return;
     droppedWarnedAt = now;
@@ -161,6 +169,9 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
       'connection budget reached: new connections are closed before TLS (raise the open-file limit, docs/operations.md)',
     );
   });
+  gateTlsHandshakes(app.server as unknown as TlsServer, opts.maxTlsHandshakes ?? DEFAULT_MAX_TLS_HANDSHAKES, () =>
+    metrics.connectionsDropped.inc({ reason: 'handshakes' }),
+  );
   app.server.on('upgrade', (req, socket, head) => {
     if (gateway.handleUpgrade(req, socket, head)) return;
     const m = /^\/api\/v1\/sessions\/([A-Za-z0-9_-]{22})\/relay$/.exec((req.url ?? '').split('?')[0]);

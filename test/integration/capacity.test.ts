@@ -79,7 +79,7 @@ describe('a site at its open-file limit', () => {
     );
     await waitFor(() => closedByServer > 0 || null, 10_000, 50, 'extra connections closed');
     for (const s of flood) s.destroy();
-    await waitFor(async () => (await metric(site, /^jump_site_connections_dropped_total (\d+)$/m)) > 0, 10_000, 200, 'drops counted');
+    await waitFor(async () => (await metric(site, /^jump_site_connections_dropped_total\{reason="budget"\} (\d+)$/m)) > 0, 10_000, 200, 'drops counted');
     expect(site.proc.stdout()).toMatch(/connection budget reached/);
     // The flood is gone: the node answers and still holds its agents.
     expect((await listClients(site.api, 'tag=capacity')).summary.online).toBe(CAPACITY);
@@ -103,5 +103,46 @@ describe('--max-agents', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^VALIDATION_FAILED: .*--max-agents 50000 needs an open-file limit of at least 51085; this process has 220\. Raise it/m);
     expect(existsSync(dataDir)).toBe(false);
+  });
+});
+
+describe('--max-tls-handshakes', () => {
+  /** Opens `n` TCP connections that never start TLS; each records whether the site closed it. */
+  async function silentSockets(port: number, n: number): Promise<{ sockets: Socket[]; closed: () => number }> {
+    const sockets: Socket[] = [];
+    let closed = 0;
+    await Promise.all(
+      Array.from({ length: n }, () =>
+        new Promise<void>((resolve) => {
+          const s = connect(port, '127.0.0.1', () => resolve());
+          s.on('close', () => closed++);
+          s.on('error', () => resolve());
+          sockets.push(s);
+        }),
+      ),
+    );
+    return { sockets, closed: () => closed };
+  }
+
+  it('closes connections over the cap before TLS, frees slots as handshakes end, and times out silent ones', async () => {
+    const site = await startTestSite({ extraArgs: ['--max-tls-handshakes', '4'] });
+    const inst = await createInstaller(site.api, { tag: 'tls-gate' });
+    // Completed TLS connections free their slots: after these, exactly 4 silent sockets fit.
+    for (let i = 0; i < 5; i++) agents.push(inProcessAgent(inst));
+    await waitFor(async () => (await listClients(site.api, 'tag=tls-gate')).summary.online === 5, 30_000, 200, '5 online');
+
+    const droppedBefore = (await metric(site, /^jump_site_connections_dropped_total\{reason="handshakes"\} (\d+)$/m)) || 0;
+    const held = await silentSockets(site.port, 4);
+    const over = await silentSockets(site.port, 6);
+    await waitFor(() => over.closed() === 6 || null, 5_000, 50, 'connections over the cap closed');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(held.closed()).toBe(0); // the 4 in the gate wait for their ClientHello
+
+    // A silent client holds its slot until the TLS handshake limit (10 s), then it is closed.
+    await waitFor(() => held.closed() === 4 || null, 15_000, 200, 'silent sockets timed out');
+    expect(await metric(site, /^jump_site_connections_dropped_total\{reason="handshakes"\} (\d+)$/m)).toBe(droppedBefore + 6);
+    // The gate is empty again: agents still connect.
+    agents.push(inProcessAgent(inst));
+    await waitFor(async () => (await listClients(site.api, 'tag=tls-gate')).summary.online === 6, 30_000, 200, '6 online');
   });
 });
