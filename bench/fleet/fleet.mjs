@@ -64,7 +64,9 @@ async function api(url, user, password) {
   const { certPem } = await probeCertificate(url);
   const anon = new SiteClient(url, { certPem });
   const { token } = await anon.request('POST', '/api/v1/login', { user, password });
-  return new SiteClient(url, { certPem, token });
+  const client = new SiteClient(url, { certPem, token });
+  client.certPem = certPem;
+  return client;
 }
 
 async function connected(client) {
@@ -156,9 +158,9 @@ async function p1p2(n, procs, rate, steadyS) {
     const t1 = performance.now();
     site = await startSite(join(dir, 'data'), site.port, rate);
     const restartCpu0 = procStat(site.p.pid).cpuTicks;
-    const admin2 = await api(site.url, 'admin', 'unused').catch(() => null);
-    // The bootstrap password was printed once; read metrics from loopback without a token.
-    const anon = new SiteClient(site.url, { certPem: (await probeCertificate(site.url)).certPem });
+    // The bootstrap password was printed once; read metrics from loopback without a token. Same
+    // data dir, same certificate: no probe, which a node busy with the returning fleet may drop.
+    const anon = new SiteClient(site.url, { certPem: admin.certPem });
     let peak = 0;
     let last = 0;
     let now = await connected(anon);
@@ -190,7 +192,6 @@ async function p1p2(n, procs, rate, steadyS) {
     if (agentsRestart) await agentsRestart.fleet.stop();
     else await fleet.stop();
     site.p.kill('SIGKILL');
-    void admin2;
     return { n, target, fullRefusals: beforeKill.full, dropped: beforeKill.dropped, timeouts: beforeKill.timeouts, connectAll, rss: b.rss, cpuPct, bytesPerAgentMin: ((b.bytes - a.bytes) / target) * (60 / steadyS), restartAll, restartCpuS, restartHandshakes, peakRetries: peak, missing: target - now.agents, stored, agentsRestart };
   } finally {
     rmSync(dir, { recursive: true, force: true });
