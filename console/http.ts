@@ -22,6 +22,35 @@ const CERT_ERRORS = new Set([
 ]);
 
 const REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * Waits before trying again a connection the site closed before TLS, in ms. A site busy with a
+ * returning fleet closes connections over its TLS handshake cap right after accept
+ * (site/tls-gate.ts); nothing was sent, so any request may be tried again.
+ */
+const RETRY_BEFORE_TLS_MS = [200, 500, 1_000, 2_000, 4_000];
+
+/** Network errors of a connection closed by the site before TLS was established. */
+const CLOSED_BEFORE_TLS = new Set(['ECONNRESET', 'EPIPE']);
+
+/** Runs `attempt` again after RETRY_BEFORE_TLS_MS (with jitter) while it fails before TLS. */
+async function retryBeforeTls<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!(err instanceof ClosedBeforeTls) || i >= RETRY_BEFORE_TLS_MS.length) throw err instanceof ClosedBeforeTls ? err.jumpError : err;
+      await new Promise((r) => setTimeout(r, RETRY_BEFORE_TLS_MS[i] * (0.5 + Math.random())));
+    }
+  }
+}
+
+/** Carries the JumpError to report if retries run out. */
+class ClosedBeforeTls extends Error {
+  constructor(readonly jumpError: JumpError) {
+    super(jumpError.message);
+  }
+}
 /** Largest API answer read, in bytes (a list of 50 000 jump clients is about 40 MiB). */
 const MAX_ANSWER_BYTES = 256 * 1024 * 1024;
 
@@ -34,6 +63,10 @@ export interface ProbeResult {
 
 /** Opens a TLS connection to the site only to read its certificate; sends nothing. */
 export function probeCertificate(siteUrl: string): Promise<ProbeResult> {
+  return retryBeforeTls(() => probeOnce(siteUrl));
+}
+
+function probeOnce(siteUrl: string): Promise<ProbeResult> {
   const u = new URL(siteUrl);
   return new Promise((resolve, reject) => {
     const socket = connect({
@@ -50,7 +83,10 @@ export function probeCertificate(siteUrl: string): Promise<ProbeResult> {
       if (!cert) return reject(new JumpError('SITE_CERT_MISMATCH', { detail: 'The site sent no certificate.' }));
       resolve({ authorized: socket.authorized, certPem: cert.toString(), fingerprint: 'SHA256:' + cert.fingerprint256 });
     });
-    socket.once('error', (err) => reject(new JumpError('SITE_UNREACHABLE', { detail: `${siteUrl}: ${err.message}` })));
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      const e = new JumpError('SITE_UNREACHABLE', { detail: `${siteUrl}: ${err.message}` });
+      reject(CLOSED_BEFORE_TLS.has(err.code ?? '') ? new ClosedBeforeTls(e) : e);
+    });
   });
 }
 
@@ -82,9 +118,14 @@ export class SiteClient {
 
   /**
    * Sends one API request. Resolves with the parsed JSON body of a 2xx answer. Throws JumpError:
-   * the API's own code for an error answer, SITE_CERT_MISMATCH, or SITE_UNREACHABLE.
+   * the API's own code for an error answer, SITE_CERT_MISMATCH, or SITE_UNREACHABLE. A connection
+   * the site closes before TLS is tried again (up to 5 times over about 8 s).
    */
   request<T>(method: string, path: string, body?: unknown, text = false): Promise<T> {
+    return retryBeforeTls(() => this.requestOnce<T>(method, path, body, text));
+  }
+
+  private requestOnce<T>(method: string, path: string, body: unknown, text: boolean): Promise<T> {
     const url = new URL(this.siteUrl + path);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise<T>((resolve, reject) => {
@@ -129,12 +170,16 @@ export class SiteClient {
           });
         },
       );
+      let secured = false;
+      // A kept-alive socket was secured long ago, and the request may have reached the site: no retry.
+      req.on('socket', (socket) => (req.reusedSocket ? (secured = true) : socket.once('secureConnect', () => (secured = true))));
       req.on('timeout', () => req.destroy(new Error('timed out')));
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (err.code && CERT_ERRORS.has(err.code)) {
           reject(new JumpError('SITE_CERT_MISMATCH', { detail: `(${err.code})` }));
         } else {
-          reject(new JumpError('SITE_UNREACHABLE', { detail: `${this.siteUrl}: ${err.message}` }));
+          const e = new JumpError('SITE_UNREACHABLE', { detail: `${this.siteUrl}: ${err.message}` });
+          reject(!secured && CLOSED_BEFORE_TLS.has(err.code ?? '') ? new ClosedBeforeTls(e) : e);
         }
       });
       req.end(payload);

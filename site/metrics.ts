@@ -6,6 +6,7 @@
  * - `jump_site_agent_admission_rejected_total{reason}` (counter): agent upgrades answered 503, `rate`
  *   (over the admission rate or handshake cap) or `full` (the node holds its `--max-agents`)
  * - `jump_site_agent_capacity` (gauge): agent connections this node holds at most (site/capacity.ts)
+ * - `jump_site_tls_handshakes_in_progress` (gauge): TLS handshakes accepted and not finished
  * - `jump_site_connections_dropped_total{reason}` (counter): TCP connections closed right after
  *   accept, before TLS: `budget` (the node at its connection budget, site/capacity.ts) or
  *   `handshakes` (too many TLS handshakes in progress, site/tls-gate.ts)
@@ -26,6 +27,8 @@ export class SiteMetrics {
   readonly admissionRejected: Counter<'reason'>;
   readonly agentCapacity: Gauge;
   readonly connectionsDropped: Counter<'reason'>;
+  /** Set by the server once its TLS gate exists (site/tls-gate.ts). */
+  tlsHandshakesInProgress: () => number = () => 0;
   readonly heartbeatLag: Histogram;
   readonly jumpStarts: Counter<'result'>;
   readonly errors: Counter<'code'>;
@@ -48,6 +51,15 @@ export class SiteMetrics {
       registers: [this.registry],
     });
     this.agentCapacity = new Gauge({ name: 'jump_site_agent_capacity', help: 'Agent connections this node holds at most.', registers: [this.registry] });
+    const self = this;
+    new Gauge({
+      name: 'jump_site_tls_handshakes_in_progress',
+      help: 'TLS handshakes accepted and not yet finished (capped by --max-tls-handshakes).',
+      registers: [this.registry],
+      collect() {
+        this.set(self.tlsHandshakesInProgress());
+      },
+    });
     this.connectionsDropped = new Counter({
       name: 'jump_site_connections_dropped_total',
       help: 'TCP connections closed before TLS: the node at its connection budget, or too many TLS handshakes in progress.',

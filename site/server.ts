@@ -169,9 +169,10 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
       'connection budget reached: new connections are closed before TLS (raise the open-file limit, docs/operations.md)',
     );
   });
-  gateTlsHandshakes(app.server as unknown as TlsServer, opts.maxTlsHandshakes ?? DEFAULT_MAX_TLS_HANDSHAKES, () =>
+  const gate = gateTlsHandshakes(app.server as unknown as TlsServer, opts.maxTlsHandshakes ?? DEFAULT_MAX_TLS_HANDSHAKES, () =>
     metrics.connectionsDropped.inc({ reason: 'handshakes' }),
   );
+  metrics.tlsHandshakesInProgress = () => gate.inProgress;
   app.server.on('upgrade', (req, socket, head) => {
     if (gateway.handleUpgrade(req, socket, head)) return;
     const m = /^\/api\/v1\/sessions\/([A-Za-z0-9_-]{22})\/relay$/.exec((req.url ?? '').split('?')[0]);

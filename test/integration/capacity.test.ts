@@ -12,6 +12,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../agent/agent.js';
 import { AGENT_WS_PATH } from '../../protocol/messages.js';
 import { SITE_BIN, cleanup, run, tempDir, waitFor } from '../helpers/processes.js';
+import { probeCertificate } from '../../console/http.js';
 import { createInstaller, inProcessAgent, listClients, startTestSite, type TestSite } from '../helpers/site.js';
 
 const agents: Agent[] = [];
@@ -138,9 +139,22 @@ describe('--max-tls-handshakes', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(held.closed()).toBe(0); // the 4 in the gate wait for their ClientHello
 
+    // The console tries again a connection closed before TLS (a probe always opens a new one):
+    // it succeeds once a slot is free.
+    const waiting = probeCertificate(site.url);
+    setTimeout(() => held.sockets.forEach((s) => s.destroy()), 700);
+    expect((await waiting).fingerprint).toBe(site.fingerprint);
+    await waitFor(() => held.closed() === 4 || null, 5_000, 50, 'held sockets closed');
+    await waitFor(async () => (await metric(site, /^jump_site_tls_handshakes_in_progress (\d+)$/m)) === 0 || null, 5_000, 100, 'gate empty');
+    const heldAgain = await silentSockets(site.port, 4);
+    const heldAt = Date.now();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(heldAgain.closed()).toBe(0);
+
     // A silent client holds its slot until the TLS handshake limit (10 s), then it is closed.
-    await waitFor(() => held.closed() === 4 || null, 15_000, 200, 'silent sockets timed out');
-    expect(await metric(site, /^jump_site_connections_dropped_total\{reason="handshakes"\} (\d+)$/m)).toBe(droppedBefore + 6);
+    await waitFor(() => heldAgain.closed() === 4 || null, 15_000, 200, 'silent sockets timed out');
+    expect(Date.now() - heldAt).toBeGreaterThanOrEqual(9_000);
+    expect(await metric(site, /^jump_site_connections_dropped_total\{reason="handshakes"\} (\d+)$/m)).toBeGreaterThan(droppedBefore + 6);
     // The gate is empty again: agents still connect.
     agents.push(inProcessAgent(inst));
     await waitFor(async () => (await listClients(site.api, 'tag=tls-gate')).summary.online === 6, 30_000, 200, '6 online');
