@@ -64,9 +64,7 @@ async function api(url, user, password) {
   const { certPem } = await probeCertificate(url);
   const anon = new SiteClient(url, { certPem });
   const { token } = await anon.request('POST', '/api/v1/login', { user, password });
-  const client = new SiteClient(url, { certPem, token });
-  client.certPem = certPem;
-  return client;
+  return new SiteClient(url, { certPem, token });
 }
 
 async function connected(client) {
