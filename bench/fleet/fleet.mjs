@@ -3,7 +3,7 @@
  * Fleet simulator and site capacity benchmarks (docs/benchmarks.md, "Fleet").
  *
  *   node bench/fleet/fleet.mjs p1p2 --n 1000,5000 [--procs 4] [--rate 500] [--max-handshakes 64] [--steady 30] [--restart-agents]
- *                                    [--deadline 900] [--site-nofile N]
+ *                                    [--deadline 900] [--site-nofile N] [--backoff-cap 30000 (ms; the agent's own default is 60000)]
  *   node bench/fleet/fleet.mjs p7 --n 50000 [--queries 20]
  *
  * p1p2, for each N: a fresh site (data in a temp dir, --admission-rate RATE, default heartbeat),
@@ -42,6 +42,7 @@ const { values, positionals } = parseArgs({
     'restart-agents': { type: 'boolean', default: false },
     'site-nofile': { type: 'string' },
     deadline: { type: 'string', default: '900' },
+    'backoff-cap': { type: 'string', default: '30000' },
   },
 });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -128,7 +129,7 @@ async function p1p2(n, procs, rate, steadyS) {
     const admin = await api(site.url, 'admin', site.password);
     const inst = await admin.request('POST', '/api/v1/installers', { valid_for_ms: 3_600_000 });
     const t0 = performance.now();
-    const fleet = startFleet(n, procs, { site: site.url, pin: site.pin, keyInfo: inst.key_info });
+    const fleet = startFleet(n, procs, { site: site.url, pin: site.pin, keyInfo: inst.key_info, backoffCapMs: Number(values['backoff-cap']) });
     // A deadline, so a fleet that cannot all connect is reported instead of waited for.
     // The node holds at most its capacity (site/capacity.ts, from its open-file limit): past that,
     // "all" means the capacity, and the rest are told to come back later.
@@ -185,7 +186,7 @@ async function p1p2(n, procs, rate, steadyS) {
       await fleet.stop();
       while ((await connected(anon)).agents > 0) await sleep(250);
       const t2 = performance.now();
-      const again = startFleet(n, procs, { site: site.url, pin: site.pin }, saved);
+      const again = startFleet(n, procs, { site: site.url, pin: site.pin, backoffCapMs: Number(values['backoff-cap']) }, saved);
       while ((await connected(anon)).agents < target && performance.now() - t2 < 600_000) await sleep(250);
       agentsRestart = { seconds: (performance.now() - t2) / 1000, saved: saved.length, fleet: again };
     }
