@@ -7,12 +7,12 @@
  *   leaves the machine.
  * - `agent.log`: the pino log.
  */
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Conf from 'conf';
 import { z } from 'zod';
-import { parseSitePin, privateKeyFromPem } from '../protocol/handshake.js';
+import { newEd25519Key, parseSitePin, privateKeyFromPem } from '../protocol/handshake.js';
 import { requestedFieldsSchema, type RequestedFields } from '../protocol/messages.js';
 
 const configSchema = z.object({
@@ -75,7 +75,7 @@ export class AgentConfig {
   privateKey(): KeyObject {
     const file = join(this.dir, 'agent.key');
     if (!existsSync(file)) {
-      const { privateKey } = generateKeyPairSync('ed25519');
+      const privateKey = newEd25519Key();
       writeFileSync(file, privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), { mode: 0o600, flag: 'wx' });
     }
     return privateKeyFromPem(readFileSync(file, 'utf8'));

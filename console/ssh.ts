@@ -6,7 +6,6 @@
  * names the key OpenSSH will use, `<config dir>/id_ed25519`, made by `jump ssh-config`.
  * The host key is checked against the jump client's identity key as the site reports it.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -15,6 +14,7 @@ import WebSocket from 'ws';
 import { sessionStream } from '../protocol/ws-stream.js';
 import { JumpError } from '../protocol/errors.js';
 import { opensshPrivateKey, parseSshPublicKey, sshPublicKey, sshPublicKeyBlob } from '../protocol/ssh-keys.js';
+import { newEd25519Key } from '../protocol/handshake.js';
 import type { SiteClient } from './http.js';
 
 export interface SessionInfo {
@@ -51,7 +51,7 @@ export async function openSession(
 
 /** A fresh Ed25519 key: `{ privatePem (OpenSSH format), publicLine }`. */
 export function ephemeralKey(): { privatePem: string; publicLine: string } {
-  const { privateKey } = generateKeyPairSync('ed25519');
+  const privateKey = newEd25519Key();
   return { privatePem: opensshPrivateKey(privateKey, 'jump-ephemeral'), publicLine: sshPublicKey(privateKey) };
 }
 
@@ -62,7 +62,7 @@ export function ephemeralKey(): { privatePem: string; publicLine: string } {
 export function jumpIdentity(dir: string): { file: string; publicLine: string } {
   const file = join(dir, 'id_ed25519');
   if (!existsSync(file)) {
-    const { privateKey } = generateKeyPairSync('ed25519');
+    const privateKey = newEd25519Key();
     writeFileSync(file, opensshPrivateKey(privateKey, 'jump'), { mode: 0o600, flag: 'wx' });
     writeFileSync(`${file}.pub`, `${sshPublicKey(privateKey)} jump\n`, { mode: 0o644 });
   }

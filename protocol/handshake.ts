@@ -18,6 +18,21 @@ const AGENT_CONTEXT = 'jump-agent-handshake-v1';
 const PIN_PREFIX = 'ed25519:';
 /** DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410); the raw 32-byte key follows it. */
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+/** PKCS#8 DER of an Ed25519 private key, before its 32-byte seed (RFC 8410 §7). */
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/**
+ * A new Ed25519 private key: 32 random bytes imported as the key's seed (RFC 8032 §5.1.5: the
+ * private key is 32 random bytes), which is all `generateKeyPairSync('ed25519')` does too.
+ *
+ * Not `generateKeyPairSync`: in Node 20 a key it made shares a lock with its generator job, and
+ * when garbage collection frees that job while the key is being exported as JWK (which the SSH key
+ * code does) the process deadlocks for good. Seen with gdb in a fleet simulator process that hung
+ * (docs/benchmarks.md); a key imported from DER has no generator job.
+ */
+export function newEd25519Key(): KeyObject {
+  return createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, randomBytes(32)]), format: 'der', type: 'pkcs8' });
+}
 
 /** 32 random bytes, base64url. */
 export function newNonce(): string {

@@ -7,12 +7,12 @@
  *   `selfsigned` library, unless `--tls-cert/--tls-key` are given. Consoles pin it (trust on first
  *   use, or by the SHA-256 fingerprint printed at start).
  */
-import { X509Certificate, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import selfsigned from 'selfsigned';
-import { privateKeyFromPem, sitePin } from '../protocol/handshake.js';
+import { newEd25519Key, privateKeyFromPem, sitePin } from '../protocol/handshake.js';
 
 export interface SiteIdentity {
   key: KeyObject;
@@ -47,7 +47,7 @@ export async function loadSiteIdentity(
   let created = false;
   const keyFile = join(dataDir, 'site-identity.key');
   if (!existsSync(keyFile)) {
-    const { privateKey } = generateKeyPairSync('ed25519');
+    const privateKey = newEd25519Key();
     writeSecret(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
     created = true;
   }

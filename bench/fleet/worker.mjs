@@ -5,10 +5,10 @@
  *   parent -> { identities: [...], site, pin, keyInfo?, enroll?: n, firstIndex }
  *   worker -> { online, enrolled?: [identity...] } every second, and once on exit
  */
-import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey } from 'node:crypto';
 import { pino } from 'pino';
 import { Agent } from '../../dist/agent/agent.js';
-import { parseSitePin } from '../../dist/protocol/handshake.js';
+import { newEd25519Key, parseSitePin } from '../../dist/protocol/handshake.js';
 
 // Only refusals that stop an agent are logged (to stderr), with the code, so a run that stalls says why.
 const log = pino({ level: 'error', base: { worker: process.pid } }, pino.destination(2));
@@ -34,7 +34,7 @@ process.once('message', (job) => {
         siteUrl: job.site,
         sitePin: job.pin,
         sitePublicKey: parseSitePin(job.pin),
-        privateKey: identity ? createPrivateKey(identity.key) : generateKeyPairSync('ed25519').privateKey,
+        privateKey: identity ? createPrivateKey(identity.key) : newEd25519Key(),
         clientId: identity?.clientId ?? null,
         keyInfo: identity ? null : job.keyInfo,
         requested: {},

@@ -3,10 +3,9 @@
  * (handshake, enrollment, heartbeats) and then answers `session_open` as told, including ways a
  * faulty or hostile agent might.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import WebSocket from 'ws';
-import { channelBinding, newNonce, parseSitePin, rawPublicKey, signAsAgent, verifySite } from '../../protocol/handshake.js';
+import { channelBinding, newEd25519Key, newNonce, parseSitePin, rawPublicKey, signAsAgent, verifySite } from '../../protocol/handshake.js';
 import { fixtureStats } from './site.js';
 
 export type SessionBehaviour = 'ignore' | 'accept-and-stall' | 'refuse-internal' | 'disconnect';
@@ -18,7 +17,7 @@ export interface RawAgent {
 
 /** Enrolls with `inst` and stays online (heartbeats every 500 ms), answering session starts with `behaviour`. */
 export async function rawAgent(inst: { site_url: string; site_pin: string; key_info: string }, behaviour: SessionBehaviour): Promise<RawAgent> {
-  const key = generateKeyPairSync('ed25519').privateKey;
+  const key = newEd25519Key();
   const ws = new WebSocket(inst.site_url.replace(/^https/, 'wss') + '/agent/v1', { rejectUnauthorized: false });
   let cb: Buffer | null = null;
   ws.on('upgrade', (res) => (cb = channelBinding(res.socket as TLSSocket)));

@@ -2,13 +2,12 @@
  * A real `jump-site serve` process on 127.0.0.1, an admin console login, and helpers to create
  * installers and run agents (as processes, or in-process with the real Agent class).
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { Agent, type AgentOptions } from '../../agent/agent.js';
 import type { AgentIdentity } from '../../agent/config.js';
 import { SiteClient, probeCertificate } from '../../console/http.js';
-import { parseSitePin, sitePin } from '../../protocol/handshake.js';
+import { newEd25519Key, parseSitePin, sitePin } from '../../protocol/handshake.js';
 import type { Stats } from '../../protocol/messages.js';
 import { AGENT_BIN, CONSOLE_BIN, SITE_BIN, run, start, tempDir, waitFor, type Proc } from './processes.js';
 
@@ -194,7 +193,7 @@ export function inProcessAgent(
   inst: { site_url: string; site_pin: string; key_info: string },
   opts: { stats?: () => Promise<Stats>; machineId?: string; localAddress?: string; requested?: AgentIdentity['requested']; log?: Logger; agentVersion?: string } = {},
 ): Agent {
-  const { privateKey } = generateKeyPairSync('ed25519');
+  const privateKey = newEd25519Key();
   const identity: AgentIdentity = {
     siteUrl: inst.site_url,
     sitePin: inst.site_pin,
@@ -221,7 +220,7 @@ export function inProcessAgent(
 
 /** A site pin for a key no site has. */
 export function foreignPin(): string {
-  return sitePin(generateKeyPairSync('ed25519').publicKey);
+  return sitePin(newEd25519Key());
 }
 
 export interface ClientJson {

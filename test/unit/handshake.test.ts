@@ -1,6 +1,7 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
+  newEd25519Key,
   newNonce,
   parseSitePin,
   publicKeyFromRaw,
@@ -11,6 +12,7 @@ import {
   verifyAgent,
   verifySite,
 } from '../../protocol/handshake.js';
+import { opensshPrivateKey } from '../../protocol/ssh-keys.js';
 
 const cb = Buffer.alloc(32, 1);
 
@@ -52,5 +54,21 @@ describe('handshake signatures', () => {
     expect(rawPublicKey(parseSitePin(pin))).toBe(raw);
     expect(() => parseSitePin('rsa:abc')).toThrow(/ed25519:/);
     expect(() => parseSitePin('ed25519:abc')).toThrow(/32 bytes/);
+  });
+});
+
+describe('newEd25519Key', () => {
+  it('makes a working Ed25519 key from 32 random bytes, a different one each time', () => {
+    const a = newEd25519Key();
+    const b = newEd25519Key();
+    expect(a.asymmetricKeyType).toBe('ed25519');
+    expect(rawPublicKey(a)).not.toBe(rawPublicKey(b));
+    const data = Buffer.from('channel binding');
+    const sig = sign(null, data, a);
+    expect(verify(null, data, createPublicKey(a), sig)).toBe(true);
+    expect(verify(null, data, publicKeyFromRaw(rawPublicKey(a)), sig)).toBe(true);
+    expect(verify(null, data, createPublicKey(b), sig)).toBe(false);
+    // The SSH host key and the JWK export that used to deadlock with generated keys.
+    expect(opensshPrivateKey(a, 'test')).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----/);
   });
 });
