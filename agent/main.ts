@@ -41,7 +41,6 @@ const machineIdSync: () => string =
 export const EXIT_CONFIG = 1;
 export const EXIT_REFUSED = 3;
 
-
 function openLog(file: string, toStderr: boolean, level: string): Logger {
   const fileDest = pino.destination({ dest: file, mode: 0o600, mkdir: true, sync: false });
   const base = { base: { program: 'jump-client', pid: process.pid }, level };

@@ -33,6 +33,13 @@ const RETRY_BEFORE_TLS_MS = [200, 500, 1_000, 2_000, 4_000];
 /** Network errors of a connection closed by the site before TLS was established. */
 const CLOSED_BEFORE_TLS = new Set(['ECONNRESET', 'EPIPE']);
 
+/** A connection the site closed before TLS; carries the JumpError to report if retries run out. */
+class ClosedBeforeTls extends Error {
+  constructor(readonly jumpError: JumpError) {
+    super(jumpError.message);
+  }
+}
+
 /** Runs `attempt` again after RETRY_BEFORE_TLS_MS (with jitter) while it fails before TLS. */
 async function retryBeforeTls<T>(attempt: () => Promise<T>): Promise<T> {
   for (let i = 0; ; i++) {
@@ -45,12 +52,6 @@ async function retryBeforeTls<T>(attempt: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Carries the JumpError to report if retries run out. */
-class ClosedBeforeTls extends Error {
-  constructor(readonly jumpError: JumpError) {
-    super(jumpError.message);
-  }
-}
 /** Largest API answer read, in bytes (a list of 50 000 jump clients is about 40 MiB). */
 const MAX_ANSWER_BYTES = 256 * 1024 * 1024;
 

@@ -49,7 +49,6 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
-
 /** Asks for a line on the terminal without echoing it. */
 function promptHidden(question: string): Promise<string> {
   if (!process.stdin.isTTY) {
@@ -79,8 +78,6 @@ function site(cmd: Command): SiteClient {
 function collect(value: string, prev: string[] = []): string[] {
   return prev.concat(value.split(',').map((s) => s.trim()).filter(Boolean));
 }
-
-
 
 const program = new Command('jump')
   .description('The Jump interface on the command line: jump clients, installers, jump groups.')

@@ -33,7 +33,7 @@ import {
 } from '../protocol/messages.js';
 import type { KeyObject } from 'node:crypto';
 import { AdmissionControl } from './admission.js';
-import { FULL_RETRY_MS } from './capacity.js';
+import { FULL_RETRY_MS, atMostEvery } from './capacity.js';
 import type { SiteMetrics } from './metrics.js';
 import { hashToken } from './auth.js';
 import { enrollmentFields } from './installers.js';
@@ -103,9 +103,9 @@ export class AgentGateway {
   private readonly heartbeatMs: number;
   private readonly statsIntervalMs: number;
   private readonly maxClients: number | null;
-  readonly maxAgents: number;
-  /** When the "node full" warning was last logged (ms), so a full node logs once a minute. */
-  private fullWarnedAt = 0;
+  private readonly maxAgents: number;
+  /** The "node full" warning, logged at most once a minute. */
+  private readonly warnFull: () => void;
   private closing = false;
   /** Set once by the server after the session broker is made. */
   sessions: SessionHooks | null = null;
@@ -115,6 +115,12 @@ export class AgentGateway {
     this.statsIntervalMs = opts.statsIntervalMs ?? 60_000;
     this.maxClients = opts.maxClients ?? null;
     this.maxAgents = opts.maxAgents ?? Number.POSITIVE_INFINITY;
+    this.warnFull = atMostEvery(60_000, () =>
+      opts.log.warn(
+        { maxAgents: this.maxAgents, connected: this.agents.size },
+        'this site node holds as many agents as it can; more are told to come back in 2-5 minutes (raise the open-file limit or add --max-agents, docs/operations.md)',
+      ),
+    );
     this.admission = new AdmissionControl(opts.admissionRate ?? 50, undefined, undefined, opts.maxHandshakes ?? Number.POSITIVE_INFINITY);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: AGENT_MESSAGE_MAX_BYTES, perMessageDeflate: false });
     this.sweep = setInterval(() => this.sweepSilent(), Math.max(25, Math.floor(this.heartbeatMs / 4)));
@@ -164,14 +170,7 @@ export class AgentGateway {
       // Full: a long, randomised wait, so the agents over capacity do not retry in a storm of
       // TLS handshakes (each refusal here has already cost one).
       this.opts.metrics?.admissionRejected.inc({ reason: 'full' });
-      const now = Date.now();
-      if (now - this.fullWarnedAt >= 60_000) {
-        this.fullWarnedAt = now;
-        this.opts.log.warn(
-          { maxAgents: this.maxAgents, connected: this.agents.size },
-          'this site node holds as many agents as it can; more are told to come back in 2-5 minutes (raise the open-file limit or add --max-agents, docs/operations.md)',
-        );
-      }
+      this.warnFull();
       rejectUpgrade(socket, 503, FULL_RETRY_MS.min + Math.floor(Math.random() * (FULL_RETRY_MS.max - FULL_RETRY_MS.min)));
       return true;
     }

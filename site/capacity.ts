@@ -27,6 +27,20 @@ export const NON_AGENT_SHARE = 0.02;
 /** Retry-After window for agents refused because the node is full, in ms: [min, max). */
 export const FULL_RETRY_MS = { min: 120_000, max: 300_000 } as const;
 
+/**
+ * `fn`, called at most once per `ms` (wall clock): for warnings a full node would otherwise log on
+ * every refused connection.
+ */
+export function atMostEvery(ms: number, fn: () => void): () => void {
+  let last = Number.NEGATIVE_INFINITY;
+  return () => {
+    const now = Date.now();
+    if (now - last < ms) return;
+    last = now;
+    fn();
+  };
+}
+
 export interface ConnectionBudget {
   /** The process's soft open-file limit, or null where it is unknown (not Linux, or unlimited). */
   fileLimit: number | null;

@@ -22,15 +22,12 @@ import { join } from 'node:path';
 
 const DEFAULT_DATA = './jump-site-data';
 
-
-
 function listenArg(v: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(v);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new InvalidArgumentError('--listen takes HOST:PORT, e.g. 0.0.0.0:8443 or [::]:8443.');
   return { host: m[1] ?? m[2], port };
 }
-
 
 function openStore(dataDir: string): SqliteStore {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });

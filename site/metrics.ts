@@ -27,20 +27,22 @@ export class SiteMetrics {
   readonly admissionRejected: Counter<'reason'>;
   readonly agentCapacity: Gauge;
   readonly connectionsDropped: Counter<'reason'>;
-  /** Set by the server once its TLS gate exists (site/tls-gate.ts). */
-  tlsHandshakesInProgress: () => number = () => 0;
   readonly heartbeatLag: Histogram;
   readonly jumpStarts: Counter<'result'>;
   readonly errors: Counter<'code'>;
 
-  constructor(connected: () => number) {
+  /**
+   * `sources` are read at each scrape: connected agents (site/agent-gateway.ts) and TLS handshakes
+   * in progress (site/tls-gate.ts).
+   */
+  constructor(sources: { connected: () => number; tlsHandshakesInProgress: () => number }) {
     collectDefaultMetrics({ register: this.registry });
     this.connectedAgents = new Gauge({
       name: 'jump_site_connected_agents',
       help: 'Authenticated agent connections on this node.',
       registers: [this.registry],
       collect() {
-        this.set(connected());
+        this.set(sources.connected());
       },
     });
     this.agentConnects = new Counter({ name: 'jump_site_agent_connects_total', help: 'Agent handshakes completed.', registers: [this.registry] });
@@ -51,13 +53,12 @@ export class SiteMetrics {
       registers: [this.registry],
     });
     this.agentCapacity = new Gauge({ name: 'jump_site_agent_capacity', help: 'Agent connections this node holds at most.', registers: [this.registry] });
-    const self = this;
     new Gauge({
       name: 'jump_site_tls_handshakes_in_progress',
       help: 'TLS handshakes accepted and not yet finished (capped by --max-tls-handshakes).',
       registers: [this.registry],
       collect() {
-        this.set(self.tlsHandshakesInProgress());
+        this.set(sources.tlsHandshakesInProgress());
       },
     });
     this.connectionsDropped = new Counter({

@@ -20,8 +20,8 @@ import { SessionBroker } from './sessions.js';
 import { hashToken } from './auth.js';
 import { SiteMetrics } from './metrics.js';
 import { VERSION } from '../protocol/version.js';
-import { connectionBudget, openFileLimit, type ConnectionBudget } from './capacity.js';
-import { gateTlsHandshakes } from './tls-gate.js';
+import { atMostEvery, connectionBudget, openFileLimit, type ConnectionBudget } from './capacity.js';
+import { gateTlsHandshakes, type TlsGate } from './tls-gate.js';
 
 /** Default cap on TLS handshakes in progress (site/tls-gate.ts; docs/benchmarks.md, P1 at 50 000). */
 export const DEFAULT_MAX_TLS_HANDSHAKES = 128;
@@ -50,8 +50,6 @@ export interface SiteOptions {
    * allows (site/capacity.ts). Throws RangeError when the limit cannot hold this many.
    */
   maxAgents?: number;
-  /** The open-file limit to budget for; default: this process's (tests pass a small one). */
-  fileLimit?: number | null;
   /** Jump session starts in progress at once (default 20), timeouts in ms. */
   maxSessionStarts?: number;
   sessionConnectTimeoutMs?: number;
@@ -76,7 +74,7 @@ export interface RunningSite {
 /** Opens the data dir (mode 0700), the store and the identity, and starts listening. */
 export async function startSite(opts: SiteOptions): Promise<RunningSite> {
   // First, so a --max-agents the process cannot hold fails before anything is created.
-  const budget = connectionBudget(opts.fileLimit === undefined ? openFileLimit() : opts.fileLimit, opts.maxAgents);
+  const budget = connectionBudget(openFileLimit(), opts.maxAgents);
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const store = new SqliteStore(join(opts.dataDir, 'site.db'));
   await store.markAllOffline(Date.now());
@@ -89,7 +87,11 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
   const bootstrapPassword = await bootstrapAdmin(store);
 
   let gatewayRef: AgentGateway | null = null;
-  const metrics = new SiteMetrics(() => gatewayRef?.connectedCount ?? 0);
+  let gateRef: TlsGate | null = null;
+  const metrics = new SiteMetrics({
+    connected: () => gatewayRef?.connectedCount ?? 0,
+    tlsHandshakesInProgress: () => gateRef?.inProgress ?? 0,
+  });
   const gateway = new AgentGateway({
     metrics,
     store,
@@ -158,21 +160,19 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
   // At the budget, Node closes new TCP connections right after accept, before TLS ('drop').
   if (Number.isFinite(budget.maxConnections)) app.server.maxConnections = budget.maxConnections;
   if (Number.isFinite(budget.maxAgents)) metrics.agentCapacity.set(budget.maxAgents);
-  let droppedWarnedAt = 0;
-  app.server.on('drop', () => {
-    metrics.connectionsDropped.inc({ reason: 'budget' });
-    const now = Date.now();
-    if (now - droppedWarnedAt < 60_000) return;
-    droppedWarnedAt = now;
+  const warnBudget = atMostEvery(60_000, () =>
     opts.log.warn(
       { maxConnections: budget.maxConnections, fileLimit: budget.fileLimit },
       'connection budget reached: new connections are closed before TLS (raise the open-file limit, docs/operations.md)',
-    );
+    ),
+  );
+  app.server.on('drop', () => {
+    metrics.connectionsDropped.inc({ reason: 'budget' });
+    warnBudget();
   });
-  const gate = gateTlsHandshakes(app.server as unknown as TlsServer, opts.maxTlsHandshakes ?? DEFAULT_MAX_TLS_HANDSHAKES, () =>
+  gateRef = gateTlsHandshakes(app.server as unknown as TlsServer, opts.maxTlsHandshakes ?? DEFAULT_MAX_TLS_HANDSHAKES, () =>
     metrics.connectionsDropped.inc({ reason: 'handshakes' }),
   );
-  metrics.tlsHandshakesInProgress = () => gate.inProgress;
   app.server.on('upgrade', (req, socket, head) => {
     if (gateway.handleUpgrade(req, socket, head)) return;
     const m = /^\/api\/v1\/sessions\/([A-Za-z0-9_-]{22})\/relay$/.exec((req.url ?? '').split('?')[0]);

@@ -356,7 +356,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.pending.length > 0) this.flush();
+    this.flush();
     this.db.close();
   }
 
@@ -364,8 +364,9 @@ export class SqliteStore implements Store {
    * Runs `write` in the next batch: every batched write queued in one turn of the event loop
    * commits in one transaction (each in its own savepoint, so one failing write fails only its own
    * caller). The promise settles after the commit, so a caller that awaits it has the same
-   * guarantee as with its own transaction. A commit costs about 20 µs and a fleet coming back
-   * queues hundreds of status and statistics writes per turn (docs/benchmarks.md, P2).
+   * guarantee as with its own transaction. A commit costs about 25 µs (bench/reconnect-costs.mjs)
+   * and a fleet coming back queues hundreds of status and statistics writes per turn
+   * (docs/benchmarks.md, P2).
    * Only for last-writer-wins telemetry (online status, statistics); other writes commit at once.
    */
   private batched(write: () => void): Promise<void> {

@@ -1,6 +1,6 @@
 /** The connection budget a site derives from its open-file limit (site/capacity.ts). */
-import { describe, expect, it } from 'vitest';
-import { FD_RESERVE, connectionBudget, fileLimitFor, openFileLimit } from '../../site/capacity.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { FD_RESERVE, atMostEvery, connectionBudget, fileLimitFor, openFileLimit } from '../../site/capacity.js';
 
 const LIMITS = `Limit                     Soft Limit           Hard Limit           Units
 Max cpu time              unlimited            unlimited            seconds
@@ -51,5 +51,24 @@ describe('connectionBudget', () => {
       expect(connectionBudget(limit).maxAgents).toBeGreaterThanOrEqual(agents);
       expect(connectionBudget(limit - 1).maxAgents).toBeLessThan(agents);
     }
+  });
+});
+
+describe('atMostEvery', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('calls through at once, then at most once per interval', () => {
+    vi.useFakeTimers();
+    let calls = 0;
+    const warn = atMostEvery(60_000, () => calls++);
+    warn();
+    warn();
+    expect(calls).toBe(1);
+    vi.advanceTimersByTime(59_999);
+    warn();
+    expect(calls).toBe(1);
+    vi.advanceTimersByTime(1);
+    warn();
+    expect(calls).toBe(2);
   });
 });
