@@ -64,6 +64,8 @@ export interface GatewayOptions {
   maxAgents?: number;
   log: Logger;
   metrics?: SiteMetrics;
+  /** Called with the source address of each agent that authenticated (the TLS gate's known addresses). */
+  onAgentOnline?: (remoteAddress: string) => void;
 }
 
 /** WebSocket close codes the site uses (4000-4999 are for applications, RFC 6455 §7.4.2). */
@@ -341,6 +343,7 @@ export class AgentGateway {
     await this.opts.store.setClientOnline(clientId, { now, publicIp: remote, machineId });
     ws.send(JSON.stringify({ t: 'welcome', client_id: clientId, heartbeat_ms: this.heartbeatMs, stats_interval_ms: this.statsIntervalMs }));
     this.opts.log.info({ clientId, remote }, 'jump client online');
+    this.opts.onAgentOnline?.(remote);
 
     ws.on('message', (data, isBinary) => {
       const t = Date.now();

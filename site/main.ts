@@ -15,6 +15,7 @@ import { JumpError } from '../protocol/errors.js';
 import { VERSION } from '../protocol/version.js';
 import { hashPassword } from './auth.js';
 import { DEFAULT_MAX_TLS_HANDSHAKES, startSite } from './server.js';
+import { DEFAULT_TLS_GATE } from './tls-gate.js';
 import { SqliteStore } from './store/sqlite.js';
 import { addUser, checkPassword, userJson } from './users.js';
 import { mkdirSync } from 'node:fs';
@@ -52,6 +53,8 @@ program
   .option('--admission-rate <n>', 'new agent connections admitted per second', positiveInt('--admission-rate'), 50)
   .option('--max-handshakes <n>', 'agent handshakes in progress at once; more are told to retry (default: no limit)', positiveInt('--max-handshakes'))
   .option('--max-tls-handshakes <n>', 'TLS handshakes in progress at once; more connections are closed before TLS', positiveInt('--max-tls-handshakes'), DEFAULT_MAX_TLS_HANDSHAKES)
+  .option('--max-tls-handshakes-per-address <n>', 'TLS handshakes in progress at once from one IPv4 address or IPv6 /64', positiveInt('--max-tls-handshakes-per-address'), DEFAULT_TLS_GATE.maxPerAddress)
+  .option('--tls-hello-timeout <ms>', 'time a new connection has to send its TLS ClientHello', positiveInt('--tls-hello-timeout'), DEFAULT_TLS_GATE.helloTimeoutMs)
   .option('--max-clients <n>', 'limit on jump clients deployed on this site', positiveInt('--max-clients'))
   .option('--max-agents <n>', 'agent connections this node holds at once (default: what its open-file limit allows)', positiveInt('--max-agents'))
   .option('--max-session-starts <n>', 'Jump session starts in progress at once, site-wide', positiveInt('--max-session-starts'), 20)
@@ -85,6 +88,8 @@ program
       admissionRate: o.admissionRate,
       maxHandshakes: o.maxHandshakes,
       maxTlsHandshakes: o.maxTlsHandshakes,
+      maxTlsHandshakesPerAddress: o.maxTlsHandshakesPerAddress,
+      tlsHelloTimeoutMs: o.tlsHelloTimeout,
       maxClients: o.maxClients ?? null,
       maxAgents: o.maxAgents,
       maxSessionStarts: o.maxSessionStarts,

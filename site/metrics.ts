@@ -63,7 +63,7 @@ export class SiteMetrics {
     });
     this.connectionsDropped = new Counter({
       name: 'jump_site_connections_dropped_total',
-      help: 'TCP connections closed before TLS: the node at its connection budget, or too many TLS handshakes in progress.',
+      help: 'TCP connections closed before TLS, by reason: budget (the node at its connection budget), handshakes (too many TLS handshakes in progress), per_address (too many from one address), hello_timeout (no ClientHello in time).',
       labelNames: ['reason'],
       registers: [this.registry],
     });

@@ -21,10 +21,10 @@ import { hashToken } from './auth.js';
 import { SiteMetrics } from './metrics.js';
 import { VERSION } from '../protocol/version.js';
 import { atMostEvery, connectionBudget, openFileLimit, type ConnectionBudget } from './capacity.js';
-import { gateTlsHandshakes, type TlsGate } from './tls-gate.js';
+import { DEFAULT_TLS_GATE, gateTlsHandshakes, type TlsGate } from './tls-gate.js';
 
 /** Default cap on TLS handshakes in progress (site/tls-gate.ts; docs/benchmarks.md, P1 at 50 000). */
-export const DEFAULT_MAX_TLS_HANDSHAKES = 128;
+export const DEFAULT_MAX_TLS_HANDSHAKES = DEFAULT_TLS_GATE.max;
 
 export interface SiteOptions {
   dataDir: string;
@@ -44,6 +44,10 @@ export interface SiteOptions {
   maxHandshakes?: number;
   /** TLS handshakes in progress at once; more connections are closed before TLS (default 128, site/tls-gate.ts). */
   maxTlsHandshakes?: number;
+  /** TLS handshakes in progress at once from one IPv4 address or IPv6 /64 (default 16, site/tls-gate.ts). */
+  maxTlsHandshakesPerAddress?: number;
+  /** Time (ms) a new connection has to send its ClientHello (default 3 000, site/tls-gate.ts). */
+  tlsHelloTimeoutMs?: number;
   maxClients?: number | null;
   /**
    * Agent connections this node holds (`--max-agents`); default: as many as the open-file limit
@@ -103,6 +107,7 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     maxClients: opts.maxClients,
     maxAgents: budget.maxAgents,
     log: opts.log.child({ component: 'agent-gateway' }),
+    onAgentOnline: (remote) => gateRef?.markKnown(remote),
   });
 
   gatewayRef = gateway;
@@ -170,9 +175,16 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     metrics.connectionsDropped.inc({ reason: 'budget' });
     warnBudget();
   });
-  gateRef = gateTlsHandshakes(app.server as unknown as TlsServer, opts.maxTlsHandshakes ?? DEFAULT_MAX_TLS_HANDSHAKES, () =>
-    metrics.connectionsDropped.inc({ reason: 'handshakes' }),
-  );
+  gateRef = gateTlsHandshakes(app.server as unknown as TlsServer, {
+    max: opts.maxTlsHandshakes,
+    maxPerAddress: opts.maxTlsHandshakesPerAddress,
+    helloTimeoutMs: opts.tlsHelloTimeoutMs,
+    onDrop: (reason) => metrics.connectionsDropped.inc({ reason }),
+  });
+  // A technician who authenticated is known too: the gate keeps slots for known addresses.
+  app.addHook('onResponse', async (req) => {
+    if (req.user) gateRef?.markKnown(req.socket.remoteAddress ?? '');
+  });
   app.server.on('upgrade', (req, socket, head) => {
     if (gateway.handleUpgrade(req, socket, head)) return;
     const m = /^\/api\/v1\/sessions\/([A-Za-z0-9_-]{22})\/relay$/.exec((req.url ?? '').split('?')[0]);

@@ -9,40 +9,142 @@
  * handshakes in progress: a TCP connection over that is closed right after accept, which costs
  * almost nothing, and the agent backs off exponentially (agent/backoff.ts) instead of retrying at
  * once. A handshake ends when TLS is established, fails, or its socket closes.
+ *
+ * The slots are a target for an unauthenticated lockout (docs/security.md): a stranger who opens
+ * sockets and sends nothing would hold every slot and make the site refuse everyone. Three rules
+ * keep the slots for the people they are for:
+ *
+ * - Per source address: at most `maxPerAddress` handshakes in progress from one IPv4 address or one
+ *   IPv6 /64 (the unit one subscriber usually gets, RFC 6177).
+ * - ClientHello timer: a connection that has sent no byte `helloTimeoutMs` after accept is closed.
+ *   A real TLS client sends its ClientHello at once; only an idle attacker waits.
+ * - Reserved share: `reserved` slots are usable only by known addresses, those that recently
+ *   authenticated as a jump client or a technician (`markKnown`). Unknown addresses share the rest,
+ *   so a flood from many addresses still leaves reconnecting agents and technicians a way in.
  */
 import type { Socket } from 'node:net';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 
+/** Why a connection was closed before TLS (the `reason` label of jump_site_connections_dropped_total). */
+export type DropReason = 'handshakes' | 'per_address' | 'hello_timeout';
+
+export interface TlsGateOptions {
+  /** Handshakes in progress at once, site-wide; >= 1. Default 128 (`DEFAULT_TLS_GATE.max`). */
+  max?: number;
+  /** Handshakes in progress at once from one IPv4 address or IPv6 /64; >= 1. Default 16. */
+  maxPerAddress?: number;
+  /** Slots kept for known addresses, 0 <= reserved < max. Default a quarter of `max`. */
+  reserved?: number;
+  /** Time (ms) a new connection has to send its first byte. Default 3 000. */
+  helloTimeoutMs?: number;
+  /** How many known addresses are remembered (least recently seen are forgotten first). Default 100 000. */
+  knownCapacity?: number;
+  /** How long (ms) an address stays known after it last authenticated. Default 7 days. */
+  knownTtlMs?: number;
+  /** Called for each connection closed before TLS. */
+  onDrop?: (reason: DropReason) => void;
+  /** The clock (ms since the epoch); tests inject one. */
+  now?: () => number;
+}
+
+/** The defaults of `TlsGateOptions` (one place: the site's CLI reads them). */
+export const DEFAULT_TLS_GATE = {
+  max: 128,
+  maxPerAddress: 16,
+  helloTimeoutMs: 3_000,
+  knownCapacity: 100_000,
+  knownTtlMs: 7 * 24 * 3600_000,
+} as const;
+
 export interface TlsGate {
   /** TLS handshakes accepted and not yet finished. */
   readonly inProgress: number;
+  /** Remembers `address` as known (an authenticated jump client or technician): it may use the reserved slots. */
+  markKnown(address: string): void;
+  /** True when `address` is known and its mark has not expired. */
+  isKnown(address: string): boolean;
+}
+
+/**
+ * The unit a per-address limit counts: the IPv4 address (also when written IPv4-mapped,
+ * `::ffff:a.b.c.d`), or the first four groups (/64) of an IPv6 address.
+ */
+export function addressKey(address: string): string {
+  const a = address.toLowerCase();
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
+  if (mapped) return mapped[1];
+  if (!a.includes(':')) return a;
+  const [head, tail = ''] = a.split('%')[0].split('::');
+  const left = head ? head.split(':') : [];
+  const right = a.includes('::') ? (tail ? tail.split(':') : []) : [];
+  const groups = a.includes('::') ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }
 
 /**
  * Installs the gate on `server` (a `tls.Server` or `https.Server`, before it listens and before any
- * other 'connection' listener is added). `onDrop` is called for each connection closed over the
- * cap. `max` >= 1.
+ * other 'connection' listener is added). Throws `RangeError` when an option is out of range.
  */
-export function gateTlsHandshakes(server: TlsServer, max: number, onDrop: () => void): TlsGate {
-  const pending = new WeakSet<Socket>();
-  let inProgress = 0;
-  const finish = (raw: unknown) => {
-    if (raw && pending.delete(raw as Socket)) inProgress--;
+export function gateTlsHandshakes(server: TlsServer, options: TlsGateOptions = {}): TlsGate {
+  const max = options.max ?? DEFAULT_TLS_GATE.max;
+  const maxPerAddress = options.maxPerAddress ?? DEFAULT_TLS_GATE.maxPerAddress;
+  const reserved = options.reserved ?? Math.floor(max / 4);
+  const helloTimeoutMs = options.helloTimeoutMs ?? DEFAULT_TLS_GATE.helloTimeoutMs;
+  const knownCapacity = options.knownCapacity ?? DEFAULT_TLS_GATE.knownCapacity;
+  const knownTtlMs = options.knownTtlMs ?? DEFAULT_TLS_GATE.knownTtlMs;
+  const now = options.now ?? Date.now;
+  const onDrop = options.onDrop ?? (() => undefined);
+  if (!(max >= 1)) throw new RangeError('max TLS handshakes must be at least 1');
+  if (!(maxPerAddress >= 1)) throw new RangeError('max TLS handshakes per address must be at least 1');
+  if (!(reserved >= 0 && reserved < max)) throw new RangeError(`reserved TLS handshake slots must be from 0 to ${max - 1}`);
+
+  /** Sockets in handshake, with the address key they count against. */
+  const pending = new Map<Socket, string>();
+  const perAddress = new Map<string, number>();
+  /** Known address keys → when last marked (ms); Map order is least recently marked first. */
+  const known = new Map<string, number>();
+
+  const isKnownKey = (key: string): boolean => {
+    const at = known.get(key);
+    if (at === undefined) return false;
+    if (now() - at <= knownTtlMs) return true;
+    known.delete(key);
+    return false;
   };
+  const finish = (raw: unknown) => {
+    const key = pending.get(raw as Socket);
+    if (key === undefined) return;
+    pending.delete(raw as Socket);
+    const n = (perAddress.get(key) ?? 1) - 1;
+    if (n <= 0) perAddress.delete(key);
+    else perAddress.set(key, n);
+  };
+  const drop = (raw: Socket, reason: DropReason) => {
+    raw.destroy();
+    onDrop(reason);
+  };
+
   // The TLS server's own 'connection' listener wraps each TCP socket in a TLSSocket. It now runs
   // only for admitted sockets: wrapping one only to close it cost about 200 µs per dropped
   // connection, close to what the drop was meant to save (docs/benchmarks.md).
   const wrapped = server.listeners('connection') as ((raw: Socket) => void)[];
   server.removeAllListeners('connection');
   server.on('connection', (raw: Socket) => {
-    if (inProgress >= max) {
-      raw.destroy();
-      onDrop();
-      return;
-    }
-    pending.add(raw);
-    inProgress++;
+    const key = addressKey(raw.remoteAddress ?? '');
+    const fromAddress = perAddress.get(key) ?? 0;
+    if (fromAddress >= maxPerAddress) return drop(raw, 'per_address');
+    const limit = isKnownKey(key) ? max : max - reserved;
+    if (pending.size >= limit) return drop(raw, 'handshakes');
+    pending.set(raw, key);
+    perAddress.set(key, fromAddress + 1);
     raw.once('close', () => finish(raw));
+    // After the wrap the TLS layer reads the TCP handle itself; the handle's byte count still shows
+    // whether anything arrived.
+    const hello = setTimeout(() => {
+      if (pending.has(raw) && raw.bytesRead === 0) drop(raw, 'hello_timeout');
+    }, helloTimeoutMs);
+    hello.unref();
+    raw.once('close', () => clearTimeout(hello));
     for (const listener of wrapped) listener.call(server, raw);
   });
   // `_parent` is the TCP socket a server-side TLSSocket wraps (Node's _tls_wrap); the 'close'
@@ -52,7 +154,16 @@ export function gateTlsHandshakes(server: TlsServer, max: number, onDrop: () => 
   server.on('tlsClientError', (_err: Error, tls: TLSSocket) => finish(parent(tls)));
   return {
     get inProgress() {
-      return inProgress;
+      return pending.size;
+    },
+    markKnown(address: string) {
+      const key = addressKey(address);
+      known.delete(key);
+      known.set(key, now());
+      if (known.size > knownCapacity) known.delete(known.keys().next().value as string);
+    },
+    isKnown(address: string) {
+      return isKnownKey(addressKey(address));
     },
   };
 }

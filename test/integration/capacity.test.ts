@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../agent/agent.js';
@@ -63,12 +64,13 @@ describe('a site at its open-file limit', () => {
     expect(refusal.retryAfter).toBeLessThanOrEqual(300);
 
     // More TCP connections than the budget: the extra ones are closed right after accept (no TLS).
+    // They come from 10 addresses, so the per-address cap of the TLS gate is not what stops them.
     const flood: Socket[] = [];
     let closedByServer = 0;
     await Promise.all(
-      Array.from({ length: 120 }, () =>
+      Array.from({ length: 120 }, (_, i) =>
         new Promise<void>((resolve) => {
-          const s = connect(site.port, '127.0.0.1', () => resolve());
+          const s = connect({ port: site.port, host: '127.0.0.1', localAddress: `127.0.6.${1 + (i % 10)}` }, () => resolve());
           s.on('close', () => {
             closedByServer++;
             resolve();
@@ -108,14 +110,14 @@ describe('--max-agents', () => {
 });
 
 describe('--max-tls-handshakes', () => {
-  /** Opens `n` TCP connections that never start TLS; each records whether the site closed it. */
-  async function silentSockets(port: number, n: number): Promise<{ sockets: Socket[]; closed: () => number }> {
+  /** Opens `n` TCP connections from `from` that never start TLS; each records whether the site closed it. */
+  async function silentSockets(port: number, n: number, from = '127.0.0.1'): Promise<{ sockets: Socket[]; closed: () => number }> {
     const sockets: Socket[] = [];
     let closed = 0;
     await Promise.all(
       Array.from({ length: n }, () =>
         new Promise<void>((resolve) => {
-          const s = connect(port, '127.0.0.1', () => resolve());
+          const s = connect({ port, host: '127.0.0.1', localAddress: from }, () => resolve());
           s.on('close', () => closed++);
           s.on('error', () => resolve());
           sockets.push(s);
@@ -151,12 +153,76 @@ describe('--max-tls-handshakes', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(heldAgain.closed()).toBe(0);
 
-    // A silent client holds its slot until the TLS handshake limit (10 s), then it is closed.
-    await waitFor(() => heldAgain.closed() === 4 || null, 15_000, 200, 'silent sockets timed out');
-    expect(Date.now() - heldAt).toBeGreaterThanOrEqual(9_000);
+    // A client that sends no ClientHello holds its slot for the hello timer (3 s), then it is closed.
+    await waitFor(() => heldAgain.closed() === 4 || null, 8_000, 100, 'silent sockets timed out');
+    expect(Date.now() - heldAt).toBeGreaterThanOrEqual(2_500);
     expect(await metric(site, /^jump_site_connections_dropped_total\{reason="handshakes"\} (\d+)$/m)).toBeGreaterThan(droppedBefore + 6);
+    expect(await metric(site, /^jump_site_connections_dropped_total\{reason="hello_timeout"\} (\d+)$/m)).toBeGreaterThanOrEqual(4);
     // The gate is empty again: agents still connect.
     agents.push(inProcessAgent(inst));
     await waitFor(async () => (await listClients(site.api, 'tag=tls-gate')).summary.online === 6, 30_000, 200, '6 online');
+  });
+});
+
+/**
+ * The unauthenticated lockout of the security review (docs/security.md): sockets that never send a
+ * ClientHello used to hold every TLS handshake slot for 10 s, so a few hundred of them, renewed,
+ * made every new connection fail. These tests attack that way and check who still gets in.
+ */
+describe('the TLS gate under a handshake-slot flood', () => {
+  /** A full TLS handshake from `from`: 'ok' when it completes, 'closed' when the site drops it. */
+  function tlsFrom(port: number, from: string): Promise<'ok' | 'closed'> {
+    return new Promise((resolve) => {
+      const tcp = connect({ port, host: '127.0.0.1', localAddress: from });
+      tcp.on('error', () => resolve('closed'));
+      const s = tlsConnect({ socket: tcp, rejectUnauthorized: false }, () => {
+        s.destroy();
+        resolve('ok');
+      });
+      s.on('error', () => resolve('closed'));
+      s.on('close', () => resolve('closed'));
+    });
+  }
+  async function idle(port: number, from: string, n: number): Promise<Socket[]> {
+    return Promise.all(
+      Array.from({ length: n }, () => new Promise<Socket>((resolve) => {
+        const s = connect({ port, host: '127.0.0.1', localAddress: from }, () => resolve(s));
+        s.on('error', () => resolve(s));
+      })),
+    );
+  }
+
+  it('caps one address, closes silent sockets after the hello timer, and keeps slots for known addresses', async () => {
+    // 8 slots, 2 of them reserved for known addresses, at most 2 per address, 1.5 s for a ClientHello.
+    const site = await startTestSite({
+      extraArgs: ['--max-tls-handshakes', '8', '--max-tls-handshakes-per-address', '2', '--tls-hello-timeout', '1500'],
+    });
+    const inst = await createInstaller(site.api, { tag: 'flood' });
+    // 127.0.0.1 becomes known: an agent authenticates from it (and the API client logs in from it).
+    agents.push(inProcessAgent(inst));
+    await waitFor(async () => (await listClients(site.api, 'tag=flood')).summary.online === 1, 30_000, 200, 'agent online');
+
+    // One address: only 2 of its 10 silent sockets are taken; another address still gets in.
+    const single = await idle(site.port, '127.0.9.1', 10);
+    await waitFor(async () => (await metric(site, /^jump_site_connections_dropped_total\{reason="per_address"\} (\d+)$/m)) >= 8 || null, 5_000, 50, 'per-address drops');
+    expect(await tlsFrom(site.port, '127.0.9.2')).toBe('ok');
+    single.forEach((s) => s.destroy());
+    await waitFor(async () => (await metric(site, /^jump_site_tls_handshakes_in_progress (\d+)$/m)) === 0 || null, 5_000, 50, 'gate empty');
+
+    // Many addresses: strangers fill the unreserved 6 slots; a new stranger is turned away, but a
+    // known address (where agents and technicians authenticated) still completes TLS, and the agent
+    // reconnects.
+    const flood: Socket[] = [];
+    for (let i = 1; i <= 10; i++) flood.push(...(await idle(site.port, `127.0.8.${i}`, 2)));
+    await waitFor(async () => (await metric(site, /^jump_site_tls_handshakes_in_progress (\d+)$/m)) === 6 || null, 5_000, 50, 'flood holds the unreserved slots');
+    expect(await tlsFrom(site.port, '127.0.7.1')).toBe('closed');
+    expect(await tlsFrom(site.port, '127.0.0.1')).toBe('ok');
+    expect((await listClients(site.api, 'tag=flood')).summary.online).toBe(1);
+
+    // The flood sent no ClientHello: after the hello timer every one of its sockets is closed.
+    const closed = await Promise.all(flood.map((s) => new Promise<boolean>((r) => (s.destroyed ? r(true) : s.once('close', () => r(true))))));
+    expect(closed.every(Boolean)).toBe(true);
+    expect(await metric(site, /^jump_site_connections_dropped_total\{reason="hello_timeout"\} (\d+)$/m)).toBeGreaterThanOrEqual(6);
+    expect(await tlsFrom(site.port, '127.0.7.1')).toBe('ok');
   });
 });
