@@ -22,7 +22,7 @@ import { INSTALLER_VALID_MAX_MS, INSTALLER_VALID_MIN_MS } from '../protocol/limi
 import { VERSION } from '../protocol/version.js';
 import { ConsoleConfig, normalizeSiteUrl } from './config.js';
 import { bytes, clientsTable, detailsTable, jsonSafe, safeLines, safeText, shortTime, summaryLine, type ClientRow, type Summary } from './format.js';
-import { SiteClient, probeCertificate, sameFingerprint } from './http.js';
+import { SiteClient, certFingerprint, certMismatch, probeCertificate, sameFingerprint } from './http.js';
 import { connectSsh, ephemeralKey, identityPublicLine, jumpIdentity, openSession } from './ssh.js';
 import { sshConfigFiles } from './ssh-config.js';
 import { accessSync, constants, existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -74,6 +74,67 @@ function promptHidden(question: string): Promise<string> {
   );
 }
 
+/** Asks a yes/no question on the terminal (stdin/stderr); true only for "yes" or "y". */
+function promptYesNo(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  return new Promise((resolve) =>
+    rl.question(question, (answer) => {
+      rl.close();
+      resolve(/^\s*y(es)?\s*$/i.test(answer));
+    }),
+  );
+}
+
+/**
+ * Decides which certificate `jump login` pins for `url`, before any password is asked for or sent
+ * (issue #12 item 10; the model is ssh's known_hosts). Returns the PEM to pin, or null for a
+ * certificate a public authority signed for the host name.
+ *  - `--fingerprint` given: the presented certificate must match it (else SITE_CERT_MISMATCH naming
+ *    both); it then replaces any earlier pin, as the user's explicit choice.
+ *  - a pin stored for this URL and another certificate presented: SITE_CERT_MISMATCH naming the
+ *    pinned and the presented fingerprint, like "REMOTE HOST IDENTIFICATION HAS CHANGED"; the pin
+ *    is kept. (A site that was trusted through a public authority may change to another
+ *    authority-signed certificate; not to a self-signed one.)
+ *  - first use of a self-signed certificate: on a terminal (`interactive`, stdin and stderr TTYs)
+ *    the fingerprint is shown and the user must answer yes (else SITE_CERT_NOT_TRUSTED); without a
+ *    terminal (scripts, --password-stdin) it is trusted on first use with a printed warning, so
+ *    scripted logins keep working; scripts that care pass --fingerprint.
+ */
+async function checkSiteCertificate(
+  url: string,
+  probe: { authorized: boolean; certPem: string; fingerprint: string },
+  given: string | undefined,
+  stored: { cert_pem: string | null; fingerprint: string | null } | null,
+  interactive: boolean,
+): Promise<string | null> {
+  const pinned = stored?.cert_pem ? certFingerprint(stored.cert_pem) : stored?.fingerprint ?? null;
+  if (given) {
+    if (!sameFingerprint(given, probe.fingerprint)) throw certMismatch(url, safeText(given), probe.fingerprint, 'Given with --fingerprint');
+    if (pinned && !sameFingerprint(pinned, probe.fingerprint)) {
+      process.stderr.write(`Replacing the pinned certificate of ${url} (${pinned}) with the one given: ${probe.fingerprint}\n`);
+    }
+    return probe.certPem;
+  }
+  if (pinned && !sameFingerprint(pinned, probe.fingerprint) && (stored?.cert_pem || !probe.authorized)) {
+    throw certMismatch(url, pinned, probe.fingerprint);
+  }
+  if (stored?.cert_pem && pinned && sameFingerprint(pinned, probe.fingerprint)) return stored.cert_pem;
+  if (probe.authorized) return null;
+  if (interactive && process.stdin.isTTY && process.stderr.isTTY) {
+    process.stderr.write(
+      `The certificate of ${url} is not signed by a known authority. Its fingerprint is:\n  ${probe.fingerprint}\n` +
+        'Compare it with the TLS fingerprint `jump-site serve` printed.\n',
+    );
+    if (!(await promptYesNo('Trust this certificate and log in (yes/no)? '))) throw new JumpError('SITE_CERT_NOT_TRUSTED', { detail: `(${probe.fingerprint})` });
+    return probe.certPem;
+  }
+  process.stderr.write(
+    `Warning: the site's certificate is not signed by a known authority. Trusting it on first use:\n  ${probe.fingerprint}\n` +
+      'Compare it with the fingerprint `jump-site serve` printed; pass --fingerprint to check it automatically.\n',
+  );
+  return probe.certPem;
+}
+
 /** The API client for the chosen site's stored login. Throws CONSOLE_NOT_LOGGED_IN. */
 function site(cmd: Command): SiteClient {
   const opts = cmd.optsWithGlobals() as { site?: string };
@@ -109,19 +170,9 @@ program
     const url = normalizeSiteUrl(o.site ?? process.env.JUMP_SITE ?? '');
     if (!url) throw new JumpError('VALIDATION_FAILED', { field: '--site', detail: 'Give the site URL with --site https://HOST:PORT, as `jump-site serve` printed it.' });
     const probe = await probeCertificate(url);
-    let certPem: string | null = null;
-    if (o.fingerprint) {
-      if (!sameFingerprint(o.fingerprint, probe.fingerprint)) {
-        throw new JumpError('SITE_CERT_MISMATCH', { detail: `Expected ${o.fingerprint}, the site presented ${probe.fingerprint}.` });
-      }
-      certPem = probe.certPem;
-    } else if (!probe.authorized) {
-      certPem = probe.certPem;
-      process.stderr.write(
-        `The site's certificate is not signed by a known authority. Trusting it on first use:\n  ${probe.fingerprint}\n` +
-          'Compare it with the fingerprint `jump-site serve` printed; pass --fingerprint to check it automatically.\n',
-      );
-    }
+    const certPem = await checkSiteCertificate(url, probe, o.fingerprint, new ConsoleConfig().pin(url), !o.passwordStdin);
+    // Only now, with the certificate checked, is the password asked for; the login request
+    // verifies against `certPem` alone, so a certificate swapped since the probe gets nothing.
     const password = o.passwordStdin ? await readStdin() : await promptHidden(`Password for ${o.user}: `);
     const client = new SiteClient(url, { certPem });
     const r = await client.request<{ token: string; user: { name: string; role: string }; expires_at: string }>('POST', '/api/v1/login', {
