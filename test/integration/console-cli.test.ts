@@ -6,7 +6,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SITE_BIN, cleanup, run, tempDir } from '../helpers/processes.js';
+import { CONSOLE_BIN, SITE_BIN, cleanup, run, tempDir } from '../helpers/processes.js';
 import { jump, login, startSiteProcess, startTestSite, type TestSite } from '../helpers/site.js';
 
 let site: TestSite;
@@ -40,6 +40,53 @@ describe('jump login', () => {
     expect(r2.code).toBe(1);
     expect(r2.stderr).toContain('SITE_CERT_MISMATCH');
     expect(await jump(bad, ['clients']).then((r) => r.stderr)).toContain('CONSOLE_NOT_LOGGED_IN');
+  });
+
+  it('on a terminal, asks yes/no showing the fingerprint before the password; "no" sends nothing (SITE_CERT_NOT_TRUSTED)', async () => {
+    const pty = await import('node-pty');
+    /** Runs `jump login` on a pseudo-terminal, answering each prompt in turn. */
+    const onTty = (dir: string, answers: [RegExp, string][]) =>
+      new Promise<{ code: number; output: string }>((resolve) => {
+        const p = pty.spawn(process.execPath, [CONSOLE_BIN, 'login', '--site', site.url, '--user', 'admin'], {
+          cols: 200,
+          rows: 24,
+          env: { ...process.env, JUMP_CONFIG_DIR: dir } as Record<string, string>,
+        });
+        let output = '';
+        let seen = 0;
+        p.onData((d) => {
+          output += d;
+          const next = answers[0];
+          if (next && next[0].test(output.slice(seen))) {
+            seen = output.length;
+            answers.shift();
+            p.write(next[1] + '\r');
+          }
+        });
+        const stuck = setTimeout(() => p.kill(), 20_000); // a prompt that never came: fail, not hang
+        p.onExit((e) => {
+          clearTimeout(stuck);
+          resolve({ code: e.exitCode, output });
+        });
+      });
+    const no = tempDir();
+    const r1 = await onTty(no, [[/\(yes\/no\)\? /, 'no']]);
+    expect(r1.code).toBe(1);
+    expect(r1.output).toContain(site.fingerprint);
+    expect(r1.output).toContain('SITE_CERT_NOT_TRUSTED');
+    expect(r1.output).not.toContain('Password for');
+    expect((await jump(no, ['clients'])).stderr).toContain('CONSOLE_NOT_LOGGED_IN');
+    const yes = tempDir();
+    const r2 = await onTty(yes, [
+      [/\(yes\/no\)\? /, 'yes'],
+      [/Password for admin: /, site.adminPassword],
+    ]);
+    expect(r2.code, r2.output).toBe(0);
+    expect(r2.output).toContain('Logged in to');
+    // The pin is kept: the next login on the terminal asks nothing but the password.
+    const r3 = await onTty(yes, [[/Password for admin: /, site.adminPassword]]);
+    expect(r3.code, r3.output).toBe(0);
+    expect(r3.output).not.toContain('yes/no');
   });
 
   it('refuses a wrong password with LOGIN_FAILED', async () => {
