@@ -70,6 +70,17 @@ describe('a console against a site holding hostile endpoint text', () => {
     }
   });
 
+  it('prints an error whose message echoes hostile text without raw controls', async () => {
+    const r = await jump(site.consoleDir, ['clients', 'show', 'no such\u001b]0;t\u0007\u009b2J']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('JUMP_CLIENT_NOT_FOUND');
+    expect(r.stderr.trimEnd()).not.toMatch(RAW_UNSAFE);
+    expect(r.stderr).toContain('no such\\x1b]0;t\\x07\\x9b2J'); // the site echoed it; the console escaped it
+    const j = await jump(site.consoleDir, ['clients', 'show', 'no such\u009b2J\u202e', '--json']);
+    expect(j.stdout).not.toMatch(RAW_UNSAFE);
+    expect(JSON.parse(j.stdout).error.code).toBe('JUMP_CLIENT_NOT_FOUND');
+  });
+
   it('writes an ssh_config that ssh parses into exactly the expected Host block, running nothing', async () => {
     const r = await jump(site.consoleDir, ['ssh-config', '--write']);
     expect(r.code, r.stderr).toBe(0);
