@@ -18,7 +18,8 @@ import Table from 'cli-table3';
  * paragraph separators U+2028/U+2029, and lone UTF-16 surrogates (not text at all).
  */
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-const UNSAFE_BUT_NEWLINE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+/** `UNSAFE` less newline and tab. */
+const UNSAFE_BUT_NEWLINE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /** The visible escape of one unsafe character: `\x1b` below U+0100, `\u202e` above, U+FFFD for a lone surrogate. */
 function escapeChar(c: string): string {
@@ -40,8 +41,8 @@ export function safeText(value: unknown): string {
 }
 
 /**
- * Like `safeText`, but keeps newlines: the last guard on the console's own multi-line output
- * (tables, lists), whose cells already went through `safeText`.
+ * Like `safeText`, but keeps newlines and tabs: the last guard on the console's own multi-line
+ * output (tables, tab-separated lists), whose site-provided pieces already went through `safeText`.
  */
 export function safeLines(value: string): string {
   return value.replace(UNSAFE_BUT_NEWLINE, escapeChar);
@@ -51,7 +52,7 @@ export function safeLines(value: string): string {
  * JSON text with every character `safeText` escapes written as a `\uXXXX` escape
  * (JSON.stringify leaves DEL, C1 and bidi controls raw). Still valid JSON with the same value:
  * these characters can only occur inside JSON strings, where `\uXXXX` means the same character.
- * Newlines between JSON lines (asciicast recordings) are kept.
+ * Newlines between JSON lines (asciicast recordings) and tabs (JSON whitespace) are kept.
  */
 export function jsonSafe(json: string): string {
   return json.replace(UNSAFE_BUT_NEWLINE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);

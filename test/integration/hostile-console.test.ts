@@ -23,7 +23,7 @@ const MARKER = join(marks, 'pwned');
 const HOSTNAME = `evil\nMatch exec "touch ${MARKER}"\n\u001b]0;owned\u0007\u001b[2J\u009b31m\u202etxt.exe`;
 const TERM = 'x\u001b]2;title\u0007\u001b[2J\u001b[31mred\u009b0m\u202eevil\u2066\r\nforged line\u007f';
 /** Raw characters no console output may contain. */
-const RAW_UNSAFE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/;
+const RAW_UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/;
 
 let site: TestSite;
 let agent: Agent;
@@ -68,6 +68,12 @@ describe('a console against a site holding hostile endpoint text', () => {
       expect(r.stdout).toContain('\\x1b');
       expect(r.stdout).not.toMatch(/^(Match exec|forged line)/m);
     }
+  });
+
+  it('keeps the tab-separated `groups list` readable (the last guard keeps our own tabs)', async () => {
+    const r = await jump(site.consoleDir, ['groups', 'list']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^user:admin\tpersonal$/m);
   });
 
   it('prints an error whose message echoes hostile text without raw controls', async () => {

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { clientsTable, detailsTable, jsonSafe, safeText, type ClientRow } from '../../console/format.js';
+import { clientsTable, detailsTable, jsonSafe, safeLines, safeText, type ClientRow } from '../../console/format.js';
 import { commentText, nameAlias, sshConfigFiles } from '../../console/ssh-config.js';
 import { newEd25519Key } from '../../protocol/handshake.js';
 import { sshPublicKey } from '../../protocol/ssh-keys.js';
@@ -18,12 +18,12 @@ const dir = mkdtempSync(join(tmpdir(), 'jump-console-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Raw characters no console output may contain. */
-const RAW_UNSAFE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/;
+const RAW_UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/;
 
 const MARKER = join(dir, 'pwned');
 /** A hostname that ends a comment line and adds directives OpenSSH would run. */
 const INJECT = `evil\nMatch exec "touch ${MARKER}"\n  ProxyCommand sh -c "touch ${MARKER}"\nHost *\n  LocalCommand touch ${MARKER}\n  PermitLocalCommand yes`;
-const TERM = 'srv\u001b]0;pwned title\u0007\u001b[2J\u009b31m\u202eexe.txt\u2066\r\nforged row\u007f';
+const TERM = 'srv\t\u001b]0;pwned title\u0007\u001b[2J\u009b31m\u202eexe.txt\u2066\r\nforged row\u007f';
 
 function row(over: Partial<ClientRow>): ClientRow {
   return {
@@ -60,6 +60,10 @@ describe('safeText', () => {
     expect(safeText(42)).toBe('42');
   });
 
+  it('keeps our own newlines and tabs in whole outputs (safeLines) but not ESC', () => {
+    expect(safeLines('g1\tshared\nline2\u001b[2J')).toBe('g1\tshared\nline2\\x1b[2J');
+  });
+
   it('keeps JSON valid and equal while escaping what JSON.stringify leaves raw', () => {
     const obj = { name: TERM, ok: 'plain' };
     const text = jsonSafe(JSON.stringify(obj, null, 2));
@@ -74,6 +78,7 @@ describe('tables with hostile rows', () => {
     const text = clientsTable(rows);
     expect(text).not.toMatch(RAW_UNSAFE);
     expect(text).toContain('\\x1b');
+    expect(text).not.toContain('\t');
     // group heading, tag heading, one row, and the table's borders: nothing from the row adds a line
     const clean = clientsTable([row({ jump_group: 'g', tag: 't' })]);
     expect(text.split('\n').length).toBe(clean.split('\n').length);
