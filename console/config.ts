@@ -12,9 +12,17 @@ export interface SiteLogin {
   fingerprint: string | null;
 }
 
+/** A site's pinned certificate, kept after logout (like an ssh known_hosts entry). */
+export interface SitePin {
+  cert_pem: string | null;
+  fingerprint: string | null;
+}
+
 interface ConsoleConfigData {
   current?: string;
   sites: Record<string, SiteLogin>;
+  /** Pins by site URL; written at every login, kept by logout. Older configs have none. */
+  pins?: Record<string, SitePin>;
 }
 
 export class ConsoleConfig {
@@ -43,12 +51,21 @@ export class ConsoleConfig {
     return login ? { url, login } : null;
   }
 
+  /** The certificate pinned for `siteUrl` by the last login there (even after logout), or null. */
+  pin(siteUrl: string): SitePin | null {
+    const url = normalizeSiteUrl(siteUrl);
+    const pin = this.conf.get('pins')?.[url] ?? this.conf.get('sites')[url];
+    return pin ? { cert_pem: pin.cert_pem, fingerprint: pin.fingerprint } : null;
+  }
+
   save(siteUrl: string, login: SiteLogin): void {
     const url = normalizeSiteUrl(siteUrl);
     this.conf.set('sites', { ...this.conf.get('sites'), [url]: login });
+    this.conf.set('pins', { ...(this.conf.get('pins') ?? {}), [url]: { cert_pem: login.cert_pem, fingerprint: login.fingerprint } });
     this.conf.set('current', url);
   }
 
+  /** Forgets the login (token) for `siteUrl`; its certificate pin is kept. */
   remove(siteUrl: string): void {
     const url = normalizeSiteUrl(siteUrl);
     const sites = { ...this.conf.get('sites') };

@@ -4,8 +4,10 @@
  * A site with a self-signed certificate is trusted by pinning that exact certificate (trust on
  * first use at `jump login`, or the SHA-256 fingerprint given with --fingerprint): requests then
  * verify against it alone, with no host name check, so a different certificate fails with
- * SITE_CERT_MISMATCH before the token is sent.
+ * SITE_CERT_MISMATCH (naming the pinned and the presented fingerprint) before the token or a
+ * password is sent. `jump login` never replaces a pin silently (console/main.ts, `checkSiteCertificate`).
  */
+import { X509Certificate } from 'node:crypto';
 import { request } from 'node:https';
 import { connect } from 'node:tls';
 import { JumpError, isErrorCode } from '../protocol/errors.js';
@@ -88,6 +90,23 @@ function probeOnce(siteUrl: string): Promise<ProbeResult> {
       const e = new JumpError('SITE_UNREACHABLE', { detail: `${siteUrl}: ${err.message}` });
       reject(CLOSED_BEFORE_TLS.has(err.code ?? '') ? new ClosedBeforeTls(e) : e);
     });
+  });
+}
+
+/** `SHA256:AA:BB:..` of a PEM certificate (the form `jump-site serve` prints). */
+export function certFingerprint(certPem: string): string {
+  return 'SHA256:' + new X509Certificate(certPem).fingerprint256;
+}
+
+/**
+ * SITE_CERT_MISMATCH naming both fingerprints, like ssh's "REMOTE HOST IDENTIFICATION HAS
+ * CHANGED": `pinned` (from the console config or --fingerprint) and `presented` (what answered).
+ */
+export function certMismatch(siteUrl: string, pinned: string, presented: string | null, pinnedLabel = 'Pinned'): JumpError {
+  return new JumpError('SITE_CERT_MISMATCH', {
+    detail:
+      `${pinnedLabel}: ${pinned}. Presented by ${siteUrl}: ${presented ?? '(unknown)'}.` +
+      (presented ? ` If the new certificate is expected: jump login --site ${siteUrl} --fingerprint ${presented}` : ''),
   });
 }
 
@@ -177,7 +196,12 @@ export class SiteClient {
       req.on('timeout', () => req.destroy(new Error('timed out')));
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (err.code && CERT_ERRORS.has(err.code)) {
-          reject(new JumpError('SITE_CERT_MISMATCH', { detail: `(${err.code})` }));
+          // Read what the site presents on a fresh connection that sends nothing, to name it.
+          const pinned = this.opts.certPem ? certFingerprint(this.opts.certPem) : `a certificate signed by a known authority (${err.code})`;
+          probeOnce(this.siteUrl).then(
+            (p) => reject(certMismatch(this.siteUrl, pinned, p.fingerprint)),
+            () => reject(certMismatch(this.siteUrl, pinned, null)),
+          );
         } else {
           const e = new JumpError('SITE_UNREACHABLE', { detail: `${this.siteUrl}: ${err.message}` });
           reject(!secured && CLOSED_BEFORE_TLS.has(err.code ?? '') ? new ClosedBeforeTls(e) : e);

@@ -21,9 +21,10 @@ import { OVERRIDABLE_FIELDS, SEARCH_FIELDS } from '../protocol/fields.js';
 import { INSTALLER_VALID_MAX_MS, INSTALLER_VALID_MIN_MS } from '../protocol/limits.js';
 import { VERSION } from '../protocol/version.js';
 import { ConsoleConfig, normalizeSiteUrl } from './config.js';
-import { bytes, clientsTable, detailsTable, shortTime, summaryLine, type ClientRow, type Summary } from './format.js';
-import { SiteClient, probeCertificate, sameFingerprint } from './http.js';
+import { bytes, clientsTable, detailsTable, jsonSafe, safeLines, safeText, shortTime, summaryLine, type ClientRow, type Summary } from './format.js';
+import { SiteClient, certFingerprint, certMismatch, probeCertificate, sameFingerprint } from './http.js';
 import { connectSsh, ephemeralKey, identityPublicLine, jumpIdentity, openSession } from './ssh.js';
+import { sshConfigFiles } from './ssh-config.js';
 import { accessSync, constants, existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -38,14 +39,21 @@ const { quote } = shellQuote;
 
 let jsonMode = false;
 
+/**
+ * Prints a result: `obj` as JSON with --json, else `text`. Both pass a last guard (`jsonSafe`,
+ * `safeLines`), so no control or bidi character from the site reaches the terminal raw; the
+ * pieces of `text` that come from the site go through `safeText` where the text is built, so a
+ * newline cannot forge a line either.
+ */
 function out(obj: unknown, text: string | (() => string)): void {
-  process.stdout.write((jsonMode ? JSON.stringify(obj, null, 2) : typeof text === 'function' ? text() : text) + '\n');
+  process.stdout.write((jsonMode ? jsonSafe(JSON.stringify(obj, null, 2)) : safeLines(typeof text === 'function' ? text() : text)) + '\n');
 }
 
+/** Prints an error (its message may be the site's own text: escaped) and exits 1. */
 function fail(err: unknown): never {
   const e = err instanceof JumpError ? err : new JumpError('INTERNAL_ERROR', { detail: (err as Error)?.message });
-  if (jsonMode) process.stdout.write(JSON.stringify({ error: e.toJSON() }) + '\n');
-  else process.stderr.write(`${e.code}: ${e.message}\n`);
+  if (jsonMode) process.stdout.write(jsonSafe(JSON.stringify({ error: e.toJSON() })) + '\n');
+  else process.stderr.write(`${e.code}: ${safeText(e.message)}\n`);
   process.exit(1);
 }
 
@@ -64,6 +72,67 @@ function promptHidden(question: string): Promise<string> {
       resolve(answer);
     }),
   );
+}
+
+/** Asks a yes/no question on the terminal (stdin/stderr); true only for "yes" or "y". */
+function promptYesNo(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  return new Promise((resolve) =>
+    rl.question(question, (answer) => {
+      rl.close();
+      resolve(/^\s*y(es)?\s*$/i.test(answer));
+    }),
+  );
+}
+
+/**
+ * Decides which certificate `jump login` pins for `url`, before any password is asked for or sent
+ * (issue #12 item 10; the model is ssh's known_hosts). Returns the PEM to pin, or null for a
+ * certificate a public authority signed for the host name.
+ *  - `--fingerprint` given: the presented certificate must match it (else SITE_CERT_MISMATCH naming
+ *    both); it then replaces any earlier pin, as the user's explicit choice.
+ *  - a pin stored for this URL and another certificate presented: SITE_CERT_MISMATCH naming the
+ *    pinned and the presented fingerprint, like "REMOTE HOST IDENTIFICATION HAS CHANGED"; the pin
+ *    is kept. (A site that was trusted through a public authority may change to another
+ *    authority-signed certificate; not to a self-signed one.)
+ *  - first use of a self-signed certificate: on a terminal (`interactive`, stdin and stderr TTYs)
+ *    the fingerprint is shown and the user must answer yes (else SITE_CERT_NOT_TRUSTED); without a
+ *    terminal (scripts, --password-stdin) it is trusted on first use with a printed warning, so
+ *    scripted logins keep working; scripts that care pass --fingerprint.
+ */
+async function checkSiteCertificate(
+  url: string,
+  probe: { authorized: boolean; certPem: string; fingerprint: string },
+  given: string | undefined,
+  stored: { cert_pem: string | null; fingerprint: string | null } | null,
+  interactive: boolean,
+): Promise<string | null> {
+  const pinned = stored?.cert_pem ? certFingerprint(stored.cert_pem) : stored?.fingerprint ?? null;
+  if (given) {
+    if (!sameFingerprint(given, probe.fingerprint)) throw certMismatch(url, safeText(given), probe.fingerprint, 'Given with --fingerprint');
+    if (pinned && !sameFingerprint(pinned, probe.fingerprint)) {
+      process.stderr.write(`Replacing the pinned certificate of ${url} (${pinned}) with the one given: ${probe.fingerprint}\n`);
+    }
+    return probe.certPem;
+  }
+  if (pinned && !sameFingerprint(pinned, probe.fingerprint) && (stored?.cert_pem || !probe.authorized)) {
+    throw certMismatch(url, pinned, probe.fingerprint);
+  }
+  if (stored?.cert_pem && pinned && sameFingerprint(pinned, probe.fingerprint)) return stored.cert_pem;
+  if (probe.authorized) return null;
+  if (interactive && process.stdin.isTTY && process.stderr.isTTY) {
+    process.stderr.write(
+      `The certificate of ${url} is not signed by a known authority. Its fingerprint is:\n  ${probe.fingerprint}\n` +
+        'Compare it with the TLS fingerprint `jump-site serve` printed.\n',
+    );
+    if (!(await promptYesNo('Trust this certificate and log in (yes/no)? '))) throw new JumpError('SITE_CERT_NOT_TRUSTED', { detail: `(${probe.fingerprint})` });
+    return probe.certPem;
+  }
+  process.stderr.write(
+    `Warning: the site's certificate is not signed by a known authority. Trusting it on first use:\n  ${probe.fingerprint}\n` +
+      'Compare it with the fingerprint `jump-site serve` printed; pass --fingerprint to check it automatically.\n',
+  );
+  return probe.certPem;
 }
 
 /** The API client for the chosen site's stored login. Throws CONSOLE_NOT_LOGGED_IN. */
@@ -101,19 +170,9 @@ program
     const url = normalizeSiteUrl(o.site ?? process.env.JUMP_SITE ?? '');
     if (!url) throw new JumpError('VALIDATION_FAILED', { field: '--site', detail: 'Give the site URL with --site https://HOST:PORT, as `jump-site serve` printed it.' });
     const probe = await probeCertificate(url);
-    let certPem: string | null = null;
-    if (o.fingerprint) {
-      if (!sameFingerprint(o.fingerprint, probe.fingerprint)) {
-        throw new JumpError('SITE_CERT_MISMATCH', { detail: `Expected ${o.fingerprint}, the site presented ${probe.fingerprint}.` });
-      }
-      certPem = probe.certPem;
-    } else if (!probe.authorized) {
-      certPem = probe.certPem;
-      process.stderr.write(
-        `The site's certificate is not signed by a known authority. Trusting it on first use:\n  ${probe.fingerprint}\n` +
-          'Compare it with the fingerprint `jump-site serve` printed; pass --fingerprint to check it automatically.\n',
-      );
-    }
+    const certPem = await checkSiteCertificate(url, probe, o.fingerprint, new ConsoleConfig().pin(url), !o.passwordStdin);
+    // Only now, with the certificate checked, is the password asked for; the login request
+    // verifies against `certPem` alone, so a certificate swapped since the probe gets nothing.
     const password = o.passwordStdin ? await readStdin() : await promptHidden(`Password for ${o.user}: `);
     const client = new SiteClient(url, { certPem });
     const r = await client.request<{ token: string; user: { name: string; role: string }; expires_at: string }>('POST', '/api/v1/login', {
@@ -121,7 +180,7 @@ program
       password,
     });
     new ConsoleConfig().save(url, { user: r.user.name, token: r.token, cert_pem: certPem, fingerprint: probe.fingerprint });
-    out({ site: url, user: r.user, expires_at: r.expires_at, fingerprint: probe.fingerprint }, `Logged in to ${url} as ${r.user.name} (${r.user.role}).`);
+    out({ site: url, user: r.user, expires_at: r.expires_at, fingerprint: probe.fingerprint }, `Logged in to ${url} as ${safeText(r.user.name)} (${safeText(r.user.role)}).`);
   });
 
 program
@@ -141,7 +200,7 @@ program
     const client = site(cmd);
     const me = await client.request<{ user: { name: string; role: string } }>('GET', '/api/v1/me');
     const info = await client.request<{ site_url: string; site_pin: string; tls_fingerprint: string; version: string }>('GET', '/api/v1/site');
-    out({ ...me, site: info }, `${me.user.name} (${me.user.role}) on ${info.site_url}, site version ${info.version}`);
+    out({ ...me, site: info }, `${safeText(me.user.name)} (${safeText(me.user.role)}) on ${safeText(info.site_url)}, site version ${safeText(info.version)}`);
   });
 
 program
@@ -259,7 +318,7 @@ clients
     for (const ref of refs) targets.push(await resolveClient(client, ref));
     const items = [];
     for (const t of targets) items.push((await client.request<{ item: ClientRow }>('PATCH', `/api/v1/jump-clients/${t.id}`, body)).item);
-    out({ items }, items.map((c) => `Updated jump client ${c.id} (${c.name}).`).join('\n'));
+    out({ items }, items.map((c) => `Updated jump client ${safeText(c.id)} (${safeText(c.name)}).`).join('\n'));
   });
 
 clients
@@ -270,7 +329,7 @@ clients
     const ids: number[] = [];
     for (const ref of refs) ids.push((await resolveClient(client, ref)).id);
     const r = await client.request<{ deleted: number[] }>('POST', '/api/v1/jump-clients/delete', { ids });
-    out(r, `Deleted ${r.deleted.length} jump client${r.deleted.length === 1 ? '' : 's'}: ${r.deleted.join(', ')}.`);
+    out(r, `Deleted ${r.deleted.length} jump client${r.deleted.length === 1 ? '' : 's'}: ${r.deleted.map(safeText).join(', ')}.`);
   });
 
 // ---- installers ----
@@ -436,7 +495,9 @@ installer
     out(r, () =>
       r.items.length === 0
         ? 'No installers.'
-        : r.items.map((i) => `${i.uid}  ${i.state.padEnd(20)} ${i.jump_group ?? ''}  tag=${i.tag}  until ${shortTime(i.expires_at)}  uses ${i.uses}${i.max_uses ? '/' + i.max_uses : ''}`).join('\n'),
+        : r.items
+            .map((i) => `${safeText(i.uid)}  ${safeText(i.state).padEnd(20)} ${safeText(i.jump_group)}  tag=${safeText(i.tag)}  until ${shortTime(i.expires_at)}  uses ${safeText(i.uses)}${i.max_uses ? '/' + safeText(i.max_uses) : ''}`)
+            .join('\n'),
     );
   });
 
@@ -462,7 +523,7 @@ groups
   .command('list', { isDefault: true })
   .action(async (_o, cmd: Command) => {
     const r = await site(cmd).request<{ items: { name: string; kind: string; members?: string[] }[] }>('GET', '/api/v1/jump-groups');
-    out(r, () => r.items.map((g) => `${g.name}\t${g.kind}${g.members ? '\t' + g.members.join(', ') : ''}`).join('\n'));
+    out(r, () => r.items.map((g) => `${safeText(g.name)}\t${safeText(g.kind)}${g.members ? '\t' + g.members.map(safeText).join(', ') : ''}`).join('\n'));
   });
 
 groups
@@ -586,36 +647,18 @@ program
     const identity = jumpIdentity(dir);
     const r = await client.request<{ items: (ClientRow & { host_key: string })[] }>('GET', '/api/v1/jump-clients');
     const knownHosts = join(dir, 'known_hosts');
-    writeFileSync(knownHosts, r.items.map((c) => `jump-${c.id} ${c.host_key}`).join('\n') + '\n', { mode: 0o600 });
-    // A client's name as a Host alias, used only when no other client has the same one.
-    const aliasOf = (c: ClientRow) => c.name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '');
-    const names = new Map<string, number>();
-    for (const c of r.items) {
-      const alias = aliasOf(c);
-      if (alias) names.set(alias, (names.get(alias) ?? 0) + 1);
-    }
-    const q = (s: string) => (/^[A-Za-z0-9_./:@=-]+$/.test(s) ? s : `"${s.replace(/(["\\])/g, '\\$1')}"`);
-    const envPrefix = process.env.JUMP_CONFIG_DIR ? `env JUMP_CONFIG_DIR=${q(process.env.JUMP_CONFIG_DIR)} ` : '';
-    const proxy = `${envPrefix}${q(process.execPath)} ${q(process.argv[1])} --site ${q(client.siteUrl)} proxy %h`;
-    const blocks = r.items.map((c) => {
-      const alias = aliasOf(c);
-      const hosts = [`jump-${c.id}`, ...(alias && names.get(alias) === 1 ? [alias] : [])];
-      return [
-        `# ${c.name} (${c.jump_group}${c.tag ? ' / ' + c.tag : ''})`,
-        `Host ${hosts.join(' ')}`,
-        `    HostName jump-${c.id}`,
-        `    HostKeyAlias jump-${c.id}`,
-        `    ProxyCommand ${proxy}`,
-        `    UserKnownHostsFile ${q(knownHosts)}`,
-        '    StrictHostKeyChecking yes',
-        `    IdentityFile ${q(identity.file)}`,
-        '    IdentitiesOnly yes',
-        '    User jump',
-      ].join('\n');
+    // Site text goes into these files only as validated tokens (console/ssh-config.ts).
+    const files = sshConfigFiles(Array.isArray(r.items) ? r.items : [], {
+      proxyArgv: [process.execPath, process.argv[1], '--site', client.siteUrl],
+      proxyEnv: process.env.JUMP_CONFIG_DIR ? { JUMP_CONFIG_DIR: process.env.JUMP_CONFIG_DIR } : {},
+      knownHostsFile: knownHosts,
+      identityFile: identity.file,
     });
-    const text = blocks.join('\n\n') + '\n';
+    for (const s of files.skipped) process.stderr.write(`Left out jump client ${safeText(s.id)}: ${s.reason}.\n`);
+    writeFileSync(knownHosts, files.knownHosts, { mode: 0o600 });
+    const text = files.sshConfig;
     if (o.write) writeFileSync(join(dir, 'ssh_config'), text, { mode: 0o600 });
-    out({ ssh_config: text, known_hosts: knownHosts, identity: identity.file, clients: r.items.length }, text.trimEnd());
+    out({ ssh_config: text, known_hosts: knownHosts, identity: identity.file, clients: files.ids.length, skipped: files.skipped }, text.trimEnd());
   });
 
 program
@@ -646,7 +689,7 @@ program
     });
     server.listen(localPort, o.bind, () => {
       const addr = server.address() as { port: number };
-      out({ local_port: addr.port, host, port, client: info.name }, `Forwarding ${o.bind}:${addr.port} -> ${host}:${port} via ${info.name}. Ctrl-C to stop.`);
+      out({ local_port: addr.port, host, port, client: info.name }, `Forwarding ${o.bind}:${addr.port} -> ${host}:${port} via ${safeText(info.name)}. Ctrl-C to stop.`);
     });
     conn.on('close', () => {
       process.stderr.write('The jump session ended.\n');
@@ -692,7 +735,10 @@ sessions
       r.items.length === 0
         ? 'No sessions.'
         : r.items
-            .map((s) => `${s.id}  ${shortTime(s.started_at)}  ${(s.user ?? '').padEnd(12)} ${s.kind.padEnd(6)} ${s.client ?? s.client_id}  exit=${s.exit_status ?? '-'}  ${bytes(s.bytes_to_client)} in / ${bytes(s.bytes_from_client)} out${s.recording ? '  [recorded]' : ''}`)
+            .map(
+              (s) =>
+                `${safeText(s.id)}  ${shortTime(s.started_at)}  ${safeText(s.user).padEnd(12)} ${safeText(s.kind).padEnd(6)} ${safeText(s.client ?? s.client_id)}  exit=${safeText(s.exit_status ?? '-')}  ${bytes(s.bytes_to_client)} in / ${bytes(s.bytes_from_client)} out${s.recording ? '  [recorded]' : ''}`,
+            )
             .join('\n'),
     );
   });
@@ -703,7 +749,9 @@ sessions
   .action(async (id: string, o, cmd: Command) => {
     const client = site(cmd);
     if (o.recording) {
-      process.stdout.write(await client.requestText('GET', `/api/v1/sessions/${encodeURIComponent(id)}/recording`));
+      // asciicast v2 is JSON lines: terminal output inside it is already \u-escaped, so escaping
+      // what a site sends raw keeps a valid recording valid and a hostile one harmless.
+      process.stdout.write(jsonSafe(await client.requestText('GET', `/api/v1/sessions/${encodeURIComponent(id)}/recording`)));
       return;
     }
     const r = await client.request<{ item: SessionRow }>('GET', `/api/v1/sessions/${encodeURIComponent(id)}`);
@@ -711,7 +759,7 @@ sessions
     out(r, () =>
       detailsTable([
         ['Session', s.id],
-        ['Jump client', `${s.client ?? ''} (${s.client_id})`],
+        ['Jump client', `${safeText(s.client)} (${safeText(s.client_id)})`],
         ['Technician', s.user],
         ['Kind', s.kind],
         ['Started', shortTime(s.started_at)],

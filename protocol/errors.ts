@@ -292,7 +292,14 @@ export const ERROR_CATALOG = {
   SITE_CERT_MISMATCH: {
     action: 'login',
     status: 495,
-    message: 'The site presented a TLS certificate other than the one pinned or given. Verify the fingerprint printed by `jump-site serve`.',
+    message:
+      'The site presented a TLS certificate other than the one pinned or given: someone may be intercepting the connection, or the site got a new certificate. Nothing was sent. Compare the fingerprints with the one `jump-site serve` printed; if the change is expected, log in again with --fingerprint and the new one.',
+  },
+  SITE_CERT_NOT_TRUSTED: {
+    action: 'login',
+    status: 495,
+    message:
+      "The site's certificate was not trusted, so nothing was sent. Compare its fingerprint with the one `jump-site serve` printed and answer yes, or pass it with --fingerprint SHA256:...",
   },
   INTERNAL_ERROR: {
     action: 'request',

@@ -4,8 +4,9 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SITE_BIN, cleanup, run, tempDir } from '../helpers/processes.js';
+import { CONSOLE_BIN, SITE_BIN, cleanup, run, tempDir } from '../helpers/processes.js';
 import { jump, login, startSiteProcess, startTestSite, type TestSite } from '../helpers/site.js';
 
 let site: TestSite;
@@ -41,22 +42,120 @@ describe('jump login', () => {
     expect(await jump(bad, ['clients']).then((r) => r.stderr)).toContain('CONSOLE_NOT_LOGGED_IN');
   });
 
+  it('on a terminal, asks yes/no showing the fingerprint before the password; "no" sends nothing (SITE_CERT_NOT_TRUSTED)', async () => {
+    const pty = await import('node-pty');
+    /** Runs `jump login` on a pseudo-terminal, answering each prompt in turn. */
+    const onTty = (dir: string, answers: [RegExp, string][]) =>
+      new Promise<{ code: number; output: string }>((resolve) => {
+        const p = pty.spawn(process.execPath, [CONSOLE_BIN, 'login', '--site', site.url, '--user', 'admin'], {
+          cols: 200,
+          rows: 24,
+          env: { ...process.env, JUMP_CONFIG_DIR: dir } as Record<string, string>,
+        });
+        let output = '';
+        let seen = 0;
+        p.onData((d) => {
+          output += d;
+          const next = answers[0];
+          if (next && next[0].test(output.slice(seen))) {
+            seen = output.length;
+            answers.shift();
+            p.write(next[1] + '\r');
+          }
+        });
+        const stuck = setTimeout(() => p.kill(), 20_000); // a prompt that never came: fail, not hang
+        p.onExit((e) => {
+          clearTimeout(stuck);
+          resolve({ code: e.exitCode, output });
+        });
+      });
+    const no = tempDir();
+    const r1 = await onTty(no, [[/\(yes\/no\)\? /, 'no']]);
+    expect(r1.code).toBe(1);
+    expect(r1.output).toContain(site.fingerprint);
+    expect(r1.output).toContain('SITE_CERT_NOT_TRUSTED');
+    expect(r1.output).not.toContain('Password for');
+    expect((await jump(no, ['clients'])).stderr).toContain('CONSOLE_NOT_LOGGED_IN');
+    const yes = tempDir();
+    const r2 = await onTty(yes, [
+      [/\(yes\/no\)\? /, 'yes'],
+      [/Password for admin: /, site.adminPassword],
+    ]);
+    expect(r2.code, r2.output).toBe(0);
+    expect(r2.output).toContain('Logged in to');
+    // The pin is kept: the next login on the terminal asks nothing but the password.
+    const r3 = await onTty(yes, [[/Password for admin: /, site.adminPassword]]);
+    expect(r3.code, r3.output).toBe(0);
+    expect(r3.output).not.toContain('yes/no');
+  });
+
   it('refuses a wrong password with LOGIN_FAILED', async () => {
     const r = await jump(tempDir(), ['login', '--site', site.url, '--password-stdin'], 'not the password');
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('LOGIN_FAILED');
   });
 
-  it('refuses a site whose certificate changed since login (SITE_CERT_MISMATCH)', async () => {
+  it('refuses a site whose certificate changed since login, naming both fingerprints (SITE_CERT_MISMATCH)', async () => {
     const first = await startSiteProcess();
     const dir = tempDir();
     await login(first, dir, 'admin', first.password!);
     first.proc.child.kill('SIGKILL');
     await first.proc.exited;
-    await startSiteProcess({ port: first.port }); // another data dir: another certificate
+    const second = await startSiteProcess({ port: first.port }); // another data dir: another certificate
     const r = await jump(dir, ['clients']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('SITE_CERT_MISMATCH');
+    expect(r.stderr).toContain(first.fingerprint);
+    expect(r.stderr).toContain(second.fingerprint);
+  });
+
+  it('does not re-trust a changed certificate at login: refused with both fingerprints, the password never reaches the new site, --fingerprint accepts it', async () => {
+    const a = await startSiteProcess();
+    const dir = tempDir();
+    await login(a, dir, 'admin', a.password!);
+    a.proc.child.kill('SIGKILL');
+    await a.proc.exited;
+    // B answers on A's URL with its own certificate. Typing B's own admin password makes any
+    // leak visible: had it been sent, B would have issued a token and audited the login.
+    const b = await startSiteProcess({ port: a.port });
+    const bLogins = () => {
+      const db = new Database(join(b.dataDir, 'site.db'), { readonly: true, fileMustExist: true });
+      try {
+        const tokens = (db.prepare('SELECT count(*) AS n FROM api_tokens').get() as { n: number }).n;
+        const audits = (db.prepare("SELECT count(*) AS n FROM audit_log WHERE action = 'user.login'").get() as { n: number }).n;
+        return tokens + audits;
+      } finally {
+        db.close();
+      }
+    };
+    for (const args of [[], ['--json']]) {
+      const r = await jump(dir, ['login', '--site', a.url, '--password-stdin', ...args], b.password!);
+      expect(r.code).toBe(1);
+      const text = args.length ? JSON.parse(r.stdout).error.message : r.stderr;
+      expect(args.length ? JSON.parse(r.stdout).error.code : r.stderr).toContain('SITE_CERT_MISMATCH');
+      expect(text).toContain(a.fingerprint);
+      expect(text).toContain(b.fingerprint);
+      expect(r.stderr).not.toMatch(/trusting it on first use/i);
+    }
+    expect(bLogins()).toBe(0);
+    // The pin is still A's: a plain `jump clients` is refused too.
+    expect(readFileSync(join(dir, 'config.json'), 'utf8')).toContain(a.fingerprint);
+    expect((await jump(dir, ['clients'])).stderr).toContain('SITE_CERT_MISMATCH');
+    // A wrong --fingerprint is refused the same way; the right one replaces the pin.
+    const wrong = await jump(dir, ['login', '--site', a.url, '--fingerprint', a.fingerprint, '--password-stdin'], b.password!);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain(b.fingerprint);
+    expect(bLogins()).toBe(0);
+    const ok = await jump(dir, ['login', '--site', a.url, '--fingerprint', b.fingerprint, '--password-stdin'], b.password!);
+    expect(ok.code).toBe(0);
+    expect(ok.stderr).toContain(a.fingerprint); // "Replacing the pinned certificate ..."
+    expect(bLogins()).toBeGreaterThan(0);
+    expect((await jump(dir, ['whoami'])).code).toBe(0);
+    // Logging out keeps the pin: B's certificate, not "first use" again.
+    expect((await jump(dir, ['logout'])).code).toBe(0);
+    const again = await jump(dir, ['login', '--site', a.url, '--password-stdin'], b.password!);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toBe('');
   });
 });
 
