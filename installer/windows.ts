@@ -17,7 +17,7 @@
  * Errors are the JumpErrors of installer/install.ts; on any failure every step is undone.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { JumpError } from '../protocol/errors.js';
@@ -104,6 +104,10 @@ export async function installWindows(o: InstallOptions & { nostart?: boolean }, 
     const aclMode = elevated ? 'service' : 'user';
     const sid = elevated ? null : currentUserSid();
     setWindowsAcls(dir, aclMode, sid ?? me);
+    // Between mkdir and the lock, DIR had its parent's ACL: anything another user slipped in then
+    // (a DLL beside the LocalSystem binary) would pass the ACL check, so DIR must hold only config.
+    const intruders = readdirSync(dir).filter((f) => f !== 'config').concat(readdirSync(join(dir, 'config')).map((f) => `config\\${f}`));
+    if (intruders.length > 0) throw new JumpError('INSTALL_FAILED', { detail: `${dir} was changed by someone else while it was being created (${intruders.slice(0, 5).join(', ')}): install again, into a dir only administrators can write.` });
     await copyWithoutOverlay(process.execPath, join(dir, 'jump-client.exe'));
     cpSync(join(packageDir, 'lib'), join(dir, 'lib'), { recursive: true });
     writeStampedConfig(join(dir, 'config'), stamp, requested);

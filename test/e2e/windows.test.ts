@@ -13,8 +13,8 @@
  * checks the command lines and the read-back rule. Here: the installs say the check was skipped
  * because of wine's stub, and an icacls that fails (the packaged jump-client.exe put in place of
  * C:\windows\system32\icacls.exe and loaded as native: it exits non-zero on icacls' arguments)
- * fails both installs and rolls them back. The EXE test reads "the service mode install" message
- * only from the EXE (msiexec /quiet drops the configure action's output).
+ * fails both installs and rolls them back. The stub warning is checked on the EXE only (msiexec
+ * /quiet drops the configure action's output).
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
