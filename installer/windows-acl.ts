@@ -35,7 +35,7 @@ export type AclMode = 'service' | 'user';
 
 /**
  * The icacls argument lists (without the program) that set the rule above on `dir`, in order.
- * `user` is the installing user for user mode: a SID ("S-1-5-21-...", granted as `*SID`) or, when
+ * `user` is the installing user for user mode: a SID ("S-1-5-21-..." or, for an Entra ID account, "S-1-12-1-...", granted as `*SID`) or, when
  * the SID is unknown, an account name. Pure: unit-tested in test/unit/windows-acl.test.ts.
  */
 export function icaclsSetArgs(dir: string, mode: AclMode, user?: string): string[][] {
@@ -185,7 +185,7 @@ export function underWine(): boolean {
  */
 export function currentUserSid(): string | null {
   const r = spawnSync(system32('whoami.exe'), ['/user', '/fo', 'csv', '/nh'], { encoding: 'utf8', windowsHide: true });
-  return /"(S-1-5-[0-9-]+)"/.exec(r.stdout ?? '')?.[1] ?? null;
+  return /"(S-1-[0-9-]+)"/.exec(r.stdout ?? '')?.[1] ?? null;
 }
 
 /**

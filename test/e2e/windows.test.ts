@@ -122,6 +122,14 @@ describe('the Windows MSI', () => {
     expect(seq.Unconfigure.cond).toBe('REMOVE="ALL"');
   });
 
+  it('MsiLockPermissionsEx: INSTALLDIR gets explicit, non-inherited ACLs at CreateFolders, before any file is installed (SYSTEM, Administrators full; Users read/execute)', () => {
+    const lock = table(msi, 'MsiLockPermissionsEx');
+    expect(lock).toEqual([['LockInstallDir', 'INSTALLDIR', 'CreateFolder', 'D:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)', '']]);
+    expect(table(msi, 'CreateFolder')).toContainEqual(['INSTALLDIR', 'Main']);
+    const seq = Object.fromEntries(table(msi, 'InstallExecuteSequence').map(([a, , n]) => [a, Number(n)]));
+    expect(seq.CreateFolders).toBeLessThan(seq.InstallFiles);
+  });
+
   it('ServiceInstall and ServiceControl: the JumpClient service, automatic start, LocalSystem, stopped and removed on uninstall', () => {
     const svc = table(msi, 'ServiceInstall').find((r) => r[1] === 'JumpClient')!;
     // ServiceType 16 own process, StartType 2 automatic, ErrorControl 1 normal, StartName LocalSystem.
