@@ -72,7 +72,7 @@ export function parseIcaclsSave(data: Buffer | string): SavedAcl[] {
   let text: string;
   if (typeof data === 'string') text = data;
   else if (data.length >= 2 && data[0] === 0xff && data[1] === 0xfe) text = data.subarray(2).toString('utf16le');
-  else if (data.length >= 2 && data[1] === 0 && data[0] !== 0) text = data.toString('utf16le');
+  else if (looksUtf16le(data)) text = data.toString('utf16le');
   else text = data.toString('utf8');
   const out: SavedAcl[] = [];
   let name = '';
@@ -83,6 +83,13 @@ export function parseIcaclsSave(data: Buffer | string): SavedAcl[] {
     else name = line;
   }
   return out;
+}
+
+/** True when most odd bytes are 0: UTF-16LE of mostly ASCII text (SDDL is ASCII, names may not be). */
+function looksUtf16le(data: Buffer): boolean {
+  let zeros = 0;
+  for (let i = 1; i < data.length; i += 2) if (data[i] === 0) zeros++;
+  return data.length >= 2 && zeros * 2 >= data.length / 2;
 }
 
 /** One ACE of a DACL: allow (anything not a deny type, so unknown types count as allow), SID, mask. */
@@ -209,7 +216,9 @@ export function checkWindowsAcls(dir: string, mode: AclMode, userSid: string | n
     for (const [root, others] of [[dir, 'read'], [join(dir, 'config'), 'nothing']] as const) {
       const file = join(tmp, `${others}.acl`);
       icacls([root, '/save', file, '/T', '/Q']);
-      const entries = existsSync(file) ? parseIcaclsSave(readFileSync(file)) : [];
+      const raw = existsSync(file) ? readFileSync(file) : Buffer.alloc(0);
+      const entries = parseIcaclsSave(raw);
+      if (entries.length === 0 && raw.length > 0) throw new JumpError('INSTALL_FAILED', { detail: `reading the install dir's ACL back failed: icacls ${root} /save wrote no SDDL line (${raw.length} bytes)` });
       if (entries.length === 0) {
         if (underWine()) return { verified: false, why: "wine's icacls is a stub (sets and shows no ACLs): the install dir's ACLs were not checked" };
         throw new JumpError('INSTALL_FAILED', { detail: `reading the install dir's ACL back failed: icacls ${root} /save wrote nothing` });

@@ -79,6 +79,8 @@ describe('parseIcaclsSave and parseDacl', () => {
       expect(e[1].sddl).toBe('D:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)');
     }
     expect(parseIcaclsSave(Buffer.alloc(0))).toEqual([]);
+    // A non-Latin name first (UTF-16LE without a BOM, its first odd byte not 0).
+    expect(parseIcaclsSave(utf16('ジャンプ\r\nD:PAI(A;OICI;FA;;;SY)\r\n', false))).toEqual([{ name: 'ジャンプ', sddl: 'D:PAI(A;OICI;FA;;;SY)' }]);
   });
   it('maps aliases to SIDs, rights letters and hex to masks, and flags inherited ACEs', () => {
     expect(parseDacl('D:PAI(A;OICI;FA;;;SY)(D;;FW;;;BU)(A;OICIID;0x1301bf;;;AU)(A;;CCDCLC;;;S-1-5-21-1-2-3-1001)')).toEqual([
