@@ -225,6 +225,12 @@ describe('setWindowsAcls and checkWindowsAcls with stand-in icacls.exe and reg.e
     expect(failure(() => checkWindowsAcls(dir, 'service', null)).code).toBe('INSTALL_FAILED');
   });
 
+  it('a /save file without SDDL fails the check, under wine too (the skip needs an empty read-back)', () => {
+    writeFileSync(join(root, 'garbage'), 'Successfully processed 1 files; Failed processing 0 files\r\n');
+    setEnv(0, join(root, 'garbage'), join(root, 'good-config'), 0);
+    expect(failure(() => checkWindowsAcls(dir, 'service', null)).message).toMatch(/wrote no SDDL line/);
+  });
+
   it('a failing icacls /save fails the check', () => {
     setEnv(5, '', '', 0);
     expect(failure(() => checkWindowsAcls(dir, 'service', null)).message).toMatch(/icacls .* \/save/);
