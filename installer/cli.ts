@@ -13,7 +13,7 @@
  * start/stop/restart/status exit with the LSB codes of installer/service.ts.
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
@@ -26,6 +26,7 @@ import { LSB, readInstallConf, startAgent, statusAgent, stopAgent, type ActionRe
 import { STAMP_FILE, readStamp } from './stamp.js';
 import { extractOverlay, findOverlay } from './exe-file.js';
 import { installWindows, startService } from './windows.js';
+import { checkWindowsAcls, setWindowsAcls } from './windows-acl.js';
 
 /** `jump-client install` exit codes (see the module comment). */
 export const INSTALL_EXIT = { OK: 0, FAILED: 1, BAD_INPUT: 2, INSTALLER_UNUSABLE: 3 } as const;
@@ -162,7 +163,8 @@ function msiValue(v: string | undefined): string | undefined {
 /**
  * `jump-client msi-configure`: the MSI's deferred custom action (packaging/jump-client.wxs). Writes
  * the config of the jump client the MSI just installed into INSTALLDIR, from KEY_INFO, the site
- * stamped into the MSI and the jc_* properties. A failure exits 1, which makes msiexec roll the
+ * stamped into the MSI and the jc_* properties, and sets and checks INSTALLDIR's ACLs (service
+ * mode rule, installer/windows-acl.ts). A failure exits 1, which makes msiexec roll the
  * whole install back. Registering the Windows service is not done yet (issue #5).
  */
 export function addMsiCommands(program: Command): void {
@@ -186,9 +188,16 @@ export function addMsiCommands(program: Command): void {
         if (!site || !pin) throw new JumpError('INSTALLER_DAMAGED', { detail: 'This MSI has no site stamped in it (SITE_URL, SITE_PIN): use the MSI `jump installer create --platform windows-x64` wrote.' });
         if (!key || !/^[a-z0-9]{8,128}$/.test(key)) throw new JumpError('VALIDATION_FAILED', { field: 'KEY_INFO', detail: 'KEY_INFO: give the installer key on the msiexec line, KEY_INFO=<key>.' });
         const requested = requestedFromOptions({ jcJumpGroup: msiValue(o.jcJumpGroup), jcTag: msiValue(o.jcTag), jcComments: msiValue(o.jcComments), jcName: msiValue(o.jcName) });
+        // Explicit, non-inherited ACLs on INSTALLDIR before KEY_INFO is written (security issue #12,
+        // item 5; installer/windows-acl.ts): a custom installdir inherits its parent's ACL.
+        mkdirSync(join(dir, 'config'), { recursive: true });
+        setWindowsAcls(dir, 'service');
         const cfg = new AgentConfig(join(dir, 'config'));
         cfg.update({ site_url: site, site_pin: pin, key_info: key, ...(Object.keys(requested).length > 0 ? { requested } : {}) });
         identityFromConfig(cfg, 'msi-check'); // the same checks the agent makes at start: fail the install, not the first start
+        setWindowsAcls(dir, 'service'); // again: the owner and propagation to what the config step wrote
+        const acl = checkWindowsAcls(dir, 'service', null);
+        if (!acl.verified) process.stderr.write(`jump-client msi-configure: WARNING: ${acl.why}.\n`);
         if (o.nostart !== '1') await startService(WINDOWS_SERVICE);
         process.exit(0);
       } catch (err) {

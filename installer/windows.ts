@@ -10,15 +10,20 @@
  * Either way an entry under ...\CurrentVersion\Uninstall makes it removable from "Apps" / Add or
  * Remove Programs; its command is `DIR\jump-client.exe uninstall --install-dir DIR`.
  *
+ * ACLs (security issue #12, item 5; installer/windows-acl.ts): DIR gets explicit, non-inherited
+ * ACLs right after it is made (before KEY_INFO is written), and again once every file is in place;
+ * they are then read back and checked. An icacls failure or a wrong ACL fails the install.
+ *
  * Errors are the JumpErrors of installer/install.ts; on any failure every step is undone.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { JumpError } from '../protocol/errors.js';
 import { VERSION } from '../protocol/version.js';
 import { copyWithoutOverlay } from './exe-file.js';
+import { checkWindowsAcls, currentUserSid, setWindowsAcls } from './windows-acl.js';
 import { checkNewDir, checkOverrides, requestedFromOptions, rollBack, writeStampedConfig, type InstallOptions, type InstallResult } from './install.js';
 import { formatInstallConf, newUnitName, run, type InstallConf } from './service.js';
 import type { Stamp } from './stamp.js';
@@ -93,13 +98,31 @@ export async function installWindows(o: InstallOptions & { nostart?: boolean }, 
       throw new JumpError('INSTALL_DIR_UNWRITABLE', { field: '--install-dir', detail: `--install-dir: ${parent} is not writable by ${me} (${(err as NodeJS.ErrnoException).code}).` });
     }
     undo.push(() => rmSync(dir, { recursive: true, force: true }));
+    // Lock DIR and DIR\config before anything lands in them: a custom --install-dir inherits its
+    // parent's ACL (C:\ lets every user modify what is created under it).
+    mkdirSync(join(dir, 'config'));
+    const aclMode = elevated ? 'service' : 'user';
+    const sid = elevated ? null : currentUserSid();
+    setWindowsAcls(dir, aclMode, sid ?? me);
+    // Between mkdir and the lock, DIR had its parent's ACL: anything another user slipped in then
+    // (a DLL beside the LocalSystem binary) would pass the ACL check, so DIR must hold only config.
+    const intruders = readdirSync(dir).filter((f) => f !== 'config').concat(readdirSync(join(dir, 'config')).map((f) => `config\\${f}`));
+    if (intruders.length > 0) throw new JumpError('INSTALL_FAILED', { detail: `${dir} was changed by someone else while it was being created (${intruders.slice(0, 5).join(', ')}): install again, into a dir only administrators can write.` });
     await copyWithoutOverlay(process.execPath, join(dir, 'jump-client.exe'));
     cpSync(join(packageDir, 'lib'), join(dir, 'lib'), { recursive: true });
     writeStampedConfig(join(dir, 'config'), stamp, requested);
     writeFileSync(join(dir, 'install.conf'), formatInstallConf(conf));
-    // Only the run-as account and administrators may read the config (the installer key, the identity key).
-    if (elevated) win('icacls', [join(dir, 'config'), '/inheritance:r', '/grant:r', '*S-1-5-18:(OI)(CI)F', '*S-1-5-32-544:(OI)(CI)F']);
-    else win('icacls', [join(dir, 'config'), '/inheritance:r', '/grant:r', `${me}:(OI)(CI)F`]);
+    if (elevated) {
+      for (const f of ['winsw.exe', 'winsw.exe.config']) {
+        cpSync(join(packageDir, 'winsw', f), join(dir, f.replace('winsw', 'jump-client-service')));
+      }
+      const xml = readFileSync(join(packageDir, 'winsw', 'jump-client-service.xml'), 'utf8').replace('<id>JumpClient</id>', `<id>${id}</id>`);
+      writeFileSync(join(dir, 'jump-client-service.xml'), xml);
+    }
+    // Every file is in place: set the ACLs again (owner, propagation to what was copied), read them back.
+    setWindowsAcls(dir, aclMode, sid ?? me);
+    const acl = checkWindowsAcls(dir, aclMode, sid);
+    if (!acl.verified && !o.silent) process.stderr.write(`jump-client install: WARNING: ${acl.why}.\n`);
 
     const exe = join(dir, 'jump-client.exe');
     const uninstallCmd = `"${exe}" uninstall --install-dir "${dir}"`;
@@ -119,11 +142,6 @@ export async function installWindows(o: InstallOptions & { nostart?: boolean }, 
     }
 
     if (elevated) {
-      for (const f of ['winsw.exe', 'winsw.exe.config']) {
-        cpSync(join(packageDir, 'winsw', f), join(dir, f.replace('winsw', 'jump-client-service')));
-      }
-      const xml = readFileSync(join(packageDir, 'winsw', 'jump-client-service.xml'), 'utf8').replace('<id>JumpClient</id>', `<id>${id}</id>`);
-      writeFileSync(join(dir, 'jump-client-service.xml'), xml);
       undo.push(() => win('sc.exe', ['delete', id]));
       run('sc.exe', ['create', id, 'binPath=', `"${join(dir, 'jump-client-service.exe')}"`, 'start=', 'auto', 'DisplayName=', `Jump Client ${id.slice(-12)}`]);
       win('sc.exe', ['description', id, 'Keeps this machine reachable from its Jump site.']);

@@ -249,6 +249,9 @@ const TOOLS = {
   msibuild: 'msitools',
 };
 
+/** INSTALLDIR's DACL from CreateFolders on: SYSTEM, Administrators full; Users read/execute; protected (P). */
+export const MSI_INSTALLDIR_SDDL = 'D:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)';
+
 /** The MSI's secure properties: those a deferred custom action may receive (issue #5). */
 const MSI_SECURE = ['INSTALLDIR', 'KEY_INFO', 'SITE_URL', 'SITE_PIN', 'JC_JUMP_GROUP', 'JC_TAG', 'JC_COMMENTS', 'JC_NAME', 'NOSTART'];
 
@@ -320,6 +323,11 @@ async function buildMsi(dir, work) {
   execFileSync('wixl', ['-a', 'x64', '-D', `Version=${version}`, '-D', 'Win64=yes', '-D', 'PackageDir=.', '-D', 'LibDir=lib', '-o', msi, mainWxs, libWxs], { stdio: 'pipe', cwd: dir });
   execFileSync('msibuild', [msi, '-q', `INSERT INTO Property (Property, Value) VALUES ('SecureCustomProperties', '${MSI_SECURE.join(';')}')`], { stdio: 'pipe' });
   execFileSync('msibuild', [msi, '-q', "UPDATE CustomAction SET ExtendedType = 8192 WHERE Action = 'Configure'"], { stdio: 'pipe' });
+  // INSTALLDIR locked at CreateFolders, before InstallFiles (security issue #12, item 5): a custom
+  // installdir would otherwise inherit its parent's ACL (C:\ lets every user modify what is under it)
+  // while the files land; Windows Installer 5 applies this SDDL (wixl has no element for it).
+  execFileSync('msibuild', [msi, '-q', 'CREATE TABLE `MsiLockPermissionsEx` (`MsiLockPermissionsEx` CHAR(72) NOT NULL, `LockObject` CHAR(72) NOT NULL, `Table` CHAR(32) NOT NULL, `SDDLText` LONGCHAR NOT NULL, `Condition` CHAR(255) PRIMARY KEY `MsiLockPermissionsEx`)'], { stdio: 'pipe' });
+  execFileSync('msibuild', [msi, '-q', `INSERT INTO \`MsiLockPermissionsEx\` (\`MsiLockPermissionsEx\`, \`LockObject\`, \`Table\`, \`SDDLText\`) VALUES ('LockInstallDir', 'INSTALLDIR', 'CreateFolder', '${MSI_INSTALLDIR_SDDL}')`], { stdio: 'pipe' });
 }
 
 function requireTools(platform) {

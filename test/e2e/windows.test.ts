@@ -7,9 +7,17 @@
  * binary and starts it. WinSW is a .NET program and wine here has no .NET (wine-mono is not in
  * Debian), so under wine the install runs with NOSTART=1 and the test starts the agent itself; a
  * separate test shows that without NOSTART the failed service start rolls the install back.
+ *
+ * ACLs (security issue #12, item 5): wine's icacls.exe is a stub (exit 0, no output, no /save
+ * file, no ACL change), so wine cannot show that the ACLs are right; test/unit/windows-acl.test.ts
+ * checks the command lines and the read-back rule. Here: the installs say the check was skipped
+ * because of wine's stub, and an icacls that fails (the packaged jump-client.exe put in place of
+ * C:\windows\system32\icacls.exe and loaded as native: it exits non-zero on icacls' arguments)
+ * fails both installs and rolls them back. The stub warning is checked on the EXE only (msiexec
+ * /quiet drops the configure action's output).
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INSTALLER_FLAGS } from '../../installer/flags.js';
@@ -114,6 +122,14 @@ describe('the Windows MSI', () => {
     expect(seq.Unconfigure.cond).toBe('REMOVE="ALL"');
   });
 
+  it('MsiLockPermissionsEx: INSTALLDIR gets explicit, non-inherited ACLs at CreateFolders, before any file is installed (SYSTEM, Administrators full; Users read/execute)', () => {
+    const lock = table(msi, 'MsiLockPermissionsEx');
+    expect(lock).toEqual([['LockInstallDir', 'INSTALLDIR', 'CreateFolder', 'D:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)', '']]);
+    expect(table(msi, 'CreateFolder')).toContainEqual(['INSTALLDIR', 'Main']);
+    const seq = Object.fromEntries(table(msi, 'InstallExecuteSequence').map(([a, , n]) => [a, Number(n)]));
+    expect(seq.CreateFolders).toBeLessThan(seq.InstallFiles);
+  });
+
   it('ServiceInstall and ServiceControl: the JumpClient service, automatic start, LocalSystem, stopped and removed on uninstall', () => {
     const svc = table(msi, 'ServiceInstall').find((r) => r[1] === 'JumpClient')!;
     // ServiceType 16 own process, StartType 2 automatic, ErrorControl 1 normal, StartName LocalSystem.
@@ -216,6 +232,8 @@ describe('the Windows MSI', () => {
       const r = await wine([exe, '--install-dir', 'C:\\Jump Client', '--jc-tag', 'win exe', '--jc-comments', 'rack "7"; $x', '--nostart']);
       expect(r.code, r.stdout).toBe(0);
       expect(r.stdout).toContain('service mode');
+      // wine's icacls is a stub: the ACL check is skipped, and the install says so.
+      expect(r.stdout).toContain("WARNING: wine's icacls is a stub (sets and shows no ACLs): the install dir's ACLs were not checked.");
       const drive = join(env.WINEPREFIX!, 'drive_c', 'Jump Client');
       for (const f of ['jump-client.exe', 'jump-client-service.exe', 'jump-client-service.xml', 'install.conf']) expect(existsSync(join(drive, f)), f).toBe(true);
       // The installed executable is the plain jump client, without the installer payload.
@@ -245,6 +263,35 @@ describe('the Windows MSI', () => {
       expect(await services()).toEqual(before);
       expect((await wine(['reg', 'query', `${uninstallKey}\\${id}`])).stdout).not.toContain('QuietUninstallString');
       expect((await clients()).find((c) => c.id === mine.id)!.status).toBe('uninstalled');
+    });
+
+    it('attack: icacls fails (the old installers ignored it): the EXE install exits 1 naming icacls and is rolled back; so is the MSI install', async () => {
+      const icacls = join(env.WINEPREFIX!, 'drive_c', 'windows', 'system32', 'icacls.exe');
+      const override = ['HKCU\\Software\\Wine\\DllOverrides', '/v', 'icacls.exe'];
+      renameSync(icacls, `${icacls}.stub`);
+      try {
+        copyFileSync(join(PKG, 'jump-client.exe'), icacls);
+        // wine runs its builtin icacls whatever the file holds unless told to load the native one.
+        expect((await wine(['reg', 'add', ...override, '/d', 'native', '/f'])).code).toBe(0);
+        const before = await services();
+        const r = await wine([exe, '--install-dir', 'C:\\AclFail', '--nostart']);
+        expect(r.code, r.stdout).toBe(1);
+        expect(r.stdout).toMatch(/INSTALL_FAILED: .*setting the install dir's ACL failed: icacls C:\\AclFail \/setowner \*S-1-5-32-544 \/T \/Q/);
+        expect(existsSync(join(env.WINEPREFIX!, 'drive_c', 'AclFail'))).toBe(false);
+        expect(await services()).toEqual(before);
+
+        const key = (JSON.parse((await jump(site.consoleDir, ['installer', 'create', '--json'])).stdout) as { key_info: string }).key_info;
+        const m = await wine(['msiexec', '/i', msi, `KEY_INFO=${key}`, 'installdir=C:\\AclFailMsi', 'NOSTART=1', '/quiet']);
+        expect(m.code).not.toBe(0);
+        expect(existsSync(join(env.WINEPREFIX!, 'drive_c', 'AclFailMsi', 'jump-client.exe'))).toBe(false);
+        const logs = readdirSync(join(env.WINEPREFIX!, 'drive_c', 'users')).map((u) => join(env.WINEPREFIX!, 'drive_c', 'users', u, '.jump-client-install.log'));
+        expect(logs.filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8')).join('')).toMatch(/INSTALL_FAILED: .*setting the install dir's ACL failed: icacls C:\\AclFailMsi \/setowner/);
+        expect(await serviceImage()).toBeNull();
+      } finally {
+        await wine(['reg', 'delete', ...override, '/f']);
+        rmSync(icacls, { force: true });
+        renameSync(`${icacls}.stub`, icacls);
+      }
     });
 
     it('an existing --install-dir: exit 2, a message naming the flag, nothing installed; with --silent nothing printed and the install log has it', async () => {
