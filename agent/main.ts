@@ -13,10 +13,10 @@
  * on the first start only; they are saved in DIR (an install writes them from the installer's
  * stamp). A first start after the installer's stamped expiry is refused locally (INSTALLER_EXPIRED).
  *
- * `run` as root is service mode (security issue #12 item 4): the agent keeps its identity key in a
- * root-only config dir, like sshd, and needs `--run-as U`, the non-root user every Jump session's
- * processes run as. Without it, or with root, a missing or uid-0 user, it refuses to start (exit 1):
- * no session ever runs as root. Not as root, `--run-as` is refused (sessions run as the agent's user).
+ * `run --run-as U` as root is service mode (security issue #12 item 4): the agent keeps its identity
+ * key in a root-only config dir (checked at start), like sshd, and every Jump session's processes
+ * run as U, a non-root user (a missing or uid-0 U is refused, exit 1). Not as root, `--run-as` is
+ * refused (sessions run as the agent's user). Root without it (by hand, tests) warns in the log.
  *
  * `run` exit status: 0 stopped by a signal; 1 bad configuration (the message names the setting);
  * 2 usage; 3 the site refused this jump client for good (the code is printed and logged, e.g.
@@ -48,21 +48,19 @@ export const EXIT_CONFIG = 1;
 export const EXIT_REFUSED = 3;
 
 /**
- * The rule for `run --run-as` (security issue #12 items 4 and 9): as root (euid 0) it is required
- * and must name an existing account whose uid is not 0; not as root it is refused. Throws an Error
- * naming `--run-as` and the fix.
+ * The rule for `run --run-as` (security issue #12 items 4 and 9): when given, it needs root (euid 0)
+ * and must name an existing account whose uid is not 0. Throws an Error naming `--run-as` and the
+ * fix. Returns true when the agent runs as root without it (a bare `run --config` by hand or in
+ * tests: its sessions would run as root, so the caller warns); every install passes it.
  */
-export function checkRunAs(runAs: string | undefined, euid: number): void {
-  if (euid !== 0) {
-    if (runAs !== undefined) throw new Error('--run-as: only a jump client running as root (service mode) takes --run-as; leave it out');
-    return;
-  }
-  if (runAs === undefined || runAs === '') {
-    throw new Error('--run-as: running as root, the jump client needs --run-as <user>, the non-root user Jump sessions run as (install with --user)');
-  }
+export function checkRunAs(runAs: string | undefined, euid: number): boolean {
+  if (runAs === undefined) return euid === 0;
+  if (euid !== 0) throw new Error('--run-as: only a jump client running as root (service mode) takes --run-as; leave it out');
+  if (runAs === '') throw new Error('--run-as: give the non-root user Jump sessions run as (install.conf run_as)');
   const account = lookupAccount(runAs);
   if (!account) throw new Error(`--run-as: no user "${runAs}" on this machine`);
-  if (account.uid === 0) throw new Error(`--run-as: "${runAs}" has uid 0; name an unprivileged user`);
+  if (account.uid === 0) throw new Error(`--run-as: "${runAs}" has uid 0; Jump sessions never run as root: name an unprivileged user`);
+  return false;
 }
 
 function openLog(file: string, toStderr: boolean, level: string): Logger {
@@ -96,10 +94,11 @@ program
     let log: Logger;
     let agent: Agent;
     try {
-      checkRunAs(o.runAs, process.geteuid?.() ?? -1);
+      const sessionsAsRoot = checkRunAs(o.runAs, process.geteuid?.() ?? -1);
       if (process.geteuid?.() === 0) checkRootOnlyDir(o.config);
       cfg = new AgentConfig(o.config);
       log = openLog(cfg.logFile, Boolean(o.logStderr), o.logLevel);
+      if (sessionsAsRoot) log.warn('running as root without --run-as: Jump sessions run as root (an install always passes --run-as)');
       if (o.site) cfg.update({ site_url: o.site });
       if (o.sitePin) cfg.update({ site_pin: o.sitePin });
       if (o.machineId) cfg.update({ machine_id: o.machineId });

@@ -271,6 +271,7 @@ export function install(o: InstallOptions, stamp: Stamp, packageDir: string, now
     writeStampedConfig(join(staging, 'config'), stamp, requested);
     chmodSync(join(staging, 'config'), 0o700);
     writeFileSync(join(staging, 'install.conf'), formatInstallConf(conf), { mode: 0o644, flag: 'wx' });
+    chmodSync(join(staging, 'install.conf'), 0o644); // the .bin runs us with umask 077
     // Service mode: the dir is root's 0755 (the config inside stays 0700); user mode: the user's 0700.
     chmodSync(staging, mode === 'service' ? 0o755 : 0o700);
     if (existsSync(dir) || isSymlink(dir)) throw new JumpError('INSTALL_DIR_EXISTS', { field: '--install-dir', detail: `--install-dir: ${dir} exists.` });
