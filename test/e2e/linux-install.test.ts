@@ -56,7 +56,7 @@ function sh(args: string[], opts: { user?: string; cwd?: string } = {}) {
   return run(args[0], args.slice(1), { env, cwd: opts.cwd });
 }
 
-/** A new path under /opt (root's, 0755): where a service-mode install may go. Removed afterwards. */
+/** A new path under /opt (root's, 0755): where a service-mode install may go. Removed afterwards, with any agent left running there. */
 function optDir(prefix: string): string {
   const d = `/opt/${prefix}-${Math.random().toString(36).slice(2, 8)}`;
   optDirs.push(d);
@@ -366,6 +366,7 @@ describe.runIf(isRoot)('headless Linux install from bomgar-scc-<uid>.bin', () =>
 
     it('item 9, user mode: root running the user\'s init-script never runs the agent as root or as another user, whatever install.conf says', async () => {
       const dir = join(userB.home, 'jc-closed');
+      optDirs.push(dir); // afterAll kills an agent left running here (the old code started one as root)
       const bin = join(userB.home, binPath.split('/').pop()!);
       const inst = await sh(['sh', bin, '--install-dir', dir, '--jc-tag', 'user-closed'], { user: userB.name });
       expect(inst.code, inst.stderr).toBe(0);
