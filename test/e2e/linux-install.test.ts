@@ -272,6 +272,16 @@ describe.runIf(isRoot)('headless Linux install from bomgar-scc-<uid>.bin', () =>
         expect(r.stdout).toContain('cat=1');
         expect(r.stdout + r.stderr).not.toContain('PRIVATE KEY');
         expect(r.stderr).toMatch(/Permission denied/);
+        // A PTY shell and SFTP run as the user too; SFTP starts in the user's home (issue item 18).
+        expect((await jump(site.consoleDir, ['ssh-config', '--write'])).code).toBe(0);
+        const cfg = join(site.consoleDir, 'ssh_config');
+        const tty = await run('ssh', ['-F', cfg, '-tt', `jump-${mine.id}`, 'id -u; tty; exit 0']);
+        expect(tty.code, tty.stderr).toBe(0);
+        expect(tty.stdout).toMatch(new RegExp(`^${userA.uid}\\r?$`, 'm'));
+        expect(tty.stdout).toMatch(/\/dev\/pts\//);
+        const sftp = await run('sftp', ['-F', cfg, '-b', '-', `jump-${mine.id}`], { input: `pwd\n-get ${key} ${join(tmpForBin, 'stolen.key')}\n` });
+        expect(sftp.stdout).toContain(`Remote working directory: ${userA.home}`);
+        expect(existsSync(join(tmpForBin, 'stolen.key'))).toBe(false);
 
         // The user outside a session: no key, and nothing root runs can be replaced.
         const asUser = (cmd: string) => sh(['sh', '-c', cmd], { user: userA.name });
