@@ -59,7 +59,7 @@ export interface AgentOptions {
   /** Persists the client id the site assigned at enrollment; called before `online`. */
   onEnrolled: (clientId: number) => void;
   /** Jump session settings (agent/session-host.ts). */
-  jump?: { forwardLan?: boolean; isDisabled?: () => boolean };
+  jump?: { forwardLan?: boolean; isDisabled?: () => boolean; runAs?: string };
   /** Version reported in hello; defaults to this build's (the fleet simulator may pose as another). */
   agentVersion?: string;
   /** Connect only to tell the site this jump client is being uninstalled, then stop. */
@@ -124,6 +124,7 @@ export class Agent extends EventEmitter {
         sendControl: (msg) => this.sendControl(msg),
         isDisabled: this.opts.jump?.isDisabled ?? (() => false),
         forwardLan: this.opts.jump?.forwardLan,
+        runAs: this.opts.jump?.runAs,
         localAddress: this.opts.localAddress,
       });
       return this.sessionHost;

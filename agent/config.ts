@@ -1,5 +1,8 @@
 /**
- * The agent's persistent state in its config dir (mode 0700, owned by the run-as user):
+ * The agent's persistent state in its config dir (mode 0700; owned by root in service mode, where
+ * the agent runs as root and sessions run as the install's user, so no session can read the key;
+ * owned by the user in user mode, where sessions run as that same user and can read it: see
+ * docs/security-notes/endpoint.md):
  *
  * - `agent.json` (conf, mode 0600): site URL, site pin, client id once enrolled, the installer key
  *   (KEY_INFO) until enrollment succeeds (then removed), requested fields, machine id override.
@@ -8,7 +11,7 @@
  * - `agent.log`: the pino log.
  */
 import type { KeyObject } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Conf from 'conf';
 import { z } from 'zod';
@@ -30,6 +33,29 @@ const configSchema = z.object({
   forward_lan: z.boolean().optional(),
 });
 export type AgentConfigData = z.infer<typeof configSchema>;
+
+/**
+ * Service mode's rule for the config dir (security issue #12 item 4): when it exists, `dir` and its
+ * `agent.key` and `agent.json` must be real files/dirs (not symlinks), owned by root, with no
+ * group or other permission bits, so no session (which runs as the install's user) can read the
+ * identity key. Throws an Error naming the path and the fix (reinstall; an install made before
+ * this rule left them owned by the user).
+ */
+export function checkRootOnlyDir(dir: string): void {
+  for (const path of [dir, join(dir, 'agent.key'), join(dir, 'agent.json')]) {
+    let st;
+    try {
+      st = lstatSync(path);
+    } catch {
+      continue; // created by the agent, as root, with mode 0600/0700
+    }
+    if (st.isSymbolicLink() || st.uid !== 0 || (st.mode & 0o077) !== 0) {
+      throw new Error(
+        `${path} must be owned by root with no group or other access (it holds the identity key); reinstall this jump client with the current installer`,
+      );
+    }
+  }
+}
 
 export class AgentConfig {
   readonly dir: string;

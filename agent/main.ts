@@ -4,7 +4,7 @@
  *
  *   jump-client install [--install-dir D] [--jc-*] [--silent] [--user U]   what the .bin runs (installer/cli.ts)
  *   jump-client start|stop|restart|status [--install-dir D]              what DIR/init-script runs
- *   jump-client run --config DIR [--site URL --key-info KEY --site-pin PIN]
+ *   jump-client run --config DIR [--run-as U] [--site URL --key-info KEY --site-pin PIN]
  *                   [--jc-name N] [--jc-jump-group G] [--jc-tag T] [--jc-comments C]
  *   jump-client uninstall --install-dir D | --config DIR                 what DIR/uninstall runs
  *   jump-client disable|enable --config DIR
@@ -12,6 +12,11 @@
  * `run` keeps the connection to the site until SIGTERM/SIGINT. The enrollment options are needed
  * on the first start only; they are saved in DIR (an install writes them from the installer's
  * stamp). A first start after the installer's stamped expiry is refused locally (INSTALLER_EXPIRED).
+ *
+ * `run --run-as U` as root is service mode (security issue #12 item 4): the agent keeps its identity
+ * key in a root-only config dir (checked at start), like sshd, and every Jump session's processes
+ * run as U, a non-root user (a missing or uid-0 U is refused, exit 1). Not as root, `--run-as` is
+ * refused (sessions run as the agent's user). Root without it (by hand, tests) warns in the log.
  *
  * `run` exit status: 0 stopped by a signal; 1 bad configuration (the message names the setting);
  * 2 usage; 3 the site refused this jump client for good (the code is printed and logged, e.g.
@@ -26,7 +31,8 @@ import { positiveInt } from '../protocol/cli-args.js';
 import { JumpError } from '../protocol/errors.js';
 import { VERSION } from '../protocol/version.js';
 import { Agent } from './agent.js';
-import { AgentConfig, identityFromConfig } from './config.js';
+import { AgentConfig, checkRootOnlyDir, identityFromConfig } from './config.js';
+import { lookupAccount } from '../installer/accounts.js';
 import { collectStats } from './stats.js';
 import { requestedFieldsSchema } from '../protocol/messages.js';
 import { addInstallerCommands, addMsiCommands, implicitInstall } from '../installer/cli.js';
@@ -40,6 +46,22 @@ const machineIdSync: () => string =
 
 export const EXIT_CONFIG = 1;
 export const EXIT_REFUSED = 3;
+
+/**
+ * The rule for `run --run-as` (security issue #12 items 4 and 9): when given, it needs root (euid 0)
+ * and must name an existing account whose uid is not 0. Throws an Error naming `--run-as` and the
+ * fix. Returns true when the agent runs as root without it (a bare `run --config` by hand or in
+ * tests: its sessions would run as root, so the caller warns); every install passes it.
+ */
+export function checkRunAs(runAs: string | undefined, euid: number): boolean {
+  if (runAs === undefined) return euid === 0;
+  if (euid !== 0) throw new Error('--run-as: only a jump client running as root (service mode) takes --run-as; leave it out');
+  if (runAs === '') throw new Error('--run-as: give the non-root user Jump sessions run as (install.conf run_as)');
+  const account = lookupAccount(runAs);
+  if (!account) throw new Error(`--run-as: no user "${runAs}" on this machine`);
+  if (account.uid === 0) throw new Error(`--run-as: "${runAs}" has uid 0; Jump sessions never run as root: name an unprivileged user`);
+  return false;
+}
 
 function openLog(file: string, toStderr: boolean, level: string): Logger {
   const fileDest = pino.destination({ dest: file, mode: 0o600, mkdir: true, sync: false });
@@ -61,6 +83,7 @@ program
   .option('--jc-jump-group <group>', 'jump group to ask for: user:<username> or a shared group (first start)')
   .option('--jc-tag <tag>', 'tag to ask for (first start)')
   .option('--jc-comments <text>', 'comments to ask for (first start)')
+  .option('--run-as <user>', 'service mode (the agent runs as root): the user Jump sessions run as')
   .option('--log-stderr', 'also write the log to standard error')
   .option('--log-level <level>', 'pino log level', 'info')
   .addOption(new Option('--machine-id <id>', 'override the machine id (tests and the fleet simulator)').hideHelp())
@@ -71,8 +94,11 @@ program
     let log: Logger;
     let agent: Agent;
     try {
+      const sessionsAsRoot = checkRunAs(o.runAs, process.geteuid?.() ?? -1);
+      if (process.geteuid?.() === 0) checkRootOnlyDir(o.config);
       cfg = new AgentConfig(o.config);
       log = openLog(cfg.logFile, Boolean(o.logStderr), o.logLevel);
+      if (sessionsAsRoot) log.warn('running as root without --run-as: Jump sessions run as root (an install always passes --run-as)');
       if (o.site) cfg.update({ site_url: o.site });
       if (o.sitePin) cfg.update({ site_pin: o.sitePin });
       if (o.machineId) cfg.update({ machine_id: o.machineId });
@@ -115,6 +141,7 @@ program
         onEnrolled: (clientId) => cfg.update({ client_id: clientId, key_info: undefined, installer_expires_at: undefined }),
         jump: {
           forwardLan: cfg.data.forward_lan ?? false,
+          runAs: o.runAs,
           // Read from the file at each session start, so `jump-client disable` takes effect at once.
           isDisabled: () => new AgentConfig(o.config).data.disabled === true,
         },

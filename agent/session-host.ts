@@ -18,6 +18,7 @@ import { lookup } from 'node:dns/promises';
 import { existsSync } from 'node:fs';
 import { BlockList, connect as tcpConnect, isIP } from 'node:net';
 import { userInfo } from 'node:os';
+import { lookupAccount } from '../installer/accounts.js';
 import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
 import WebSocket from 'ws';
@@ -39,6 +40,12 @@ export interface SessionHostOptions {
   /** Allow port forwarding to private (LAN) addresses, not only this machine's own. Default false. */
   forwardLan?: boolean;
   localAddress?: string;
+  /**
+   * Service mode (the agent runs as root, like sshd): the user every session process (shell, exec,
+   * sftp-server) runs as, resolved at each session start; it must be a real non-root account.
+   * Undefined in user mode: sessions run as the agent's own user.
+   */
+  runAs?: string;
 }
 
 /** Where distributions keep OpenSSH's SFTP server. */
@@ -107,6 +114,51 @@ function childEnv(term?: string): NodeJS.ProcessEnv {
   env.SHELL = u.shell ?? '/bin/sh';
   if (term) env.TERM = term;
   return env;
+}
+
+/** Where util-linux keeps setpriv(1). */
+const SETPRIV_PATHS = ['/usr/bin/setpriv', '/bin/setpriv'];
+
+/** How to start one session process: the program, its argv, environment and working dir. */
+export interface SessionSpawn {
+  file: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** The login shell of the session's user. */
+  shell: string;
+}
+
+/**
+ * How to run `file args` (or, with `file` null, the session user's login shell) for a session.
+ *
+ * User mode (`runAs` undefined): as the agent's own user, with the agent's environment minus JUMP_*.
+ * Service mode: the agent is root; the process is started through
+ * `setpriv --reuid UID --regid GID --init-groups --reset-env --` as `runAs`, looked up now
+ * (getent), with its supplementary groups (libuv's uid/gid spawn would drop them), a clean
+ * environment (HOME, SHELL, USER, LOGNAME, PATH set by setpriv; TERM kept) and its home as cwd
+ * (security issue #12 items 4 and 18). Throws an Error naming the user when `runAs` does not
+ * resolve to a non-root account or setpriv is missing: no session process is ever started as root.
+ */
+export function sessionSpawn(file: string | null, args: string[], runAs: string | undefined, term?: string): SessionSpawn {
+  if (runAs === undefined) {
+    const u = userInfo();
+    const shell = u.shell ?? '/bin/sh';
+    return { file: file ?? shell, args, env: childEnv(term), cwd: existsSync(u.homedir) ? u.homedir : '/', shell };
+  }
+  const account = lookupAccount(runAs);
+  if (!account) throw new Error(`the session user "${runAs}" (run_as) does not exist on this machine`);
+  if (account.uid === 0 || account.name === 'root') throw new Error(`the session user "${runAs}" is root; sessions never run as root`);
+  const setpriv = SETPRIV_PATHS.find((p) => existsSync(p));
+  if (!setpriv) throw new Error('setpriv (util-linux) is missing: sessions cannot be started as the run-as user');
+  const shell = account.shell || '/bin/sh';
+  return {
+    file: setpriv,
+    args: ['--reuid', String(account.uid), '--regid', String(account.gid), '--init-groups', '--reset-env', '--', file ?? shell, ...args],
+    env: { PATH: '/usr/local/bin:/usr/bin:/bin', ...(term ? { TERM: term } : {}) },
+    cwd: existsSync(account.home) ? account.home : '/',
+    shell,
+  };
 }
 
 type PtyModule = typeof import('node-pty');
@@ -234,8 +286,15 @@ export class SessionHost {
             log.warn({ subsystem: info.name }, 'subsystem not available (sftp needs OpenSSH sftp-server on this machine)');
             return reject();
           }
+          let how: SessionSpawn;
+          try {
+            how = sessionSpawn(server, [], this.o.runAs);
+          } catch (err) {
+            log.error({ err: (err as Error).message }, 'sftp refused');
+            return reject();
+          }
           const channel = accept();
-          const child = spawn(server, [], { env: childEnv(), stdio: ['pipe', 'pipe', 'inherit'] });
+          const child = spawn(how.file, how.args, { env: how.env, cwd: how.cwd, stdio: ['pipe', 'pipe', 'inherit'] });
           channel.pipe(child.stdin!);
           // The exit status must go out before the channel closes: end it ourselves.
           child.stdout!.pipe(channel, { end: false });
@@ -288,18 +347,25 @@ export class SessionHost {
     record: boolean,
     onResize: (fn: (cols: number, rows: number) => void) => void,
   ): Promise<number> {
+    let how: SessionSpawn;
+    try {
+      how = sessionSpawn(null, [], this.o.runAs, info.term);
+      if (command !== null) how = sessionSpawn('/bin/sh', ['-c', command], this.o.runAs, info.term);
+      else how.args.push('-l');
+    } catch (err) {
+      return refuseChannel(channel, err as Error, this.o.log);
+    }
     const ptyLib = await loadPty();
     if (!ptyLib) {
       channel.stderr.write('jump-client: no PTY support on this machine (node-pty is missing); running without one\r\n');
-      return this.runCommand(channel, command ?? `exec ${userInfo().shell ?? '/bin/sh'} -i`);
+      return this.runCommand(channel, command ?? `exec ${how.shell} -i`);
     }
-    const shell = userInfo().shell ?? '/bin/sh';
-    const p = ptyLib.spawn(command === null ? shell : '/bin/sh', command === null ? ['-l'] : ['-c', command], {
+    const p = ptyLib.spawn(how.file, how.args, {
       name: info.term,
       cols: info.cols,
       rows: info.rows,
-      cwd: userInfo().homedir,
-      env: childEnv(info.term) as Record<string, string>,
+      cwd: how.cwd,
+      env: how.env as Record<string, string>,
     });
     const rec = record ? new Recorder(sessionId, info, this.o.sendControl) : null;
     p.onData((d) => {
@@ -324,7 +390,13 @@ export class SessionHost {
 
   /** Runs `command` with `sh -c` and plain pipes. Resolves with its exit status (128 + n for signal n). */
   private runCommand(channel: ssh2.ServerChannel, command: string | null): Promise<number> {
-    const child: ChildProcess = spawn('/bin/sh', ['-c', command ?? 'exec /bin/sh -i'], { env: childEnv(), cwd: userInfo().homedir });
+    let how: SessionSpawn;
+    try {
+      how = sessionSpawn('/bin/sh', ['-c', command ?? 'exec /bin/sh -i'], this.o.runAs);
+    } catch (err) {
+      return Promise.resolve(refuseChannel(channel, err as Error, this.o.log));
+    }
+    const child: ChildProcess = spawn(how.file, how.args, { env: how.env, cwd: how.cwd });
     channel.pipe(child.stdin!);
     child.stdout!.pipe(channel, { end: false });
     child.stderr!.pipe(channel.stderr, { end: false });
@@ -338,6 +410,15 @@ export class SessionHost {
       }),
     );
   }
+}
+
+/** Ends a session channel whose process cannot be started as the session user: exit status 1. */
+function refuseChannel(channel: ssh2.ServerChannel, err: Error, log: Logger): number {
+  log.error({ err: err.message }, 'session process refused');
+  channel.stderr.write(`jump-client: ${err.message}\r\n`);
+  channel.exit(1);
+  channel.end();
+  return 1;
 }
 
 const signalNumbers: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGPIPE: 13 };

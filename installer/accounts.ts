@@ -5,7 +5,7 @@
  * Read through `getent passwd` and `id -G` (glibc/NSS, so LDAP and SSSD users count too).
  */
 import { execFileSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { lstatSync, realpathSync, statSync } from 'node:fs';
 import { dirname, parse } from 'node:path';
 
 export interface Account {
@@ -55,4 +55,46 @@ export function unreachableAncestor(dir: string, account: Account): string | nul
     if ((st.mode & bit) === 0) return d;
   }
   return null;
+}
+
+/**
+ * Service mode's rule for where root installs (security issue #12 items 9 and 13): every directory
+ * from `/` down to `dir` (inclusive), both as written and after resolving symlinks, must be owned
+ * by root and not group- or world-writable, since whoever can write one of them can rename the
+ * install away and put their own in its place, for root to run. Returns the first that is not,
+ * with why, or null when all are safe. A missing component counts as unsafe.
+ */
+export function unsafeAncestor(dir: string): { path: string; why: string } | null {
+  const chains: string[][] = [];
+  for (const start of [dir, safeRealpath(dir)]) {
+    if (start === null) return { path: dir, why: 'not resolvable' };
+    const chain: string[] = [];
+    for (let d = start; ; d = dirname(d)) {
+      chain.unshift(d);
+      if (d === parse(d).root) break;
+    }
+    chains.push(chain);
+  }
+  for (const chain of chains) {
+    for (const d of chain) {
+      let st;
+      try {
+        st = lstatSync(d);
+      } catch {
+        return { path: d, why: 'missing' };
+      }
+      if (st.isSymbolicLink()) continue; // its target is checked in the resolved chain; the link itself lives in its (checked) parent
+      if (st.uid !== 0) return { path: d, why: `owned by uid ${st.uid}` };
+      if ((st.mode & 0o022) !== 0) return { path: d, why: `writable by ${(st.mode & 0o002) !== 0 ? 'everyone' : `group ${st.gid}`}` };
+    }
+  }
+  return null;
+}
+
+function safeRealpath(p: string): string | null {
+  try {
+    return realpathSync(p);
+  } catch {
+    return null;
+  }
 }

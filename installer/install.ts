@@ -6,28 +6,33 @@
  * a failed install leaves no install dir, no unit and no enrollment behind (the jump client
  * enrolls at its first start, never here). Errors are JumpErrors with a catalog code:
  *   INSTALL_AS_ROOT, INSTALL_USER_UNKNOWN, INSTALL_USER_NOT_ALLOWED, INSTALL_DIR_EXISTS,
- *   INSTALL_DIR_UNWRITABLE, INSTALLER_DAMAGED, INSTALLER_EXPIRED, INSTALLER_OVERRIDE_FORBIDDEN,
+ *   INSTALL_DIR_UNWRITABLE, INSTALL_DIR_UNSAFE, INSTALLER_DAMAGED, INSTALLER_EXPIRED, INSTALLER_OVERRIDE_FORBIDDEN,
  *   VALIDATION_FAILED (a flag's value), INSTALL_FAILED (a system step; rolled back).
  *
- * Root installs in service mode (starts at boot, runs as `--user`); anyone else in user mode
- * (runs as that user, started with `DIR/init-script start`).
+ * Root installs in service mode (starts at boot; the agent runs as root and its Jump sessions as
+ * `--user`); anyone else in user mode (runs as that user, started with `DIR/init-script start`).
+ *
+ * Security issue #12 items 9 and 13: the install is built in a private staging dir made next to
+ * the target (mkdtemp, 0700, owned by whoever installs), every file created with O_EXCL (never
+ * through a symlink), then renamed into place whole. Nothing is ever chowned: in service mode every
+ * file is root's, and the target's ancestors must be root's and not group/world-writable
+ * (INSTALL_DIR_UNSAFE), so the run-as user cannot swap in what root runs.
  */
-import { chmodSync, chownSync, copyFileSync, cpSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, accessSync, constants, writeFileSync, existsSync } from 'node:fs';
+import { accessSync, chmodSync, constants, copyFileSync, cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { AgentConfig } from '../agent/config.js';
 import { JumpError } from '../protocol/errors.js';
 import { OVERRIDABLE_FIELDS, type OverridableField } from '../protocol/fields.js';
 import { requestedFieldsSchema, type RequestedFields } from '../protocol/messages.js';
 import { VERSION } from '../protocol/version.js';
-import { lookupAccount, unreachableAncestor, type Account } from './accounts.js';
+import { lookupAccount, unreachableAncestor, unsafeAncestor, type Account } from './accounts.js';
 import { INSTALLER_FLAGS } from './flags.js';
 import {
   CRON_DIR,
   bootFiles,
   cronEntry,
   formatInstallConf,
-  installPaths,
   newUnitName,
   removeBootStart,
   run,
@@ -58,6 +63,9 @@ export interface InstallResult {
   /** How the install starts at boot: a systemd unit, a cron.d entry, or nothing (user mode). */
   bootStart: { kind: 'systemd' | 'cron'; file: string } | null;
 }
+
+/** The default `--install-dir` of a service-mode install (a user-mode install: `~/jumpclient`). */
+export const SERVICE_DEFAULT_DIR = '/opt/jumpclient';
 
 /** Files of the package that go into every install dir (beside them: lib/). */
 const PACKAGE_FILES = ['jump-client', 'init-script', 'uninstall'];
@@ -154,8 +162,14 @@ export function writeStampedConfig(configDir: string, stamp: Stamp, requested: R
   });
 }
 
-/** Resolves and checks `--install-dir` (seeds: must not exist; its location must be writable). */
-export function checkInstallDir(o: InstallOptions, runAs: Account): string {
+/**
+ * Resolves and checks `--install-dir` (seeds: must not exist; its location must be writable).
+ * Default: /opt/jumpclient in service mode, `~U/jumpclient` in user mode. Service mode also needs
+ * every ancestor root-owned and not group/world-writable (INSTALL_DIR_UNSAFE; security issue #12
+ * item 9: `/home/jsmith/jumpclient` is refused, since jsmith could rename it away and put their own
+ * init-script where root runs it); user mode needs the user to reach it (INSTALL_USER_NOT_ALLOWED).
+ */
+export function checkInstallDir(o: InstallOptions, runAs: Account, mode: InstallResult['mode'] = 'user'): string {
   if (o.installDir !== undefined && (o.installDir === '' || /[\u0000-\u001f\u007f]/.test(o.installDir))) {
     throw new JumpError('VALIDATION_FAILED', { field: '--install-dir', detail: '--install-dir: give a path without control characters.' });
   }
@@ -163,12 +177,22 @@ export function checkInstallDir(o: InstallOptions, runAs: Account): string {
   if (o.installDir !== undefined && /["'\\]/.test(o.installDir)) {
     throw new JumpError('VALIDATION_FAILED', { field: '--install-dir', detail: '--install-dir: give a path without quotes or backslashes.' });
   }
-  const dir = resolve(o.installDir ?? join(runAs.home, 'jumpclient'));
+  const dir = resolve(o.installDir ?? (mode === 'service' ? SERVICE_DEFAULT_DIR : join(runAs.home, 'jumpclient')));
   const parent = checkNewDir(dir);
   try {
     accessSync(parent, constants.W_OK | constants.X_OK);
   } catch {
     throw new JumpError('INSTALL_DIR_UNWRITABLE', { field: '--install-dir', detail: `--install-dir: ${parent} is not writable by ${userInfo().username}.` });
+  }
+  if (mode === 'service') {
+    const unsafe = unsafeAncestor(parent);
+    if (unsafe) {
+      throw new JumpError('INSTALL_DIR_UNSAFE', {
+        field: '--install-dir',
+        detail: `--install-dir: ${unsafe.path} is ${unsafe.why}, so someone other than root could replace what root runs in ${dir}; choose a directory only root can write, e.g. --install-dir ${SERVICE_DEFAULT_DIR}.`,
+      });
+    }
+    return dir;
   }
   const blocked = unreachableAncestor(parent, runAs);
   if (blocked) {
@@ -196,9 +220,17 @@ export function rollBack(undo: (() => void)[], err: unknown): never {
   throw new JumpError('INSTALL_FAILED', { detail: (err as Error).message });
 }
 
-function chownTree(path: string, uid: number, gid: number): void {
-  chownSync(path, uid, gid);
-  if (statSync(path).isDirectory()) for (const e of readdirSync(path)) chownTree(join(path, e), uid, gid);
+/**
+ * Gives everything under `path` (inside the private staging dir) fixed modes: directories and
+ * executables 0755, other files 0644; symlinks are left alone (chmod would follow them).
+ */
+function normalizeModes(path: string): void {
+  const st = lstatSync(path);
+  if (st.isSymbolicLink()) return;
+  if (st.isDirectory()) {
+    chmodSync(path, 0o755);
+    for (const e of readdirSync(path)) normalizeModes(join(path, e));
+  } else chmodSync(path, (st.mode & 0o100) !== 0 ? 0o755 : 0o644);
 }
 
 /**
@@ -219,25 +251,32 @@ export function install(o: InstallOptions, stamp: Stamp, packageDir: string, now
   for (const f of PACKAGE_FILES) {
     if (!existsSync(join(packageDir, f))) throw new JumpError('INSTALLER_DAMAGED', { detail: `${f} is missing from the installer.` });
   }
-  const dir = checkInstallDir(o, runAs);
+  const dir = checkInstallDir(o, runAs, mode);
 
-  // 2. The install, undone in reverse on any failure.
-  const p = installPaths(dir);
+  // 2. The install, built in a staging dir beside the target and renamed into place; undone in
+  // reverse on any failure.
   const conf: InstallConf = { mode, run_as: runAs.name, unit: mode === 'service' ? newUnitName() : undefined, installer: stamp.uid, version: VERSION };
   const undo: (() => void)[] = [];
   let bootStart: InstallResult['bootStart'] = null;
   try {
-    mkdirSync(dir, { mode: 0o700 });
-    undo.push(() => rmSync(dir, { recursive: true, force: true }));
-    chmodSync(dir, 0o700);
+    // mkdtemp makes a new 0700 dir owned by whoever installs: no one else can put anything in it.
+    const staging = mkdtempSync(join(dirname(dir), `.${basename(dir)}.install-`));
+    undo.push(() => rmSync(staging, { recursive: true, force: true }));
     for (const f of PACKAGE_FILES) {
-      copyFileSync(join(packageDir, f), join(dir, f));
-      chmodSync(join(dir, f), 0o755);
+      copyFileSync(join(packageDir, f), join(staging, f), constants.COPYFILE_EXCL);
+      chmodSync(join(staging, f), 0o755);
     }
-    cpSync(join(packageDir, 'lib'), join(dir, 'lib'), { recursive: true });
-    writeStampedConfig(p.config, stamp, requested);
-    writeFileSync(p.conf, formatInstallConf(conf), { mode: 0o644 });
-    if (euid === 0) chownTree(dir, runAs.uid, runAs.gid);
+    cpSync(join(packageDir, 'lib'), join(staging, 'lib'), { recursive: true, force: false, errorOnExist: true, verbatimSymlinks: true });
+    normalizeModes(join(staging, 'lib'));
+    writeStampedConfig(join(staging, 'config'), stamp, requested);
+    chmodSync(join(staging, 'config'), 0o700);
+    writeFileSync(join(staging, 'install.conf'), formatInstallConf(conf), { mode: 0o644, flag: 'wx' });
+    chmodSync(join(staging, 'install.conf'), 0o644); // the .bin runs us with umask 077
+    // Service mode: the dir is root's 0755 (the config inside stays 0700); user mode: the user's 0700.
+    chmodSync(staging, mode === 'service' ? 0o755 : 0o700);
+    if (existsSync(dir) || isSymlink(dir)) throw new JumpError('INSTALL_DIR_EXISTS', { field: '--install-dir', detail: `--install-dir: ${dir} exists.` });
+    renameSync(staging, dir);
+    undo.push(() => rmSync(dir, { recursive: true, force: true }));
 
     if (mode === 'service') {
       const { unitFile, cronFile } = bootFiles(conf)!;
@@ -249,7 +288,7 @@ export function install(o: InstallOptions, stamp: Stamp, packageDir: string, now
         bootStart = { kind: 'systemd', file: unitFile };
       } else if (existsSync(CRON_DIR)) {
         undo.push(() => removeBootStart(conf));
-        writeFileSync(cronFile, cronEntry(dir, runAs.name), { mode: 0o644, flag: 'wx' });
+        writeFileSync(cronFile, cronEntry(dir), { mode: 0o644, flag: 'wx' });
         bootStart = { kind: 'cron', file: cronFile };
       }
     }
@@ -257,6 +296,14 @@ export function install(o: InstallOptions, stamp: Stamp, packageDir: string, now
     rollBack(undo, err);
   }
   return { dir, mode, runAs: runAs.name, bootStart };
+}
+
+function isSymlink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 /** The summary printed after a successful install (not with --silent). */

@@ -7,10 +7,13 @@
  *   run_key=JumpClient-<12 hex> (Windows user mode only)
  *   installer=<uid>     version=<jump-client version>
  *
- * Service mode (installed by root): under systemd a system unit `/etc/systemd/system/<unit>.service`
- * runs the agent as `run_as`; without systemd as PID 1, `/etc/cron.d/<unit>` starts it at boot
- * with `@reboot <run_as> DIR/init-script start`. User mode: the user starts it, and is told how
- * to make that happen at boot.
+ * Service mode (installed by root): everything in the install dir is root's, and the agent runs
+ * as root, like sshd, holding its identity key where no session can read it; every Jump session's
+ * processes run as `run_as` (agent/session-host.ts, `--run-as`). Under systemd a system unit
+ * `/etc/systemd/system/<unit>.service` runs it; without systemd as PID 1, `/etc/cron.d/<unit>`
+ * starts it at boot with `@reboot root DIR/init-script start` (security issue #12 items 4 and 9).
+ * User mode: the agent and its sessions run as the user, who starts it and is told how to make
+ * that happen at boot.
  *
  * Outside systemd the agent is a detached process with a pid file, `DIR/jump-client.pid`. The pid
  * file is trusted only when `/proc/<pid>/cmdline` is this install's `jump-client run`.
@@ -108,10 +111,12 @@ function unitQuote(s: string, isArgument = true): string {
 }
 
 /**
- * The systemd system unit for a service-mode install. The agent runs as `runAs` with that user's
- * groups; systemd restarts it on failure but not after exit 1 (bad config) or 3 (refused by the
- * site for good). Hardening is limited to what does not narrow the technician's session, which
- * runs inside this unit with the user's own rights (docs/decisions.md, "Service mode under systemd").
+ * The systemd system unit for a service-mode install. The agent runs as root (no `User=`), like
+ * sshd, and starts every session process as `runAs` with that user's groups (`--run-as`); systemd
+ * restarts it on failure but not after exit 1 (bad config) or 3 (refused by the site for good).
+ * Hardening is limited to what does not narrow the technician's session, which runs inside this
+ * unit with the user's own rights (docs/decisions.md, "Service mode under systemd"), nor stop the
+ * agent from switching to that user.
  */
 export function systemdUnit(dir: string, runAs: string): string {
   const p = installPaths(dir);
@@ -123,8 +128,7 @@ export function systemdUnit(dir: string, runAs: string): string {
     '',
     '[Service]',
     'Type=simple',
-    `User=${runAs}`,
-    `ExecStart=${unitQuote(p.exe, false)} run --config ${unitQuote(p.config)}`,
+    `ExecStart=${unitQuote(p.exe, false)} run --config ${unitQuote(p.config)} --run-as ${unitQuote(runAs)}`,
     // A single path: no quotes, only specifiers escaped.
     `WorkingDirectory=${dir.replace(/%/g, '%%')}`,
     'Restart=on-failure',
@@ -151,12 +155,16 @@ function cronQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`.replace(/%/g, '\\%');
 }
 
-/** The `/etc/cron.d` entry that starts a service-mode install at boot when systemd is not PID 1. */
-export function cronEntry(dir: string, runAs: string): string {
+/**
+ * The `/etc/cron.d` entry that starts a service-mode install at boot when systemd is not PID 1:
+ * root runs `DIR/init-script start` (the dir and its ancestors are root's: installer/install.ts),
+ * and the agent it starts runs sessions as the install's run_as.
+ */
+export function cronEntry(dir: string): string {
   return [
     `# Jump Client in ${dir.replace(/\n/g, ' ')}: start at boot (written by jump-client install; removed by its uninstall).`,
     'SHELL=/bin/sh',
-    `@reboot ${runAs} ${cronQuote(join(dir, 'init-script'))} start >/dev/null 2>&1`,
+    `@reboot root ${cronQuote(join(dir, 'init-script'))} start >/dev/null 2>&1`,
     '',
   ].join('\n');
 }
@@ -197,7 +205,7 @@ function cmdlineOf(pid: number): string[] | null {
   }
 }
 
-/** True when `pid` is this install's agent: `DIR/jump-client run --config DIR/config`. */
+/** True when `pid` is this install's agent: `DIR/jump-client run --config DIR/config [--run-as U]`. */
 export function isOurAgent(dir: string, pid: number): boolean {
   const p = installPaths(dir);
   const argv = cmdlineOf(pid);
@@ -252,7 +260,10 @@ export async function startAgent(dir: string): Promise<ActionResult> {
   const p = installPaths(dir);
   const firstStart = new AgentConfig(p.config).data.client_id === undefined;
   const out = openSync(p.out, 'a', 0o600);
-  const child = spawn(p.exe, ['run', '--config', p.config], { detached: true, stdio: ['ignore', out, out], cwd: dir });
+  // Service mode: this runs as root and the agent does too; its sessions run as run_as.
+  const conf = readInstallConf(dir);
+  const args = ['run', '--config', p.config, ...(conf?.mode === 'service' ? ['--run-as', conf.run_as] : [])];
+  const child = spawn(p.exe, args, { detached: true, stdio: ['ignore', out, out], cwd: dir });
   closeSync(out);
   let exited: number | null = null;
   child.on('exit', (code, signal) => (exited = code ?? (signal ? 128 : 1)));

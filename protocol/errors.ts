@@ -98,6 +98,12 @@ export const ERROR_CATALOG = {
     status: 400,
     message: 'The install directory cannot be created: its parent must exist and be writable. Choose a location you may write to.',
   },
+  INSTALL_DIR_UNSAFE: {
+    action: 'install',
+    status: 400,
+    message:
+      'A service-mode install must live where only root can write: a directory on the way to it belongs to, or is writable by, another user, who could replace what root runs. Choose a root-owned location such as /opt/jumpclient.',
+  },
   INSTALLER_DAMAGED: {
     action: 'install',
     status: 400,

@@ -7,9 +7,13 @@
  * against a real site on 127.0.0.1, as root (service mode) and as a test user (user mode).
  *
  * Needs root (CI runs as root) to create test users with useradd.
+ *
+ * Security issue #12 items 4, 9, 13: a service-mode install is root's from top to bottom, the agent
+ * runs as root and its Jump sessions as --user, and the user can neither read the identity key nor
+ * replace what root runs; init-script and uninstall fail closed.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,6 +54,36 @@ function sh(args: string[], opts: { user?: string; cwd?: string } = {}) {
   const env = { PATH: noNodePath, TMPDIR: tmpForBin, HOME: opts.user ? `/home/${opts.user}` : '/root' };
   if (opts.user) return run('runuser', ['-u', opts.user, '--', 'env', `PATH=${noNodePath}`, `TMPDIR=${tmpForBin}`, `HOME=/home/${opts.user}`, ...args], { cwd: opts.cwd });
   return run(args[0], args.slice(1), { env, cwd: opts.cwd });
+}
+
+/** A new path under /opt (root's, 0755): where a service-mode install may go. Removed afterwards, with any agent left running there. */
+function optDir(prefix: string): string {
+  const d = `/opt/${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+  optDirs.push(d);
+  return d;
+}
+const optDirs: string[] = [];
+
+/** Every path under `dir` (itself included), not following symlinks. */
+function walk(dir: string): string[] {
+  const out = [dir];
+  if (lstatSync(dir).isDirectory()) for (const e of readdirSync(dir)) out.push(...walk(join(dir, e)));
+  return out;
+}
+
+/** Pids of `jump-client run` processes for the install in `dir`. */
+function agentsOf(dir: string): number[] {
+  const pids: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+      if (argv[0] === join(dir, 'jump-client') && argv[1] === 'run') pids.push(Number(e));
+    } catch {
+      /* gone */
+    }
+  }
+  return pids;
 }
 
 function cronFiles(): string[] {
@@ -99,6 +133,10 @@ describe.runIf(isRoot)('headless Linux install from bomgar-scc-<uid>.bin', () =>
   }, 240_000);
 
   afterAll(async () => {
+    for (const d of optDirs) {
+      for (const pid of agentsOf(d)) process.kill(pid, 'SIGKILL');
+      rmSync(d, { recursive: true, force: true });
+    }
     for (const u of users) {
       await run('pkill', ['-KILL', '-u', u]);
       await run('userdel', ['-r', u]);
@@ -107,7 +145,7 @@ describe.runIf(isRoot)('headless Linux install from bomgar-scc-<uid>.bin', () =>
   });
 
   it('service mode: installs with the seeds flags as root for --user, starts, reports LSB status, restarts, uninstalls', async () => {
-    const dir = join(userA.home, 'jumpclient');
+    const dir = optDir('jumpclient');
     const comments = `Rack 4 "north" it's $HOME; echo pwned \\ ok`;
     const cronBefore = cronFiles();
     // The seeds' command line, run by dash (Debian's sh) from the installer's directory.
@@ -118,16 +156,24 @@ describe.runIf(isRoot)('headless Linux install from bomgar-scc-<uid>.bin', () =>
     expect(inst.code, inst.stderr).toBe(0);
     expect(inst.stdout).toContain('service mode, runs as ' + userA.name);
     expect(readdirSync(tmpForBin)).toEqual([]); // the .bin's temp dir is gone
+    expect(readdirSync('/opt').filter((f) => f.includes('.install-'))).toEqual([]); // no staging dir left
 
-    // Files: the dir and everything in it belong to the run-as user; key and config are private.
-    expect(statSync(dir).uid).toBe(userA.uid);
-    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    // Files (security issue #12 item 9): the dir and everything in it are root's, none writable by
+    // group or others; key and config are root-only.
+    expect(statSync(dir).uid).toBe(0);
+    expect(statSync(dir).mode & 0o777).toBe(0o755);
+    for (const f of walk(dir)) {
+      const st = lstatSync(f);
+      expect(st.uid, f).toBe(0);
+      if (!st.isSymbolicLink()) expect(st.mode & 0o022, f).toBe(0);
+    }
+    expect(statSync(join(dir, 'config')).mode & 0o777).toBe(0o700);
     expect(statSync(join(dir, 'config', 'agent.json')).mode & 0o777).toBe(0o600);
-    expect(statSync(join(dir, 'config', 'agent.json')).uid).toBe(userA.uid);
+    expect(statSync(join(dir, 'install.conf')).mode & 0o777).toBe(0o644);
     const newCron = cronFiles().filter((f) => !cronBefore.includes(f));
     if (existsSync(CRON_DIR) && !existsSync('/run/systemd/system')) {
       expect(newCron).toHaveLength(1);
-      expect(readFileSync(join(CRON_DIR, newCron[0]), 'utf8')).toContain(`@reboot ${userA.name} '${dir}/init-script' start`);
+      expect(readFileSync(join(CRON_DIR, newCron[0]), 'utf8')).toContain(`@reboot root '${dir}/init-script' start`);
     }
 
     expect((await sh([join(dir, 'init-script'), 'status'])).code).toBe(3);
@@ -135,7 +181,10 @@ describe.runIf(isRoot)('headless Linux install from bomgar-scc-<uid>.bin', () =>
     expect(started.code, started.stderr).toBe(0);
     expect(started.stdout).toContain('enrolled');
     expect(statSync(join(dir, 'config', 'agent.key')).mode & 0o777).toBe(0o600);
-    expect(agentUidOf(dir)).toBe(userA.uid);
+    expect(statSync(join(dir, 'config', 'agent.key')).uid).toBe(0);
+    // The agent runs as root, like sshd (its sessions run as the user: the next test).
+    expect(agentUidOf(dir)).toBe(0);
+    expect(readFileSync(`/proc/${readFileSync(join(dir, 'jump-client.pid'), 'utf8').trim()}/cmdline`, 'utf8').split('\0')).toContain('--run-as');
 
     const mine = await waitFor(async () => (await clients()).find((c) => c.installer === uid && c.status === 'online'), 20_000, 200, 'client online');
     expect(mine).toMatchObject({ jump_group: 'Linux Admins', tag: 'Headless Linux Systems', comments });
@@ -155,7 +204,10 @@ describe.runIf(isRoot)('headless Linux install from bomgar-scc-<uid>.bin', () =>
     const restarted = await sh([join(dir, 'init-script'), 'restart']);
     expect(restarted.code, restarted.stderr).toBe(0);
     expect((await sh([join(dir, 'init-script'), 'status'])).code).toBe(0);
-    expect(agentUidOf(dir)).toBe(userA.uid);
+    expect(agentUidOf(dir)).toBe(0);
+    // The user can read the status, but not start or stop a service (LSB 4).
+    expect((await sh([join(dir, 'init-script'), 'status'], { user: userA.name })).code).toBe(0);
+    expect((await sh([join(dir, 'init-script'), 'stop'], { user: userA.name })).code).toBe(4);
 
     expect((await sh([join(dir, 'init-script'), 'stop'])).code).toBe(0);
     expect((await sh([join(dir, 'init-script'), 'stop'])).code).toBe(0);
@@ -169,7 +221,7 @@ describe.runIf(isRoot)('headless Linux install from bomgar-scc-<uid>.bin', () =>
     expect(un.stdout).toContain('the site shows it as uninstalled');
     expect(existsSync(dir)).toBe(false);
     expect(cronFiles()).toEqual(cronBefore);
-    expect(execFileSync('ps', ['-u', userA.name, '-o', 'args='], { encoding: 'utf8' })).not.toContain('jump-client run');
+    expect(agentsOf(dir)).toEqual([]);
     const after = (await clients()).find((c) => c.id === mine.id)!;
     expect(after.status).toBe('uninstalled');
     expect(existsSync(nodeMarker)).toBe(false);
@@ -194,6 +246,159 @@ describe.runIf(isRoot)('headless Linux install from bomgar-scc-<uid>.bin', () =>
     expect(existsSync(dir)).toBe(false);
     expect((await clients()).find((c) => c.id === mine.id)!.status).toBe('uninstalled');
     expect(existsSync(nodeMarker)).toBe(false);
+  });
+
+  describe('security issue #12: the run-as user cannot become root or clone the endpoint', () => {
+    it('item 4: a Jump session into a service-mode client runs as --user with its groups and home, and cannot read the identity key', async () => {
+      const group = `jcg${Math.random().toString(36).slice(2, 7)}`;
+      execFileSync('groupadd', [group]);
+      try {
+        execFileSync('usermod', ['-aG', group, userA.name]);
+        const gid = Number(execFileSync('getent', ['group', group], { encoding: 'utf8' }).split(':')[2]);
+        const dir = optDir('jc-session');
+        const inst = await sh(['sh', binPath, '--install-dir', dir, '--user', userA.name, '--jc-tag', 'session-as-user']);
+        expect(inst.code, inst.stderr).toBe(0);
+        const started = await sh([join(dir, 'init-script'), 'start']);
+        expect(started.code, started.stderr).toBe(0);
+        const mine = await waitFor(async () => (await clients()).find((c) => c.tag === 'session-as-user' && c.status === 'online'), 20_000, 200, 'online');
+        const key = join(dir, 'config', 'agent.key');
+        const r = await jump(site.consoleDir, ['jump', String(mine.id), '--', 'sh', '-c', `id -u; id -G; pwd; echo "HOME=$HOME"; cat ${key}; echo "cat=$?"`]);
+        expect(r.code, r.stderr).toBe(0);
+        const lines = r.stdout.trim().split('\n');
+        expect(Number(lines[0])).toBe(userA.uid);
+        expect(lines[1].split(' ').map(Number)).toContain(gid); // supplementary groups (setpriv --init-groups)
+        expect(lines[2]).toBe(userA.home); // not the install dir
+        expect(lines[3]).toBe(`HOME=${userA.home}`);
+        expect(r.stdout).toContain('cat=1');
+        expect(r.stdout + r.stderr).not.toContain('PRIVATE KEY');
+        expect(r.stderr).toMatch(/Permission denied/);
+        // A PTY shell and SFTP run as the user too; SFTP starts in the user's home (issue item 18).
+        expect((await jump(site.consoleDir, ['ssh-config', '--write'])).code).toBe(0);
+        const cfg = join(site.consoleDir, 'ssh_config');
+        const tty = await run('ssh', ['-F', cfg, '-tt', `jump-${mine.id}`, 'id -u; tty; exit 0']);
+        expect(tty.code, tty.stderr).toBe(0);
+        expect(tty.stdout).toMatch(new RegExp(`^${userA.uid}\\r?$`, 'm'));
+        expect(tty.stdout).toMatch(/\/dev\/pts\//);
+        const sftp = await run('sftp', ['-F', cfg, '-b', '-', `jump-${mine.id}`], { input: `pwd\n-get ${key} ${join(tmpForBin, 'stolen.key')}\n` });
+        expect(sftp.stdout).toContain(`Remote working directory: ${userA.home}`);
+        expect(existsSync(join(tmpForBin, 'stolen.key'))).toBe(false);
+
+        // The user outside a session: no key, and nothing root runs can be replaced.
+        const asUser = (cmd: string) => sh(['sh', '-c', cmd], { user: userA.name });
+        expect((await asUser(`cat ${key}`)).stderr).toMatch(/Permission denied/);
+        for (const f of ['jump-client', 'init-script', 'uninstall', 'install.conf']) {
+          const w = await asUser(`echo 'id > /tmp/pwned' > '${dir}/${f}'`);
+          expect(w.code, f).not.toBe(0);
+          expect(w.stderr, f).toMatch(/Permission denied/);
+          expect((await asUser(`mv '${dir}/${f}' '${dir}/${f}.old'`)).code, f).not.toBe(0);
+        }
+        expect((await asUser(`mv '${dir}' '${dir}.old'`)).code).not.toBe(0);
+        expect((await sh([join(dir, 'uninstall')])).code).toBe(0);
+        expect(existsSync(dir)).toBe(false);
+      } finally {
+        execFileSync('gpasswd', ['-d', userA.name, group], { stdio: 'ignore' });
+        execFileSync('groupdel', [group]);
+      }
+    });
+
+    it('item 9: root is refused a service install in a directory the user owns or can write, also through a symlinked ancestor; nothing left behind', async () => {
+      const before = readdirSync(userA.home).sort();
+      const inHome = await sh(['sh', binPath, '--install-dir', join(userA.home, 'jumpclient'), '--user', userA.name]);
+      expect(inHome.code).toBe(2);
+      expect(inHome.stderr).toMatch(new RegExp(`INSTALL_DIR_UNSAFE: .*--install-dir: ${userA.home} is owned by uid ${userA.uid}.*--install-dir /opt/jumpclient`));
+      const link = optDir('jc-link');
+      symlinkSync(userA.home, link);
+      const viaLink = await sh(['sh', binPath, '--install-dir', join(link, 'jc'), '--user', userA.name]);
+      expect(viaLink.code).toBe(2);
+      expect(viaLink.stderr).toMatch(/INSTALL_DIR_UNSAFE/);
+      const open = optDir('jc-open');
+      mkdirSync(open, { mode: 0o777 });
+      chmodSync(open, 0o777);
+      const worldWritable = await sh(['sh', binPath, '--install-dir', join(open, 'jc'), '--user', userA.name]);
+      expect(worldWritable.code).toBe(2);
+      expect(worldWritable.stderr).toMatch(/INSTALL_DIR_UNSAFE: .*is writable by everyone/);
+      expect(readdirSync(userA.home).filter((f) => f !== '.jump-client-install.log').sort()).toEqual(before.filter((f) => f !== '.jump-client-install.log'));
+      expect(readdirSync(open)).toEqual([]);
+    });
+
+    it('item 13: a symlink planted at the install path is refused, not followed; the file it points at keeps its owner', async () => {
+      const canary = optDir('jc-canary');
+      writeFileSync(canary, 'root only\n', { mode: 0o600 });
+      const target = optDir('jc-planted');
+      symlinkSync(canary, target);
+      const r = await sh(['sh', binPath, '--install-dir', target, '--user', userA.name]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/INSTALL_DIR_EXISTS/);
+      expect(statSync(canary).uid).toBe(0);
+      expect(statSync(canary).mode & 0o777).toBe(0o600);
+      expect(readFileSync(canary, 'utf8')).toBe('root only\n');
+    });
+
+    it('item 9: init-script and uninstall fail closed: run_as=0, root or empty, or a group/world-writable file, and nothing runs as root', async () => {
+      const dir = optDir('jc-closed');
+      const inst = await sh(['sh', binPath, '--install-dir', dir, '--user', userA.name]);
+      expect(inst.code, inst.stderr).toBe(0);
+      const confFile = join(dir, 'install.conf');
+      const good = readFileSync(confFile, 'utf8');
+      for (const bad of ['run_as=0', 'run_as=root', 'run_as=', 'run_as=-u', 'run_as=no-such-user-x']) {
+        writeFileSync(confFile, good.replace(/^run_as=.*$/m, bad));
+        const r = await sh([join(dir, 'init-script'), 'start']);
+        expect(r.code, bad).toBe(1);
+        expect(r.stderr, bad).toMatch(/init-script: .*run_as.*nothing was started/);
+        expect(agentsOf(dir), bad).toEqual([]);
+        expect(existsSync(join(dir, 'jump-client.pid')), bad).toBe(false);
+      }
+      writeFileSync(confFile, good);
+      for (const [f, mode] of [['jump-client', 0o775], ['init-script', 0o757], ['', 0o775]] as const) {
+        const path = join(dir, f);
+        chmodSync(path, mode);
+        const r = await sh([join(dir, 'init-script'), 'start']);
+        expect(r.code, f).toBe(1);
+        expect(r.stderr, f).toMatch(/must be owned by root and not group\/world-writable/);
+        if (f !== 'init-script') {
+          // uninstall checks itself, the dir (and above), jump-client and install.conf.
+          const u = await sh([join(dir, 'uninstall')]);
+          expect(u.code, f).toBe(1);
+          expect(u.stderr, f).toMatch(/must be owned by root and not group\/world-writable.*nothing was changed/);
+          expect(existsSync(join(dir, 'jump-client')), f).toBe(true);
+        }
+        chmodSync(path, 0o755);
+      }
+      expect(agentsOf(dir)).toEqual([]);
+      // A user-owned service dir (an install made before this fix) is refused too.
+      execFileSync('chown', [userA.name, dir]);
+      expect((await sh([join(dir, 'init-script'), 'start'])).code).toBe(1);
+      expect(agentsOf(dir)).toEqual([]);
+      execFileSync('chown', ['root', dir]);
+      expect((await sh([join(dir, 'uninstall')])).code).toBe(0);
+      expect(existsSync(dir)).toBe(false);
+    });
+
+    it('item 9, user mode: root running the user\'s init-script never runs the agent as root or as another user, whatever install.conf says', async () => {
+      const dir = join(userB.home, 'jc-closed');
+      optDirs.push(dir); // afterAll kills an agent left running here (the old code started one as root)
+      const bin = join(userB.home, binPath.split('/').pop()!);
+      const inst = await sh(['sh', bin, '--install-dir', dir, '--jc-tag', 'user-closed'], { user: userB.name });
+      expect(inst.code, inst.stderr).toBe(0);
+      const confFile = join(dir, 'install.conf');
+      const good = readFileSync(confFile, 'utf8');
+      for (const bad of ['run_as=root', 'run_as=', 'run_as=0', `run_as=${userA.name}`]) {
+        // The user owns install.conf and writes what they like into it.
+        const w = await sh(['sh', '-c', `printf '%s' "$1" > "$2"`, 'sh', good.replace(/^run_as=.*$/m, bad), confFile], { user: userB.name });
+        expect(w.code).toBe(0);
+        const r = await sh([join(dir, 'init-script'), 'start']);
+        expect(r.code, bad).toBe(1);
+        expect(r.stderr, bad).toMatch(/nothing was started/);
+        expect(agentsOf(dir), bad).toEqual([]);
+      }
+      await sh(['sh', '-c', `printf '%s' "$1" > "$2"`, 'sh', good, confFile], { user: userB.name });
+      const started = await sh([join(dir, 'init-script'), 'start']);
+      expect(started.code, started.stderr).toBe(0);
+      expect(agentUidOf(dir)).toBe(userB.uid);
+      const un = await sh([join(dir, 'uninstall')]);
+      expect(un.code, un.stderr).toBe(0);
+      expect(existsSync(dir)).toBe(false);
+    });
   });
 
   describe('bad input: a non-zero exit, a message naming the flag and the fix, nothing left behind', () => {
@@ -237,7 +442,7 @@ describe.runIf(isRoot)('headless Linux install from bomgar-scc-<uid>.bin', () =>
     });
 
     it('an expired installer at first start: the site refuses, init-script start fails with INSTALLER_EXPIRED, nothing enrolls', async () => {
-      const dir = join(userA.home, 'expiring');
+      const dir = optDir('expiring');
       const inst = await sh(['sh', binPath, '--install-dir', dir, '--user', userA.name, '--jc-tag', 'expiring']);
       expect(inst.code, inst.stderr).toBe(0);
       // The site's clock passes the installer's validity (the stamped copy still looks valid).
@@ -288,7 +493,7 @@ describe.runIf(isRoot)('headless Linux install from bomgar-scc-<uid>.bin', () =>
   });
 
   it('the systemd unit of a service-mode install passes systemd-analyze verify', async () => {
-    const dir = join(userA.home, 'unit check');
+    const dir = optDir('unit check');
     const inst = await sh(['sh', binPath, '--install-dir', dir, '--user', userA.name]);
     expect(inst.code, inst.stderr).toBe(0);
     const { systemdUnit } = await import('../../installer/service.js');
@@ -298,7 +503,7 @@ describe.runIf(isRoot)('headless Linux install from bomgar-scc-<uid>.bin', () =>
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
     // The check can fail: the same unit for a dir without the executable does not verify.
-    writeFileSync(unitFile, systemdUnit(join(userA.home, 'no such dir'), userA.name));
+    writeFileSync(unitFile, systemdUnit(join('/opt', 'no such dir'), userA.name));
     expect((await run('systemd-analyze', ['verify', unitFile])).code).not.toBe(0);
     expect((await sh([join(dir, 'uninstall')])).code).toBe(0);
   });

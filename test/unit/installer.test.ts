@@ -88,8 +88,8 @@ describe('install.conf, cron.d and systemd', () => {
 
   it('the cron.d line gives sh the exact path, whatever it holds (cron turns a bare % into a newline)', () => {
     const dir = `/opt/it's 100% "jump" $dir`;
-    const line = cronEntry(dir, 'jsmith').split('\n').find((l) => l.startsWith('@reboot'))!;
-    const command = line.slice('@reboot jsmith '.length).replace(/ start >\/dev\/null 2>&1$/, '');
+    const line = cronEntry(dir).split('\n').find((l) => l.startsWith('@reboot'))!;
+    const command = line.slice('@reboot root '.length).replace(/ start >\/dev\/null 2>&1$/, '');
     expect(command).not.toMatch(/[^\\]%/);
     const asCronRuns = command.replace(/\\%/g, '%');
     const r = spawnSync('sh', ['-c', `printf '%s' ${asCronRuns}`], { encoding: 'utf8' });
@@ -105,7 +105,9 @@ describe('install.conf, cron.d and systemd', () => {
     const r = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(readFileSync(unit, 'utf8')).toContain('User=daemon');
+    // Service mode: the agent runs as root (no User=) and starts sessions as the user (security issue #12 item 4).
+    expect(readFileSync(unit, 'utf8')).not.toContain('User=');
+    expect(readFileSync(unit, 'utf8')).toMatch(/ --run-as "daemon"$/m);
   });
 });
 
