@@ -10,7 +10,11 @@
  * - What a session can do: a shell with a real PTY (node-pty), commands with their exit status,
  *   SFTP (OpenSSH's sftp-server, as the run-as user), and direct-tcpip port forwarding to this
  *   machine's own addresses, or to private (LAN) addresses when `forwardLan` is set.
- * - Shell sessions are recorded: output and resizes go to the site as asciicast v2 events.
+ * - The ticket's `kind` is enforced (protocol/ticket.ts `kindAllows`): a `shell` ticket cannot
+ *   exec, sftp or forward; an `exec` ticket cannot open a shell or sftp; `sftp` only sftp; `tunnel`
+ *   only direct-tcpip. A request outside the kind is refused and logged.
+ * - Every PTY is recorded (a shell, or a command run with a pty-req): output and resizes go to the
+ *   site as asciicast v2 events.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { verify, type KeyObject } from 'node:crypto';
@@ -22,7 +26,8 @@ import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
 import WebSocket from 'ws';
 import { sessionStream } from '../protocol/ws-stream.js';
-import { AGENT_SESSION_WS_PATH, ticketSchema, type SessionOpen, type Ticket } from '../protocol/messages.js';
+import { AGENT_SESSION_WS_PATH, SESSION_ATTACH_HEADERS, type SessionOpen, type Ticket } from '../protocol/messages.js';
+import { kindAllows, verifyTicket } from '../protocol/ticket.js';
 import { parseSshPublicKey, sshPublicKeyBlob } from '../protocol/ssh-keys.js';
 
 export interface SessionHostOptions {
@@ -76,21 +81,8 @@ export function forwardAllowed(ip: string, lan: boolean): boolean {
   return LOOPBACK.check(ip, type) || (lan && PRIVATE.check(ip, type));
 }
 
-/**
- * Checks a `session_open` ticket. Returns the ticket, or null when the signature is not the site's,
- * or it is for another client or session, or its lifetime is not positive.
- */
-export function verifyTicket(open: SessionOpen, sitePublicKey: KeyObject, clientId: number): Ticket | null {
-  try {
-    if (!verify(null, Buffer.from(open.ticket), sitePublicKey, Buffer.from(open.ticket_sig, 'base64url'))) return null;
-    const t = ticketSchema.parse(JSON.parse(open.ticket));
-    if (t.sid !== open.session_id || t.cid !== clientId || t.exp <= t.iat) return null;
-    parseSshPublicKey(t.key);
-    return t;
-  } catch {
-    return null;
-  }
-}
+/** Re-exported from protocol/ticket.ts, the one ticket module (issue #13). */
+export { verifyTicket };
 
 function findSftpServer(): string | null {
   return SFTP_SERVER_PATHS.find((p) => existsSync(p)) ?? null;
@@ -151,10 +143,17 @@ export class SessionHost {
     url.protocol = 'wss:';
     // SSH inside is authenticated end to end (host key and ticket key), so this socket carries
     // only ciphertext; the certificate is not what protects it.
-    const ws = new WebSocket(url, { rejectUnauthorized: false, minVersion: 'TLSv1.3', perMessageDeflate: false, localAddress: this.o.localAddress });
+    // The session id and one-time token travel in the upgrade request, so the site refuses a
+    // stranger before any WebSocket frame (security issue #12 item 14).
+    const ws = new WebSocket(url, {
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.3',
+      perMessageDeflate: false,
+      localAddress: this.o.localAddress,
+      headers: { [SESSION_ATTACH_HEADERS.sessionId]: msg.session_id, [SESSION_ATTACH_HEADERS.token]: msg.token },
+    });
     ws.on('error', (err) => log.warn({ session: msg.session_id, err: err.message }, 'session socket error'));
     ws.on('open', () => {
-      ws.send(JSON.stringify({ t: 'session_attach', session_id: msg.session_id, token: msg.token }));
       const stream = sessionStream(ws);
       const server = new ssh2.Server({ hostKeys: [this.o.hostKeyOpenssh], ident: 'jump-client' }, (client) =>
         this.serve(client, ticket, deadline),
@@ -195,12 +194,22 @@ export class SessionHost {
     });
     client.on('error', (err) => log.debug({ err: err.message }, 'ssh connection error'));
 
+    /** Refuses (and logs) a request the ticket's kind does not allow; true when allowed. */
+    const allowed = (request: Parameters<typeof kindAllows>[1], reject?: () => void): boolean => {
+      if (kindAllows(ticket.kind, request)) return true;
+      log.warn({ session: ticket.sid, user: ticket.user, kind: ticket.kind, request }, 'request outside the session kind refused');
+      reject?.();
+      return false;
+    };
+
     client.on('ready', () => {
-      client.on('session', (acceptSession) => {
+      client.on('session', (acceptSession, rejectSession) => {
+        if (ticket.kind === 'tunnel') return allowed('shell', rejectSession);
         const session = acceptSession();
         let pty: PtyInfo | null = null;
         let resize: ((cols: number, rows: number) => void) | null = null;
-        session.on('pty', (accept, _reject, info) => {
+        session.on('pty', (accept, reject, info) => {
+          if (!allowed('pty', reject)) return;
           pty = { cols: info.cols || 80, rows: info.rows || 24, term: info.term || 'xterm' };
           accept?.();
         });
@@ -213,22 +222,26 @@ export class SessionHost {
           accept?.();
         });
         session.on('env', (accept) => accept?.());
-        session.on('shell', (accept) => {
+        session.on('shell', (accept, reject) => {
+          if (!allowed('shell', reject)) return;
           const channel = accept();
           void this.runPty(channel, null, pty ?? { cols: 80, rows: 24, term: 'xterm' }, ticket.sid, true, (fn) => (resize = fn)).then((code) => {
             exitStatus = code;
           });
         });
-        session.on('exec', (accept, _reject, info) => {
+        session.on('exec', (accept, reject, info) => {
+          if (!allowed('exec', reject)) return;
           const channel = accept();
+          // Every PTY is recorded: a command with a terminal is as interactive as a shell.
           const run = pty
-            ? this.runPty(channel, info.command, pty, ticket.sid, false, (fn) => (resize = fn))
+            ? this.runPty(channel, info.command, pty, ticket.sid, true, (fn) => (resize = fn))
             : this.runCommand(channel, info.command);
           void run.then((code) => {
             exitStatus = code;
           });
         });
         session.on('subsystem', (accept, reject, info) => {
+          if (!allowed(info.name === 'sftp' ? 'sftp' : 'subsystem', reject)) return;
           const server = info.name === 'sftp' ? findSftpServer() : null;
           if (!server) {
             log.warn({ subsystem: info.name }, 'subsystem not available (sftp needs OpenSSH sftp-server on this machine)');
@@ -249,6 +262,7 @@ export class SessionHost {
       });
 
       client.on('tcpip', (accept, reject, info) => {
+        if (!allowed('tcpip', reject)) return;
         void (async () => {
           let ip = info.destIP;
           if (isIP(ip) === 0) {
