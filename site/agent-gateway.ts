@@ -33,6 +33,7 @@ import {
   agentHandshakeMessage,
   agentSessionMessage,
   parseMessage,
+  requestedFieldsSchema,
   type Auth,
   type Enroll,
   type Hello,
@@ -253,7 +254,10 @@ export class AgentGateway {
     const onMessage = async (data: unknown, isBinary: boolean) => {
       if (busy) return refuse('PROTOCOL_INVALID_MESSAGE'); // one handshake step at a time
       const msg = isBinary ? null : parseMessage(agentHandshakeMessage, data);
-      if (!msg) return refuse('PROTOCOL_INVALID_MESSAGE');
+      if (!msg) {
+        const bad = isBinary ? null : requestedFieldError(data);
+        return bad ? refuse(bad.code, bad.message) : refuse('PROTOCOL_INVALID_MESSAGE');
+      }
       if (!hello) {
         if (msg.t !== 'hello') return refuse('PROTOCOL_INVALID_MESSAGE');
         if (msg.protocol < PROTOCOL_MIN || msg.protocol > PROTOCOL_VERSION) return refuse('PROTOCOL_VERSION_UNSUPPORTED');
@@ -451,6 +455,26 @@ export class AgentGateway {
       }
     }
   }
+}
+
+/**
+ * For an `enroll` whose requested fields (name, jump group, tag, comments) are refused — control
+ * characters, bidi overrides, too long — a VALIDATION_FAILED naming the install flag and the fix,
+ * instead of a bare PROTOCOL_INVALID_MESSAGE. Null for anything else.
+ */
+function requestedFieldError(data: unknown): JumpError | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.isBuffer(data) ? data.toString('utf8') : String(data));
+  } catch {
+    return null;
+  }
+  if (typeof json !== 'object' || json === null || (json as { t?: unknown }).t !== 'enroll') return null;
+  const r = requestedFieldsSchema.safeParse((json as { requested?: unknown }).requested);
+  if (r.success) return null;
+  const issue = r.error.issues[0];
+  const field = String(issue.path[0] ?? 'requested');
+  return new JumpError('VALIDATION_FAILED', { field, detail: `--jc-${field.replace('_', '-')}: ${issue.message}.` });
 }
 
 function sendError(ws: WebSocket, code: ErrorCode, message?: string): void {
