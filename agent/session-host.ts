@@ -14,7 +14,7 @@
  *   exec, sftp or forward; an `exec` ticket cannot open a shell or sftp; `sftp` only sftp; `tunnel`
  *   only direct-tcpip. A request outside the kind is refused and logged.
  * - Every PTY is recorded (a shell, or a command run with a pty-req): output and resizes go to the
- *   site as asciicast v2 events.
+ *   site as asciicast v2 events. SFTP sessions send their file operations (`sftp_log`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { verify, type KeyObject } from 'node:crypto';
@@ -26,7 +26,7 @@ import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
 import WebSocket from 'ws';
 import { sessionStream } from '../protocol/ws-stream.js';
-import { AGENT_SESSION_WS_PATH, SESSION_ATTACH_HEADERS, type SessionOpen, type Ticket } from '../protocol/messages.js';
+import { AGENT_SESSION_WS_PATH, SESSION_ATTACH_HEADERS, type SFTP_OPS, type SessionOpen, type Ticket } from '../protocol/messages.js';
 import { kindAllows, verifyTicket } from '../protocol/ticket.js';
 import { parseSshPublicKey, sshPublicKeyBlob } from '../protocol/ssh-keys.js';
 
@@ -258,6 +258,11 @@ export class SessionHost {
             channel.end();
           });
           channel.on('close', () => child.kill());
+          // The SFTP "recording": which files the client opened, removed, renamed... (read from its
+          // requests; file contents are not kept).
+          const audit = new SftpAudit(ticket.sid, this.o.sendControl);
+          channel.on('data', (d: Buffer) => audit.feed(d));
+          channel.on('close', () => audit.flush());
         });
       });
 
@@ -351,6 +356,109 @@ export class SessionHost {
         resolve(status);
       }),
     );
+  }
+}
+
+/** SFTP v3 request types read by SftpAudit (draft-ietf-secsh-filexfer-02 §3). */
+const FXP = { OPEN: 3, SETSTAT: 9, REMOVE: 13, MKDIR: 14, RMDIR: 15, RENAME: 18, SYMLINK: 20 } as const;
+const FXF = { READ: 1, WRITE: 2, APPEND: 4, CREAT: 8, TRUNC: 0x10 } as const;
+/** Requests larger than this (writes with data) are skipped without being buffered, in bytes. */
+const SFTP_AUDIT_MAX_PACKET = 64 * 1024;
+
+/**
+ * Reads the SFTP requests a client sends (the byte stream into sftp-server) and reports the file
+ * operations to the site as `sftp_log` batches: at most one message per 250 ms and 256 operations
+ * per message; operations past 256 in one batch are counted and reported as one `open` note.
+ * Packets it does not log (reads, writes, stat...) are skipped without buffering their data.
+ */
+export class SftpAudit {
+  private readonly start = performance.now();
+  private buf: Buffer = Buffer.alloc(0);
+  private skip = 0;
+  private ops: [number, (typeof SFTP_OPS)[number], string, string | null][] = [];
+  private dropped = 0;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly sessionId: string,
+    private readonly send: (msg: object) => void,
+  ) {}
+
+  /** Feeds bytes the client sent on the SFTP channel. */
+  feed(chunk: Buffer): void {
+    let data = chunk;
+    if (this.skip > 0) {
+      const n = Math.min(this.skip, data.length);
+      this.skip -= n;
+      data = data.subarray(n);
+    }
+    this.buf = this.buf.length ? Buffer.concat([this.buf, data]) : data;
+    while (this.buf.length >= 5) {
+      const len = this.buf.readUInt32BE(0);
+      const type = this.buf[4];
+      const logged = (Object.values(FXP) as number[]).includes(type);
+      if (!logged || len > SFTP_AUDIT_MAX_PACKET) {
+        const n = Math.min(len + 4, this.buf.length);
+        this.skip = len + 4 - n;
+        this.buf = this.buf.subarray(n);
+        continue;
+      }
+      if (this.buf.length < len + 4) break;
+      this.parse(type, this.buf.subarray(9, len + 4)); // after length, type and request id
+      this.buf = this.buf.subarray(len + 4);
+    }
+    if (this.buf.length === 0) this.buf = Buffer.alloc(0);
+    else this.buf = Buffer.from(this.buf); // do not pin the channel's chunk
+  }
+
+  private parse(type: number, p: Buffer): void {
+    try {
+      let off = 0;
+      const str = () => {
+        const n = p.readUInt32BE(off);
+        const s = p.subarray(off + 4, off + 4 + n).toString('utf8');
+        off += 4 + n;
+        return s;
+      };
+      const path = str();
+      if (type === FXP.OPEN) {
+        const f = p.readUInt32BE(off);
+        let mode = f & FXF.READ && f & FXF.WRITE ? 'rw' : f & FXF.WRITE ? 'w' : 'r';
+        if (f & FXF.CREAT) mode += '+create';
+        if (f & FXF.TRUNC) mode += '+trunc';
+        if (f & FXF.APPEND) mode += '+append';
+        this.push('open', path, mode);
+      } else if (type === FXP.RENAME) this.push('rename', path, str());
+      else if (type === FXP.SYMLINK) this.push('symlink', path, str());
+      else if (type === FXP.REMOVE) this.push('remove', path, null);
+      else if (type === FXP.MKDIR) this.push('mkdir', path, null);
+      else if (type === FXP.RMDIR) this.push('rmdir', path, null);
+      else if (type === FXP.SETSTAT) this.push('setstat', path, null);
+    } catch {
+      // A malformed request: sftp-server answers it; nothing to log.
+    }
+  }
+
+  private push(op: (typeof SFTP_OPS)[number], path: string, extra: string | null): void {
+    if (this.ops.length >= 255) {
+      this.dropped++;
+      return;
+    }
+    this.ops.push([Math.round(performance.now() - this.start) / 1000, op, path.slice(0, 4096), extra === null ? null : extra.slice(0, 4096)]);
+    this.timer ??= setTimeout(() => this.flush(), 250);
+  }
+
+  /** Sends what is pending. */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.dropped > 0) {
+      this.ops.push([Math.round(performance.now() - this.start) / 1000, 'open', `[jump: ${this.dropped} more operations not logged]`, null]);
+      this.dropped = 0;
+    }
+    if (this.ops.length === 0) return;
+    this.send({ t: 'sftp_log', session_id: this.sessionId, ops: this.ops });
+    this.ops = [];
   }
 }
 

@@ -131,6 +131,20 @@ export const recordingSchema = z.strictObject({
   events: z.array(z.tuple([z.number().min(0), z.enum(['o', 'r']), z.string().max(48 * 1024)])).max(256),
 });
 
+/** What an SFTP session did to a file, as the agent read it from the client's SFTP requests. */
+export const SFTP_OPS = ['open', 'remove', 'rename', 'mkdir', 'rmdir', 'setstat', 'symlink'] as const;
+/**
+ * A batch of an SFTP session's file operations (the SFTP "recording"): `[seconds since start, op,
+ * path, second path or open mode]`, e.g. `[0.2, "open", "/etc/hosts", "r"]`, `[1.5, "rename", "a", "b"]`.
+ * Open modes: `r`, `w`, `rw`, plus `+create`, `+trunc`, `+append`. Paths are cleaned like statistics.
+ */
+export const sftpLogSchema = z.strictObject({
+  t: z.literal('sftp_log'),
+  session_id: sessionId,
+  ops: z.array(z.tuple([z.number().min(0), z.enum(SFTP_OPS), agentText(4096), agentText(4096).nullable()])).min(1).max(256),
+});
+export type SftpLog = z.infer<typeof sftpLogSchema>;
+
 /** The agent is being uninstalled on its machine (DESIGN.md flow step 8); the site keeps the item as "uninstalled". */
 export const uninstalledSchema = z.strictObject({ t: z.literal('uninstalled') });
 
@@ -143,6 +157,7 @@ export const agentSessionMessage = z.discriminatedUnion('t', [
   sessionRefusedSchema,
   sessionEndedSchema,
   recordingSchema,
+  sftpLogSchema,
 ]);
 
 /**

@@ -13,14 +13,14 @@
  * `<data dir>/recordings/` (mode 0600).
  */
 import { randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { sessionStream } from '../protocol/ws-stream.js';
 import { JumpError } from '../protocol/errors.js';
-import { SESSION_ATTACH_HEADERS, SESSION_KINDS, sessionAttachSchema, type Recording, type SessionKind } from '../protocol/messages.js';
+import { SESSION_ATTACH_HEADERS, SESSION_KINDS, sessionAttachSchema, type Recording, type SessionKind, type SftpLog } from '../protocol/messages.js';
 import { signTicket } from '../protocol/ticket.js';
 import { parseSshPublicKey, sshPublicKeyFromRaw } from '../protocol/ssh-keys.js';
 import type { AgentGateway } from './agent-gateway.js';
@@ -228,6 +228,20 @@ export class SessionBroker {
     }
     // Every PTY the agent opens is recorded, whatever the kind (the agent enforces the kind).
     if (msg.t === 'rec' && s && s.clientId === clientId) this.record(s, msg as unknown as Recording);
+    if (msg.t === 'sftp_log') {
+      if (s) {
+        if (s.clientId === clientId) this.recordSftp(s.id, msg as unknown as SftpLog);
+        return;
+      }
+      // The last batch is sent when the SFTP channel closes, often just after the relay ended the
+      // session here: accept it for a minute after the end, for a session of this client.
+      void this.opts.store
+        .getSession(msg.session_id)
+        .then((rec) => {
+          if (rec && rec.clientId === clientId && (rec.endedAt === null || Date.now() - rec.endedAt < 60_000)) this.recordSftp(rec.id, msg as unknown as SftpLog);
+        })
+        .catch((err) => this.opts.log.error({ err, session: msg.session_id }, 'sftp log not saved'));
+    }
   }
 
   /** The agent's control connection closed: its pending starts fail, its live sessions end. */
@@ -342,6 +356,25 @@ export class SessionBroker {
   private sweepIdle(): void {
     const limit = Date.now() - this.o.idleTimeoutMs;
     for (const s of this.live.values()) if (s.relay && s.lastActivity < limit) this.end(s, 'idle timeout');
+  }
+
+  /**
+   * Appends an SFTP session's file operations to `<session>.sftp.jsonl` (0600) in recordings/, one
+   * JSON array `[seconds, op, path, path2 | mode | null]` per line, and names that file as the
+   * session's recording (GET /api/v1/sessions/:id/recording returns it).
+   */
+  private recordSftp(id: string, msg: SftpLog): void {
+    try {
+      const file = `${id}.sftp.jsonl`;
+      const path = join(this.opts.dataDir, 'recordings', file);
+      if (!existsSync(path)) {
+        writeFileSync(path, '', { mode: 0o600, flag: 'wx' });
+        void this.opts.store.setSessionRecording(id, file);
+      }
+      appendFileSync(path, msg.ops.map((o) => JSON.stringify(o)).join('\n') + '\n');
+    } catch (err) {
+      this.opts.log.warn({ err, session: id }, 'sftp log not written');
+    }
   }
 
   /** Appends asciicast v2 lines (header, then `[time, code, data]` events). */

@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SiteClient } from '../../console/http.js';
 import { connectSsh, ephemeralKey, openSession } from '../../console/ssh.js';
-import { SITE_BIN, cleanup, run, waitFor } from '../helpers/processes.js';
+import { SITE_BIN, cleanup, run, tempDir, waitFor } from '../helpers/processes.js';
 import { rawAgent, type RawAgent } from '../helpers/raw-agent.js';
 import { apiToken, createInstaller, fixtureStats, listClients, startAgentProcess, startTestSite, type ClientJson, type TestSite } from '../helpers/site.js';
 
@@ -179,6 +179,19 @@ describe('item 4: one identity on two live connections', () => {
   });
 });
 
+describe('item 4: a half-open previous connection', () => {
+  it('is replaced, not quarantined, when it does not answer the ping', async () => {
+    const inst = await createInstaller(site.api, { tag: 'half-open-key' });
+    const first = await raw(inst);
+    // Half-open: the first connection reads nothing more (so it cannot answer a ping).
+    (first.ws as unknown as { _socket: import('node:net').Socket })._socket.pause();
+    const second = await raw(inst, 'ignore', { key: first.key, clientId: first.clientId });
+    expect(second.clientId).toBe(first.clientId);
+    const item = await getClient(site.api, first.clientId);
+    expect(item).toMatchObject({ quarantined: false, status: 'online' });
+  });
+});
+
 describe('item 12: the session kind is signed and enforced, every PTY recorded', () => {
   let clientId: number;
   beforeAll(async () => {
@@ -187,7 +200,7 @@ describe('item 12: the session kind is signed and enforced, every PTY recorded',
     clientId = (await waitFor(async () => (await listClients(site.api, 'tag=kinds')).items.find((c) => c.status === 'online'))).id;
   });
 
-  async function sshSession(kind: 'exec' | 'shell' | 'tunnel') {
+  async function sshSession(kind: 'exec' | 'shell' | 'tunnel' | 'sftp') {
     const key = ephemeralKey();
     const { info, stream } = await openSession(site.api, String(clientId), kind, key.publicLine);
     const conn = await connectSsh(stream, info.host_key, key.privatePem);
@@ -218,6 +231,30 @@ describe('item 12: the session kind is signed and enforced, every PTY recorded',
     const err = await new Promise<Error | undefined>((resolve) => conn.exec('id', (e) => resolve(e)));
     expect(err).toBeInstanceOf(Error);
     conn.end();
+  });
+
+  it('logs which files an sftp session opened, wrote, renamed and removed; an sftp session cannot exec', async () => {
+    const { info, conn } = await sshSession('sftp');
+    expect(await new Promise<Error | undefined>((resolve) => conn.exec('id', (e) => resolve(e)))).toBeInstanceOf(Error);
+    const sftp = await new Promise<ssh2.SFTPWrapper>((resolve, reject) => conn.sftp((err, s) => (err ? reject(err) : resolve(s))));
+    const dir = tempDir('jump-sftp-');
+    const file = join(dir, 'note\u202e.txt');
+    await new Promise<void>((resolve, reject) => sftp.writeFile(file, 'secret plans', (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) => sftp.rename(file, join(dir, 'moved.txt'), (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) => sftp.unlink(join(dir, 'moved.txt'), (err) => (err ? reject(err) : resolve())));
+    conn.end();
+    const log = await waitFor(async () => {
+      const s = await site.api.request<{ item: { recording: boolean } }>('GET', `/api/v1/sessions/${info.session_id}`);
+      if (!s.item.recording) return null;
+      const text = readFileSync(join(site.dataDir, 'recordings', `${info.session_id}.sftp.jsonl`), 'utf8');
+      return text.includes('remove') ? text : null;
+    });
+    const ops = log.trim().split('\n').map((l) => JSON.parse(l) as [number, string, string, string | null]);
+    const cleaned = join(dir, 'note\ufffd.txt'); // the bidi override in the name is cleaned
+    expect(ops).toContainEqual([expect.any(Number), 'open', cleaned, 'w+create+trunc']);
+    expect(ops).toContainEqual([expect.any(Number), 'rename', cleaned, join(dir, 'moved.txt')]);
+    expect(ops).toContainEqual([expect.any(Number), 'remove', join(dir, 'moved.txt'), null]);
+    expect(log).not.toContain('secret plans');
   });
 
   it('records a command run with a PTY (exec + pty-req)', async () => {
