@@ -361,15 +361,14 @@ export class AgentGateway {
         this.disconnect(clientId, 'JUMP_CLIENT_QUARANTINED');
         throw new JumpError('JUMP_CLIENT_QUARANTINED');
       }
-      if (this.agents.get(clientId) === old) {
-        this.opts.log.warn({ clientId }, 'jump client connected again and its previous connection is silent (half-open); replacing it');
-        old.ws.terminate();
-      }
+      this.opts.log.warn({ clientId }, 'jump client connected again and its previous connection is silent (half-open); replacing it');
     }
     if (ws.readyState !== ws.OPEN) return;
     const now = Date.now();
     const session: Session = { ws, clientId, agentVersion, lastHeartbeat: 0, lastSeen: now, windowStart: now, windowCount: 0 };
     this.opts.metrics?.agentConnects.inc();
+    // A half-open previous connection (it did not answer the ping) is dropped once this one owns
+    // the id, so its close does not mark the client offline.
     const replaced = this.agents.get(clientId);
     this.agents.set(clientId, session);
     if (replaced) replaced.ws.terminate();

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { JumpError, invalidField } from '../protocol/errors.js';
-import { JUMP_METHOD, SEARCH_FIELDS, commentsField, jumpGroupRef, nameField, tagField } from '../protocol/fields.js';
+import { JUMP_METHOD, SEARCH_FIELDS, cleanText, commentsField, jumpGroupRef, nameField, tagField } from '../protocol/fields.js';
 import { canAccessGroup, visibleGroupIds } from './access.js';
 import { sshPublicKeyFromRaw } from '../protocol/ssh-keys.js';
 import { resolveGroup } from './jump-groups.js';
@@ -147,11 +147,21 @@ export async function releaseClientRoute(store: Store, user: User, rawId: string
   return { item: clientJson((await store.getClient(client.id))!, { stats: true }) };
 }
 
+/** `v` with every string in it passed through `cleanText` (objects and arrays copied). */
+function cleanDeep(v: unknown): unknown {
+  if (typeof v === 'string') return cleanText(v);
+  if (Array.isArray(v)) return v.map(cleanDeep);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, cleanDeep(x)]));
+  return v;
+}
+
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 
 /** The JSON shape of a jump client in the API and in `jump clients --json`. */
 export function clientJson(c: JumpClient, opts: { stats?: boolean } = {}) {
-  const s = c.stats;
+  // Statistics are cleaned when they arrive (protocol/messages.ts); cleaning again here covers rows
+  // stored by builds before that (security issue #12 item 1).
+  const s = cleanDeep(c.stats) as JumpClient['stats'];
   return {
     id: c.id,
     name: c.name ?? s.hostname ?? `jump client ${c.id}`,

@@ -160,7 +160,11 @@ describe('item 4: one identity on two live connections', () => {
     await first.closed;
     expect(first.errors).toContain('JUMP_CLIENT_QUARANTINED');
 
-    const item = await getClient(site.api, first.clientId);
+    // Offline is written in the store's next batch: wait for it.
+    const item = await waitFor(async () => {
+      const c = await getClient(site.api, first.clientId);
+      return c.status === 'offline' ? c : null;
+    });
     expect(item).toMatchObject({ quarantined: true, status: 'offline' });
     expect(item.quarantine_reason).toMatch(/two live connections/);
     expect(typeof item.quarantined_at).toBe('string');
