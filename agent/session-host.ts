@@ -10,7 +10,11 @@
  * - What a session can do: a shell with a real PTY (node-pty), commands with their exit status,
  *   SFTP (OpenSSH's sftp-server, as the run-as user), and direct-tcpip port forwarding to this
  *   machine's own addresses, or to private (LAN) addresses when `forwardLan` is set.
- * - Shell sessions are recorded: output and resizes go to the site as asciicast v2 events.
+ * - The ticket's `kind` is enforced (protocol/ticket.ts `kindAllows`): a `shell` ticket cannot
+ *   exec, sftp or forward; an `exec` ticket cannot open a shell or sftp; `sftp` only sftp; `tunnel`
+ *   only direct-tcpip. A request outside the kind is refused and logged.
+ * - Every PTY is recorded (a shell, or a command run with a pty-req): output and resizes go to the
+ *   site as asciicast v2 events. SFTP sessions send their file operations (`sftp_log`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { verify, type KeyObject } from 'node:crypto';
@@ -23,7 +27,8 @@ import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
 import WebSocket from 'ws';
 import { sessionStream } from '../protocol/ws-stream.js';
-import { AGENT_SESSION_WS_PATH, ticketSchema, type SessionOpen, type Ticket } from '../protocol/messages.js';
+import { AGENT_SESSION_WS_PATH, SESSION_ATTACH_HEADERS, type SFTP_OPS, type SessionOpen, type Ticket } from '../protocol/messages.js';
+import { kindAllows, verifyTicket } from '../protocol/ticket.js';
 import { parseSshPublicKey, sshPublicKeyBlob } from '../protocol/ssh-keys.js';
 
 export interface SessionHostOptions {
@@ -83,21 +88,8 @@ export function forwardAllowed(ip: string, lan: boolean): boolean {
   return LOOPBACK.check(ip, type) || (lan && PRIVATE.check(ip, type));
 }
 
-/**
- * Checks a `session_open` ticket. Returns the ticket, or null when the signature is not the site's,
- * or it is for another client or session, or its lifetime is not positive.
- */
-export function verifyTicket(open: SessionOpen, sitePublicKey: KeyObject, clientId: number): Ticket | null {
-  try {
-    if (!verify(null, Buffer.from(open.ticket), sitePublicKey, Buffer.from(open.ticket_sig, 'base64url'))) return null;
-    const t = ticketSchema.parse(JSON.parse(open.ticket));
-    if (t.sid !== open.session_id || t.cid !== clientId || t.exp <= t.iat) return null;
-    parseSshPublicKey(t.key);
-    return t;
-  } catch {
-    return null;
-  }
-}
+/** Re-exported from protocol/ticket.ts, the one ticket module (issue #13). */
+export { verifyTicket };
 
 function findSftpServer(): string | null {
   return SFTP_SERVER_PATHS.find((p) => existsSync(p)) ?? null;
@@ -203,10 +195,17 @@ export class SessionHost {
     url.protocol = 'wss:';
     // SSH inside is authenticated end to end (host key and ticket key), so this socket carries
     // only ciphertext; the certificate is not what protects it.
-    const ws = new WebSocket(url, { rejectUnauthorized: false, minVersion: 'TLSv1.3', perMessageDeflate: false, localAddress: this.o.localAddress });
+    // The session id and one-time token travel in the upgrade request, so the site refuses a
+    // stranger before any WebSocket frame (security issue #12 item 14).
+    const ws = new WebSocket(url, {
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.3',
+      perMessageDeflate: false,
+      localAddress: this.o.localAddress,
+      headers: { [SESSION_ATTACH_HEADERS.sessionId]: msg.session_id, [SESSION_ATTACH_HEADERS.token]: msg.token },
+    });
     ws.on('error', (err) => log.warn({ session: msg.session_id, err: err.message }, 'session socket error'));
     ws.on('open', () => {
-      ws.send(JSON.stringify({ t: 'session_attach', session_id: msg.session_id, token: msg.token }));
       const stream = sessionStream(ws);
       const server = new ssh2.Server({ hostKeys: [this.o.hostKeyOpenssh], ident: 'jump-client' }, (client) =>
         this.serve(client, ticket, deadline),
@@ -247,12 +246,22 @@ export class SessionHost {
     });
     client.on('error', (err) => log.debug({ err: err.message }, 'ssh connection error'));
 
+    /** Refuses (and logs) a request the ticket's kind does not allow; true when allowed. */
+    const allowed = (request: Parameters<typeof kindAllows>[1], reject?: () => void): boolean => {
+      if (kindAllows(ticket.kind, request)) return true;
+      log.warn({ session: ticket.sid, user: ticket.user, kind: ticket.kind, request }, 'request outside the session kind refused');
+      reject?.();
+      return false;
+    };
+
     client.on('ready', () => {
-      client.on('session', (acceptSession) => {
+      client.on('session', (acceptSession, rejectSession) => {
+        if (ticket.kind === 'tunnel') return allowed('shell', rejectSession);
         const session = acceptSession();
         let pty: PtyInfo | null = null;
         let resize: ((cols: number, rows: number) => void) | null = null;
-        session.on('pty', (accept, _reject, info) => {
+        session.on('pty', (accept, reject, info) => {
+          if (!allowed('pty', reject)) return;
           pty = { cols: info.cols || 80, rows: info.rows || 24, term: info.term || 'xterm' };
           accept?.();
         });
@@ -265,22 +274,26 @@ export class SessionHost {
           accept?.();
         });
         session.on('env', (accept) => accept?.());
-        session.on('shell', (accept) => {
+        session.on('shell', (accept, reject) => {
+          if (!allowed('shell', reject)) return;
           const channel = accept();
           void this.runPty(channel, null, pty ?? { cols: 80, rows: 24, term: 'xterm' }, ticket.sid, true, (fn) => (resize = fn)).then((code) => {
             exitStatus = code;
           });
         });
-        session.on('exec', (accept, _reject, info) => {
+        session.on('exec', (accept, reject, info) => {
+          if (!allowed('exec', reject)) return;
           const channel = accept();
+          // Every PTY is recorded: a command with a terminal is as interactive as a shell.
           const run = pty
-            ? this.runPty(channel, info.command, pty, ticket.sid, false, (fn) => (resize = fn))
+            ? this.runPty(channel, info.command, pty, ticket.sid, true, (fn) => (resize = fn))
             : this.runCommand(channel, info.command);
           void run.then((code) => {
             exitStatus = code;
           });
         });
         session.on('subsystem', (accept, reject, info) => {
+          if (!allowed(info.name === 'sftp' ? 'sftp' : 'subsystem', reject)) return;
           const server = info.name === 'sftp' ? findSftpServer() : null;
           if (!server) {
             log.warn({ subsystem: info.name }, 'subsystem not available (sftp needs OpenSSH sftp-server on this machine)');
@@ -304,10 +317,16 @@ export class SessionHost {
             channel.end();
           });
           channel.on('close', () => child.kill());
+          // The SFTP "recording": which files the client opened, removed, renamed... (read from its
+          // requests; file contents are not kept).
+          const audit = new SftpAudit(ticket.sid, this.o.sendControl);
+          channel.on('data', (d: Buffer) => audit.feed(d));
+          channel.on('close', () => audit.flush());
         });
       });
 
       client.on('tcpip', (accept, reject, info) => {
+        if (!allowed('tcpip', reject)) return;
         void (async () => {
           let ip = info.destIP;
           if (isIP(ip) === 0) {
@@ -419,6 +438,109 @@ function refuseChannel(channel: ssh2.ServerChannel, err: Error, log: Logger): nu
   channel.exit(1);
   channel.end();
   return 1;
+}
+
+/** SFTP v3 request types read by SftpAudit (draft-ietf-secsh-filexfer-02 §3). */
+const FXP = { OPEN: 3, SETSTAT: 9, REMOVE: 13, MKDIR: 14, RMDIR: 15, RENAME: 18, SYMLINK: 20 } as const;
+const FXF = { READ: 1, WRITE: 2, APPEND: 4, CREAT: 8, TRUNC: 0x10 } as const;
+/** Requests larger than this (writes with data) are skipped without being buffered, in bytes. */
+const SFTP_AUDIT_MAX_PACKET = 64 * 1024;
+
+/**
+ * Reads the SFTP requests a client sends (the byte stream into sftp-server) and reports the file
+ * operations to the site as `sftp_log` batches: at most one message per 250 ms and 256 operations
+ * per message; operations past 256 in one batch are counted and reported as one `open` note.
+ * Packets it does not log (reads, writes, stat...) are skipped without buffering their data.
+ */
+export class SftpAudit {
+  private readonly start = performance.now();
+  private buf: Buffer = Buffer.alloc(0);
+  private skip = 0;
+  private ops: [number, (typeof SFTP_OPS)[number], string, string | null][] = [];
+  private dropped = 0;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly sessionId: string,
+    private readonly send: (msg: object) => void,
+  ) {}
+
+  /** Feeds bytes the client sent on the SFTP channel. */
+  feed(chunk: Buffer): void {
+    let data = chunk;
+    if (this.skip > 0) {
+      const n = Math.min(this.skip, data.length);
+      this.skip -= n;
+      data = data.subarray(n);
+    }
+    this.buf = this.buf.length ? Buffer.concat([this.buf, data]) : data;
+    while (this.buf.length >= 5) {
+      const len = this.buf.readUInt32BE(0);
+      const type = this.buf[4];
+      const logged = (Object.values(FXP) as number[]).includes(type);
+      if (!logged || len > SFTP_AUDIT_MAX_PACKET) {
+        const n = Math.min(len + 4, this.buf.length);
+        this.skip = len + 4 - n;
+        this.buf = this.buf.subarray(n);
+        continue;
+      }
+      if (this.buf.length < len + 4) break;
+      this.parse(type, this.buf.subarray(9, len + 4)); // after length, type and request id
+      this.buf = this.buf.subarray(len + 4);
+    }
+    if (this.buf.length === 0) this.buf = Buffer.alloc(0);
+    else this.buf = Buffer.from(this.buf); // do not pin the channel's chunk
+  }
+
+  private parse(type: number, p: Buffer): void {
+    try {
+      let off = 0;
+      const str = () => {
+        const n = p.readUInt32BE(off);
+        const s = p.subarray(off + 4, off + 4 + n).toString('utf8');
+        off += 4 + n;
+        return s;
+      };
+      const path = str();
+      if (type === FXP.OPEN) {
+        const f = p.readUInt32BE(off);
+        let mode = f & FXF.READ && f & FXF.WRITE ? 'rw' : f & FXF.WRITE ? 'w' : 'r';
+        if (f & FXF.CREAT) mode += '+create';
+        if (f & FXF.TRUNC) mode += '+trunc';
+        if (f & FXF.APPEND) mode += '+append';
+        this.push('open', path, mode);
+      } else if (type === FXP.RENAME) this.push('rename', path, str());
+      else if (type === FXP.SYMLINK) this.push('symlink', path, str());
+      else if (type === FXP.REMOVE) this.push('remove', path, null);
+      else if (type === FXP.MKDIR) this.push('mkdir', path, null);
+      else if (type === FXP.RMDIR) this.push('rmdir', path, null);
+      else if (type === FXP.SETSTAT) this.push('setstat', path, null);
+    } catch {
+      // A malformed request: sftp-server answers it; nothing to log.
+    }
+  }
+
+  private push(op: (typeof SFTP_OPS)[number], path: string, extra: string | null): void {
+    if (this.ops.length >= 255) {
+      this.dropped++;
+      return;
+    }
+    this.ops.push([Math.round(performance.now() - this.start) / 1000, op, path.slice(0, 4096), extra === null ? null : extra.slice(0, 4096)]);
+    this.timer ??= setTimeout(() => this.flush(), 250);
+  }
+
+  /** Sends what is pending. */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.dropped > 0) {
+      this.ops.push([Math.round(performance.now() - this.start) / 1000, 'open', `[jump: ${this.dropped} more operations not logged]`, null]);
+      this.dropped = 0;
+    }
+    if (this.ops.length === 0) return;
+    this.send({ t: 'sftp_log', session_id: this.sessionId, ops: this.ops });
+    this.ops = [];
+  }
 }
 
 const signalNumbers: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGPIPE: 13 };

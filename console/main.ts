@@ -397,11 +397,11 @@ installer
   .option('--tag <tag>', 'tag for its jump clients')
   .option('--comments <text>', 'comments for its jump clients')
   .option('--name <name>', 'name for its jump clients (default: their hostname)')
-  .option('--max-uses <n>', 'how many jump clients may enroll with it (default: no limit)', positiveInt('--max-uses'))
+  .option('--max-uses <n>', 'how many jump clients may enroll with it (default: 100)', positiveInt('--max-uses'))
   .addOption(new Option('--mode <mode>', 'jump client mode').choices(['active', 'passive']).default('active'))
   .option(
     '--allow-override <fields>',
-    `fields the install command may override: ${OVERRIDABLE_FIELDS.join(',')}, or "none" (default: all)`,
+    `fields the install command may override: ${OVERRIDABLE_FIELDS.join(',')}, or "none" (default: none)`,
   )
   .addOption(
     new Option('--platform <platform>', 'also write the installer file for this platform (needs --out)').choices([...BIN_PLATFORMS, 'windows-x64']),

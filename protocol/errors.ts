@@ -156,6 +156,12 @@ export const ERROR_CATALOG = {
     status: 403,
     message: 'This jump client was deleted on the site and may no longer connect. Reinstall it with a new installer.',
   },
+  JUMP_CLIENT_QUARANTINED: {
+    action: 'connect',
+    status: 409,
+    message:
+      'This jump client is quarantined: its identity was used by two connections at once (a copied key). Sessions and connections are refused until an admin releases it (POST /api/v1/jump-clients/<id>/release) or deletes it.',
+  },
   // Actions on jump clients other than Jump (seeds appendix)
   JUMP_CLIENT_NOT_FOUND: {
     action: 'manage',
@@ -196,6 +202,12 @@ export const ERROR_CATALOG = {
     status: 503,
     message: 'The server is too busy. Please try again later.',
     seeds: 'Jump: more than twenty users started sessions at the same time on different Jump Clients',
+  },
+  JUMP_STARTS_IN_PROGRESS: {
+    action: 'jump',
+    status: 429,
+    message:
+      'Too many session starts are in progress for you or for this jump client. Wait for them to finish or time out, then try again.',
   },
   JUMP_INTERNAL_ERROR: {
     action: 'jump',

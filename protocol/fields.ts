@@ -5,30 +5,65 @@
 import { z } from 'zod';
 import { COMMENTS_MAX, GROUP_NAME_MAX, NAME_MAX, TAG_MAX, USER_NAME_MAX } from './limits.js';
 
-/** No control characters (they would corrupt tables and logs). Tab is not allowed either. */
-const printable = /^[^\u0000-\u001f\u007f]*$/;
+/**
+ * Characters that are never printable text (security issue #12, item 1): C0 and C1 controls, DEL,
+ * the bidi embeddings, overrides and isolates (U+202A-202E, U+2066-2069), the bidi marks LRM/RLM
+ * (U+200E/200F: invisible, and they reorder what a terminal shows next to them), the line and
+ * paragraph separators (U+2028/2029, line breaks to some renderers), zero-width space and BOM
+ * (U+200B, U+FEFF: invisible look-alikes), and lone UTF-16 surrogates (not text at all).
+ * ZWJ/ZWNJ (U+200C/200D) stay: emoji and several scripts need them.
+ */
+const UNSAFE_CHAR =
+  '[\\u0000-\\u001f\\u007f-\\u009f\\u200b\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069\\ufeff]|[\\ud800-\\udbff](?![\\udc00-\\udfff])|(?<![\\ud800-\\udbff])[\\udc00-\\udfff]';
+/** Matches any unsafe character (see UNSAFE_CHAR). */
+export const UNSAFE_TEXT = new RegExp(UNSAFE_CHAR);
+const UNSAFE_TEXT_G = new RegExp(UNSAFE_CHAR, 'g');
+/** Unsafe characters except tab and line feed, which multi-line comments keep. */
+const UNSAFE_MULTILINE = new RegExp(`(?![\\t\\n])(?:${UNSAFE_CHAR})`);
+
+/** True when `s` is printable text: no character of UNSAFE_TEXT. */
+export function isPrintableText(s: string): boolean {
+  return !UNSAFE_TEXT.test(s);
+}
+
+/**
+ * `s` with every unsafe character (UNSAFE_TEXT) replaced by U+FFFD, so what was removed stays
+ * visible. Used for text an agent reports (statistics), which is cleaned rather than refused.
+ */
+export function cleanText(s: string): string {
+  return s.replace(UNSAFE_TEXT_G, '\ufffd');
+}
+
+/**
+ * A string an agent reports about its machine (hostname, OS name, ...): at most `max` UTF-16 code
+ * units as sent, then cleaned with `cleanText`. Cleaned, not refused: a machine with an odd
+ * hostname stays online and manageable, and the site stores and returns only printable text.
+ */
+export const agentText = (max: number) => z.string().max(max).transform(cleanText);
+
+const printableMessage = 'must not contain control characters, bidi overrides or invisible marks (printable text only)';
 
 export const nameField = z
   .string()
   .min(1, 'must not be empty')
   .max(NAME_MAX, `must be at most ${NAME_MAX} characters`)
-  .regex(printable, 'must not contain control characters');
+  .refine(isPrintableText, printableMessage);
 /** An empty tag returns the client to its jump group's top level (seeds: Tag). */
 export const tagField = z
   .string()
   .max(TAG_MAX, `must be at most ${TAG_MAX} characters`)
-  .regex(printable, 'must not contain control characters');
+  .refine(isPrintableText, printableMessage);
 /** Comments may span lines, so newlines are allowed. */
 export const commentsField = z
   .string()
   .max(COMMENTS_MAX, `must be at most ${COMMENTS_MAX} characters`)
-  .regex(/^[^\u0000-\u0008\u000b-\u001f\u007f]*$/, 'must not contain control characters');
+  .refine((c) => !UNSAFE_MULTILINE.test(c), `${printableMessage}; tab and line feed are allowed`);
 /** A shared jump group name; `user:` is reserved for personal groups. */
 export const sharedGroupName = z
   .string()
   .min(1, 'must not be empty')
   .max(GROUP_NAME_MAX, `must be at most ${GROUP_NAME_MAX} characters`)
-  .regex(printable, 'must not contain control characters')
+  .refine(isPrintableText, printableMessage)
   .refine((s) => !s.startsWith('user:'), 'must not start with "user:" (reserved for personal groups)');
 /** A user name: letters, digits, `.`, `_`, `-`, starting with a letter or digit. */
 export const userName = z
@@ -40,7 +75,7 @@ export const jumpGroupRef = z
   .string()
   .min(1, 'must not be empty')
   .max(GROUP_NAME_MAX + 5, 'is too long')
-  .regex(printable, 'must not contain control characters');
+  .refine(isPrintableText, printableMessage);
 
 /** The Jump interface's search fields (seeds: "Starting a session ... search"). */
 export const SEARCH_FIELDS = [

@@ -6,7 +6,7 @@
  * Byte strings travel as base64url without padding.
  */
 import { z } from 'zod';
-import { commentsField, jumpGroupRef, nameField, tagField } from './fields.js';
+import { agentText, commentsField, isPrintableText, jumpGroupRef, nameField, tagField } from './fields.js';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
 
 /** Protocol version spoken by this build. The site accepts versions in [PROTOCOL_MIN, PROTOCOL_VERSION]. */
@@ -29,7 +29,13 @@ const signature = b64url(86).length(86);
 /** An Ed25519 public key: 32 bytes -> 43 characters. */
 const publicKey = b64url(43).length(43);
 
-const shortText = (max: number) => z.string().max(max);
+/**
+ * Text an agent reports: length-checked, then cleaned of control characters, bidi overrides and
+ * other non-printable characters (protocol/fields.ts `cleanText`, security issue #12 item 1).
+ */
+const shortText = agentText;
+/** An identifier an agent sends (machine id): printable text only, refused otherwise. */
+const agentId = z.string().min(1).max(128).refine(isPrintableText, 'must be printable text');
 
 /** Statistics an agent reports (seeds: the Jump interface's statistics pane). Sizes in bytes, times in ms since the epoch. */
 export const statsSchema = z.strictObject({
@@ -80,14 +86,14 @@ export const enrollSchema = z.strictObject({
   t: z.literal('enroll'),
   key_info: z.string().min(8).max(128).regex(/^[a-z0-9]+$/),
   public_key: publicKey,
-  machine_id: z.string().min(1).max(128),
+  machine_id: agentId,
   requested: requestedFieldsSchema,
   sig: signature,
 });
 export const authSchema = z.strictObject({
   t: z.literal('auth'),
   client_id: z.number().int().positive(),
-  machine_id: z.string().min(1).max(128),
+  machine_id: agentId,
   sig: signature,
 });
 export const heartbeatSchema = z.strictObject({ t: z.literal('hb'), seq: z.number().int().min(0) });
@@ -121,9 +127,23 @@ export const sessionEndedSchema = z.strictObject({
 export const recordingSchema = z.strictObject({
   t: z.literal('rec'),
   session_id: sessionId,
-  header: z.strictObject({ width: z.number().int().min(1).max(10_000), height: z.number().int().min(1).max(10_000), term: z.string().max(64) }).optional(),
+  header: z.strictObject({ width: z.number().int().min(1).max(10_000), height: z.number().int().min(1).max(10_000), term: agentText(64) }).optional(),
   events: z.array(z.tuple([z.number().min(0), z.enum(['o', 'r']), z.string().max(48 * 1024)])).max(256),
 });
+
+/** What an SFTP session did to a file, as the agent read it from the client's SFTP requests. */
+export const SFTP_OPS = ['open', 'remove', 'rename', 'mkdir', 'rmdir', 'setstat', 'symlink'] as const;
+/**
+ * A batch of an SFTP session's file operations (the SFTP "recording"): `[seconds since start, op,
+ * path, second path or open mode]`, e.g. `[0.2, "open", "/etc/hosts", "r"]`, `[1.5, "rename", "a", "b"]`.
+ * Open modes: `r`, `w`, `rw`, plus `+create`, `+trunc`, `+append`. Paths are cleaned like statistics.
+ */
+export const sftpLogSchema = z.strictObject({
+  t: z.literal('sftp_log'),
+  session_id: sessionId,
+  ops: z.array(z.tuple([z.number().min(0), z.enum(SFTP_OPS), agentText(4096), agentText(4096).nullable()])).min(1).max(256),
+});
+export type SftpLog = z.infer<typeof sftpLogSchema>;
 
 /** The agent is being uninstalled on its machine (DESIGN.md flow step 8); the site keeps the item as "uninstalled". */
 export const uninstalledSchema = z.strictObject({ t: z.literal('uninstalled') });
@@ -137,17 +157,39 @@ export const agentSessionMessage = z.discriminatedUnion('t', [
   sessionRefusedSchema,
   sessionEndedSchema,
   recordingSchema,
+  sftpLogSchema,
 ]);
 
-/** First message on a session socket (`AGENT_SESSION_WS_PATH`): which session, and its one-time token. */
-export const sessionAttachSchema = z.strictObject({ t: z.literal('session_attach'), session_id: sessionId, token: b64url(43).length(43) });
+/**
+ * How an agent's session socket (`AGENT_SESSION_WS_PATH`) names its session: HTTP headers on the
+ * upgrade request carrying the session id and the one-time token of `session_open`. The site
+ * checks them before it accepts the upgrade, so an unauthenticated caller never gets to send a
+ * WebSocket frame (security issue #12 item 14; before, the first frame carried them, and a stranger
+ * could hold a 1 MiB frame buffer per socket for 10 s).
+ */
+export const SESSION_ATTACH_HEADERS = { sessionId: 'x-jump-session-id', token: 'x-jump-session-token' } as const;
+/** The values of SESSION_ATTACH_HEADERS, as the site parses them. */
+export const sessionAttachSchema = z.strictObject({ session_id: sessionId, token: b64url(43).length(43) });
+
+/**
+ * What a Jump session is for; signed into its ticket and enforced by the agent:
+ * - `shell`: a PTY and an interactive shell (recorded);
+ * - `exec`: one command per channel, with or without a PTY (a PTY is recorded);
+ * - `sftp`: the `sftp` subsystem only;
+ * - `tunnel`: direct-tcpip port forwards only;
+ * - `proxy`: an OpenSSH client through `jump proxy`: any of the above (every PTY recorded).
+ */
+export const SESSION_KINDS = ['shell', 'exec', 'sftp', 'proxy', 'tunnel'] as const;
+export type SessionKind = (typeof SESSION_KINDS)[number];
 
 /**
  * A session ticket, signed by the site key: who may open SSH into which jump client, with which
  * SSH public key, until when. The agent accepts only this key for this session.
  */
 export const ticketSchema = z.strictObject({
-  v: z.literal(1),
+  v: z.literal(2),
+  /** What the session may do; the agent enforces it (SESSION_KIND_RULES in docs/protocol.md). */
+  kind: z.enum(SESSION_KINDS),
   sid: sessionId,
   cid: z.number().int().positive(),
   user: z.string().max(64),

@@ -7,6 +7,12 @@
  *   -> enroll (installer key, new agent key) | auth (client id, signature)
  *   -> welcome -> heartbeats and statistics until either side closes or the peer goes silent.
  *
+ * One identity, one connection: when a client id authenticates while its previous connection still
+ * answers a WebSocket ping, the key is in two places at once (copied). Both are refused and the
+ * client is quarantined (JUMP_CLIENT_QUARANTINED) until an admin releases it; a previous connection
+ * that does not answer within `duplicateProbeMs` is half-open and is replaced (security issue #12
+ * item 4).
+ *
  * Liveness: the agent sends `hb` every `heartbeatMs`; one sweep timer per gateway terminates any
  * session silent for more than 1.5 intervals, so a dead or half-open peer is marked offline within
  * 2 intervals. Every message is schema-checked and size-bounded (`AGENT_MESSAGE_MAX_BYTES`).
@@ -27,6 +33,7 @@ import {
   agentHandshakeMessage,
   agentSessionMessage,
   parseMessage,
+  requestedFieldsSchema,
   type Auth,
   type Enroll,
   type Hello,
@@ -62,6 +69,12 @@ export interface GatewayOptions {
    * limit, site/capacity.ts).
    */
   maxAgents?: number;
+  /**
+   * How long a client's previous connection has to answer a ping when the same identity connects
+   * again, in ms: answered means two live copies (quarantine), silent means half-open (replace).
+   * Default: min(2 000, heartbeat interval).
+   */
+  duplicateProbeMs?: number;
   log: Logger;
   metrics?: SiteMetrics;
   /** Called with the source address of each agent that authenticated (the TLS gate's known addresses). */
@@ -243,7 +256,10 @@ export class AgentGateway {
     const onMessage = async (data: unknown, isBinary: boolean) => {
       if (busy) return refuse('PROTOCOL_INVALID_MESSAGE'); // one handshake step at a time
       const msg = isBinary ? null : parseMessage(agentHandshakeMessage, data);
-      if (!msg) return refuse('PROTOCOL_INVALID_MESSAGE');
+      if (!msg) {
+        const bad = isBinary ? null : requestedFieldError(data);
+        return bad ? refuse(bad.code, bad.message) : refuse('PROTOCOL_INVALID_MESSAGE');
+      }
       if (!hello) {
         if (msg.t !== 'hello') return refuse('PROTOCOL_INVALID_MESSAGE');
         if (msg.protocol < PROTOCOL_MIN || msg.protocol > PROTOCOL_VERSION) return refuse('PROTOCOL_VERSION_UNSUPPORTED');
@@ -299,7 +315,7 @@ export class AgentGateway {
     if (!inst) throw new JumpError('INSTALLER_KEY_UNKNOWN');
     const fields = await enrollmentFields(store, inst, msg.requested);
     const now = Date.now();
-    const { client, replacedClientId } = await store.enroll({
+    const { client, replacedClientId, duplicateOf } = await store.enroll({
       keyHash,
       publicKey: msg.public_key,
       machineId: msg.machine_id,
@@ -312,9 +328,12 @@ export class AgentGateway {
       userId: null,
       action: 'jump_client.enroll',
       target: `jump_client:${client.id}`,
-      detail: `installer ${inst.uid}${replacedClientId ? `, replaces jump_client:${replacedClientId}` : ''}`,
+      detail: `installer ${inst.uid}${replacedClientId ? `, replaces jump_client:${replacedClientId}` : ''}${duplicateOf ? `, same machine id as jump_client:${duplicateOf} (flagged)` : ''}`,
     });
-    this.opts.log.info({ clientId: client.id, installer: inst.uid, replacedClientId }, 'jump client enrolled');
+    if (duplicateOf) {
+      this.opts.log.warn({ clientId: client.id, installer: inst.uid, duplicateOf }, 'jump client enrolled with the machine id of another installer\'s client; flagged duplicate_of, nothing deleted');
+    }
+    this.opts.log.info({ clientId: client.id, installer: inst.uid, replacedClientId, duplicateOf }, 'jump client enrolled');
     return client.id;
   }
 
@@ -326,20 +345,35 @@ export class AgentGateway {
     // Only the owner of the key learns that it was deleted.
     if (rec.deleted) throw new JumpError('JUMP_CLIENT_DELETED');
     if (rec.uninstalled) throw new JumpError('JUMP_CLIENT_UNINSTALLED');
+    if (rec.quarantined) throw new JumpError('JUMP_CLIENT_QUARANTINED');
     return msg.client_id;
   }
 
   private async startSession(ws: WebSocket, clientId: number, remote: string, machineId: string, agentVersion: string): Promise<void> {
-    const now = Date.now();
     const old = this.agents.get(clientId);
+    if (old) {
+      // The same identity again: the old connection is half-open (replace it) or the key is in two
+      // places at once (quarantine both).
+      if (await this.answersPing(old.ws)) {
+        const reason = `identity used by two live connections at once (from ${remote} while connected)`;
+        this.opts.log.warn({ clientId, remote }, 'jump client identity on two live connections; quarantined, both refused');
+        await this.opts.store.quarantineClient(clientId, reason, Date.now());
+        await this.opts.store.audit({ at: Date.now(), userId: null, action: 'jump_client.quarantine', target: `jump_client:${clientId}`, detail: reason });
+        this.opts.metrics?.errors.inc({ code: 'JUMP_CLIENT_QUARANTINED' });
+        this.disconnect(clientId, 'JUMP_CLIENT_QUARANTINED');
+        throw new JumpError('JUMP_CLIENT_QUARANTINED');
+      }
+      this.opts.log.warn({ clientId }, 'jump client connected again and its previous connection is silent (half-open); replacing it');
+    }
+    if (ws.readyState !== ws.OPEN) return;
+    const now = Date.now();
     const session: Session = { ws, clientId, agentVersion, lastHeartbeat: 0, lastSeen: now, windowStart: now, windowCount: 0 };
     this.opts.metrics?.agentConnects.inc();
+    // A half-open previous connection (it did not answer the ping) is dropped once this one owns
+    // the id, so its close does not mark the client offline.
+    const replaced = this.agents.get(clientId);
     this.agents.set(clientId, session);
-    if (old) {
-      // The same identity again: the old connection is half-open or the key was cloned. The newest wins.
-      this.opts.log.warn({ clientId }, 'jump client connected again; closing its previous connection');
-      old.ws.close(CLOSE.replaced, 'replaced by a newer connection');
-    }
+    if (replaced) replaced.ws.terminate();
     await this.opts.store.setClientOnline(clientId, { now, publicIp: remote, machineId });
     ws.send(JSON.stringify({ t: 'welcome', client_id: clientId, heartbeat_ms: this.heartbeatMs, stats_interval_ms: this.statsIntervalMs }));
     this.opts.log.info({ clientId, remote }, 'jump client online');
@@ -376,6 +410,33 @@ export class AgentGateway {
     });
   }
 
+  /**
+   * True when `ws` answers a WebSocket ping within `duplicateProbeMs` (the peer is alive), false
+   * when it is closed or silent (half-open).
+   */
+  private answersPing(ws: WebSocket): Promise<boolean> {
+    if (ws.readyState !== ws.OPEN) return Promise.resolve(false);
+    const waitMs = this.opts.duplicateProbeMs ?? Math.min(2_000, this.heartbeatMs);
+    return new Promise((resolve) => {
+      const done = (alive: boolean) => {
+        clearTimeout(timer);
+        ws.off('pong', onPong);
+        ws.off('close', onClose);
+        resolve(alive);
+      };
+      const onPong = () => done(true);
+      const onClose = () => done(false);
+      const timer = setTimeout(() => done(false), waitMs);
+      ws.on('pong', onPong);
+      ws.once('close', onClose);
+      try {
+        ws.ping();
+      } catch {
+        done(false);
+      }
+    });
+  }
+
   /** The agent says it is being uninstalled: keep the item as "uninstalled" and let it go. */
   private async uninstalled(s: Session): Promise<void> {
     const now = Date.now();
@@ -396,6 +457,26 @@ export class AgentGateway {
       }
     }
   }
+}
+
+/**
+ * For an `enroll` whose requested fields (name, jump group, tag, comments) are refused — control
+ * characters, bidi overrides, too long — a VALIDATION_FAILED naming the install flag and the fix,
+ * instead of a bare PROTOCOL_INVALID_MESSAGE. Null for anything else.
+ */
+function requestedFieldError(data: unknown): JumpError | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.isBuffer(data) ? data.toString('utf8') : String(data));
+  } catch {
+    return null;
+  }
+  if (typeof json !== 'object' || json === null || (json as { t?: unknown }).t !== 'enroll') return null;
+  const r = requestedFieldsSchema.safeParse((json as { requested?: unknown }).requested);
+  if (r.success) return null;
+  const issue = r.error.issues[0];
+  const field = String(issue.path[0] ?? 'requested');
+  return new JumpError('VALIDATION_FAILED', { field, detail: `--jc-${field.replace('_', '-')}: ${issue.message}.` });
 }
 
 function sendError(ws: WebSocket, code: ErrorCode, message?: string): void {

@@ -19,7 +19,7 @@ import type { SiteMetrics } from './metrics.js';
 import { TOKEN_TTL_MS, hashPassword, hashToken, newToken, verifyPassword } from './auth.js';
 import { createInstaller, createInstallerBody, installerJson } from './installers.js';
 import { createSharedGroup, groupJson, resolveGroup } from './jump-groups.js';
-import { clientJson, deleteBody, deleteClients, editBody, editClient, findClient, listClients, listQuery, summaryJson } from './jump-clients.js';
+import { clientJson, deleteBody, deleteClients, editBody, editClient, findClient, listClients, listQuery, releaseClientRoute, summaryJson } from './jump-clients.js';
 import type { Store, User } from './store/store.js';
 import { checkPassword, userJson } from './users.js';
 
@@ -176,6 +176,9 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
     }
     return { deleted };
   };
+  app.post<{ Params: { id: string } }>('/api/v1/jump-clients/:id/release', async (req) =>
+    releaseClientRoute(store, me(req), req.params.id),
+  );
   app.post('/api/v1/jump-clients/delete', async (req) => remove(me(req), parse(deleteBody, req.body).ids));
   app.delete<{ Params: { id: string } }>('/api/v1/jump-clients/:id', async (req) =>
     remove(me(req), [parse(z.coerce.number().int().positive(), req.params.id)]),

@@ -5,6 +5,11 @@
  * an optional use limit (many endpoints may enroll with one key), the jump client defaults it
  * stamps (jump group, tag, comments, name, mode) and the list of fields the install command may
  * override. Only the key's SHA-256 is stored: KEY_INFO is shown once, at creation.
+ *
+ * An installer key is a bearer secret that ends up in files on many machines, so it is treated as
+ * leakable (security issue #12 item 2): by default it allows no overrides (`allow_override: []`)
+ * and DEFAULT_MAX_USES enrollments, and a jump group asked for at install time must be one the
+ * installer's creator may use (or the one fixed at creation).
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -21,10 +26,21 @@ import {
 import { INSTALLER_VALID_DEFAULT_MS, INSTALLER_VALID_MAX_MS, INSTALLER_VALID_MIN_MS } from '../protocol/limits.js';
 import type { RequestedFields } from '../protocol/messages.js';
 import { hashToken } from './auth.js';
+import { canAccessGroup } from './access.js';
 import { resolveGroup } from './jump-groups.js';
 import type { Installer, Store, User } from './store/store.js';
 
-/** The API body of `POST /api/v1/installers`. `valid_for_ms` within [10 min, 365 days]. */
+/**
+ * Enrollments an installer allows when `max_uses` is not given: enough for a small deployment,
+ * finite so a leaked installer file cannot enroll machines without end. Give `max_uses` (up to
+ * 1 000 000) for a larger mass deployment.
+ */
+export const DEFAULT_MAX_USES = 100;
+
+/**
+ * The API body of `POST /api/v1/installers`. `valid_for_ms` within [10 min, 365 days]; `max_uses`
+ * defaults to DEFAULT_MAX_USES and `allow_override` to none.
+ */
 export const createInstallerBody = z.strictObject({
   valid_for_ms: z
     .number()
@@ -36,9 +52,9 @@ export const createInstallerBody = z.strictObject({
   tag: tagField.default(''),
   comments: commentsField.default(''),
   name: nameField.optional(),
-  max_uses: z.number().int().min(1, 'must be at least 1').max(1_000_000).optional(),
+  max_uses: z.number().int().min(1, 'must be at least 1').max(1_000_000, 'must be at most 1000000').default(DEFAULT_MAX_USES),
   mode: z.enum(JUMP_CLIENT_MODES).default('active'),
-  allow_override: z.array(z.enum(OVERRIDABLE_FIELDS)).default([...OVERRIDABLE_FIELDS]),
+  allow_override: z.array(z.enum(OVERRIDABLE_FIELDS)).default([]),
 });
 export type CreateInstallerBody = z.input<typeof createInstallerBody>;
 
@@ -83,7 +99,7 @@ export async function createInstaller(
     keyHash: hashToken(keyInfo),
     createdAt: now,
     expiresAt: now + body.valid_for_ms,
-    maxUses: body.max_uses ?? null,
+    maxUses: body.max_uses,
     uses: 0,
     revokedAt: null,
     jumpGroupId: group.id,
@@ -101,7 +117,10 @@ export async function createInstaller(
  * The jump client fields an enrollment gets: the installer's defaults, overridden by what the
  * install command asked for. Throws INSTALLER_OVERRIDE_FORBIDDEN (naming the field) when a value
  * differs from the default and the installer does not allow overriding it, and
- * JUMP_GROUP_NOT_FOUND for an unknown group.
+ * JUMP_GROUP_NOT_FOUND for a group that does not exist or that the installer's creator may not use
+ * (one code for both, so an installer key does not reveal which groups exist). The creator's rights
+ * are read now, not at creation: a creator removed from a group (or deleted) no longer lends it to
+ * their installers.
  */
 export async function enrollmentFields(
   store: Store,
@@ -123,8 +142,18 @@ export async function enrollmentFields(
     }
     current[field] = value;
   }
-  const group = current.jump_group === null ? null : await store.getGroupByName(current.jump_group);
-  if (!group) throw new JumpError('JUMP_GROUP_NOT_FOUND', { field: 'jump_group', detail: `--jc-jump-group: "${current.jump_group}"` });
+  let group = current.jump_group === null ? null : await store.getGroupByName(current.jump_group);
+  if (group && group.id !== inst.jumpGroupId) {
+    // Another group than the one fixed at creation: only one the creator may use.
+    const creator = await store.getUserById(inst.createdBy);
+    if (!creator || !(await canAccessGroup(store, creator, group))) group = null;
+  }
+  if (!group) {
+    throw new JumpError('JUMP_GROUP_NOT_FOUND', {
+      field: 'jump_group',
+      detail: `--jc-jump-group: "${current.jump_group}" is not a jump group the installer's creator may use.`,
+    });
+  }
   return { name: current.name || null, jumpGroupId: group.id, tag: current.tag ?? '', comments: current.comments ?? '' };
 }
 

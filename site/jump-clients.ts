@@ -6,8 +6,8 @@
  * existence does not leak across personal groups.
  */
 import { z } from 'zod';
-import { JumpError } from '../protocol/errors.js';
-import { JUMP_METHOD, SEARCH_FIELDS, commentsField, jumpGroupRef, nameField, tagField } from '../protocol/fields.js';
+import { JumpError, invalidField } from '../protocol/errors.js';
+import { JUMP_METHOD, SEARCH_FIELDS, cleanText, commentsField, jumpGroupRef, nameField, tagField } from '../protocol/fields.js';
 import { canAccessGroup, visibleGroupIds } from './access.js';
 import { sshPublicKeyFromRaw } from '../protocol/ssh-keys.js';
 import { resolveGroup } from './jump-groups.js';
@@ -124,11 +124,44 @@ export async function deleteClients(store: Store, user: User, ids: number[]): Pr
   return done;
 }
 
+/**
+ * `POST /api/v1/jump-clients/:id/release`: an admin clears a client's quarantine (security issue
+ * #12 item 4), after deciding the two connections were not a copied key (else: delete the client).
+ * `rawId` is the route's `:id`. Returns `{ item }` (the client's JSON). Throws VALIDATION_FAILED
+ * (field `id`), PERMISSION_DENIED (not an admin), JUMP_CLIENT_NOT_FOUND, or VALIDATION_FAILED
+ * when the client is not quarantined.
+ */
+export async function releaseClientRoute(store: Store, user: User, rawId: string): Promise<{ item: ReturnType<typeof clientJson> }> {
+  const id = z.coerce.number().int().positive().safeParse(rawId);
+  if (!id.success) throw invalidField('id', 'must be a jump client id (a positive integer)');
+  if (user.role !== 'admin') throw new JumpError('PERMISSION_DENIED', { detail: 'Only an admin may release a quarantined jump client.' });
+  const client = await findClient(store, user, String(id.data));
+  if (!(await store.releaseClient(client.id))) throw invalidField('id', `jump client ${client.id} is not quarantined`);
+  await store.audit({
+    at: Date.now(),
+    userId: user.id,
+    action: 'jump_client.release',
+    target: `jump_client:${client.id}`,
+    detail: `was quarantined: ${client.quarantineReason ?? ''}`,
+  });
+  return { item: clientJson((await store.getClient(client.id))!, { stats: true }) };
+}
+
+/** `v` with every string in it passed through `cleanText` (objects and arrays copied). */
+function cleanDeep(v: unknown): unknown {
+  if (typeof v === 'string') return cleanText(v);
+  if (Array.isArray(v)) return v.map(cleanDeep);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, cleanDeep(x)]));
+  return v;
+}
+
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 
 /** The JSON shape of a jump client in the API and in `jump clients --json`. */
 export function clientJson(c: JumpClient, opts: { stats?: boolean } = {}) {
-  const s = c.stats;
+  // Statistics are cleaned when they arrive (protocol/messages.ts); cleaning again here covers rows
+  // stored by builds before that (security issue #12 item 1).
+  const s = cleanDeep(c.stats) as JumpClient['stats'];
   return {
     id: c.id,
     name: c.name ?? s.hostname ?? `jump client ${c.id}`,
@@ -152,6 +185,12 @@ export function clientJson(c: JumpClient, opts: { stats?: boolean } = {}) {
     created_at: iso(c.createdAt),
     installer: c.installerUid,
     duplicate_machine_id: c.duplicateMachineId,
+    /** Another installer's jump client that reported this machine id first; an admin decides. */
+    duplicate_of: c.duplicateOf,
+    /** The identity was used by two live connections at once: connections and Jumps are refused. */
+    quarantined: c.quarantinedAt !== null,
+    quarantined_at: iso(c.quarantinedAt),
+    quarantine_reason: c.quarantineReason,
     /** The jump client's SSH host key (its identity key), for known_hosts. */
     host_key: sshPublicKeyFromRaw(c.publicKey),
     ...(opts.stats ? { stats: s } : {}),

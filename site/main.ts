@@ -58,6 +58,8 @@ program
   .option('--max-clients <n>', 'limit on jump clients deployed on this site', positiveInt('--max-clients'))
   .option('--max-agents <n>', 'agent connections this node holds at once (default: what its open-file limit allows)', positiveInt('--max-agents'))
   .option('--max-session-starts <n>', 'Jump session starts in progress at once, site-wide', positiveInt('--max-session-starts'), 20)
+  .option('--max-session-starts-per-user <n>', 'Jump session starts in progress at once for one technician', positiveInt('--max-session-starts-per-user'), 4)
+  .option('--max-session-starts-per-client <n>', 'Jump session starts in progress at once into one jump client', positiveInt('--max-session-starts-per-client'), 2)
   .addOption(new Option('--session-connect-timeout <duration>', 'time a jump client has to answer a session start').argParser(durationArg('--session-connect-timeout')).default(15_000, '15s'))
   .addOption(new Option('--session-idle-timeout <duration>', 'end a Jump session after this long without traffic').argParser(durationArg('--session-idle-timeout')).default(30 * 60_000, '30m'))
   .addOption(new Option('--ticket-ttl <duration>', 'how long a session ticket stays usable after the jump client receives it').argParser(durationArg('--ticket-ttl')).default(60_000, '60s'))
@@ -93,6 +95,8 @@ program
       maxClients: o.maxClients ?? null,
       maxAgents: o.maxAgents,
       maxSessionStarts: o.maxSessionStarts,
+      maxSessionStartsPerUser: o.maxSessionStartsPerUser,
+      maxSessionStartsPerClient: o.maxSessionStartsPerClient,
       sessionConnectTimeoutMs: o.sessionConnectTimeout,
       sessionIdleTimeoutMs: o.sessionIdleTimeout,
       ticketTtlMs: o.ticketTtl,

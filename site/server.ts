@@ -56,6 +56,9 @@ export interface SiteOptions {
   maxAgents?: number;
   /** Jump session starts in progress at once (default 20), timeouts in ms. */
   maxSessionStarts?: number;
+  /** Per-technician and per-jump-client limits on starts in progress (site/sessions.ts). */
+  maxSessionStartsPerUser?: number;
+  maxSessionStartsPerClient?: number;
   sessionConnectTimeoutMs?: number;
   sessionIdleTimeoutMs?: number;
   ticketTtlMs?: number;
@@ -119,6 +122,8 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     log: opts.log.child({ component: 'sessions' }),
     version: VERSION,
     maxStarts: opts.maxSessionStarts,
+    maxStartsPerUser: opts.maxSessionStartsPerUser,
+    maxStartsPerClient: opts.maxSessionStartsPerClient,
     connectTimeoutMs: opts.sessionConnectTimeoutMs,
     attachTimeoutMs: opts.sessionConnectTimeoutMs,
     idleTimeoutMs: opts.sessionIdleTimeoutMs,

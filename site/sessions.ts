@@ -12,22 +12,22 @@
  * Shell recordings arrive from the agent as `rec` messages and are written as asciicast v2 files in
  * `<data dir>/recordings/` (mode 0600).
  */
-import { randomBytes, sign, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { sessionStream } from '../protocol/ws-stream.js';
 import { JumpError } from '../protocol/errors.js';
-import { parseMessage, sessionAttachSchema, type Recording } from '../protocol/messages.js';
+import { SESSION_ATTACH_HEADERS, SESSION_KINDS, sessionAttachSchema, type Recording, type SessionKind, type SftpLog } from '../protocol/messages.js';
+import { signTicket } from '../protocol/ticket.js';
 import { parseSshPublicKey, sshPublicKeyFromRaw } from '../protocol/ssh-keys.js';
 import type { AgentGateway } from './agent-gateway.js';
 import { findClient } from './jump-clients.js';
 import type { Store, User } from './store/store.js';
 
-export const SESSION_KINDS = ['shell', 'exec', 'sftp', 'proxy', 'tunnel'] as const;
-export type SessionKind = (typeof SESSION_KINDS)[number];
+export { SESSION_KINDS, type SessionKind };
 
 export interface SessionBrokerOptions {
   store: Store;
@@ -39,6 +39,13 @@ export interface SessionBrokerOptions {
   version: string;
   /** Session starts in progress at once, site-wide (seeds: twenty). Default 20. */
   maxStarts?: number;
+  /**
+   * Session starts in progress at once for one technician. Default 4, so one technician (or an
+   * agent that accepts and never attaches) cannot hold all `maxStarts` slots (issue #12 item 15).
+   */
+  maxStartsPerUser?: number;
+  /** Session starts in progress at once into one jump client. Default 2. */
+  maxStartsPerClient?: number;
   /** How long the agent has to accept a session, in ms. Default 15 000. */
   connectTimeoutMs?: number;
   /** How long the agent has to attach the session socket after accepting, in ms. Default 15 000. */
@@ -55,6 +62,8 @@ interface Pending {
   clientId: number;
   token: string;
   accepted: boolean;
+  /** Set when the agent's session socket upgrade is under way (the token is used up). */
+  attaching: boolean;
   resolve: (agent: WebSocket) => void;
   reject: (err: JumpError) => void;
 }
@@ -88,6 +97,9 @@ export function compatibleVersion(a: string, b: string): boolean {
 
 export class SessionBroker {
   private starting = 0;
+  /** Starts in progress per user id and per jump client id (entries removed at 0). */
+  private readonly startingByUser = new Map<number, number>();
+  private readonly startingByClient = new Map<number, number>();
   private readonly pending = new Map<string, Pending>();
   private readonly live = new Map<string, Live>();
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 1024 * 1024 });
@@ -97,6 +109,8 @@ export class SessionBroker {
   constructor(private readonly opts: SessionBrokerOptions) {
     this.o = {
       maxStarts: opts.maxStarts ?? 20,
+      maxStartsPerUser: opts.maxStartsPerUser ?? 4,
+      maxStartsPerClient: opts.maxStartsPerClient ?? 2,
       connectTimeoutMs: opts.connectTimeoutMs ?? 15_000,
       attachTimeoutMs: opts.attachTimeoutMs ?? 15_000,
       relayTimeoutMs: opts.relayTimeoutMs ?? 30_000,
@@ -117,7 +131,8 @@ export class SessionBroker {
    * Starts a session into jump client `ref` for `user`, who will authenticate with `sshKey`
    * (`ssh-ed25519 AAAA...`). Resolves once the agent's session socket is attached. Throws
    * JumpError: JUMP_CLIENT_NOT_FOUND, JUMP_CLIENT_UNINSTALLED, JUMP_CLIENT_OFFLINE,
-   * JUMP_VERSION_MISMATCH, JUMP_SERVER_BUSY, JUMP_ACTIVE_NOT_CONNECTED, JUMP_CONNECT_TIMEOUT,
+   * JUMP_CLIENT_QUARANTINED, JUMP_VERSION_MISMATCH, JUMP_SERVER_BUSY (site-wide `maxStarts`),
+   * JUMP_STARTS_IN_PROGRESS (`maxStartsPerUser` / `maxStartsPerClient`), JUMP_ACTIVE_NOT_CONNECTED, JUMP_CONNECT_TIMEOUT,
    * JUMP_INTERNAL_TIMEOUT, JUMP_CLIENT_DISABLED, JUMP_TICKET_INVALID, JUMP_INTERNAL_ERROR,
    * VALIDATION_FAILED (the key).
    */
@@ -129,24 +144,34 @@ export class SessionBroker {
     }
     const client = await findClient(this.opts.store, user, ref);
     if (client.uninstalledAt !== null) throw new JumpError('JUMP_CLIENT_UNINSTALLED');
+    if (client.quarantinedAt !== null) {
+      throw new JumpError('JUMP_CLIENT_QUARANTINED', { detail: `Reason: ${client.quarantineReason ?? 'unknown'}. An admin releases it: jump client ${client.id}.` });
+    }
     if (!this.opts.gateway.isConnected(client.id)) throw new JumpError('JUMP_CLIENT_OFFLINE');
     const agentVersion = this.opts.gateway.agentVersion(client.id) ?? '';
     if (!compatibleVersion(agentVersion, this.opts.version)) {
       throw new JumpError('JUMP_VERSION_MISMATCH', { detail: `Jump client ${agentVersion}, site ${this.opts.version}.` });
     }
     if (this.starting >= this.o.maxStarts) throw new JumpError('JUMP_SERVER_BUSY');
+    if ((this.startingByUser.get(user.id) ?? 0) >= this.o.maxStartsPerUser) {
+      throw new JumpError('JUMP_STARTS_IN_PROGRESS', { detail: `You have ${this.o.maxStartsPerUser} session starts in progress (the limit per technician).` });
+    }
+    if ((this.startingByClient.get(client.id) ?? 0) >= this.o.maxStartsPerClient) {
+      throw new JumpError('JUMP_STARTS_IN_PROGRESS', { detail: `Jump client ${client.id} has ${this.o.maxStartsPerClient} session starts in progress (the limit per jump client).` });
+    }
     this.starting++;
+    bump(this.startingByUser, user.id, 1);
+    bump(this.startingByClient, client.id, 1);
     const id = newSessionId();
     const token = randomBytes(32).toString('base64url');
     const now = Date.now();
     try {
-      const ticket = JSON.stringify({ v: 1, sid: id, cid: client.id, user: user.name, key: sshKey, iat: now, exp: now + this.o.ticketTtlMs });
-      const ticketSig = sign(null, Buffer.from(ticket), this.opts.identityKey).toString('base64url');
+      const { ticket, ticketSig } = signTicket(this.opts.identityKey, { sid: id, cid: client.id, user: user.name, key: sshKey, kind, iat: now, exp: now + this.o.ticketTtlMs });
       await this.opts.store.createSession({ id, clientId: client.id, userId: user.id, kind, startedAt: now });
       await this.opts.store.audit({ at: now, userId: user.id, action: 'session.start', target: `jump_client:${client.id}`, detail: `${kind} ${id}` });
 
       const agent = await new Promise<WebSocket>((resolve, reject) => {
-        const p: Pending = { clientId: client.id, token, accepted: false, resolve, reject };
+        const p: Pending = { clientId: client.id, token, accepted: false, attaching: false, resolve, reject };
         this.pending.set(id, p);
         const sent = this.opts.gateway.send(client.id, { t: 'session_open', session_id: id, token, ticket, ticket_sig: ticketSig });
         if (!sent) return reject(new JumpError('JUMP_ACTIVE_NOT_CONNECTED'));
@@ -174,6 +199,8 @@ export class SessionBroker {
       throw new JumpError('JUMP_INTERNAL_ERROR');
     } finally {
       this.starting--;
+      bump(this.startingByUser, user.id, -1);
+      bump(this.startingByClient, client.id, -1);
     }
   }
 
@@ -199,7 +226,22 @@ export class SessionBroker {
         .catch((err) => this.opts.log.error({ err, session: msg.session_id }, 'session result not saved'));
       return;
     }
-    if (msg.t === 'rec' && s && s.clientId === clientId && s.kind !== 'sftp') this.record(s, msg as unknown as Recording);
+    // Every PTY the agent opens is recorded, whatever the kind (the agent enforces the kind).
+    if (msg.t === 'rec' && s && s.clientId === clientId) this.record(s, msg as unknown as Recording);
+    if (msg.t === 'sftp_log') {
+      if (s) {
+        if (s.clientId === clientId) this.recordSftp(s.id, msg as unknown as SftpLog);
+        return;
+      }
+      // The last batch is sent when the SFTP channel closes, often just after the relay ended the
+      // session here: accept it for a minute after the end, for a session of this client.
+      void this.opts.store
+        .getSession(msg.session_id)
+        .then((rec) => {
+          if (rec && rec.clientId === clientId && (rec.endedAt === null || Date.now() - rec.endedAt < 60_000)) this.recordSftp(rec.id, msg as unknown as SftpLog);
+        })
+        .catch((err) => this.opts.log.error({ err, session: msg.session_id }, 'sftp log not saved'));
+    }
   }
 
   /** The agent's control connection closed: its pending starts fail, its live sessions end. */
@@ -208,20 +250,27 @@ export class SessionBroker {
     for (const s of this.live.values()) if (s.clientId === clientId) this.end(s, 'agent disconnected');
   }
 
-  /** Handles an upgrade to `AGENT_SESSION_WS_PATH`: the first message must name a pending session and its token. */
+  /**
+   * Handles an upgrade to `AGENT_SESSION_WS_PATH`. The request must name a pending, accepted session
+   * and its one-time token in SESSION_ATTACH_HEADERS; anything else is answered 404 before the
+   * upgrade, so a stranger never gets a WebSocket (no pre-authentication frames at all).
+   */
   handleAgentSocket(req: import('node:http').IncomingMessage, socket: Duplex, head: Buffer): void {
+    const h = (name: string) => {
+      const v = req.headers[name];
+      return typeof v === 'string' ? v : undefined;
+    };
+    const attach = sessionAttachSchema.safeParse({ session_id: h(SESSION_ATTACH_HEADERS.sessionId), token: h(SESSION_ATTACH_HEADERS.token) });
+    const p = attach.success ? this.pending.get(attach.data.session_id) : undefined;
+    if (!attach.success || !p || !p.accepted || p.attaching || !safeEqual(p.token, attach.data.token)) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    p.attaching = true; // the token is one-time: a second upgrade with it is refused
+    const id = attach.data.session_id;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const timer = setTimeout(() => ws.terminate(), 10_000);
-      ws.once('message', (data, isBinary) => {
-        clearTimeout(timer);
-        const msg = isBinary ? null : parseMessage(sessionAttachSchema, data);
-        const p = msg ? this.pending.get(msg.session_id) : undefined;
-        if (!msg || !p || !p.accepted || !safeEqual(p.token, msg.token)) {
-          ws.close(4003, 'unknown session');
-          return;
-        }
-        p.resolve(ws);
-      });
+      if (this.pending.get(id) === p) p.resolve(ws);
+      else ws.terminate(); // the start timed out meanwhile
     });
   }
 
@@ -309,6 +358,25 @@ export class SessionBroker {
     for (const s of this.live.values()) if (s.relay && s.lastActivity < limit) this.end(s, 'idle timeout');
   }
 
+  /**
+   * Appends an SFTP session's file operations to `<session>.sftp.jsonl` (0600) in recordings/, one
+   * JSON array `[seconds, op, path, path2 | mode | null]` per line, and names that file as the
+   * session's recording (GET /api/v1/sessions/:id/recording returns it).
+   */
+  private recordSftp(id: string, msg: SftpLog): void {
+    try {
+      const file = `${id}.sftp.jsonl`;
+      const path = join(this.opts.dataDir, 'recordings', file);
+      if (!existsSync(path)) {
+        writeFileSync(path, '', { mode: 0o600, flag: 'wx' });
+        void this.opts.store.setSessionRecording(id, file);
+      }
+      appendFileSync(path, msg.ops.map((o) => JSON.stringify(o)).join('\n') + '\n');
+    } catch (err) {
+      this.opts.log.warn({ err, session: id }, 'sftp log not written');
+    }
+  }
+
   /** Appends asciicast v2 lines (header, then `[time, code, data]` events). */
   private record(s: Live, msg: Recording): void {
     try {
@@ -331,6 +399,12 @@ export class SessionBroker {
       this.opts.log.warn({ err, session: s.id }, 'recording chunk not written');
     }
   }
+}
+
+function bump(m: Map<number, number>, key: number, by: number): void {
+  const n = (m.get(key) ?? 0) + by;
+  if (n > 0) m.set(key, n);
+  else m.delete(key);
 }
 
 function safeEqual(a: string, b: string): boolean {

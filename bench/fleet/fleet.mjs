@@ -127,7 +127,7 @@ async function p1p2(n, procs, rate, steadyS) {
   try {
     let site = await startSite(join(dir, 'data'), 0, rate);
     const admin = await api(site.url, 'admin', site.password);
-    const inst = await admin.request('POST', '/api/v1/installers', { valid_for_ms: 3_600_000 });
+    const inst = await admin.request('POST', '/api/v1/installers', { valid_for_ms: 3_600_000, max_uses: 1_000_000 });
     const t0 = performance.now();
     const fleet = startFleet(n, procs, { site: site.url, pin: site.pin, keyInfo: inst.key_info, backoffCapMs: Number(values['backoff-cap']) });
     // A deadline, so a fleet that cannot all connect is reported instead of waited for.

@@ -126,6 +126,12 @@ const MIGRATIONS: string[] = [
   CREATE INDEX sessions_client ON sessions(client_id, started_at);
   CREATE INDEX sessions_user ON sessions(user_id, started_at);
   `,
+  // Security issue #12 items 3 and 4: flagged duplicates and quarantined identities.
+  `
+  ALTER TABLE jump_clients ADD COLUMN duplicate_of INTEGER;
+  ALTER TABLE jump_clients ADD COLUMN quarantined_at INTEGER;
+  ALTER TABLE jump_clients ADD COLUMN quarantine_reason TEXT;
+  `,
 ];
 
 /** SQL for each search field (seeds' search fields), over the `c` (client) row. */
@@ -172,6 +178,9 @@ interface ClientRow {
   public_ip: string | null;
   stats: string;
   duplicate_machine_id: number;
+  duplicate_of: number | null;
+  quarantined_at: number | null;
+  quarantine_reason: string | null;
   status: 'online' | 'offline' | 'uninstalled';
 }
 
@@ -294,6 +303,9 @@ function toClient(r: ClientRow): JumpClient {
     publicIp: r.public_ip,
     stats: JSON.parse(r.stats),
     duplicateMachineId: r.duplicate_machine_id === 1,
+    duplicateOf: r.duplicate_of,
+    quarantinedAt: r.quarantined_at,
+    quarantineReason: r.quarantine_reason,
     status: r.status,
   };
 }
@@ -572,17 +584,23 @@ export class SqliteStore implements Store {
         | undefined;
       if (existing) {
         if (existing.deleted_at !== null) throw new JumpError('JUMP_CLIENT_DELETED');
-        return { client: this.clientById(existing.id)!, replacedClientId: null };
+        return { client: this.clientById(existing.id)!, replacedClientId: null, duplicateOf: null };
       }
       const inst = this.stmt('SELECT * FROM installers WHERE key_hash = ?').get(input.keyHash) as InstallerRow | undefined;
       if (!inst) throw new JumpError('INSTALLER_KEY_UNKNOWN');
       const refusal = installerRefusal(toInstaller(inst), input.now);
       if (refusal) throw new JumpError(refusal);
 
-      // A reinstall on the same machine: the old record is not connected, so the new one takes its place.
-      const stale = this.stmt('SELECT id FROM jump_clients WHERE machine_id = ? AND deleted_at IS NULL AND online = 0 ORDER BY id DESC LIMIT 1')
-        .get(input.machineId) as { id: number } | undefined;
+      // A reinstall on the same machine with the same installer: the old record is not connected,
+      // so the new one takes its place. A record of another installer is never deleted on a machine
+      // id match (/etc/machine-id is world-readable: any installer-key holder could delete any
+      // offline client site-wide); the new client is flagged `duplicate_of` it instead.
+      const same = this.stmt(
+        'SELECT id, installer_uid, online FROM jump_clients WHERE machine_id = ? AND deleted_at IS NULL ORDER BY id DESC',
+      ).all(input.machineId) as { id: number; installer_uid: string | null; online: number }[];
+      const stale = same.find((c) => c.installer_uid === inst.uid && c.online === 0);
       if (stale) this.stmt('UPDATE jump_clients SET deleted_at = ? WHERE id = ?').run(input.now, stale.id);
+      const duplicateOf = same.find((c) => c !== stale)?.id ?? null;
 
       if (input.maxClients !== null) {
         const { n } = this.stmt('SELECT count(*) AS n FROM jump_clients WHERE deleted_at IS NULL').get() as { n: number };
@@ -590,11 +608,11 @@ export class SqliteStore implements Store {
       }
       this.stmt('UPDATE installers SET uses = uses + 1 WHERE uid = ?').run(inst.uid);
       const info = this.stmt(
-        `INSERT INTO jump_clients (public_key, machine_id, name, jump_group_id, tag, comments, mode, installer_uid, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO jump_clients (public_key, machine_id, name, jump_group_id, tag, comments, mode, installer_uid, created_at, duplicate_of)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-        .run(input.publicKey, input.machineId, input.name, input.jumpGroupId, input.tag, input.comments, inst.mode, inst.uid, input.now);
-      return { client: this.clientById(Number(info.lastInsertRowid))!, replacedClientId: stale?.id ?? null };
+        .run(input.publicKey, input.machineId, input.name, input.jumpGroupId, input.tag, input.comments, inst.mode, inst.uid, input.now, duplicateOf);
+      return { client: this.clientById(Number(info.lastInsertRowid))!, replacedClientId: stale?.id ?? null, duplicateOf };
     })();
   }
 
@@ -607,11 +625,26 @@ export class SqliteStore implements Store {
     return this.clientById(id);
   }
 
-  async getClientAuth(id: number): Promise<{ publicKey: string; deleted: boolean; uninstalled: boolean } | null> {
-    const r = this.stmt('SELECT public_key, deleted_at, uninstalled_at FROM jump_clients WHERE id = ?').get(id) as
-      | { public_key: string; deleted_at: number | null; uninstalled_at: number | null }
+  async getClientAuth(id: number): Promise<{ publicKey: string; deleted: boolean; uninstalled: boolean; quarantined: boolean } | null> {
+    const r = this.stmt('SELECT public_key, deleted_at, uninstalled_at, quarantined_at FROM jump_clients WHERE id = ?').get(id) as
+      | { public_key: string; deleted_at: number | null; uninstalled_at: number | null; quarantined_at: number | null }
       | undefined;
-    return r ? { publicKey: r.public_key, deleted: r.deleted_at !== null, uninstalled: r.uninstalled_at !== null } : null;
+    return r
+      ? { publicKey: r.public_key, deleted: r.deleted_at !== null, uninstalled: r.uninstalled_at !== null, quarantined: r.quarantined_at !== null }
+      : null;
+  }
+
+  async quarantineClient(id: number, reason: string, now: number): Promise<void> {
+    this.stmt(
+      'UPDATE jump_clients SET quarantined_at = COALESCE(quarantined_at, ?), quarantine_reason = COALESCE(quarantine_reason, ?) WHERE id = ?',
+    ).run(now, reason, id);
+  }
+
+  async releaseClient(id: number): Promise<boolean> {
+    return (
+      this.stmt('UPDATE jump_clients SET quarantined_at = NULL, quarantine_reason = NULL WHERE id = ? AND deleted_at IS NULL AND quarantined_at IS NOT NULL').run(id)
+        .changes > 0
+    );
   }
 
   async markUninstalled(id: number, now: number): Promise<void> {

@@ -68,6 +68,14 @@ export interface JumpClient {
   stats: Partial<Stats>;
   /** Another online jump client reports the same machine id (a cloned disk image, most likely). */
   duplicateMachineId: boolean;
+  /**
+   * The jump client whose machine id this one reported at enrollment, when that one came from
+   * another installer: a reinstall, a cloned image or an impostor; an admin decides (issue #12 item 3).
+   */
+  duplicateOf: number | null;
+  /** When the identity was seen on two live connections at once (issue #12 item 4), else null. */
+  quarantinedAt: number | null;
+  quarantineReason: string | null;
   status: JumpClientStatus;
 }
 
@@ -105,8 +113,10 @@ export interface EnrollInput {
 
 export interface EnrollResult {
   client: JumpClient;
-  /** The id of the stale record of the same machine that this enrollment replaced. */
+  /** The id of the stale record of the same machine (same installer) that this enrollment replaced. */
   replacedClientId: number | null;
+  /** The client of another installer that reports the same machine id (flagged, not replaced). */
+  duplicateOf: number | null;
 }
 
 export interface ClientPatch {
@@ -184,14 +194,19 @@ export interface Store {
   /**
    * Enrolls a jump client with an installer key, atomically: checks the installer (errors
    * INSTALLER_KEY_UNKNOWN, INSTALLER_REVOKED, INSTALLER_EXPIRED, INSTALLER_USED_UP), the site limit
-   * (DEPLOY_LIMIT_REACHED), counts one use, replaces an offline record of the same machine (a
-   * reinstall), and inserts the client. Enrolling the same public key again returns the existing
+   * (DEPLOY_LIMIT_REACHED), counts one use, replaces an offline record of the same machine enrolled
+   * with the same installer (a reinstall), flags (`duplicateOf`) but never deletes a record of the
+   * same machine id from another installer, and inserts the client. Enrolling the same public key again returns the existing
    * client without counting a use (the agent lost the first answer).
    */
   enroll(input: EnrollInput): Promise<EnrollResult>;
   getClient(id: number): Promise<JumpClient | null>;
   /** Includes deleted clients, so a deleted client's connect can be refused with JUMP_CLIENT_DELETED. */
-  getClientAuth(id: number): Promise<{ publicKey: string; deleted: boolean; uninstalled: boolean } | null>;
+  getClientAuth(id: number): Promise<{ publicKey: string; deleted: boolean; uninstalled: boolean; quarantined: boolean } | null>;
+  /** Quarantines a client (two live connections with one identity). Keeps the first time and reason. */
+  quarantineClient(id: number, reason: string, now: number): Promise<void>;
+  /** Clears a client's quarantine. Returns false when it was not quarantined (or does not exist). */
+  releaseClient(id: number): Promise<boolean>;
   /** Marks a client uninstalled on its machine: it stays listed with its last statistics until deleted. */
   markUninstalled(id: number, now: number): Promise<void>;
   findClientsByName(name: string): Promise<JumpClient[]>;

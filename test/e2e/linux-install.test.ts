@@ -111,7 +111,7 @@ describe.runIf(isRoot)('headless Linux install from bomgar-scc-<uid>.bin', () =>
     site = await startTestSite();
     expect((await jump(site.consoleDir, ['groups', 'create', 'Linux Admins'])).code).toBe(0);
     const out = tempDir('jump-bin-');
-    ({ path: binPath, uid } = await createBin(['--valid-for', '1d', '--jump-group', 'Linux Admins'], out));
+    ({ path: binPath, uid } = await createBin(['--valid-for', '1d', '--jump-group', 'Linux Admins', '--allow-override', 'tag,comments'], out));
     ({ path: lockedBin, uid: lockedUid } = await createBin(['--tag', 'fixed', '--allow-override', 'none'], out));
     userA = makeUser();
     userB = makeUser();

@@ -3,6 +3,7 @@
  * (handshake, enrollment, heartbeats) and then answers `session_open` as told, including ways a
  * faulty or hostile agent might.
  */
+import type { KeyObject } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import WebSocket from 'ws';
 import { channelBinding, newEd25519Key, newNonce, parseSitePin, rawPublicKey, signAsAgent, verifySite } from '../../protocol/handshake.js';
@@ -12,15 +13,45 @@ export type SessionBehaviour = 'ignore' | 'accept-and-stall' | 'refuse-internal'
 
 export interface RawAgent {
   clientId: number;
+  /** The agent's identity key (share it with another raw agent to play a copied key). */
+  key: KeyObject;
+  ws: WebSocket;
+  /** Error codes the site sent after the welcome, in order. */
+  errors: string[];
+  /** Resolves with the close code and reason when the connection closes. */
+  closed: Promise<{ code: number; reason: string }>;
   close(): void;
 }
 
-/** Enrolls with `inst` and stays online (heartbeats every 500 ms), answering session starts with `behaviour`. */
-export async function rawAgent(inst: { site_url: string; site_pin: string; key_info: string }, behaviour: SessionBehaviour): Promise<RawAgent> {
-  const key = newEd25519Key();
+/** How a raw agent identifies itself and what it reports; everything may be hostile. */
+export interface RawAgentOptions {
+  /** Use this identity key (default: a new one). */
+  key?: KeyObject;
+  /** Authenticate as this client id (with `key`) instead of enrolling. */
+  clientId?: number;
+  machineId?: string;
+  /** Requested fields sent with `enroll`, as given (not validated here). */
+  requested?: Record<string, unknown>;
+  /** Statistics sent after the welcome, as given (default: fixtureStats). */
+  stats?: Record<string, unknown>;
+}
+
+/**
+ * Enrolls with `inst` (or authenticates, with `opts.clientId`) and stays online (heartbeats every
+ * 500 ms), answering session starts with `behaviour`. Rejects with Error(<site error code>) when the
+ * handshake is refused.
+ */
+export async function rawAgent(
+  inst: { site_url: string; site_pin: string; key_info: string },
+  behaviour: SessionBehaviour,
+  opts: RawAgentOptions = {},
+): Promise<RawAgent> {
+  const key = opts.key ?? newEd25519Key();
+  const errors: string[] = [];
   const ws = new WebSocket(inst.site_url.replace(/^https/, 'wss') + '/agent/v1', { rejectUnauthorized: false });
   let cb: Buffer | null = null;
   ws.on('upgrade', (res) => (cb = channelBinding(res.socket as TLSSocket)));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   const nonce = newNonce();
   let beat: NodeJS.Timeout | null = null;
   const clientId = await new Promise<number>((resolve, reject) => {
@@ -31,10 +62,17 @@ export async function rawAgent(inst: { site_url: string; site_pin: string; key_i
       if (m.t === 'challenge') {
         if (!verifySite(parseSitePin(inst.site_pin), m.site_sig, cb!, nonce, m.nonce)) return reject(new Error('site not verified'));
         const pub = rawPublicKey(key);
+        if (opts.clientId !== undefined) {
+          const sig = signAsAgent(key, cb!, nonce, m.nonce, String(opts.clientId));
+          ws.send(JSON.stringify({ t: 'auth', client_id: opts.clientId, machine_id: opts.machineId ?? `raw-${pub.slice(0, 8)}`, sig }));
+          return;
+        }
         const sig = signAsAgent(key, cb!, nonce, m.nonce, pub);
-        ws.send(JSON.stringify({ t: 'enroll', key_info: inst.key_info, public_key: pub, machine_id: `raw-${pub.slice(0, 8)}`, requested: {}, sig }));
+        ws.send(
+          JSON.stringify({ t: 'enroll', key_info: inst.key_info, public_key: pub, machine_id: opts.machineId ?? `raw-${pub.slice(0, 8)}`, requested: opts.requested ?? {}, sig }),
+        );
       } else if (m.t === 'welcome') {
-        ws.send(JSON.stringify({ t: 'stats', full: true, stats: fixtureStats({ hostname: `raw-${behaviour}` }) }));
+        ws.send(JSON.stringify({ t: 'stats', full: true, stats: opts.stats ?? fixtureStats({ hostname: `raw-${behaviour}` }) }));
         let seq = 0;
         beat = setInterval(() => ws.send(JSON.stringify({ t: 'hb', seq: seq++ })), 500);
         resolve(m.client_id);
@@ -43,13 +81,18 @@ export async function rawAgent(inst: { site_url: string; site_pin: string; key_i
         else if (behaviour === 'refuse-internal') ws.send(JSON.stringify({ t: 'session_refused', session_id: m.session_id, code: 'JUMP_INTERNAL_ERROR' }));
         else if (behaviour === 'disconnect') ws.terminate();
       } else if (m.t === 'error') {
-        reject(new Error(m.code));
+        errors.push(m.code);
+        reject(Object.assign(new Error(m.code), { message_text: m.message }));
       }
     });
   });
   ws.on('close', () => beat && clearInterval(beat));
   return {
     clientId,
+    key,
+    ws,
+    errors,
+    closed,
     close() {
       if (beat) clearInterval(beat);
       ws.terminate();

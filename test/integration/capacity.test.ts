@@ -37,7 +37,7 @@ describe('a site at its open-file limit', () => {
     expect(site.proc.stderr()).toMatch(new RegExp(`Agent capacity:\\s+${CAPACITY} \\(open-file limit ${FILE_LIMIT};`));
     expect(await metric(site, /^jump_site_agent_capacity (\d+)$/m)).toBe(CAPACITY);
 
-    const inst = await createInstaller(site.api, { tag: 'capacity' });
+    const inst = await createInstaller(site.api, { tag: 'capacity', max_uses: 1000 });
     for (let i = 0; i < CAPACITY + 18; i++) agents.push(inProcessAgent(inst));
     await waitFor(async () => (await metric(site, /^jump_site_agent_admission_rejected_total\{reason="full"\} (\d+)$/m)) >= 18, 30_000, 200, 'agents over capacity refused');
     await waitFor(async () => (await listClients(site.api, 'tag=capacity')).summary.online === CAPACITY, 30_000, 200, 'capacity online');

@@ -77,7 +77,7 @@ describe('installer keys', () => {
   });
 
   it('refuses an unknown jump group asked for at enrollment', async () => {
-    const inst = await createInstaller(site.api, { tag: 'nogroup' });
+    const inst = await createInstaller(site.api, { tag: 'nogroup', allow_override: ['jump_group'] });
     await refusedWith(inst, 'JUMP_GROUP_NOT_FOUND', ['--jc-jump-group', 'No Such Group']);
   });
 });

@@ -43,7 +43,7 @@ describe('search', () => {
   beforeAll(async () => {
     const g = await jump(site.consoleDir, ['groups', 'create', 'Search Group']);
     expect(g.code).toBe(0);
-    const inst = await createInstaller(site.api, { jump_group: 'Search Group' });
+    const inst = await createInstaller(site.api, { jump_group: 'Search Group', allow_override: ['name', 'tag', 'comments'] });
     // Two in-process agents with chosen statistics and source addresses (the site sees the
     // source address as the public IP).
     const a = inProcessAgent(inst, {

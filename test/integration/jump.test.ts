@@ -21,7 +21,11 @@ const others: Agent[] = [];
 const raws: RawAgent[] = [];
 
 beforeAll(async () => {
-  site = await startTestSite({ extraArgs: ['--session-connect-timeout', '1s'] });
+  // High per-user/per-client start limits: the JUMP_SERVER_BUSY test below fills the site-wide 20
+  // from one technician into one client (hostile-endpoint.test.ts tests the per-user/client limits).
+  site = await startTestSite({
+    extraArgs: ['--session-connect-timeout', '1s', '--max-session-starts-per-user', '100', '--max-session-starts-per-client', '100'],
+  });
   const inst = await createInstaller(site.api, { tag: 'jump' });
   agent = startAgentProcess(inst);
   // Online and past its first statistics, so it has its real name (the hostname).

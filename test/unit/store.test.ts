@@ -55,7 +55,7 @@ describe('enroll', () => {
     const { client } = await enroll('a');
     await store.deleteClients([client.id], Date.now());
     await expect(enroll('a')).rejects.toMatchObject({ code: 'JUMP_CLIENT_DELETED' });
-    expect(await store.getClientAuth(client.id)).toEqual({ publicKey: 'a', deleted: true, uninstalled: false });
+    expect(await store.getClientAuth(client.id)).toEqual({ publicKey: 'a', deleted: true, uninstalled: false, quarantined: false });
   });
 });
 
