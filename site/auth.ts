@@ -155,7 +155,7 @@ export interface LoginLimits {
   /** Failed logins from one address per window before it gets LOGIN_THROTTLED (default 10 per 5 min). */
   addressFailures: number;
   addressWindowMs: number;
-  /** Login attempts from one address checked at once; more get LOGIN_THROTTLED at once (default 4). */
+  /** Login attempts from one address checked at once; more get LOGIN_THROTTLED at once (default 2). */
   addressConcurrent: number;
   /**
    * Failed logins on one account per window, from any address (default 20 per 1 min). Short on
@@ -169,7 +169,7 @@ export interface LoginLimits {
 export const DEFAULT_LOGIN_LIMITS: LoginLimits = {
   addressFailures: 10,
   addressWindowMs: 5 * 60_000,
-  addressConcurrent: 4,
+  addressConcurrent: 2,
   accountFailures: 20,
   accountWindowMs: 60_000,
 };

@@ -72,7 +72,7 @@ program
   .addOption(
     new Option('--idle-timeout <duration>', 'close an HTTP connection without traffic after this long (not agent or Jump connections)')
       .argParser(durationArg('--idle-timeout'))
-      .default(DEFAULT_HTTP_TIMEOUTS.idleMs, '60s'),
+      .default(DEFAULT_HTTP_TIMEOUTS.idleMs, '120s'),
   )
   .addOption(
     new Option('--token-idle-timeout <duration>', 'an API token unused for this long stops working')

@@ -481,8 +481,9 @@ export class SqliteStore implements Store {
     )
       .get(tokenHash, now, now - Math.min(idleMs, now)) as (UserRow & { token_last_used_at: number | null }) | undefined;
     if (!r) return null;
-    // Written at most once a minute per token: a busy console does not turn every read into a write.
-    if (r.token_last_used_at === null || now - r.token_last_used_at >= TOKEN_TOUCH_MS) {
+    // Written at most once a minute per token (or a quarter of a shorter idle limit): a busy
+    // console does not turn every read into a write.
+    if (r.token_last_used_at === null || now - r.token_last_used_at >= Math.min(TOKEN_TOUCH_MS, idleMs / 4)) {
       this.stmt('UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?').run(now, tokenHash);
     }
     return toUser(r);
