@@ -204,15 +204,16 @@ export class LoginThrottle {
     this.inFlight.set(address, n + 1);
   }
 
-  /** Ends an attempt begun with `begin`; `ok` false counts a failure for the address and the account. */
+  /**
+   * Ends an attempt begun with `begin`. `ok` true (a right password, or no password checked at all)
+   * counts nothing; false counts a failure for the address and the account. A success does not
+   * reset the address's count: one's own account must not launder guesses at others'.
+   */
   end(address: string, account: string, ok: boolean, now: number): void {
     const n = (this.inFlight.get(address) ?? 1) - 1;
     if (n <= 0) this.inFlight.delete(address);
     else this.inFlight.set(address, n);
-    if (ok) {
-      this.byAddress.clear(address);
-      return;
-    }
+    if (ok) return;
     this.byAddress.fail(address, now);
     this.byAccount.fail(account.toLowerCase(), now);
   }

@@ -24,12 +24,15 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: ApiContext): vo
     const address = throttleKey(req.socket.remoteAddress ?? req.ip);
     throttle.begin(address, account, Date.now());
     let ok = false;
+    let checked = false;
     try {
       dummyHash ??= hashPassword('not a real password');
       const stored = user?.passwordHash ?? (await dummyHash);
       ok = (await hashQueue.run(() => verifyPassword(password, stored))) && user !== null;
+      checked = true;
     } finally {
-      throttle.end(address, account, ok, Date.now());
+      // An attempt refused by a full hashing queue was not a guess: it counts for nobody.
+      throttle.end(address, account, ok || !checked, Date.now());
     }
     if (!ok) {
       await store.audit({

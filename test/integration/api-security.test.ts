@@ -253,6 +253,42 @@ describe('item 8: login throttling', () => {
   });
 });
 
+describe('item 8: bounded hashing and the per-account limit', () => {
+  it('answers logins past the hashing queue (4 running, 8 waiting) with 429 at once instead of queueing them', async () => {
+    const t0 = Date.now();
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        raw(site, 'POST', '/api/v1/login', { body: { user: 'nobody-here', password: 'wrong password!' }, localAddress: `127.0.1.${i + 1}` }).then((r) => ({
+          ...r,
+          ms: Date.now() - t0,
+        })),
+      ),
+    );
+    const busy = answers.filter((a) => a.status === 429);
+    expect(busy.length).toBeGreaterThanOrEqual(30 - 12);
+    expect(busy[0].json.error.message).toContain('busy');
+    expect(Math.min(...busy.map((a) => a.ms))).toBeLessThan(1_000);
+    expect(answers.filter((a) => a.status === 401).length).toBeLessThanOrEqual(12);
+  });
+
+  it('slows an account sprayed from many addresses for a short window only', async () => {
+    await addUser(site, 'sprayed');
+    for (let batch = 0; batch < 6; batch++) {
+      await Promise.all(
+        Array.from({ length: 4 }, (_, i) =>
+          raw(site, 'POST', '/api/v1/login', { body: { user: 'sprayed', password: 'spray spray spray' }, localAddress: `127.0.2.${batch * 4 + i + 1}` }),
+        ),
+      );
+    }
+    const r = await raw(site, 'POST', '/api/v1/login', { body: { user: 'Sprayed', password: 'correct horse battery' }, localAddress: '127.0.3.1' });
+    expect(r.status).toBe(429);
+    expect(r.json.error.code).toBe('LOGIN_THROTTLED');
+    const wait = Number(r.headers['retry-after']);
+    expect(wait).toBeGreaterThanOrEqual(1);
+    expect(wait).toBeLessThanOrEqual(60); // a short window: never a lockout
+  });
+});
+
 describe('item 17: bootstrap admin password', () => {
   it('goes to a 0600 file, not to stderr, and must be changed before anything else', async () => {
     const s = await startSiteProcess();
