@@ -72,7 +72,7 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): RouteInfo[] 
     }
     const user = await authenticate(req);
     if (user.mustChangePassword && !config.duringPasswordChange) {
-      throw new JumpError('PASSWORD_CHANGE_REQUIRED', { detail: `Log in as "${user.name}" and change the password first.` });
+      throw new JumpError('PASSWORD_CHANGE_REQUIRED');
     }
     if ((access === 'admin' || access === 'metrics') && user.role !== 'admin') {
       throw new JumpError('PERMISSION_DENIED', {

@@ -17,7 +17,7 @@ import { hashPassword } from './auth.js';
 import { DEFAULT_HTTP_TIMEOUTS, DEFAULT_MAX_TLS_HANDSHAKES, startSite } from './server.js';
 import { TOKEN_IDLE_MS } from './auth.js';
 import { SqliteStore } from './store/sqlite.js';
-import { addUser, checkPassword, userJson } from './users.js';
+import { addUser, checkPassword, removeBootstrapPasswordFile, userJson } from './users.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -215,6 +215,7 @@ user
     checkPassword(password);
     await store.updateUser(u!.id, { passwordHash: await hashPassword(password) });
     await auditCli(store, 'user.passwd', u!.name);
+    if (u!.mustChangePassword) removeBootstrapPasswordFile(o.data);
     await store.close();
     process.stdout.write(`Password of "${name}" changed.\n`);
   });

@@ -183,9 +183,9 @@ describe('item 7: HTTP timeouts', () => {
     expect(ms).toBeLessThan(5_000);
   });
 
-  it('keeps an agent WebSocket open past the idle timeout (3 s here, heartbeats every 6 s)', async () => {
+  it('keeps an agent WebSocket open past every HTTP timeout (1 s, 2 s, 3 s here; heartbeats every 6 s)', async () => {
     // Its own site: a short keep-alive would race the pooled connections of the other tests' clients.
-    const s = await startSiteProcess({ heartbeat: '6s', extraArgs: ['--idle-timeout', '3s'] });
+    const s = await startSiteProcess({ heartbeat: '6s', extraArgs: ['--headers-timeout', '1s', '--request-timeout', '2s', '--idle-timeout', '3s'] });
     const login = await raw(s, 'POST', '/api/v1/login', { body: { user: 'admin', password: s.password } });
     expect(login.status, login.body).toBe(200);
     const first = login.json.token as string;
