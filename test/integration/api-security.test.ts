@@ -140,18 +140,22 @@ describe('item 11: access per route, deny by default', () => {
 
   it('every route declares an access level, and every non-public route refuses a request without a token', async () => {
     const dataDir = join(tempDir(), 'data');
-    const s = await startSite({ dataDir, host: '127.0.0.1', port: 0, log: pino({ level: 'silent' }) });
+    const s = await startSite({ dataDir, host: '127.0.0.1', port: 0, metricsOpenLoopback: true, log: pino({ level: 'silent' }) });
     try {
       expect(s.routes.length).toBeGreaterThan(20);
       const undeclared = s.routes.filter((r) => r.access === null);
       expect(undeclared).toEqual([]);
       const port = Number(new URL(s.listenUrl).port);
       for (const r of s.routes) {
-        if (r.access === 'public' || r.method === 'HEAD' || r.method === 'OPTIONS') continue;
+        if (r.access === 'public' || r.access === 'metrics' || r.method === 'HEAD' || r.method === 'OPTIONS') continue;
         const path = r.url.replace(/:[a-z]+/g, 'x1');
         const a = await raw({ port }, r.method, path, r.method === 'GET' || r.method === 'DELETE' ? {} : { body: {} });
         expect(a.status, `${r.method} ${r.url} (${r.access})`).toBe(401);
       }
+      // Started with metricsOpenLoopback (`--metrics-open-loopback`): a local process needs no token.
+      const m = await raw({ port }, 'GET', '/metrics');
+      expect(m.status).toBe(200);
+      expect(m.body).toContain('jump_site_connected_agents');
     } finally {
       await s.close();
     }
