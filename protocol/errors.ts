@@ -276,6 +276,16 @@ export const ERROR_CATALOG = {
     status: 403,
     message: 'Your account does not have permission for this.',
   },
+  LOGIN_THROTTLED: {
+    action: 'login',
+    status: 429,
+    message: 'Too many login attempts. Wait for the time given in Retry-After, then try again.',
+  },
+  PASSWORD_CHANGE_REQUIRED: {
+    action: 'request',
+    status: 403,
+    message: 'This account must change its password before doing anything else. Run `jump passwd`.',
+  },
   USER_NOT_FOUND: {
     action: 'manage',
     status: 404,

@@ -1,11 +1,13 @@
 /**
- * Who may see which jump group (seeds: "Jump Items are grouped by who can access them ... You must
- * have permission to view Jump Items pinned to other users' personal Jump Groups").
+ * Who may see and who may use which jump group (seeds: "Jump Items are grouped by who can access
+ * them ... You must have permission to view Jump Items pinned to other users' personal Jump Groups").
  *
- * - An admin sees every group.
- * - A technician sees the shared groups they are a member of and their own personal group
- *   `user:<name>`; with `viewPersonalGroups` they also see every other user's personal group.
- * Seeing a group means listing, showing, editing and deleting its jump clients.
+ * - An admin sees and uses every group.
+ * - A technician sees and uses the shared groups they are a member of and their own personal
+ *   group `user:<name>`.
+ * - `viewPersonalGroups` lets a technician SEE every other user's personal group (list and show its
+ *   jump clients and sessions), not USE it: editing, moving, deleting and Jumping into a client of
+ *   someone else's personal group stay with its owner and admins (security issue #12, item 16).
  */
 import type { JumpGroup, Store, User } from './store/store.js';
 
@@ -20,9 +22,16 @@ export async function visibleGroupIds(store: Store, user: User): Promise<number[
   return [...ids];
 }
 
-/** True when `user` may see jump group `group`. */
-export async function canAccessGroup(store: Store, user: User, group: JumpGroup): Promise<boolean> {
+/** True when `user` may see (list, show) jump group `group` and its jump clients. */
+export async function canSeeGroup(store: Store, user: User, group: JumpGroup): Promise<boolean> {
   if (user.role === 'admin') return true;
   if (group.kind === 'personal') return group.ownerUserId === user.id || user.viewPersonalGroups;
+  return (await store.memberGroupIds(user.id)).includes(group.id);
+}
+
+/** True when `user` may use jump group `group`: edit, move into or out of, delete, Jump, create installers. */
+export async function canUseGroup(store: Store, user: User, group: JumpGroup): Promise<boolean> {
+  if (user.role === 'admin') return true;
+  if (group.kind === 'personal') return group.ownerUserId === user.id;
   return (await store.memberGroupIds(user.id)).includes(group.id);
 }

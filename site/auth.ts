@@ -6,13 +6,21 @@
  * bytes (`jst_` + base64url); only their SHA-256 is stored, so a leaked database holds no usable token.
  */
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { JumpError } from '../protocol/errors.js';
 
-const LOG_N = 15; // N = 32768: about 32 MiB and ~100 ms per hash on this class of machine
+/**
+ * N = 2^17, r = 8, p = 1: OWASP Password Storage Cheat Sheet's scrypt minimum (128 MiB, about
+ * 0.5 s per hash on this class of machine). Hashes made with lower parameters (the first releases
+ * used N = 2^15) still verify and are rehashed at these on the next successful login.
+ */
+export const LOG_N = 17;
 const R = 8;
 const P = 1;
 const KEY_LEN = 32;
 /** API token lifetime, in ms. */
 export const TOKEN_TTL_MS = 30 * 24 * 3_600_000;
+/** A token unused for this long ends (ms; `jump-site serve --token-idle-timeout`). */
+export const TOKEN_IDLE_MS = 12 * 3_600_000;
 
 function scrypt(password: string, salt: Buffer, opts: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) =>
@@ -38,6 +46,12 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return key.length === expected.length && timingSafeEqual(key, expected);
 }
 
+/** True when `stored` was made with parameters other than the current ones (rehash it on login). */
+export function needsRehash(stored: string): boolean {
+  const parts = stored.split('$');
+  return !(parts.length === 6 && parts[0] === 'scrypt' && Number(parts[1]) === LOG_N && Number(parts[2]) === R && Number(parts[3]) === P);
+}
+
 /** A new API token (give it to the user) and its hash (store it). */
 export function newToken(): { token: string; hash: string } {
   const token = 'jst_' + randomBytes(32).toString('base64url');
@@ -56,3 +70,151 @@ export function randomPassword(): string {
 
 /** Minimum password length accepted for people's accounts. */
 export const PASSWORD_MIN = 10;
+
+/**
+ * A bounded queue in front of password hashing (security issue #12, item 8). Each scrypt takes a
+ * libuv pool thread (4 by default) and 128 MiB for about 0.5 s; an unbounded queue let 40 parallel
+ * wrong passwords delay a real login from 0.3 s to 12 s. At most `maxActive` hashes run and at
+ * most `maxWaiting` wait; `run` answers LOGIN_THROTTLED at once (no queueing) past that.
+ */
+export class HashQueue {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(
+    private readonly maxActive = 4,
+    private readonly maxWaiting = 8,
+  ) {}
+
+  /** Runs `job` when a slot is free. Throws LOGIN_THROTTLED (retry after 1 s) when the queue is full. */
+  async run<T>(job: () => Promise<T>): Promise<T> {
+    if (this.active >= this.maxActive) {
+      if (this.waiting.length >= this.maxWaiting) {
+        throw new JumpError('LOGIN_THROTTLED', { detail: 'The site is busy checking passwords.', retryAfterMs: 1000 });
+      }
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else {
+      this.active++;
+    }
+    try {
+      return await job();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+}
+
+/** A fixed-window counter per key (an address or an account), bounded in memory. */
+class FailureWindows {
+  private readonly windows = new Map<string, { count: number; resetAt: number }>();
+
+  constructor(
+    readonly limit: number,
+    readonly windowMs: number,
+    private readonly maxKeys = 100_000,
+  ) {}
+
+  /** Ms until `key` may try again, or 0 when it is under its limit. */
+  retryAfter(key: string, now: number): number {
+    const w = this.windows.get(key);
+    if (!w || w.resetAt <= now) return 0;
+    return w.count >= this.limit ? w.resetAt - now : 0;
+  }
+
+  fail(key: string, now: number): void {
+    let w = this.windows.get(key);
+    if (!w || w.resetAt <= now) {
+      if (this.windows.size >= this.maxKeys) this.prune(now);
+      w = { count: 0, resetAt: now + this.windowMs };
+      this.windows.set(key, w);
+    }
+    w.count++;
+  }
+
+  clear(key: string): void {
+    this.windows.delete(key);
+  }
+
+  private prune(now: number): void {
+    for (const [k, w] of this.windows) if (w.resetAt <= now) this.windows.delete(k);
+    // Still full (a spray from very many addresses): forget the oldest half rather than grow.
+    if (this.windows.size >= this.maxKeys) {
+      let n = this.windows.size / 2;
+      for (const k of this.windows.keys()) {
+        if (n-- <= 0) break;
+        this.windows.delete(k);
+      }
+    }
+  }
+}
+
+/** Limits of LoginThrottle; counts are failed logins, windows in ms. */
+export interface LoginLimits {
+  /** Failed logins from one address per window before it gets LOGIN_THROTTLED (default 10 per 5 min). */
+  addressFailures: number;
+  addressWindowMs: number;
+  /** Login attempts from one address checked at once; more get LOGIN_THROTTLED at once (default 2). */
+  addressConcurrent: number;
+  /**
+   * Failed logins on one account per window, from any address (default 20 per 1 min). Short on
+   * purpose: a stranger spraying from many addresses can at worst slow the owner down for a minute
+   * at a time, never lock them out; one address is stopped by the address limit first.
+   */
+  accountFailures: number;
+  accountWindowMs: number;
+}
+
+export const DEFAULT_LOGIN_LIMITS: LoginLimits = {
+  addressFailures: 10,
+  addressWindowMs: 5 * 60_000,
+  addressConcurrent: 2,
+  accountFailures: 20,
+  accountWindowMs: 60_000,
+};
+
+/**
+ * Login throttling (security issue #12, item 8): per address and per account, checked before any
+ * password hashing, so a throttled attempt costs nothing. Answers LOGIN_THROTTLED (429) with the
+ * wait in `retryAfterMs` (the API's Retry-After header).
+ */
+export class LoginThrottle {
+  private readonly byAddress: FailureWindows;
+  private readonly byAccount: FailureWindows;
+  private readonly inFlight = new Map<string, number>();
+
+  constructor(readonly limits: LoginLimits = DEFAULT_LOGIN_LIMITS) {
+    this.byAddress = new FailureWindows(limits.addressFailures, limits.addressWindowMs);
+    this.byAccount = new FailureWindows(limits.accountFailures, limits.accountWindowMs);
+  }
+
+  /**
+   * Reserves an attempt for `address` on `account` (lower-cased: names are unique case-insensitively).
+   * Throws LOGIN_THROTTLED when the address or the account is over its limit or the address
+   * already has `addressConcurrent` attempts in progress. Call `release` when the attempt ends.
+   */
+  begin(address: string, account: string, now: number): void {
+    const wait = Math.max(this.byAddress.retryAfter(address, now), this.byAccount.retryAfter(account.toLowerCase(), now));
+    if (wait > 0) throw new JumpError('LOGIN_THROTTLED', { retryAfterMs: wait });
+    const n = this.inFlight.get(address) ?? 0;
+    if (n >= this.limits.addressConcurrent) {
+      throw new JumpError('LOGIN_THROTTLED', { detail: 'Another login from this address is being checked.', retryAfterMs: 1000 });
+    }
+    this.inFlight.set(address, n + 1);
+  }
+
+  /**
+   * Ends an attempt begun with `begin`. `ok` true (a right password, or no password checked at all)
+   * counts nothing; false counts a failure for the address and the account. A success does not
+   * reset the address's count: one's own account must not launder guesses at others'.
+   */
+  end(address: string, account: string, ok: boolean, now: number): void {
+    const n = (this.inFlight.get(address) ?? 1) - 1;
+    if (n <= 0) this.inFlight.delete(address);
+    else this.inFlight.set(address, n);
+    if (ok) return;
+    this.byAddress.fail(address, now);
+    this.byAccount.fail(account.toLowerCase(), now);
+  }
+}

@@ -26,7 +26,7 @@ import {
 import { INSTALLER_VALID_DEFAULT_MS, INSTALLER_VALID_MAX_MS, INSTALLER_VALID_MIN_MS } from '../protocol/limits.js';
 import type { RequestedFields } from '../protocol/messages.js';
 import { hashToken } from './auth.js';
-import { canAccessGroup } from './access.js';
+import { canUseGroup } from './access.js';
 import { resolveGroup } from './jump-groups.js';
 import type { Installer, Store, User } from './store/store.js';
 
@@ -146,7 +146,7 @@ export async function enrollmentFields(
   if (group && group.id !== inst.jumpGroupId) {
     // Another group than the one fixed at creation: only one the creator may use.
     const creator = await store.getUserById(inst.createdBy);
-    if (!creator || !(await canAccessGroup(store, creator, group))) group = null;
+    if (!creator || !(await canUseGroup(store, creator, group))) group = null;
   }
   if (!group) {
     throw new JumpError('JUMP_GROUP_NOT_FOUND', {

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { JumpError, invalidField } from '../protocol/errors.js';
 import { JUMP_METHOD, SEARCH_FIELDS, cleanText, commentsField, jumpGroupRef, nameField, tagField } from '../protocol/fields.js';
-import { canAccessGroup, visibleGroupIds } from './access.js';
+import { canSeeGroup, canUseGroup, visibleGroupIds } from './access.js';
 import { sshPublicKeyFromRaw } from '../protocol/ssh-keys.js';
 import { resolveGroup } from './jump-groups.js';
 import type { ClientPatch, ClientSummary, JumpClient, Store, User } from './store/store.js';
@@ -70,8 +70,10 @@ export async function listClients(
 /**
  * Finds one client by id (all digits) or by name. Throws JUMP_CLIENT_NOT_FOUND (also for clients
  * the user may not see) or JUMP_CLIENT_AMBIGUOUS when several visible clients share the name.
+ * `need` 'use' (the default: edit, delete, Jump) also throws PERMISSION_DENIED for a client the
+ * user may only see (site/access.ts).
  */
-export async function findClient(store: Store, user: User, ref: string): Promise<JumpClient> {
+export async function findClient(store: Store, user: User, ref: string, need: 'see' | 'use' = 'use'): Promise<JumpClient> {
   let candidates: JumpClient[];
   if (/^\d{1,15}$/.test(ref)) {
     const c = await store.getClient(Number(ref));
@@ -85,12 +87,18 @@ export async function findClient(store: Store, user: User, ref: string): Promise
   if (visible.length > 1) {
     throw new JumpError('JUMP_CLIENT_AMBIGUOUS', { detail: `Matching ids: ${visible.map((c) => c.id).join(', ')}.` });
   }
+  if (need === 'use') {
+    const g = await store.getGroupById(visible[0].jumpGroupId);
+    if (!g || !(await canUseGroup(store, user, g))) {
+      throw new JumpError('PERMISSION_DENIED', { detail: `You may view jump client ${visible[0].id} (jump group "${visible[0].jumpGroupName}") but not use it.` });
+    }
+  }
   return visible[0];
 }
 
 async function canSeeClient(store: Store, user: User, c: JumpClient): Promise<boolean> {
   const g = await store.getGroupById(c.jumpGroupId);
-  return g !== null && (await canAccessGroup(store, user, g));
+  return g !== null && (await canSeeGroup(store, user, g));
 }
 
 /**

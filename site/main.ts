@@ -14,10 +14,11 @@ import { pino } from 'pino';
 import { JumpError } from '../protocol/errors.js';
 import { VERSION } from '../protocol/version.js';
 import { hashPassword } from './auth.js';
-import { DEFAULT_MAX_TLS_HANDSHAKES, startSite } from './server.js';
+import { DEFAULT_HTTP_TIMEOUTS, DEFAULT_MAX_TLS_HANDSHAKES, startSite } from './server.js';
+import { TOKEN_IDLE_MS } from './auth.js';
 import { DEFAULT_TLS_GATE } from './tls-gate.js';
 import { SqliteStore } from './store/sqlite.js';
-import { addUser, checkPassword, userJson } from './users.js';
+import { addUser, checkPassword, removeBootstrapPasswordFile, userJson } from './users.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -63,6 +64,27 @@ program
   .addOption(new Option('--session-connect-timeout <duration>', 'time a jump client has to answer a session start').argParser(durationArg('--session-connect-timeout')).default(15_000, '15s'))
   .addOption(new Option('--session-idle-timeout <duration>', 'end a Jump session after this long without traffic').argParser(durationArg('--session-idle-timeout')).default(30 * 60_000, '30m'))
   .addOption(new Option('--ticket-ttl <duration>', 'how long a session ticket stays usable after the jump client receives it').argParser(durationArg('--ticket-ttl')).default(60_000, '60s'))
+  .addOption(
+    new Option('--headers-timeout <duration>', 'close a connection whose request headers are not complete after this long')
+      .argParser(durationArg('--headers-timeout'))
+      .default(DEFAULT_HTTP_TIMEOUTS.headersMs, '10s'),
+  )
+  .addOption(
+    new Option('--request-timeout <duration>', 'close a connection whose request (headers and body) is not complete after this long')
+      .argParser(durationArg('--request-timeout'))
+      .default(DEFAULT_HTTP_TIMEOUTS.requestMs, '30s'),
+  )
+  .addOption(
+    new Option('--idle-timeout <duration>', 'close an HTTP connection without traffic after this long (not agent or Jump connections)')
+      .argParser(durationArg('--idle-timeout'))
+      .default(DEFAULT_HTTP_TIMEOUTS.idleMs, '120s'),
+  )
+  .addOption(
+    new Option('--token-idle-timeout <duration>', 'an API token unused for this long stops working')
+      .argParser(durationArg('--token-idle-timeout'))
+      .default(TOKEN_IDLE_MS, '12h'),
+  )
+  .option('--metrics-open-loopback', 'let local processes read /metrics without a token (default: an admin token is needed)')
   .option('--log-level <level>', 'pino log level', 'info')
   .action(async (o) => {
     if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) {
@@ -100,13 +122,16 @@ program
       sessionConnectTimeoutMs: o.sessionConnectTimeout,
       sessionIdleTimeoutMs: o.sessionIdleTimeout,
       ticketTtlMs: o.ticketTtl,
+      httpTimeouts: { headersMs: o.headersTimeout, requestMs: o.requestTimeout, idleMs: o.idleTimeout },
+      tokenIdleMs: o.tokenIdleTimeout,
+      metricsOpenLoopback: Boolean(o.metricsOpenLoopback),
       log,
     }).catch((err: unknown) => {
       if (err instanceof RangeError) fail(new JumpError('VALIDATION_FAILED', { field: '--max-agents', detail: err.message }));
       throw err;
     });
     const { budget } = site;
-    // Printed, not logged: the bootstrap password must never reach a log file.
+    // The bootstrap password itself is never printed: under systemd stderr is the journal.
     const lines = [
       `Jump site listening on ${site.listenUrl}`,
       `  Site URL:         ${site.url}`,
@@ -117,10 +142,11 @@ program
         Number.isFinite(budget.maxAgents) ? budget.maxAgents : 'no limit'
       }${budget.fileLimit !== null ? ` (open-file limit ${budget.fileLimit}; raise it to hold more, docs/operations.md)` : ''}`,
     ];
-    if (site.bootstrapPassword) {
+    if (site.bootstrapPasswordFile) {
       lines.push(
-        `  Bootstrap admin:  user "admin", password "${site.bootstrapPassword}"`,
-        '                    (shown once; log in with `jump login --site URL --user admin` and change it with `jump passwd`)',
+        `  Bootstrap admin:  user "admin", password in ${site.bootstrapPasswordFile}`,
+        '                    (mode 0600; log in with `jump login --site URL --user admin`, then change it with `jump passwd`:',
+        '                    until then every other call answers PASSWORD_CHANGE_REQUIRED; the file is removed on change)',
       );
     }
     process.stderr.write(lines.join('\n') + '\n');
@@ -155,6 +181,7 @@ user
       role: o.admin ? 'admin' : 'technician',
       viewPersonalGroups: Boolean(o.viewPersonalGroups),
     });
+    await auditCli(store, 'user.add', u.name, JSON.stringify({ role: u.role, view_personal_groups: u.viewPersonalGroups }));
     await store.close();
     print(o.json, userJson(u), `Added ${u.role} "${u.name}" with personal jump group user:${u.name}.`);
   });
@@ -177,7 +204,9 @@ user
     const store = openStore(o.data);
     const u = await store.getUserByName(name);
     if (!u) fail(new JumpError('USER_NOT_FOUND', { detail: `User: ${name}.` }));
+    // Deleting the user deletes their API tokens with them (ON DELETE CASCADE): their sessions end.
     await store.deleteUser(u!.id);
+    await auditCli(store, 'user.remove', u!.name);
     await store.close();
     process.stdout.write(`Removed "${name}". Their personal jump group stays with its jump clients.\n`);
   });
@@ -194,6 +223,8 @@ user
     const password = await readStdin();
     checkPassword(password);
     await store.updateUser(u!.id, { passwordHash: await hashPassword(password) });
+    await auditCli(store, 'user.passwd', u!.name);
+    if (u!.mustChangePassword) removeBootstrapPasswordFile(o.data);
     await store.close();
     process.stdout.write(`Password of "${name}" changed.\n`);
   });
@@ -214,9 +245,18 @@ user
       viewPersonalGroups: o.viewPersonalGroups === undefined ? undefined : o.viewPersonalGroups === 'on',
     });
     const after = (await store.getUserById(u!.id))!;
+    await auditCli(store, 'user.set', after.name, JSON.stringify({ role: o.role, view_personal_groups: o.viewPersonalGroups }));
     await store.close();
     print(o.json, userJson(after), `${after.name}: ${after.role}${after.viewPersonalGroups ? ', may view personal jump groups' : ''}`);
   });
+
+/**
+ * Audits a `jump-site user` change (security issue #12 item 18). `user_id` is null: the actor is
+ * whoever runs the command on the site host; `detail` says so along with the change.
+ */
+async function auditCli(store: SqliteStore, action: string, name: string, detail?: string): Promise<void> {
+  await store.audit({ at: Date.now(), userId: null, action, target: `user:${name}`, detail: `jump-site user (on the site host)${detail ? ' ' + detail : ''}` });
+}
 
 function print(json: boolean | undefined, obj: unknown, text: string): void {
   process.stdout.write((json ? JSON.stringify(obj, null, 2) : text) + '\n');

@@ -9,15 +9,15 @@ import { join } from 'node:path';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { Logger } from 'pino';
 import { JumpError } from '../protocol/errors.js';
-import { API_BODY_MAX_BYTES, HANDSHAKE_TIMEOUT_MS } from '../protocol/limits.js';
+import { API_BODY_MAX_BYTES, GROUP_NAME_MAX, HANDSHAKE_TIMEOUT_MS, NAME_MAX, USER_NAME_MAX } from '../protocol/limits.js';
 import { AgentGateway } from './agent-gateway.js';
-import { registerApi } from './api.js';
+import { registerApi, type RouteInfo } from './api.js';
 import { loadSiteIdentity } from './identity.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 import { bootstrapAdmin } from './users.js';
 import { SessionBroker } from './sessions.js';
-import { hashToken } from './auth.js';
+import { DEFAULT_LOGIN_LIMITS, HashQueue, LoginThrottle, TOKEN_IDLE_MS, hashToken, type LoginLimits } from './auth.js';
 import { SiteMetrics } from './metrics.js';
 import { VERSION } from '../protocol/version.js';
 import { atMostEvery, connectionBudget, openFileLimit, type ConnectionBudget } from './capacity.js';
@@ -25,6 +25,39 @@ import { DEFAULT_TLS_GATE, gateTlsHandshakes, type TlsGate } from './tls-gate.js
 
 /** Default cap on TLS handshakes in progress (site/tls-gate.ts; docs/benchmarks.md, P1 at 50 000). */
 export const DEFAULT_MAX_TLS_HANDSHAKES = DEFAULT_TLS_GATE.max;
+
+/**
+ * HTTP timeouts of the site's HTTPS server, in ms (security issue #12 item 7: Fastify's defaults of
+ * 0 let half-sent headers and bodies hold a connection forever). They bound the request phase
+ * only: an agent WebSocket or a Jump relay, once upgraded, is no longer timed by them.
+ */
+export interface HttpTimeouts {
+  /** Time to receive a request's complete headers, from the connection's start (`--headers-timeout`). */
+  headersMs: number;
+  /** Time to receive a whole request, headers and body (`--request-timeout`). */
+  requestMs: number;
+  /** An HTTP connection with no traffic at all for this long is closed (`--idle-timeout`). */
+  idleMs: number;
+  /** A kept-alive connection waits this long for its next request. */
+  keepAliveMs: number;
+}
+/**
+ * Keep-alive stays at Fastify's 72 s, longer than the pools of common clients (Node's agent: 5 s),
+ * so the client closes an idle connection before the site does and never sends a request into a
+ * connection the site is closing ("socket hang up").
+ */
+export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 10_000, requestMs: 30_000, idleMs: 120_000, keepAliveMs: 72_000 };
+
+/**
+ * The router's longest path parameter, in characters: the longest reference a person may type
+ * (a client name of NAME_MAX, a group `user:<name>`), every character percent-encoded from up to
+ * 3 UTF-8 bytes (`%XX` x 3). find-my-way's default of 100 made valid names of 101-128 characters
+ * unusable as references (security issue #12 item 18).
+ */
+export const MAX_PARAM_LENGTH = Math.max(NAME_MAX, GROUP_NAME_MAX + 5, USER_NAME_MAX + 5) * 9;
+
+/** How often expired and idle API tokens are deleted, in ms. */
+const TOKEN_PURGE_MS = 15 * 60_000;
 
 export interface SiteOptions {
   dataDir: string;
@@ -62,6 +95,14 @@ export interface SiteOptions {
   sessionConnectTimeoutMs?: number;
   sessionIdleTimeoutMs?: number;
   ticketTtlMs?: number;
+  /** HTTP request timeouts (default DEFAULT_HTTP_TIMEOUTS). */
+  httpTimeouts?: Partial<HttpTimeouts>;
+  /** An API token unused for this long stops working, in ms (default 12 h, `--token-idle-timeout`). */
+  tokenIdleMs?: number;
+  /** Login throttling limits (default DEFAULT_LOGIN_LIMITS, site/auth.ts). */
+  loginLimits?: Partial<LoginLimits>;
+  /** Let local processes read `/metrics` without a token (`--metrics-open-loopback`; default: an admin token is needed). */
+  metricsOpenLoopback?: boolean;
   log: Logger;
 }
 
@@ -72,8 +113,13 @@ export interface RunningSite {
   fingerprint: string;
   /** Connections this node keeps, from its open-file limit (site/capacity.ts). */
   budget: ConnectionBudget;
-  /** The bootstrap admin password, on the first start only. */
-  bootstrapPassword: string | null;
+  /**
+   * On the first start only: the file (mode 0600, in the data dir) holding the bootstrap admin's
+   * password, which must be changed at first login. Null on later starts.
+   */
+  bootstrapPasswordFile: string | null;
+  /** Every API route and the access it declares (site/api.ts). */
+  routes: RouteInfo[];
   store: Store;
   close(): Promise<void>;
 }
@@ -91,7 +137,10 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     tlsKeyFile: opts.tlsKeyFile,
     hosts: [opts.host, ...(publicHost ? [publicHost] : [])].filter((h) => h !== '0.0.0.0' && h !== '::'),
   });
-  const bootstrapPassword = await bootstrapAdmin(store);
+  const bootstrapPasswordFile = await bootstrapAdmin(store, opts.dataDir);
+  const tokenIdleMs = opts.tokenIdleMs ?? TOKEN_IDLE_MS;
+  await store.purgeTokens(Date.now(), tokenIdleMs);
+  const timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...opts.httpTimeouts };
 
   let gatewayRef: AgentGateway | null = null;
   let gateRef: TlsGate | null = null;
@@ -133,8 +182,21 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
 
   const app = Fastify({
     // A client that does not finish TLS within the agent handshake limit holds a gate slot no longer.
-    https: { key: identity.tlsKeyPem, cert: identity.tlsCertPem, minVersion: 'TLSv1.3', handshakeTimeout: HANDSHAKE_TIMEOUT_MS },
+    https: {
+      key: identity.tlsKeyPem,
+      cert: identity.tlsCertPem,
+      minVersion: 'TLSv1.3',
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      // Node checks headersTimeout and requestTimeout this often (default 30 s): a quarter of the
+      // shorter one, so a connection is closed within 1.25 x its bound.
+      connectionsCheckingInterval: Math.max(50, Math.min(timeouts.headersMs, timeouts.requestMs) / 4),
+    },
     bodyLimit: API_BODY_MAX_BYTES,
+    requestTimeout: timeouts.requestMs,
+    connectionTimeout: timeouts.idleMs,
+    // Never longer than the idle timeout, so the Keep-Alive hint clients get is the real one.
+    keepAliveTimeout: Math.min(timeouts.keepAliveMs, timeouts.idleMs),
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     loggerInstance: opts.log.child({ component: 'api' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
@@ -142,6 +204,7 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof JumpError) {
       metrics.errors.inc({ code: err.code });
+      if (err.retryAfterMs !== undefined) reply.header('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
       return reply.code(err.status).send({ error: err.toJSON() });
     }
     const e = err as { statusCode?: number; message: string };
@@ -154,7 +217,7 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: new JumpError('NOT_FOUND', { detail: req.url.split('?')[0] }).toJSON() }));
 
   let siteUrl = opts.publicUrl ?? '';
-  registerApi(app, {
+  const routes = registerApi(app, {
     store,
     gateway,
     sessions,
@@ -166,7 +229,17 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     sitePin: identity.pin,
     fingerprint: identity.fingerprint,
     version: VERSION,
+    throttle: new LoginThrottle({ ...DEFAULT_LOGIN_LIMITS, ...opts.loginLimits }),
+    hashQueue: new HashQueue(),
+    tokenIdleMs,
+    metricsOpenLoopback: opts.metricsOpenLoopback ?? false,
   });
+  // Node's headersTimeout must not exceed requestTimeout; Fastify sets only the latter.
+  app.server.headersTimeout = Math.min(timeouts.headersMs, timeouts.requestMs);
+  const purge = setInterval(() => {
+    store.purgeTokens(Date.now(), tokenIdleMs).catch((err: unknown) => opts.log.warn({ err }, 'token purge failed'));
+  }, TOKEN_PURGE_MS);
+  purge.unref();
   // At the budget, Node closes new TCP connections right after accept, before TLS ('drop').
   if (Number.isFinite(budget.maxConnections)) app.server.maxConnections = budget.maxConnections;
   if (Number.isFinite(budget.maxAgents)) metrics.agentCapacity.set(budget.maxAgents);
@@ -191,6 +264,10 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     if (req.user) gateRef?.markKnown(req.socket.remoteAddress ?? '');
   });
   app.server.on('upgrade', (req, socket, head) => {
+    // An upgraded connection (agent WebSocket, Jump relay) lives as long as its own protocol keeps
+    // it: the HTTP idle timeout (`connectionTimeout`) must not cut it. Heartbeats and the session
+    // idle timeout bound these instead.
+    (socket as import('node:net').Socket).setTimeout(0);
     if (gateway.handleUpgrade(req, socket, head)) return;
     const m = /^\/api\/v1\/sessions\/([A-Za-z0-9_-]{22})\/relay$/.exec((req.url ?? '').split('?')[0]);
     const auth = /^Bearer (jst_[A-Za-z0-9_-]{43})$/.exec(req.headers.authorization ?? '');
@@ -199,9 +276,10 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
       return;
     }
     store
-      .userForToken(hashToken(auth[1]), Date.now())
+      .userForToken(hashToken(auth[1]), Date.now(), tokenIdleMs)
       .then((user) => {
         if (!user) socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n');
+        else if (user.mustChangePassword) socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
         else sessions.handleRelaySocket(req, socket, head, m[1], user);
       })
       .catch(() => socket.destroy());
@@ -220,9 +298,11 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     pin: identity.pin,
     fingerprint: identity.fingerprint,
     budget,
-    bootstrapPassword,
+    bootstrapPasswordFile,
+    routes,
     store,
     async close() {
+      clearInterval(purge);
       sessions.close();
       await gateway.close();
       await app.close();

@@ -132,6 +132,13 @@ const MIGRATIONS: string[] = [
   ALTER TABLE jump_clients ADD COLUMN quarantined_at INTEGER;
   ALTER TABLE jump_clients ADD COLUMN quarantine_reason TEXT;
   `,
+  // Security issue #12 (items 17, 18): forced password change, token idle expiry and purge.
+  `
+  ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE api_tokens ADD COLUMN last_used_at INTEGER;
+  UPDATE api_tokens SET last_used_at = created_at;
+  CREATE INDEX api_tokens_user ON api_tokens(user_id);
+  `,
 ];
 
 /** SQL for each search field (seeds' search fields), over the `c` (client) row. */
@@ -191,6 +198,7 @@ interface UserRow {
   view_personal_groups: number;
   password_hash: string;
   created_at: number;
+  must_change_password: number;
 }
 
 interface InstallerRow {
@@ -256,6 +264,7 @@ function toUser(r: UserRow): User {
     viewPersonalGroups: r.view_personal_groups === 1,
     passwordHash: r.password_hash,
     createdAt: r.created_at,
+    mustChangePassword: r.must_change_password === 1,
   };
 }
 
@@ -314,6 +323,9 @@ function toClient(r: ClientRow): JumpClient {
 function likePattern(text: string): string {
   return '%' + text.replace(/[\\%_]/g, (ch) => '\\' + ch) + '%';
 }
+
+/** A token's last use is written when older than this, in ms (idle expiry is hours, so a minute is exact enough). */
+const TOKEN_TOUCH_MS = 60_000;
 
 /** Prepared statements kept per store; past this many distinct SQL texts the cache starts over. */
 const STATEMENT_CACHE_MAX = 256;
@@ -411,11 +423,20 @@ export class SqliteStore implements Store {
 
   // ---- users and tokens ----
 
-  async createUser(u: { name: string; role: Role; passwordHash: string; viewPersonalGroups: boolean; now: number }): Promise<User> {
+  async createUser(u: {
+    name: string;
+    role: Role;
+    passwordHash: string;
+    viewPersonalGroups: boolean;
+    now: number;
+    mustChangePassword?: boolean;
+  }): Promise<User> {
     return this.db.transaction(() => {
       if (this.stmt('SELECT 1 FROM users WHERE name = ?').get(u.name)) throw new JumpError('USER_EXISTS', { field: 'name' });
-      const info = this.stmt('INSERT INTO users (name, role, view_personal_groups, password_hash, created_at) VALUES (?, ?, ?, ?, ?)')
-        .run(u.name, u.role, u.viewPersonalGroups ? 1 : 0, u.passwordHash, u.now);
+      const info = this.stmt(
+        'INSERT INTO users (name, role, view_personal_groups, password_hash, created_at, must_change_password) VALUES (?, ?, ?, ?, ?, ?)',
+      )
+        .run(u.name, u.role, u.viewPersonalGroups ? 1 : 0, u.passwordHash, u.now, u.mustChangePassword ? 1 : 0);
       const id = Number(info.lastInsertRowid);
       // Every user has a personal jump group; it survives a user re-created with the same name.
       this.stmt(
@@ -444,7 +465,8 @@ export class SqliteStore implements Store {
   async updateUser(id: number, patch: { passwordHash?: string; role?: Role; viewPersonalGroups?: boolean }): Promise<void> {
     this.db.transaction(() => {
       if (patch.passwordHash !== undefined) {
-        this.stmt('UPDATE users SET password_hash = ? WHERE id = ?').run(patch.passwordHash, id);
+        // A password set by its owner or an admin is no longer the bootstrap one: the change is done.
+        this.stmt('UPDATE users SET password_hash = ?, must_change_password = 0 WHERE id = ?').run(patch.passwordHash, id);
         // A new password ends every session of the old one.
         this.stmt('DELETE FROM api_tokens WHERE user_id = ?').run(id);
       }
@@ -460,14 +482,36 @@ export class SqliteStore implements Store {
   }
 
   async createToken(t: { userId: number; tokenHash: string; now: number; expiresAt: number }): Promise<void> {
-    this.stmt('INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)')
-      .run(t.tokenHash, t.userId, t.now, t.expiresAt);
+    this.stmt('INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at, last_used_at) VALUES (?, ?, ?, ?, ?)')
+      .run(t.tokenHash, t.userId, t.now, t.expiresAt, t.now);
   }
 
-  async userForToken(tokenHash: string, now: number): Promise<User | null> {
-    const r = this.stmt('SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ? AND t.expires_at > ?')
-      .get(tokenHash, now) as UserRow | undefined;
-    return r ? toUser(r) : null;
+  async userForToken(tokenHash: string, now: number, idleMs: number = Number.MAX_SAFE_INTEGER): Promise<User | null> {
+    const r = this.stmt(
+      `SELECT u.*, t.last_used_at AS token_last_used_at FROM api_tokens t JOIN users u ON u.id = t.user_id
+       WHERE t.token_hash = ? AND t.expires_at > ? AND COALESCE(t.last_used_at, t.created_at) > ?`,
+    )
+      .get(tokenHash, now, now - Math.min(idleMs, now)) as (UserRow & { token_last_used_at: number | null }) | undefined;
+    if (!r) return null;
+    // Written at most once a minute per token (or a quarter of a shorter idle limit): a busy
+    // console does not turn every read into a write.
+    if (r.token_last_used_at === null || now - r.token_last_used_at >= Math.min(TOKEN_TOUCH_MS, idleMs / 4)) {
+      this.stmt('UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?').run(now, tokenHash);
+    }
+    return toUser(r);
+  }
+
+  async purgeTokens(now: number, idleMs: number): Promise<number> {
+    return this.stmt('DELETE FROM api_tokens WHERE expires_at <= ? OR COALESCE(last_used_at, created_at) <= ?').run(now, now - Math.min(idleMs, now))
+      .changes;
+  }
+
+  async deleteUserTokens(userId: number): Promise<number> {
+    return this.stmt('DELETE FROM api_tokens WHERE user_id = ?').run(userId).changes;
+  }
+
+  async replacePasswordHash(userId: number, oldHash: string, newHash: string): Promise<boolean> {
+    return this.stmt('UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?').run(newHash, userId, oldHash).changes === 1;
   }
 
   async deleteToken(tokenHash: string): Promise<void> {

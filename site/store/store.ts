@@ -19,6 +19,8 @@ export interface User {
   viewPersonalGroups: boolean;
   passwordHash: string;
   createdAt: number;
+  /** Set on the bootstrap admin: every API call but me, me/password and logout answers PASSWORD_CHANGE_REQUIRED. */
+  mustChangePassword: boolean;
 }
 
 export interface JumpGroup {
@@ -158,17 +160,30 @@ export interface Store {
   close(): Promise<void>;
 
   // users and API tokens
-  createUser(u: { name: string; role: Role; passwordHash: string; viewPersonalGroups: boolean; now: number }): Promise<User>;
+  createUser(u: { name: string; role: Role; passwordHash: string; viewPersonalGroups: boolean; now: number; mustChangePassword?: boolean }): Promise<User>;
   getUserByName(name: string): Promise<User | null>;
   getUserById(id: number): Promise<User | null>;
   listUsers(): Promise<User[]>;
+  /** A new `passwordHash` also clears the must-change flag and deletes the user's tokens. */
   updateUser(id: number, patch: { passwordHash?: string; role?: Role; viewPersonalGroups?: boolean }): Promise<void>;
   /** Removes the user, their tokens and memberships. Their personal group and its clients stay. */
   deleteUser(id: number): Promise<void>;
   createToken(t: { userId: number; tokenHash: string; now: number; expiresAt: number }): Promise<void>;
-  /** The user owning an unexpired token, or null. */
-  userForToken(tokenHash: string, now: number): Promise<User | null>;
+  /**
+   * The user owning a token that is neither expired nor idle for `idleMs` (ms; default: no idle
+   * limit), or null. Records the use (at most once a minute per token).
+   */
+  userForToken(tokenHash: string, now: number, idleMs?: number): Promise<User | null>;
   deleteToken(tokenHash: string): Promise<void>;
+  /** Deletes expired tokens and tokens idle for `idleMs` (ms). Returns how many. */
+  purgeTokens(now: number, idleMs: number): Promise<number>;
+  /** Deletes every token of a user (admin revoke). Returns how many. */
+  deleteUserTokens(userId: number): Promise<number>;
+  /**
+   * Replaces a password hash by an equivalent one (a rehash at a higher cost on login), only if it
+   * is still `oldHash`. Keeps the user's tokens and must-change flag. Returns false when it changed meanwhile.
+   */
+  replacePasswordHash(userId: number, oldHash: string, newHash: string): Promise<boolean>;
 
   // jump groups
   createGroup(g: { name: string; kind: 'shared' | 'personal'; ownerUserId: number | null }): Promise<JumpGroup>;

@@ -2,6 +2,7 @@
  * A real `jump-site serve` process on 127.0.0.1, an admin console login, and helpers to create
  * installers and run agents (as processes, or in-process with the real Agent class).
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { Agent, type AgentOptions } from '../../agent/agent.js';
@@ -18,6 +19,7 @@ export interface TestSite {
   fingerprint: string;
   dataDir: string;
   proc: Proc;
+  /** The admin's password: the bootstrap one, already changed by startTestSite (it must be changed at first login). */
   adminPassword: string;
   /** Console config dir of the logged-in admin. */
   consoleDir: string;
@@ -35,8 +37,21 @@ export interface SiteStartOptions {
   fileLimit?: number;
 }
 
-/** Starts `jump-site serve` and waits for its banner. */
-export async function startSiteProcess(opts: SiteStartOptions = {}): Promise<{ proc: Proc; url: string; port: number; pin: string; fingerprint: string; password: string | null; dataDir: string }> {
+/**
+ * Starts `jump-site serve` and waits for its banner. `password` is the bootstrap admin password,
+ * read from the file the banner names (first start only; it must be changed before use, see
+ * changeBootstrapPassword), `passwordFile` that file.
+ */
+export async function startSiteProcess(opts: SiteStartOptions = {}): Promise<{
+  proc: Proc;
+  url: string;
+  port: number;
+  pin: string;
+  fingerprint: string;
+  password: string | null;
+  passwordFile: string | null;
+  dataDir: string;
+}> {
   const dataDir = opts.dataDir ?? join(tempDir(), 'data');
   const args = [
     SITE_BIN,
@@ -68,13 +83,15 @@ export async function startSiteProcess(opts: SiteStartOptions = {}): Promise<{ p
     'site banner',
   );
   const url = /Jump site listening on (\S+)/.exec(banner)![1];
+  const passwordFile = /password in (\S+)/.exec(banner)?.[1] ?? null;
   return {
     proc,
     url,
     port: Number(new URL(url).port),
     pin: /Site pin:\s+(\S+)/.exec(banner)![1],
     fingerprint: /TLS fingerprint:\s+(\S+)/.exec(banner)![1],
-    password: /password "([^"]+)"/.exec(banner)?.[1] ?? null,
+    password: passwordFile && existsSync(passwordFile) ? readFileSync(passwordFile, 'utf8').trim() : null,
+    passwordFile,
     dataDir,
   };
 }
@@ -90,16 +107,29 @@ export async function login(site: { url: string }, consoleDir: string, user: str
   if (r.code !== 0) throw new Error(`login failed: ${r.stderr}`);
 }
 
+/** The password startTestSite gives the bootstrap admin. */
+export const TEST_ADMIN_PASSWORD = 'test admin password';
+
+/**
+ * Logs in as the bootstrap admin and changes its password to `next` (the site refuses everything
+ * else until then, PASSWORD_CHANGE_REQUIRED).
+ */
+export async function changeBootstrapPassword(url: string, certPem: string, bootstrap: string, next = TEST_ADMIN_PASSWORD): Promise<void> {
+  const token = await apiToken(url, certPem, 'admin', bootstrap);
+  await new SiteClient(url, { certPem, token }).request('POST', '/api/v1/me/password', { current_password: bootstrap, new_password: next });
+}
+
 /** A started site with an admin console logged in and an API client holding the admin token. */
 export async function startTestSite(opts: SiteStartOptions = {}): Promise<TestSite> {
   const s = await startSiteProcess(opts);
-  const consoleDir = tempDir('jump-console-');
-  await login(s, consoleDir, 'admin', s.password!);
   const probe = await probeCertificate(s.url);
-  const token = await apiToken(s.url, probe.certPem, 'admin', s.password!);
+  await changeBootstrapPassword(s.url, probe.certPem, s.password!);
+  const consoleDir = tempDir('jump-console-');
+  await login(s, consoleDir, 'admin', TEST_ADMIN_PASSWORD);
+  const token = await apiToken(s.url, probe.certPem, 'admin', TEST_ADMIN_PASSWORD);
   return {
     ...s,
-    adminPassword: s.password!,
+    adminPassword: TEST_ADMIN_PASSWORD,
     consoleDir,
     certPem: probe.certPem,
     api: new SiteClient(s.url, { certPem: probe.certPem, token }),

@@ -229,14 +229,17 @@ describe('personal jump groups', () => {
       expect(r.code).toBe(1);
       expect(r.stderr).toContain('JUMP_CLIENT_NOT_FOUND');
     }
-    // Nor may she put an installer or a client into his group.
-    expect((await jump(tina, ['installer', 'create', '--jump-group', 'user:tom'])).stderr).toContain('PERMISSION_DENIED');
+    // Nor may she put an installer or a client into his group; the answer does not tell that it exists.
+    expect((await jump(tina, ['installer', 'create', '--jump-group', 'user:tom'])).stderr).toContain('JUMP_GROUP_NOT_FOUND');
 
     const grant = await run(process.execPath, [SITE_BIN, 'user', 'set', 'tina', '--view-personal-groups', 'on', '--data', site.dataDir]);
     expect(grant.code).toBe(0);
     expect((await jumpJson(['clients', '--group', 'user:tom'], tina)).json.items.map((x: ClientJson) => x.id)).toEqual([c.id]);
-    expect((await jump(tina, ['clients', 'edit', String(c.id), '--comments', 'granted'])).code).toBe(0);
-    expect((await jump(tina, ['clients', 'show', String(c.id)])).stdout).toContain('granted');
+    // Viewing is not using (security issue #12 item 16): she sees his client but may not change it.
+    const edit = await jump(tina, ['clients', 'edit', String(c.id), '--comments', 'granted']);
+    expect(edit.code).toBe(1);
+    expect(edit.stderr).toContain('PERMISSION_DENIED');
+    expect((await jump(tina, ['clients', 'show', String(c.id)])).code).toBe(0);
   });
 
   it('shows shared groups to their members only', async () => {

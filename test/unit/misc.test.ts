@@ -64,7 +64,7 @@ describe('field rules (seeds: Name 128, Tag 64, Comments 1024)', () => {
 describe('secrets', () => {
   it('hashes passwords with scrypt and verifies them', async () => {
     const h = await hashPassword('correct horse battery');
-    expect(h).toMatch(/^scrypt\$15\$8\$1\$/);
+    expect(h).toMatch(/^scrypt\$17\$8\$1\$/);
     expect(await verifyPassword('correct horse battery', h)).toBe(true);
     expect(await verifyPassword('wrong horse battery', h)).toBe(false);
     expect(await verifyPassword('x', 'garbage')).toBe(false);

@@ -1,0 +1,120 @@
+/**
+ * What every route file of the API shares: the context, the access levels and the helpers.
+ *
+ * Access is declared per route (security issue #12, item 11) in its options' `config.access`, and
+ * checked by the one hook in site/api.ts against the route the router matched, never against the
+ * raw URL (which may be percent-encoded or carry a fragment). A route that declares nothing is
+ * refused (deny by default).
+ */
+import type { FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import { JumpError, invalidField } from '../../protocol/errors.js';
+import type { AgentGateway } from '../agent-gateway.js';
+import type { HashQueue, LoginThrottle } from '../auth.js';
+import type { SiteMetrics } from '../metrics.js';
+import type { SessionBroker } from '../sessions.js';
+import type { SessionRecord, Store, User } from '../store/store.js';
+
+/**
+ * Who may call a route:
+ * - `public`: anyone (login, health check);
+ * - `user`: any signed-in user (a valid API token);
+ * - `admin`: a signed-in admin;
+ * - `metrics`: an admin's token, or any local process when the site runs with `--metrics-open-loopback`.
+ */
+export type Access = 'public' | 'user' | 'admin' | 'metrics';
+export const ACCESS_LEVELS: readonly Access[] = ['public', 'user', 'admin', 'metrics'];
+
+/** A route's `config`: its access level, and whether a user who must change their password may call it. */
+export interface RouteAccess {
+  access: Access;
+  /** True for `me`, `me/password` and `logout`: the only calls a user with a pending password change may make. */
+  duringPasswordChange?: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    user: User | null;
+  }
+  interface FastifyContextConfig {
+    access?: Access;
+    duringPasswordChange?: boolean;
+  }
+}
+
+export interface ApiContext {
+  store: Store;
+  gateway: AgentGateway;
+  sessions: SessionBroker;
+  metrics: SiteMetrics;
+  dataDir: string;
+  siteUrl: string;
+  sitePin: string;
+  fingerprint: string;
+  version: string;
+  /** Login throttling and the bounded password-hashing queue (site/auth.ts). */
+  throttle: LoginThrottle;
+  hashQueue: HashQueue;
+  /** A token unused for this long stops working, in ms. */
+  tokenIdleMs: number;
+  /** `/metrics` answers local processes without a token (`--metrics-open-loopback`). */
+  metricsOpenLoopback: boolean;
+}
+
+/** Route options declaring `access` (and optionally `duringPasswordChange`). */
+export function allow(access: Access, opts: { duringPasswordChange?: boolean } = {}): { config: RouteAccess } {
+  return { config: { access, ...opts } };
+}
+
+/** The signed-in user of a `user` or `admin` route (set by the access hook). */
+export function me(req: FastifyRequest): User {
+  if (!req.user) throw new JumpError('UNAUTHENTICATED');
+  return req.user;
+}
+
+/** Parses `data` with `schema`, or throws VALIDATION_FAILED naming the first bad field. */
+export function parse<S extends z.ZodType>(schema: S, data: unknown): z.output<S> {
+  const r = schema.safeParse(data ?? {});
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const field = issue.path.length > 0 ? issue.path.join('.') : 'body';
+  if (issue.code === 'unrecognized_keys') throw invalidField(issue.keys.join(', '), 'unknown field; remove it');
+  throw invalidField(field, issue.message);
+}
+
+/** The JSON shape of a session in the API. */
+export function sessionJson(s: SessionRecord) {
+  const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+  return {
+    id: s.id,
+    client_id: s.clientId,
+    client: s.clientName,
+    user: s.userName,
+    kind: s.kind,
+    started_at: iso(s.startedAt),
+    ended_at: iso(s.endedAt),
+    bytes_to_client: s.bytesToClient,
+    bytes_from_client: s.bytesFromClient,
+    exit_status: s.exitStatus,
+    end_reason: s.endReason,
+    recording: s.recording !== null,
+  };
+}
+
+/** True for a loopback peer address (IPv4 127/8, ::1, IPv4-mapped 127/8). */
+export function isLoopback(ip: string): boolean {
+  return ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.');
+}
+
+/**
+ * The key login throttling counts an address under: the IPv4 address, or the /64 of an IPv6 one
+ * (one host usually holds a whole /64, so per-address limits on IPv6 count the prefix).
+ */
+export function throttleKey(ip: string): string {
+  if (!ip.includes(':') || ip.startsWith('::ffff:')) return ip.replace(/^::ffff:/, '');
+  const [head, tail = ''] = ip.split('::');
+  const h = head ? head.split(':') : [];
+  const t = ip.includes('::') && tail ? tail.split(':') : [];
+  const groups = ip.includes('::') ? [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t] : h;
+  return groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':') + '::/64';
+}

@@ -1,0 +1,46 @@
+/**
+ * Jump clients: list, show, edit, delete (`/api/v1/jump-clients...`). Access rules in
+ * site/jump-clients.ts and site/access.ts: seeing a client needs view access to its group,
+ * editing and deleting it need use access.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { clientJson, deleteBody, deleteClients, editBody, editClient, findClient, listClients, listQuery, releaseClientRoute, summaryJson } from '../jump-clients.js';
+import type { User } from '../store/store.js';
+import { allow, me, parse, type ApiContext } from './common.js';
+
+export function registerJumpClientRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const { store, gateway } = ctx;
+
+  app.get('/api/v1/jump-clients', allow('user'), async (req) => {
+    const q = parse(listQuery, req.query);
+    const { items, summary } = await listClients(store, me(req), q);
+    return { items: items.map((c) => clientJson(c)), summary: summaryJson(summary) };
+  });
+  app.get<{ Params: { ref: string } }>('/api/v1/jump-clients/:ref', allow('user'), async (req) => {
+    const ref = parse(z.string().min(1).max(128), req.params.ref);
+    return { item: clientJson(await findClient(store, me(req), ref, 'see'), { stats: true }) };
+  });
+  app.patch<{ Params: { id: string } }>('/api/v1/jump-clients/:id', allow('user'), async (req) => {
+    const id = parse(z.coerce.number().int().positive(), req.params.id);
+    const body = parse(editBody, req.body);
+    return { item: clientJson(await editClient(store, me(req), id, body), { stats: true }) };
+  });
+  const remove = async (user: User, ids: number[]) => {
+    const deleted = await deleteClients(store, user, ids);
+    // Deleting revokes: a connected agent is told why and disconnected; its key is refused from now on.
+    for (const id of deleted) {
+      ctx.sessions.endClientSessions(id, 'jump client deleted');
+      gateway.disconnect(id, 'JUMP_CLIENT_DELETED');
+    }
+    return { deleted };
+  };
+  // A quarantined identity (one key on two live connections) is refused until an admin releases it.
+  app.post<{ Params: { id: string } }>('/api/v1/jump-clients/:id/release', allow('admin'), async (req) =>
+    releaseClientRoute(store, me(req), req.params.id),
+  );
+  app.post('/api/v1/jump-clients/delete', allow('user'), async (req) => remove(me(req), parse(deleteBody, req.body).ids));
+  app.delete<{ Params: { id: string } }>('/api/v1/jump-clients/:id', allow('user'), async (req) =>
+    remove(me(req), [parse(z.coerce.number().int().positive(), req.params.id)]),
+  );
+}
