@@ -2,7 +2,7 @@
  * The agent's persistent state in its config dir (mode 0700; owned by root in service mode, where
  * the agent runs as root and sessions run as the install's user, so no session can read the key;
  * owned by the user in user mode, where sessions run as that same user and can read it: see
- * docs/security-notes/endpoint.md):
+ * docs/security.md):
  *
  * - `agent.json` (conf, mode 0600): site URL, site pin, client id once enrolled, the installer key
  *   (KEY_INFO) until enrollment succeeds (then removed), requested fields, machine id override.

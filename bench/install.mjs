@@ -37,9 +37,13 @@ execFileSync(process.execPath, [join(root, 'packaging/build.mjs'), '--quiet']);
 const site = spawn(process.execPath, [join(root, 'dist/site/main.js'), 'serve', '--data', join(work, 'data'), '--listen', '127.0.0.1:0', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
 let banner = '';
 site.stderr.on('data', (d) => (banner += d));
-while (!/password "([^"]+)"/.test(banner)) await sleep(50);
+while (!/password in (\S+)/.test(banner)) await sleep(50);
 const url = /listening on (\S+)/.exec(banner)[1];
-const password = /password "([^"]+)"/.exec(banner)[1];
+// The bootstrap password is in a 0600 file and must be changed at first login.
+const bootstrap = readFileSync(/password in (\S+)/.exec(banner)[1], 'utf8').trim();
+const password = 'benchmark admin password';
+execFileSync(process.execPath, [join(root, 'dist/console/main.js'), 'login', '--site', url, '--user', 'admin', '--password-stdin'], { env, input: bootstrap, stdio: ['pipe', 'ignore', 'ignore'] });
+execFileSync(process.execPath, [join(root, 'dist/console/main.js'), 'passwd', '--password-stdin'], { env, input: `${bootstrap}\n${password}\n`, stdio: ['pipe', 'ignore', 'ignore'] });
 execFileSync(process.execPath, [join(root, 'dist/console/main.js'), 'login', '--site', url, '--user', 'admin', '--password-stdin'], { env, input: password, stdio: ['pipe', 'ignore', 'ignore'] });
 jump('groups', 'create', 'Linux Admins');
 const created = JSON.parse(jump('installer', 'create', '--jump-group', 'Linux Admins', '--platform', 'linux-x64', '--out', work, '--json'));

@@ -62,7 +62,11 @@ let banner = '';
 site.stderr.on('data', (d) => (banner += d));
 await waitFor(() => /TLS fingerprint/.test(banner));
 const url = /listening on (\S+)/.exec(banner)[1];
-const password = /password "([^"]+)"/.exec(banner)[1];
+// The bootstrap password is in a 0600 file and must be changed at first login.
+const bootstrap = readFileSync(/password in (\S+)/.exec(banner)[1], 'utf8').trim();
+const password = 'benchmark admin password';
+sh(node, [bin('console'), 'login', '--site', url, '--password-stdin'], { input: bootstrap });
+sh(node, [bin('console'), 'passwd', '--password-stdin'], { input: `${bootstrap}\n${password}\n` });
 sh(node, [bin('console'), 'login', '--site', url, '--password-stdin'], { input: password });
 const inst = JSON.parse(sh(node, [bin('console'), 'installer', 'create', '--json']));
 const agent = spawn(node, [bin('agent'), 'run', '--config', join(dir, 'agent'), '--site', url, '--key-info', inst.key_info, '--site-pin', inst.site_pin], { env });

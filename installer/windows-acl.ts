@@ -3,7 +3,7 @@
  * issue #12, item 5). Used by the per-installer EXE (installer/windows.ts) and by the MSI's
  * deferred configure action (`jump-client msi-configure`, installer/cli.ts).
  *
- * The rule (docs/security-notes/windows.md):
+ * The rule (docs/security.md, docs/decisions.md):
  * - service mode (LocalSystem service): DIR and everything in it: SYSTEM and Administrators full,
  *   Users read and execute, nothing inherited from DIR's parent (a custom --install-dir such as
  *   C:\JC would otherwise inherit C:\'s "Authenticated Users: modify" and let any local user

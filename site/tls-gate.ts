@@ -24,6 +24,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
+import { addressKey } from './source-address.js';
 
 /** Why a connection was closed before TLS (the `reason` label of jump_site_connections_dropped_total). */
 export type DropReason = 'handshakes' | 'per_address' | 'hello_timeout';
@@ -63,22 +64,6 @@ export interface TlsGate {
   markKnown(address: string): void;
   /** True when `address` is known and its mark has not expired. */
   isKnown(address: string): boolean;
-}
-
-/**
- * The unit a per-address limit counts: the IPv4 address (also when written IPv4-mapped,
- * `::ffff:a.b.c.d`), or the first four groups (/64) of an IPv6 address.
- */
-export function addressKey(address: string): string {
-  const a = address.toLowerCase();
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
-  if (mapped) return mapped[1];
-  if (!a.includes(':')) return a;
-  const [head, tail = ''] = a.split('%')[0].split('::');
-  const left = head ? head.split(':') : [];
-  const right = a.includes('::') ? (tail ? tail.split(':') : []) : [];
-  const groups = a.includes('::') ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }
 
 /**

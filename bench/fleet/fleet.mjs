@@ -50,7 +50,7 @@ const CLK = 100; // USER_HZ on Linux
 
 async function startSite(dataDir, port, rate) {
   // --site-nofile N lowers the site's open-file limit (prlimit), to see what it does at that limit.
-  const argv = [process.execPath, join(ROOT, 'dist/site/main.js'), 'serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--admission-rate', String(rate), ...(values['max-handshakes'] ? ['--max-handshakes', values['max-handshakes']] : []), '--log-level', 'error'];
+  const argv = [process.execPath, join(ROOT, 'dist/site/main.js'), 'serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--admission-rate', String(rate), ...(values['max-handshakes'] ? ['--max-handshakes', values['max-handshakes']] : []), '--metrics-open-loopback', '--log-level', 'error'];
   const nofile = values['site-nofile'];
   const cmd = nofile ? ['prlimit', `--nofile=${nofile}:${nofile}`, '--', ...argv] : argv;
   const p = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -58,13 +58,19 @@ async function startSite(dataDir, port, rate) {
   p.stderr.on('data', (d) => (err += d));
   for (let i = 0; i < 200 && !/TLS fingerprint/.test(err); i++) await sleep(50);
   const url = /listening on (\S+)/.exec(err)[1];
-  return { p, url, port: Number(new URL(url).port), password: /password "([^"]+)"/.exec(err)?.[1], pin: /Site pin:\s+(\S+)/.exec(err)[1] };
+  const file = /password in (\S+)/.exec(err)?.[1];
+  return { p, url, port: Number(new URL(url).port), password: file ? readFileSync(file, 'utf8').trim() : undefined, pin: /Site pin:\s+(\S+)/.exec(err)[1] };
 }
 
-async function api(url, user, password) {
+/** A client logged in as `user`; a bootstrap password (which must be changed first) is changed to `next`. */
+async function api(url, user, password, next = null) {
   const { certPem } = await probeCertificate(url);
   const anon = new SiteClient(url, { certPem });
-  const { token } = await anon.request('POST', '/api/v1/login', { user, password });
+  let { token } = await anon.request('POST', '/api/v1/login', { user, password });
+  if (next) {
+    await new SiteClient(url, { certPem, token }).request('POST', '/api/v1/me/password', { current_password: password, new_password: next });
+    ({ token } = await anon.request('POST', '/api/v1/login', { user, password: next }));
+  }
   return new SiteClient(url, { certPem, token });
 }
 
@@ -126,7 +132,7 @@ async function p1p2(n, procs, rate, steadyS) {
   const dir = mkdtempSync(join(tmpdir(), 'jump-fleet-'));
   try {
     let site = await startSite(join(dir, 'data'), 0, rate);
-    const admin = await api(site.url, 'admin', site.password);
+    const admin = await api(site.url, 'admin', site.password, 'benchmark admin password');
     const inst = await admin.request('POST', '/api/v1/installers', { valid_for_ms: 3_600_000, max_uses: 1_000_000 });
     const t0 = performance.now();
     const fleet = startFleet(n, procs, { site: site.url, pin: site.pin, keyInfo: inst.key_info, backoffCapMs: Number(values['backoff-cap']) });
@@ -158,7 +164,7 @@ async function p1p2(n, procs, rate, steadyS) {
     const t1 = performance.now();
     site = await startSite(join(dir, 'data'), site.port, rate);
     const restartCpu0 = procStat(site.p.pid).cpuTicks;
-    // The bootstrap password was printed once; read metrics from loopback without a token. Same
+    // Metrics from loopback without a token (the bench site runs with --metrics-open-loopback). Same
     // data dir, same certificate: no probe, which a node busy with the returning fleet may drop.
     const anon = new SiteClient(site.url, { certPem: admin.certPem });
     let peak = 0;

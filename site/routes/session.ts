@@ -11,7 +11,8 @@ import { JumpError } from '../../protocol/errors.js';
 import { TOKEN_TTL_MS, hashPassword, hashToken, needsRehash, newToken, verifyPassword } from '../auth.js';
 import type { User } from '../store/store.js';
 import { checkPassword, removeBootstrapPasswordFile, userJson } from '../users.js';
-import { allow, me, parse, throttleKey, type ApiContext } from './common.js';
+import { allow, me, parse, type ApiContext } from './common.js';
+import { addressKey } from '../source-address.js';
 
 /** A hash to verify against when the user does not exist, so timing does not reveal user names. */
 let dummyHash: Promise<string> | null = null;
@@ -21,7 +22,7 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: ApiContext): vo
 
   /** Checks `password` against `user` (or the dummy hash) under the throttle and the hashing queue. */
   const checkLogin = async (req: FastifyRequest, account: string, user: User | null, password: string): Promise<boolean> => {
-    const address = throttleKey(req.socket.remoteAddress ?? req.ip);
+    const address = addressKey(req.socket.remoteAddress ?? req.ip);
     throttle.begin(address, account, Date.now());
     let ok = false;
     let checked = false;

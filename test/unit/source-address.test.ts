@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { addressKey } from '../../site/tls-gate.js';
+import { addressKey } from '../../site/source-address.js';
 
-describe('addressKey (what the TLS gate counts per source)', () => {
+describe('addressKey (what the TLS gate and login throttling count per source)', () => {
   it('keeps IPv4, unwraps IPv4-mapped IPv6, and cuts IPv6 to its /64', () => {
     expect(addressKey('192.0.2.7')).toBe('192.0.2.7');
     expect(addressKey('::ffff:192.0.2.7')).toBe('192.0.2.7');
