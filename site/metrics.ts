@@ -63,7 +63,7 @@ export class SiteMetrics {
     });
     this.connectionsDropped = new Counter({
       name: 'jump_site_connections_dropped_total',
-      help: 'TCP connections closed before TLS, by reason: budget (the node at its connection budget), handshakes (too many TLS handshakes in progress), per_address (too many from one address), hello_timeout (no ClientHello in time).',
+      help: 'TCP connections closed before TLS, by reason: budget (the node at its connection budget), handshakes (too many TLS handshakes in progress), per_address (too many from one address), hello_timeout (no ClientHello in time), stranger_timeout (an unknown address did not finish TLS in time).',
       labelNames: ['reason'],
       registers: [this.registry],
     });

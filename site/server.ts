@@ -259,6 +259,9 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     helloTimeoutMs: opts.tlsHelloTimeoutMs,
     onDrop: (reason) => metrics.connectionsDropped.inc({ reason }),
   });
+  // After a restart nobody has authenticated yet: the addresses jump clients were last seen from
+  // are known, so the fleet coming back keeps its reserved slots during a flood.
+  for (const { ip, seenAt } of await store.recentPublicIps(Date.now() - DEFAULT_TLS_GATE.knownTtlMs)) gateRef.markKnown(ip, seenAt);
   // A technician who authenticated is known too: the gate keeps slots for known addresses.
   app.addHook('onResponse', async (req) => {
     if (req.user) gateRef?.markKnown(req.socket.remoteAddress ?? '');

@@ -1,12 +1,13 @@
 /**
  * What per-address limits count (the TLS gate, site/tls-gate.ts; login throttling, site/auth.ts):
- * one IPv4 address, or one IPv6 /64, the unit one subscriber usually gets (RFC 6177), so an
- * attacker cannot multiply their budget by walking the addresses of their own prefix.
+ * one IPv4 address, or one IPv6 /56, the prefix most providers give one subscriber (RFC 6177
+ * recommends /48 to /56), so an attacker cannot multiply their budget by walking the /64s of
+ * their own prefix.
  */
 
 /**
  * The unit a per-address limit counts: the IPv4 address (also when written IPv4-mapped,
- * `::ffff:a.b.c.d`), or the first four groups (/64) of an IPv6 address.
+ * `::ffff:a.b.c.d`), or the first 56 bits of an IPv6 address, written `2001:db8:1:200::/56`.
  */
 export function addressKey(address: string): string {
   const a = address.toLowerCase();
@@ -17,6 +18,8 @@ export function addressKey(address: string): string {
   const left = head ? head.split(':') : [];
   const right = a.includes('::') ? (tail ? tail.split(':') : []) : [];
   const groups = a.includes('::') ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  const first = groups.slice(0, 3).map((g) => (parseInt(g, 16) || 0).toString(16));
+  const fourth = ((parseInt(groups[3] ?? '0', 16) || 0) & 0xff00).toString(16);
+  return `${[...first, fourth].join(':')}::/56`;
 }
 

@@ -15,28 +15,31 @@
  * keep the slots for the people they are for:
  *
  * - Per source address: at most `maxPerAddress` handshakes in progress from one IPv4 address or one
- *   IPv6 /64 (the unit one subscriber usually gets, RFC 6177).
- * - ClientHello timer: a connection that has sent no byte `helloTimeoutMs` after accept is closed.
- *   A real TLS client sends its ClientHello at once; only an idle attacker waits.
+ *   IPv6 /56 (site/source-address.ts).
+ * - Hello timer: `helloTimeoutMs` after accept, a connection that has sent nothing is closed, and so
+ *   is one from an unknown address that has not finished TLS (a byte now and then must not buy a
+ *   stranger the full 10 s TLS limit). A real client sends its ClientHello at once and finishes in a
+ *   few round trips.
  * - Reserved share: `reserved` slots are usable only by known addresses, those that recently
- *   authenticated as a jump client or a technician (`markKnown`). Unknown addresses share the rest,
- *   so a flood from many addresses still leaves reconnecting agents and technicians a way in.
+ *   authenticated as a jump client or a technician (`markKnown`; after a restart the site marks the
+ *   addresses its jump clients were last seen from). Unknown addresses share the rest, so a flood
+ *   from many addresses still leaves reconnecting agents and technicians a way in.
  */
 import type { Socket } from 'node:net';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { addressKey } from './source-address.js';
 
 /** Why a connection was closed before TLS (the `reason` label of jump_site_connections_dropped_total). */
-export type DropReason = 'handshakes' | 'per_address' | 'hello_timeout';
+export type DropReason = 'handshakes' | 'per_address' | 'hello_timeout' | 'stranger_timeout';
 
 export interface TlsGateOptions {
   /** Handshakes in progress at once, site-wide; >= 1. Default 128 (`DEFAULT_TLS_GATE.max`). */
   max?: number;
-  /** Handshakes in progress at once from one IPv4 address or IPv6 /64; >= 1. Default 16. */
+  /** Handshakes in progress at once from one IPv4 address or IPv6 /56; >= 1. Default 8. */
   maxPerAddress?: number;
   /** Slots kept for known addresses, 0 <= reserved < max. Default a quarter of `max`. */
   reserved?: number;
-  /** Time (ms) a new connection has to send its first byte. Default 3 000. */
+  /** Time (ms) a new connection has to send its first byte, and an unknown address's to finish TLS. Default 3 000. */
   helloTimeoutMs?: number;
   /** How many known addresses are remembered (least recently seen are forgotten first). Default 100 000. */
   knownCapacity?: number;
@@ -51,7 +54,7 @@ export interface TlsGateOptions {
 /** The defaults of `TlsGateOptions` (one place: the site's CLI reads them). */
 export const DEFAULT_TLS_GATE = {
   max: 128,
-  maxPerAddress: 16,
+  maxPerAddress: 8,
   helloTimeoutMs: 3_000,
   knownCapacity: 100_000,
   knownTtlMs: 7 * 24 * 3600_000,
@@ -60,8 +63,11 @@ export const DEFAULT_TLS_GATE = {
 export interface TlsGate {
   /** TLS handshakes accepted and not yet finished. */
   readonly inProgress: number;
-  /** Remembers `address` as known (an authenticated jump client or technician): it may use the reserved slots. */
-  markKnown(address: string): void;
+  /**
+   * Remembers `address` as known (an authenticated jump client or technician) as of `at` (ms since
+   * the epoch, default now): it may use the reserved slots until `knownTtlMs` after that.
+   */
+  markKnown(address: string, at?: number): void;
   /** True when `address` is known and its mark has not expired. */
   isKnown(address: string): boolean;
 }
@@ -126,7 +132,9 @@ export function gateTlsHandshakes(server: TlsServer, options: TlsGateOptions = {
     // After the wrap the TLS layer reads the TCP handle itself; the handle's byte count still shows
     // whether anything arrived.
     const hello = setTimeout(() => {
-      if (pending.has(raw) && raw.bytesRead === 0) drop(raw, 'hello_timeout');
+      if (!pending.has(raw)) return;
+      if (raw.bytesRead === 0) drop(raw, 'hello_timeout');
+      else if (!isKnownKey(key)) drop(raw, 'stranger_timeout');
     }, helloTimeoutMs);
     hello.unref();
     raw.once('close', () => clearTimeout(hello));
@@ -141,10 +149,11 @@ export function gateTlsHandshakes(server: TlsServer, options: TlsGateOptions = {
     get inProgress() {
       return pending.size;
     },
-    markKnown(address: string) {
+    markKnown(address: string, at = now()) {
       const key = addressKey(address);
+      if (now() - at > knownTtlMs || at < (known.get(key) ?? -Infinity)) return;
       known.delete(key);
-      known.set(key, now());
+      known.set(key, at);
       if (known.size > knownCapacity) known.delete(known.keys().next().value as string);
     },
     isKnown(address: string) {

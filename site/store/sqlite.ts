@@ -795,6 +795,14 @@ export class SqliteStore implements Store {
     this.stmt('UPDATE jump_clients SET online = 0, last_disconnected_at = ? WHERE online = 1').run(now);
   }
 
+  async recentPublicIps(since: number): Promise<{ ip: string; seenAt: number }[]> {
+    return this.stmt(
+      `SELECT public_ip AS ip, MAX(COALESCE(last_disconnected_at, last_connected_at)) AS seenAt FROM jump_clients
+       WHERE deleted_at IS NULL AND public_ip IS NOT NULL AND COALESCE(last_disconnected_at, last_connected_at) >= ?
+       GROUP BY public_ip`,
+    ).all(since) as { ip: string; seenAt: number }[];
+  }
+
   // ---- sessions ----
 
   async createSession(x: { id: string; clientId: number; userId: number; kind: string; startedAt: number }): Promise<void> {

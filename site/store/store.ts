@@ -235,6 +235,11 @@ export interface Store {
   updateStats(id: number, stats: Stats | StatsDelta, full: boolean): Promise<void>;
   /** Called at start-up of a single node: nothing is connected yet. */
   markAllOffline(now: number): Promise<void>;
+  /**
+   * The public addresses jump clients (not deleted) were last seen from, with when (ms since the
+   * epoch), for those seen at or after `since`: what the TLS gate knows after a restart.
+   */
+  recentPublicIps(since: number): Promise<{ ip: string; seenAt: number }[]>;
 
   // sessions
   /** Records a session start and sets the client's Last Access Date, atomically. */

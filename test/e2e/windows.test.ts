@@ -74,7 +74,7 @@ describe('the Windows MSI', () => {
     site = await startTestSite();
     expect((await jump(site.consoleDir, ['groups', 'create', 'Windows Servers'])).code).toBe(0);
     const out = tempDir('jump-msi-');
-    const r = await jump(site.consoleDir, ['installer', 'create', '--platform', 'windows-x64', '--out', out, '--json']);
+    const r = await jump(site.consoleDir, ['installer', 'create', '--platform', 'windows-x64', '--allow-override', 'jump_group,tag,comments', '--out', out, '--json']);
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout) as { uid: string; key_info: string; site_url: string; site_pin: string; file: string; msi: string };
     installer = j;
@@ -212,7 +212,7 @@ describe('the Windows MSI', () => {
 
     beforeAll(async () => {
       const out = tempDir('jump-exe-');
-      const r = await jump(site.consoleDir, ['installer', 'create', '--jump-group', 'Windows Servers', '--platform', 'windows-x64', '--out', out, '--json']);
+      const r = await jump(site.consoleDir, ['installer', 'create', '--jump-group', 'Windows Servers', '--platform', 'windows-x64', '--allow-override', 'tag,comments', '--out', out, '--json']);
       expect(r.code, r.stderr).toBe(0);
       const j = JSON.parse(r.stdout) as { uid: string; file: string; msi: string };
       exe = j.file;

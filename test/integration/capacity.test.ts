@@ -14,7 +14,7 @@ import type { Agent } from '../../agent/agent.js';
 import { AGENT_WS_PATH } from '../../protocol/messages.js';
 import { SITE_BIN, cleanup, run, tempDir, waitFor } from '../helpers/processes.js';
 import { probeCertificate } from '../../console/http.js';
-import { createInstaller, inProcessAgent, listClients, startTestSite, type TestSite } from '../helpers/site.js';
+import { createInstaller, inProcessAgent, listClients, startSiteProcess, startTestSite, type TestSite } from '../helpers/site.js';
 
 const agents: Agent[] = [];
 afterEach(async () => {
@@ -64,13 +64,13 @@ describe('a site at its open-file limit', () => {
     expect(refusal.retryAfter).toBeLessThanOrEqual(300);
 
     // More TCP connections than the budget: the extra ones are closed right after accept (no TLS).
-    // They come from 10 addresses, so the per-address cap of the TLS gate is not what stops them.
+    // They come from 20 addresses, so the per-address cap of the TLS gate is not what stops them.
     const flood: Socket[] = [];
     let closedByServer = 0;
     await Promise.all(
       Array.from({ length: 120 }, (_, i) =>
         new Promise<void>((resolve) => {
-          const s = connect({ port: site.port, host: '127.0.0.1', localAddress: `127.0.6.${1 + (i % 10)}` }, () => resolve());
+          const s = connect({ port: site.port, host: '127.0.0.1', localAddress: `127.0.6.${1 + (i % 20)}` }, () => resolve());
           s.on('close', () => {
             closedByServer++;
             resolve();
@@ -224,5 +224,41 @@ describe('the TLS gate under a handshake-slot flood', () => {
     expect(closed.every(Boolean)).toBe(true);
     expect(await metric(site, /^jump_site_connections_dropped_total\{reason="hello_timeout"\} (\d+)$/m)).toBeGreaterThanOrEqual(6);
     expect(await tlsFrom(site.port, '127.0.7.1')).toBe('ok');
+
+    // A byte now and then does not buy a stranger the 10 s TLS limit: an unknown address that has
+    // not finished TLS at the hello timer is closed; a known one keeps its slot.
+    const dribble = async (from: string) => {
+      const [s] = await idle(site.port, from, 1);
+      s.write(Buffer.from([0x16])); // the first byte of a TLS record, then nothing
+      const at = Date.now();
+      return new Promise<number>((r) => s.once('close', () => r(Date.now() - at)));
+    };
+    const strangerClosedAfter = dribble('127.0.5.1');
+    const knownSocket = (await idle(site.port, '127.0.0.1', 1))[0];
+    knownSocket.write(Buffer.from([0x16]));
+    expect(await strangerClosedAfter).toBeLessThan(4_000);
+    expect(knownSocket.destroyed).toBe(false);
+    knownSocket.destroy();
+    expect(await metric(site, /^jump_site_connections_dropped_total\{reason="stranger_timeout"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('still knows, after a restart, the addresses its jump clients were last seen from', async () => {
+    const args = ['--max-tls-handshakes', '8', '--max-tls-handshakes-per-address', '2', '--tls-hello-timeout', '5000'];
+    const site = await startTestSite({ extraArgs: args });
+    const inst = await createInstaller(site.api, { tag: 'restart-known' });
+    const agent = inProcessAgent(inst);
+    await waitFor(async () => (await listClients(site.api, 'tag=restart-known')).summary.online === 1, 30_000, 200, 'agent online');
+    await agent.stop();
+    site.proc.child.kill('SIGKILL');
+    await site.proc.exited;
+    const again = await startSiteProcess({ dataDir: site.dataDir, port: site.port, extraArgs: args });
+    // Strangers hold every unreserved slot before anyone has authenticated since the restart...
+    const flood: Socket[] = [];
+    for (let i = 1; i <= 3; i++) flood.push(...(await idle(again.port, `127.0.4.${i}`, 2)));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await tlsFrom(again.port, '127.0.4.9')).toBe('closed');
+    // ...and the address the jump client was last seen from still gets in.
+    expect(await tlsFrom(again.port, '127.0.0.1')).toBe('ok');
+    flood.forEach((s) => s.destroy());
   });
 });
