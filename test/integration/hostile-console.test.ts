@@ -98,6 +98,7 @@ beforeAll(async () => {
   if (r.code !== 0) throw new Error(`login to the hostile site failed: ${r.stderr}`);
 });
 afterAll(async () => {
+  hostile?.closeAllConnections();
   await new Promise((resolve) => (hostile ? hostile.close(resolve) : resolve(undefined)));
   await cleanup();
 });
