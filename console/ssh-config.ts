@@ -6,9 +6,11 @@
  * to the hostname the agent reports). A newline in a comment line of ssh_config would turn the rest
  * into live directives (`Match exec "..."` runs a command on the next `ssh`), so site text is written
  * only as validated tokens (DESIGN.md, security model; issue #12 item 1):
- *  - the Host alias `jump-<id>` from a positive integer id;
- *  - a second alias from the name reduced to `[a-z0-9._-]`, never of the form `jump-<n>` (it could
- *    take another client's alias) and only when no other client reduces to the same;
+ *  - the Host alias `jump-<id>` from a positive integer id, and no other alias: nothing the site or
+ *    the endpoint chose becomes a Host pattern. A name alias (even reduced to `[a-z0-9._-]`) could be
+ *    `github.com` or `prod-db`, and with `Include <config dir>/ssh_config` in ~/.ssh/config a plain
+ *    `ssh github.com` / `git push` would go through the jump proxy to the hostile endpoint, with its
+ *    key trusted by our known_hosts (round 2 review of issue #12);
  *  - a comment reduced to `[A-Za-z0-9 ._@:/()+,=-]`;
  *  - known_hosts lines rebuilt from the parsed ssh-ed25519 key (nothing of the site's line is copied).
  * A row with a bad id or host key is left out of both files and reported in `skipped`.
@@ -60,20 +62,6 @@ export function commentText(value: unknown): string {
   return flat.length > 100 ? flat.slice(0, 99) + '_' : flat;
 }
 
-/**
- * A jump client's name as a second Host alias: lower case, runs of other characters as `-`,
- * at most 64 characters; '' when nothing is left or it looks like another client's `jump-<n>`.
- */
-export function nameAlias(name: unknown): string {
-  if (typeof name !== 'string') return '';
-  const alias = name
-    .toLowerCase()
-    .replace(/[^a-z0-9._-]+/g, '-')
-    .replace(/^[-.]+|-+$/g, '')
-    .slice(0, 64);
-  return /^jump-\d+$/.test(alias) ? '' : alias;
-}
-
 /** A local path or value for an ssh_config option: refused when it holds characters that cannot be written safely; `%` doubled (ssh expands `%x` tokens). */
 function configValue(option: string, value: string): string {
   if (/[\u0000-\u001f\u007f"]/.test(value)) {
@@ -84,7 +72,8 @@ function configValue(option: string, value: string): string {
 }
 
 /**
- * Builds the ssh_config and known_hosts texts for `rows`. Pure: writes nothing.
+ * Builds the ssh_config and known_hosts texts for `rows`. Pure: writes nothing. Each accepted row
+ * gets one block `Host jump-<id>`; the name appears only in the `#` comment above it.
  * Throws VALIDATION_FAILED (field ProxyCommand/UserKnownHostsFile/IdentityFile) when a local path
  * cannot be written safely; site rows never throw, bad ones land in `skipped`.
  */
@@ -108,11 +97,6 @@ export function sshConfigFiles(rows: SshConfigRow[], opts: SshConfigOptions): Ss
     }
     accepted.push({ id, row, hostKey });
   }
-  const aliasCount = new Map<string, number>();
-  for (const { row } of accepted) {
-    const a = nameAlias(row.name);
-    if (a) aliasCount.set(a, (aliasCount.get(a) ?? 0) + 1);
-  }
   // ProxyCommand is run by /bin/sh (`exec ...`): quote every word for the shell, then double `%`.
   const env = Object.entries(opts.proxyEnv ?? {}).map(([k, v]) => `${k}=${v}`);
   const proxyWords = [...(env.length ? ['env', ...env] : []), ...opts.proxyArgv];
@@ -123,12 +107,11 @@ export function sshConfigFiles(rows: SshConfigRow[], opts: SshConfigOptions): Ss
   const knownHostsFile = configValue('UserKnownHostsFile', opts.knownHostsFile);
   const identityFile = configValue('IdentityFile', opts.identityFile);
   const blocks = accepted.map(({ id, row }) => {
-    const alias = nameAlias(row.name);
-    const hosts = [`jump-${id}`, ...(alias && aliasCount.get(alias) === 1 ? [alias] : [])];
     const where = commentText(row.jump_group) + (row.tag ? ' / ' + commentText(row.tag) : '');
     return [
       `# ${commentText(row.name)} (${where})`,
-      `Host ${hosts.join(' ')}`,
+      // The only Host pattern: `jump-<id>` from the integer id, never a name (see the file comment).
+      `Host jump-${id}`,
       `    HostName jump-${id}`,
       `    HostKeyAlias jump-${id}`,
       `    ProxyCommand ${proxy}`,

@@ -150,12 +150,19 @@ describe('jump login', () => {
     expect(ok.code).toBe(0);
     expect(ok.stderr).toContain(a.fingerprint); // "Replacing the pinned certificate ..."
     expect(bLogins()).toBeGreaterThan(0);
-    expect((await jump(dir, ['whoami'])).code).toBe(0);
+    // B's admin still has B's bootstrap password, which B makes us change first
+    // (PASSWORD_CHANGE_REQUIRED); the token B issued is good for that.
+    const blocked = await jump(dir, ['whoami']);
+    expect(blocked.code).toBe(1);
+    expect(blocked.stderr).toContain('PASSWORD_CHANGE_REQUIRED');
+    const changed = await jump(dir, ['passwd', '--password-stdin'], `${b.password}\nB admin new password\n`);
+    expect(changed.code, changed.stderr).toBe(0);
     // Logging out keeps the pin: B's certificate, not "first use" again.
     expect((await jump(dir, ['logout'])).code).toBe(0);
-    const again = await jump(dir, ['login', '--site', a.url, '--password-stdin'], b.password!);
+    const again = await jump(dir, ['login', '--site', a.url, '--password-stdin'], 'B admin new password');
     expect(again.code).toBe(0);
     expect(again.stderr).toBe('');
+    expect((await jump(dir, ['whoami'])).code).toBe(0);
   });
 });
 
