@@ -478,7 +478,12 @@ export class SqliteStore implements Store {
   }
 
   async deleteUser(id: number): Promise<void> {
-    this.stmt('DELETE FROM users WHERE id = ?').run(id);
+    this.db.transaction(() => {
+      // Their installers die with them (security issue #12 item 2); enrollment also refuses an
+      // installer whose creator is gone (site/installers.ts enrollmentFields).
+      this.stmt('UPDATE installers SET revoked_at = COALESCE(revoked_at, ?) WHERE created_by = ?').run(Date.now(), id);
+      this.stmt('DELETE FROM users WHERE id = ?').run(id);
+    })();
   }
 
   async createToken(t: { userId: number; tokenHash: string; now: number; expiresAt: number }): Promise<void> {

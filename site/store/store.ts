@@ -166,7 +166,7 @@ export interface Store {
   listUsers(): Promise<User[]>;
   /** A new `passwordHash` also clears the must-change flag and deletes the user's tokens. */
   updateUser(id: number, patch: { passwordHash?: string; role?: Role; viewPersonalGroups?: boolean }): Promise<void>;
-  /** Removes the user, their tokens and memberships. Their personal group and its clients stay. */
+  /** Removes the user, their tokens and memberships, and revokes their installers. Their personal group and its clients stay. */
   deleteUser(id: number): Promise<void>;
   createToken(t: { userId: number; tokenHash: string; now: number; expiresAt: number }): Promise<void>;
   /**

@@ -132,6 +132,32 @@ describe('item 2: installer keys and jump groups', () => {
   });
 });
 
+describe("item 2: an installer lends only the groups its creator may use today", () => {
+  it('refuses enrollment into the fixed group once the creator is removed from it, and every enrollment once the creator is deleted', async () => {
+    const add = await run(process.execPath, [SITE_BIN, 'user', 'add', 'rita', '--password-stdin', '--data', site.dataDir], { input: 'rita horse battery' });
+    expect(add.code).toBe(0);
+    const rita = new SiteClient(site.url, { certPem: site.certPem, token: await apiToken(site.url, site.certPem, 'rita', 'rita horse battery') });
+    await site.api.request('POST', '/api/v1/jump-groups', { name: 'Shared G' });
+    await site.api.request('POST', '/api/v1/jump-groups/Shared G/members', { user: 'rita' });
+    type Inst = { uid: string; key_info: string; site_url: string; site_pin: string };
+    // No overrides at all: the group is the one fixed at creation.
+    const shared = await rita.request<Inst>('POST', '/api/v1/installers', { jump_group: 'Shared G', tag: 'rita-shared' });
+    const personal = await rita.request<Inst>('POST', '/api/v1/installers', { tag: 'rita-personal' });
+    const before = await raw(shared);
+    expect((await getClient(site.api, before.clientId)).jump_group).toBe('Shared G');
+    await site.api.request('DELETE', '/api/v1/jump-groups/Shared G/members/rita');
+    expect((await refused(rawAgent(shared, 'ignore'))).code).toBe('JUMP_GROUP_NOT_FOUND');
+    // Her personal group still works until she is deleted.
+    await raw(personal);
+    const rm = await run(process.execPath, [SITE_BIN, 'user', 'remove', 'rita', '--data', site.dataDir]);
+    expect(rm.code).toBe(0);
+    expect((await refused(rawAgent(personal, 'ignore'))).code).toBe('INSTALLER_REVOKED');
+    expect((await refused(rawAgent(shared, 'ignore'))).code).toBe('INSTALLER_REVOKED');
+    expect((await listClients(site.api, 'tag=rita-shared')).items).toHaveLength(1);
+    expect((await listClients(site.api, 'tag=rita-personal')).items).toHaveLength(1);
+  });
+});
+
 describe('item 3: a machine id match from another installer', () => {
   it('flags the newcomer duplicate_of the existing client and deletes nothing; the real agent still connects', async () => {
     const victimInst = await createInstaller(site.api, { tag: 'victim' });
