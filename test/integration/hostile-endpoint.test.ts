@@ -230,7 +230,7 @@ describe('item 12: the session kind is signed and enforced, every PTY recorded',
     clientId = (await waitFor(async () => (await listClients(site.api, 'tag=kinds')).items.find((c) => c.status === 'online'))).id;
   });
 
-  async function sshSession(kind: 'exec' | 'shell' | 'tunnel' | 'sftp') {
+  async function sshSession(kind: 'exec' | 'shell' | 'tunnel' | 'sftp' | 'proxy') {
     const key = ephemeralKey();
     const { info, stream } = await openSession(site.api, String(clientId), kind, key.publicLine);
     const conn = await connectSsh(stream, info.host_key, key.privatePem);
@@ -274,8 +274,8 @@ describe('item 12: the session kind is signed and enforced, every PTY recorded',
     await new Promise<void>((resolve, reject) => sftp.unlink(join(dir, 'moved.txt'), (err) => (err ? reject(err) : resolve())));
     conn.end();
     const log = await waitFor(async () => {
-      const s = await site.api.request<{ item: { recording: boolean } }>('GET', `/api/v1/sessions/${info.session_id}`);
-      if (!s.item.recording) return null;
+      const s = await site.api.request<{ item: { file_log: boolean } }>('GET', `/api/v1/sessions/${info.session_id}`);
+      if (!s.item.file_log) return null;
       const text = readFileSync(join(site.dataDir, 'recordings', `${info.session_id}.sftp.jsonl`), 'utf8');
       return text.includes('remove') ? text : null;
     });
@@ -304,6 +304,47 @@ describe('item 12: the session kind is signed and enforced, every PTY recorded',
       return text.includes('recorded-42') ? text : null;
     });
     expect(JSON.parse(rec.split('\n')[0])).toMatchObject({ version: 2, width: 80, height: 24 });
+  });
+
+  it('keeps every command line, records a command without a PTY, and keeps a proxy session\'s terminal recording and its SFTP file log (OpenSSH extensions included)', async () => {
+    const { info, conn } = await sshSession('proxy');
+    const execOut = (cmd: string, pty: boolean) =>
+      new Promise<void>((resolve, reject) =>
+        conn.exec(cmd, (pty ? { pty: { term: 'xterm', cols: 80, rows: 24 } } : {}) as ssh2.ExecOptions, (err, ch) => {
+          if (err) return reject(err);
+          ch.resume();
+          ch.stderr.resume();
+          ch.on('close', () => resolve());
+        }),
+      );
+    await execOut('echo plain-$((6*7)) >&2; echo quiet-$((7*7))', false);
+    await execOut('echo withpty-$((6*7))', true);
+    const sftp = await new Promise<ssh2.SFTPWrapper>((resolve, reject) => conn.sftp((err, s) => (err ? reject(err) : resolve(s))));
+    const dir = tempDir('jump-sftp-ext-');
+    const cb = (resolve: () => void, reject: (e: Error) => void) => (err?: Error | null) => (err ? reject(err) : resolve());
+    await new Promise<void>((resolve, reject) => sftp.writeFile(join(dir, 'a.txt'), 'data', cb(resolve, reject)));
+    await new Promise<void>((resolve, reject) => sftp.ext_openssh_rename(join(dir, 'a.txt'), join(dir, 'b.txt'), cb(resolve, reject)));
+    await new Promise<void>((resolve, reject) => sftp.ext_openssh_hardlink(join(dir, 'b.txt'), join(dir, 'c.txt'), cb(resolve, reject)));
+    const handle = await new Promise<Buffer>((resolve, reject) => sftp.open(join(dir, 'c.txt'), 'r', (err, h) => (err ? reject(err) : resolve(h))));
+    await new Promise<void>((resolve, reject) => sftp.fchmod(handle, 0o600, cb(resolve, reject)));
+    await new Promise<void>((resolve, reject) => sftp.close(handle, cb(resolve, reject)));
+    conn.end();
+    type Item = { recording: boolean; file_log: boolean; commands: string[] };
+    const item = await waitFor(async () => {
+      const s = (await site.api.request<{ item: Item }>('GET', `/api/v1/sessions/${info.session_id}`)).item;
+      if (!s.recording || !s.file_log || s.commands.length < 2) return null;
+      const log = await site.api.requestText('GET', `/api/v1/sessions/${info.session_id}/recording?part=file_log`);
+      const cast = await site.api.requestText('GET', `/api/v1/sessions/${info.session_id}/recording?part=terminal`);
+      return log.includes('fsetstat') && cast.includes('withpty-42') && cast.includes('plain-42') ? { s, log, cast } : null;
+    });
+    expect(item.s.commands).toEqual(['echo plain-$((6*7)) >&2; echo quiet-$((7*7))', 'echo withpty-$((6*7))']);
+    expect(item.cast).toContain('quiet-49');
+    const ops = item.log.trim().split('\n').map((l) => JSON.parse(l) as [number, string, string, string | null]);
+    expect(ops).toContainEqual([expect.any(Number), 'posix-rename', join(dir, 'a.txt'), join(dir, 'b.txt')]);
+    expect(ops).toContainEqual([expect.any(Number), 'hardlink', join(dir, 'b.txt'), join(dir, 'c.txt')]);
+    expect(ops).toContainEqual([expect.any(Number), 'fsetstat', expect.stringMatching(/^handle:[0-9a-f]+$/), null]);
+    // The default download is still the terminal recording.
+    expect(await site.api.requestText('GET', `/api/v1/sessions/${info.session_id}/recording`)).toBe(item.cast);
   });
 });
 
