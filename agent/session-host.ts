@@ -14,7 +14,9 @@
  *   exec, sftp or forward; an `exec` ticket cannot open a shell or sftp; `sftp` only sftp; `tunnel`
  *   only direct-tcpip. A request outside the kind is refused and logged.
  * - Every PTY is recorded (a shell, or a command run with a pty-req): output and resizes go to the
- *   site as asciicast v2 events. SFTP sessions send their file operations (`sftp_log`).
+ *   site as asciicast v2 events. A command without a PTY is recorded the same way (its stdout and
+ *   stderr as output, an 80x24 `dumb` terminal), and every command line is sent (`session_exec`).
+ *   SFTP sessions send their file operations (`sftp_log`), OpenSSH's extensions included.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { verify, type KeyObject } from 'node:crypto';
@@ -284,10 +286,12 @@ export class SessionHost {
         session.on('exec', (accept, reject, info) => {
           if (!allowed('exec', reject)) return;
           const channel = accept();
+          // The command line is kept for every exec (security issue #12 item 12), PTY or not.
+          this.o.sendControl({ t: 'session_exec', session_id: ticket.sid, command: info.command.slice(0, 8192), pty: pty !== null });
           // Every PTY is recorded: a command with a terminal is as interactive as a shell.
           const run = pty
             ? this.runPty(channel, info.command, pty, ticket.sid, true, (fn) => (resize = fn))
-            : this.runCommand(channel, info.command);
+            : this.runCommand(channel, info.command, ticket.sid);
           void run.then((code) => {
             exitStatus = code;
           });
@@ -377,7 +381,7 @@ export class SessionHost {
     const ptyLib = await loadPty();
     if (!ptyLib) {
       channel.stderr.write('jump-client: no PTY support on this machine (node-pty is missing); running without one\r\n');
-      return this.runCommand(channel, command ?? `exec ${how.shell} -i`);
+      return this.runCommand(channel, command ?? `exec ${how.shell} -i`, record ? sessionId : null);
     }
     const p = ptyLib.spawn(how.file, how.args, {
       name: info.term,
@@ -407,8 +411,11 @@ export class SessionHost {
     );
   }
 
-  /** Runs `command` with `sh -c` and plain pipes. Resolves with its exit status (128 + n for signal n). */
-  private runCommand(channel: ssh2.ServerChannel, command: string | null): Promise<number> {
+  /**
+   * Runs `command` with `sh -c` and plain pipes. Resolves with its exit status (128 + n for signal n).
+   * With `recordSession`, its stdout and stderr are recorded like a PTY's output (Recorder, 80x24 `dumb`).
+   */
+  private runCommand(channel: ssh2.ServerChannel, command: string | null, recordSession: string | null = null): Promise<number> {
     let how: SessionSpawn;
     try {
       how = sessionSpawn('/bin/sh', ['-c', command ?? 'exec /bin/sh -i'], this.o.runAs);
@@ -419,9 +426,15 @@ export class SessionHost {
     channel.pipe(child.stdin!);
     child.stdout!.pipe(channel, { end: false });
     child.stderr!.pipe(channel.stderr, { end: false });
+    const rec = recordSession === null ? null : new Recorder(recordSession, { cols: 80, rows: 24, term: 'dumb' }, this.o.sendControl);
+    if (rec) {
+      child.stdout!.on('data', (d: Buffer) => rec.output(d));
+      child.stderr!.on('data', (d: Buffer) => rec.output(d));
+    }
     channel.on('close', () => child.kill());
     return new Promise((resolve) =>
       child.on('close', (code, signal) => {
+        rec?.flush();
         const status = code ?? (signal ? 128 + (signalNumbers[signal] ?? 1) : 1);
         channel.exit(status);
         channel.end();
@@ -441,7 +454,7 @@ function refuseChannel(channel: ssh2.ServerChannel, err: Error, log: Logger): nu
 }
 
 /** SFTP v3 request types read by SftpAudit (draft-ietf-secsh-filexfer-02 §3). */
-const FXP = { OPEN: 3, SETSTAT: 9, REMOVE: 13, MKDIR: 14, RMDIR: 15, RENAME: 18, SYMLINK: 20 } as const;
+const FXP = { OPEN: 3, SETSTAT: 9, FSETSTAT: 10, REMOVE: 13, MKDIR: 14, RMDIR: 15, RENAME: 18, SYMLINK: 20, EXTENDED: 200 } as const;
 const FXF = { READ: 1, WRITE: 2, APPEND: 4, CREAT: 8, TRUNC: 0x10 } as const;
 /** Requests larger than this (writes with data) are skipped without being buffered, in bytes. */
 const SFTP_AUDIT_MAX_PACKET = 64 * 1024;
@@ -501,6 +514,15 @@ export class SftpAudit {
         off += 4 + n;
         return s;
       };
+      /** An SFTP handle (opaque bytes) as `handle:<hex>`. */
+      const handle = () => {
+        const n = p.readUInt32BE(off);
+        const h = p.subarray(off + 4, off + 4 + Math.min(n, 256)).toString('hex');
+        off += 4 + n;
+        return `handle:${h}`;
+      };
+      if (type === FXP.FSETSTAT) return this.push('fsetstat', handle(), null);
+      if (type === FXP.EXTENDED) return this.extended(str(), str, handle, () => (off += 8));
       const path = str();
       if (type === FXP.OPEN) {
         const f = p.readUInt32BE(off);
@@ -517,6 +539,32 @@ export class SftpAudit {
       else if (type === FXP.SETSTAT) this.push('setstat', path, null);
     } catch {
       // A malformed request: sftp-server answers it; nothing to log.
+    }
+  }
+
+  /**
+   * Logs an SSH_FXP_EXTENDED request (OpenSSH's sftp renames with posix-rename@openssh.com and
+   * links with hardlink@openssh.com): known ones with their paths or handles, any other as
+   * `extended` with its name and its first string (when it has one).
+   */
+  private extended(name: string, str: () => string, handle: () => string, skipU64: () => void): void {
+    if (name === 'posix-rename@openssh.com') this.push('posix-rename', str(), str());
+    else if (name === 'hardlink@openssh.com') this.push('hardlink', str(), str());
+    else if (name === 'lsetstat@openssh.com') this.push('lsetstat', str(), null);
+    else if (name === 'copy-data') {
+      const from = handle();
+      skipU64(); // read offset
+      skipU64(); // read length
+      this.push('copy-data', from, handle());
+    } else if (name === 'fsync@openssh.com' || name === 'fstatvfs@openssh.com') this.push('extended', name, handle());
+    else {
+      let first: string | null = null;
+      try {
+        first = str();
+      } catch {
+        // No argument (limits@openssh.com).
+      }
+      this.push('extended', name, first);
     }
   }
 
@@ -569,8 +617,8 @@ class Recorder {
     return Math.round(performance.now() - this.start) / 1000;
   }
 
-  output(d: string): void {
-    const b = Buffer.from(d, 'utf8');
+  output(d: string | Buffer): void {
+    const b = typeof d === 'string' ? Buffer.from(d, 'utf8') : d;
     if (this.size + b.length > REC_CHUNK_BYTES || this.events.length >= 250) {
       this.dropped += b.length;
       return;

@@ -131,8 +131,16 @@ export const recordingSchema = z.strictObject({
   events: z.array(z.tuple([z.number().min(0), z.enum(['o', 'r']), z.string().max(48 * 1024)])).max(256),
 });
 
-/** What an SFTP session did to a file, as the agent read it from the client's SFTP requests. */
-export const SFTP_OPS = ['open', 'remove', 'rename', 'mkdir', 'rmdir', 'setstat', 'symlink'] as const;
+/**
+ * What an SFTP session did to a file, as the agent read it from the client's SFTP requests.
+ * `fsetstat` and `copy-data` name open handles (`handle:<hex>`), not paths; `posix-rename`,
+ * `hardlink` and `lsetstat` are OpenSSH's extensions (what OpenSSH's sftp uses for rename, ln);
+ * `extended` is any other SSH_FXP_EXTENDED request: its name, and its first string when there is one.
+ */
+export const SFTP_OPS = [
+  'open', 'remove', 'rename', 'mkdir', 'rmdir', 'setstat', 'symlink',
+  'fsetstat', 'posix-rename', 'hardlink', 'lsetstat', 'copy-data', 'extended',
+] as const;
 /**
  * A batch of an SFTP session's file operations (the SFTP "recording"): `[seconds since start, op,
  * path, second path or open mode]`, e.g. `[0.2, "open", "/etc/hosts", "r"]`, `[1.5, "rename", "a", "b"]`.
@@ -144,6 +152,19 @@ export const sftpLogSchema = z.strictObject({
   ops: z.array(z.tuple([z.number().min(0), z.enum(SFTP_OPS), agentText(4096), agentText(4096).nullable()])).min(1).max(256),
 });
 export type SftpLog = z.infer<typeof sftpLogSchema>;
+
+/**
+ * A command a session ran (SSH `exec`), sent when the agent starts it, with or without a PTY: the
+ * site keeps the command lines of every session (`commands` in the API), since a command without a
+ * PTY has no terminal recording (security issue #12 item 12). Cleaned like statistics.
+ */
+export const sessionExecSchema = z.strictObject({
+  t: z.literal('session_exec'),
+  session_id: sessionId,
+  command: agentText(8192),
+  pty: z.boolean(),
+});
+export type SessionExec = z.infer<typeof sessionExecSchema>;
 
 /** The agent is being uninstalled on its machine (DESIGN.md flow step 8); the site keeps the item as "uninstalled". */
 export const uninstalledSchema = z.strictObject({ t: z.literal('uninstalled') });
@@ -158,6 +179,7 @@ export const agentSessionMessage = z.discriminatedUnion('t', [
   sessionEndedSchema,
   recordingSchema,
   sftpLogSchema,
+  sessionExecSchema,
 ]);
 
 /**

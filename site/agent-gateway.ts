@@ -95,7 +95,8 @@ const MESSAGE_RATE_LIMIT = 50;
 
 /** What the gateway hands to the Jump session broker (site/sessions.ts). */
 export interface SessionHooks {
-  onAgentMessage(clientId: number, msg: { t: string; session_id: string } & Record<string, unknown>): void;
+  /** `conn` identifies the agent's control connection (see AgentGateway.connection). */
+  onAgentMessage(clientId: number, msg: { t: string; session_id: string } & Record<string, unknown>, conn: object): void;
   onAgentDisconnected(clientId: number): void;
   handleAgentSocket(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
@@ -155,6 +156,15 @@ export class AgentGateway {
   /** The version the connected agent `id` reported in its hello, or null when not connected. */
   agentVersion(id: number): string | null {
     return this.agents.get(id)?.agentVersion ?? null;
+  }
+
+  /**
+   * An identity for agent `id`'s current control connection (compare with ===), or null when it is
+   * not connected: the session broker accepts recording messages for a session only from the
+   * connection it was opened on.
+   */
+  connection(id: number): object | null {
+    return this.agents.get(id)?.ws ?? null;
   }
 
   /** Sends a control message to connected agent `id`. Returns false when it is not connected. */
@@ -398,7 +408,7 @@ export class AgentGateway {
       } else if (msg.t === 'stats') {
         this.opts.store.updateStats(clientId, msg.stats, msg.full).catch((err) => this.opts.log.error({ clientId, err }, 'statistics not saved'));
       } else {
-        this.sessions?.onAgentMessage(clientId, msg);
+        this.sessions?.onAgentMessage(clientId, msg, ws);
       }
     });
     ws.once('close', () => {

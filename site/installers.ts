@@ -9,7 +9,8 @@
  * An installer key is a bearer secret that ends up in files on many machines, so it is treated as
  * leakable (security issue #12 item 2): by default it allows no overrides (`allow_override: []`)
  * and DEFAULT_MAX_USES enrollments, and a jump group asked for at install time must be one the
- * installer's creator may use (or the one fixed at creation).
+ * installer's creator may use. The creator's rights are checked at every enrollment, for the group
+ * fixed at creation too: a creator removed from the group (or deleted) no longer enrolls into it.
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -118,15 +119,21 @@ export async function createInstaller(
  * install command asked for. Throws INSTALLER_OVERRIDE_FORBIDDEN (naming the field) when a value
  * differs from the default and the installer does not allow overriding it, and
  * JUMP_GROUP_NOT_FOUND for a group that does not exist or that the installer's creator may not use
- * (one code for both, so an installer key does not reveal which groups exist). The creator's rights
- * are read now, not at creation: a creator removed from a group (or deleted) no longer lends it to
- * their installers.
+ * (one code for both, so an installer key does not reveal which groups exist), and
+ * INSTALLER_REVOKED when the creator no longer exists (their installers die with them; deleteUser
+ * also revokes them in the store). The creator's rights are read now, not at creation, and for the
+ * group the enrollment ends up in, whether fixed at creation or asked for: a technician removed from
+ * a shared group no longer lends it to their installers (security issue #12 item 2).
  */
 export async function enrollmentFields(
   store: Store,
   inst: Installer,
   requested: RequestedFields,
 ): Promise<{ name: string | null; jumpGroupId: number; tag: string; comments: string }> {
+  const creator = await store.getUserById(inst.createdBy);
+  if (!creator) {
+    throw new JumpError('INSTALLER_REVOKED', { detail: "The installer's creator has been deleted; an admin makes a new installer." });
+  }
   const defaults = await store.getGroupById(inst.jumpGroupId);
   const current: Record<OverridableField, string | null> = {
     name: inst.name,
@@ -143,11 +150,8 @@ export async function enrollmentFields(
     current[field] = value;
   }
   let group = current.jump_group === null ? null : await store.getGroupByName(current.jump_group);
-  if (group && group.id !== inst.jumpGroupId) {
-    // Another group than the one fixed at creation: only one the creator may use.
-    const creator = await store.getUserById(inst.createdBy);
-    if (!creator || !(await canUseGroup(store, creator, group))) group = null;
-  }
+  // The fixed group as much as an asked-for one: only a group the creator may use today.
+  if (group && !(await canUseGroup(store, creator, group))) group = null;
   if (!group) {
     throw new JumpError('JUMP_GROUP_NOT_FOUND', {
       field: 'jump_group',

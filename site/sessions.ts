@@ -9,18 +9,35 @@
  * backpressure (stream pipes), byte counts, and an idle timeout. SSH runs end to end inside: the
  * site sees only ciphertext, and the agent accepts only the key named in the ticket.
  *
- * Shell recordings arrive from the agent as `rec` messages and are written as asciicast v2 files in
- * `<data dir>/recordings/` (mode 0600).
+ * Recordings (security issue #12 item 12) arrive from the agent on its control connection and are
+ * kept in `<data dir>/recordings/` (mode 0600):
+ * - every PTY (shell, or exec with a pty-req) as asciicast v2 `<id>.cast` (`rec` messages);
+ * - SFTP file operations as `<id>.sftp.jsonl` (`sftp_log`), next to the terminal recording in a
+ *   `proxy` session that has both;
+ * - the command line of every exec, with or without a PTY (`session_exec`), in the session record.
+ * Each file has a byte cap per session (`recordingMaxBytes`, `fileLogMaxBytes`); past it one note
+ * line says so and the rest is dropped. Writes are asynchronous, queued per file (at most the cap
+ * is ever queued). Only the agent connection that the session was opened on may add to it, while
+ * the session is live and for REC_GRACE_MS after it ended (the last batches), never later.
  */
 import { randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { sessionStream } from '../protocol/ws-stream.js';
 import { JumpError } from '../protocol/errors.js';
-import { SESSION_ATTACH_HEADERS, SESSION_KINDS, sessionAttachSchema, type Recording, type SessionKind, type SftpLog } from '../protocol/messages.js';
+import {
+  SESSION_ATTACH_HEADERS,
+  SESSION_KINDS,
+  sessionAttachSchema,
+  type Recording,
+  type SessionExec,
+  type SessionKind,
+  type SftpLog,
+} from '../protocol/messages.js';
 import { signTicket } from '../protocol/ticket.js';
 import { parseSshPublicKey, sshPublicKeyFromRaw } from '../protocol/ssh-keys.js';
 import type { AgentGateway } from './agent-gateway.js';
@@ -56,6 +73,75 @@ export interface SessionBrokerOptions {
   idleTimeoutMs?: number;
   /** Validity of a session ticket, in ms. Default 60 000. */
   ticketTtlMs?: number;
+  /**
+   * Bytes of terminal recording (asciicast) kept per session. Default: the environment variable
+   * JUMP_SITE_RECORDING_MAX_BYTES, else 64 MiB.
+   */
+  recordingMaxBytes?: number;
+  /**
+   * Bytes of SFTP file log kept per session. Default: JUMP_SITE_SFTP_LOG_MAX_BYTES, else 4 MiB.
+   */
+  fileLogMaxBytes?: number;
+}
+
+/** Default per-session caps, in bytes. */
+export const RECORDING_MAX_BYTES_DEFAULT = 64 * 1024 * 1024;
+export const FILE_LOG_MAX_BYTES_DEFAULT = 4 * 1024 * 1024;
+/** How long after a session ended its agent connection may still send its last batches, in ms. */
+export const REC_GRACE_MS = 10_000;
+/** Exec command lines kept per session. */
+export const MAX_SESSION_COMMANDS = 1000;
+
+/** A positive byte count from environment variable `name`, or `fallback` when it is unset. Throws naming the variable. */
+function envBytes(name: string, fallback: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1024) throw new Error(`${name}: "${v}" is not a byte count of at least 1024 (e.g. ${fallback})`);
+  return n;
+}
+
+/**
+ * An append-only file with a byte cap, written asynchronously in order. `append` never blocks and
+ * never throws: it queues at most `cap` bytes in all; the append that would cross the cap is
+ * replaced by `note(cap)` (one line) and everything later is dropped.
+ */
+export class CappedFile {
+  private accepted = 0;
+  private full = false;
+  private chain: Promise<void> = Promise.resolve();
+
+  /** Creates `path` (mode 0600, must not exist) holding `first`, which counts against `cap`. */
+  constructor(
+    readonly path: string,
+    first: string,
+    private readonly cap: number,
+    private readonly note: (cap: number) => string,
+    private readonly onError: (err: unknown) => void,
+  ) {
+    writeFileSync(path, first, { mode: 0o600, flag: 'wx' });
+    this.accepted = Buffer.byteLength(first);
+  }
+
+  /** True once the cap was reached. */
+  get truncated(): boolean {
+    return this.full;
+  }
+
+  append(text: string): void {
+    if (this.full || text === '') return;
+    if (this.accepted + Buffer.byteLength(text) > this.cap) {
+      this.full = true;
+      text = this.note(this.cap);
+    }
+    this.accepted += Buffer.byteLength(text);
+    this.chain = this.chain.then(() => appendFile(this.path, text)).catch(this.onError);
+  }
+
+  /** Resolves when every queued append is written. */
+  flushed(): Promise<void> {
+    return this.chain;
+  }
 }
 
 interface Pending {
@@ -81,7 +167,10 @@ interface Live {
   lastActivity: number;
   relayTimer: NodeJS.Timeout | null;
   ended: boolean;
-  recording: { file: string; start: number; decoder: TextDecoder } | null;
+  /** The agent control connection the session was opened on: the only one that may add to its records. */
+  conn: object | null;
+  recording: { file: string; start: number; decoder: TextDecoder; out: CappedFile } | null;
+  fileLog: CappedFile | null;
 }
 
 /** 16 random bytes, base64url (22 characters). */
@@ -102,9 +191,12 @@ export class SessionBroker {
   private readonly startingByClient = new Map<number, number>();
   private readonly pending = new Map<string, Pending>();
   private readonly live = new Map<string, Live>();
+  /** Ended sessions whose agent connection may still send last batches (REC_GRACE_MS). */
+  private readonly draining = new Map<string, Live>();
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 1024 * 1024 });
   private readonly idleSweep: NodeJS.Timeout;
   private readonly o: Required<Omit<SessionBrokerOptions, 'store' | 'gateway' | 'identityKey' | 'dataDir' | 'log' | 'version'>>;
+  private readonly recDir: string;
 
   constructor(private readonly opts: SessionBrokerOptions) {
     this.o = {
@@ -116,8 +208,11 @@ export class SessionBroker {
       relayTimeoutMs: opts.relayTimeoutMs ?? 30_000,
       idleTimeoutMs: opts.idleTimeoutMs ?? 30 * 60_000,
       ticketTtlMs: opts.ticketTtlMs ?? 60_000,
+      recordingMaxBytes: opts.recordingMaxBytes ?? envBytes('JUMP_SITE_RECORDING_MAX_BYTES', RECORDING_MAX_BYTES_DEFAULT),
+      fileLogMaxBytes: opts.fileLogMaxBytes ?? envBytes('JUMP_SITE_SFTP_LOG_MAX_BYTES', FILE_LOG_MAX_BYTES_DEFAULT),
     };
-    mkdirSync(join(opts.dataDir, 'recordings'), { recursive: true, mode: 0o700 });
+    this.recDir = join(opts.dataDir, 'recordings');
+    mkdirSync(this.recDir, { recursive: true, mode: 0o700 });
     this.idleSweep = setInterval(() => this.sweepIdle(), Math.min(5_000, Math.max(100, this.o.idleTimeoutMs / 4)));
     this.idleSweep.unref();
   }
@@ -191,7 +286,7 @@ export class SessionBroker {
         await this.opts.store.endSession(id, { endedAt: Date.now(), bytesToClient: 0, bytesFromClient: 0, endReason: e.code });
         throw e;
       });
-      this.goLive(id, client.id, user.id, kind, agent);
+      this.goLive(id, client.id, user.id, kind, agent, this.opts.gateway.connection(client.id));
       return { sessionId: id, clientId: client.id, name: client.name ?? client.stats.hostname ?? `jump client ${client.id}`, hostKey: sshPublicKeyFromRaw(client.publicKey) };
     } catch (err) {
       if (err instanceof JumpError) throw err;
@@ -204,8 +299,14 @@ export class SessionBroker {
     }
   }
 
-  /** Session messages from an authenticated agent's control connection. */
-  onAgentMessage(clientId: number, msg: { t: string; session_id: string } & Record<string, unknown>): void {
+  /**
+   * Session messages from an authenticated agent's control connection `conn` (an identity: the
+   * gateway's object for that connection). Recording messages (`rec`, `sftp_log`, `session_exec`)
+   * count only for a session opened on that same connection, live or ended less than REC_GRACE_MS
+   * ago; anything else (another client's session, a finished one, one left open by a crash) is
+   * ignored.
+   */
+  onAgentMessage(clientId: number, msg: { t: string; session_id: string } & Record<string, unknown>, conn: object | null = null): void {
     const p = this.pending.get(msg.session_id);
     if (p && p.clientId === clientId) {
       if (msg.t === 'session_accepted') p.accepted = true;
@@ -227,20 +328,18 @@ export class SessionBroker {
       return;
     }
     // Every PTY the agent opens is recorded, whatever the kind (the agent enforces the kind).
-    if (msg.t === 'rec' && s && s.clientId === clientId) this.record(s, msg as unknown as Recording);
-    if (msg.t === 'sftp_log') {
-      if (s) {
-        if (s.clientId === clientId) this.recordSftp(s.id, msg as unknown as SftpLog);
-        return;
-      }
-      // The last batch is sent when the SFTP channel closes, often just after the relay ended the
-      // session here: accept it for a minute after the end, for a session of this client.
+    const target = s ?? this.draining.get(msg.session_id);
+    if (!target || target.clientId !== clientId || target.conn === null || target.conn !== conn) {
+      this.opts.log.warn({ session: msg.session_id, clientId, t: msg.t }, 'recording message for a session not live on this agent connection ignored');
+      return;
+    }
+    if (msg.t === 'rec') this.record(target, msg as unknown as Recording);
+    else if (msg.t === 'sftp_log') this.recordSftp(target, msg as unknown as SftpLog);
+    else if (msg.t === 'session_exec') {
+      const command = (msg as unknown as SessionExec).command;
       void this.opts.store
-        .getSession(msg.session_id)
-        .then((rec) => {
-          if (rec && rec.clientId === clientId && (rec.endedAt === null || Date.now() - rec.endedAt < 60_000)) this.recordSftp(rec.id, msg as unknown as SftpLog);
-        })
-        .catch((err) => this.opts.log.error({ err, session: msg.session_id }, 'sftp log not saved'));
+        .addSessionCommand(target.id, command, MAX_SESSION_COMMANDS)
+        .catch((err) => this.opts.log.error({ err, session: target.id }, 'session command not saved'));
     }
   }
 
@@ -248,6 +347,7 @@ export class SessionBroker {
   onAgentDisconnected(clientId: number): void {
     for (const p of this.pending.values()) if (p.clientId === clientId) p.reject(new JumpError('JUMP_ACTIVE_NOT_CONNECTED'));
     for (const s of this.live.values()) if (s.clientId === clientId) this.end(s, 'agent disconnected');
+    for (const s of this.draining.values()) if (s.clientId === clientId) this.draining.delete(s.id);
   }
 
   /**
@@ -310,7 +410,7 @@ export class SessionBroker {
     this.wss.close();
   }
 
-  private goLive(id: string, clientId: number, userId: number, kind: SessionKind, agent: WebSocket): void {
+  private goLive(id: string, clientId: number, userId: number, kind: SessionKind, agent: WebSocket, conn: object | null): void {
     const agentStream = sessionStream(agent);
     const s: Live = {
       id,
@@ -325,7 +425,9 @@ export class SessionBroker {
       lastActivity: Date.now(),
       relayTimer: null,
       ended: false,
+      conn,
       recording: null,
+      fileLog: null,
     };
     agentStream.on('data', (d: Buffer) => {
       s.bytesFromClient += d.length;
@@ -342,6 +444,9 @@ export class SessionBroker {
     if (s.ended) return;
     s.ended = true;
     this.live.delete(s.id);
+    // The agent's last recording batches often arrive just after the relay ended the session.
+    this.draining.set(s.id, s);
+    setTimeout(() => this.draining.delete(s.id), REC_GRACE_MS).unref();
     if (s.relayTimer) clearTimeout(s.relayTimer);
     s.agentStream.destroy();
     s.agent.terminate();
@@ -359,42 +464,51 @@ export class SessionBroker {
   }
 
   /**
-   * Appends an SFTP session's file operations to `<session>.sftp.jsonl` (0600) in recordings/, one
-   * JSON array `[seconds, op, path, path2 | mode | null]` per line, and names that file as the
-   * session's recording (GET /api/v1/sessions/:id/recording returns it).
+   * Appends a session's SFTP file operations to `<session>.sftp.jsonl` (0600) in recordings/, one
+   * JSON array `[seconds, op, path, path2 | mode | null]` per line, capped at `fileLogMaxBytes`
+   * (then one `[seconds, "truncated", note, null]` line), and names it as the session's file log
+   * (a terminal recording of the same session stays referenced: GET /api/v1/sessions/:id/recording
+   * returns either).
    */
-  private recordSftp(id: string, msg: SftpLog): void {
+  private recordSftp(s: Live, msg: SftpLog): void {
     try {
-      const file = `${id}.sftp.jsonl`;
-      const path = join(this.opts.dataDir, 'recordings', file);
-      if (!existsSync(path)) {
-        writeFileSync(path, '', { mode: 0o600, flag: 'wx' });
-        void this.opts.store.setSessionRecording(id, file);
+      if (!s.fileLog) {
+        const file = `${s.id}.sftp.jsonl`;
+        s.fileLog = new CappedFile(join(this.recDir, file), '', this.o.fileLogMaxBytes, (cap) => JSON.stringify([0, 'truncated', `[jump: file log cap of ${cap} bytes reached; later operations not kept]`, null]) + '\n', (err) =>
+          this.opts.log.warn({ err, session: s.id }, 'sftp log not written'),
+        );
+        void this.opts.store.setSessionFileLog(s.id, file).catch((err) => this.opts.log.error({ err, session: s.id }, 'file log not saved'));
       }
-      appendFileSync(path, msg.ops.map((o) => JSON.stringify(o)).join('\n') + '\n');
+      s.fileLog.append(msg.ops.map((o) => JSON.stringify(o)).join('\n') + '\n');
     } catch (err) {
-      this.opts.log.warn({ err, session: id }, 'sftp log not written');
+      this.opts.log.warn({ err, session: s.id }, 'sftp log not written');
     }
   }
 
-  /** Appends asciicast v2 lines (header, then `[time, code, data]` events). */
+  /** Appends asciicast v2 lines (header, then `[time, code, data]` events), capped at `recordingMaxBytes`. */
   private record(s: Live, msg: Recording): void {
     try {
       if (msg.header && !s.recording) {
         const file = `${s.id}.cast`;
         const start = Date.now();
         const header = { version: 2, width: msg.header.width, height: msg.header.height, timestamp: Math.floor(start / 1000), env: { TERM: msg.header.term } };
-        writeFileSync(join(this.opts.dataDir, 'recordings', file), JSON.stringify(header) + '\n', { mode: 0o600, flag: 'wx' });
-        s.recording = { file, start, decoder: new TextDecoder('utf-8') };
-        void this.opts.store.setSessionRecording(s.id, file);
+        const out = new CappedFile(
+          join(this.recDir, file),
+          JSON.stringify(header) + '\n',
+          this.o.recordingMaxBytes,
+          (cap) => JSON.stringify([(Date.now() - start) / 1000, 'o', `\r\n[jump: recording cap of ${cap} bytes reached; the rest of the session is not recorded]\r\n`]) + '\n',
+          (err) => this.opts.log.warn({ err, session: s.id }, 'recording chunk not written'),
+        );
+        s.recording = { file, start, decoder: new TextDecoder('utf-8'), out };
+        void this.opts.store.setSessionRecording(s.id, file).catch((err) => this.opts.log.error({ err, session: s.id }, 'recording not saved'));
       }
-      if (!s.recording) return;
+      if (!s.recording || s.recording.out.truncated) return;
       let out = '';
       for (const [t, code, data] of msg.events) {
         const text = code === 'o' ? s.recording.decoder.decode(Buffer.from(data, 'base64'), { stream: true }) : data;
         out += JSON.stringify([Math.round(t * 1e6) / 1e6, code, text]) + '\n';
       }
-      if (out) appendFileSync(join(this.opts.dataDir, 'recordings', s.recording.file), out);
+      s.recording.out.append(out);
     } catch (err) {
       this.opts.log.warn({ err, session: s.id }, 'recording chunk not written');
     }

@@ -9,8 +9,17 @@ import { z } from 'zod';
 import { JumpError } from '../../protocol/errors.js';
 import { visibleGroupIds } from '../access.js';
 import { SESSION_KINDS } from '../sessions.js';
-import type { User } from '../store/store.js';
+import type { SessionRecord, User } from '../store/store.js';
 import { allow, me, parse, sessionJson, type ApiContext } from './common.js';
+
+/**
+ * A session in the API: sessionJson plus what was kept of it (security issue #12 item 12):
+ * `recording` (a terminal recording exists), `file_log` (an SFTP file log exists; a `proxy`
+ * session may have both) and `commands` (every exec command line, oldest first).
+ */
+export function sessionItem(s: SessionRecord) {
+  return { ...sessionJson(s), recording: s.recording !== null, file_log: s.fileLog !== null, commands: s.commands };
+}
 
 export function registerSessionsRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { store } = ctx;
@@ -48,15 +57,23 @@ export function registerSessionsRoutes(app: FastifyInstance, ctx: ApiContext): v
     );
     const user = me(req);
     const items = await store.listSessions({ visibleGroupIds: await visibleGroupIds(store, user), userId: user.id, clientId: q.client, limit: q.limit });
-    return { items: items.map(sessionJson) };
+    return { items: items.map(sessionItem) };
   });
   app.get<{ Params: { id: string } }>('/api/v1/sessions/:id', allow('user'), async (req) => ({
-    item: sessionJson(await sessionVisible(me(req), req.params.id)),
+    item: sessionItem(await sessionVisible(me(req), req.params.id)),
   }));
+  // `?part=terminal` (asciicast), `?part=file_log` (SFTP operations, JSON lines); without it, the
+  // terminal recording when there is one, else the file log.
   app.get<{ Params: { id: string } }>('/api/v1/sessions/:id/recording', allow('user'), async (req, reply) => {
+    const q = parse(z.strictObject({ part: z.enum(['terminal', 'file_log']).optional() }), req.query);
     const s = await sessionVisible(me(req), req.params.id);
-    if (!s.recording) throw new JumpError('JUMP_SESSION_NOT_FOUND', { detail: 'This session has no recording (every PTY is recorded, and SFTP sessions keep a file log; tunnels and plain commands have none).' });
-    reply.type(s.recording.endsWith('.jsonl') ? 'application/x-ndjson' : 'application/x-asciicast');
-    return readFileSync(join(ctx.dataDir, 'recordings', basename(s.recording)), 'utf8');
+    const file = q.part === 'terminal' ? s.recording : q.part === 'file_log' ? s.fileLog : (s.recording ?? s.fileLog);
+    if (!file) {
+      throw new JumpError('JUMP_SESSION_NOT_FOUND', {
+        detail: `This session has no ${q.part === 'file_log' ? 'SFTP file log' : q.part === 'terminal' ? 'terminal recording' : 'recording'} (every PTY is recorded, SFTP keeps a file log, commands are listed in the session's "commands"; tunnels have none).`,
+      });
+    }
+    reply.type(file.endsWith('.jsonl') ? 'application/x-ndjson' : 'application/x-asciicast');
+    return readFileSync(join(ctx.dataDir, 'recordings', basename(file)), 'utf8');
   });
 }

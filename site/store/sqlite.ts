@@ -139,6 +139,13 @@ const MIGRATIONS: string[] = [
   UPDATE api_tokens SET last_used_at = created_at;
   CREATE INDEX api_tokens_user ON api_tokens(user_id);
   `,
+  // Security issue #12 item 12 (residual): an SFTP file log next to a terminal recording, and the
+  // command line of every exec. Old SFTP sessions named their .sftp.jsonl as the recording: move it.
+  `
+  ALTER TABLE sessions ADD COLUMN file_log TEXT;
+  ALTER TABLE sessions ADD COLUMN commands TEXT;
+  UPDATE sessions SET file_log = recording, recording = NULL WHERE recording LIKE '%.sftp.jsonl';
+  `,
 ];
 
 /** SQL for each search field (seeds' search fields), over the `c` (client) row. */
@@ -234,6 +241,8 @@ interface SessionRow {
   exit_status: number | null;
   end_reason: string | null;
   recording: string | null;
+  file_log: string | null;
+  commands: string | null;
   user_name: string | null;
   client_name: string | null;
 }
@@ -253,6 +262,8 @@ function toSession(r: SessionRow): SessionRecord {
     exitStatus: r.exit_status,
     endReason: r.end_reason,
     recording: r.recording,
+    fileLog: r.file_log,
+    commands: r.commands === null ? [] : (JSON.parse(r.commands) as string[]),
   };
 }
 
@@ -478,7 +489,12 @@ export class SqliteStore implements Store {
   }
 
   async deleteUser(id: number): Promise<void> {
-    this.stmt('DELETE FROM users WHERE id = ?').run(id);
+    this.db.transaction(() => {
+      // Their installers die with them (security issue #12 item 2); enrollment also refuses an
+      // installer whose creator is gone (site/installers.ts enrollmentFields).
+      this.stmt('UPDATE installers SET revoked_at = COALESCE(revoked_at, ?) WHERE created_by = ?').run(Date.now(), id);
+      this.stmt('DELETE FROM users WHERE id = ?').run(id);
+    })();
   }
 
   async createToken(t: { userId: number; tokenHash: string; now: number; expiresAt: number }): Promise<void> {
@@ -826,6 +842,21 @@ export class SqliteStore implements Store {
 
   async setSessionRecording(id: string, file: string): Promise<void> {
     this.stmt('UPDATE sessions SET recording = ? WHERE id = ?').run(file, id);
+  }
+
+  async setSessionFileLog(id: string, file: string): Promise<void> {
+    this.stmt('UPDATE sessions SET file_log = ? WHERE id = ?').run(file, id);
+  }
+
+  async addSessionCommand(id: string, command: string, maxCommands: number): Promise<void> {
+    this.db.transaction(() => {
+      const r = this.stmt('SELECT commands FROM sessions WHERE id = ?').get(id) as { commands: string | null } | undefined;
+      if (!r) return;
+      const list = r.commands === null ? [] : (JSON.parse(r.commands) as string[]);
+      if (list.length > maxCommands) return;
+      list.push(list.length === maxCommands ? `[jump: more than ${maxCommands} commands, the rest not kept]` : command);
+      this.stmt('UPDATE sessions SET commands = ? WHERE id = ?').run(JSON.stringify(list), id);
+    })();
   }
 
   async getSession(id: string): Promise<SessionRecord | null> {

@@ -152,8 +152,12 @@ export interface SessionRecord {
   bytesFromClient: number;
   exitStatus: number | null;
   endReason: string | null;
-  /** File name of the asciicast v2 recording in the data dir's recordings/, for shell sessions. */
+  /** File name of the asciicast v2 recording (every PTY) in the data dir's recordings/, or null. */
   recording: string | null;
+  /** File name of the SFTP file-operation log (`<id>.sftp.jsonl`) in recordings/, or null. */
+  fileLog: string | null;
+  /** Command lines the session ran (SSH exec, with or without a PTY), oldest first. */
+  commands: string[];
 }
 
 export interface Store {
@@ -166,7 +170,7 @@ export interface Store {
   listUsers(): Promise<User[]>;
   /** A new `passwordHash` also clears the must-change flag and deletes the user's tokens. */
   updateUser(id: number, patch: { passwordHash?: string; role?: Role; viewPersonalGroups?: boolean }): Promise<void>;
-  /** Removes the user, their tokens and memberships. Their personal group and its clients stay. */
+  /** Removes the user, their tokens and memberships, and revokes their installers. Their personal group and its clients stay. */
   deleteUser(id: number): Promise<void>;
   createToken(t: { userId: number; tokenHash: string; now: number; expiresAt: number }): Promise<void>;
   /**
@@ -247,6 +251,13 @@ export interface Store {
   endSession(id: string, x: { endedAt: number; bytesToClient: number; bytesFromClient: number; endReason: string }): Promise<void>;
   setSessionExit(id: string, exitStatus: number | null): Promise<void>;
   setSessionRecording(id: string, file: string): Promise<void>;
+  /** Names the session's SFTP file log (kept next to its terminal recording, not instead of it). */
+  setSessionFileLog(id: string, file: string): Promise<void>;
+  /**
+   * Appends an exec command line to the session; past `maxCommands` one note says the rest were
+   * not kept and later ones are dropped.
+   */
+  addSessionCommand(id: string, command: string, maxCommands: number): Promise<void>;
   getSession(id: string): Promise<SessionRecord | null>;
   /** Sessions in the visible groups (or started by `userId`), newest first. */
   listSessions(q: { visibleGroupIds: number[] | null; userId?: number; clientId?: number; limit: number }): Promise<SessionRecord[]>;

@@ -132,6 +132,32 @@ describe('item 2: installer keys and jump groups', () => {
   });
 });
 
+describe("item 2: an installer lends only the groups its creator may use today", () => {
+  it('refuses enrollment into the fixed group once the creator is removed from it, and every enrollment once the creator is deleted', async () => {
+    const add = await run(process.execPath, [SITE_BIN, 'user', 'add', 'rita', '--password-stdin', '--data', site.dataDir], { input: 'rita horse battery' });
+    expect(add.code).toBe(0);
+    const rita = new SiteClient(site.url, { certPem: site.certPem, token: await apiToken(site.url, site.certPem, 'rita', 'rita horse battery') });
+    await site.api.request('POST', '/api/v1/jump-groups', { name: 'Shared G' });
+    await site.api.request('POST', '/api/v1/jump-groups/Shared G/members', { user: 'rita' });
+    type Inst = { uid: string; key_info: string; site_url: string; site_pin: string };
+    // No overrides at all: the group is the one fixed at creation.
+    const shared = await rita.request<Inst>('POST', '/api/v1/installers', { jump_group: 'Shared G', tag: 'rita-shared' });
+    const personal = await rita.request<Inst>('POST', '/api/v1/installers', { tag: 'rita-personal' });
+    const before = await raw(shared);
+    expect((await getClient(site.api, before.clientId)).jump_group).toBe('Shared G');
+    await site.api.request('DELETE', '/api/v1/jump-groups/Shared G/members/rita');
+    expect((await refused(rawAgent(shared, 'ignore'))).code).toBe('JUMP_GROUP_NOT_FOUND');
+    // Her personal group still works until she is deleted.
+    await raw(personal);
+    const rm = await run(process.execPath, [SITE_BIN, 'user', 'remove', 'rita', '--data', site.dataDir]);
+    expect(rm.code).toBe(0);
+    expect((await refused(rawAgent(personal, 'ignore'))).code).toBe('INSTALLER_REVOKED');
+    expect((await refused(rawAgent(shared, 'ignore'))).code).toBe('INSTALLER_REVOKED');
+    expect((await listClients(site.api, 'tag=rita-shared')).items).toHaveLength(1);
+    expect((await listClients(site.api, 'tag=rita-personal')).items).toHaveLength(1);
+  });
+});
+
 describe('item 3: a machine id match from another installer', () => {
   it('flags the newcomer duplicate_of the existing client and deletes nothing; the real agent still connects', async () => {
     const victimInst = await createInstaller(site.api, { tag: 'victim' });
@@ -204,7 +230,7 @@ describe('item 12: the session kind is signed and enforced, every PTY recorded',
     clientId = (await waitFor(async () => (await listClients(site.api, 'tag=kinds')).items.find((c) => c.status === 'online'))).id;
   });
 
-  async function sshSession(kind: 'exec' | 'shell' | 'tunnel' | 'sftp') {
+  async function sshSession(kind: 'exec' | 'shell' | 'tunnel' | 'sftp' | 'proxy') {
     const key = ephemeralKey();
     const { info, stream } = await openSession(site.api, String(clientId), kind, key.publicLine);
     const conn = await connectSsh(stream, info.host_key, key.privatePem);
@@ -248,8 +274,8 @@ describe('item 12: the session kind is signed and enforced, every PTY recorded',
     await new Promise<void>((resolve, reject) => sftp.unlink(join(dir, 'moved.txt'), (err) => (err ? reject(err) : resolve())));
     conn.end();
     const log = await waitFor(async () => {
-      const s = await site.api.request<{ item: { recording: boolean } }>('GET', `/api/v1/sessions/${info.session_id}`);
-      if (!s.item.recording) return null;
+      const s = await site.api.request<{ item: { file_log: boolean } }>('GET', `/api/v1/sessions/${info.session_id}`);
+      if (!s.item.file_log) return null;
       const text = readFileSync(join(site.dataDir, 'recordings', `${info.session_id}.sftp.jsonl`), 'utf8');
       return text.includes('remove') ? text : null;
     });
@@ -278,6 +304,47 @@ describe('item 12: the session kind is signed and enforced, every PTY recorded',
       return text.includes('recorded-42') ? text : null;
     });
     expect(JSON.parse(rec.split('\n')[0])).toMatchObject({ version: 2, width: 80, height: 24 });
+  });
+
+  it('keeps every command line, records a command without a PTY, and keeps a proxy session\'s terminal recording and its SFTP file log (OpenSSH extensions included)', async () => {
+    const { info, conn } = await sshSession('proxy');
+    const execOut = (cmd: string, pty: boolean) =>
+      new Promise<void>((resolve, reject) =>
+        conn.exec(cmd, (pty ? { pty: { term: 'xterm', cols: 80, rows: 24 } } : {}) as ssh2.ExecOptions, (err, ch) => {
+          if (err) return reject(err);
+          ch.resume();
+          ch.stderr.resume();
+          ch.on('close', () => resolve());
+        }),
+      );
+    await execOut('echo plain-$((6*7)) >&2; echo quiet-$((7*7))', false);
+    await execOut('echo withpty-$((6*7))', true);
+    const sftp = await new Promise<ssh2.SFTPWrapper>((resolve, reject) => conn.sftp((err, s) => (err ? reject(err) : resolve(s))));
+    const dir = tempDir('jump-sftp-ext-');
+    const cb = (resolve: () => void, reject: (e: Error) => void) => (err?: Error | null) => (err ? reject(err) : resolve());
+    await new Promise<void>((resolve, reject) => sftp.writeFile(join(dir, 'a.txt'), 'data', cb(resolve, reject)));
+    await new Promise<void>((resolve, reject) => sftp.ext_openssh_rename(join(dir, 'a.txt'), join(dir, 'b.txt'), cb(resolve, reject)));
+    await new Promise<void>((resolve, reject) => sftp.ext_openssh_hardlink(join(dir, 'b.txt'), join(dir, 'c.txt'), cb(resolve, reject)));
+    const handle = await new Promise<Buffer>((resolve, reject) => sftp.open(join(dir, 'c.txt'), 'r', (err, h) => (err ? reject(err) : resolve(h))));
+    await new Promise<void>((resolve, reject) => sftp.fchmod(handle, 0o600, cb(resolve, reject)));
+    await new Promise<void>((resolve, reject) => sftp.close(handle, cb(resolve, reject)));
+    conn.end();
+    type Item = { recording: boolean; file_log: boolean; commands: string[] };
+    const item = await waitFor(async () => {
+      const s = (await site.api.request<{ item: Item }>('GET', `/api/v1/sessions/${info.session_id}`)).item;
+      if (!s.recording || !s.file_log || s.commands.length < 2) return null;
+      const log = await site.api.requestText('GET', `/api/v1/sessions/${info.session_id}/recording?part=file_log`);
+      const cast = await site.api.requestText('GET', `/api/v1/sessions/${info.session_id}/recording?part=terminal`);
+      return log.includes('fsetstat') && cast.includes('withpty-42') && cast.includes('plain-42') ? { s, log, cast } : null;
+    });
+    expect(item.s.commands).toEqual(['echo plain-$((6*7)) >&2; echo quiet-$((7*7))', 'echo withpty-$((6*7))']);
+    expect(item.cast).toContain('quiet-49');
+    const ops = item.log.trim().split('\n').map((l) => JSON.parse(l) as [number, string, string, string | null]);
+    expect(ops).toContainEqual([expect.any(Number), 'posix-rename', join(dir, 'a.txt'), join(dir, 'b.txt')]);
+    expect(ops).toContainEqual([expect.any(Number), 'hardlink', join(dir, 'b.txt'), join(dir, 'c.txt')]);
+    expect(ops).toContainEqual([expect.any(Number), 'fsetstat', expect.stringMatching(/^handle:[0-9a-f]+$/), null]);
+    // The default download is still the terminal recording.
+    expect(await site.api.requestText('GET', `/api/v1/sessions/${info.session_id}/recording`)).toBe(item.cast);
   });
 });
 
