@@ -61,6 +61,8 @@ program
   .option('--max-session-starts <n>', 'Jump session starts in progress at once, site-wide', positiveInt('--max-session-starts'), 20)
   .option('--max-session-starts-per-user <n>', 'Jump session starts in progress at once for one technician', positiveInt('--max-session-starts-per-user'), 4)
   .option('--max-session-starts-per-client <n>', 'Jump session starts in progress at once into one jump client', positiveInt('--max-session-starts-per-client'), 2)
+  .option('--recording-max-bytes <n>', 'bytes of terminal recording kept per Jump session (default 64 MiB, or JUMP_SITE_RECORDING_MAX_BYTES)', positiveInt('--recording-max-bytes'))
+  .option('--sftp-log-max-bytes <n>', 'bytes of SFTP file log kept per Jump session (default 4 MiB, or JUMP_SITE_SFTP_LOG_MAX_BYTES)', positiveInt('--sftp-log-max-bytes'))
   .addOption(new Option('--session-connect-timeout <duration>', 'time a jump client has to answer a session start').argParser(durationArg('--session-connect-timeout')).default(15_000, '15s'))
   .addOption(new Option('--session-idle-timeout <duration>', 'end a Jump session after this long without traffic').argParser(durationArg('--session-idle-timeout')).default(30 * 60_000, '30m'))
   .addOption(new Option('--ticket-ttl <duration>', 'how long a session ticket stays usable after the jump client receives it').argParser(durationArg('--ticket-ttl')).default(60_000, '60s'))
@@ -119,6 +121,8 @@ program
       maxSessionStarts: o.maxSessionStarts,
       maxSessionStartsPerUser: o.maxSessionStartsPerUser,
       maxSessionStartsPerClient: o.maxSessionStartsPerClient,
+      recordingMaxBytes: o.recordingMaxBytes,
+      sftpLogMaxBytes: o.sftpLogMaxBytes,
       sessionConnectTimeoutMs: o.sessionConnectTimeout,
       sessionIdleTimeoutMs: o.sessionIdleTimeout,
       ticketTtlMs: o.ticketTtl,

@@ -92,6 +92,9 @@ export interface SiteOptions {
   /** Per-technician and per-jump-client limits on starts in progress (site/sessions.ts). */
   maxSessionStartsPerUser?: number;
   maxSessionStartsPerClient?: number;
+  /** Bytes of terminal recording and of SFTP file log kept per session (site/sessions.ts). */
+  recordingMaxBytes?: number;
+  sftpLogMaxBytes?: number;
   sessionConnectTimeoutMs?: number;
   sessionIdleTimeoutMs?: number;
   ticketTtlMs?: number;
@@ -173,6 +176,8 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     maxStarts: opts.maxSessionStarts,
     maxStartsPerUser: opts.maxSessionStartsPerUser,
     maxStartsPerClient: opts.maxSessionStartsPerClient,
+    recordingMaxBytes: opts.recordingMaxBytes,
+    fileLogMaxBytes: opts.sftpLogMaxBytes,
     connectTimeoutMs: opts.sessionConnectTimeoutMs,
     attachTimeoutMs: opts.sessionConnectTimeoutMs,
     idleTimeoutMs: opts.sessionIdleTimeoutMs,
