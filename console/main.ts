@@ -719,7 +719,12 @@ interface SessionRow {
   bytes_from_client: number;
   exit_status: number | null;
   end_reason: string | null;
+  /** A terminal recording (asciicast v2) exists. */
   recording: boolean;
+  /** An SFTP file-operation log exists (a `proxy` session may have both). */
+  file_log?: boolean;
+  /** Every command line the session ran, oldest first. */
+  commands?: string[];
 }
 
 sessions
@@ -737,7 +742,7 @@ sessions
         : r.items
             .map(
               (s) =>
-                `${safeText(s.id)}  ${shortTime(s.started_at)}  ${safeText(s.user).padEnd(12)} ${safeText(s.kind).padEnd(6)} ${safeText(s.client ?? s.client_id)}  exit=${safeText(s.exit_status ?? '-')}  ${bytes(s.bytes_to_client)} in / ${bytes(s.bytes_from_client)} out${s.recording ? '  [recorded]' : ''}`,
+                `${safeText(s.id)}  ${shortTime(s.started_at)}  ${safeText(s.user).padEnd(12)} ${safeText(s.kind).padEnd(6)} ${safeText(s.client ?? s.client_id)}  exit=${safeText(s.exit_status ?? '-')}  ${bytes(s.bytes_to_client)} in / ${bytes(s.bytes_from_client)} out${s.recording ? '  [recorded]' : ''}${s.file_log ? '  [file log]' : ''}`,
             )
             .join('\n'),
     );
@@ -746,12 +751,14 @@ sessions
 sessions
   .command('show <id>')
   .option('--recording', 'print the asciicast v2 recording instead (play it with `asciinema play`)')
+  .option('--file-log', 'print the SFTP file-operation log instead (JSON lines)')
   .action(async (id: string, o, cmd: Command) => {
     const client = site(cmd);
-    if (o.recording) {
-      // asciicast v2 is JSON lines: terminal output inside it is already \u-escaped, so escaping
-      // what a site sends raw keeps a valid recording valid and a hostile one harmless.
-      process.stdout.write(jsonSafe(await client.requestText('GET', `/api/v1/sessions/${encodeURIComponent(id)}/recording`)));
+    if (o.recording || o.fileLog) {
+      // Both are JSON lines: text inside them is already \u-escaped, so escaping what a site sends
+      // raw keeps a valid recording valid and a hostile one harmless.
+      const part = o.fileLog ? 'file_log' : 'terminal';
+      process.stdout.write(jsonSafe(await client.requestText('GET', `/api/v1/sessions/${encodeURIComponent(id)}/recording?part=${part}`)));
       return;
     }
     const r = await client.request<{ item: SessionRow }>('GET', `/api/v1/sessions/${encodeURIComponent(id)}`);
@@ -769,6 +776,8 @@ sessions
         ['Exit status', s.exit_status],
         ['End reason', s.end_reason],
         ['Recording', s.recording ? 'yes (jump sessions show --recording)' : 'no'],
+        ['SFTP file log', s.file_log ? 'yes (jump sessions show --file-log)' : 'no'],
+        ...(s.commands ?? []).map((c, i): [string, string] => [i === 0 ? 'Commands' : '', safeText(c)]),
       ]),
     );
   });

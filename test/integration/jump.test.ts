@@ -168,6 +168,18 @@ describe('OpenSSH through jump proxy', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('b.txt');
     expect(readFileSync(join(dir, 'c.txt'), 'utf8')).toBe('sftp works\n');
+
+    // The console shows the session's SFTP file log and prints it.
+    const id = await waitFor(async () => {
+      const items = JSON.parse((await jumpCmd(['sessions', '--json'])).stdout).items as { id: string; file_log?: boolean }[];
+      return items.find((x) => x.file_log)?.id ?? null;
+    });
+    expect((await jumpCmd(['sessions', 'show', id])).stdout).toMatch(/SFTP file log[\s│|]+yes/);
+    const log = await waitFor(async () => {
+      const text = (await jumpCmd(['sessions', 'show', id, '--file-log'])).stdout;
+      return text.includes(join(dir, 'b.txt')) ? text : null;
+    });
+    for (const line of log.trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
   });
 });
 
