@@ -435,3 +435,46 @@ describe('item 18: smaller findings', () => {
     await apiToken(site.url, site.certPem, 'oldhash', 'old cost password'); // the new hash verifies
   });
 });
+
+describe('round 2: upgrade requests are bounded', () => {
+  /** Sends an upgrade request and never closes; resolves with the ms until the site's socket was gone. */
+  const upgradeAndHold = (path: string, extra = '') =>
+    new Promise<{ ms: number; answer: string }>((resolve, reject) => {
+      const t0 = Date.now();
+      const chunks: Buffer[] = [];
+      const sock = connect({ host: '127.0.0.1', port: site.port, rejectUnauthorized: false });
+      // When the site ends its side, this client keeps its own open (a hostile peer).
+      sock.allowHalfOpen = true;
+      sock.on('secureConnect', () =>
+        sock.write(
+          `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+            `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n${extra}\r\n`,
+        ),
+      );
+      sock.on('data', (d) => chunks.push(d));
+      // TCP cannot tell a peer's full close from its half close: keep writing, as a hostile client
+      // would, until the site's kernel answers with a reset (the socket was destroyed) or 8 s pass.
+      sock.on('end', () => {
+        const poke = setInterval(() => sock.write('x'), 200);
+        sock.on('close', () => clearInterval(poke));
+      });
+      sock.on('error', () => undefined);
+      sock.on('close', () => resolve({ ms: Date.now() - t0, answer: Buffer.concat(chunks).toString('utf8') }));
+      setTimeout(() => {
+        sock.destroy();
+        reject(new Error(`the site kept an unanswered upgrade to ${path} open for 8 s`));
+      }, 8_000).unref();
+    });
+
+  it('closes an upgrade to a bad path, or with a bad token, that the client holds open', async () => {
+    const bad = await upgradeAndHold('/no/such/path');
+    expect(bad.answer).toMatch(/^HTTP\/1\.1 404/);
+    expect(bad.ms).toBeLessThan(4_000);
+    const noToken = await upgradeAndHold('/api/v1/sessions/AAAAAAAAAAAAAAAAAAAAAA/relay', `Authorization: Bearer jst_${'A'.repeat(43)}\r\n`);
+    expect(noToken.answer).toMatch(/^HTTP\/1\.1 401/);
+    expect(noToken.ms).toBeLessThan(4_000);
+    // A session-attach upgrade without its one-time token, refused by the session broker.
+    const attach = await upgradeAndHold('/agent/v1/session');
+    expect(attach.ms).toBeLessThan(4_000);
+  });
+});
