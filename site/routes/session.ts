@@ -23,18 +23,20 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: ApiContext): vo
   /** Checks `password` against `user` (or the dummy hash) under the throttle and the hashing queue. */
   const checkLogin = async (req: FastifyRequest, account: string, user: User | null, password: string): Promise<boolean> => {
     const address = addressKey(req.socket.remoteAddress ?? req.ip);
-    throttle.begin(address, account, Date.now());
+    const trusted = throttle.begin(address, account, Date.now());
     let ok = false;
     let checked = false;
     try {
       dummyHash ??= hashPassword('not a real password');
       const stored = user?.passwordHash ?? (await dummyHash);
-      ok = (await hashQueue.run(() => verifyPassword(password, stored))) && user !== null;
+      ok = (await hashQueue.run(() => verifyPassword(password, stored), trusted)) && user !== null;
       checked = true;
     } finally {
       // An attempt refused by a full hashing queue was not a guess: it counts for nobody.
       throttle.end(address, account, ok || !checked, Date.now());
     }
+    // The owner's address from now on: the account's own limit no longer refuses it (site/auth.ts).
+    if (ok) throttle.trust(address, account, Date.now());
     if (!ok) {
       await store.audit({
         at: Date.now(),

@@ -108,7 +108,9 @@ function auditRows(site: { dataDir: string }, action: string): { user_id: number
 let site: TestSite;
 let adminToken: string;
 beforeAll(async () => {
-  site = await startTestSite({ extraArgs: ['--headers-timeout', '1s', '--request-timeout', '2s'] });
+  // The TLS gate's per-address limit (16 handshakes, test/integration/capacity.test.ts) would reset
+  // most of the 40 parallel logins from one address below: raised, so they reach the login throttle.
+  site = await startTestSite({ extraArgs: ['--headers-timeout', '1s', '--request-timeout', '2s', '--max-tls-handshakes-per-address', '64'] });
   adminToken = site.api.token!;
 });
 afterAll(cleanup);
@@ -290,6 +292,31 @@ describe('item 8: bounded hashing and the per-account limit', () => {
     const wait = Number(r.headers['retry-after']);
     expect(wait).toBeGreaterThanOrEqual(1);
     expect(wait).toBeLessThanOrEqual(60); // a short window: never a lockout
+  });
+});
+
+describe('round 2, item 8: a spray cannot lock the owner out', () => {
+  it("keeps the account over its window from rotating addresses, yet the owner logs in from their usual address; a new address of theirs is slowed", async () => {
+    // addUser logs in once from 127.0.0.1: the owner's usual address.
+    await addUser(site, 'owner1');
+    const login = (password: string, localAddress: string) => raw(site, 'POST', '/api/v1/login', { body: { user: 'owner1', password }, localAddress });
+    // 24 guesses from 12 rotating addresses: the account is over its 20-per-minute window.
+    for (let batch = 0; batch < 6; batch++) {
+      await Promise.all(Array.from({ length: 4 }, (_, i) => login('spray spray spray', `127.0.4.${(batch * 4 + i) % 12 + 1}`)));
+    }
+    expect((await login('spray spray spray', '127.0.4.20')).status).toBe(429);
+    // Meanwhile strangers fill the hashing queue from 30 addresses (guesses at other names).
+    const flood = Array.from({ length: 30 }, (_, i) =>
+      raw(site, 'POST', '/api/v1/login', { body: { user: 'nobody-at-all', password: 'wrong password!' }, localAddress: `127.0.5.${i + 1}` }),
+    );
+    const owner = await login('correct horse battery', '127.0.0.1');
+    const answers = await Promise.all(flood);
+    expect(owner.status, owner.body).toBe(200);
+    expect(answers.filter((a) => a.status === 429).length).toBeGreaterThanOrEqual(30 - 10); // strangers: 4 running + 6 waiting at most
+    // The owner from an address they never logged in from is slowed like anyone while the spray lasts.
+    const elsewhere = await login('correct horse battery', '127.0.6.1');
+    expect(elsewhere.status).toBe(429);
+    expect(elsewhere.json.error.code).toBe('LOGIN_THROTTLED');
   });
 });
 
