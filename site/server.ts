@@ -59,6 +59,11 @@ export const MAX_PARAM_LENGTH = Math.max(NAME_MAX, GROUP_NAME_MAX + 5, USER_NAME
 
 /** How often expired and idle API tokens are deleted, in ms. */
 const TOKEN_PURGE_MS = 15 * 60_000;
+/**
+ * How often the site ends Jump sessions of users removed or whose tokens were revoked, in ms
+ * (round 2 of issue #12, item 18: `jump-site user remove|passwd` run in another process).
+ */
+export const SESSION_OWNER_SWEEP_MS = 5_000;
 
 export interface SiteOptions {
   dataDir: string;
@@ -241,6 +246,16 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     store.purgeTokens(Date.now(), tokenIdleMs).catch((err: unknown) => opts.log.warn({ err }, 'token purge failed'));
   }, TOKEN_PURGE_MS);
   purge.unref();
+  const siteStartedAt = Date.now();
+  const ownerSweep = setInterval(() => {
+    store
+      .usersToCutOff(siteStartedAt)
+      .then((ids) => {
+        for (const id of ids) sessions.endUserSessions(id, 'user removed or tokens revoked');
+      })
+      .catch((err: unknown) => opts.log.warn({ err }, 'session owner sweep failed'));
+  }, SESSION_OWNER_SWEEP_MS);
+  ownerSweep.unref();
   // At the budget, Node closes new TCP connections right after accept, before TLS ('drop').
   if (Number.isFinite(budget.maxConnections)) app.server.maxConnections = budget.maxConnections;
   if (Number.isFinite(budget.maxAgents)) metrics.agentCapacity.set(budget.maxAgents);
@@ -306,6 +321,7 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     store,
     async close() {
       clearInterval(purge);
+      clearInterval(ownerSweep);
       sessions.close();
       await gateway.close();
       await app.close();

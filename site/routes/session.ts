@@ -93,9 +93,16 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: ApiContext): vo
     if (body.new_password === body.current_password) {
       throw new JumpError('VALIDATION_FAILED', { field: 'new_password', detail: 'new_password: must differ from the current password' });
     }
+    // The new password ends every token of the old one, this one too (a stolen token must not
+    // survive the change it prompted), and every live Jump session of the user; the caller gets
+    // a fresh token so it stays logged in (round 2 of issue #12, item 18; docs/api.md).
     await store.updateUser(user.id, { passwordHash: await hashQueue.run(() => hashPassword(body.new_password)) });
-    await store.audit({ at: Date.now(), userId: user.id, action: 'user.passwd', target: `user:${user.name}` });
+    const { token, hash } = newToken();
+    const now = Date.now();
+    await store.createToken({ userId: user.id, tokenHash: hash, now, expiresAt: now + TOKEN_TTL_MS });
+    ctx.sessions.endUserSessions(user.id, 'password changed');
+    await store.audit({ at: now, userId: user.id, action: 'user.passwd', target: `user:${user.name}` });
     if (user.mustChangePassword) removeBootstrapPasswordFile(ctx.dataDir);
-    return { ok: true };
+    return { ok: true, token, expires_at: new Date(now + TOKEN_TTL_MS).toISOString(), idle_timeout_s: Math.round(ctx.tokenIdleMs / 1000) };
   });
 }
