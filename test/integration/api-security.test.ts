@@ -4,7 +4,7 @@
  */
 import Database from 'better-sqlite3';
 import { scryptSync, randomBytes } from 'node:crypto';
-import { statSync, existsSync } from 'node:fs';
+import { statSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as netConnect } from 'node:net';
 import { connect } from 'node:tls';
@@ -15,12 +15,17 @@ import {
   TEST_ADMIN_PASSWORD,
   apiToken,
   createInstaller,
+  jump,
+  listClients,
+  login,
   startAgentProcess,
   startSiteProcess,
   startTestSite,
   type TestSite,
 } from '../helpers/site.js';
 import { startSite } from '../../site/server.js';
+import { SiteClient } from '../../console/http.js';
+import { ephemeralKey, openSession } from '../../console/ssh.js';
 
 interface Answer {
   status: number;
@@ -503,5 +508,77 @@ describe('round 2: upgrade requests are bounded', () => {
     // A session-attach upgrade without its one-time token, refused by the session broker.
     const attach = await upgradeAndHold('/agent/v1/session');
     expect(attach.ms).toBeLessThan(4_000);
+  });
+});
+
+describe('round 2, item 18: revoked tokens and removed users keep no live Jump session', () => {
+  it('ends the relay on token revoke, on `jump-site user passwd` and `user remove` (other processes), and on me/password, which ends every other token', async () => {
+    const s = await startTestSite();
+    const inst = await createInstaller(s.api, { tag: 'cutoff' });
+    startAgentProcess(inst);
+    const c = await waitFor(async () => (await listClients(s.api, 'tag=cutoff')).items.find((x) => x.status === 'online'), 20_000, 200, 'online');
+    const as = (token: string) => new SiteClient(s.url, { certPem: s.certPem, token });
+    /** Opens a live Jump session (relay attached) and resolves, once it closes, with the ms it took after `t0()`. */
+    const live = async (token: string) => {
+      const { info, ws } = await openSession(as(token), String(c.id), 'tunnel', ephemeralKey().publicLine);
+      let at = 0;
+      const closed = new Promise<number>((resolve) => ws.on('close', () => resolve(Date.now() - at)));
+      return { info, closed, t0: () => (at = Date.now()) };
+    };
+    const endReason = async (id: string) =>
+      (await s.api.request<{ item: { end_reason: string | null } }>('GET', `/api/v1/sessions/${id}`)).item.end_reason;
+    const withinOr = (p: Promise<number>, ms: number) => Promise.race([p, new Promise<number>((r) => setTimeout(() => r(Infinity), ms))]);
+
+    // 1. An admin revokes the user's tokens: the live relay ends at once.
+    let token = await addUser(s, 'cutoff', ['--admin']);
+    let j = await live(token);
+    j.t0();
+    const rv = await raw(s, 'DELETE', '/api/v1/users/cutoff/tokens', { token: s.api.token! });
+    expect(rv.json).toMatchObject({ revoked: 1, sessions_ended: 1 });
+    expect(await withinOr(j.closed, 2_000)).toBeLessThan(2_000);
+    expect(await endReason(j.info.session_id)).toBe('tokens revoked');
+
+    // 2. `jump-site user passwd` in another process: the site's sweep ends it (every 5 s).
+    token = await apiToken(s.url, s.certPem, 'cutoff', 'correct horse battery');
+    j = await live(token);
+    j.t0();
+    const pw = await run(process.execPath, [SITE_BIN, 'user', 'passwd', 'cutoff', '--password-stdin', '--data', s.dataDir], { input: 'a new password 2' });
+    expect(pw.code, pw.stderr).toBe(0);
+    expect(await withinOr(j.closed, 8_000)).toBeLessThan(8_000);
+    expect(await endReason(j.info.session_id)).toBe('user removed or tokens revoked');
+
+    // 3. me/password: every other token ends, this caller gets a fresh one, the live relay ends.
+    token = await apiToken(s.url, s.certPem, 'cutoff', 'a new password 2');
+    const other = await apiToken(s.url, s.certPem, 'cutoff', 'a new password 2'); // e.g. a stolen one
+    j = await live(other);
+    j.t0();
+    const ch = await raw(s, 'POST', '/api/v1/me/password', { token, body: { current_password: 'a new password 2', new_password: 'a new password 3' } });
+    expect(ch.status, ch.body).toBe(200);
+    expect(ch.json.token).toMatch(/^jst_/);
+    expect((await raw(s, 'GET', '/api/v1/me', { token: other })).status).toBe(401);
+    expect((await raw(s, 'GET', '/api/v1/me', { token })).status).toBe(401);
+    expect((await raw(s, 'GET', '/api/v1/me', { token: ch.json.token })).status).toBe(200);
+    expect(await withinOr(j.closed, 2_000)).toBeLessThan(2_000);
+
+    // 4. `jump-site user remove` in another process.
+    j = await live(ch.json.token);
+    j.t0();
+    const rm = await run(process.execPath, [SITE_BIN, 'user', 'remove', 'cutoff', '--data', s.dataDir]);
+    expect(rm.code, rm.stderr).toBe(0);
+    expect(await withinOr(j.closed, 8_000)).toBeLessThan(8_000);
+  });
+
+  it('README flow: jump login, jump passwd, jump groups create; the console keeps the fresh token, the old one is dead', async () => {
+    const s = await startSiteProcess();
+    const dir = tempDir('jump-console-');
+    await login(s, dir, 'admin', s.password!);
+    const config = () => JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { sites: Record<string, { token: string }> };
+    const before = Object.values(config().sites)[0].token;
+    const pw = await jump(dir, ['passwd', '--password-stdin'], `${s.password}\n${TEST_ADMIN_PASSWORD}\n`);
+    expect(pw.code, pw.stderr).toBe(0);
+    expect(Object.values(config().sites)[0].token).not.toBe(before);
+    expect((await raw(s, 'GET', '/api/v1/me', { token: before })).status).toBe(401);
+    const g = await jump(dir, ['groups', 'create', 'Linux Admins']);
+    expect(g.code, g.stderr).toBe(0);
   });
 });
