@@ -213,14 +213,14 @@ export class LoginThrottle {
   private readonly inFlight = new Map<string, number>();
   /** `account\naddress` -> time of the last successful login (ms); Map order is least recently used first. */
   private readonly trusted = new Map<string, number>();
+  readonly limits: LoginLimits;
 
+  /** `limits`: any of DEFAULT_LOGIN_LIMITS to override. */
   constructor(limits: Partial<LoginLimits> = {}) {
     this.limits = { ...DEFAULT_LOGIN_LIMITS, ...limits };
     this.byAddress = new FailureWindows(this.limits.addressFailures, this.limits.addressWindowMs);
     this.byAccount = new FailureWindows(this.limits.accountFailures, this.limits.accountWindowMs);
   }
-
-  readonly limits: LoginLimits;
 
   /**
    * Reserves an attempt for `address` on `account` (lower-cased: names are unique case-insensitively)

@@ -309,7 +309,11 @@ export class SessionBroker {
    */
   endUserSessions(userId: number, reason: string): number {
     let n = 0;
-    for (const s of this.live.values()) if (s.userId === userId && ++n) this.end(s, reason);
+    for (const s of this.live.values()) {
+      if (s.userId !== userId) continue;
+      n++;
+      this.end(s, reason);
+    }
     return n;
   }
 
