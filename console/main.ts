@@ -217,8 +217,12 @@ program
       current = await promptHidden('Current password: ');
       next = await promptHidden('New password: ');
     }
-    await client.request('POST', '/api/v1/me/password', { current_password: current ?? '', new_password: next ?? '' });
-    out({ ok: true }, 'Password changed. Log in again with `jump login`.');
+    const r = await client.request<{ token?: string }>('POST', '/api/v1/me/password', { current_password: current ?? '', new_password: next ?? '' });
+    // The change ends every token of the old password; the site answers a fresh one: keep it.
+    const cfg = new ConsoleConfig();
+    const found = cfg.login(client.siteUrl);
+    if (r.token && found) cfg.save(found.url, { ...found.login, token: r.token });
+    out({ ok: true }, r.token ? 'Password changed.' : 'Password changed. Log in again with `jump login`.');
   });
 
 // ---- jump clients ----

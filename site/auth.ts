@@ -76,30 +76,43 @@ export const PASSWORD_MIN = 10;
  * libuv pool thread (4 by default) and 128 MiB for about 0.5 s; an unbounded queue let 40 parallel
  * wrong passwords delay a real login from 0.3 s to 12 s. At most `maxActive` hashes run and at
  * most `maxWaiting` wait; `run` answers LOGIN_THROTTLED at once (no queueing) past that.
+ *
+ * `reservedForTrusted` of the waiting places are kept for trusted attempts (an account's owner
+ * from an address they logged in from before, LoginThrottle): strangers can hold at most
+ * `maxWaiting - reservedForTrusted` of them, and trusted attempts are served first, so a flood of
+ * strangers' guesses (round 2 of issue #12, item 8) delays an owner's login by one hash at most.
  */
 export class HashQueue {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
+  private readonly trustedWaiting: (() => void)[] = [];
 
   constructor(
     private readonly maxActive = 4,
     private readonly maxWaiting = 8,
-  ) {}
+    private readonly reservedForTrusted = 2,
+  ) {
+    if (!(reservedForTrusted >= 0 && reservedForTrusted <= maxWaiting)) throw new RangeError('reservedForTrusted must be from 0 to maxWaiting');
+  }
 
-  /** Runs `job` when a slot is free. Throws LOGIN_THROTTLED (retry after 1 s) when the queue is full. */
-  async run<T>(job: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `job` when a slot is free; `trusted` attempts may use the reserved waiting places and go
+   * first. Throws LOGIN_THROTTLED (retry after 1 s) when the places it may use are full.
+   */
+  async run<T>(job: () => Promise<T>, trusted = false): Promise<T> {
     if (this.active >= this.maxActive) {
-      if (this.waiting.length >= this.maxWaiting) {
-        throw new JumpError('LOGIN_THROTTLED', { detail: 'The site is busy checking passwords.', retryAfterMs: 1000 });
-      }
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
+      const full = trusted
+        ? this.waiting.length + this.trustedWaiting.length >= this.maxWaiting && this.trustedWaiting.length >= this.reservedForTrusted
+        : this.waiting.length >= this.maxWaiting - this.reservedForTrusted;
+      if (full) throw new JumpError('LOGIN_THROTTLED', { detail: 'The site is busy checking passwords.', retryAfterMs: 1000 });
+      await new Promise<void>((resolve) => (trusted ? this.trustedWaiting : this.waiting).push(resolve));
     } else {
       this.active++;
     }
     try {
       return await job();
     } finally {
-      const next = this.waiting.shift();
+      const next = this.trustedWaiting.shift() ?? this.waiting.shift();
       if (next) next();
       else this.active--;
     }
@@ -158,12 +171,20 @@ export interface LoginLimits {
   /** Login attempts from one address checked at once; more get LOGIN_THROTTLED at once (default 2). */
   addressConcurrent: number;
   /**
-   * Failed logins on one account per window, from any address (default 20 per 1 min). Short on
-   * purpose: a stranger spraying from many addresses can at worst slow the owner down for a minute
-   * at a time, never lock them out; one address is stopped by the address limit first.
+   * Failed logins on one account per window, from any address (default 20 per 1 min). It slows
+   * guesses sprayed from many addresses; it does not apply to a trusted address of the account
+   * (`trustedMs`), so a spray that keeps the account over its window cannot lock its owner out.
    */
   accountFailures: number;
   accountWindowMs: number;
+  /**
+   * An address (addressKey: IPv4 address, IPv6 prefix) that logged in to an account successfully
+   * stays trusted for that account this long after its last success (default 30 days): the
+   * per-account limit does not refuse it and its hashes get the queue's reserved places.
+   */
+  trustedMs: number;
+  /** (account, address) pairs remembered as trusted; past this the least recently used are forgotten (default 100 000). */
+  trustedMax: number;
 }
 
 export const DEFAULT_LOGIN_LIMITS: LoginLimits = {
@@ -172,36 +193,53 @@ export const DEFAULT_LOGIN_LIMITS: LoginLimits = {
   addressConcurrent: 2,
   accountFailures: 20,
   accountWindowMs: 60_000,
+  trustedMs: 30 * 24 * 3_600_000,
+  trustedMax: 100_000,
 };
 
 /**
  * Login throttling (security issue #12, item 8): per address and per account, checked before any
  * password hashing, so a throttled attempt costs nothing. Answers LOGIN_THROTTLED (429) with the
  * wait in `retryAfterMs` (the API's Retry-After header).
+ *
+ * The per-account limit alone would let anyone spraying an account from ~10 addresses keep it
+ * over its window forever, refusing its owner's right password too. So an address that logged in
+ * to the account recently (`trustedMs`) is exempt from it; the owner from a new address is slowed
+ * (429) while the spray lasts, like a stranger. The address limits apply to everyone.
  */
 export class LoginThrottle {
   private readonly byAddress: FailureWindows;
   private readonly byAccount: FailureWindows;
   private readonly inFlight = new Map<string, number>();
+  /** `account\naddress` -> time of the last successful login (ms); Map order is least recently used first. */
+  private readonly trusted = new Map<string, number>();
+  readonly limits: LoginLimits;
 
-  constructor(readonly limits: LoginLimits = DEFAULT_LOGIN_LIMITS) {
-    this.byAddress = new FailureWindows(limits.addressFailures, limits.addressWindowMs);
-    this.byAccount = new FailureWindows(limits.accountFailures, limits.accountWindowMs);
+  /** `limits`: any of DEFAULT_LOGIN_LIMITS to override. */
+  constructor(limits: Partial<LoginLimits> = {}) {
+    this.limits = { ...DEFAULT_LOGIN_LIMITS, ...limits };
+    this.byAddress = new FailureWindows(this.limits.addressFailures, this.limits.addressWindowMs);
+    this.byAccount = new FailureWindows(this.limits.accountFailures, this.limits.accountWindowMs);
   }
 
   /**
-   * Reserves an attempt for `address` on `account` (lower-cased: names are unique case-insensitively).
-   * Throws LOGIN_THROTTLED when the address or the account is over its limit or the address
-   * already has `addressConcurrent` attempts in progress. Call `release` when the attempt ends.
+   * Reserves an attempt for `address` on `account` (lower-cased: names are unique case-insensitively)
+   * and returns whether the address is trusted for the account (pass it to HashQueue.run).
+   * Throws LOGIN_THROTTLED when the address is over its limit, the account is over its limit and
+   * the address is not trusted for it, or the address already has `addressConcurrent` attempts in
+   * progress. Call `end` when the attempt ends.
    */
-  begin(address: string, account: string, now: number): void {
-    const wait = Math.max(this.byAddress.retryAfter(address, now), this.byAccount.retryAfter(account.toLowerCase(), now));
+  begin(address: string, account: string, now: number): boolean {
+    const acct = account.toLowerCase();
+    const trusted = this.isTrusted(address, acct, now);
+    const wait = Math.max(this.byAddress.retryAfter(address, now), trusted ? 0 : this.byAccount.retryAfter(acct, now));
     if (wait > 0) throw new JumpError('LOGIN_THROTTLED', { retryAfterMs: wait });
     const n = this.inFlight.get(address) ?? 0;
     if (n >= this.limits.addressConcurrent) {
       throw new JumpError('LOGIN_THROTTLED', { detail: 'Another login from this address is being checked.', retryAfterMs: 1000 });
     }
     this.inFlight.set(address, n + 1);
+    return trusted;
   }
 
   /**
@@ -216,5 +254,25 @@ export class LoginThrottle {
     if (ok) return;
     this.byAddress.fail(address, now);
     this.byAccount.fail(account.toLowerCase(), now);
+  }
+
+  /** Remembers that `address` logged in to `account` with its right password at `now` (trusted for `trustedMs`). */
+  trust(address: string, account: string, now: number): void {
+    const key = `${account.toLowerCase()}\n${address}`;
+    this.trusted.delete(key);
+    this.trusted.set(key, now);
+    while (this.trusted.size > this.limits.trustedMax) {
+      const oldest = this.trusted.keys().next().value as string;
+      this.trusted.delete(oldest);
+    }
+  }
+
+  private isTrusted(address: string, account: string, now: number): boolean {
+    const key = `${account}\n${address}`;
+    const at = this.trusted.get(key);
+    if (at === undefined) return false;
+    if (now - at <= this.limits.trustedMs) return true;
+    this.trusted.delete(key);
+    return false;
   }
 }

@@ -208,7 +208,8 @@ user
     const store = openStore(o.data);
     const u = await store.getUserByName(name);
     if (!u) fail(new JumpError('USER_NOT_FOUND', { detail: `User: ${name}.` }));
-    // Deleting the user deletes their API tokens with them (ON DELETE CASCADE): their sessions end.
+    // Deleting the user deletes their API tokens with them (ON DELETE CASCADE): their API sessions
+    // end, and the running site's sweep ends their live Jump sessions within 5 s (site/server.ts).
     await store.deleteUser(u!.id);
     await auditCli(store, 'user.remove', u!.name);
     await store.close();
@@ -217,7 +218,7 @@ user
 
 user
   .command('passwd <name>')
-  .description('Set a user password from standard input; ends their API sessions.')
+  .description('Set a user password from standard input; ends their API sessions, and their Jump sessions within 5 s.')
   .addOption(dataOpt())
   .requiredOption('--password-stdin', 'read the password from standard input')
   .action(async (name: string, o) => {

@@ -3,6 +3,7 @@
  * WebSocket, over the store in the data dir.
  */
 import { mkdirSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +59,11 @@ export const MAX_PARAM_LENGTH = Math.max(NAME_MAX, GROUP_NAME_MAX + 5, USER_NAME
 
 /** How often expired and idle API tokens are deleted, in ms. */
 const TOKEN_PURGE_MS = 15 * 60_000;
+/**
+ * How often the site ends Jump sessions of users removed or whose tokens were revoked, in ms
+ * (round 2 of issue #12, item 18: `jump-site user remove|passwd` run in another process).
+ */
+export const SESSION_OWNER_SWEEP_MS = 5_000;
 
 export interface SiteOptions {
   dataDir: string;
@@ -245,6 +251,16 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     store.purgeTokens(Date.now(), tokenIdleMs).catch((err: unknown) => opts.log.warn({ err }, 'token purge failed'));
   }, TOKEN_PURGE_MS);
   purge.unref();
+  const siteStartedAt = Date.now();
+  const ownerSweep = setInterval(() => {
+    store
+      .usersToCutOff(siteStartedAt)
+      .then((ids) => {
+        for (const id of ids) sessions.endUserSessions(id, 'user removed or tokens revoked');
+      })
+      .catch((err: unknown) => opts.log.warn({ err }, 'session owner sweep failed'));
+  }, SESSION_OWNER_SWEEP_MS);
+  ownerSweep.unref();
   // At the budget, Node closes new TCP connections right after accept, before TLS ('drop').
   if (Number.isFinite(budget.maxConnections)) app.server.maxConnections = budget.maxConnections;
   if (Number.isFinite(budget.maxAgents)) metrics.agentCapacity.set(budget.maxAgents);
@@ -272,22 +288,24 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     if (req.user) gateRef?.markKnown(req.socket.remoteAddress ?? '');
   });
   app.server.on('upgrade', (req, socket, head) => {
-    // An upgraded connection (agent WebSocket, Jump relay) lives as long as its own protocol keeps
-    // it: the HTTP idle timeout (`connectionTimeout`) must not cut it. Heartbeats and the session
-    // idle timeout bound these instead.
-    (socket as import('node:net').Socket).setTimeout(0);
+    // Until the upgrade is accepted, the connection has the headers timeout to be accepted or gone:
+    // a client sending `Upgrade:` to any path and then nothing must not hold a socket forever. On
+    // acceptance the WebSocket library calls setTimeout(0) (ws, WebSocket#setSocket): an upgraded
+    // connection (agent WebSocket, Jump relay) lives as long as its own protocol keeps it, bounded
+    // by heartbeats and the session idle timeout, not by the HTTP idle timeout.
+    boundUpgrade(socket as Socket, timeouts.headersMs);
     if (gateway.handleUpgrade(req, socket, head)) return;
     const m = /^\/api\/v1\/sessions\/([A-Za-z0-9_-]{22})\/relay$/.exec((req.url ?? '').split('?')[0]);
     const auth = /^Bearer (jst_[A-Za-z0-9_-]{43})$/.exec(req.headers.authorization ?? '');
     if (!m || !auth) {
-      socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
+      refuseUpgrade(socket as Socket, '404 Not Found');
       return;
     }
     store
       .userForToken(hashToken(auth[1]), Date.now(), tokenIdleMs)
       .then((user) => {
-        if (!user) socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n');
-        else if (user.mustChangePassword) socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
+        if (!user) refuseUpgrade(socket as Socket, '401 Unauthorized');
+        else if (user.mustChangePassword) refuseUpgrade(socket as Socket, '403 Forbidden');
         else sessions.handleRelaySocket(req, socket, head, m[1], user);
       })
       .catch(() => socket.destroy());
@@ -311,10 +329,36 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     store,
     async close() {
       clearInterval(purge);
+      clearInterval(ownerSweep);
       sessions.close();
       await gateway.close();
       await app.close();
       await store.close();
     },
   };
+}
+
+/**
+ * Arms the bound on an upgrade request that is not yet accepted: `ms` after the request, unless the
+ * upgrade was accepted by then, the socket is destroyed, whatever the peer sends meanwhile (a plain
+ * idle timeout would be reset by a client trickling bytes). Acceptance is the WebSocket library
+ * clearing the socket's timeout (ws, WebSocket#setSocket calls setTimeout(0)); the socket's
+ * timeout is set to `ms` here so that clearing is visible. Also covers refusals elsewhere (agent
+ * gateway, session broker) that only `end()` the socket: the HTTP server's sockets allow half-open,
+ * so a peer that never closes its side would otherwise keep them.
+ */
+export function boundUpgrade(socket: Socket, ms: number): void {
+  socket.setTimeout(ms);
+  const timer = setTimeout(() => {
+    if (socket.timeout !== 0) socket.destroy();
+  }, ms);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+}
+
+/** Answers an upgrade request with `status` (e.g. `404 Not Found`) and closes the socket, whatever the peer does. */
+export function refuseUpgrade(socket: Socket, status: string): void {
+  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
+  // A peer that does not read the answer must not hold the socket either.
+  setTimeout(() => socket.destroy(), 2_000).unref();
 }

@@ -403,6 +403,20 @@ export class SessionBroker {
     for (const s of this.live.values()) if (s.clientId === clientId) this.end(s, reason);
   }
 
+  /**
+   * Ends every live session of `userId` (tokens revoked, password changed, user removed: security
+   * issue #12, round 2 item 18), recorded with `reason`. Returns how many were live.
+   */
+  endUserSessions(userId: number, reason: string): number {
+    let n = 0;
+    for (const s of this.live.values()) {
+      if (s.userId !== userId) continue;
+      n++;
+      this.end(s, reason);
+    }
+    return n;
+  }
+
   close(): void {
     clearInterval(this.idleSweep);
     for (const s of this.live.values()) this.end(s, 'site shutting down');

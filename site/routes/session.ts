@@ -23,18 +23,20 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: ApiContext): vo
   /** Checks `password` against `user` (or the dummy hash) under the throttle and the hashing queue. */
   const checkLogin = async (req: FastifyRequest, account: string, user: User | null, password: string): Promise<boolean> => {
     const address = addressKey(req.socket.remoteAddress ?? req.ip);
-    throttle.begin(address, account, Date.now());
+    const trusted = throttle.begin(address, account, Date.now());
     let ok = false;
     let checked = false;
     try {
       dummyHash ??= hashPassword('not a real password');
       const stored = user?.passwordHash ?? (await dummyHash);
-      ok = (await hashQueue.run(() => verifyPassword(password, stored))) && user !== null;
+      ok = (await hashQueue.run(() => verifyPassword(password, stored), trusted)) && user !== null;
       checked = true;
     } finally {
       // An attempt refused by a full hashing queue was not a guess: it counts for nobody.
       throttle.end(address, account, ok || !checked, Date.now());
     }
+    // The owner's address from now on: the account's own limit no longer refuses it (site/auth.ts).
+    if (ok) throttle.trust(address, account, Date.now());
     if (!ok) {
       await store.audit({
         at: Date.now(),
@@ -91,9 +93,16 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: ApiContext): vo
     if (body.new_password === body.current_password) {
       throw new JumpError('VALIDATION_FAILED', { field: 'new_password', detail: 'new_password: must differ from the current password' });
     }
+    // The new password ends every token of the old one, this one too (a stolen token must not
+    // survive the change it prompted), and every live Jump session of the user; the caller gets
+    // a fresh token so it stays logged in (round 2 of issue #12, item 18; docs/api.md).
     await store.updateUser(user.id, { passwordHash: await hashQueue.run(() => hashPassword(body.new_password)) });
-    await store.audit({ at: Date.now(), userId: user.id, action: 'user.passwd', target: `user:${user.name}` });
+    const { token, hash } = newToken();
+    const now = Date.now();
+    await store.createToken({ userId: user.id, tokenHash: hash, now, expiresAt: now + TOKEN_TTL_MS });
+    ctx.sessions.endUserSessions(user.id, 'password changed');
+    await store.audit({ at: now, userId: user.id, action: 'user.passwd', target: `user:${user.name}` });
     if (user.mustChangePassword) removeBootstrapPasswordFile(ctx.dataDir);
-    return { ok: true };
+    return { ok: true, token, expires_at: new Date(now + TOKEN_TTL_MS).toISOString(), idle_timeout_s: Math.round(ctx.tokenIdleMs / 1000) };
   });
 }

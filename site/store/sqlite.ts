@@ -146,6 +146,12 @@ const MIGRATIONS: string[] = [
   ALTER TABLE sessions ADD COLUMN commands TEXT;
   UPDATE sessions SET file_log = recording, recording = NULL WHERE recording LIKE '%.sftp.jsonl';
   `,
+  // Security issue #12, round 2 item 18: when a user's tokens were last revoked, so the site's
+  // sweep ends the Jump sessions started before (also when another process revoked them).
+  `
+  ALTER TABLE users ADD COLUMN tokens_revoked_at INTEGER;
+  CREATE INDEX sessions_open ON sessions(ended_at, started_at);
+  `,
 ];
 
 /** SQL for each search field (seeds' search fields), over the `c` (client) row. */
@@ -480,6 +486,7 @@ export class SqliteStore implements Store {
         this.stmt('UPDATE users SET password_hash = ?, must_change_password = 0 WHERE id = ?').run(patch.passwordHash, id);
         // A new password ends every session of the old one.
         this.stmt('DELETE FROM api_tokens WHERE user_id = ?').run(id);
+        this.stmt('UPDATE users SET tokens_revoked_at = ? WHERE id = ?').run(Date.now(), id);
       }
       if (patch.role !== undefined) this.stmt('UPDATE users SET role = ? WHERE id = ?').run(patch.role, id);
       if (patch.viewPersonalGroups !== undefined) {
@@ -522,8 +529,20 @@ export class SqliteStore implements Store {
       .changes;
   }
 
-  async deleteUserTokens(userId: number): Promise<number> {
-    return this.stmt('DELETE FROM api_tokens WHERE user_id = ?').run(userId).changes;
+  async deleteUserTokens(userId: number, now: number = Date.now()): Promise<number> {
+    return this.db.transaction(() => {
+      this.stmt('UPDATE users SET tokens_revoked_at = ? WHERE id = ?').run(now, userId);
+      return this.stmt('DELETE FROM api_tokens WHERE user_id = ?').run(userId).changes;
+    })();
+  }
+
+  async usersToCutOff(since: number): Promise<number[]> {
+    return (
+      this.stmt(
+        `SELECT DISTINCT s.user_id AS id FROM sessions s LEFT JOIN users u ON u.id = s.user_id
+         WHERE s.ended_at IS NULL AND s.started_at >= ? AND (u.id IS NULL OR u.tokens_revoked_at >= s.started_at)`,
+      ).all(since) as { id: number }[]
+    ).map((r) => r.id);
   }
 
   async replacePasswordHash(userId: number, oldHash: string, newHash: string): Promise<boolean> {

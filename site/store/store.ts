@@ -181,8 +181,19 @@ export interface Store {
   deleteToken(tokenHash: string): Promise<void>;
   /** Deletes expired tokens and tokens idle for `idleMs` (ms). Returns how many. */
   purgeTokens(now: number, idleMs: number): Promise<number>;
-  /** Deletes every token of a user (admin revoke). Returns how many. */
-  deleteUserTokens(userId: number): Promise<number>;
+  /**
+   * Deletes every token of a user (admin revoke) and notes the time (`now`, ms; default the clock)
+   * as the user's last revocation, which `usersToCutOff` reads. Returns how many tokens.
+   * `updateUser` with a new password hash does the same.
+   */
+  deleteUserTokens(userId: number, now?: number): Promise<number>;
+  /**
+   * Users whose Jump sessions must end (security issue #12, round 2 item 18): the owners of
+   * sessions not yet ended, started at or after `since` (ms), whose user no longer exists or whose
+   * tokens were revoked at or after the session started. Works across processes: `jump-site user
+   * remove|passwd` change only the database.
+   */
+  usersToCutOff(since: number): Promise<number[]>;
   /**
    * Replaces a password hash by an equivalent one (a rehash at a higher cost on login), only if it
    * is still `oldHash`. Keeps the user's tokens and must-change flag. Returns false when it changed meanwhile.

@@ -4,7 +4,7 @@
  */
 import Database from 'better-sqlite3';
 import { scryptSync, randomBytes } from 'node:crypto';
-import { statSync, existsSync } from 'node:fs';
+import { statSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as netConnect } from 'node:net';
 import { connect } from 'node:tls';
@@ -15,12 +15,17 @@ import {
   TEST_ADMIN_PASSWORD,
   apiToken,
   createInstaller,
+  jump,
+  listClients,
+  login,
   startAgentProcess,
   startSiteProcess,
   startTestSite,
   type TestSite,
 } from '../helpers/site.js';
 import { startSite } from '../../site/server.js';
+import { SiteClient } from '../../console/http.js';
+import { ephemeralKey, openSession } from '../../console/ssh.js';
 
 interface Answer {
   status: number;
@@ -108,7 +113,9 @@ function auditRows(site: { dataDir: string }, action: string): { user_id: number
 let site: TestSite;
 let adminToken: string;
 beforeAll(async () => {
-  site = await startTestSite({ extraArgs: ['--headers-timeout', '1s', '--request-timeout', '2s'] });
+  // The TLS gate's per-address limit (16 handshakes, test/integration/capacity.test.ts) would reset
+  // most of the 40 parallel logins from one address below: raised, so they reach the login throttle.
+  site = await startTestSite({ extraArgs: ['--headers-timeout', '1s', '--request-timeout', '2s', '--max-tls-handshakes-per-address', '64'] });
   adminToken = site.api.token!;
 });
 afterAll(cleanup);
@@ -293,6 +300,31 @@ describe('item 8: bounded hashing and the per-account limit', () => {
   });
 });
 
+describe('round 2, item 8: a spray cannot lock the owner out', () => {
+  it("keeps the account over its window from rotating addresses, yet the owner logs in from their usual address; a new address of theirs is slowed", async () => {
+    // addUser logs in once from 127.0.0.1: the owner's usual address.
+    await addUser(site, 'owner1');
+    const login = (password: string, localAddress: string) => raw(site, 'POST', '/api/v1/login', { body: { user: 'owner1', password }, localAddress });
+    // 24 guesses from 12 rotating addresses: the account is over its 20-per-minute window.
+    for (let batch = 0; batch < 6; batch++) {
+      await Promise.all(Array.from({ length: 4 }, (_, i) => login('spray spray spray', `127.0.4.${(batch * 4 + i) % 12 + 1}`)));
+    }
+    expect((await login('spray spray spray', '127.0.4.20')).status).toBe(429);
+    // Meanwhile strangers fill the hashing queue from 30 addresses (guesses at other names).
+    const flood = Array.from({ length: 30 }, (_, i) =>
+      raw(site, 'POST', '/api/v1/login', { body: { user: 'nobody-at-all', password: 'wrong password!' }, localAddress: `127.0.5.${i + 1}` }),
+    );
+    const owner = await login('correct horse battery', '127.0.0.1');
+    const answers = await Promise.all(flood);
+    expect(owner.status, owner.body).toBe(200);
+    expect(answers.filter((a) => a.status === 429).length).toBeGreaterThanOrEqual(30 - 10); // strangers: 4 running + 6 waiting at most
+    // The owner from an address they never logged in from is slowed like anyone while the spray lasts.
+    const elsewhere = await login('correct horse battery', '127.0.6.1');
+    expect(elsewhere.status).toBe(429);
+    expect(elsewhere.json.error.code).toBe('LOGIN_THROTTLED');
+  });
+});
+
 describe('item 17: bootstrap admin password', () => {
   it('goes to a 0600 file, not to stderr, and must be changed before anything else', async () => {
     const s = await startSiteProcess();
@@ -433,5 +465,120 @@ describe('item 18: smaller findings', () => {
     db.close();
     expect(h.startsWith('scrypt$17$8$1$')).toBe(true);
     await apiToken(site.url, site.certPem, 'oldhash', 'old cost password'); // the new hash verifies
+  });
+});
+
+describe('round 2: upgrade requests are bounded', () => {
+  /** Sends an upgrade request and never closes; resolves with the ms until the site's socket was gone. */
+  const upgradeAndHold = (path: string, extra = '') =>
+    new Promise<{ ms: number; answer: string }>((resolve, reject) => {
+      const t0 = Date.now();
+      const chunks: Buffer[] = [];
+      const sock = connect({ host: '127.0.0.1', port: site.port, rejectUnauthorized: false });
+      // When the site ends its side, this client keeps its own open (a hostile peer).
+      sock.allowHalfOpen = true;
+      sock.on('secureConnect', () =>
+        sock.write(
+          `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+            `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n${extra}\r\n`,
+        ),
+      );
+      sock.on('data', (d) => chunks.push(d));
+      // TCP cannot tell a peer's full close from its half close: keep writing, as a hostile client
+      // would, until the site's kernel answers with a reset (the socket was destroyed) or 8 s pass.
+      sock.on('end', () => {
+        const poke = setInterval(() => sock.write('x'), 200);
+        sock.on('close', () => clearInterval(poke));
+      });
+      sock.on('error', () => undefined);
+      sock.on('close', () => resolve({ ms: Date.now() - t0, answer: Buffer.concat(chunks).toString('utf8') }));
+      setTimeout(() => {
+        sock.destroy();
+        reject(new Error(`the site kept an unanswered upgrade to ${path} open for 8 s`));
+      }, 8_000).unref();
+    });
+
+  it('closes an upgrade to a bad path, or with a bad token, that the client holds open', async () => {
+    const bad = await upgradeAndHold('/no/such/path');
+    expect(bad.answer).toMatch(/^HTTP\/1\.1 404/);
+    expect(bad.ms).toBeLessThan(4_000);
+    const noToken = await upgradeAndHold('/api/v1/sessions/AAAAAAAAAAAAAAAAAAAAAA/relay', `Authorization: Bearer jst_${'A'.repeat(43)}\r\n`);
+    expect(noToken.answer).toMatch(/^HTTP\/1\.1 401/);
+    expect(noToken.ms).toBeLessThan(4_000);
+    // A session-attach upgrade without its one-time token, refused by the session broker.
+    const attach = await upgradeAndHold('/agent/v1/session');
+    expect(attach.ms).toBeLessThan(4_000);
+  });
+});
+
+describe('round 2, item 18: revoked tokens and removed users keep no live Jump session', () => {
+  it('ends the relay on token revoke, on `jump-site user passwd` and `user remove` (other processes), and on me/password, which ends every other token', async () => {
+    const s = await startTestSite();
+    const inst = await createInstaller(s.api, { tag: 'cutoff' });
+    startAgentProcess(inst);
+    const c = await waitFor(async () => (await listClients(s.api, 'tag=cutoff')).items.find((x) => x.status === 'online'), 20_000, 200, 'online');
+    const as = (token: string) => new SiteClient(s.url, { certPem: s.certPem, token });
+    /** Opens a live Jump session (relay attached) and resolves, once it closes, with the ms it took after `t0()`. */
+    const live = async (token: string) => {
+      const { info, ws } = await openSession(as(token), String(c.id), 'tunnel', ephemeralKey().publicLine);
+      let at = 0;
+      const closed = new Promise<number>((resolve) => ws.on('close', () => resolve(Date.now() - at)));
+      return { info, closed, t0: () => (at = Date.now()) };
+    };
+    const endReason = async (id: string) =>
+      (await s.api.request<{ item: { end_reason: string | null } }>('GET', `/api/v1/sessions/${id}`)).item.end_reason;
+    const withinOr = (p: Promise<number>, ms: number) => Promise.race([p, new Promise<number>((r) => setTimeout(() => r(Infinity), ms))]);
+
+    // 1. An admin revokes the user's tokens: the live relay ends at once.
+    let token = await addUser(s, 'cutoff', ['--admin']);
+    let j = await live(token);
+    j.t0();
+    const rv = await raw(s, 'DELETE', '/api/v1/users/cutoff/tokens', { token: s.api.token! });
+    expect(rv.json).toMatchObject({ revoked: 1, sessions_ended: 1 });
+    expect(await withinOr(j.closed, 2_000)).toBeLessThan(2_000);
+    expect(await endReason(j.info.session_id)).toBe('tokens revoked');
+
+    // 2. `jump-site user passwd` in another process: the site's sweep ends it (every 5 s).
+    token = await apiToken(s.url, s.certPem, 'cutoff', 'correct horse battery');
+    j = await live(token);
+    j.t0();
+    const pw = await run(process.execPath, [SITE_BIN, 'user', 'passwd', 'cutoff', '--password-stdin', '--data', s.dataDir], { input: 'a new password 2' });
+    expect(pw.code, pw.stderr).toBe(0);
+    expect(await withinOr(j.closed, 8_000)).toBeLessThan(8_000);
+    expect(await endReason(j.info.session_id)).toBe('user removed or tokens revoked');
+
+    // 3. me/password: every other token ends, this caller gets a fresh one, the live relay ends.
+    token = await apiToken(s.url, s.certPem, 'cutoff', 'a new password 2');
+    const other = await apiToken(s.url, s.certPem, 'cutoff', 'a new password 2'); // e.g. a stolen one
+    j = await live(other);
+    j.t0();
+    const ch = await raw(s, 'POST', '/api/v1/me/password', { token, body: { current_password: 'a new password 2', new_password: 'a new password 3' } });
+    expect(ch.status, ch.body).toBe(200);
+    expect(ch.json.token).toMatch(/^jst_/);
+    expect((await raw(s, 'GET', '/api/v1/me', { token: other })).status).toBe(401);
+    expect((await raw(s, 'GET', '/api/v1/me', { token })).status).toBe(401);
+    expect((await raw(s, 'GET', '/api/v1/me', { token: ch.json.token })).status).toBe(200);
+    expect(await withinOr(j.closed, 2_000)).toBeLessThan(2_000);
+
+    // 4. `jump-site user remove` in another process.
+    j = await live(ch.json.token);
+    j.t0();
+    const rm = await run(process.execPath, [SITE_BIN, 'user', 'remove', 'cutoff', '--data', s.dataDir]);
+    expect(rm.code, rm.stderr).toBe(0);
+    expect(await withinOr(j.closed, 8_000)).toBeLessThan(8_000);
+  });
+
+  it('README flow: jump login, jump passwd, jump groups create; the console keeps the fresh token, the old one is dead', async () => {
+    const s = await startSiteProcess();
+    const dir = tempDir('jump-console-');
+    await login(s, dir, 'admin', s.password!);
+    const config = () => JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { sites: Record<string, { token: string }> };
+    const before = Object.values(config().sites)[0].token;
+    const pw = await jump(dir, ['passwd', '--password-stdin'], `${s.password}\n${TEST_ADMIN_PASSWORD}\n`);
+    expect(pw.code, pw.stderr).toBe(0);
+    expect(Object.values(config().sites)[0].token).not.toBe(before);
+    expect((await raw(s, 'GET', '/api/v1/me', { token: before })).status).toBe(401);
+    const g = await jump(dir, ['groups', 'create', 'Linux Admins']);
+    expect(g.code, g.stderr).toBe(0);
   });
 });
