@@ -297,3 +297,19 @@ export function parseMessage<T>(schema: z.ZodType<T>, data: unknown): T | null {
   const r = schema.safeParse(json);
   return r.success ? r.data : null;
 }
+
+/** Every message an agent sends on its control connection: the handshake, then the session phase. */
+export type AgentMessage = AgentHandshakeMessage | AgentSessionMessage;
+
+/**
+ * The wire text of a message the site sends an agent. Typed, so a misspelt or missing field is a
+ * compile error at the call site, not a PROTOCOL_INVALID_MESSAGE in production.
+ */
+export function encodeSiteMessage(m: SiteMessage): string {
+  return JSON.stringify(m);
+}
+
+/** The wire text of a message an agent sends the site (see `encodeSiteMessage`). */
+export function encodeAgentMessage(m: AgentMessage): string {
+  return JSON.stringify(m);
+}
