@@ -233,8 +233,10 @@ describe('item 8: login throttling', () => {
     const realMs = Date.now() - t1;
     const answers = await Promise.all(attack);
     expect(real.status).toBe(200);
-    // Unthrottled, the 40 hashes queue ahead of it on the 4-thread pool (about 10x the baseline).
-    expect(realMs).toBeLessThan(Math.max(3_000, 4 * baseline));
+    // Unthrottled, the 40 hashes queue ahead of it on the 4-thread pool (about 10x the baseline, 12 s
+    // measured before the fix); throttled, at most 2 of them run beside it. The bound leaves room for
+    // a loaded CI machine (the whole suite runs two files at a time on two cores).
+    expect(realMs).toBeLessThan(Math.max(5_000, 6 * baseline));
     const throttled = answers.filter((a) => a.status === 429);
     expect(throttled.length).toBeGreaterThanOrEqual(30);
     for (const a of throttled) {
