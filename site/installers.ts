@@ -14,6 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import type { ApiInstaller } from '../protocol/api.js';
 import { JumpError, type ErrorCode } from '../protocol/errors.js';
 import {
   JUMP_CLIENT_MODES,
@@ -161,8 +162,8 @@ export async function enrollmentFields(
   return { name: current.name || null, jumpGroupId: group.id, tag: current.tag ?? '', comments: current.comments ?? '' };
 }
 
-/** The JSON shape of an installer in the API (never the key). */
-export function installerJson(i: Installer, groupName: string | null, now: number) {
+/** The JSON shape of an installer in the API, never the key (protocol/api.ts ApiInstaller). */
+export function installerJson(i: Installer, groupName: string | null, now: number): ApiInstaller {
   return {
     uid: i.uid,
     name: i.name,

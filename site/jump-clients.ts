@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { JumpError, invalidField } from '../protocol/errors.js';
+import type { ApiJumpClient, ApiJumpClientDetail, ApiSummary } from '../protocol/api.js';
 import { JUMP_METHOD, SEARCH_FIELDS, cleanText, commentsField, jumpGroupRef, nameField, tagField } from '../protocol/fields.js';
 import { canSeeGroup, canUseGroup, visibleGroupIds } from './access.js';
 import { sshPublicKeyFromRaw } from '../protocol/ssh-keys.js';
@@ -139,7 +140,7 @@ export async function deleteClients(store: Store, user: User, ids: number[]): Pr
  * (field `id`), PERMISSION_DENIED (not an admin), JUMP_CLIENT_NOT_FOUND, or VALIDATION_FAILED
  * when the client is not quarantined.
  */
-export async function releaseClientRoute(store: Store, user: User, rawId: string): Promise<{ item: ReturnType<typeof clientJson> }> {
+export async function releaseClientRoute(store: Store, user: User, rawId: string): Promise<{ item: ApiJumpClientDetail }> {
   const id = z.coerce.number().int().positive().safeParse(rawId);
   if (!id.success) throw invalidField('id', 'must be a jump client id (a positive integer)');
   if (user.role !== 'admin') throw new JumpError('PERMISSION_DENIED', { detail: 'Only an admin may release a quarantined jump client.' });
@@ -165,8 +166,14 @@ function cleanDeep(v: unknown): unknown {
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 
-/** The JSON shape of a jump client in the API and in `jump clients --json`. */
-export function clientJson(c: JumpClient, opts: { stats?: boolean } = {}) {
+/**
+ * The JSON shape of a jump client in the API and in `jump clients --json` (protocol/api.ts
+ * ApiJumpClient); with `stats`, its last statistics too (ApiJumpClientDetail).
+ */
+export function clientJson(c: JumpClient): ApiJumpClient;
+export function clientJson(c: JumpClient, opts: { stats: true }): ApiJumpClientDetail;
+export function clientJson(c: JumpClient, opts?: { stats?: boolean }): ApiJumpClient | ApiJumpClientDetail;
+export function clientJson(c: JumpClient, opts: { stats?: boolean } = {}): ApiJumpClient | ApiJumpClientDetail {
   // Statistics are cleaned when they arrive (protocol/messages.ts); cleaning again here covers rows
   // stored by builds before that (security issue #12 item 1).
   const s = cleanDeep(c.stats) as JumpClient['stats'];
@@ -205,6 +212,7 @@ export function clientJson(c: JumpClient, opts: { stats?: boolean } = {}) {
   };
 }
 
-export function summaryJson(s: ClientSummary) {
+/** The listing's totals (protocol/api.ts ApiSummary). */
+export function summaryJson(s: ClientSummary): ApiSummary {
   return { jump_items: s.jumpItems, jump_clients: s.jumpClients, online: s.online, offline: s.offline, passive: s.passive };
 }

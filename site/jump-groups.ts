@@ -3,6 +3,7 @@
  * (seeds: Jump Group). References typed by people are either a shared group's name or
  * `user:<username>`.
  */
+import type { ApiJumpGroup } from '../protocol/api.js';
 import { JumpError, invalidField } from '../protocol/errors.js';
 import { sharedGroupName } from '../protocol/fields.js';
 import { canSeeGroup, canUseGroup } from './access.js';
@@ -39,8 +40,8 @@ export async function createSharedGroup(store: Store, name: string): Promise<Jum
   return store.createGroup({ name, kind: 'shared', ownerUserId: null });
 }
 
-/** The JSON shape of a group in the API. */
-export function groupJson(g: JumpGroup, members?: User[]) {
+/** The JSON shape of a group in the API (protocol/api.ts ApiJumpGroup). */
+export function groupJson(g: JumpGroup, members?: User[]): ApiJumpGroup {
   return {
     id: g.id,
     name: g.name,

@@ -3,6 +3,7 @@
  */
 import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ApiUser } from '../protocol/api.js';
 import { JumpError, invalidField } from '../protocol/errors.js';
 import { userName } from '../protocol/fields.js';
 import { PASSWORD_MIN, hashPassword, randomPassword } from './auth.js';
@@ -66,8 +67,8 @@ export function removeBootstrapPasswordFile(dataDir: string): void {
   rmSync(join(dataDir, BOOTSTRAP_PASSWORD_FILE), { force: true });
 }
 
-/** The JSON shape of a user in the API and `--json` output. */
-export function userJson(u: User) {
+/** The JSON shape of a user in the API and `--json` output (protocol/api.ts ApiUser). */
+export function userJson(u: User): ApiUser {
   return {
     id: u.id,
     name: u.name,

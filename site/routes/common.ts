@@ -8,6 +8,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { z } from 'zod';
+import type { ApiSession } from '../../protocol/api.js';
 import { JumpError, invalidField } from '../../protocol/errors.js';
 import type { AgentGateway } from '../agent-gateway.js';
 import type { HashQueue, LoginThrottle } from '../auth.js';
@@ -82,8 +83,8 @@ export function parse<S extends z.ZodType>(schema: S, data: unknown): z.output<S
   throw invalidField(field, issue.message);
 }
 
-/** The JSON shape of a session in the API. */
-export function sessionJson(s: SessionRecord) {
+/** The JSON shape of a session's record in the API (protocol/api.ts ApiSession). */
+export function sessionJson(s: SessionRecord): ApiSession {
   const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
   return {
     id: s.id,

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
+import type { ApiSessionDetail } from '../../protocol/api.js';
 import { JumpError } from '../../protocol/errors.js';
 import { visibleGroupIds } from '../access.js';
 import { SESSION_KINDS } from '../sessions.js';
@@ -17,7 +18,7 @@ import { allow, me, parse, sessionJson, type ApiContext } from './common.js';
  * `recording` (a terminal recording exists), `file_log` (an SFTP file log exists; a `proxy`
  * session may have both) and `commands` (every exec command line, oldest first).
  */
-export function sessionItem(s: SessionRecord) {
+export function sessionItem(s: SessionRecord): ApiSessionDetail {
   return { ...sessionJson(s), recording: s.recording !== null, file_log: s.fileLog !== null, commands: s.commands };
 }
 
