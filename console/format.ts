@@ -10,6 +10,7 @@
  * "What an endpoint reports ... is untrusted text").
  */
 import Table from 'cli-table3';
+import type { ApiJumpClient, ApiSummary } from '../protocol/api.js';
 
 /**
  * Characters that must not reach a terminal raw: C0 controls, DEL, C1 controls (U+0080..U+009F:
@@ -58,31 +59,18 @@ export function jsonSafe(json: string): string {
   return json.replace(UNSAFE_BUT_NEWLINE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-/** A jump client as the API returns it (GET /api/v1/jump-clients). */
-export interface ClientRow {
-  id: number;
-  name: string;
-  hostname: string | null;
-  public_ip: string | null;
-  private_ips: string[];
-  jump_method: string;
-  comments: string;
-  jump_group: string;
-  tag: string;
-  status: string;
-  mode: string;
-  last_connected: string | null;
-  duplicate_machine_id: boolean;
-  [k: string]: unknown;
-}
-
-export interface Summary {
-  jump_items: number;
-  jump_clients: number;
-  online: number;
-  offline: number;
-  passive: number;
-}
+/**
+ * What the jump client table needs of a row of `GET /api/v1/jump-clients` (protocol/api.ts
+ * ApiJumpClient). `status` is widened to any string: a newer or a hostile site may send one this
+ * console does not know, and it is shown as sent (escaped).
+ */
+export type ClientRow = Omit<
+  Pick<
+    ApiJumpClient,
+    'id' | 'name' | 'hostname' | 'public_ip' | 'private_ips' | 'jump_method' | 'comments' | 'jump_group' | 'tag' | 'status' | 'mode' | 'last_connected' | 'duplicate_machine_id'
+  >,
+  'status'
+> & { status: string };
 
 const STATUS_LABEL: Record<string, string> = { online: 'Online', offline: 'Offline', uninstalled: 'Uninstalled' };
 
@@ -98,7 +86,7 @@ function oneLine(s: unknown, max = 48): string {
 }
 
 /** The seeds' totals line: "N Jump Items total. N Jump Clients total. N online. N offline. N passive." */
-export function summaryLine(s: Summary): string {
+export function summaryLine(s: ApiSummary): string {
   const n = (v: unknown) => safeText(v);
   return `${n(s.jump_items)} Jump Items total. ${n(s.jump_clients)} Jump Clients total. ${n(s.online)} online. ${n(s.offline)} offline. ${n(s.passive)} passive.`;
 }

@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino';
 import { Agent, type AgentOptions } from '../../agent/agent.js';
 import type { AgentIdentity } from '../../agent/config.js';
 import { SiteClient, probeCertificate } from '../../console/http.js';
+import type { ApiInstallerCreated, ApiJumpClient, ApiJumpClientDetail, ApiSummary } from '../../protocol/api.js';
 import { newEd25519Key, parseSitePin, sitePin } from '../../protocol/handshake.js';
 import type { Stats } from '../../protocol/messages.js';
 import { AGENT_BIN, CONSOLE_BIN, SITE_BIN, run, start, tempDir, waitFor, type Proc } from './processes.js';
@@ -143,13 +144,8 @@ export async function apiToken(url: string, certPem: string, user: string, passw
   return r.token;
 }
 
-export interface InstallerInfo {
-  uid: string;
-  key_info: string;
-  site_url: string;
-  site_pin: string;
-  expires_at: string;
-}
+/** The create response of `POST /api/v1/installers`: the installer plus KEY_INFO and the site's address. */
+export type InstallerInfo = ApiInstallerCreated;
 
 /** Creates an installer through the API. */
 export async function createInstaller(api: SiteClient, body: Record<string, unknown> = {}): Promise<InstallerInfo> {
@@ -253,21 +249,10 @@ export function foreignPin(): string {
   return sitePin(newEd25519Key());
 }
 
-export interface ClientJson {
-  id: number;
-  name: string;
-  status: string;
-  jump_group: string;
-  tag: string;
-  comments: string;
-  public_ip: string | null;
-  hostname: string | null;
-  duplicate_machine_id: boolean;
-  stats?: Record<string, unknown>;
-  [k: string]: unknown;
-}
+/** A jump client as the API lists it (protocol/api.ts), with its statistics where the route gives them. */
+export type ClientJson = ApiJumpClient & { stats?: ApiJumpClientDetail['stats'] };
 
-export async function listClients(api: SiteClient, query = ''): Promise<{ items: ClientJson[]; summary: Record<string, number> }> {
+export async function listClients(api: SiteClient, query = ''): Promise<{ items: ClientJson[]; summary: ApiSummary }> {
   return api.request('GET', `/api/v1/jump-clients${query ? '?' + query : ''}`);
 }
 

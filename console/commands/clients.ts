@@ -1,0 +1,115 @@
+/** The jump client commands: list (grouped by jump group and tag, with the seeds' totals line), show, edit, delete. */
+import { Option, type Command } from 'commander';
+import type { ApiJumpClientDetail, ApiJumpClientList } from '../../protocol/api.js';
+import { JumpError } from '../../protocol/errors.js';
+import { SEARCH_FIELDS } from '../../protocol/fields.js';
+import { collect, out, resolveClient, site } from '../cli.js';
+import { bytes, clientsTable, detailsTable, safeText, shortTime, summaryLine } from '../format.js';
+
+/** `jump clients [list]|show|edit|delete`. */
+export function registerClientCommands(program: Command): void {
+  const clients = program.command('clients').description('List, search, show, edit and delete jump clients.');
+
+  clients
+    .command('list', { isDefault: true })
+    .description('List jump clients, grouped by jump group and tag.')
+    .option('--search <text>', 'text to find (case-insensitive substring)')
+    .addOption(new Option('--field <field...>', `fields to search: ${SEARCH_FIELDS.join(', ')} (default: all)`).argParser(collect))
+    .option('--group <group>', 'only this jump group (a shared group or user:<name>)')
+    .option('--tag <tag>', 'only this tag')
+    .action(async (o, cmd: Command) => {
+      const fields = (o.field as string[] | undefined) ?? [];
+      for (const f of fields) {
+        if (!(SEARCH_FIELDS as readonly string[]).includes(f)) {
+          throw new JumpError('VALIDATION_FAILED', { field: '--field', detail: `Unknown field "${f}"; use ${SEARCH_FIELDS.join(', ')}.` });
+        }
+      }
+      const q = new URLSearchParams();
+      if (o.search) q.set('search', o.search);
+      if (fields.length) q.set('fields', fields.join(','));
+      if (o.group) q.set('group', o.group);
+      if (o.tag !== undefined) q.set('tag', o.tag);
+      const r = await site(cmd).request<ApiJumpClientList>('GET', `/api/v1/jump-clients?${q}`);
+      out(r, () => {
+        const dups = r.items.filter((c) => c.duplicate_machine_id).length;
+        const note = dups ? `\n${dups} online jump clients share a machine id with another one (a cloned disk image?).` : '';
+        return `${clientsTable(r.items)}\n${summaryLine(r.summary)}${note}`;
+      });
+    });
+
+  clients
+    .command('show <id|name>')
+    .description('Show one jump client with all its statistics.')
+    .action(async (ref: string, _o, cmd: Command) => {
+      const c = await resolveClient(site(cmd), ref);
+      const s = c.stats as Record<string, unknown>;
+      const bootTime = typeof s.boot_time === 'number' ? s.boot_time : null;
+      out({ item: c }, () =>
+        detailsTable([
+          ['ID', c.id],
+          ['Name', c.name],
+          ['Status', c.status + (c.duplicate_machine_id ? ' (another online jump client has the same machine id)' : '')],
+          ['Mode', c.mode],
+          ['Jump Group', c.jump_group],
+          ['Tag', c.tag],
+          ['Comments', c.comments],
+          ['Jump Method', c.jump_method],
+          ['Hostname', c.hostname],
+          ['FQDN', s.fqdn],
+          ['Public IP', c.public_ip],
+          ['Private IP', c.private_ips],
+          ['Console User', c.console_user],
+          ['Domain', c.domain],
+          ['Workgroup', c.workgroup],
+          ['Operating System', [s.os_name, s.os_version].filter(Boolean).join(' ')],
+          ['Platform', [s.platform, s.arch].filter(Boolean).join(' ')],
+          ['CPU', s.cpu_model ? `${s.cpu_model} (${s.cpu_cores} cores), load ${s.cpu_load_pct}%` : ''],
+          ['Memory', s.mem_total_bytes ? `${bytes(s.mem_used_bytes)} of ${bytes(s.mem_total_bytes)} used` : ''],
+          ['Disk', s.disk_total_bytes ? `${bytes(s.disk_used_bytes)} of ${bytes(s.disk_total_bytes)} used` : ''],
+          ['Up Since', bootTime ? shortTime(new Date(bootTime).toISOString()) : ''],
+          ['Agent Version', s.agent_version],
+          ['Last Connected', shortTime(c.last_connected)],
+          ['Last Disconnected', shortTime(c.last_disconnected as string | null)],
+          ['Last Access', shortTime(c.last_access as string | null)],
+          ['Installer', c.installer],
+          ['Created', shortTime(c.created_at as string | null)],
+        ]),
+      );
+    });
+
+  clients
+    .command('edit <id|name...>')
+    .description('Edit jump clients (seeds: Properties). An empty --tag returns them to the group top level.')
+    .option('--name <name>', 'jump item name, at most 128 characters ("" shows the hostname again)')
+    .option('--jump-group <group>', 'move to this jump group (a shared group or user:<name>)')
+    .option('--tag <tag>', 'tag, at most 64 characters ("" for none)')
+    .option('--comments <text>', 'comments, at most 1024 characters')
+    .action(async (refs: string[], o, cmd: Command) => {
+      const body: Record<string, string> = {};
+      if (o.name !== undefined) body.name = o.name;
+      if (o.jumpGroup !== undefined) body.jump_group = o.jumpGroup;
+      if (o.tag !== undefined) body.tag = o.tag;
+      if (o.comments !== undefined) body.comments = o.comments;
+      if (Object.keys(body).length === 0) {
+        throw new JumpError('VALIDATION_FAILED', { field: 'options', detail: 'Give at least one of --name, --jump-group, --tag, --comments.' });
+      }
+      const client = site(cmd);
+      // Resolve every reference first, so an unknown one changes nothing.
+      const targets = [];
+      for (const ref of refs) targets.push(await resolveClient(client, ref));
+      const items = [];
+      for (const t of targets) items.push((await client.request<{ item: ApiJumpClientDetail }>('PATCH', `/api/v1/jump-clients/${t.id}`, body)).item);
+      out({ items }, items.map((c) => `Updated jump client ${safeText(c.id)} (${safeText(c.name)}).`).join('\n'));
+    });
+
+  clients
+    .command('delete <id|name...>')
+    .description('Delete jump clients: they are revoked, disconnected and removed from the Jump interface.')
+    .action(async (refs: string[], _o, cmd: Command) => {
+      const client = site(cmd);
+      const ids: number[] = [];
+      for (const ref of refs) ids.push((await resolveClient(client, ref)).id);
+      const r = await client.request<{ deleted: number[] }>('POST', '/api/v1/jump-clients/delete', { ids });
+      out(r, `Deleted ${r.deleted.length} jump client${r.deleted.length === 1 ? '' : 's'}: ${r.deleted.map(safeText).join(', ')}.`);
+    });
+}

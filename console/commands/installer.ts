@@ -1,0 +1,188 @@
+/**
+ * The installer commands: `jump installer create` (KEY_INFO, shown once, and with --platform/--out
+ * the stamped installer file), list, show, revoke.
+ */
+import { Option, type Command } from 'commander';
+import { accessSync, constants, existsSync, rmSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ApiInstaller, ApiInstallerCreated } from '../../protocol/api.js';
+import { durationArg, positiveInt } from '../../protocol/cli-args.js';
+import { formatDuration } from '../../protocol/duration.js';
+import { JumpError } from '../../protocol/errors.js';
+import { OVERRIDABLE_FIELDS } from '../../protocol/fields.js';
+import { INSTALLER_VALID_MAX_MS, INSTALLER_VALID_MIN_MS } from '../../protocol/limits.js';
+import { BIN_PLATFORMS, binFileName, missingPackageFiles, writeBinInstaller, type BinPlatform } from '../../installer/bin-file.js';
+import { GENERIC_MSI, SITE_MSI, writeSiteMsi } from '../../installer/msi-file.js';
+import { EXE_PAYLOAD, WIN_EXE, exeFileName, writeExeInstaller } from '../../installer/exe-file.js';
+import type { Stamp } from '../../installer/stamp.js';
+import { collect, out, site } from '../cli.js';
+import { bytes, detailsTable, safeText, shortTime } from '../format.js';
+
+/** The settings stamped into an installer file, from the create response (which has the key). */
+function stampOf(r: ApiInstallerCreated): Stamp {
+  return {
+    format: 1,
+    uid: r.uid,
+    site_url: r.site_url,
+    site_pin: r.site_pin,
+    key_info: r.key_info,
+    expires_at: r.expires_at,
+    defaults: { name: r.name, jump_group: r.jump_group, tag: r.tag, comments: r.comments },
+    allow_override: r.allow_override as Stamp['allow_override'],
+  };
+}
+
+/** The details table of an installer; KEY_INFO and the site's address only in the create response. */
+const installerDetails = (i: ApiInstaller & Partial<ApiInstallerCreated>) =>
+  detailsTable([
+    ['Installer uid', i.uid],
+    ...(i.key_info ? ([['KEY_INFO', i.key_info]] as [string, unknown][]) : []),
+    ...(i.site_url ? ([['Site URL', i.site_url], ['Site pin', i.site_pin]] as [string, unknown][]) : []),
+    ['State', i.state],
+    ['Name', i.name],
+    ['Jump Group', i.jump_group],
+    ['Tag', i.tag],
+    ['Comments', i.comments],
+    ['Mode', i.mode],
+    ['Overridable', i.allow_override.join(', ') || 'none'],
+    ['Valid until', shortTime(i.expires_at)],
+    ['Uses', i.max_uses === null ? `${i.uses}` : `${i.uses} of ${i.max_uses}`],
+    ['Revoked', shortTime(i.revoked_at)],
+  ]);
+
+/** `jump installer create|list|show|revoke`. */
+export function registerInstallerCommands(program: Command): void {
+  const installer = program.command('installer').description('Mass-deployment installers (KEY_INFO).');
+
+  installer
+    .command('create')
+    .description('Create an installer; prints its uid and KEY_INFO (shown only now).')
+    .addOption(
+      new Option('--valid-for <duration>', 'how long the installer may enroll jump clients: 10m to 365d')
+        .argParser(durationArg('--valid-for', { min: INSTALLER_VALID_MIN_MS, max: INSTALLER_VALID_MAX_MS, hint: 'a duration from 10m to 365d, e.g. 90m, 12h or 7d' }))
+        .default(24 * 3_600_000, '1d'),
+    )
+    .option('--jump-group <group>', 'jump group for its jump clients (default: your personal group)')
+    .option('--tag <tag>', 'tag for its jump clients')
+    .option('--comments <text>', 'comments for its jump clients')
+    .option('--name <name>', 'name for its jump clients (default: their hostname)')
+    .option('--max-uses <n>', 'how many jump clients may enroll with it (default: 100)', positiveInt('--max-uses'))
+    .addOption(new Option('--mode <mode>', 'jump client mode').choices(['active', 'passive']).default('active'))
+    .option(
+      '--allow-override <fields>',
+      `fields the install command may override: ${OVERRIDABLE_FIELDS.join(',')}, or "none" (default: none)`,
+    )
+    .addOption(
+      new Option('--platform <platform>', 'also write the installer file for this platform (needs --out)').choices([...BIN_PLATFORMS, 'windows-x64']),
+    )
+    .option('--out <dir>', 'directory to write the installer file to (bomgar-scc-<uid>.bin; for windows-x64 bomgar-scc-<uid>.exe and the site\'s bomgar-scc-win64.msi)')
+    .option('--package-dir <dir>', 'the packaged jump-client to stamp (default: dist/package/<platform>, from `npm run package`)')
+    .action(async (o, cmd: Command) => {
+      // The installer file can be made only now (KEY_INFO is shown once): check what it needs first,
+      // so a bad --out or a missing package does not leave an installer on the site.
+      let packageDir: string | undefined;
+      if (o.platform !== undefined || o.out !== undefined) {
+        if (o.platform === undefined || o.out === undefined) {
+          throw new JumpError('VALIDATION_FAILED', { field: o.out === undefined ? '--out' : '--platform', detail: 'Give --platform and --out together.' });
+        }
+        const pkgPlatform = o.platform === 'windows-x64' ? 'win-x64' : o.platform;
+        packageDir = resolve(o.packageDir ?? fileURLToPath(new URL(`../package/${pkgPlatform}`, import.meta.url)));
+        const missing =
+          o.platform === 'windows-x64' ? [GENERIC_MSI, WIN_EXE, ...EXE_PAYLOAD].filter((f) => !existsSync(join(packageDir!, f))) : missingPackageFiles(packageDir);
+        if (missing.length > 0) {
+          throw new JumpError('VALIDATION_FAILED', {
+            field: '--package-dir',
+            detail: `${packageDir} lacks ${missing.join(', ')}: run \`npm run package\` first, or pass --package-dir.`,
+          });
+        }
+        try {
+          if (!statSync(o.out).isDirectory()) throw new Error('not a directory');
+          accessSync(o.out, constants.W_OK);
+        } catch {
+          throw new JumpError('VALIDATION_FAILED', { field: '--out', detail: `--out: ${o.out} is not a writable directory.` });
+        }
+      }
+      let allow: string[] | undefined;
+      if (o.allowOverride !== undefined) {
+        allow = o.allowOverride === 'none' ? [] : collect(o.allowOverride);
+        for (const f of allow) {
+          if (!(OVERRIDABLE_FIELDS as readonly string[]).includes(f)) {
+            throw new JumpError('VALIDATION_FAILED', { field: '--allow-override', detail: `Unknown field "${f}"; use ${OVERRIDABLE_FIELDS.join(', ')} or none.` });
+          }
+        }
+      }
+      const body = {
+        valid_for_ms: o.validFor,
+        jump_group: o.jumpGroup,
+        tag: o.tag,
+        comments: o.comments,
+        name: o.name,
+        max_uses: o.maxUses,
+        mode: o.mode,
+        allow_override: allow,
+      };
+      const client = site(cmd);
+      const r = await client.request<ApiInstallerCreated>('POST', '/api/v1/installers', body);
+      let file: { path: string; bytes: number } | null = null;
+      let msiFile: { path: string; bytes: number } | null = null;
+      if (packageDir !== undefined) {
+        try {
+          if (o.platform === 'windows-x64') {
+            file = await writeExeInstaller(packageDir, stampOf(r), o.out);
+            msiFile = await writeSiteMsi(packageDir, r.site_url, r.site_pin, o.out);
+          } else file = await writeBinInstaller(packageDir, stampOf(r), o.out, o.platform as BinPlatform);
+        } catch (err) {
+          // Without its files the installer is of no use and its key is lost: revoke it, and remove
+          // the EXE when the MSI after it failed (a file holding a revoked key helps nobody).
+          if (file) rmSync(file.path, { force: true });
+          await client.request('POST', `/api/v1/installers/${encodeURIComponent(r.uid)}/revoke`, {}).catch(() => undefined);
+          throw new JumpError('INTERNAL_ERROR', { detail: `Writing the installer file failed (${(err as Error).message}); installer ${r.uid} was revoked.` });
+        }
+      }
+      const result = file ? { ...r, file: file.path, file_bytes: file.bytes, ...(msiFile ? { msi: msiFile.path, msi_bytes: msiFile.bytes } : {}) } : r;
+      out(result, () =>
+        [
+          installerDetails(r),
+          ...(file && msiFile
+            ? [
+                `Installer file: ${file.path} (${bytes(file.bytes)}). Run it as: ${exeFileName(r.uid)} --install-dir DIR [--jc-tag T] [--silent]`,
+                `The site's generic MSI (one for every installer): ${msiFile.path} (${bytes(msiFile.bytes)}). Deploy with:`,
+                `  msiexec /i ${SITE_MSI} KEY_INFO=${r.key_info} jc_jump_group=... jc_tag=... /quiet`,
+              ]
+            : file
+              ? [`Installer file: ${file.path} (${bytes(file.bytes)}). Run it as: sh ./${binFileName(r.uid, o.platform as BinPlatform)} --install-dir DIR [--user USER]`]
+              : []),
+          `Valid for ${formatDuration(o.validFor)}. Keep KEY_INFO${file ? ' and the installer file' : ''} secret: the key is not shown again.`,
+        ].join('\n'),
+      );
+    });
+
+  installer
+    .command('list')
+    .action(async (_o, cmd: Command) => {
+      const r = await site(cmd).request<{ items: ApiInstaller[] }>('GET', '/api/v1/installers');
+      out(r, () =>
+        r.items.length === 0
+          ? 'No installers.'
+          : r.items
+              .map((i) => `${safeText(i.uid)}  ${safeText(i.state).padEnd(20)} ${safeText(i.jump_group)}  tag=${safeText(i.tag)}  until ${shortTime(i.expires_at)}  uses ${safeText(i.uses)}${i.max_uses ? '/' + safeText(i.max_uses) : ''}`)
+              .join('\n'),
+      );
+    });
+
+  installer
+    .command('show <uid>')
+    .action(async (uid: string, _o, cmd: Command) => {
+      const r = await site(cmd).request<{ item: ApiInstaller }>('GET', `/api/v1/installers/${encodeURIComponent(uid)}`);
+      out(r, () => installerDetails(r.item));
+    });
+
+  installer
+    .command('revoke <uid>')
+    .description('Revoke an installer: no jump client may enroll with it any more.')
+    .action(async (uid: string, _o, cmd: Command) => {
+      const r = await site(cmd).request<{ item: ApiInstaller }>('POST', `/api/v1/installers/${encodeURIComponent(uid)}/revoke`, {});
+      out(r, `Installer ${uid} revoked.`);
+    });
+}
