@@ -2,7 +2,7 @@
 /**
  * `jump-client`: the endpoint program (packaged as one executable, docs/packaging.md).
  *
- *   jump-client install [--install-dir D] [--jc-*] [--silent] [--user U]   what the .bin runs (installer/cli.ts)
+ *   jump-client install [--install-dir D] [--jc-*] [--silent] [--user U]   what the .bin runs (agent/install/cli.ts)
  *   jump-client start|stop|restart|status [--install-dir D]              what DIR/init-script runs
  *   jump-client run --config DIR [--run-as U] [--site URL --key-info KEY --site-pin PIN]
  *                   [--jc-name N] [--jc-jump-group G] [--jc-tag T] [--jc-comments C]
@@ -32,12 +32,12 @@ import { JumpError } from '../protocol/errors.js';
 import { VERSION } from '../protocol/version.js';
 import { Agent } from './agent.js';
 import { AgentConfig, checkRootOnlyDir, identityFromConfig } from './config.js';
-import { lookupAccount } from '../installer/accounts.js';
+import { lookupAccount } from './install/accounts.js';
 import { collectStats } from './stats.js';
 import { requestedFieldsSchema } from '../protocol/messages.js';
-import { addInstallerCommands, addMsiCommands, implicitInstall } from '../installer/cli.js';
-import { removeWindowsDir, unregisterWindows } from '../installer/windows.js';
-import { agentState, installPaths, readInstallConf, stopAgent } from '../installer/service.js';
+import { addInstallerCommands, addMsiCommands, implicitInstall } from './install/cli.js';
+import { removeWindowsDir, unregisterWindows } from './install/windows.js';
+import { agentState, installPaths, readInstallConf, stopAgent } from './install/service.js';
 
 // node-machine-id is CommonJS with an `__esModule` flag: Node's ESM loader offers it only as
 // `default`, esbuild's CommonJS bundle (the packaged build) only by name. Take whichever exists.

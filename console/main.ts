@@ -29,10 +29,11 @@ import { accessSync, constants, existsSync, rmSync, statSync, writeFileSync } fr
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BIN_PLATFORMS, binFileName, missingPackageFiles, writeBinInstaller, type BinPlatform } from '../installer/bin-file.js';
-import { GENERIC_MSI, SITE_MSI, writeSiteMsi } from '../installer/msi-file.js';
-import { EXE_PAYLOAD, WIN_EXE, exeFileName, writeExeInstaller } from '../installer/exe-file.js';
-import type { Stamp } from '../installer/stamp.js';
+import { BIN_PLATFORMS, binFileName, missingPackageFiles, writeBinInstaller, type BinPlatform } from './installer-files/bin-file.js';
+import { GENERIC_MSI, SITE_MSI, writeSiteMsi } from './installer-files/msi-file.js';
+import { EXE_PAYLOAD, WIN_EXE } from '../protocol/exe-overlay.js';
+import { exeFileName, writeExeInstaller } from './installer-files/exe-file.js';
+import type { Stamp } from '../protocol/stamp.js';
 import shellQuote from 'shell-quote';
 
 const { quote } = shellQuote;

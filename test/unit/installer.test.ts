@@ -8,11 +8,11 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN_STUB, renderStub } from '../../installer/bin-file.js';
-import { INSTALLER_FLAGS, msiPropertyOf } from '../../installer/flags.js';
-import { checkInstallDir, checkOverrides, requestedFromOptions } from '../../installer/install.js';
-import { cronEntry, formatInstallConf, readInstallConf, systemdUnit } from '../../installer/service.js';
-import { stampSchema, type Stamp } from '../../installer/stamp.js';
+import { BIN_STUB, renderStub } from '../../console/installer-files/bin-file.js';
+import { INSTALLER_FLAGS, msiPropertyOf } from '../../protocol/jc-flags.js';
+import { checkInstallDir, checkOverrides, requestedFromOptions } from '../../agent/install/install.js';
+import { cronEntry, formatInstallConf, readInstallConf, systemdUnit } from '../../agent/install/service.js';
+import { stampSchema, type Stamp } from '../../protocol/stamp.js';
 import { JumpError } from '../../protocol/errors.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'jump-installer-unit-'));

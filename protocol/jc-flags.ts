@@ -5,7 +5,7 @@
  * EXE installers, and the rule for the MSI: drop the leading dashes, turn the remaining dashes
  * into underscores, give the value with `=`; with two exceptions, `installdir` (no dash) and
  * `/quiet` instead of `--silent`. `msiProperty` is that MSI twin; the commander options of
- * `jump-client install` (installer/cli.ts) and the MSI's properties and custom actions
+ * `jump-client install` (agent/install/cli.ts) and the MSI's properties and custom actions
  * (packaging/build.mjs fills packaging/jump-client.wxs) are both made from this table. It imports
  * nothing, so the build can load it without the rest of the code.
  */

@@ -21,13 +21,13 @@
 import { accessSync, chmodSync, constants, copyFileSync, cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { AgentConfig } from '../agent/config.js';
-import { JumpError } from '../protocol/errors.js';
-import { OVERRIDABLE_FIELDS, type OverridableField } from '../protocol/fields.js';
-import { requestedFieldsSchema, type RequestedFields } from '../protocol/messages.js';
-import { VERSION } from '../protocol/version.js';
+import { AgentConfig } from '../config.js';
+import { JumpError } from '../../protocol/errors.js';
+import { OVERRIDABLE_FIELDS, type OverridableField } from '../../protocol/fields.js';
+import { requestedFieldsSchema, type RequestedFields } from '../../protocol/messages.js';
+import { VERSION } from '../../protocol/version.js';
 import { lookupAccount, unreachableAncestor, unsafeAncestor, type Account } from './accounts.js';
-import { INSTALLER_FLAGS } from './flags.js';
+import { INSTALLER_FLAGS } from '../../protocol/jc-flags.js';
 import {
   CRON_DIR,
   bootFiles,
@@ -40,7 +40,7 @@ import {
   systemdUnit,
   type InstallConf,
 } from './service.js';
-import type { Stamp } from './stamp.js';
+import type { Stamp } from '../../protocol/stamp.js';
 
 /** The parsed flags (commander's camelCase names of INSTALLER_FLAGS). */
 export interface InstallOptions {

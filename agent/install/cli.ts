@@ -10,21 +10,21 @@
  * damaged). Every failure is also appended to the install log (root: /var/log/jump-client-install.log,
  * others: ~/.jump-client-install.log) and, where `logger` exists, to syslog (seeds: "check the
  * operating system's event log for installation errors"). With --silent nothing is printed.
- * start/stop/restart/status exit with the LSB codes of installer/service.ts.
+ * start/stop/restart/status exit with the LSB codes of agent/install/service.ts.
  */
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { JumpError, type ErrorCode } from '../protocol/errors.js';
-import { isPackaged, packageDir } from '../agent/native.js';
-import { INSTALLER_FLAGS } from './flags.js';
-import { AgentConfig, identityFromConfig } from '../agent/config.js';
+import { JumpError, type ErrorCode } from '../../protocol/errors.js';
+import { isPackaged, packageDir } from '../native.js';
+import { INSTALLER_FLAGS } from '../../protocol/jc-flags.js';
+import { AgentConfig, identityFromConfig } from '../config.js';
 import { install, installSummary, requestedFromOptions, type InstallOptions } from './install.js';
 import { LSB, readInstallConf, startAgent, statusAgent, stopAgent, type ActionResult } from './service.js';
-import { STAMP_FILE, readStamp } from './stamp.js';
-import { extractOverlay, findOverlay } from './exe-file.js';
+import { STAMP_FILE, readStamp } from '../../protocol/stamp.js';
+import { extractOverlay, findOverlay } from './exe-overlay.js';
 import { installWindows, startService } from './windows.js';
 import { checkWindowsAcls, setWindowsAcls } from './windows-acl.js';
 
@@ -164,7 +164,7 @@ function msiValue(v: string | undefined): string | undefined {
  * `jump-client msi-configure`: the MSI's deferred custom action (packaging/jump-client.wxs). Writes
  * the config of the jump client the MSI just installed into INSTALLDIR, from KEY_INFO, the site
  * stamped into the MSI and the jc_* properties, and sets and checks INSTALLDIR's ACLs (service
- * mode rule, installer/windows-acl.ts). A failure exits 1, which makes msiexec roll the
+ * mode rule, agent/install/windows-acl.ts). A failure exits 1, which makes msiexec roll the
  * whole install back. Registering the Windows service is not done yet (issue #5).
  */
 export function addMsiCommands(program: Command): void {
@@ -189,7 +189,7 @@ export function addMsiCommands(program: Command): void {
         if (!key || !/^[a-z0-9]{8,128}$/.test(key)) throw new JumpError('VALIDATION_FAILED', { field: 'KEY_INFO', detail: 'KEY_INFO: give the installer key on the msiexec line, KEY_INFO=<key>.' });
         const requested = requestedFromOptions({ jcJumpGroup: msiValue(o.jcJumpGroup), jcTag: msiValue(o.jcTag), jcComments: msiValue(o.jcComments), jcName: msiValue(o.jcName) });
         // Explicit, non-inherited ACLs on INSTALLDIR before KEY_INFO is written (security issue #12,
-        // item 5; installer/windows-acl.ts): a custom installdir inherits its parent's ACL.
+        // item 5; agent/install/windows-acl.ts): a custom installdir inherits its parent's ACL.
         mkdirSync(join(dir, 'config'), { recursive: true });
         setWindowsAcls(dir, 'service');
         const cfg = new AgentConfig(join(dir, 'config'));
