@@ -2,10 +2,11 @@
 /**
  * `jump-client`: the endpoint program (packaged as one executable, docs/packaging.md).
  *
- *   jump-client install [--install-dir D] [--jc-*] [--silent] [--user U]   what the .bin runs (installer/cli.ts)
+ *   jump-client install [--install-dir D] [--jc-*] [--silent] [--user U]   what the .bin runs (agent/install/cli.ts)
  *   jump-client start|stop|restart|status [--install-dir D]              what DIR/init-script runs
  *   jump-client run --config DIR [--run-as U] [--site URL --key-info KEY --site-pin PIN]
  *                   [--jc-name N] [--jc-jump-group G] [--jc-tag T] [--jc-comments C]
+ *                   (the --jc-* flags: protocol/jc-flags.ts; to requested fields: protocol/jc-options.ts)
  *   jump-client uninstall --install-dir D | --config DIR                 what DIR/uninstall runs
  *   jump-client disable|enable --config DIR
  *
@@ -29,15 +30,17 @@ import * as nodeMachineId from 'node-machine-id';
 import { pino, type Logger } from 'pino';
 import { positiveInt } from '../protocol/cli-args.js';
 import { JumpError } from '../protocol/errors.js';
+import { JC_FLAGS, optionSpec } from '../protocol/jc-flags.js';
+import { jcValues, parseJcOptions } from '../protocol/jc-options.js';
+import { normalizeKeyInfo } from '../protocol/key-info.js';
 import { VERSION } from '../protocol/version.js';
 import { Agent } from './agent.js';
 import { AgentConfig, checkRootOnlyDir, identityFromConfig } from './config.js';
-import { lookupAccount } from '../installer/accounts.js';
+import { lookupAccount } from './install/accounts.js';
 import { collectStats } from './stats.js';
-import { requestedFieldsSchema } from '../protocol/messages.js';
-import { addInstallerCommands, addMsiCommands, implicitInstall } from '../installer/cli.js';
-import { removeWindowsDir, unregisterWindows } from '../installer/windows.js';
-import { agentState, installPaths, readInstallConf, stopAgent } from '../installer/service.js';
+import { addInstallerCommands, addMsiCommands, implicitInstall } from './install/cli.js';
+import { removeWindowsDir, unregisterWindows } from './install/windows.js';
+import { agentState, installPaths, readInstallConf, stopAgent } from './install/service.js';
 
 // node-machine-id is CommonJS with an `__esModule` flag: Node's ESM loader offers it only as
 // `default`, esbuild's CommonJS bundle (the packaged build) only by name. Take whichever exists.
@@ -72,17 +75,16 @@ function openLog(file: string, toStderr: boolean, level: string): Logger {
 
 const program = new Command('jump-client').description('The jump client: keeps this machine reachable from its site.').version(VERSION).showHelpAfterError();
 
-program
+const runCommand = program
   .command('run')
   .description('Run the agent in the foreground.')
   .requiredOption('--config <dir>', 'config directory (identity, settings, log)')
   .option('--site <url>', 'site URL, e.g. https://jump.example.com:8443 (first start)')
   .option('--key-info <key>', 'installer key, KEY_INFO (first start)')
-  .option('--site-pin <pin>', 'the site identity to pin, ed25519:... (first start)')
-  .option('--jc-name <name>', 'jump item name to ask for at enrollment (first start)')
-  .option('--jc-jump-group <group>', 'jump group to ask for: user:<username> or a shared group (first start)')
-  .option('--jc-tag <tag>', 'tag to ask for (first start)')
-  .option('--jc-comments <text>', 'comments to ask for (first start)')
+  .option('--site-pin <pin>', 'the site identity to pin, ed25519:... (first start)');
+// The `--jc-*` options, from the one table (protocol/jc-flags.ts): what to ask for at enrollment.
+for (const f of JC_FLAGS) runCommand.addOption(new Option(optionSpec(f), `ask for it at enrollment (first start): ${f.help}`));
+runCommand
   .option('--run-as <user>', 'service mode (the agent runs as root): the user Jump sessions run as')
   .option('--log-stderr', 'also write the log to standard error')
   .option('--log-level <level>', 'pino log level', 'info')
@@ -102,26 +104,17 @@ program
       if (o.site) cfg.update({ site_url: o.site });
       if (o.sitePin) cfg.update({ site_pin: o.sitePin });
       if (o.machineId) cfg.update({ machine_id: o.machineId });
-      const requested = {
-        ...(o.jcName !== undefined ? { name: o.jcName } : {}),
-        ...(o.jcJumpGroup !== undefined ? { jump_group: o.jcJumpGroup } : {}),
-        ...(o.jcTag !== undefined ? { tag: o.jcTag } : {}),
-        ...(o.jcComments !== undefined ? { comments: o.jcComments } : {}),
-      };
-      if (Object.keys(requested).length > 0) {
+      if (Object.keys(jcValues(o)).length > 0) {
         if (cfg.data.client_id !== undefined) log.warn('already enrolled; --jc-* options ignored (edit the jump client in the console)');
         else {
-          const r = requestedFieldsSchema.safeParse(requested);
-          if (!r.success) {
-            const issue = r.error.issues[0];
-            throw new Error(`--jc-${String(issue.path[0]).replace('_', '-')}: ${issue.message}`);
-          }
-          cfg.update({ requested: r.data });
+          const r = parseJcOptions(o);
+          if (!r.ok) throw new Error(`${r.flag}: ${r.problem}`);
+          cfg.update({ requested: r.requested });
         }
       }
       if (o.keyInfo) {
         if (cfg.data.client_id !== undefined) log.warn('already enrolled; --key-info ignored');
-        else cfg.update({ key_info: o.keyInfo.trim().toLowerCase() });
+        else cfg.update({ key_info: normalizeKeyInfo(o.keyInfo) });
       }
       const expiresAt = cfg.data.installer_expires_at;
       if (cfg.data.client_id === undefined && expiresAt !== undefined && Date.now() >= expiresAt) {

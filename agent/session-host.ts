@@ -24,7 +24,7 @@ import { lookup } from 'node:dns/promises';
 import { existsSync } from 'node:fs';
 import { BlockList, connect as tcpConnect, isIP } from 'node:net';
 import { userInfo } from 'node:os';
-import { lookupAccount } from '../installer/accounts.js';
+import { lookupAccount } from './install/accounts.js';
 import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
 import WebSocket from 'ws';

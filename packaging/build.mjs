@@ -261,9 +261,9 @@ const MSI_SECURE = ['INSTALLDIR', 'KEY_INFO', 'SITE_URL', 'SITE_PIN', 'JC_JUMP_G
  * which wixl would fill itself from a hand-written row and fail; HideTarget on the configure
  * action, so KEY_INFO stays out of msiexec logs).
  */
-/** installer/flags.ts, transpiled here with esbuild (the build runs before or without tsc). */
+/** protocol/jc-flags.ts, transpiled here with esbuild (the build runs before or without tsc). */
 async function installerFlags() {
-  const r = await esbuild.build({ entryPoints: [join(root, 'installer', 'flags.ts')], bundle: true, platform: 'node', format: 'esm', write: false, logLevel: 'error' });
+  const r = await esbuild.build({ entryPoints: [join(root, 'protocol', 'jc-flags.ts')], bundle: true, platform: 'node', format: 'esm', write: false, logLevel: 'error' });
   const mod = await import(`data:text/javascript;base64,${Buffer.from(r.outputFiles[0].text).toString('base64')}`);
   return mod.INSTALLER_FLAGS;
 }
@@ -310,7 +310,7 @@ async function buildMsi(dir, work) {
   writeFileSync(libWxs, heat);
   const w = await flagWix();
   const wxs = readFileSync(join(root, 'packaging', 'jump-client.wxs'), 'utf8')
-    .replace('<!-- @@FLAG_PROPERTIES@@ (made from installer/flags.ts by packaging/build.mjs) -->', w.props.join('\n    '))
+    .replace('<!-- @@FLAG_PROPERTIES@@ (made from protocol/jc-flags.ts by packaging/build.mjs) -->', w.props.join('\n    '))
     .replace('<!-- @@FLAG_COPY_ACTIONS@@ -->', w.actions.join('\n    '))
     .replace('<!-- @@FLAG_COPY_SEQUENCE@@ (60 and up: after AppSearch, before CostInitialize) -->', w.sequence.join('\n      '))
     .replace('@@CONFIGURE_ARGS@@', xmlAttr(w.args));
@@ -356,7 +356,7 @@ async function buildPlatform(platform, bundleText, work) {
     bundleText,
     ...filesUnder(ptySrc).filter((f) => f.endsWith('.node') || f.endsWith('.dll') || f.endsWith('.exe')).map((f) => readFileSync(join(ptySrc, f))),
     ...scriptTexts,
-    ...(platform === 'win-x64' ? ['packaging/jump-client.wxs', 'packaging/jump-client-service.xml', 'installer/flags.ts'].map((f) => readFileSync(join(root, f))) : []),
+    ...(platform === 'win-x64' ? ['packaging/jump-client.wxs', 'packaging/jump-client-service.xml', 'protocol/jc-flags.ts'].map((f) => readFileSync(join(root, f))) : []),
   );
   const manifest = join(outDir, 'build.json');
   if (!args.force && existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).hash === hash) {

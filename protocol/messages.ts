@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { agentText, commentsField, isPrintableText, jumpGroupRef, nameField, tagField } from './fields.js';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
+import { keyInfoField } from './key-info.js';
 
 /** Protocol version spoken by this build. The site accepts versions in [PROTOCOL_MIN, PROTOCOL_VERSION]. */
 export const PROTOCOL_VERSION = 1;
@@ -84,7 +85,7 @@ export const helloSchema = z.strictObject({
 });
 export const enrollSchema = z.strictObject({
   t: z.literal('enroll'),
-  key_info: z.string().min(8).max(128).regex(/^[a-z0-9]+$/),
+  key_info: keyInfoField,
   public_key: publicKey,
   machine_id: agentId,
   requested: requestedFieldsSchema,

@@ -12,10 +12,11 @@ import { formatDuration } from '../../protocol/duration.js';
 import { JumpError } from '../../protocol/errors.js';
 import { OVERRIDABLE_FIELDS } from '../../protocol/fields.js';
 import { INSTALLER_VALID_MAX_MS, INSTALLER_VALID_MIN_MS } from '../../protocol/limits.js';
-import { BIN_PLATFORMS, binFileName, missingPackageFiles, writeBinInstaller, type BinPlatform } from '../../installer/bin-file.js';
-import { GENERIC_MSI, SITE_MSI, writeSiteMsi } from '../../installer/msi-file.js';
-import { EXE_PAYLOAD, WIN_EXE, exeFileName, writeExeInstaller } from '../../installer/exe-file.js';
-import type { Stamp } from '../../installer/stamp.js';
+import { BIN_PLATFORMS, binFileName, missingPackageFiles, writeBinInstaller, type BinPlatform } from '../installer-files/bin-file.js';
+import { GENERIC_MSI, SITE_MSI, writeSiteMsi } from '../installer-files/msi-file.js';
+import { EXE_PAYLOAD, WIN_EXE } from '../../protocol/exe-overlay.js';
+import { exeFileName, writeExeInstaller } from '../installer-files/exe-file.js';
+import type { Stamp } from '../../protocol/stamp.js';
 import { collect, out, site } from '../cli.js';
 import { bytes, detailsTable, safeText, shortTime } from '../format.js';
 

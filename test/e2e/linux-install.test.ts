@@ -496,7 +496,7 @@ describe.runIf(isRoot)('headless Linux install from bomgar-scc-<uid>.bin', () =>
     const dir = optDir('unit check');
     const inst = await sh(['sh', binPath, '--install-dir', dir, '--user', userA.name]);
     expect(inst.code, inst.stderr).toBe(0);
-    const { systemdUnit } = await import('../../installer/service.js');
+    const { systemdUnit } = await import('../../agent/install/service.js');
     const unitFile = join(tempDir('jump-unit-'), 'jump-client-0123456789ab.service');
     writeFileSync(unitFile, systemdUnit(dir, userA.name));
     const ok = await run('systemd-analyze', ['verify', unitFile]);

@@ -20,7 +20,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { INSTALLER_FLAGS } from '../../installer/flags.js';
+import { INSTALLER_FLAGS } from '../../protocol/jc-flags.js';
 import { cleanup, ROOT, run, start, tempDir, waitFor, type Proc } from '../helpers/processes.js';
 import { jump, listClients, startTestSite, type TestSite } from '../helpers/site.js';
 

@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sessionSpawn } from '../../agent/session-host.js';
-import { unsafeAncestor } from '../../installer/accounts.js';
+import { unsafeAncestor } from '../../agent/install/accounts.js';
 
 const isRoot = process.getuid?.() === 0;
 const tmp = mkdtempSync('/tmp/jump-priv-');

@@ -1,6 +1,7 @@
 /**
  * The installer's pieces that need no site: the flag table and its MSI twins (seeds: the
- * msiexec rule and its two exceptions), the .bin stub's offset, install.conf, the cron.d and
+ * msiexec rule and its two exceptions), the --jc-* mapping, KEY_INFO's shape, the EXE overlay
+ * trailer, the .bin stub's offset, install.conf, the cron.d and
  * systemd quoting, and the checks that run before anything is written.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -8,11 +9,14 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN_STUB, renderStub } from '../../installer/bin-file.js';
-import { INSTALLER_FLAGS, msiPropertyOf } from '../../installer/flags.js';
-import { checkInstallDir, checkOverrides, requestedFromOptions } from '../../installer/install.js';
-import { cronEntry, formatInstallConf, readInstallConf, systemdUnit } from '../../installer/service.js';
-import { stampSchema, type Stamp } from '../../installer/stamp.js';
+import { BIN_STUB, renderStub } from '../../console/installer-files/bin-file.js';
+import { INSTALLER_FLAGS, JC_FLAGS, msiPropertyOf, optionKey } from '../../protocol/jc-flags.js';
+import { jcValues, parseJcOptions } from '../../protocol/jc-options.js';
+import { EXE_TRAILER_BYTES, exeTrailer, overlayFromTrailer } from '../../protocol/exe-overlay.js';
+import { keyInfoField, normalizeKeyInfo } from '../../protocol/key-info.js';
+import { checkInstallDir, checkOverrides, requestedFromOptions } from '../../agent/install/install.js';
+import { cronEntry, formatInstallConf, readInstallConf, systemdUnit } from '../../agent/install/service.js';
+import { stampSchema, type Stamp } from '../../protocol/stamp.js';
 import { JumpError } from '../../protocol/errors.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'jump-installer-unit-'));
@@ -43,6 +47,35 @@ describe('installer flags and their MSI twins (seeds: msiexec parameters)', () =
       '--silent': '/quiet',
     });
     for (const f of INSTALLER_FLAGS.filter((x) => x.flag !== '--user')) expect(f.msiProperty).toBe(msiPropertyOf(f.flag));
+  });
+});
+
+describe('--jc-* options to requested fields (one mapping for install, run and msi-configure)', () => {
+  it("names the options as commander does and maps each to its field", () => {
+    expect(JC_FLAGS.map((f) => optionKey(f.flag)).sort()).toEqual(['jcComments', 'jcJumpGroup', 'jcName', 'jcTag']);
+    expect(jcValues({ jcTag: 't', jcJumpGroup: 'g', jcName: undefined })).toEqual({ tag: 't', jump_group: 'g' });
+    expect(parseJcOptions({})).toEqual({ ok: true, requested: {} });
+  });
+
+  it('refuses a bad value naming its flag, without throwing', () => {
+    const r = parseJcOptions({ jcTag: 'fine', jcName: '' });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.flag).toBe('--jc-name');
+  });
+});
+
+describe('KEY_INFO and the EXE overlay trailer', () => {
+  it('accepts 8 to 128 lowercase letters and digits, after trimming and lowercasing what was typed', () => {
+    expect(keyInfoField.safeParse(normalizeKeyInfo('  ABCdef123  ')).success).toBe(true);
+    for (const bad of ['short', 'x'.repeat(129), 'has-dash-inside', 'UPPERCASE']) expect(keyInfoField.safeParse(bad).success).toBe(false);
+  });
+
+  it('reads back the payload length it wrote, and refuses a trailer without the magic or with a length past the file', () => {
+    const t = exeTrailer(1000);
+    expect(t.length).toBe(EXE_TRAILER_BYTES);
+    expect(overlayFromTrailer(t, 5000)).toEqual({ start: 5000 - EXE_TRAILER_BYTES - 1000, length: 1000 });
+    expect(overlayFromTrailer(t, 500)).toBeNull();
+    expect(overlayFromTrailer(Buffer.alloc(EXE_TRAILER_BYTES), 5000)).toBeNull();
   });
 });
 

@@ -17,7 +17,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { aclViolations, checkWindowsAcls, icaclsSetArgs, parseDacl, parseIcaclsSave, setWindowsAcls, SID } from '../../installer/windows-acl.js';
+import { aclViolations, checkWindowsAcls, icaclsSetArgs, parseDacl, parseIcaclsSave, setWindowsAcls, SID } from '../../agent/install/windows-acl.js';
 import { JumpError } from '../../protocol/errors.js';
 
 const utf16 = (s: string, bom = true) => Buffer.concat([bom ? Buffer.from([0xff, 0xfe]) : Buffer.alloc(0), Buffer.from(s, 'utf16le')]);

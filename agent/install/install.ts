@@ -21,13 +21,14 @@
 import { accessSync, chmodSync, constants, copyFileSync, cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { AgentConfig } from '../agent/config.js';
-import { JumpError } from '../protocol/errors.js';
-import { OVERRIDABLE_FIELDS, type OverridableField } from '../protocol/fields.js';
-import { requestedFieldsSchema, type RequestedFields } from '../protocol/messages.js';
-import { VERSION } from '../protocol/version.js';
+import { AgentConfig } from '../config.js';
+import { JumpError } from '../../protocol/errors.js';
+import { OVERRIDABLE_FIELDS, type OverridableField } from '../../protocol/fields.js';
+import type { RequestedFields } from '../../protocol/messages.js';
+import { parseJcOptions, type JcOptions } from '../../protocol/jc-options.js';
+import { VERSION } from '../../protocol/version.js';
 import { lookupAccount, unreachableAncestor, unsafeAncestor, type Account } from './accounts.js';
-import { INSTALLER_FLAGS } from './flags.js';
+import { flagOfField } from '../../protocol/jc-flags.js';
 import {
   CRON_DIR,
   bootFiles,
@@ -40,15 +41,11 @@ import {
   systemdUnit,
   type InstallConf,
 } from './service.js';
-import type { Stamp } from './stamp.js';
+import type { Stamp } from '../../protocol/stamp.js';
 
 /** The parsed flags (commander's camelCase names of INSTALLER_FLAGS). */
-export interface InstallOptions {
+export interface InstallOptions extends JcOptions {
   installDir?: string;
-  jcJumpGroup?: string;
-  jcTag?: string;
-  jcComments?: string;
-  jcName?: string;
   silent?: boolean;
   user?: string;
   /** Windows only: register but do not start. */
@@ -70,23 +67,14 @@ export const SERVICE_DEFAULT_DIR = '/opt/jumpclient';
 /** Files of the package that go into every install dir (beside them: lib/). */
 const PACKAGE_FILES = ['jump-client', 'init-script', 'uninstall'];
 
-const flagOf = (field: OverridableField) => INSTALLER_FLAGS.find((f) => f.field === field)!.flag;
-
-/** The fields asked for on the command line, validated (VALIDATION_FAILED names the flag). */
+/**
+ * The fields asked for on the command line (`--jc-*`, protocol/jc-options.ts), validated.
+ * Throws VALIDATION_FAILED naming the flag.
+ */
 export function requestedFromOptions(o: InstallOptions): RequestedFields {
-  const requested = {
-    ...(o.jcName !== undefined ? { name: o.jcName } : {}),
-    ...(o.jcJumpGroup !== undefined ? { jump_group: o.jcJumpGroup } : {}),
-    ...(o.jcTag !== undefined ? { tag: o.jcTag } : {}),
-    ...(o.jcComments !== undefined ? { comments: o.jcComments } : {}),
-  };
-  const r = requestedFieldsSchema.safeParse(requested);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    const flag = flagOf(issue.path[0] as OverridableField);
-    throw new JumpError('VALIDATION_FAILED', { field: flag, detail: `${flag}: ${issue.message}.` });
-  }
-  return r.data;
+  const r = parseJcOptions(o);
+  if (!r.ok) throw new JumpError('VALIDATION_FAILED', { field: r.flag, detail: `${r.flag}: ${r.problem}.` });
+  return r.requested;
 }
 
 /**
@@ -97,7 +85,7 @@ export function checkOverrides(stamp: Stamp, requested: RequestedFields): void {
   for (const field of OVERRIDABLE_FIELDS) {
     const value = requested[field];
     if (value === undefined || value === stamp.defaults[field] || stamp.allow_override.includes(field)) continue;
-    const flag = flagOf(field);
+    const flag = flagOfField(field);
     throw new JumpError('INSTALLER_OVERRIDE_FORBIDDEN', { field: flag, detail: `${flag}: this installer fixes it to "${stamp.defaults[field] ?? ''}".` });
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Explicit, non-inherited ACLs on a Windows install dir, set with icacls and read back (security
- * issue #12, item 5). Used by the per-installer EXE (installer/windows.ts) and by the MSI's
- * deferred configure action (`jump-client msi-configure`, installer/cli.ts).
+ * issue #12, item 5). Used by the per-installer EXE (agent/install/windows.ts) and by the MSI's
+ * deferred configure action (`jump-client msi-configure`, agent/install/cli.ts).
  *
  * The rule (docs/security.md, docs/decisions.md):
  * - service mode (LocalSystem service): DIR and everything in it: SYSTEM and Administrators full,
@@ -26,7 +26,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { JumpError } from '../protocol/errors.js';
+import { JumpError } from '../../protocol/errors.js';
 
 /** Well-known SIDs (MS-DTYP 2.4.2.4). */
 export const SID = { SYSTEM: 'S-1-5-18', ADMINISTRATORS: 'S-1-5-32-544', USERS: 'S-1-5-32-545' } as const;

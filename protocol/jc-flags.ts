@@ -4,11 +4,16 @@
  * The seeds ("Mass deployment", the command-line parameter table) give the flags of the .bin and
  * EXE installers, and the rule for the MSI: drop the leading dashes, turn the remaining dashes
  * into underscores, give the value with `=`; with two exceptions, `installdir` (no dash) and
- * `/quiet` instead of `--silent`. `msiProperty` is that MSI twin; the commander options of
- * `jump-client install` (installer/cli.ts) and the MSI's properties and custom actions
- * (packaging/build.mjs fills packaging/jump-client.wxs) are both made from this table. It imports
- * nothing, so the build can load it without the rest of the code.
+ * `/quiet` instead of `--silent`. `msiProperty` is that MSI twin. Made from this table: the
+ * commander options of `jump-client install` and the `--jc-*` options of `jump-client run` and
+ * `jump-client msi-configure` (agent/main.ts, agent/install/cli.ts), the mapping from those options
+ * to the requested fields (protocol/jc-options.ts), and the MSI's properties and custom actions
+ * (packaging/build.mjs fills packaging/jump-client.wxs). It imports nothing but types, so the build
+ * can load it with esbuild without the rest of the code.
  */
+import type { OverridableField } from './fields.js';
+
+/** One installer flag and its MSI twin. */
 export interface InstallerFlag {
   /** The long flag as the seeds write it, e.g. `--jc-tag`. */
   flag: string;
@@ -17,10 +22,12 @@ export interface InstallerFlag {
   /** The MSI property (or msiexec switch) carrying the same setting. */
   msiProperty: string;
   /** The jump client field it asks for, when it is one of the overridable fields. */
-  field?: 'name' | 'jump_group' | 'tag' | 'comments';
+  field?: OverridableField;
+  /** Help text of the commander option. */
   help: string;
 }
 
+/** Every flag of the installer, in the seeds' order. */
 export const INSTALLER_FLAGS: readonly InstallerFlag[] = [
   {
     flag: '--install-dir',
@@ -47,4 +54,24 @@ export function msiPropertyOf(flag: string): string {
   // Our own addition, not the seeds': a public (uppercase) property, so no copy is needed.
   if (flag === '--nostart') return 'NOSTART';
   return flag.replace(/^-+/, '').replace(/-/g, '_');
+}
+
+/** The `--jc-*` flags: those that ask for one of the overridable fields, in INSTALLER_FLAGS' order. */
+export const JC_FLAGS: readonly (InstallerFlag & { field: OverridableField })[] = INSTALLER_FLAGS.filter(
+  (f): f is InstallerFlag & { field: OverridableField } => f.field !== undefined,
+);
+
+/** The flag that asks for `field`, e.g. `jump_group` → `--jc-jump-group`. */
+export function flagOfField(field: OverridableField): string {
+  return JC_FLAGS.find((f) => f.field === field)!.flag;
+}
+
+/** Commander's attribute name for a long flag: `--jc-jump-group` → `jcJumpGroup`. */
+export function optionKey(flag: string): string {
+  return flag.replace(/^-+/, '').replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+}
+
+/** A flag's commander spelling: `--jc-tag <tag-name>`, or the bare flag for a switch. */
+export function optionSpec(f: InstallerFlag): string {
+  return f.value ? `${f.flag} ${f.value}` : f.flag;
 }

@@ -26,7 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AgentConfig } from '../agent/config.js';
+import { AgentConfig } from '../config.js';
 
 /** LSB init-script exit codes (LSB Core, "Init Script Actions"): status and the other actions share 1. */
 export const LSB = { OK: 0, DEAD_PID_FILE: 1, FAILED: 1, INSUFFICIENT_PRIVILEGE: 4, NOT_RUNNING: 3 } as const;
@@ -157,7 +157,7 @@ function cronQuote(s: string): string {
 
 /**
  * The `/etc/cron.d` entry that starts a service-mode install at boot when systemd is not PID 1:
- * root runs `DIR/init-script start` (the dir and its ancestors are root's: installer/install.ts),
+ * root runs `DIR/init-script start` (the dir and its ancestors are root's: agent/install/install.ts),
  * and the agent it starts runs sessions as the install's run_as.
  */
 export function cronEntry(dir: string): string {

@@ -1,7 +1,8 @@
 /**
  * The installer's stamped settings: `installer.json`, written by `jump installer create --platform`
- * into the payload of `bomgar-scc-<uid>.bin` (and the per-installer EXE), read by
- * `jump-client install` from beside its executable.
+ * into the payload of `bomgar-scc-<uid>.bin` (and the per-installer EXE; console/installer-files/),
+ * read by `jump-client install` from beside its executable (agent/install/cli.ts). The contract
+ * between the two programs, so it lives here and both import it.
  *
  * Shape (format 1):
  *   { format: 1, uid, site_url, site_pin, key_info, expires_at (ISO 8601),
@@ -12,9 +13,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { JumpError } from '../protocol/errors.js';
-import { OVERRIDABLE_FIELDS, commentsField, jumpGroupRef, nameField, tagField } from '../protocol/fields.js';
+import { JumpError } from './errors.js';
+import { OVERRIDABLE_FIELDS, commentsField, jumpGroupRef, nameField, tagField } from './fields.js';
+import { keyInfoField } from './key-info.js';
 
+/** The stamp's file name, in the installer's payload beside lib/. */
 export const STAMP_FILE = 'installer.json';
 
 /** The stamp's schema (format 1, above); KEY_INFO and the pin in the shapes the agent accepts. */
@@ -23,7 +26,7 @@ export const stampSchema = z.strictObject({
   uid: z.string().regex(/^[0-9a-f]{16}$/),
   site_url: z.string().url().refine((u) => u.startsWith('https://'), 'must start with https://'),
   site_pin: z.string().regex(/^ed25519:[A-Za-z0-9_-]{43}$/),
-  key_info: z.string().regex(/^[a-z0-9]{8,128}$/),
+  key_info: keyInfoField,
   expires_at: z.iso.datetime(),
   defaults: z.strictObject({
     name: nameField.nullable(),

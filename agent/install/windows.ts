@@ -10,23 +10,23 @@
  * Either way an entry under ...\CurrentVersion\Uninstall makes it removable from "Apps" / Add or
  * Remove Programs; its command is `DIR\jump-client.exe uninstall --install-dir DIR`.
  *
- * ACLs (security issue #12, item 5; installer/windows-acl.ts): DIR gets explicit, non-inherited
+ * ACLs (security issue #12, item 5; agent/install/windows-acl.ts): DIR gets explicit, non-inherited
  * ACLs right after it is made (before KEY_INFO is written), and again once every file is in place;
  * they are then read back and checked. An icacls failure or a wrong ACL fails the install.
  *
- * Errors are the JumpErrors of installer/install.ts; on any failure every step is undone.
+ * Errors are the JumpErrors of agent/install/install.ts; on any failure every step is undone.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import { JumpError } from '../protocol/errors.js';
-import { VERSION } from '../protocol/version.js';
-import { copyWithoutOverlay } from './exe-file.js';
+import { JumpError } from '../../protocol/errors.js';
+import { VERSION } from '../../protocol/version.js';
+import { copyWithoutOverlay } from './exe-overlay.js';
 import { checkWindowsAcls, currentUserSid, setWindowsAcls } from './windows-acl.js';
 import { checkNewDir, checkOverrides, requestedFromOptions, rollBack, writeStampedConfig, type InstallOptions, type InstallResult } from './install.js';
 import { formatInstallConf, newUnitName, run, type InstallConf } from './service.js';
-import type { Stamp } from './stamp.js';
+import type { Stamp } from '../../protocol/stamp.js';
 
 const UNINSTALL_KEY = 'Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall';
 const RUN_KEY = 'Software\\Microsoft\\Windows\\CurrentVersion\\Run';

@@ -10,21 +10,22 @@
  * damaged). Every failure is also appended to the install log (root: /var/log/jump-client-install.log,
  * others: ~/.jump-client-install.log) and, where `logger` exists, to syslog (seeds: "check the
  * operating system's event log for installation errors"). With --silent nothing is printed.
- * start/stop/restart/status exit with the LSB codes of installer/service.ts.
+ * start/stop/restart/status exit with the LSB codes of agent/install/service.ts.
  */
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { JumpError, type ErrorCode } from '../protocol/errors.js';
-import { isPackaged, packageDir } from '../agent/native.js';
-import { INSTALLER_FLAGS } from './flags.js';
-import { AgentConfig, identityFromConfig } from '../agent/config.js';
+import { JumpError, type ErrorCode } from '../../protocol/errors.js';
+import { isPackaged, packageDir } from '../native.js';
+import { INSTALLER_FLAGS, JC_FLAGS, optionKey, optionSpec } from '../../protocol/jc-flags.js';
+import { keyInfoField, normalizeKeyInfo } from '../../protocol/key-info.js';
+import { AgentConfig, identityFromConfig } from '../config.js';
 import { install, installSummary, requestedFromOptions, type InstallOptions } from './install.js';
 import { LSB, readInstallConf, startAgent, statusAgent, stopAgent, type ActionResult } from './service.js';
-import { STAMP_FILE, readStamp } from './stamp.js';
-import { extractOverlay, findOverlay } from './exe-file.js';
+import { STAMP_FILE, readStamp } from '../../protocol/stamp.js';
+import { extractOverlay, findOverlay } from './exe-overlay.js';
 import { installWindows, startService } from './windows.js';
 import { checkWindowsAcls, setWindowsAcls } from './windows-acl.js';
 
@@ -81,7 +82,7 @@ export function addInstallerCommands(program: Command): void {
       logFailure(err.message);
       process.exit(INSTALL_EXIT.BAD_INPUT);
     });
-  for (const f of INSTALLER_FLAGS) cmd.addOption(new Option(f.value ? `${f.flag} ${f.value}` : f.flag, f.help));
+  for (const f of INSTALLER_FLAGS) cmd.addOption(new Option(optionSpec(f), f.help));
   cmd.action(async (o: InstallOptions) => {
     let unpacked: string | null = null;
     try {
@@ -164,49 +165,48 @@ function msiValue(v: string | undefined): string | undefined {
  * `jump-client msi-configure`: the MSI's deferred custom action (packaging/jump-client.wxs). Writes
  * the config of the jump client the MSI just installed into INSTALLDIR, from KEY_INFO, the site
  * stamped into the MSI and the jc_* properties, and sets and checks INSTALLDIR's ACLs (service
- * mode rule, installer/windows-acl.ts). A failure exits 1, which makes msiexec roll the
+ * mode rule, agent/install/windows-acl.ts). A failure exits 1, which makes msiexec roll the
  * whole install back. Registering the Windows service is not done yet (issue #5).
  */
 export function addMsiCommands(program: Command): void {
-  program
+  const cmd = program
     .command('msi-configure', { hidden: true })
     .requiredOption('--install-dir <dir>')
     .option('--site <url>')
     .option('--site-pin <pin>')
     .option('--key-info <key>')
-    .option('--jc-jump-group <group>')
-    .option('--jc-tag <tag>')
-    .option('--jc-comments <text>')
-    .option('--jc-name <name>')
-    .option('--nostart <flag>', '1: register the service but do not start it')
-    .action(async (o: Record<string, string | undefined>) => {
-      try {
-        const dir = resolve(o.installDir!);
-        const site = msiValue(o.site);
-        const pin = msiValue(o.sitePin);
-        const key = msiValue(o.keyInfo)?.trim().toLowerCase();
-        if (!site || !pin) throw new JumpError('INSTALLER_DAMAGED', { detail: 'This MSI has no site stamped in it (SITE_URL, SITE_PIN): use the MSI `jump installer create --platform windows-x64` wrote.' });
-        if (!key || !/^[a-z0-9]{8,128}$/.test(key)) throw new JumpError('VALIDATION_FAILED', { field: 'KEY_INFO', detail: 'KEY_INFO: give the installer key on the msiexec line, KEY_INFO=<key>.' });
-        const requested = requestedFromOptions({ jcJumpGroup: msiValue(o.jcJumpGroup), jcTag: msiValue(o.jcTag), jcComments: msiValue(o.jcComments), jcName: msiValue(o.jcName) });
-        // Explicit, non-inherited ACLs on INSTALLDIR before KEY_INFO is written (security issue #12,
-        // item 5; installer/windows-acl.ts): a custom installdir inherits its parent's ACL.
-        mkdirSync(join(dir, 'config'), { recursive: true });
-        setWindowsAcls(dir, 'service');
-        const cfg = new AgentConfig(join(dir, 'config'));
-        cfg.update({ site_url: site, site_pin: pin, key_info: key, ...(Object.keys(requested).length > 0 ? { requested } : {}) });
-        identityFromConfig(cfg, 'msi-check'); // the same checks the agent makes at start: fail the install, not the first start
-        setWindowsAcls(dir, 'service'); // again: the owner and propagation to what the config step wrote
-        const acl = checkWindowsAcls(dir, 'service', null);
-        if (!acl.verified) process.stderr.write(`jump-client msi-configure: WARNING: ${acl.why}.\n`);
-        if (o.nostart !== '1') await startService(WINDOWS_SERVICE);
-        process.exit(0);
-      } catch (err) {
-        const e = err instanceof JumpError ? err : new JumpError('INSTALL_FAILED', { detail: (err as Error).message });
-        logFailure(`${e.code}: ${e.message}`);
-        process.stderr.write(`jump-client msi-configure: ${e.code}: ${e.message}\n`);
-        process.exit(1);
-      }
-    });
+    .option('--nostart <flag>', '1: register the service but do not start it');
+  // The `--jc-*` properties, from the one table (packaging/build.mjs passes them from the same table).
+  for (const f of JC_FLAGS) cmd.addOption(new Option(optionSpec(f), f.help));
+  cmd.action(async (o: Record<string, string | undefined>) => {
+    try {
+      const dir = resolve(o.installDir!);
+      const site = msiValue(o.site);
+      const pin = msiValue(o.sitePin);
+      const typedKey = msiValue(o.keyInfo);
+      const key = typedKey === undefined ? undefined : normalizeKeyInfo(typedKey);
+      if (!site || !pin) throw new JumpError('INSTALLER_DAMAGED', { detail: 'This MSI has no site stamped in it (SITE_URL, SITE_PIN): use the MSI `jump installer create --platform windows-x64` wrote.' });
+      if (!key || !keyInfoField.safeParse(key).success) throw new JumpError('VALIDATION_FAILED', { field: 'KEY_INFO', detail: 'KEY_INFO: give the installer key on the msiexec line, KEY_INFO=<key>.' });
+      const requested = requestedFromOptions(Object.fromEntries(JC_FLAGS.map((f) => [optionKey(f.flag), msiValue(o[optionKey(f.flag)])])));
+      // Explicit, non-inherited ACLs on INSTALLDIR before KEY_INFO is written (security issue #12,
+      // item 5; agent/install/windows-acl.ts): a custom installdir inherits its parent's ACL.
+      mkdirSync(join(dir, 'config'), { recursive: true });
+      setWindowsAcls(dir, 'service');
+      const cfg = new AgentConfig(join(dir, 'config'));
+      cfg.update({ site_url: site, site_pin: pin, key_info: key, ...(Object.keys(requested).length > 0 ? { requested } : {}) });
+      identityFromConfig(cfg, 'msi-check'); // the same checks the agent makes at start: fail the install, not the first start
+      setWindowsAcls(dir, 'service'); // again: the owner and propagation to what the config step wrote
+      const acl = checkWindowsAcls(dir, 'service', null);
+      if (!acl.verified) process.stderr.write(`jump-client msi-configure: WARNING: ${acl.why}.\n`);
+      if (o.nostart !== '1') await startService(WINDOWS_SERVICE);
+      process.exit(0);
+    } catch (err) {
+      const e = err instanceof JumpError ? err : new JumpError('INSTALL_FAILED', { detail: (err as Error).message });
+      logFailure(`${e.code}: ${e.message}`);
+      process.stderr.write(`jump-client msi-configure: ${e.code}: ${e.message}\n`);
+      process.exit(1);
+    }
+  });
 }
 
 function existsUnit(unit: string): boolean {
