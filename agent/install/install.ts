@@ -304,7 +304,9 @@ export function installSummary(r: InstallResult): string {
       `Uninstall: from Apps (Add or Remove Programs), or "${exe}" uninstall --install-dir "${r.dir}"`,
     ].join('\n');
   }
-  const lines = [`Jump client installed in ${r.dir} (${r.mode} mode, runs as ${r.runAs}).`, `Start it now: ${join(r.dir, 'init-script')} start`];
+  // Service mode: the agent is root's (it holds the key), the Jump sessions are the user's.
+  const who = r.mode === 'service' ? `Jump sessions run as ${r.runAs}` : `runs as ${r.runAs}`;
+  const lines = [`Jump client installed in ${r.dir} (${r.mode} mode, ${who}).`, `Start it now: ${join(r.dir, 'init-script')} start`];
   if (r.bootStart?.kind === 'systemd') lines.push(`It starts at boot through systemd (${r.bootStart.file}).`);
   else if (r.bootStart?.kind === 'cron') lines.push(`It starts at boot through cron (${r.bootStart.file}).`);
   else if (r.mode === 'service') lines.push(`Neither systemd nor /etc/cron.d is here: make \`${join(r.dir, 'init-script')} start\` run at boot yourself.`);

@@ -154,7 +154,7 @@ describe.runIf(isRoot)('headless Linux install from bomgar-scc-<uid>.bin', () =>
       { cwd: binPath.slice(0, binPath.lastIndexOf('/')) },
     );
     expect(inst.code, inst.stderr).toBe(0);
-    expect(inst.stdout).toContain('service mode, runs as ' + userA.name);
+    expect(inst.stdout).toContain('service mode, Jump sessions run as ' + userA.name);
     expect(readdirSync(tmpForBin)).toEqual([]); // the .bin's temp dir is gone
     expect(readdirSync('/opt').filter((f) => f.includes('.install-'))).toEqual([]); // no staging dir left
 
