@@ -7,6 +7,7 @@
  */
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { JumpError } from '../protocol/errors.js';
+import type { Store, User } from './store/store.js';
 
 /**
  * N = 2^17, r = 8, p = 1: OWASP Password Storage Cheat Sheet's scrypt minimum (128 MiB, about
@@ -61,6 +62,30 @@ export function newToken(): { token: string; hash: string } {
 /** SHA-256 of a token or installer key, hex. */
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
+}
+
+/** An API token in an `Authorization` header: `Bearer jst_` and 43 base64url characters. */
+const BEARER = /^Bearer (jst_[A-Za-z0-9_-]{43})$/;
+
+/** The API token in `Authorization` header `header` (`Bearer <token>`), or null when absent or malformed. */
+export function bearerToken(header: string | undefined): string | null {
+  return BEARER.exec(header ?? '')?.[1] ?? null;
+}
+
+/**
+ * The user an `Authorization` header names: its token's hash looked up in the store at `now` (ms),
+ * refused when unused for `idleMs`. Null when the header is absent or malformed, or the token is
+ * unknown, expired or idle. The one reading of a bearer token, for the API hook (site/api.ts) and
+ * the relay upgrade (site/server.ts); the caller decides what a null or a `mustChangePassword` means.
+ */
+export async function userFromAuthorization(
+  store: Pick<Store, 'userForToken'>,
+  header: string | undefined,
+  now: number,
+  idleMs: number,
+): Promise<User | null> {
+  const token = bearerToken(header);
+  return token ? store.userForToken(hashToken(token), now, idleMs) : null;
 }
 
 /** A random password for the bootstrap admin: 24 base64url characters (144 bits). */
