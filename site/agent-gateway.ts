@@ -46,7 +46,7 @@ import { AdmissionControl } from './admission.js';
 import { FULL_RETRY_MS, atMostEvery } from './capacity.js';
 import type { SiteMetrics } from './metrics.js';
 import { hashToken } from './auth.js';
-import { enrollmentFields } from './installers.js';
+import { enrollmentFields, installerRefusal } from './installers.js';
 import type { Store } from './store/store.js';
 
 /**
@@ -382,6 +382,8 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
       ...fields,
       now,
       maxClients: this.maxClients,
+      // Run inside the enrollment's transaction, so two enrollments cannot both take a last use.
+      checkInstaller: installerRefusal,
     });
     await store.audit({
       at: now,

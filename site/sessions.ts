@@ -43,7 +43,7 @@ import { parseSshPublicKey, sshPublicKeyFromRaw } from '../protocol/ssh-keys.js'
 import type { AgentLink } from './agent-gateway.js';
 import { systemClock, type Clock } from '../protocol/clock.js';
 import { findClient } from './jump-clients.js';
-import type { Store, User } from './store/store.js';
+import { clientDisplayName, type Store, type User } from './store/store.js';
 
 export { SESSION_KINDS, type SessionKind };
 
@@ -313,7 +313,7 @@ export class SessionBroker {
         throw e;
       });
       this.goLive(id, client.id, user.id, kind, agent, this.opts.gateway.connection(client.id));
-      return { sessionId: id, clientId: client.id, name: client.name ?? client.stats.hostname ?? `jump client ${client.id}`, hostKey: sshPublicKeyFromRaw(client.publicKey) };
+      return { sessionId: id, clientId: client.id, name: clientDisplayName({ id: client.id, name: client.name, hostname: client.stats.hostname }), hostKey: sshPublicKeyFromRaw(client.publicKey) };
     } catch (err) {
       if (err instanceof JumpError) throw err;
       this.opts.log.error({ err }, 'session start failed');
