@@ -107,15 +107,18 @@ export const PASSWORD_MIN = 10;
  * `maxWaiting - reservedForTrusted` of them, and trusted attempts are served first, so a flood of
  * strangers' guesses (round 2 of issue #12, item 8) delays an owner's login by one hash at most.
  */
+/** Defaults of HashQueue's limits: hashes running (the libuv pool's 4 threads), waiting, and waiting places kept for trusted attempts. */
+export const HASH_QUEUE_DEFAULTS = { maxActive: 4, maxWaiting: 8, reservedForTrusted: 2 } as const;
+
 export class HashQueue {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
   private readonly trustedWaiting: (() => void)[] = [];
 
   constructor(
-    private readonly maxActive = 4,
-    private readonly maxWaiting = 8,
-    private readonly reservedForTrusted = 2,
+    private readonly maxActive: number = HASH_QUEUE_DEFAULTS.maxActive,
+    private readonly maxWaiting: number = HASH_QUEUE_DEFAULTS.maxWaiting,
+    private readonly reservedForTrusted: number = HASH_QUEUE_DEFAULTS.reservedForTrusted,
   ) {
     if (!(reservedForTrusted >= 0 && reservedForTrusted <= maxWaiting)) throw new RangeError('reservedForTrusted must be from 0 to maxWaiting');
   }

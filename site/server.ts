@@ -97,18 +97,18 @@ export interface SiteOptions {
   publicUrl?: string;
   tlsCertFile?: string;
   tlsKeyFile?: string;
-  /** Agent heartbeat interval, in ms (default 30 000). */
+  /** Agent heartbeat interval, in ms. Defaults of every option: SITE_DEFAULTS. */
   heartbeatMs?: number;
   statsIntervalMs?: number;
-  /** New agent connections admitted per second (default 50). */
+  /** New agent connections admitted per second. */
   admissionRate?: number;
   /** Admitted agent handshakes unfinished at once (default: no limit). */
   maxHandshakes?: number;
-  /** TLS handshakes in progress at once; more connections are closed before TLS (default 128, site/tls-gate.ts). */
+  /** TLS handshakes in progress at once; more connections are closed before TLS (site/tls-gate.ts). */
   maxTlsHandshakes?: number;
-  /** TLS handshakes in progress at once from one IPv4 address or IPv6 /64 (default 16, site/tls-gate.ts). */
+  /** TLS handshakes in progress at once from one IPv4 address or IPv6 /56 (site/tls-gate.ts). */
   maxTlsHandshakesPerAddress?: number;
-  /** Time (ms) a new connection has to send its ClientHello (default 3 000, site/tls-gate.ts). */
+  /** Time (ms) a new connection has to send its ClientHello (site/tls-gate.ts). */
   tlsHelloTimeoutMs?: number;
   maxClients?: number | null;
   /**
@@ -116,7 +116,7 @@ export interface SiteOptions {
    * allows (site/capacity.ts). Throws RangeError when the limit cannot hold this many.
    */
   maxAgents?: number;
-  /** Jump session starts in progress at once (default 20), timeouts in ms. */
+  /** Jump session starts in progress at once, site-wide; timeouts below in ms. */
   maxSessionStarts?: number;
   /** Per-technician and per-jump-client limits on starts in progress (site/sessions.ts). */
   maxSessionStartsPerUser?: number;
