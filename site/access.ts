@@ -22,11 +22,25 @@ export async function visibleGroupIds(store: Store, user: User): Promise<number[
   return [...ids];
 }
 
+/** The see-rule for one group, given the ids of the shared groups `user` is a member of. */
+function sees(user: User, group: JumpGroup, memberOf: readonly number[]): boolean {
+  if (user.role === 'admin') return true;
+  if (group.kind === 'personal') return group.ownerUserId === user.id || user.viewPersonalGroups;
+  return memberOf.includes(group.id);
+}
+
 /** True when `user` may see (list, show) jump group `group` and its jump clients. */
 export async function canSeeGroup(store: Store, user: User, group: JumpGroup): Promise<boolean> {
   if (user.role === 'admin') return true;
-  if (group.kind === 'personal') return group.ownerUserId === user.id || user.viewPersonalGroups;
-  return (await store.memberGroupIds(user.id)).includes(group.id);
+  return sees(user, group, group.kind === 'personal' ? [] : await store.memberGroupIds(user.id));
+}
+
+/** The jump groups `user` may see (`GET /api/v1/jump-groups`), in the store's order. */
+export async function visibleGroups(store: Store, user: User): Promise<JumpGroup[]> {
+  const all = await store.listGroups();
+  if (user.role === 'admin') return all;
+  const memberOf = await store.memberGroupIds(user.id);
+  return all.filter((g) => sees(user, g, memberOf));
 }
 
 /** True when `user` may use jump group `group`: edit, move into or out of, delete, Jump, create installers. */

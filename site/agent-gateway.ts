@@ -32,21 +32,43 @@ import {
   PROTOCOL_VERSION,
   agentHandshakeMessage,
   agentSessionMessage,
+  encodeSiteMessage,
   parseMessage,
   requestedFieldsSchema,
   type Auth,
   type Enroll,
   type Hello,
+  type SiteMessage,
 } from '../protocol/messages.js';
+import { systemClock, type Clock } from '../protocol/clock.js';
 import type { KeyObject } from 'node:crypto';
 import { AdmissionControl } from './admission.js';
 import { FULL_RETRY_MS, atMostEvery } from './capacity.js';
 import type { SiteMetrics } from './metrics.js';
 import { hashToken } from './auth.js';
-import { enrollmentFields } from './installers.js';
+import { enrollmentFields, installerRefusal } from './installers.js';
 import type { Store } from './store/store.js';
 
-export interface GatewayOptions {
+/**
+ * Defaults of `GatewayOptions`, read by the constructor and by `jump-site serve`'s flags
+ * (site/server.ts SITE_DEFAULTS, site/main.ts): the one copy.
+ */
+export const GATEWAY_DEFAULTS = {
+  /** Heartbeat interval agents are told to use, in ms. */
+  heartbeatMs: 30_000,
+  /** How often agents look for statistics changes, in ms. */
+  statsIntervalMs: 60_000,
+  /** New agent connections admitted per second, site-wide (the seeds' vendor admits 50). */
+  admissionRate: 50,
+  /** Admitted handshakes unfinished at once: no limit. */
+  maxHandshakes: Number.POSITIVE_INFINITY,
+  /** Enrolled jump clients, site-wide: no limit. */
+  maxClients: null as number | null,
+  /** Agent connections this node holds: no limit (the server derives one, site/capacity.ts). */
+  maxAgents: Number.POSITIVE_INFINITY,
+} as const;
+
+export interface GatewayOptions<S extends SessionHooks = SessionHooks> {
   store: Store;
   /** The site identity key (Ed25519) agents pin. */
   identityKey: KeyObject;
@@ -79,6 +101,14 @@ export interface GatewayOptions {
   metrics?: SiteMetrics;
   /** Called with the source address of each agent that authenticated (the TLS gate's known addresses). */
   onAgentOnline?: (remoteAddress: string) => void;
+  /**
+   * Makes the Jump session broker (site/sessions.ts) from this gateway's `AgentLink`, once, at the
+   * end of construction: the broker sends through the gateway and the gateway hands it session
+   * messages, so neither is set on the other later. Default: no sessions.
+   */
+  sessions?: (agents: AgentLink) => S;
+  /** Time and timers (default: the system clock); tests pass a manual one. */
+  clock?: Clock;
 }
 
 /** WebSocket close codes the site uses (4000-4999 are for applications, RFC 6455 §7.4.2). */
@@ -92,6 +122,18 @@ export const CLOSE = {
 
 /** Messages an authenticated agent may send per second before it is disconnected. */
 const MESSAGE_RATE_LIMIT = 50;
+
+/** What the Jump session broker (site/sessions.ts) asks of the agents' control connections. */
+export interface AgentLink {
+  /** True when jump client `id` has a live connection on this node. */
+  isConnected(id: number): boolean;
+  /** The version the connected agent `id` reported, or null when not connected. */
+  agentVersion(id: number): string | null;
+  /** An identity (compare with ===) of agent `id`'s current control connection, or null. */
+  connection(id: number): object | null;
+  /** Sends `msg` to connected agent `id`; false when it is not connected. */
+  send(id: number, msg: SiteMessage): boolean;
+}
 
 /** What the gateway hands to the Jump session broker (site/sessions.ts). */
 export interface SessionHooks {
@@ -111,11 +153,12 @@ interface Session {
   windowCount: number;
 }
 
-export class AgentGateway {
+export class AgentGateway<S extends SessionHooks = SessionHooks> implements AgentLink {
   private readonly wss: WebSocketServer;
   private readonly agents = new Map<number, Session>();
   private readonly admission: AdmissionControl;
-  private readonly sweep: NodeJS.Timeout;
+  private readonly sweep: unknown;
+  private readonly clock: Clock;
   private readonly heartbeatMs: number;
   private readonly statsIntervalMs: number;
   private readonly maxClients: number | null;
@@ -123,24 +166,31 @@ export class AgentGateway {
   /** The "node full" warning, logged at most once a minute. */
   private readonly warnFull: () => void;
   private closing = false;
-  /** Set once by the server after the session broker is made. */
-  sessions: SessionHooks | null = null;
+  /** The session broker made by `opts.sessions`, or null. */
+  readonly sessions: S | null;
 
-  constructor(private readonly opts: GatewayOptions) {
-    this.heartbeatMs = opts.heartbeatMs ?? 30_000;
-    this.statsIntervalMs = opts.statsIntervalMs ?? 60_000;
-    this.maxClients = opts.maxClients ?? null;
-    this.maxAgents = opts.maxAgents ?? Number.POSITIVE_INFINITY;
+  constructor(private readonly opts: GatewayOptions<S>) {
+    const clock = (this.clock = opts.clock ?? systemClock);
+    this.heartbeatMs = opts.heartbeatMs ?? GATEWAY_DEFAULTS.heartbeatMs;
+    this.statsIntervalMs = opts.statsIntervalMs ?? GATEWAY_DEFAULTS.statsIntervalMs;
+    this.maxClients = opts.maxClients ?? GATEWAY_DEFAULTS.maxClients;
+    this.maxAgents = opts.maxAgents ?? GATEWAY_DEFAULTS.maxAgents;
     this.warnFull = atMostEvery(60_000, () =>
       opts.log.warn(
         { maxAgents: this.maxAgents, connected: this.agents.size },
         'this site node holds as many agents as it can; more are told to come back in 2-5 minutes (raise the open-file limit or add --max-agents, docs/operations.md)',
       ),
     );
-    this.admission = new AdmissionControl(opts.admissionRate ?? 50, undefined, undefined, opts.maxHandshakes ?? Number.POSITIVE_INFINITY);
+    this.admission = new AdmissionControl(
+      opts.admissionRate ?? GATEWAY_DEFAULTS.admissionRate,
+      undefined,
+      () => clock.now(),
+      opts.maxHandshakes ?? GATEWAY_DEFAULTS.maxHandshakes,
+    );
     this.wss = new WebSocketServer({ noServer: true, maxPayload: AGENT_MESSAGE_MAX_BYTES, perMessageDeflate: false });
-    this.sweep = setInterval(() => this.sweepSilent(), Math.max(25, Math.floor(this.heartbeatMs / 4)));
-    this.sweep.unref();
+    this.sweep = clock.setInterval(() => this.sweepSilent(), Math.max(25, Math.floor(this.heartbeatMs / 4)));
+    // Last: the broker may keep `this` as its AgentLink.
+    this.sessions = opts.sessions?.(this) ?? null;
   }
 
   /** Number of authenticated agent connections. */
@@ -168,10 +218,10 @@ export class AgentGateway {
   }
 
   /** Sends a control message to connected agent `id`. Returns false when it is not connected. */
-  send(id: number, msg: object): boolean {
+  send(id: number, msg: SiteMessage): boolean {
     const s = this.agents.get(id);
     if (!s || s.ws.readyState !== s.ws.OPEN) return false;
-    s.ws.send(JSON.stringify(msg));
+    s.ws.send(encodeSiteMessage(msg));
     return true;
   }
 
@@ -228,7 +278,7 @@ export class AgentGateway {
   /** Stops accepting agents and closes every connection (they reconnect to the next start). */
   async close(): Promise<void> {
     this.closing = true;
-    clearInterval(this.sweep);
+    this.clock.clearInterval(this.sweep);
     for (const s of this.agents.values()) s.ws.close(CLOSE.shutdown, 'site shutting down');
     for (const ws of this.wss.clients) ws.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
@@ -260,7 +310,7 @@ export class AgentGateway {
       release();
       this.refuse(ws, code, message);
     };
-    const timer = setTimeout(() => refuse('HANDSHAKE_TIMEOUT'), HANDSHAKE_TIMEOUT_MS);
+    const timer = this.clock.setTimeout(() => refuse('HANDSHAKE_TIMEOUT'), HANDSHAKE_TIMEOUT_MS);
     ws.once('close', release);
 
     const onMessage = async (data: unknown, isBinary: boolean) => {
@@ -275,7 +325,7 @@ export class AgentGateway {
         if (msg.protocol < PROTOCOL_MIN || msg.protocol > PROTOCOL_VERSION) return refuse('PROTOCOL_VERSION_UNSUPPORTED');
         hello = msg;
         ws.send(
-          JSON.stringify({
+          encodeSiteMessage({
             t: 'challenge',
             protocol: PROTOCOL_VERSION,
             nonce: siteNonce,
@@ -289,13 +339,13 @@ export class AgentGateway {
       try {
         const clientId =
           msg.t === 'enroll' ? await this.enroll(msg, cb, hello, siteNonce) : await this.authenticate(msg, cb, hello, siteNonce);
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         ws.off('message', onMessage);
         if (ws.readyState !== ws.OPEN) return;
         await this.startSession(ws, clientId, remote, msg.machine_id, hello.agent_version);
         release();
       } catch (err) {
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         if (err instanceof JumpError) {
           log.info({ remote, code: err.code, field: err.field }, 'agent handshake refused');
           refuse(err.code, err.message);
@@ -307,7 +357,7 @@ export class AgentGateway {
     };
     ws.on('message', onMessage);
     ws.on('error', (err) => log.debug({ remote, err: err.message }, 'agent socket error'));
-    ws.once('close', () => clearTimeout(timer));
+    ws.once('close', () => this.clock.clearTimeout(timer));
   }
 
   private async enroll(msg: Enroll, cb: Buffer, hello: Hello, siteNonce: string): Promise<number> {
@@ -324,7 +374,7 @@ export class AgentGateway {
     const inst = await store.getInstallerByKeyHash(keyHash);
     if (!inst) throw new JumpError('INSTALLER_KEY_UNKNOWN');
     const fields = await enrollmentFields(store, inst, msg.requested);
-    const now = Date.now();
+    const now = this.clock.now();
     const { client, replacedClientId, duplicateOf } = await store.enroll({
       keyHash,
       publicKey: msg.public_key,
@@ -332,6 +382,8 @@ export class AgentGateway {
       ...fields,
       now,
       maxClients: this.maxClients,
+      // Run inside the enrollment's transaction, so two enrollments cannot both take a last use.
+      checkInstaller: installerRefusal,
     });
     await store.audit({
       at: now,
@@ -367,8 +419,8 @@ export class AgentGateway {
       if (await this.answersPing(old.ws)) {
         const reason = `identity used by two live connections at once (from ${remote} while connected)`;
         this.opts.log.warn({ clientId, remote }, 'jump client identity on two live connections; quarantined, both refused');
-        await this.opts.store.quarantineClient(clientId, reason, Date.now());
-        await this.opts.store.audit({ at: Date.now(), userId: null, action: 'jump_client.quarantine', target: `jump_client:${clientId}`, detail: reason });
+        await this.opts.store.quarantineClient(clientId, reason, this.clock.now());
+        await this.opts.store.audit({ at: this.clock.now(), userId: null, action: 'jump_client.quarantine', target: `jump_client:${clientId}`, detail: reason });
         this.opts.metrics?.errors.inc({ code: 'JUMP_CLIENT_QUARANTINED' });
         this.disconnect(clientId, 'JUMP_CLIENT_QUARANTINED');
         throw new JumpError('JUMP_CLIENT_QUARANTINED');
@@ -376,7 +428,7 @@ export class AgentGateway {
       this.opts.log.warn({ clientId }, 'jump client connected again and its previous connection is silent (half-open); replacing it');
     }
     if (ws.readyState !== ws.OPEN) return;
-    const now = Date.now();
+    const now = this.clock.now();
     const session: Session = { ws, clientId, agentVersion, lastHeartbeat: 0, lastSeen: now, windowStart: now, windowCount: 0 };
     this.opts.metrics?.agentConnects.inc();
     // A half-open previous connection (it did not answer the ping) is dropped once this one owns
@@ -385,12 +437,12 @@ export class AgentGateway {
     this.agents.set(clientId, session);
     if (replaced) replaced.ws.terminate();
     await this.opts.store.setClientOnline(clientId, { now, publicIp: remote, machineId });
-    ws.send(JSON.stringify({ t: 'welcome', client_id: clientId, heartbeat_ms: this.heartbeatMs, stats_interval_ms: this.statsIntervalMs }));
+    ws.send(encodeSiteMessage({ t: 'welcome', client_id: clientId, heartbeat_ms: this.heartbeatMs, stats_interval_ms: this.statsIntervalMs }));
     this.opts.log.info({ clientId, remote }, 'jump client online');
     this.opts.onAgentOnline?.(remote);
 
     ws.on('message', (data, isBinary) => {
-      const t = Date.now();
+      const t = this.clock.now();
       session.lastSeen = t;
       if (t - session.windowStart >= 1000) {
         session.windowStart = t;
@@ -400,7 +452,7 @@ export class AgentGateway {
       const msg = isBinary ? null : parseMessage(agentSessionMessage, data);
       if (!msg) return this.refuse(ws, 'PROTOCOL_INVALID_MESSAGE');
       if (msg.t === 'hb') {
-        ws.send(`{"t":"hb_ack","seq":${msg.seq}}`);
+        ws.send(encodeSiteMessage({ t: 'hb_ack', seq: msg.seq }));
         if (session.lastHeartbeat > 0) this.opts.metrics?.heartbeatLag.observe(Math.max(0, t - session.lastHeartbeat - this.heartbeatMs) / 1000);
         session.lastHeartbeat = t;
       } else if (msg.t === 'uninstalled') {
@@ -415,7 +467,7 @@ export class AgentGateway {
       if (this.agents.get(clientId) !== session) return; // replaced: the new session owns the status
       this.agents.delete(clientId);
       this.sessions?.onAgentDisconnected(clientId);
-      this.opts.store.setClientOffline(clientId, Date.now()).catch((err) => this.opts.log.error({ clientId, err }, 'offline not saved'));
+      this.opts.store.setClientOffline(clientId, this.clock.now()).catch((err) => this.opts.log.error({ clientId, err }, 'offline not saved'));
       this.opts.log.info({ clientId }, 'jump client offline');
     });
   }
@@ -429,14 +481,14 @@ export class AgentGateway {
     const waitMs = this.opts.duplicateProbeMs ?? Math.min(2_000, this.heartbeatMs);
     return new Promise((resolve) => {
       const done = (alive: boolean) => {
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         ws.off('pong', onPong);
         ws.off('close', onClose);
         resolve(alive);
       };
       const onPong = () => done(true);
       const onClose = () => done(false);
-      const timer = setTimeout(() => done(false), waitMs);
+      const timer = this.clock.setTimeout(() => done(false), waitMs);
       ws.on('pong', onPong);
       ws.once('close', onClose);
       try {
@@ -449,7 +501,7 @@ export class AgentGateway {
 
   /** The agent says it is being uninstalled: keep the item as "uninstalled" and let it go. */
   private async uninstalled(s: Session): Promise<void> {
-    const now = Date.now();
+    const now = this.clock.now();
     this.agents.delete(s.clientId);
     this.sessions?.onAgentDisconnected(s.clientId);
     await this.opts.store.markUninstalled(s.clientId, now);
@@ -459,7 +511,7 @@ export class AgentGateway {
   }
 
   private sweepSilent(): void {
-    const limit = Date.now() - this.heartbeatMs * 1.5;
+    const limit = this.clock.now() - this.heartbeatMs * 1.5;
     for (const s of this.agents.values()) {
       if (s.lastSeen < limit) {
         this.opts.log.info({ clientId: s.clientId }, 'jump client silent for 1.5 heartbeat intervals; disconnecting');
@@ -490,7 +542,7 @@ function requestedFieldError(data: unknown): JumpError | null {
 }
 
 function sendError(ws: WebSocket, code: ErrorCode, message?: string): void {
-  if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ t: 'error', code, message: message ?? formatMessage(code) }));
+  if (ws.readyState === ws.OPEN) ws.send(encodeSiteMessage({ t: 'error', code, message: message ?? formatMessage(code) }));
 }
 
 function refuse(ws: WebSocket, code: ErrorCode, message?: string): void {

@@ -13,7 +13,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { JumpError } from '../protocol/errors.js';
-import { hashToken } from './auth.js';
+import { userFromAuthorization } from './auth.js';
 import { ACCESS_LEVELS, isLoopback, type Access, type ApiContext } from './routes/common.js';
 import { registerInstallerRoutes } from './routes/installers.js';
 import { registerJumpClientRoutes } from './routes/jump-clients.js';
@@ -33,8 +33,6 @@ export interface RouteInfo {
   access: Access | null;
 }
 
-const BEARER = /^Bearer (jst_[A-Za-z0-9_-]{43})$/;
-
 /**
  * Registers every API route and the access hook on `app`. Returns the route table (filled as routes
  * are registered), for tests and for `jump-site` to check that every route declares its access.
@@ -53,8 +51,7 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): RouteInfo[] 
   app.decorateRequest('user', null);
 
   const authenticate = async (req: FastifyRequest) => {
-    const m = BEARER.exec(req.headers.authorization ?? '');
-    const user = m ? await store.userForToken(hashToken(m[1]), Date.now(), ctx.tokenIdleMs) : null;
+    const user = await userFromAuthorization(store, req.headers.authorization, Date.now(), ctx.tokenIdleMs);
     if (!user) throw new JumpError('UNAUTHENTICATED');
     return user;
   };

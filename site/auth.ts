@@ -7,6 +7,7 @@
  */
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { JumpError } from '../protocol/errors.js';
+import type { Store, User } from './store/store.js';
 
 /**
  * N = 2^17, r = 8, p = 1: OWASP Password Storage Cheat Sheet's scrypt minimum (128 MiB, about
@@ -63,6 +64,30 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
+/** An API token in an `Authorization` header: `Bearer jst_` and 43 base64url characters. */
+const BEARER = /^Bearer (jst_[A-Za-z0-9_-]{43})$/;
+
+/** The API token in `Authorization` header `header` (`Bearer <token>`), or null when absent or malformed. */
+export function bearerToken(header: string | undefined): string | null {
+  return BEARER.exec(header ?? '')?.[1] ?? null;
+}
+
+/**
+ * The user an `Authorization` header names: its token's hash looked up in the store at `now` (ms),
+ * refused when unused for `idleMs`. Null when the header is absent or malformed, or the token is
+ * unknown, expired or idle. The one reading of a bearer token, for the API hook (site/api.ts) and
+ * the relay upgrade (site/server.ts); the caller decides what a null or a `mustChangePassword` means.
+ */
+export async function userFromAuthorization(
+  store: Pick<Store, 'userForToken'>,
+  header: string | undefined,
+  now: number,
+  idleMs: number,
+): Promise<User | null> {
+  const token = bearerToken(header);
+  return token ? store.userForToken(hashToken(token), now, idleMs) : null;
+}
+
 /** A random password for the bootstrap admin: 24 base64url characters (144 bits). */
 export function randomPassword(): string {
   return randomBytes(18).toString('base64url');
@@ -82,15 +107,18 @@ export const PASSWORD_MIN = 10;
  * `maxWaiting - reservedForTrusted` of them, and trusted attempts are served first, so a flood of
  * strangers' guesses (round 2 of issue #12, item 8) delays an owner's login by one hash at most.
  */
+/** Defaults of HashQueue's limits: hashes running (the libuv pool's 4 threads), waiting, and waiting places kept for trusted attempts. */
+export const HASH_QUEUE_DEFAULTS = { maxActive: 4, maxWaiting: 8, reservedForTrusted: 2 } as const;
+
 export class HashQueue {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
   private readonly trustedWaiting: (() => void)[] = [];
 
   constructor(
-    private readonly maxActive = 4,
-    private readonly maxWaiting = 8,
-    private readonly reservedForTrusted = 2,
+    private readonly maxActive: number = HASH_QUEUE_DEFAULTS.maxActive,
+    private readonly maxWaiting: number = HASH_QUEUE_DEFAULTS.maxWaiting,
+    private readonly reservedForTrusted: number = HASH_QUEUE_DEFAULTS.reservedForTrusted,
   ) {
     if (!(reservedForTrusted >= 0 && reservedForTrusted <= maxWaiting)) throw new RangeError('reservedForTrusted must be from 0 to maxWaiting');
   }

@@ -12,7 +12,7 @@ import { JUMP_METHOD, SEARCH_FIELDS, cleanText, commentsField, jumpGroupRef, nam
 import { canSeeGroup, canUseGroup, visibleGroupIds } from './access.js';
 import { sshPublicKeyFromRaw } from '../protocol/ssh-keys.js';
 import { resolveGroup } from './jump-groups.js';
-import type { ClientPatch, ClientSummary, JumpClient, Store, User } from './store/store.js';
+import { clientDisplayName, type ClientPatch, type ClientSummary, type JumpClient, type Store, type User } from './store/store.js';
 
 /** Query of `GET /api/v1/jump-clients`. `fields` is a comma-separated subset of SEARCH_FIELDS. */
 export const listQuery = z.strictObject({
@@ -179,7 +179,7 @@ export function clientJson(c: JumpClient, opts: { stats?: boolean } = {}): ApiJu
   const s = cleanDeep(c.stats) as JumpClient['stats'];
   return {
     id: c.id,
-    name: c.name ?? s.hostname ?? `jump client ${c.id}`,
+    name: clientDisplayName({ id: c.id, name: c.name, hostname: s.hostname }),
     custom_name: c.name,
     hostname: s.hostname ?? null,
     public_ip: c.publicIp,

@@ -14,9 +14,8 @@ import { pino } from 'pino';
 import { JumpError } from '../protocol/errors.js';
 import { VERSION } from '../protocol/version.js';
 import { hashPassword } from './auth.js';
-import { DEFAULT_HTTP_TIMEOUTS, DEFAULT_MAX_TLS_HANDSHAKES, startSite } from './server.js';
-import { TOKEN_IDLE_MS } from './auth.js';
-import { DEFAULT_TLS_GATE } from './tls-gate.js';
+import { SITE_DEFAULTS as D, startSite } from './server.js';
+import { formatDuration } from '../protocol/duration.js';
 import { SqliteStore } from './store/sqlite.js';
 import { addUser, checkPassword, removeBootstrapPasswordFile, userJson } from './users.js';
 import { mkdirSync } from 'node:fs';
@@ -49,42 +48,42 @@ program
   .option('--public-url <url>', 'URL agents and consoles use to reach the site (default https://<hostname>:<port>)')
   .option('--tls-cert <file>', 'PEM certificate to use instead of the self-signed one')
   .option('--tls-key <file>', 'PEM private key for --tls-cert')
-  .addOption(new Option('--heartbeat <duration>', 'agent heartbeat interval').argParser(durationArg('--heartbeat')).default(30_000, '30s'))
-  .addOption(new Option('--stats-interval <duration>', 'how often agents check statistics for changes').argParser(durationArg('--stats-interval')).default(60_000, '60s'))
-  .option('--admission-rate <n>', 'new agent connections admitted per second', positiveInt('--admission-rate'), 50)
+  .addOption(new Option('--heartbeat <duration>', 'agent heartbeat interval').argParser(durationArg('--heartbeat')).default(D.heartbeatMs, formatDuration(D.heartbeatMs)))
+  .addOption(new Option('--stats-interval <duration>', 'how often agents check statistics for changes').argParser(durationArg('--stats-interval')).default(D.statsIntervalMs, formatDuration(D.statsIntervalMs)))
+  .option('--admission-rate <n>', 'new agent connections admitted per second', positiveInt('--admission-rate'), D.admissionRate)
   .option('--max-handshakes <n>', 'agent handshakes in progress at once; more are told to retry (default: no limit)', positiveInt('--max-handshakes'))
-  .option('--max-tls-handshakes <n>', 'TLS handshakes in progress at once; more connections are closed before TLS', positiveInt('--max-tls-handshakes'), DEFAULT_MAX_TLS_HANDSHAKES)
-  .option('--max-tls-handshakes-per-address <n>', 'TLS handshakes in progress at once from one IPv4 address or IPv6 /56', positiveInt('--max-tls-handshakes-per-address'), DEFAULT_TLS_GATE.maxPerAddress)
-  .option('--tls-hello-timeout <ms>', 'time a new connection has to send its TLS ClientHello (and an address not seen before, to finish TLS)', positiveInt('--tls-hello-timeout'), DEFAULT_TLS_GATE.helloTimeoutMs)
+  .option('--max-tls-handshakes <n>', 'TLS handshakes in progress at once; more connections are closed before TLS', positiveInt('--max-tls-handshakes'), D.maxTlsHandshakes)
+  .option('--max-tls-handshakes-per-address <n>', 'TLS handshakes in progress at once from one IPv4 address or IPv6 /56', positiveInt('--max-tls-handshakes-per-address'), D.maxTlsHandshakesPerAddress)
+  .option('--tls-hello-timeout <ms>', 'time a new connection has to send its TLS ClientHello (and an address not seen before, to finish TLS)', positiveInt('--tls-hello-timeout'), D.tlsHelloTimeoutMs)
   .option('--max-clients <n>', 'limit on jump clients deployed on this site', positiveInt('--max-clients'))
   .option('--max-agents <n>', 'agent connections this node holds at once (default: what its open-file limit allows)', positiveInt('--max-agents'))
-  .option('--max-session-starts <n>', 'Jump session starts in progress at once, site-wide', positiveInt('--max-session-starts'), 20)
-  .option('--max-session-starts-per-user <n>', 'Jump session starts in progress at once for one technician', positiveInt('--max-session-starts-per-user'), 4)
-  .option('--max-session-starts-per-client <n>', 'Jump session starts in progress at once into one jump client', positiveInt('--max-session-starts-per-client'), 2)
+  .option('--max-session-starts <n>', 'Jump session starts in progress at once, site-wide', positiveInt('--max-session-starts'), D.maxSessionStarts)
+  .option('--max-session-starts-per-user <n>', 'Jump session starts in progress at once for one technician', positiveInt('--max-session-starts-per-user'), D.maxSessionStartsPerUser)
+  .option('--max-session-starts-per-client <n>', 'Jump session starts in progress at once into one jump client', positiveInt('--max-session-starts-per-client'), D.maxSessionStartsPerClient)
   .option('--recording-max-bytes <n>', 'bytes of terminal recording kept per Jump session (default 64 MiB, or JUMP_SITE_RECORDING_MAX_BYTES)', positiveInt('--recording-max-bytes'))
   .option('--sftp-log-max-bytes <n>', 'bytes of SFTP file log kept per Jump session (default 4 MiB, or JUMP_SITE_SFTP_LOG_MAX_BYTES)', positiveInt('--sftp-log-max-bytes'))
-  .addOption(new Option('--session-connect-timeout <duration>', 'time a jump client has to answer a session start').argParser(durationArg('--session-connect-timeout')).default(15_000, '15s'))
-  .addOption(new Option('--session-idle-timeout <duration>', 'end a Jump session after this long without traffic').argParser(durationArg('--session-idle-timeout')).default(30 * 60_000, '30m'))
-  .addOption(new Option('--ticket-ttl <duration>', 'how long a session ticket stays usable after the jump client receives it').argParser(durationArg('--ticket-ttl')).default(60_000, '60s'))
+  .addOption(new Option('--session-connect-timeout <duration>', 'time a jump client has to answer a session start').argParser(durationArg('--session-connect-timeout')).default(D.sessionConnectTimeoutMs, formatDuration(D.sessionConnectTimeoutMs)))
+  .addOption(new Option('--session-idle-timeout <duration>', 'end a Jump session after this long without traffic').argParser(durationArg('--session-idle-timeout')).default(D.sessionIdleTimeoutMs, formatDuration(D.sessionIdleTimeoutMs)))
+  .addOption(new Option('--ticket-ttl <duration>', 'how long a session ticket stays usable after the jump client receives it').argParser(durationArg('--ticket-ttl')).default(D.ticketTtlMs, formatDuration(D.ticketTtlMs)))
   .addOption(
     new Option('--headers-timeout <duration>', 'close a connection whose request headers are not complete after this long')
       .argParser(durationArg('--headers-timeout'))
-      .default(DEFAULT_HTTP_TIMEOUTS.headersMs, '10s'),
+      .default(D.httpTimeouts.headersMs, formatDuration(D.httpTimeouts.headersMs)),
   )
   .addOption(
     new Option('--request-timeout <duration>', 'close a connection whose request (headers and body) is not complete after this long')
       .argParser(durationArg('--request-timeout'))
-      .default(DEFAULT_HTTP_TIMEOUTS.requestMs, '30s'),
+      .default(D.httpTimeouts.requestMs, formatDuration(D.httpTimeouts.requestMs)),
   )
   .addOption(
     new Option('--idle-timeout <duration>', 'close an HTTP connection without traffic after this long (not agent or Jump connections)')
       .argParser(durationArg('--idle-timeout'))
-      .default(DEFAULT_HTTP_TIMEOUTS.idleMs, '120s'),
+      .default(D.httpTimeouts.idleMs, formatDuration(D.httpTimeouts.idleMs)),
   )
   .addOption(
     new Option('--token-idle-timeout <duration>', 'an API token unused for this long stops working')
       .argParser(durationArg('--token-idle-timeout'))
-      .default(TOKEN_IDLE_MS, '12h'),
+      .default(D.tokenIdleMs, formatDuration(D.tokenIdleMs)),
   )
   .option('--metrics-open-loopback', 'let local processes read /metrics without a token (default: an admin token is needed)')
   .option('--log-level <level>', 'pino log level', 'info')

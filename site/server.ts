@@ -11,21 +11,19 @@ import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { Logger } from 'pino';
 import { JumpError } from '../protocol/errors.js';
 import { API_BODY_MAX_BYTES, GROUP_NAME_MAX, HANDSHAKE_TIMEOUT_MS, NAME_MAX, USER_NAME_MAX } from '../protocol/limits.js';
-import { AgentGateway } from './agent-gateway.js';
+import { AgentGateway, GATEWAY_DEFAULTS } from './agent-gateway.js';
 import { registerApi, type RouteInfo } from './api.js';
 import { loadSiteIdentity } from './identity.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 import { bootstrapAdmin } from './users.js';
-import { SessionBroker } from './sessions.js';
-import { DEFAULT_LOGIN_LIMITS, HashQueue, LoginThrottle, TOKEN_IDLE_MS, hashToken, type LoginLimits } from './auth.js';
+import { BROKER_DEFAULTS, SessionBroker } from './sessions.js';
+import { DEFAULT_LOGIN_LIMITS, HashQueue, LoginThrottle, TOKEN_IDLE_MS, bearerToken, userFromAuthorization, type LoginLimits } from './auth.js';
 import { SiteMetrics } from './metrics.js';
 import { VERSION } from '../protocol/version.js';
 import { atMostEvery, connectionBudget, openFileLimit, type ConnectionBudget } from './capacity.js';
 import { DEFAULT_TLS_GATE, gateTlsHandshakes, type TlsGate } from './tls-gate.js';
 
-/** Default cap on TLS handshakes in progress (site/tls-gate.ts; docs/benchmarks.md, P1 at 50 000). */
-export const DEFAULT_MAX_TLS_HANDSHAKES = DEFAULT_TLS_GATE.max;
 
 /**
  * HTTP timeouts of the site's HTTPS server, in ms (security issue #12 item 7: Fastify's defaults of
@@ -65,6 +63,31 @@ const TOKEN_PURGE_MS = 15 * 60_000;
  */
 export const SESSION_OWNER_SWEEP_MS = 5_000;
 
+/**
+ * Defaults of `SiteOptions`, read by `startSite` and by `jump-site serve`'s `.default(...)`
+ * (site/main.ts): the one copy, itself made of the defaults of the parts that apply them
+ * (GATEWAY_DEFAULTS, BROKER_DEFAULTS, DEFAULT_TLS_GATE). Times in ms. The recording caps have no
+ * flag default: unset, the broker reads its environment variables, then BROKER_DEFAULTS.
+ */
+export const SITE_DEFAULTS = {
+  heartbeatMs: GATEWAY_DEFAULTS.heartbeatMs,
+  statsIntervalMs: GATEWAY_DEFAULTS.statsIntervalMs,
+  admissionRate: GATEWAY_DEFAULTS.admissionRate,
+  /** docs/benchmarks.md, P1 at 50 000. */
+  maxTlsHandshakes: DEFAULT_TLS_GATE.max,
+  maxTlsHandshakesPerAddress: DEFAULT_TLS_GATE.maxPerAddress,
+  tlsHelloTimeoutMs: DEFAULT_TLS_GATE.helloTimeoutMs,
+  maxSessionStarts: BROKER_DEFAULTS.maxStarts,
+  maxSessionStartsPerUser: BROKER_DEFAULTS.maxStartsPerUser,
+  maxSessionStartsPerClient: BROKER_DEFAULTS.maxStartsPerClient,
+  sessionConnectTimeoutMs: BROKER_DEFAULTS.connectTimeoutMs,
+  sessionIdleTimeoutMs: BROKER_DEFAULTS.idleTimeoutMs,
+  ticketTtlMs: BROKER_DEFAULTS.ticketTtlMs,
+  httpTimeouts: DEFAULT_HTTP_TIMEOUTS,
+  tokenIdleMs: TOKEN_IDLE_MS,
+  metricsOpenLoopback: false,
+} as const;
+
 export interface SiteOptions {
   dataDir: string;
   host: string;
@@ -74,18 +97,18 @@ export interface SiteOptions {
   publicUrl?: string;
   tlsCertFile?: string;
   tlsKeyFile?: string;
-  /** Agent heartbeat interval, in ms (default 30 000). */
+  /** Agent heartbeat interval, in ms. Defaults of every option: SITE_DEFAULTS. */
   heartbeatMs?: number;
   statsIntervalMs?: number;
-  /** New agent connections admitted per second (default 50). */
+  /** New agent connections admitted per second. */
   admissionRate?: number;
   /** Admitted agent handshakes unfinished at once (default: no limit). */
   maxHandshakes?: number;
-  /** TLS handshakes in progress at once; more connections are closed before TLS (default 128, site/tls-gate.ts). */
+  /** TLS handshakes in progress at once; more connections are closed before TLS (site/tls-gate.ts). */
   maxTlsHandshakes?: number;
-  /** TLS handshakes in progress at once from one IPv4 address or IPv6 /64 (default 16, site/tls-gate.ts). */
+  /** TLS handshakes in progress at once from one IPv4 address or IPv6 /56 (site/tls-gate.ts). */
   maxTlsHandshakesPerAddress?: number;
-  /** Time (ms) a new connection has to send its ClientHello (default 3 000, site/tls-gate.ts). */
+  /** Time (ms) a new connection has to send its ClientHello (site/tls-gate.ts). */
   tlsHelloTimeoutMs?: number;
   maxClients?: number | null;
   /**
@@ -93,7 +116,7 @@ export interface SiteOptions {
    * allows (site/capacity.ts). Throws RangeError when the limit cannot hold this many.
    */
   maxAgents?: number;
-  /** Jump session starts in progress at once (default 20), timeouts in ms. */
+  /** Jump session starts in progress at once, site-wide; timeouts below in ms. */
   maxSessionStarts?: number;
   /** Per-technician and per-jump-client limits on starts in progress (site/sessions.ts). */
   maxSessionStartsPerUser?: number;
@@ -147,50 +170,16 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     hosts: [opts.host, ...(publicHost ? [publicHost] : [])].filter((h) => h !== '0.0.0.0' && h !== '::'),
   });
   const bootstrapPasswordFile = await bootstrapAdmin(store, opts.dataDir);
-  const tokenIdleMs = opts.tokenIdleMs ?? TOKEN_IDLE_MS;
+  const tokenIdleMs = opts.tokenIdleMs ?? SITE_DEFAULTS.tokenIdleMs;
   await store.purgeTokens(Date.now(), tokenIdleMs);
-  const timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...opts.httpTimeouts };
+  const timeouts = { ...SITE_DEFAULTS.httpTimeouts, ...opts.httpTimeouts };
 
-  let gatewayRef: AgentGateway | null = null;
-  let gateRef: TlsGate | null = null;
-  const metrics = new SiteMetrics({
-    connected: () => gatewayRef?.connectedCount ?? 0,
-    tlsHandshakesInProgress: () => gateRef?.inProgress ?? 0,
+  // Built in dependency order: metrics, the HTTPS server, its TLS gate, the agent gateway (which
+  // makes the session broker). The two gauges are read at scrape time, which starts after listen.
+  const metrics: SiteMetrics = new SiteMetrics({
+    connected: (): number => gateway.connectedCount,
+    tlsHandshakesInProgress: (): number => gate.inProgress,
   });
-  const gateway = new AgentGateway({
-    metrics,
-    store,
-    identityKey: identity.key,
-    heartbeatMs: opts.heartbeatMs,
-    statsIntervalMs: opts.statsIntervalMs,
-    admissionRate: opts.admissionRate,
-    maxHandshakes: opts.maxHandshakes,
-    maxClients: opts.maxClients,
-    maxAgents: budget.maxAgents,
-    log: opts.log.child({ component: 'agent-gateway' }),
-    onAgentOnline: (remote) => gateRef?.markKnown(remote),
-  });
-
-  gatewayRef = gateway;
-  const sessions = new SessionBroker({
-    store,
-    gateway,
-    identityKey: identity.key,
-    dataDir: opts.dataDir,
-    log: opts.log.child({ component: 'sessions' }),
-    version: VERSION,
-    maxStarts: opts.maxSessionStarts,
-    maxStartsPerUser: opts.maxSessionStartsPerUser,
-    maxStartsPerClient: opts.maxSessionStartsPerClient,
-    recordingMaxBytes: opts.recordingMaxBytes,
-    fileLogMaxBytes: opts.sftpLogMaxBytes,
-    connectTimeoutMs: opts.sessionConnectTimeoutMs,
-    attachTimeoutMs: opts.sessionConnectTimeoutMs,
-    idleTimeoutMs: opts.sessionIdleTimeoutMs,
-    ticketTtlMs: opts.ticketTtlMs,
-  });
-  gateway.sessions = sessions;
-
   const app = Fastify({
     // A client that does not finish TLS within the agent handshake limit holds a gate slot no longer.
     https: {
@@ -212,6 +201,45 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
   });
+  const gate: TlsGate = gateTlsHandshakes(app.server as unknown as TlsServer, {
+    max: opts.maxTlsHandshakes,
+    maxPerAddress: opts.maxTlsHandshakesPerAddress,
+    helloTimeoutMs: opts.tlsHelloTimeoutMs,
+    onDrop: (reason) => metrics.connectionsDropped.inc({ reason }),
+  });
+  const gateway: AgentGateway<SessionBroker> = new AgentGateway({
+    metrics,
+    store,
+    identityKey: identity.key,
+    heartbeatMs: opts.heartbeatMs,
+    statsIntervalMs: opts.statsIntervalMs,
+    admissionRate: opts.admissionRate,
+    maxHandshakes: opts.maxHandshakes,
+    maxClients: opts.maxClients,
+    maxAgents: budget.maxAgents,
+    log: opts.log.child({ component: 'agent-gateway' }),
+    onAgentOnline: (remote) => gate.markKnown(remote),
+    sessions: (agents) =>
+      new SessionBroker({
+        store,
+        gateway: agents,
+        identityKey: identity.key,
+        dataDir: opts.dataDir,
+        log: opts.log.child({ component: 'sessions' }),
+        version: VERSION,
+        maxStarts: opts.maxSessionStarts,
+        maxStartsPerUser: opts.maxSessionStartsPerUser,
+        maxStartsPerClient: opts.maxSessionStartsPerClient,
+        recordingMaxBytes: opts.recordingMaxBytes,
+        fileLogMaxBytes: opts.sftpLogMaxBytes,
+        connectTimeoutMs: opts.sessionConnectTimeoutMs,
+        attachTimeoutMs: opts.sessionConnectTimeoutMs,
+        idleTimeoutMs: opts.sessionIdleTimeoutMs,
+        ticketTtlMs: opts.ticketTtlMs,
+      }),
+  });
+  const sessions = gateway.sessions as SessionBroker;
+
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof JumpError) {
       metrics.errors.inc({ code: err.code });
@@ -243,7 +271,7 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     throttle: new LoginThrottle({ ...DEFAULT_LOGIN_LIMITS, ...opts.loginLimits }),
     hashQueue: new HashQueue(),
     tokenIdleMs,
-    metricsOpenLoopback: opts.metricsOpenLoopback ?? false,
+    metricsOpenLoopback: opts.metricsOpenLoopback ?? SITE_DEFAULTS.metricsOpenLoopback,
   });
   // Node's headersTimeout must not exceed requestTimeout; Fastify sets only the latter.
   app.server.headersTimeout = Math.min(timeouts.headersMs, timeouts.requestMs);
@@ -274,18 +302,12 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     metrics.connectionsDropped.inc({ reason: 'budget' });
     warnBudget();
   });
-  gateRef = gateTlsHandshakes(app.server as unknown as TlsServer, {
-    max: opts.maxTlsHandshakes,
-    maxPerAddress: opts.maxTlsHandshakesPerAddress,
-    helloTimeoutMs: opts.tlsHelloTimeoutMs,
-    onDrop: (reason) => metrics.connectionsDropped.inc({ reason }),
-  });
   // After a restart nobody has authenticated yet: the addresses jump clients were last seen from
   // are known, so the fleet coming back keeps its reserved slots during a flood.
-  for (const { ip, seenAt } of await store.recentPublicIps(Date.now() - DEFAULT_TLS_GATE.knownTtlMs)) gateRef.markKnown(ip, seenAt);
+  for (const { ip, seenAt } of await store.recentPublicIps(Date.now() - DEFAULT_TLS_GATE.knownTtlMs)) gate.markKnown(ip, seenAt);
   // A technician who authenticated is known too: the gate keeps slots for known addresses.
   app.addHook('onResponse', async (req) => {
-    if (req.user) gateRef?.markKnown(req.socket.remoteAddress ?? '');
+    if (req.user) gate.markKnown(req.socket.remoteAddress ?? '');
   });
   app.server.on('upgrade', (req, socket, head) => {
     // Until the upgrade is accepted, the connection has the headers timeout to be accepted or gone:
@@ -296,13 +318,11 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     boundUpgrade(socket as Socket, timeouts.headersMs);
     if (gateway.handleUpgrade(req, socket, head)) return;
     const m = /^\/api\/v1\/sessions\/([A-Za-z0-9_-]{22})\/relay$/.exec((req.url ?? '').split('?')[0]);
-    const auth = /^Bearer (jst_[A-Za-z0-9_-]{43})$/.exec(req.headers.authorization ?? '');
-    if (!m || !auth) {
+    if (!m || bearerToken(req.headers.authorization) === null) {
       refuseUpgrade(socket as Socket, '404 Not Found');
       return;
     }
-    store
-      .userForToken(hashToken(auth[1]), Date.now(), tokenIdleMs)
+    userFromAuthorization(store, req.headers.authorization, Date.now(), tokenIdleMs)
       .then((user) => {
         if (!user) refuseUpgrade(socket as Socket, '401 Unauthorized');
         else if (user.mustChangePassword) refuseUpgrade(socket as Socket, '403 Forbidden');

@@ -40,15 +40,17 @@ import {
 } from '../protocol/messages.js';
 import { signTicket } from '../protocol/ticket.js';
 import { parseSshPublicKey, sshPublicKeyFromRaw } from '../protocol/ssh-keys.js';
-import type { AgentGateway } from './agent-gateway.js';
+import type { AgentLink } from './agent-gateway.js';
+import { systemClock, type Clock } from '../protocol/clock.js';
 import { findClient } from './jump-clients.js';
-import type { Store, User } from './store/store.js';
+import { clientDisplayName, type Store, type User } from './store/store.js';
 
 export { SESSION_KINDS, type SessionKind };
 
 export interface SessionBrokerOptions {
   store: Store;
-  gateway: AgentGateway;
+  /** The agents' control connections (site/agent-gateway.ts, which makes the broker). */
+  gateway: AgentLink;
   identityKey: KeyObject;
   dataDir: string;
   log: Logger;
@@ -82,11 +84,33 @@ export interface SessionBrokerOptions {
    * Bytes of SFTP file log kept per session. Default: JUMP_SITE_SFTP_LOG_MAX_BYTES, else 4 MiB.
    */
   fileLogMaxBytes?: number;
+  /** Time and timers (default: the system clock); tests pass a manual one. */
+  clock?: Clock;
 }
 
 /** Default per-session caps, in bytes. */
 export const RECORDING_MAX_BYTES_DEFAULT = 64 * 1024 * 1024;
 export const FILE_LOG_MAX_BYTES_DEFAULT = 4 * 1024 * 1024;
+
+/**
+ * Defaults of `SessionBrokerOptions` (times in ms, sizes in bytes), read by the constructor and by
+ * `jump-site serve`'s flags (site/server.ts SITE_DEFAULTS, site/main.ts): the one copy. The byte
+ * caps apply when their environment variables (JUMP_SITE_RECORDING_MAX_BYTES,
+ * JUMP_SITE_SFTP_LOG_MAX_BYTES) are unset.
+ */
+export const BROKER_DEFAULTS = {
+  /** Site-wide starts in progress (seeds: twenty). */
+  maxStarts: 20,
+  maxStartsPerUser: 4,
+  maxStartsPerClient: 2,
+  connectTimeoutMs: 15_000,
+  attachTimeoutMs: 15_000,
+  relayTimeoutMs: 30_000,
+  idleTimeoutMs: 30 * 60_000,
+  ticketTtlMs: 60_000,
+  recordingMaxBytes: RECORDING_MAX_BYTES_DEFAULT,
+  fileLogMaxBytes: FILE_LOG_MAX_BYTES_DEFAULT,
+} as const;
 /** How long after a session ended its agent connection may still send its last batches, in ms. */
 export const REC_GRACE_MS = 10_000;
 /** Exec command lines kept per session. */
@@ -165,7 +189,7 @@ interface Live {
   bytesToClient: number;
   bytesFromClient: number;
   lastActivity: number;
-  relayTimer: NodeJS.Timeout | null;
+  relayTimer: unknown;
   ended: boolean;
   /** The agent control connection the session was opened on: the only one that may add to its records. */
   conn: object | null;
@@ -194,27 +218,29 @@ export class SessionBroker {
   /** Ended sessions whose agent connection may still send last batches (REC_GRACE_MS). */
   private readonly draining = new Map<string, Live>();
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 1024 * 1024 });
-  private readonly idleSweep: NodeJS.Timeout;
-  private readonly o: Required<Omit<SessionBrokerOptions, 'store' | 'gateway' | 'identityKey' | 'dataDir' | 'log' | 'version'>>;
+  private readonly idleSweep: unknown;
+  private readonly clock: Clock;
+  private readonly o: Required<Omit<SessionBrokerOptions, 'store' | 'gateway' | 'identityKey' | 'dataDir' | 'log' | 'version' | 'clock'>>;
   private readonly recDir: string;
 
   constructor(private readonly opts: SessionBrokerOptions) {
+    const d = BROKER_DEFAULTS;
+    this.clock = opts.clock ?? systemClock;
     this.o = {
-      maxStarts: opts.maxStarts ?? 20,
-      maxStartsPerUser: opts.maxStartsPerUser ?? 4,
-      maxStartsPerClient: opts.maxStartsPerClient ?? 2,
-      connectTimeoutMs: opts.connectTimeoutMs ?? 15_000,
-      attachTimeoutMs: opts.attachTimeoutMs ?? 15_000,
-      relayTimeoutMs: opts.relayTimeoutMs ?? 30_000,
-      idleTimeoutMs: opts.idleTimeoutMs ?? 30 * 60_000,
-      ticketTtlMs: opts.ticketTtlMs ?? 60_000,
-      recordingMaxBytes: opts.recordingMaxBytes ?? envBytes('JUMP_SITE_RECORDING_MAX_BYTES', RECORDING_MAX_BYTES_DEFAULT),
-      fileLogMaxBytes: opts.fileLogMaxBytes ?? envBytes('JUMP_SITE_SFTP_LOG_MAX_BYTES', FILE_LOG_MAX_BYTES_DEFAULT),
+      maxStarts: opts.maxStarts ?? d.maxStarts,
+      maxStartsPerUser: opts.maxStartsPerUser ?? d.maxStartsPerUser,
+      maxStartsPerClient: opts.maxStartsPerClient ?? d.maxStartsPerClient,
+      connectTimeoutMs: opts.connectTimeoutMs ?? d.connectTimeoutMs,
+      attachTimeoutMs: opts.attachTimeoutMs ?? d.attachTimeoutMs,
+      relayTimeoutMs: opts.relayTimeoutMs ?? d.relayTimeoutMs,
+      idleTimeoutMs: opts.idleTimeoutMs ?? d.idleTimeoutMs,
+      ticketTtlMs: opts.ticketTtlMs ?? d.ticketTtlMs,
+      recordingMaxBytes: opts.recordingMaxBytes ?? envBytes('JUMP_SITE_RECORDING_MAX_BYTES', d.recordingMaxBytes),
+      fileLogMaxBytes: opts.fileLogMaxBytes ?? envBytes('JUMP_SITE_SFTP_LOG_MAX_BYTES', d.fileLogMaxBytes),
     };
     this.recDir = join(opts.dataDir, 'recordings');
     mkdirSync(this.recDir, { recursive: true, mode: 0o700 });
-    this.idleSweep = setInterval(() => this.sweepIdle(), Math.min(5_000, Math.max(100, this.o.idleTimeoutMs / 4)));
-    this.idleSweep.unref();
+    this.idleSweep = this.clock.setInterval(() => this.sweepIdle(), Math.min(5_000, Math.max(100, this.o.idleTimeoutMs / 4)));
   }
 
   /** Sessions with their agent attached, for metrics. */
@@ -259,7 +285,7 @@ export class SessionBroker {
     bump(this.startingByClient, client.id, 1);
     const id = newSessionId();
     const token = randomBytes(32).toString('base64url');
-    const now = Date.now();
+    const now = this.clock.now();
     try {
       const { ticket, ticketSig } = signTicket(this.opts.identityKey, { sid: id, cid: client.id, user: user.name, key: sshKey, kind, iat: now, exp: now + this.o.ticketTtlMs });
       await this.opts.store.createSession({ id, clientId: client.id, userId: user.id, kind, startedAt: now });
@@ -270,24 +296,24 @@ export class SessionBroker {
         this.pending.set(id, p);
         const sent = this.opts.gateway.send(client.id, { t: 'session_open', session_id: id, token, ticket, ticket_sig: ticketSig });
         if (!sent) return reject(new JumpError('JUMP_ACTIVE_NOT_CONNECTED'));
-        const t1 = setTimeout(() => {
+        const t1 = this.clock.setTimeout(() => {
           if (!p.accepted) reject(new JumpError('JUMP_CONNECT_TIMEOUT'));
         }, this.o.connectTimeoutMs);
-        const t2 = setTimeout(() => reject(new JumpError('JUMP_INTERNAL_TIMEOUT')), this.o.connectTimeoutMs + this.o.attachTimeoutMs);
+        const t2 = this.clock.setTimeout(() => reject(new JumpError('JUMP_INTERNAL_TIMEOUT')), this.o.connectTimeoutMs + this.o.attachTimeoutMs);
         const done = () => {
-          clearTimeout(t1);
-          clearTimeout(t2);
+          this.clock.clearTimeout(t1);
+          this.clock.clearTimeout(t2);
           this.pending.delete(id);
         };
         p.resolve = (ws) => (done(), resolve(ws));
         p.reject = (err) => (done(), reject(err));
       }).catch(async (err: unknown) => {
         const e = err instanceof JumpError ? err : new JumpError('JUMP_INTERNAL_ERROR');
-        await this.opts.store.endSession(id, { endedAt: Date.now(), bytesToClient: 0, bytesFromClient: 0, endReason: e.code });
+        await this.opts.store.endSession(id, { endedAt: this.clock.now(), bytesToClient: 0, bytesFromClient: 0, endReason: e.code });
         throw e;
       });
       this.goLive(id, client.id, user.id, kind, agent, this.opts.gateway.connection(client.id));
-      return { sessionId: id, clientId: client.id, name: client.name ?? client.stats.hostname ?? `jump client ${client.id}`, hostKey: sshPublicKeyFromRaw(client.publicKey) };
+      return { sessionId: id, clientId: client.id, name: clientDisplayName({ id: client.id, name: client.name, hostname: client.stats.hostname }), hostKey: sshPublicKeyFromRaw(client.publicKey) };
     } catch (err) {
       if (err instanceof JumpError) throw err;
       this.opts.log.error({ err }, 'session start failed');
@@ -384,11 +410,11 @@ export class SessionBroker {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       if (s.ended) return ws.close(1000, 'session ended');
       s.relay = ws;
-      if (s.relayTimer) clearTimeout(s.relayTimer);
+      if (s.relayTimer) this.clock.clearTimeout(s.relayTimer);
       const relayStream = sessionStream(ws);
       relayStream.on('data', (d: Buffer) => {
         s.bytesToClient += d.length;
-        s.lastActivity = Date.now();
+        s.lastActivity = this.clock.now();
       });
       // pipe() pauses the faster side when the slower one's buffer is full: no unbounded buffers.
       relayStream.pipe(s.agentStream);
@@ -418,7 +444,7 @@ export class SessionBroker {
   }
 
   close(): void {
-    clearInterval(this.idleSweep);
+    this.clock.clearInterval(this.idleSweep);
     for (const s of this.live.values()) this.end(s, 'site shutting down');
     for (const p of this.pending.values()) p.reject(new JumpError('JUMP_INTERNAL_ERROR'));
     this.wss.close();
@@ -436,7 +462,7 @@ export class SessionBroker {
       relay: null,
       bytesToClient: 0,
       bytesFromClient: 0,
-      lastActivity: Date.now(),
+      lastActivity: this.clock.now(),
       relayTimer: null,
       ended: false,
       conn,
@@ -445,12 +471,12 @@ export class SessionBroker {
     };
     agentStream.on('data', (d: Buffer) => {
       s.bytesFromClient += d.length;
-      s.lastActivity = Date.now();
+      s.lastActivity = this.clock.now();
     });
     agentStream.pause(); // until the relay pipes it
     agentStream.on('close', () => this.end(s, 'jump client closed'));
     agentStream.on('error', () => this.end(s, 'jump client connection failed'));
-    s.relayTimer = setTimeout(() => this.end(s, 'technician did not attach'), this.o.relayTimeoutMs);
+    s.relayTimer = this.clock.setTimeout(() => this.end(s, 'technician did not attach'), this.o.relayTimeoutMs);
     this.live.set(id, s);
   }
 
@@ -460,20 +486,20 @@ export class SessionBroker {
     this.live.delete(s.id);
     // The agent's last recording batches often arrive just after the relay ended the session.
     this.draining.set(s.id, s);
-    setTimeout(() => this.draining.delete(s.id), REC_GRACE_MS).unref();
-    if (s.relayTimer) clearTimeout(s.relayTimer);
+    this.clock.setTimeout(() => this.draining.delete(s.id), REC_GRACE_MS);
+    if (s.relayTimer) this.clock.clearTimeout(s.relayTimer);
     s.agentStream.destroy();
     s.agent.terminate();
     s.relay?.close(1000, reason.slice(0, 100));
     this.opts.gateway.send(s.clientId, { t: 'session_close', session_id: s.id });
     void this.opts.store
-      .endSession(s.id, { endedAt: Date.now(), bytesToClient: s.bytesToClient, bytesFromClient: s.bytesFromClient, endReason: reason })
+      .endSession(s.id, { endedAt: this.clock.now(), bytesToClient: s.bytesToClient, bytesFromClient: s.bytesFromClient, endReason: reason })
       .catch((err) => this.opts.log.error({ err, session: s.id }, 'session end not saved'));
     this.opts.log.info({ session: s.id, clientId: s.clientId, reason, bytesToClient: s.bytesToClient, bytesFromClient: s.bytesFromClient }, 'session ended');
   }
 
   private sweepIdle(): void {
-    const limit = Date.now() - this.o.idleTimeoutMs;
+    const limit = this.clock.now() - this.o.idleTimeoutMs;
     for (const s of this.live.values()) if (s.relay && s.lastActivity < limit) this.end(s, 'idle timeout');
   }
 
@@ -504,13 +530,13 @@ export class SessionBroker {
     try {
       if (msg.header && !s.recording) {
         const file = `${s.id}.cast`;
-        const start = Date.now();
+        const start = this.clock.now();
         const header = { version: 2, width: msg.header.width, height: msg.header.height, timestamp: Math.floor(start / 1000), env: { TERM: msg.header.term } };
         const out = new CappedFile(
           join(this.recDir, file),
           JSON.stringify(header) + '\n',
           this.o.recordingMaxBytes,
-          (cap) => JSON.stringify([(Date.now() - start) / 1000, 'o', `\r\n[jump: recording cap of ${cap} bytes reached; the rest of the session is not recorded]\r\n`]) + '\n',
+          (cap) => JSON.stringify([(this.clock.now() - start) / 1000, 'o', `\r\n[jump: recording cap of ${cap} bytes reached; the rest of the session is not recorded]\r\n`]) + '\n',
           (err) => this.opts.log.warn({ err, session: s.id }, 'recording chunk not written'),
         );
         s.recording = { file, start, decoder: new TextDecoder('utf-8'), out };

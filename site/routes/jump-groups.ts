@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { JumpError, invalidField } from '../../protocol/errors.js';
 import { userName } from '../../protocol/fields.js';
+import { visibleGroups } from '../access.js';
 import { createSharedGroup, groupJson, resolveGroup } from '../jump-groups.js';
 import { allow, me, parse, type ApiContext } from './common.js';
 
@@ -11,11 +12,7 @@ export function registerJumpGroupRoutes(app: FastifyInstance, ctx: ApiContext): 
 
   app.get('/api/v1/jump-groups', allow('user'), async (req) => {
     const user = me(req);
-    const all = await store.listGroups();
-    const mine = new Set(await store.memberGroupIds(user.id));
-    const visible = all.filter(
-      (g) => user.role === 'admin' || (g.kind === 'shared' ? mine.has(g.id) : g.ownerUserId === user.id || user.viewPersonalGroups),
-    );
+    const visible = await visibleGroups(store, user);
     return {
       items: await Promise.all(visible.map(async (g) => groupJson(g, g.kind === 'shared' ? await store.listMembers(g.id) : undefined))),
     };

@@ -8,7 +8,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { JumpError } from '../../protocol/errors.js';
-import { TOKEN_TTL_MS, hashPassword, hashToken, needsRehash, newToken, verifyPassword } from '../auth.js';
+import { TOKEN_TTL_MS, bearerToken, hashPassword, hashToken, needsRehash, newToken, verifyPassword } from '../auth.js';
 import type { User } from '../store/store.js';
 import { checkPassword, removeBootstrapPasswordFile, userJson } from '../users.js';
 import { allow, me, parse, type ApiContext } from './common.js';
@@ -77,7 +77,8 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: ApiContext): vo
   });
 
   app.post('/api/v1/logout', allow('user', { duringPasswordChange: true }), async (req) => {
-    const token = (req.headers.authorization ?? '').slice('Bearer '.length);
+    // The access hook let only a well-formed token through.
+    const token = bearerToken(req.headers.authorization) ?? '';
     await store.deleteToken(hashToken(token));
     return { ok: true };
   });

@@ -10,7 +10,6 @@
 import Database from 'better-sqlite3';
 import { closeSync, openSync } from 'node:fs';
 import { JumpError } from '../../protocol/errors.js';
-import { installerRefusal } from '../installers.js';
 import { JUMP_METHOD, SEARCH_FIELDS, type SearchField } from '../../protocol/fields.js';
 import type { Stats, StatsDelta } from '../../protocol/messages.js';
 import type {
@@ -28,6 +27,7 @@ import type {
   Store,
   User,
 } from './store.js';
+import { CLIENT_DISPLAY_NAME_SQL } from './store.js';
 
 /** Each entry moves the schema from version i to i+1. Never edit a released entry; append. */
 const MIGRATIONS: string[] = [
@@ -161,7 +161,7 @@ const SEARCH_SQL: Record<SearchField, string> = {
   domain: 'c.domain',
   jump_method: `'${JUMP_METHOD}'`,
   last_access: `strftime('%Y-%m-%d %H:%M', c.last_access_at / 1000, 'unixepoch')`,
-  name: `COALESCE(c.name, c.hostname, '')`,
+  name: `COALESCE(${CLIENT_DISPLAY_NAME_SQL}, '')`,
   private_ip: 'c.private_ips',
   public_ip: 'c.public_ip',
   status: 'STATUS',
@@ -232,7 +232,7 @@ interface InstallerRow {
 }
 
 const SESSION_SELECT = `
-  SELECT s.*, u.name AS user_name, COALESCE(c.name, c.hostname, 'jump client ' || s.client_id) AS client_name, c.jump_group_id
+  SELECT s.*, u.name AS user_name, COALESCE(${CLIENT_DISPLAY_NAME_SQL}, 'jump client ' || s.client_id) AS client_name, c.jump_group_id
   FROM sessions s LEFT JOIN users u ON u.id = s.user_id LEFT JOIN jump_clients c ON c.id = s.client_id`;
 
 interface SessionRow {
@@ -667,7 +667,7 @@ export class SqliteStore implements Store {
       }
       const inst = this.stmt('SELECT * FROM installers WHERE key_hash = ?').get(input.keyHash) as InstallerRow | undefined;
       if (!inst) throw new JumpError('INSTALLER_KEY_UNKNOWN');
-      const refusal = installerRefusal(toInstaller(inst), input.now);
+      const refusal = input.checkInstaller(toInstaller(inst), input.now);
       if (refusal) throw new JumpError(refusal);
 
       // A reinstall on the same machine with the same installer: the old record is not connected,
@@ -732,7 +732,7 @@ export class SqliteStore implements Store {
 
   async findClientsByName(name: string): Promise<JumpClient[]> {
     return (
-      this.stmt(`${CLIENT_SELECT} WHERE c.deleted_at IS NULL AND COALESCE(c.name, c.hostname) = ? COLLATE NOCASE ORDER BY c.id`)
+      this.stmt(`${CLIENT_SELECT} WHERE c.deleted_at IS NULL AND ${CLIENT_DISPLAY_NAME_SQL} = ? COLLATE NOCASE ORDER BY c.id`)
         .all(name) as ClientRow[]
     ).map(toClient);
   }
@@ -760,7 +760,7 @@ export class SqliteStore implements Store {
       for (let i = 0; i < fields.length; i++) args.push(pattern);
     }
     const limit = q.limit ? ` LIMIT ${Math.max(1, Math.floor(q.limit))}` : '';
-    const rows = this.stmt(`${CLIENT_SELECT} WHERE ${where.join(' AND ')} ORDER BY g.name COLLATE NOCASE, c.tag COLLATE NOCASE, COALESCE(c.name, c.hostname, '') COLLATE NOCASE, c.id${limit}`)
+    const rows = this.stmt(`${CLIENT_SELECT} WHERE ${where.join(' AND ')} ORDER BY g.name COLLATE NOCASE, c.tag COLLATE NOCASE, COALESCE(${CLIENT_DISPLAY_NAME_SQL}, '') COLLATE NOCASE, c.id${limit}`)
       .all(...args) as ClientRow[];
     const items = rows.map(toClient);
     const summary: ClientSummary = { jumpItems: items.length, jumpClients: items.length, online: 0, offline: 0, passive: 0 };

@@ -7,7 +7,24 @@
  * code; all others throw only on storage failure.
  */
 import type { JumpClientMode, JumpClientStatus, OverridableField, SearchField } from '../../protocol/fields.js';
+import type { ErrorCode } from '../../protocol/errors.js';
 import type { Stats, StatsDelta } from '../../protocol/messages.js';
+
+/**
+ * The display-name rule of a jump client (seeds: a jump item shows its name, else the endpoint's
+ * hostname), in SQL over the `c` (jump_clients) row: NULL when it has neither, so each query adds
+ * its own last resort (`''` to search and sort, `'jump client <id>'` in session rows). The TS
+ * twin is `clientDisplayName`; change both together.
+ */
+export const CLIENT_DISPLAY_NAME_SQL = 'COALESCE(c.name, c.hostname)';
+
+/**
+ * The display-name rule in TS (see CLIENT_DISPLAY_NAME_SQL): `name`, else `hostname` (from the
+ * statistics), else `jump client <id>`.
+ */
+export function clientDisplayName(c: { id: number; name: string | null; hostname?: string | null }): string {
+  return c.name ?? c.hostname ?? `jump client ${c.id}`;
+}
 
 export type Role = 'admin' | 'technician';
 
@@ -111,6 +128,13 @@ export interface EnrollInput {
   now: number;
   /** Site-wide limit on jump clients (seeds: "total number of deployed Jump Clients"), or null. */
   maxClients: number | null;
+  /**
+   * The caller's rule for the installer whose key is `keyHash`, run inside the enrollment's
+   * transaction on the row as it is then (uses counted so far): an error code refuses the
+   * enrollment with a JumpError of that code, null lets it go on. The store holds no installer
+   * rule of its own (site/installers.ts `installerRefusal` is the rule).
+   */
+  checkInstaller: (installer: Installer, now: number) => ErrorCode | null;
 }
 
 export interface EnrollResult {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../site/store/sqlite.js';
 import type { Installer } from '../../site/store/store.js';
+import { installerRefusal } from '../../site/installers.js';
 
 let dir: string;
 let store: SqliteStore;
@@ -27,7 +28,7 @@ afterEach(async () => {
 });
 
 const enroll = (publicKey: string, machineId = publicKey, maxClients: number | null = null) =>
-  store.enroll({ keyHash: 'k1', publicKey, machineId, name: null, jumpGroupId: installer.jumpGroupId, tag: '', comments: '', now: Date.now(), maxClients });
+  store.enroll({ keyHash: 'k1', publicKey, machineId, name: null, jumpGroupId: installer.jumpGroupId, tag: '', comments: '', now: Date.now(), maxClients, checkInstaller: installerRefusal });
 
 describe('enroll', () => {
   it('counts uses and refuses past max_uses without writing anything', async () => {
