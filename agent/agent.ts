@@ -124,6 +124,7 @@ export class Agent extends EventEmitter {
         forwardLan: this.opts.jump?.forwardLan,
         runAs: this.opts.jump?.runAs,
         localAddress: this.opts.localAddress,
+        clock: this.clock,
       });
       return this.sessionHost;
     });
