@@ -42,3 +42,26 @@ export class Backoff {
     this.attempt = 0;
   }
 }
+
+/** The longest Retry-After the agent honours, in ms: an unauthenticated 503 must not park it for long. */
+export const MAX_RETRY_AFTER_MS = 10 * 60_000;
+
+/**
+ * How long the agent waits before dialing again after a connection ended, in ms.
+ * - SITE_BUSY with a Retry-After: busy is the site's schedule, not a failure: the slot it gave
+ *   (at most MAX_RETRY_AFTER_MS) plus up to 10 % jitter (at most 1 s), without growing the backoff.
+ * - Otherwise the next backoff delay, but never less than a Retry-After the site sent (capped).
+ * `random` in [0, 1) is the jitter source (default Math.random).
+ */
+export function reconnectDelay(
+  outcome: { error: { code: string } | null; retryAfterMs: number | null },
+  backoff: Backoff,
+  random: () => number = Math.random,
+): number {
+  if (outcome.error?.code === 'SITE_BUSY' && outcome.retryAfterMs !== null) {
+    const wait = Math.min(outcome.retryAfterMs, MAX_RETRY_AFTER_MS);
+    return wait + Math.floor(random() * Math.min(1000, wait * 0.1));
+  }
+  const delay = backoff.next();
+  return outcome.retryAfterMs !== null ? Math.max(delay, Math.min(outcome.retryAfterMs, MAX_RETRY_AFTER_MS)) : delay;
+}

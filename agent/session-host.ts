@@ -31,6 +31,8 @@ import WebSocket from 'ws';
 import { sessionStream } from '../protocol/ws-stream.js';
 import { AGENT_SESSION_WS_PATH, SESSION_ATTACH_HEADERS, type SFTP_OPS, type SessionOpen, type Ticket } from '../protocol/messages.js';
 import { kindAllows, verifyTicket } from '../protocol/ticket.js';
+import type { Clock } from '../protocol/clock.js';
+import { TicketWindow } from './ticket-window.js';
 import { parseSshPublicKey, sshPublicKeyBlob } from '../protocol/ssh-keys.js';
 
 export interface SessionHostOptions {
@@ -53,6 +55,8 @@ export interface SessionHostOptions {
    * Undefined in user mode: sessions run as the agent's own user.
    */
   runAs?: string;
+  /** The clock that times a ticket's lifetime (agent/ticket-window.ts); default the real clock. */
+  clock?: Clock;
 }
 
 /** Where distributions keep OpenSSH's SFTP server. */
@@ -190,7 +194,7 @@ export class SessionHost {
       return this.o.sendControl({ t: 'session_refused', session_id: msg.session_id, code: 'JUMP_CLIENT_DISABLED' });
     }
     // The ticket is good for its lifetime from now, by this machine's clock (clocks may differ).
-    const deadline = Date.now() + (ticket.exp - ticket.iat);
+    const ticketWindow = new TicketWindow(ticket, this.o.clock);
     this.o.sendControl({ t: 'session_accepted', session_id: msg.session_id });
 
     const url = new URL(AGENT_SESSION_WS_PATH, this.o.siteUrl.replace(/^http/, 'ws'));
@@ -210,7 +214,7 @@ export class SessionHost {
     ws.on('open', () => {
       const stream = sessionStream(ws);
       const server = new ssh2.Server({ hostKeys: [this.o.hostKeyOpenssh], ident: 'jump-client' }, (client) =>
-        this.serve(client, ticket, deadline),
+        this.serve(client, ticket, ticketWindow),
       );
       server.on('error', (err: Error) => log.warn({ err: err.message }, 'ssh server error'));
       server.injectSocket(stream as unknown as import('node:net').Socket);
@@ -233,14 +237,14 @@ export class SessionHost {
     for (const s of this.active.values()) s.end();
   }
 
-  private serve(client: ssh2.Connection, ticket: Ticket, deadline: number): void {
+  private serve(client: ssh2.Connection, ticket: Ticket, ticketWindow: TicketWindow): void {
     const { log } = this.o;
     const allowedKey = parseSshPublicKey(ticket.key);
     const allowedBlob = sshPublicKeyBlob(allowedKey);
     let exitStatus: number | null = null;
 
     client.on('authentication', (ctx) => {
-      if (ctx.method !== 'publickey' || Date.now() > deadline) return ctx.reject(['publickey']);
+      if (ctx.method !== 'publickey' || !ticketWindow.isOpen()) return ctx.reject(['publickey']);
       if (ctx.key.algo !== 'ssh-ed25519' || !Buffer.from(ctx.key.data).equals(allowedBlob)) return ctx.reject(['publickey']);
       if (!ctx.signature) return ctx.accept(); // "would this key do?": yes
       const ok = ctx.blob ? verify(null, ctx.blob, allowedKey, ctx.signature) : false;

@@ -40,7 +40,7 @@ import {
   type Hello,
   type SiteMessage,
 } from '../protocol/messages.js';
-import { systemClock, type Clock } from '../protocol/clock.js';
+import { backgroundClock, type Clock, type TimerHandle } from '../protocol/clock.js';
 import type { KeyObject } from 'node:crypto';
 import { AdmissionControl } from './admission.js';
 import { FULL_RETRY_MS, atMostEvery } from './capacity.js';
@@ -157,7 +157,7 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
   private readonly wss: WebSocketServer;
   private readonly agents = new Map<number, Session>();
   private readonly admission: AdmissionControl;
-  private readonly sweep: unknown;
+  private readonly sweep: TimerHandle;
   private readonly clock: Clock;
   private readonly heartbeatMs: number;
   private readonly statsIntervalMs: number;
@@ -170,7 +170,7 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
   readonly sessions: S | null;
 
   constructor(private readonly opts: GatewayOptions<S>) {
-    const clock = (this.clock = opts.clock ?? systemClock);
+    const clock = (this.clock = opts.clock ?? backgroundClock);
     this.heartbeatMs = opts.heartbeatMs ?? GATEWAY_DEFAULTS.heartbeatMs;
     this.statsIntervalMs = opts.statsIntervalMs ?? GATEWAY_DEFAULTS.statsIntervalMs;
     this.maxClients = opts.maxClients ?? GATEWAY_DEFAULTS.maxClients;

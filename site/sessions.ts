@@ -41,7 +41,7 @@ import {
 import { signTicket } from '../protocol/ticket.js';
 import { parseSshPublicKey, sshPublicKeyFromRaw } from '../protocol/ssh-keys.js';
 import type { AgentLink } from './agent-gateway.js';
-import { systemClock, type Clock } from '../protocol/clock.js';
+import { backgroundClock, type Clock, type TimerHandle } from '../protocol/clock.js';
 import { findClient } from './jump-clients.js';
 import { clientDisplayName, type Store, type User } from './store/store.js';
 
@@ -189,7 +189,7 @@ interface Live {
   bytesToClient: number;
   bytesFromClient: number;
   lastActivity: number;
-  relayTimer: unknown;
+  relayTimer: TimerHandle | null;
   ended: boolean;
   /** The agent control connection the session was opened on: the only one that may add to its records. */
   conn: object | null;
@@ -218,14 +218,14 @@ export class SessionBroker {
   /** Ended sessions whose agent connection may still send last batches (REC_GRACE_MS). */
   private readonly draining = new Map<string, Live>();
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 1024 * 1024 });
-  private readonly idleSweep: unknown;
+  private readonly idleSweep: TimerHandle;
   private readonly clock: Clock;
   private readonly o: Required<Omit<SessionBrokerOptions, 'store' | 'gateway' | 'identityKey' | 'dataDir' | 'log' | 'version' | 'clock'>>;
   private readonly recDir: string;
 
   constructor(private readonly opts: SessionBrokerOptions) {
     const d = BROKER_DEFAULTS;
-    this.clock = opts.clock ?? systemClock;
+    this.clock = opts.clock ?? backgroundClock;
     this.o = {
       maxStarts: opts.maxStarts ?? d.maxStarts,
       maxStartsPerUser: opts.maxStartsPerUser ?? d.maxStartsPerUser,

@@ -763,11 +763,22 @@ export class SqliteStore implements Store {
     const rows = this.stmt(`${CLIENT_SELECT} WHERE ${where.join(' AND ')} ORDER BY g.name COLLATE NOCASE, c.tag COLLATE NOCASE, COALESCE(${CLIENT_DISPLAY_NAME_SQL}, '') COLLATE NOCASE, c.id${limit}`)
       .all(...args) as ClientRow[];
     const items = rows.map(toClient);
-    const summary: ClientSummary = { jumpItems: items.length, jumpClients: items.length, online: 0, offline: 0, passive: 0 };
-    for (const c of items) {
-      if (c.status === 'online') summary.online++;
-      else summary.offline++;
-      if (c.mode === 'passive') summary.passive++;
+    // The summary counts every visible client that matches, not only the page `limit` returns
+    // (issue #13 item 6): counted from the rows when they are all here, by SQL otherwise.
+    let summary: ClientSummary;
+    if (!limit || items.length < Math.floor(q.limit!)) {
+      summary = { jumpItems: items.length, jumpClients: items.length, online: 0, offline: 0, passive: 0 };
+      for (const c of items) {
+        if (c.status === 'online') summary.online++;
+        else summary.offline++;
+        if (c.mode === 'passive') summary.passive++;
+      }
+    } else {
+      const n = this.stmt(
+        `SELECT COUNT(*) AS total, COALESCE(SUM(${STATUS_SQL} = 'online'), 0) AS online, COALESCE(SUM(c.mode = 'passive'), 0) AS passive
+         FROM jump_clients c JOIN jump_groups g ON g.id = c.jump_group_id WHERE ${where.join(' AND ')}`,
+      ).get(...args) as { total: number; online: number; passive: number };
+      summary = { jumpItems: n.total, jumpClients: n.total, online: n.online, offline: n.total - n.online, passive: n.passive };
     }
     return { items, summary };
   }

@@ -1,6 +1,9 @@
 /**
  * The agent endpoint at its edges: admission rate, malformed and oversized messages, forged
  * signatures, and statistics updates sent as deltas.
+ *
+ * Each test makes what it needs (its own installer, client or connections): none depends on
+ * another's leftovers or on the order they run in.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { Writable } from 'node:stream';
@@ -12,7 +15,7 @@ import type { Agent } from '../../agent/agent.js';
 import { channelBinding, newNonce, rawPublicKey, signAsAgent } from '../../protocol/handshake.js';
 import type { Stats } from '../../protocol/messages.js';
 import { cleanup, waitFor } from '../helpers/processes.js';
-import { createInstaller, fixtureStats, inProcessAgent, listClients, startTestSite, type TestSite } from '../helpers/site.js';
+import { createInstaller, fixtureStats, inProcessAgent, listClients, startTestSite, type ClientJson, type TestSite } from '../helpers/site.js';
 
 let site: TestSite;
 const agents: Agent[] = [];
@@ -45,6 +48,52 @@ async function rawConnection(): Promise<{ ws: WebSocket; cb: Buffer; messages: u
     if (ok) return { ws, cb: cb!, messages, closed };
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** A jump client enrolled and online for this test alone (tagged `tag`), so no test needs another's. */
+async function enrolledClient(tag: string): Promise<ClientJson> {
+  const inst = await createInstaller(site.api, { tag });
+  agents.push(inProcessAgent(inst));
+  return waitFor(async () => (await listClients(site.api, `tag=${tag}`)).items.find((x) => x.status === 'online'), 30_000, 100, `${tag} online`);
+}
+
+/** Authenticates as `clientId` with a key that is not its own; returns the site's messages. */
+async function forgedAuth(clientId: number): Promise<unknown[]> {
+  const c = await rawConnection();
+  const nonce = newNonce();
+  c.ws.send(JSON.stringify({ t: 'hello', protocol: 1, agent_version: '0.1.0', nonce }));
+  await waitFor(() => c.messages.length === 1);
+  const challenge = c.messages[0] as { nonce: string };
+  const forger = generateKeyPairSync('ed25519').privateKey;
+  const sig = signAsAgent(forger, c.cb, nonce, challenge.nonce, String(clientId));
+  c.ws.send(JSON.stringify({ t: 'auth', client_id: clientId, machine_id: 'm', sig }));
+  await c.closed;
+  return c.messages;
+}
+
+/**
+ * Dials `n` raw agent connections at once, from 127.0.3.1, 127.0.3.2, ... (one each, so the TLS
+ * gate's per-address cap does not cut them before admission); returns how many the site turned
+ * away with 503 (busy). A connection cut for any other reason counts as not turned away.
+ */
+async function burstOfDials(n: number): Promise<number> {
+  const answers = await Promise.all(
+    Array.from({ length: n }, (_, i) => new Promise<boolean>((resolve) => {
+      const ws = new WebSocket(`wss://127.0.0.1:${site.port}/agent/v1`, { rejectUnauthorized: false, localAddress: `127.0.3.${i + 1}` });
+      ws.on('error', () => undefined);
+      ws.once('close', () => resolve(false));
+      ws.once('open', () => {
+        ws.terminate();
+        resolve(false);
+      });
+      ws.once('unexpected-response', (_q, res) => {
+        res.resume();
+        ws.terminate();
+        resolve(res.statusCode === 503);
+      });
+    })),
+  );
+  return answers.filter(Boolean).length;
 }
 
 describe('admission control', () => {
@@ -95,17 +144,8 @@ describe('message validation', () => {
   });
 
   it('refuses an agent that signs for a client id with the wrong key (AGENT_AUTH_FAILED)', async () => {
-    const existing = (await listClients(site.api)).items[0];
-    const c = await rawConnection();
-    const nonce = newNonce();
-    c.ws.send(JSON.stringify({ t: 'hello', protocol: 1, agent_version: '0.1.0', nonce }));
-    await waitFor(() => c.messages.length === 1);
-    const challenge = c.messages[0] as { nonce: string };
-    const forger = generateKeyPairSync('ed25519').privateKey;
-    const sig = signAsAgent(forger, c.cb, nonce, challenge.nonce, String(existing.id));
-    c.ws.send(JSON.stringify({ t: 'auth', client_id: existing.id, machine_id: 'm', sig }));
-    await c.closed;
-    expect(c.messages).toContainEqual(expect.objectContaining({ code: 'AGENT_AUTH_FAILED' }));
+    const existing = await enrolledClient('forged');
+    expect(await forgedAuth(existing.id)).toContainEqual(expect.objectContaining({ code: 'AGENT_AUTH_FAILED' }));
   });
 
   it('refuses an enrollment signature made on another connection (channel binding)', async () => {
@@ -141,14 +181,30 @@ describe('statistics', () => {
 });
 
 describe('/metrics', () => {
-  it('exposes the site numbers in the Prometheus text format', async () => {
+  /** The metric `re` captures, 0 when the series does not exist yet (a labelled counter before its first count). */
+  const metric = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+  const CONNECTED = /^jump_site_connected_agents (\d+)$/m;
+  const CONNECTS = /^jump_site_agent_connects_total (\d+)$/m;
+  const REJECTED = /^jump_site_agent_admission_rejected_total\{reason="rate"\} (\d+)$/m;
+  const INVALID = /^jump_site_errors_total\{code="PROTOCOL_INVALID_MESSAGE"\} (\d+)$/m;
+  const AUTH_FAILED = /^jump_site_errors_total\{code="AGENT_AUTH_FAILED"\} (\d+)$/m;
+
+  it('exposes the site numbers in the Prometheus text format, each moving with what it counts', async () => {
+    const before = await site.api.requestText('GET', '/metrics');
+    const client = await enrolledClient('metrics');
+    const invalid = await rawConnection();
+    invalid.ws.send('this is not json');
+    await invalid.closed;
+    await forgedAuth(client.id);
+    const turnedAway = await burstOfDials(15);
+    expect(turnedAway).toBeGreaterThan(0);
+
     const text = await site.api.requestText('GET', '/metrics');
-    const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
-    expect(value(/^jump_site_connected_agents (\d+)$/m)).toBeGreaterThanOrEqual(15);
-    expect(value(/^jump_site_agent_connects_total (\d+)$/m)).toBeGreaterThanOrEqual(15);
-    expect(value(/^jump_site_agent_admission_rejected_total\{reason="rate"\} (\d+)$/m)).toBeGreaterThan(0);
-    expect(value(/^jump_site_errors_total\{code="PROTOCOL_INVALID_MESSAGE"\} (\d+)$/m)).toBeGreaterThan(0);
-    expect(value(/^jump_site_errors_total\{code="AGENT_AUTH_FAILED"\} (\d+)$/m)).toBeGreaterThan(0);
+    expect(metric(text, CONNECTED)).toBeGreaterThanOrEqual(1);
+    expect(metric(text, CONNECTS) - metric(before, CONNECTS)).toBeGreaterThanOrEqual(1);
+    expect(metric(text, REJECTED) - metric(before, REJECTED)).toBeGreaterThanOrEqual(turnedAway);
+    expect(metric(text, INVALID) - metric(before, INVALID)).toBeGreaterThanOrEqual(1);
+    expect(metric(text, AUTH_FAILED) - metric(before, AUTH_FAILED)).toBeGreaterThanOrEqual(1);
     expect(text).toMatch(/^# TYPE jump_site_heartbeat_lag_seconds histogram$/m);
     expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
   });

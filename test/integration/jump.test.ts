@@ -10,9 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ssh2 from 'ssh2';
 import type { Agent } from '../../agent/agent.js';
 import { connectSsh, ephemeralKey, openSession } from '../../console/ssh.js';
-import { AGENT_BIN, CONSOLE_BIN, cleanup, run, start, tempDir, waitFor, type Proc } from '../helpers/processes.js';
+import { AGENT_BIN, CONSOLE_BIN, SITE_BIN, cleanup, run, start, tempDir, waitFor, type Proc } from '../helpers/processes.js';
 import { rawAgent, type RawAgent } from '../helpers/raw-agent.js';
-import { createInstaller, inProcessAgent, jump, listClients, startAgentProcess, startTestSite, type ClientJson, type TestSite } from '../helpers/site.js';
+import { createInstaller, inProcessAgent, jump, listClients, login, startAgentProcess, startTestSite, type ClientJson, type TestSite } from '../helpers/site.js';
 
 let site: TestSite;
 let agent: { proc: Proc; configDir: string };
@@ -250,6 +250,15 @@ describe('Jump errors (seeds appendix)', () => {
     const r = await jumpCmd(['jump', String(c.id), '--', 'true']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('JUMP_CLIENT_NOT_FOUND');
+
+    // A technician outside the jump group of a live client gets the same answer as for a missing one.
+    const added = await run(process.execPath, [SITE_BIN, 'user', 'add', 'outsider', '--password-stdin', '--data', site.dataDir], { input: 'correct horse battery' });
+    expect(added.code).toBe(0);
+    const outsider = tempDir('outsider-');
+    await login(site, outsider, 'outsider', 'correct horse battery');
+    const hidden = await jump(outsider, ['jump', String(client.id), '--', 'true']);
+    expect(hidden.code).toBe(1);
+    expect(hidden.stderr).toContain('JUMP_CLIENT_NOT_FOUND');
   });
 
   it('JUMP_CLIENT_OFFLINE for a stopped agent', async () => {

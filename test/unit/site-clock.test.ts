@@ -20,7 +20,7 @@ import { installerRefusal } from '../../site/installers.js';
 import { BROKER_DEFAULTS, SessionBroker } from '../../site/sessions.js';
 import { SqliteStore } from '../../site/store/sqlite.js';
 import type { Store, User } from '../../site/store/store.js';
-import { ManualClock } from '../helpers/manual-clock.js';
+import { ManualClock } from '../../protocol/clock.js';
 
 const log = pino({ level: 'silent' });
 const siteKey = generateKeyPairSync('ed25519');

@@ -98,3 +98,34 @@ describe('batched status and statistics writes', () => {
     expect((await store.getClient(a))!.publicIp).toBe('192.0.2.9');
   });
 });
+
+describe('listClients summary (issue #13 item 6)', () => {
+  it('counts every visible client that matches, while `limit` limits only the page', async () => {
+    await store.createInstaller({ ...installer, uid: 'u2', keyHash: 'k2', maxUses: 10, mode: 'passive' });
+    const a = (await enroll('a')).client.id;
+    await enroll('b');
+    const enrollPassive = (publicKey: string) =>
+      store.enroll({ keyHash: 'k2', publicKey, machineId: publicKey, name: null, jumpGroupId: installer.jumpGroupId, tag: 'p', comments: '', now: Date.now(), maxClients: null, checkInstaller: installerRefusal });
+    const c = (await enrollPassive('c')).client.id;
+    await enrollPassive('d');
+    await enrollPassive('e');
+    await store.setClientOnline(a, { now: 5, publicIp: '192.0.2.1', machineId: 'a' });
+    await store.setClientOnline(c, { now: 5, publicIp: '192.0.2.3', machineId: 'c' });
+
+    const all = await store.listClients({ visibleGroupIds: null });
+    expect(all.items).toHaveLength(5);
+    expect(all.summary).toEqual({ jumpItems: 5, jumpClients: 5, online: 2, offline: 3, passive: 3 });
+
+    const page = await store.listClients({ visibleGroupIds: null, limit: 2 });
+    expect(page.items).toHaveLength(2);
+    expect(page.summary).toEqual(all.summary);
+
+    const tagged = await store.listClients({ visibleGroupIds: null, tag: 'p', limit: 1 });
+    expect(tagged.items).toHaveLength(1);
+    expect(tagged.summary).toEqual({ jumpItems: 3, jumpClients: 3, online: 1, offline: 2, passive: 3 });
+
+    const hidden = await store.listClients({ visibleGroupIds: [], limit: 1 });
+    expect(hidden.items).toHaveLength(0);
+    expect(hidden.summary).toEqual({ jumpItems: 0, jumpClients: 0, online: 0, offline: 0, passive: 0 });
+  });
+});
