@@ -119,7 +119,7 @@ export class Agent extends EventEmitter {
         log: this.opts.log.child({ component: 'sessions' }),
         // The session host builds its messages as plain objects (agent/session-host.ts); they are
         // the session-phase messages of protocol/messages.ts.
-        sendControl: (msg) => this.sendControl(msg as AgentSessionMessage),
+        sendControl: (msg) => this.sendControl(msg),
         isDisabled: this.opts.jump?.isDisabled ?? (() => false),
         forwardLan: this.opts.jump?.forwardLan,
         runAs: this.opts.jump?.runAs,

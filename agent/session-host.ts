@@ -29,7 +29,7 @@ import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
 import WebSocket from 'ws';
 import { sessionStream } from '../protocol/ws-stream.js';
-import { AGENT_SESSION_WS_PATH, SESSION_ATTACH_HEADERS, type SFTP_OPS, type SessionOpen, type Ticket } from '../protocol/messages.js';
+import { AGENT_SESSION_WS_PATH, SESSION_ATTACH_HEADERS, type SFTP_OPS, type AgentSessionMessage, type SessionOpen, type Ticket } from '../protocol/messages.js';
 import { kindAllows, verifyTicket } from '../protocol/ticket.js';
 import type { Clock } from '../protocol/clock.js';
 import { TicketWindow } from './ticket-window.js';
@@ -43,7 +43,7 @@ export interface SessionHostOptions {
   hostKeyOpenssh: string;
   log: Logger;
   /** Sends a control message to the site (accepted, refused, ended, recording). */
-  sendControl: (msg: object) => void;
+  sendControl: (msg: AgentSessionMessage) => void;
   /** The local user's switch (seeds: "disabled by the user"). Read at each session start. */
   isDisabled: () => boolean;
   /** Allow port forwarding to private (LAN) addresses, not only this machine's own. Default false. */
@@ -479,7 +479,7 @@ export class SftpAudit {
 
   constructor(
     private readonly sessionId: string,
-    private readonly send: (msg: object) => void,
+    private readonly send: (msg: AgentSessionMessage) => void,
   ) {}
 
   /** Feeds bytes the client sent on the SFTP channel. */
@@ -614,7 +614,7 @@ class Recorder {
   constructor(
     private readonly sessionId: string,
     private readonly info: PtyInfo,
-    private readonly send: (msg: object) => void,
+    private readonly send: (msg: AgentSessionMessage) => void,
   ) {}
 
   private now(): number {
@@ -648,12 +648,9 @@ class Recorder {
       this.dropped = 0;
     }
     if (this.events.length === 0 && this.headerSent) return;
-    const msg: Record<string, unknown> = { t: 'rec', session_id: this.sessionId, events: this.events };
-    if (!this.headerSent) {
-      msg.header = { width: this.info.cols, height: this.info.rows, term: this.info.term.slice(0, 64) };
-      this.headerSent = true;
-    }
-    this.send(msg);
+    const header = this.headerSent ? undefined : { width: this.info.cols, height: this.info.rows, term: this.info.term.slice(0, 64) };
+    this.headerSent = true;
+    this.send({ t: 'rec', session_id: this.sessionId, events: this.events, ...(header ? { header } : {}) });
     this.events = [];
     this.size = 0;
   }

@@ -16,14 +16,10 @@ import { JumpError } from '../protocol/errors.js';
 import { opensshPrivateKey, parseSshPublicKey, sshPublicKey, sshPublicKeyBlob } from '../protocol/ssh-keys.js';
 import { newEd25519Key } from '../protocol/handshake.js';
 import type { SiteClient } from './http.js';
+import type { ApiSessionStarted } from '../protocol/api.js';
 
-export interface SessionInfo {
-  session_id: string;
-  client_id: number;
-  name: string;
-  host_key: string;
-  relay_path: string;
-}
+/** What the site answers a session start with (protocol/api.ts). */
+export type SessionInfo = ApiSessionStarted;
 
 /** Asks the site for a session into `ref` and attaches the relay. Throws the site's JumpError codes. */
 export async function openSession(

@@ -144,3 +144,18 @@ export interface ApiUser {
   password_change_required?: true;
   created_at: string;
 }
+
+/**
+ * `POST /api/v1/jump-clients/:ref/sessions` (201): a Jump session the jump client accepted. The
+ * console attaches to `relay_path` and checks the SSH host key against `host_key` (the jump
+ * client's identity, an `ssh-ed25519` line).
+ */
+export interface ApiSessionStarted {
+  session_id: string;
+  client_id: number;
+  /** The jump client's display name. */
+  name: string;
+  host_key: string;
+  relay_path: string;
+}
+

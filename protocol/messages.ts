@@ -16,6 +16,19 @@ export const PROTOCOL_MIN = 1;
 
 /** Path of the agent control WebSocket on the site. */
 export const AGENT_WS_PATH = '/agent/v1';
+
+/**
+ * WebSocket close codes of the agent connection (4000-4999 are for applications, RFC 6455 §7.4.2;
+ * docs/protocol.md). `replaced` and `timeout` are reserved: no longer sent (a second live
+ * connection is quarantined, a handshake timeout is a `refused` with HANDSHAKE_TIMEOUT).
+ */
+export const CLOSE = {
+  refused: 4000,
+  replaced: 4001,
+  timeout: 4002,
+  invalid: 4003,
+  shutdown: 4004,
+} as const;
 /** Path of the socket an agent opens for one Jump session's bytes. */
 export const AGENT_SESSION_WS_PATH = '/agent/v1/session';
 /** Path prefix of the technician's relay socket: `/api/v1/sessions/<id>/relay`. */

@@ -28,6 +28,7 @@ import { AGENT_MESSAGE_MAX_BYTES, HANDSHAKE_TIMEOUT_MS } from '../protocol/limit
 import {
   AGENT_SESSION_WS_PATH,
   AGENT_WS_PATH,
+  CLOSE,
   PROTOCOL_MIN,
   PROTOCOL_VERSION,
   agentHandshakeMessage,
@@ -111,14 +112,6 @@ export interface GatewayOptions<S extends SessionHooks = SessionHooks> {
   clock?: Clock;
 }
 
-/** WebSocket close codes the site uses (4000-4999 are for applications, RFC 6455 §7.4.2). */
-export const CLOSE = {
-  refused: 4000,
-  replaced: 4001,
-  timeout: 4002,
-  invalid: 4003,
-  shutdown: 4004,
-} as const;
 
 /** Messages an authenticated agent may send per second before it is disconnected. */
 const MESSAGE_RATE_LIMIT = 50;

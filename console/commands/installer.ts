@@ -88,7 +88,7 @@ export function registerInstallerCommands(program: Command): void {
           throw new JumpError('VALIDATION_FAILED', { field: o.out === undefined ? '--out' : '--platform', detail: 'Give --platform and --out together.' });
         }
         const pkgPlatform = o.platform === 'windows-x64' ? 'win-x64' : o.platform;
-        packageDir = resolve(o.packageDir ?? fileURLToPath(new URL(`../package/${pkgPlatform}`, import.meta.url)));
+        packageDir = resolve(o.packageDir ?? fileURLToPath(new URL(`../../package/${pkgPlatform}`, import.meta.url)));
         const missing =
           o.platform === 'windows-x64' ? [GENERIC_MSI, WIN_EXE, ...EXE_PAYLOAD].filter((f) => !existsSync(join(packageDir!, f))) : missingPackageFiles(packageDir);
         if (missing.length > 0) {

@@ -1,5 +1,6 @@
 /** Installers: create, list, show, revoke (`/api/v1/installers...`); a technician sees their own. */
 import type { FastifyInstance } from 'fastify';
+import type { ApiInstallerCreated } from '../../protocol/api.js';
 import { JumpError } from '../../protocol/errors.js';
 import { createInstaller, createInstallerBody, installerJson } from '../installers.js';
 import type { User } from '../store/store.js';
@@ -16,12 +17,13 @@ export function registerInstallerRoutes(app: FastifyInstance, ctx: ApiContext): 
     const group = await store.getGroupById(installer.jumpGroupId);
     await store.audit({ at: now, userId: user.id, action: 'installer.create', target: `installer:${installer.uid}` });
     reply.code(201);
-    return {
+    const created: ApiInstallerCreated = {
       ...installerJson(installer, group?.name ?? null, now),
       key_info: keyInfo,
       site_url: ctx.siteUrl,
       site_pin: ctx.sitePin,
     };
+    return created;
   });
   const visibleInstaller = async (user: User, uid: string) => {
     const inst = await store.getInstaller(uid);

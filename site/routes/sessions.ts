@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
-import type { ApiSessionDetail } from '../../protocol/api.js';
+import type { ApiSessionDetail, ApiSessionStarted } from '../../protocol/api.js';
 import { JumpError } from '../../protocol/errors.js';
 import { visibleGroupIds } from '../access.js';
 import { SESSION_KINDS } from '../sessions.js';
@@ -34,13 +34,14 @@ export function registerSessionsRoutes(app: FastifyInstance, ctx: ApiContext): v
     });
     ctx.metrics.jumpStarts.inc({ result: 'ok' });
     reply.code(201);
-    return {
+    const started: ApiSessionStarted = {
       session_id: r.sessionId,
       client_id: r.clientId,
       name: r.name,
       host_key: r.hostKey,
       relay_path: `/api/v1/sessions/${r.sessionId}/relay`,
     };
+    return started;
   });
   const sessionVisible = async (user: User, id: string) => {
     const s = await store.getSession(id);
