@@ -24,7 +24,11 @@ export function registerJumpClientRoutes(app: FastifyInstance, ctx: ApiContext):
   app.patch<{ Params: { id: string } }>('/api/v1/jump-clients/:id', allow('user'), async (req) => {
     const id = parse(z.coerce.number().int().positive(), req.params.id);
     const body = parse(editBody, req.body);
-    return { item: clientJson(await editClient(store, me(req), id, body), { stats: true }) };
+    const before = body.jump_group === undefined ? null : await store.getClient(id);
+    const item = await editClient(store, me(req), id, body);
+    // Moved to another jump group: sessions opened under the old group's access end.
+    if (before && before.jumpGroupId !== item.jumpGroupId) ctx.sessions.endClientSessions(id, 'jump client moved to another jump group');
+    return { item: clientJson(item, { stats: true }) };
   });
   const remove = async (user: User, ids: number[]) => {
     const deleted = await deleteClients(store, user, ids);

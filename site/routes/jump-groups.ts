@@ -54,6 +54,9 @@ export function registerJumpGroupRoutes(app: FastifyInstance, ctx: ApiContext): 
     const admin = me(req);
     const { g, u } = await memberTarget(req.params.name, req.params.user);
     await store.removeMember(g.id, u.id);
+    // Access taken away takes the user's live Jump sessions with it (they may reach this group's
+    // clients no longer; ending all of them is simpler than sorting them and errs on the safe side).
+    ctx.sessions.endUserSessions(u.id, 'jump group access removed');
     await store.audit({ at: Date.now(), userId: admin.id, action: 'jump_group.remove_member', target: `jump_group:${g.name}`, detail: u.name });
     return { item: groupJson(g, await store.listMembers(g.id)) };
   });

@@ -152,6 +152,17 @@ const MIGRATIONS: string[] = [
   ALTER TABLE users ADD COLUMN tokens_revoked_at INTEGER;
   CREATE INDEX sessions_open ON sessions(ended_at, started_at);
   `,
+  // Security review: users.id is a rowid, which SQLite reuses after the highest row is deleted, and
+  // sessions/installers/audit rows name users by id: a new user could inherit a removed user's
+  // sessions and recordings. User ids now come from a high-water mark that never goes down.
+  `
+  CREATE TABLE id_high_water (name TEXT PRIMARY KEY, last INTEGER NOT NULL);
+  INSERT INTO id_high_water (name, last) SELECT 'users', MAX(
+    COALESCE((SELECT MAX(id) FROM users), 0),
+    COALESCE((SELECT MAX(user_id) FROM sessions), 0),
+    COALESCE((SELECT MAX(created_by) FROM installers), 0),
+    COALESCE((SELECT MAX(user_id) FROM audit_log), 0));
+  `,
 ];
 
 /** SQL for each search field (seeds' search fields), over the `c` (client) row. */
@@ -450,11 +461,12 @@ export class SqliteStore implements Store {
   }): Promise<User> {
     return this.db.transaction(() => {
       if (this.stmt('SELECT 1 FROM users WHERE name = ?').get(u.name)) throw new JumpError('USER_EXISTS', { field: 'name' });
-      const info = this.stmt(
-        'INSERT INTO users (name, role, view_personal_groups, password_hash, created_at, must_change_password) VALUES (?, ?, ?, ?, ?, ?)',
-      )
-        .run(u.name, u.role, u.viewPersonalGroups ? 1 : 0, u.passwordHash, u.now, u.mustChangePassword ? 1 : 0);
-      const id = Number(info.lastInsertRowid);
+      // Never a removed user's id (see the id_high_water migration).
+      const { last } = this.stmt("UPDATE id_high_water SET last = last + 1 WHERE name = 'users' RETURNING last").get() as { last: number };
+      this.stmt(
+        'INSERT INTO users (id, name, role, view_personal_groups, password_hash, created_at, must_change_password) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ).run(last, u.name, u.role, u.viewPersonalGroups ? 1 : 0, u.passwordHash, u.now, u.mustChangePassword ? 1 : 0);
+      const id = last;
       // Every user has a personal jump group; it survives a user re-created with the same name.
       this.stmt(
         `INSERT INTO jump_groups (name, kind, owner_user_id) VALUES (?, 'personal', ?)
@@ -658,14 +670,22 @@ export class SqliteStore implements Store {
 
   async enroll(input: EnrollInput): Promise<EnrollResult> {
     return this.db.transaction((): EnrollResult => {
-      const existing = this.stmt('SELECT id, deleted_at FROM jump_clients WHERE public_key = ?').get(input.publicKey) as
-        | { id: number; deleted_at: number | null }
+      const existing = this.stmt(
+        'SELECT id, deleted_at, uninstalled_at, quarantined_at, installer_uid FROM jump_clients WHERE public_key = ?',
+      ).get(input.publicKey) as
+        | { id: number; deleted_at: number | null; uninstalled_at: number | null; quarantined_at: number | null; installer_uid: string | null }
         | undefined;
+      const inst = this.stmt('SELECT * FROM installers WHERE key_hash = ?').get(input.keyHash) as InstallerRow | undefined;
       if (existing) {
+        // An enrollment the agent did not get to save, sent again: the same client, under the same
+        // rules as an authentication (a known key must not get around a quarantine or an uninstall
+        // by enrolling), and only with the installer that enrolled it.
         if (existing.deleted_at !== null) throw new JumpError('JUMP_CLIENT_DELETED');
+        if (existing.quarantined_at !== null) throw new JumpError('JUMP_CLIENT_QUARANTINED');
+        if (existing.uninstalled_at !== null) throw new JumpError('JUMP_CLIENT_UNINSTALLED');
+        if (!inst || inst.uid !== existing.installer_uid) throw new JumpError('INSTALLER_KEY_UNKNOWN');
         return { client: this.clientById(existing.id)!, replacedClientId: null, duplicateOf: null };
       }
-      const inst = this.stmt('SELECT * FROM installers WHERE key_hash = ?').get(input.keyHash) as InstallerRow | undefined;
       if (!inst) throw new JumpError('INSTALLER_KEY_UNKNOWN');
       const refusal = input.checkInstaller(toInstaller(inst), input.now);
       if (refusal) throw new JumpError(refusal);

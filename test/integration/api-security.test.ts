@@ -570,6 +570,34 @@ describe('round 2, item 18: revoked tokens and removed users keep no live Jump s
     expect(await withinOr(j.closed, 8_000)).toBeLessThan(8_000);
   });
 
+  it('ends a technician\'s live Jump sessions when they are removed from the group, and a client\'s when it moves to another group (review finding)', async () => {
+    const s = await startTestSite();
+    await s.api.request('POST', '/api/v1/jump-groups', { name: 'Ops' });
+    await s.api.request('POST', '/api/v1/jump-groups', { name: 'Elsewhere' });
+    const inst = await createInstaller(s.api, { tag: 'access-change', jump_group: 'Ops' });
+    startAgentProcess(inst);
+    const c = await waitFor(async () => (await listClients(s.api, 'tag=access-change')).items.find((x) => x.status === 'online'), 20_000, 200, 'online');
+    const token = await addUser(s, 'opsie', []);
+    await s.api.request('POST', '/api/v1/jump-groups/Ops/members', { user: 'opsie' });
+    const live = async (t: string) => {
+      const { info, ws } = await openSession(new SiteClient(s.url, { certPem: s.certPem, token: t }), String(c.id), 'tunnel', ephemeralKey().publicLine);
+      return { info, closed: new Promise<void>((resolve) => ws.on('close', () => resolve())) };
+    };
+    const within = (p: Promise<void>, ms: number) => Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
+    const endReason = async (id: string) =>
+      (await s.api.request<{ item: { end_reason: string | null } }>('GET', `/api/v1/sessions/${id}`)).item.end_reason;
+
+    let j = await live(token);
+    await s.api.request('DELETE', '/api/v1/jump-groups/Ops/members/opsie');
+    expect(await within(j.closed, 3_000)).toBe(true);
+    expect(await endReason(j.info.session_id)).toBe('jump group access removed');
+
+    j = await live(s.api.token!);
+    await s.api.request('PATCH', `/api/v1/jump-clients/${c.id}`, { jump_group: 'Elsewhere' });
+    expect(await within(j.closed, 3_000)).toBe(true);
+    expect(await endReason(j.info.session_id)).toBe('jump client moved to another jump group');
+  });
+
   it('README flow: jump login, jump passwd, jump groups create; the console keeps the fresh token, the old one is dead', async () => {
     const s = await startSiteProcess();
     const dir = tempDir('jump-console-');

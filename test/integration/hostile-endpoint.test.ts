@@ -199,6 +199,8 @@ describe('item 4: one identity on two live connections', () => {
     ).rejects.toMatchObject({ code: 'JUMP_CLIENT_QUARANTINED' });
     // Either copy coming back alone is still refused.
     expect((await refused(rawAgent(inst, 'ignore', { key: first.key, clientId: first.clientId }))).code).toBe('JUMP_CLIENT_QUARANTINED');
+    // Nor does the copy get around the quarantine by enrolling again with the key (review finding).
+    expect((await refused(rawAgent(inst, 'ignore', { key: first.key }))).code).toBe('JUMP_CLIENT_QUARANTINED');
 
     // A technician may not release; an admin may.
     await expect(tech.request('POST', `/api/v1/jump-clients/${first.clientId}/release`, {})).rejects.toMatchObject({ code: expect.stringMatching(/PERMISSION_DENIED|JUMP_CLIENT_NOT_FOUND/) });

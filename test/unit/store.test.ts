@@ -129,3 +129,17 @@ describe('listClients summary (issue #13 item 6)', () => {
     expect(hidden.summary).toEqual({ jumpItems: 0, jumpClients: 0, online: 0, offline: 0, passive: 0 });
   });
 });
+
+describe('user ids (security review)', () => {
+  it('never gives a new user the id of a removed one, so nobody inherits their sessions', async () => {
+    const bob = await store.createUser({ name: 'bob', role: 'technician', passwordHash: 'x', viewPersonalGroups: false, now: 2 });
+    await store.createSession({ id: 'AAAAAAAAAAAAAAAAAAAAAA', clientId: (await enroll('s')).client.id, userId: bob.id, kind: 'exec', startedAt: 3 });
+    await store.deleteUser(bob.id);
+    // bob was the newest row: a rowid would be handed out again here.
+    const eve = await store.createUser({ name: 'eve', role: 'technician', passwordHash: 'x', viewPersonalGroups: false, now: 4 });
+    expect(eve.id).not.toBe(bob.id);
+    expect(eve.id).toBeGreaterThan(bob.id);
+    const theirs = await store.listSessions({ visibleGroupIds: [], userId: eve.id, limit: 100 });
+    expect(theirs).toHaveLength(0);
+  });
+});
