@@ -51,6 +51,11 @@ export class ConsoleConfig {
     return login ? { url, login } : null;
   }
 
+  /** The URL of the current site (the last one logged in to), or null. */
+  current(): string | null {
+    return this.conf.get('current') || null;
+  }
+
   /** The certificate pinned for `siteUrl` by the last login there (even after logout), or null. */
   pin(siteUrl: string): SitePin | null {
     const url = normalizeSiteUrl(siteUrl);
@@ -75,10 +80,13 @@ export class ConsoleConfig {
   }
 }
 
-/** `https://Host:8443/` -> `https://host:8443`. Returns '' for something that is not an https URL. */
+/**
+ * `https://Host:8443/` -> `https://host:8443`; `host:8443` (no scheme) is read as
+ * `https://host:8443`. Returns '' for something that is not an https URL.
+ */
 export function normalizeSiteUrl(s: string): string {
   try {
-    const u = new URL(s);
+    const u = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(s) ? s : `https://${s}`);
     if (u.protocol !== 'https:') return '';
     return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
   } catch {

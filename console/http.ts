@@ -23,7 +23,53 @@ const CERT_ERRORS = new Set([
   'CERT_HAS_EXPIRED',
 ]);
 
+/** Default longest wait for one request, in ms (the console's --timeout overrides it). */
 const REQUEST_TIMEOUT_MS = 30_000;
+
+/** After this long without an answer, in ms, a request says on stderr what it waits for. */
+const WAITING_NOTICE_MS = 2_000;
+
+/** Sites a "waiting for" line was printed for (once per site and run). */
+const waitingNoticed = new Set<string>();
+
+/**
+ * Runs `attempt` (given an AbortSignal) for at most `timeoutMs`: after WAITING_NOTICE_MS prints
+ * "waiting for <site> ..." on stderr, and when the time is up aborts it and throws
+ * SITE_UNREACHABLE naming the site, the time waited and the fix.
+ */
+async function withDeadline<T>(siteUrl: string, timeoutMs: number, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const notice =
+    timeoutMs > WAITING_NOTICE_MS
+      ? setTimeout(() => {
+          if (waitingNoticed.has(siteUrl)) return;
+          waitingNoticed.add(siteUrl);
+          process.stderr.write(`waiting for ${siteUrl} ...\n`);
+        }, WAITING_NOTICE_MS)
+      : undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      ac.abort();
+      reject(
+        new JumpError('SITE_UNREACHABLE', {
+          detail: `No answer from ${siteUrl} within ${formatMs(timeoutMs)} (--timeout). Fix: check that \`jump-site serve\` runs there and is not stuck, or pass a longer --timeout.`,
+        }),
+      );
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([attempt(ac.signal), expired]);
+  } finally {
+    clearTimeout(notice);
+    clearTimeout(timer);
+  }
+}
+
+/** 2000 -> "2s", 1500 -> "1500ms". */
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
 
 /**
  * Waits before trying again a connection the site closed before TLS, in ms. A site busy with a
@@ -42,13 +88,13 @@ class ClosedBeforeTls extends Error {
   }
 }
 
-/** Runs `attempt` again after RETRY_BEFORE_TLS_MS (with jitter) while it fails before TLS. */
-async function retryBeforeTls<T>(attempt: () => Promise<T>): Promise<T> {
+/** Runs `attempt` again after RETRY_BEFORE_TLS_MS (with jitter) while it fails before TLS; stops when `signal` aborts. */
+async function retryBeforeTls<T>(attempt: () => Promise<T>, signal?: AbortSignal): Promise<T> {
   for (let i = 0; ; i++) {
     try {
       return await attempt();
     } catch (err) {
-      if (!(err instanceof ClosedBeforeTls) || i >= RETRY_BEFORE_TLS_MS.length) throw err instanceof ClosedBeforeTls ? err.jumpError : err;
+      if (!(err instanceof ClosedBeforeTls) || i >= RETRY_BEFORE_TLS_MS.length || signal?.aborted) throw err instanceof ClosedBeforeTls ? err.jumpError : err;
       await new Promise((r) => setTimeout(r, RETRY_BEFORE_TLS_MS[i] * (0.5 + Math.random())));
     }
   }
@@ -64,12 +110,15 @@ export interface ProbeResult {
   fingerprint: string;
 }
 
-/** Opens a TLS connection to the site only to read its certificate; sends nothing. */
-export function probeCertificate(siteUrl: string): Promise<ProbeResult> {
-  return retryBeforeTls(() => probeOnce(siteUrl));
+/**
+ * Opens a TLS connection to the site only to read its certificate; sends nothing. Gives up after
+ * `timeoutMs` (SITE_UNREACHABLE), saying "waiting for <site> ..." on stderr after 2 s.
+ */
+export function probeCertificate(siteUrl: string, timeoutMs = REQUEST_TIMEOUT_MS): Promise<ProbeResult> {
+  return withDeadline(siteUrl, timeoutMs, (signal) => retryBeforeTls(() => probeOnce(siteUrl, signal), signal));
 }
 
-function probeOnce(siteUrl: string): Promise<ProbeResult> {
+function probeOnce(siteUrl: string, signal?: AbortSignal): Promise<ProbeResult> {
   const u = new URL(siteUrl);
   return new Promise((resolve, reject) => {
     const socket = connect({
@@ -79,7 +128,7 @@ function probeOnce(siteUrl: string): Promise<ProbeResult> {
       rejectUnauthorized: false,
       minVersion: 'TLSv1.2',
     });
-    socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy(new Error('timed out')));
+    signal?.addEventListener('abort', () => socket.destroy(), { once: true });
     socket.once('secureConnect', () => {
       const cert = socket.getPeerX509Certificate();
       socket.end();
@@ -119,7 +168,8 @@ export function sameFingerprint(a: string, b: string): boolean {
 export class SiteClient {
   constructor(
     readonly siteUrl: string,
-    private readonly opts: { certPem: string | null; token?: string },
+    /** `timeoutMs`: the longest one request may take (default 30 s; the console's --timeout). */
+    private readonly opts: { certPem: string | null; token?: string; timeoutMs?: number },
   ) {}
 
   /** The pinned certificate, for other connections to the same site (the relay socket). */
@@ -139,13 +189,18 @@ export class SiteClient {
   /**
    * Sends one API request. Resolves with the parsed JSON body of a 2xx answer. Throws JumpError:
    * the API's own code for an error answer, SITE_CERT_MISMATCH, or SITE_UNREACHABLE. A connection
-   * the site closes before TLS is tried again (up to 5 times over about 8 s).
+   * the site closes before TLS is tried again (up to 5 times over about 8 s). The whole request
+   * takes at most `timeoutMs` (then SITE_UNREACHABLE naming the site and --timeout); after 2 s
+   * "waiting for <site> ..." is printed on stderr. UNAUTHENTICATED names the site and the exact
+   * `jump login --site URL` to run.
    */
   request<T>(method: string, path: string, body?: unknown, text = false): Promise<T> {
-    return retryBeforeTls(() => this.requestOnce<T>(method, path, body, text));
+    return withDeadline(this.siteUrl, this.opts.timeoutMs ?? REQUEST_TIMEOUT_MS, (signal) =>
+      retryBeforeTls(() => this.requestOnce<T>(method, path, body, text, signal), signal),
+    );
   }
 
-  private requestOnce<T>(method: string, path: string, body: unknown, text: boolean): Promise<T> {
+  private requestOnce<T>(method: string, path: string, body: unknown, text: boolean, signal: AbortSignal): Promise<T> {
     const url = new URL(this.siteUrl + path);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise<T>((resolve, reject) => {
@@ -159,7 +214,7 @@ export class SiteClient {
             ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}),
           },
           ...(this.opts.certPem ? { ca: this.opts.certPem, checkServerIdentity: () => undefined } : {}),
-          timeout: REQUEST_TIMEOUT_MS,
+          signal,
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -184,6 +239,7 @@ export class SiteClient {
             if (e?.code && isErrorCode(e.code)) {
               const err = new JumpError(e.code, { field: e.field });
               if (e.message) err.message = e.message;
+              if (e.code === 'UNAUTHENTICATED') err.message += ` Site: ${this.siteUrl}. Fix: jump login --site ${this.siteUrl}`;
               return reject(err);
             }
             reject(new JumpError('INTERNAL_ERROR', { detail: `HTTP ${status} from ${path}.` }));
@@ -193,7 +249,6 @@ export class SiteClient {
       let secured = false;
       // A kept-alive socket was secured long ago, and the request may have reached the site: no retry.
       req.on('socket', (socket) => (req.reusedSocket ? (secured = true) : socket.once('secureConnect', () => (secured = true))));
-      req.on('timeout', () => req.destroy(new Error('timed out')));
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (err.code && CERT_ERRORS.has(err.code)) {
           // Read what the site presents on a fresh connection that sends nothing, to name it.

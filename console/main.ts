@@ -17,7 +17,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../protocol/version.js';
-import { addLeafOptions, fail, setJsonMode } from './cli.js';
+import { addLeafOptions, addTimeoutOption, fail, setJsonMode } from './cli.js';
 import { registerClientCommands } from './commands/clients.js';
 import { registerGroupCommands } from './commands/groups.js';
 import { registerInstallerCommands } from './commands/installer.js';
@@ -35,6 +35,8 @@ const program = new Command('jump')
   .hook('preAction', (_program, action) => {
     setJsonMode(Boolean(action.optsWithGlobals().json));
   });
+
+addTimeoutOption(program);
 
 // In this order, the order `jump --help` lists them in.
 registerLoginCommands(program);

@@ -260,6 +260,11 @@ export const ERROR_CATALOG = {
     status: 403,
     message: "The jump client does not allow forwarding to that address. Only its own ports are allowed unless its configuration allows its LAN.",
   },
+  LOCAL_PORT_IN_USE: {
+    action: 'jump',
+    status: 409,
+    message: 'The local port of the tunnel is already in use by another program.',
+  },
   // Console authentication and authorization
   LOGIN_FAILED: {
     action: 'login',
@@ -269,7 +274,7 @@ export const ERROR_CATALOG = {
   UNAUTHENTICATED: {
     action: 'request',
     status: 401,
-    message: 'The API token is missing, expired or revoked. Log in again with `jump login`.',
+    message: 'The API token is missing, expired or revoked: log in again.',
   },
   PERMISSION_DENIED: {
     action: 'request',
@@ -310,7 +315,7 @@ export const ERROR_CATALOG = {
   CONSOLE_NOT_LOGGED_IN: {
     action: 'login',
     status: 401,
-    message: 'Not logged in to a site. Run `jump login --site URL` first, or pass --site.',
+    message: 'Not logged in to the site.',
   },
   SITE_UNREACHABLE: {
     action: 'request',
@@ -375,8 +380,13 @@ export class JumpError extends Error {
   }
 }
 
-/** The catalog message for `code`, with `detail` appended when given. */
+/**
+ * The catalog message for `code`, with `detail` appended when given. A VALIDATION_FAILED detail
+ * stands alone: it names the field and the fix (`--valid-for: ... Fix: ...`), and the generic
+ * "A field has an invalid value." in front of it would only hide which one.
+ */
 export function formatMessage(code: ErrorCode, detail?: string): string {
+  if (code === 'VALIDATION_FAILED' && detail) return detail;
   const base = ERROR_CATALOG[code].message;
   return detail ? `${base} ${detail}` : base;
 }

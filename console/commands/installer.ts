@@ -3,7 +3,7 @@
  * the stamped installer file), list, show, revoke.
  */
 import { Option, type Command } from 'commander';
-import { accessSync, constants, existsSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ApiInstaller, ApiInstallerCreated } from '../../protocol/api.js';
@@ -124,7 +124,30 @@ export function registerInstallerCommands(program: Command): void {
         allow_override: allow,
       };
       const client = site(cmd);
-      const r = await client.request<ApiInstallerCreated>('POST', '/api/v1/installers', body);
+      // Ctrl-C before KEY_INFO is shown: the key would be lost with a valid installer on the site
+      // and a half-written file left behind. Revoke it, remove what this run wrote, exit 130.
+      let r: ApiInstallerCreated | null = null;
+      let interrupted = false;
+      const abandon = async (): Promise<never> => {
+        if (r) await client.request('POST', `/api/v1/installers/${encodeURIComponent(r.uid)}/revoke`, {}).catch(() => undefined);
+        if (o.out !== undefined) {
+          for (const f of readdirSync(o.out)) {
+            const ours = f.endsWith(`.partial-${process.pid}`) || (r !== null && f.includes(r.uid));
+            if (ours) rmSync(join(o.out, f), { force: true });
+          }
+        }
+        process.stderr.write(r ? `\nInterrupted: installer ${r.uid} was revoked and its files removed.\n` : '\nInterrupted.\n');
+        process.exit(130);
+      };
+      let inFlight = true;
+      const onInterrupt = () => {
+        interrupted = true;
+        if (!inFlight) void abandon();
+      };
+      process.once('SIGINT', onInterrupt);
+      r = await client.request<ApiInstallerCreated>('POST', '/api/v1/installers', body);
+      inFlight = false;
+      if (interrupted) await abandon();
       let file: { path: string; bytes: number } | null = null;
       let msiFile: { path: string; bytes: number } | null = null;
       if (packageDir !== undefined) {
@@ -157,6 +180,8 @@ export function registerInstallerCommands(program: Command): void {
           `Valid for ${formatDuration(o.validFor)}. Keep KEY_INFO${file ? ' and the installer file' : ''} secret: the key is not shown again.`,
         ].join('\n'),
       );
+      // KEY_INFO is shown: from now on Ctrl-C is an ordinary interrupt.
+      process.off('SIGINT', onInterrupt);
     });
 
   installer

@@ -5,14 +5,36 @@
  */
 import type { Command } from 'commander';
 import { createServer } from 'node:net';
-import shellQuote from 'shell-quote';
 import type { Client as SshClient } from 'ssh2';
 import { JumpError } from '../../protocol/errors.js';
-import { clientRef, configDir, out, site } from '../cli.js';
+import { clientRef, configDir, fail, out, resolveClient, site } from '../cli.js';
 import { safeText } from '../format.js';
-import { connectSsh, ephemeralKey, identityPublicLine, jumpIdentity, openSession } from '../ssh.js';
+import type { SiteClient } from '../http.js';
+import { connectSsh, ephemeralKey, identityPublicLine, jumpIdentity, openSession, type SessionInfo } from '../ssh.js';
 
-const { quote } = shellQuote;
+/** `jump jump`'s exit status for its own failures (the remote command's status otherwise), as ssh. */
+export const JUMP_OWN_FAILURE = 255;
+
+/**
+ * Asks the site for a session into `ref` (openSession). A JUMP_CLIENT_OFFLINE gets since when
+ * the jump client is offline and what to check on the endpoint; other errors pass unchanged.
+ */
+async function openSessionExplained(client: SiteClient, ref: string, kind: 'exec' | 'shell' | 'proxy' | 'tunnel', publicLine: string): Promise<Awaited<ReturnType<typeof openSession>>> {
+  try {
+    return await openSession(client, ref, kind, publicLine);
+  } catch (err) {
+    if (err instanceof JumpError && err.code === 'JUMP_CLIENT_OFFLINE') {
+      const c = await resolveClient(client, ref).catch(() => null);
+      if (c) {
+        const since = c.last_disconnected ?? c.last_connected;
+        err.message +=
+          ` (client=jump-${c.id} "${c.name}", offline since ${since ?? 'it enrolled, never connected'}).` +
+          ` Fix: on the endpoint, check that the jump client runs (\`jump-client status\`) and can reach ${client.siteUrl}.`;
+      }
+    }
+    throw err;
+  }
+}
 
 /** Runs a command; streams stdout/stderr; resolves with its exit status (255 when there is none). */
 function runRemoteCommand(conn: SshClient, command: string): Promise<number> {
@@ -58,14 +80,34 @@ function runShell(conn: SshClient): Promise<number> {
 export function registerJumpCommands(program: Command): void {
   program
     .command('jump <id|name> [command...]')
-    .description('Jump into a jump client: an interactive shell, or run COMMAND (after --) and exit with its status.')
+    .description(
+      'Jump into a jump client: an interactive shell (needs a terminal), or run COMMAND (after --) and exit with its status. ' +
+        'As with ssh, the words of COMMAND are joined with spaces and run by the remote shell; ' +
+        'exit status: the remote command\'s, 255 for a failure of jump itself, 2 for a usage error.',
+    )
     .action(async (ref: string, command: string[], _o, cmd: Command) => {
-      const client = site(cmd);
-      const key = ephemeralKey();
-      const { info, stream } = await openSession(client, clientRef(ref), command.length ? 'exec' : 'shell', key.publicLine);
-      const conn = await connectSsh(stream, info.host_key, key.privatePem);
-      const code = await (command.length ? runRemoteCommand(conn, quote(command)) : runShell(conn));
-      conn.end();
+      if (command.length === 0 && !process.stdin.isTTY) {
+        fail(
+          new JumpError('VALIDATION_FAILED', {
+            field: 'command',
+            detail: `command: standard input is not a terminal, so there is no interactive shell. Fix: give a command after --, e.g. jump jump ${ref} -- uptime`,
+          }),
+          2,
+        );
+      }
+      let code: number;
+      try {
+        const client = site(cmd);
+        const key = ephemeralKey();
+        const { info, stream } = await openSessionExplained(client, clientRef(ref), command.length ? 'exec' : 'shell', key.publicLine);
+        const conn = await connectSsh(stream, info.host_key, key.privatePem);
+        // Like ssh: the words are joined with spaces and the remote shell parses the line, so
+        // `jump jump ID -- 'cd /tmp; ls'` runs both commands.
+        code = await (command.length ? runRemoteCommand(conn, command.join(' ')) : runShell(conn));
+        conn.end();
+      } catch (err) {
+        fail(err, JUMP_OWN_FAILURE);
+      }
       process.exit(code);
     });
 
@@ -76,7 +118,7 @@ export function registerJumpCommands(program: Command): void {
     .action(async (ref: string, o, cmd: Command) => {
       const client = site(cmd);
       const publicLine = o.identity ? identityPublicLine(o.identity) : jumpIdentity(configDir()).publicLine;
-      const { stream } = await openSession(client, clientRef(ref), 'proxy', publicLine);
+      const { stream } = await openSessionExplained(client, clientRef(ref), 'proxy', publicLine);
       process.stdin.pipe(stream);
       stream.pipe(process.stdout);
       stream.on('close', () => process.exit(0));
@@ -97,10 +139,10 @@ export function registerTunnelCommand(program: Command): void {
       }
       const [localPort, host, port] = [Number(m[1]), m[2].replace(/^\[|\]$/g, ''), Number(m[3])];
       const client = site(cmd);
-      const key = ephemeralKey();
-      const { info, stream } = await openSession(client, clientRef(ref), 'tunnel', key.publicLine);
-      const conn = await connectSsh(stream, info.host_key, key.privatePem);
+      // The local port first: a busy one is reported before a session is asked for.
+      let conn: SshClient | null = null;
       const server = createServer((sock) => {
+        if (!conn) return sock.destroy();
         conn.forwardOut(sock.remoteAddress ?? '127.0.0.1', sock.remotePort ?? 0, host, port, (err, ch) => {
           if (err) {
             process.stderr.write(`JUMP_FORWARD_REFUSED: ${new JumpError('JUMP_FORWARD_REFUSED').message} (${host}:${port})\n`);
@@ -112,17 +154,36 @@ export function registerTunnelCommand(program: Command): void {
           ch.on('close', () => sock.destroy());
         });
       });
-      server.listen(localPort, o.bind, () => {
-        const addr = server.address() as { port: number };
-        out({ local_port: addr.port, host, port, client: info.name }, `Forwarding ${o.bind}:${addr.port} -> ${host}:${port} via ${safeText(info.name)}. Ctrl-C to stop.`);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (err: NodeJS.ErrnoException) =>
+          reject(
+            err.code === 'EADDRINUSE'
+              ? new JumpError('LOCAL_PORT_IN_USE', { detail: `(${o.bind}:${localPort}). Fix: choose another LOCALPORT, or 0 for a free one.` })
+              : new JumpError('VALIDATION_FAILED', { field: '--bind', detail: `--bind: cannot listen on ${o.bind}:${localPort} (${err.code ?? err.message}). Fix: choose a local address and a port you may use (1024 and up).` }),
+          ),
+        );
+        server.listen(localPort, o.bind, () => resolve());
       });
-      conn.on('close', () => {
+      const key = ephemeralKey();
+      let info: SessionInfo;
+      try {
+        const s = await openSessionExplained(client, clientRef(ref), 'tunnel', key.publicLine);
+        info = s.info;
+        conn = await connectSsh(s.stream, info.host_key, key.privatePem);
+      } catch (err) {
+        server.close();
+        throw err;
+      }
+      const ssh = conn;
+      const addr = server.address() as { port: number };
+      out({ local_port: addr.port, host, port, client: info.name }, `Forwarding ${o.bind}:${addr.port} -> ${host}:${port} via ${safeText(info.name)}. Ctrl-C to stop.`);
+      ssh.on('close', () => {
         process.stderr.write('The jump session ended.\n');
         process.exit(1);
       });
       const stop = () => {
         server.close();
-        conn.end();
+        ssh.end();
         process.exit(0);
       };
       process.on('SIGINT', stop);

@@ -6,8 +6,8 @@ import type { Command } from 'commander';
 import type { ApiUser } from '../../protocol/api.js';
 import { readStdin } from '../../protocol/cli-args.js';
 import { JumpError } from '../../protocol/errors.js';
-import { out, site } from '../cli.js';
-import { ConsoleConfig, normalizeSiteUrl } from '../config.js';
+import { out, requestTimeout, site, siteOption } from '../cli.js';
+import { ConsoleConfig } from '../config.js';
 import { safeText } from '../format.js';
 import { SiteClient, certFingerprint, certMismatch, probeCertificate, sameFingerprint } from '../http.js';
 import { promptHidden, promptYesNo } from '../prompt.js';
@@ -66,20 +66,28 @@ async function checkSiteCertificate(
 export function registerLoginCommands(program: Command): void {
   program
     .command('login')
-    .description('Log in to a site and keep the API token for the next commands.')
-    .option('--user <name>', 'user name', 'admin')
+    .description('Log in to a site and keep the API token for the next commands (default: the current site and its user, to log in again).')
+    .option('--user <name>', 'user name (default: the user of the stored login for the site, else admin)')
     .option('--password-stdin', 'read the password from standard input')
     .option('--fingerprint <sha256>', 'expected TLS certificate fingerprint (SHA256:...) instead of trust on first use')
     .action(async (_o, cmd: Command) => {
       const o = cmd.optsWithGlobals();
-      const url = normalizeSiteUrl(o.site ?? process.env.JUMP_SITE ?? '');
-      if (!url) throw new JumpError('VALIDATION_FAILED', { field: '--site', detail: 'Give the site URL with --site https://HOST:PORT, as `jump-site serve` printed it.' });
-      const probe = await probeCertificate(url);
+      // No --site: the current site (logging in again after a token expired or was revoked).
+      const cfg0 = new ConsoleConfig();
+      const url = siteOption(cmd) ?? cfg0.current() ?? '';
+      if (!url) {
+        throw new JumpError('VALIDATION_FAILED', {
+          field: '--site',
+          detail: '--site: no site given and none logged in to before. Fix: jump login --site https://HOST:PORT (the URL `jump-site serve` printed).',
+        });
+      }
+      o.user ??= cfg0.login(url)?.login.user ?? 'admin';
+      const probe = await probeCertificate(url, requestTimeout(cmd));
       const certPem = await checkSiteCertificate(url, probe, o.fingerprint, new ConsoleConfig().pin(url), !o.passwordStdin);
       // Only now, with the certificate checked, is the password asked for; the login request
       // verifies against `certPem` alone, so a certificate swapped since the probe gets nothing.
       const password = o.passwordStdin ? await readStdin() : await promptHidden(`Password for ${o.user}: `);
-      const client = new SiteClient(url, { certPem });
+      const client = new SiteClient(url, { certPem, timeoutMs: requestTimeout(cmd) });
       const r = await client.request<{ token: string; user: ApiUser; expires_at: string }>('POST', '/api/v1/login', {
         user: o.user,
         password,

@@ -265,7 +265,7 @@ describe.runIf(isRoot)(`headless Linux install from bomgar-scc-<uid>.bin${SKIP_R
         expect(started.code, started.stderr).toBe(0);
         const mine = await waitFor(async () => (await clients()).find((c) => c.tag === 'session-as-user' && c.status === 'online'), 20_000, 200, 'online');
         const key = join(dir, 'config', 'agent.key');
-        const r = await jump(site.consoleDir, ['jump', String(mine.id), '--', 'sh', '-c', `id -u; id -G; pwd; echo "HOME=$HOME"; cat ${key}; echo "cat=$?"`]);
+        const r = await jump(site.consoleDir, ['jump', String(mine.id), '--', `id -u; id -G; pwd; echo "HOME=$HOME"; cat ${key}; echo "cat=$?"`]);
         expect(r.code, r.stderr).toBe(0);
         const lines = r.stdout.trim().split('\n');
         expect(Number(lines[0])).toBe(userA.uid);

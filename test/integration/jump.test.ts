@@ -48,20 +48,20 @@ const jumpCmd = (args: string[], input?: string) => jump(site.consoleDir, args, 
 describe('jump jump', () => {
   for (const status of [0, 1, 42]) {
     it(`returns the remote exit status ${status} as its own`, async () => {
-      const r = await jumpCmd(['jump', String(client.id), '--', 'sh', '-c', `echo out; echo err >&2; exit ${status}`]);
+      const r = await jumpCmd(['jump', String(client.id), '--', `echo out; echo err >&2; exit ${status}`]);
       expect(r.code).toBe(status);
       expect(r.stdout).toBe('out\n');
       expect(r.stderr).toBe('err\n');
     });
   }
 
-  it('passes arguments through untouched (spaces, quotes, $)', async () => {
-    const r = await jumpCmd(['jump', client.name, '--', 'printf', '%s|', 'a b', "it's", '$HOME', ';']);
+  it('joins the words with spaces for the remote shell, like ssh (quote for the remote side)', async () => {
+    const r = await jumpCmd(['jump', client.name, '--', 'printf', "'%s|'", "'a b'", `"it's"`, "'$HOME'", "';'"]);
     expect(r.stdout).toBe("a b|it's|$HOME|;|");
   });
 
   it('records the session: technician, client, bytes, exit status, and the Last Access Date', async () => {
-    await jumpCmd(['jump', String(client.id), '--', 'sh', '-c', 'exit 5']);
+    await jumpCmd(['jump', String(client.id), '--', 'exit 5']);
     const list = JSON.parse((await jumpCmd(['sessions', '--client', String(client.id), '--json'])).stdout).items;
     const s = await waitFor(async () => {
       const r = JSON.parse((await jumpCmd(['sessions', '--client', String(client.id), '--json'])).stdout).items[0];
@@ -248,7 +248,7 @@ describe('Jump errors (seeds appendix)', () => {
     const c = await waitFor(async () => (await listClients(site.api, 'tag=gone')).items[0]);
     await jumpCmd(['clients', 'delete', String(c.id)]);
     const r = await jumpCmd(['jump', String(c.id), '--', 'true']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(255); // jump's own failure, as ssh
     expect(r.stderr).toContain('JUMP_CLIENT_NOT_FOUND');
 
     // A technician outside the jump group of a live client gets the same answer as for a missing one.
@@ -257,7 +257,7 @@ describe('Jump errors (seeds appendix)', () => {
     const outsider = tempDir('outsider-');
     await login(site, outsider, 'outsider', 'correct horse battery');
     const hidden = await jump(outsider, ['jump', String(client.id), '--', 'true']);
-    expect(hidden.code).toBe(1);
+    expect(hidden.code).toBe(255);
     expect(hidden.stderr).toContain('JUMP_CLIENT_NOT_FOUND');
   });
 
@@ -360,7 +360,7 @@ describe('Jump errors (seeds appendix)', () => {
     startAgentProcess(inst);
     const c = await waitFor(async () => (await listClients(short.api, 'tag=ttl')).items.find((x) => x.status === 'online'));
     const r = await jump(short.consoleDir, ['jump', String(c.id), '--', 'true']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(255);
     expect(r.stderr).toContain('JUMP_TICKET_INVALID');
   });
 });

@@ -13,7 +13,7 @@ describe('error catalog', () => {
 
   it('carries code, field and detail', () => {
     const e = new JumpError('VALIDATION_FAILED', { field: 'tag', detail: 'tag: too long' });
-    expect(e.toJSON()).toEqual({ code: 'VALIDATION_FAILED', message: 'A field has an invalid value. tag: too long', field: 'tag' });
+    expect(e.toJSON()).toEqual({ code: 'VALIDATION_FAILED', message: 'tag: too long', field: 'tag' });
     expect(e.status).toBe(400);
     expect(isErrorCode('JUMP_CLIENT_OFFLINE')).toBe(true);
     expect(isErrorCode('toString')).toBe(false);
