@@ -60,7 +60,9 @@ describe('a fleet of jump clients', () => {
     const agents = Array.from({ length: 20 }, () => startAgentProcess(inst));
     await waitFor(async () => (await listClients(site.api, 'tag=fleet')).summary.online === 20, 60_000, 200, '20 online');
     const { items, summary } = await listClients(site.api, 'tag=fleet');
-    expect(summary).toMatchObject({ jump_clients: 20, online: 20, offline: 0 });
+    // All 20 were online together (above); on an overloaded CI machine (3 s heartbeats, 20 Node
+    // processes on 2 cores) one may be between a missed beat and its reconnect by now.
+    expect(summary).toMatchObject({ jump_items: 20, jump_clients: 20 });
     expect(new Set(items.map((c) => c.id)).size).toBe(20);
     // Statistics arrive right after connect; every client reports this machine's hostname.
     // 20 processes each starting Node and reading the machine on 2 shared cores: allow for load.
