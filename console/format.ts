@@ -74,9 +74,21 @@ export type ClientRow = Omit<
 
 const STATUS_LABEL: Record<string, string> = { online: 'Online', offline: 'Offline', uninstalled: 'Uninstalled' };
 
-/** `2026-11-21T23:00:00.000Z` -> `2026-11-21 23:00` (UTC), or an empty string (also for what is not such a time). */
+/**
+ * A site time, with its zone: `2026-11-21T23:00:00.000Z` -> `2026-11-21 23:00 UTC`; a time with an
+ * offset is first turned into UTC. An empty string for null and for what is not such a time. The
+ * console shows every time in UTC, so times read on different technicians' machines compare.
+ */
 export function shortTime(iso: string | null): string {
-  return typeof iso === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(iso) ? iso.slice(0, 16).replace('T', ' ') : '';
+  if (typeof iso !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(iso)) return '';
+  const t = /(Z|[+-]\d\d:?\d\d)$/.test(iso) ? new Date(iso) : null;
+  const utc = t && !Number.isNaN(t.getTime()) ? t.toISOString() : iso;
+  return `${utc.slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/** `1, 'jump client'` -> `1 jump client`; `2, 'jump client'` -> `2 jump clients` (or the given plural). */
+export function plural(n: number, noun: string, nouns = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : nouns}`;
 }
 
 /** `safeText`, cut to `max` characters with an ellipsis. */
@@ -91,37 +103,94 @@ export function summaryLine(s: ApiSummary): string {
   return `${n(s.jump_items)} Jump Items total. ${n(s.jump_clients)} Jump Clients total. ${n(s.online)} online. ${n(s.offline)} offline. ${n(s.passive)} passive.`;
 }
 
-/** The jump client list: one table, rows grouped under jump group and tag headings. */
-export function clientsTable(items: ClientRow[]): string {
-  const head = ['ID', 'Name', 'Hostname/IP', 'Jump Method', 'Comments', 'Group', 'Tag', 'Status', 'Last Connected'];
-  const table = new Table({ head, style: { head: [], border: [] }, wordWrap: false });
+/**
+ * How wide the console's tables may be, in columns: `$COLUMNS` when it is a positive integer, else
+ * the terminal's width when stdout is a terminal, else `Infinity` (piped or redirected output is
+ * never cut).
+ */
+export function outputWidth(env: NodeJS.ProcessEnv = process.env, stdout: { isTTY?: boolean; columns?: number } = process.stdout): number {
+  const cols = Number(env.COLUMNS);
+  if (Number.isInteger(cols) && cols > 0) return cols;
+  if (stdout.isTTY && typeof stdout.columns === 'number' && stdout.columns > 0) return stdout.columns;
+  return Infinity;
+}
+
+/** How `clientsTable` lays the list out. */
+export interface ClientsTableOptions {
+  /** Every column (`-o wide`): adds Jump Method, Group and Tag, and nothing is cut to `width`. */
+  wide?: boolean;
+  /** false (`--no-headers`): no header row and no group/tag heading rows; Group and Tag are columns; no borders. */
+  headers?: boolean;
+  /** The width to fit in, in columns (`outputWidth()`); Name, Hostname/IP and Comments are cut with `…` to fit. Default: Infinity. */
+  width?: number;
+}
+
+const COLUMNS = ['ID', 'Name', 'Hostname/IP', 'Jump Method', 'Comments', 'Group', 'Tag', 'Status', 'Last Connected'] as const;
+/** The columns that give way (the widest first) when the table must fit, and the width each keeps. */
+const SHRINKABLE: Partial<Record<(typeof COLUMNS)[number], number>> = { Comments: 3, Name: 8, 'Hostname/IP': 10, Status: 8 };
+
+/**
+ * The jump client list: one table, rows grouped under jump group and tag headings. The default
+ * columns are ID, Name, Hostname/IP, Comments, Status, Last Connected (the group and tag are the
+ * headings); `wide` adds Jump Method, Group and Tag. See `ClientsTableOptions`.
+ */
+export function clientsTable(items: ClientRow[], opts: ClientsTableOptions = {}): string {
+  if (items.length === 0) return 'No jump clients match.';
+  const headers = opts.headers !== false;
+  const width = opts.wide ? Infinity : opts.width ?? Infinity;
+  const shown = COLUMNS.filter((c) => opts.wide || !headers || !['Jump Method', 'Group', 'Tag'].includes(c)).filter((c) => opts.wide || c !== 'Jump Method');
+  const rows = items.map((c) => {
+    const host = [c.hostname, c.public_ip].filter(Boolean).join(' / ');
+    const status = (STATUS_LABEL[c.status] ?? safeText(c.status)) + (c.mode === 'passive' ? ' (passive)' : '') + (c.duplicate_machine_id ? ' [dup machine id]' : '');
+    const cells: Record<(typeof COLUMNS)[number], string> = {
+      ID: safeText(c.id),
+      Name: oneLine(c.name, Infinity),
+      'Hostname/IP': oneLine(host, Infinity),
+      'Jump Method': safeText(c.jump_method),
+      Comments: oneLine(typeof c.comments === 'string' ? c.comments.replace(/\r?\n/g, ' ') : c.comments, Infinity),
+      Group: safeText(c.jump_group),
+      Tag: safeText(c.tag),
+      Status: status,
+      'Last Connected': shortTime(c.last_connected),
+    };
+    return shown.map((col) => cells[col]);
+  });
+  // Natural widths, then the shrinkable columns give way until the table fits (borders and padding: 3 per column, plus 1).
+  const widths = shown.map((col, i) => Math.max(headers ? col.length : 0, ...rows.map((r) => [...r[i]].length)));
+  const sep = headers ? 3 : 2;
+  const total = () => widths.reduce((a, w) => a + w + sep, headers ? 1 : -2);
+  while (total() > width) {
+    let best = -1;
+    for (let i = 0; i < shown.length; i++) {
+      const min = SHRINKABLE[shown[i]];
+      if (min !== undefined && widths[i] > min && (best < 0 || widths[i] > widths[best])) best = i;
+    }
+    if (best < 0) break;
+    widths[best]--;
+  }
+  const cut = (s: string, w: number) => ([...s].length > w ? [...s].slice(0, Math.max(0, w - 1)).join('') + '…' : s);
+  if (!headers) {
+    // Plain aligned columns, two spaces apart, for scripts (awk, cut) and grep.
+    return safeLines(rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cut(cell, widths[i]) : cut(cell, widths[i]).padEnd(widths[i]))).join('  ').trimEnd()).join('\n'));
+  }
+  const table = new Table({ head: [...shown], style: { head: [], border: [] }, wordWrap: false, colWidths: widths.map((w) => w + 2) });
+  const span = shown.length;
+  const inner = widths.reduce((a, w) => a + w + 3, -3);
   let group: string | null = null;
   let tag: string | null = null;
-  for (const c of items) {
+  items.forEach((c, n) => {
     if (c.jump_group !== group) {
       group = c.jump_group;
       tag = null;
-      table.push([{ colSpan: head.length, content: `Jump Group: ${safeText(group)}` }]);
+      table.push([{ colSpan: span, content: cut(`Jump Group: ${safeText(group)}`, inner) }]);
     }
     if (c.tag !== tag) {
       tag = c.tag;
-      if (tag) table.push([{ colSpan: head.length, content: `  Tag: ${safeText(tag)}` }]);
+      if (tag) table.push([{ colSpan: span, content: cut(`  Tag: ${safeText(tag)}`, inner) }]);
     }
-    const host = [c.hostname, c.public_ip].filter(Boolean).join(' / ');
-    const status = (STATUS_LABEL[c.status] ?? safeText(c.status)) + (c.mode === 'passive' ? ' (passive)' : '') + (c.duplicate_machine_id ? ' [dup machine id]' : '');
-    table.push([
-      safeText(c.id),
-      oneLine(c.name, 40),
-      oneLine(host, 40),
-      safeText(c.jump_method),
-      oneLine(typeof c.comments === 'string' ? c.comments.replace(/\r?\n/g, ' ') : c.comments),
-      safeText(c.jump_group),
-      safeText(c.tag),
-      status,
-      shortTime(c.last_connected),
-    ]);
-  }
-  return items.length > 0 ? safeLines(table.toString()) : 'No jump clients match.';
+    table.push(rows[n].map((cell, i) => cut(cell, widths[i])));
+  });
+  return safeLines(table.toString());
 }
 
 /** Key/value table for one object (statistics pane, installer, user); every value through `safeText`. */

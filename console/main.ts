@@ -16,6 +16,7 @@
  * what they share (output, errors, the site's API client, leaf options) in console/cli.ts.
  */
 import { Command, CommanderError } from 'commander';
+import { EXAMPLES } from './examples.js';
 import { VERSION } from '../protocol/version.js';
 import { addLeafOptions, addTimeoutOption, fail, setJsonMode } from './cli.js';
 import { registerClientCommands } from './commands/clients.js';
@@ -30,7 +31,6 @@ const program = new Command('jump')
   .description('The Jump interface on the command line: jump clients, installers, jump groups.')
   .version(VERSION)
   .option('--site <url>', 'site to use (default: the last one logged in to, or $JUMP_SITE)')
-  .showHelpAfterError()
   .exitOverride()
   .hook('preAction', (_program, action) => {
     setJsonMode(Boolean(action.optsWithGlobals().json));
@@ -48,6 +48,45 @@ registerSshConfigCommand(program);
 registerTunnelCommand(program);
 registerSessionCommands(program);
 addLeafOptions(program);
+addExamples(program);
+oneLineUsageErrors(program);
+
+/** The command's path as typed: `jump clients list`. */
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/** Adds the `Examples:` section of console/examples.ts to the --help of every command that has one. */
+function addExamples(cmd: Command): void {
+  const lines = EXAMPLES[commandPath(cmd)];
+  if (lines) cmd.addHelpText('after', `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
+  for (const c of cmd.commands) addExamples(c);
+}
+
+/**
+ * Usage errors (unknown option or command, missing or excess argument) print one line and where
+ * the help is: `error: unknown command 'shwo' (Did you mean show?)` then `see 'jump clients --help'`,
+ * on stderr; the run exits 2 (below). A group's default subcommand (`jump clients` is `jump clients
+ * list`) takes no operands, so a word after the group that is no subcommand is reported as an
+ * unknown command of the group, with a suggestion, not as excess arguments of `list`.
+ */
+function oneLineUsageErrors(cmd: Command): void {
+  const path = commandPath(cmd);
+  cmd.configureOutput({
+    outputError: (str, write) => write(`${str.trim().replace(/\s*\n\s*/g, ' ')}\nsee '${path} --help'\n`),
+  });
+  if (cmd.commands.length > 0) {
+    cmd.hook('preSubcommand', (group, sub) => {
+      const word = group.args[0];
+      if (word !== undefined && !word.startsWith('-') && word !== sub.name() && !sub.aliases().includes(word) && sub.registeredArguments.length === 0) {
+        (group as unknown as { unknownCommand(): never }).unknownCommand(); // public in commander, not in its types
+      }
+    });
+  }
+  for (const c of cmd.commands) oneLineUsageErrors(c);
+}
 
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof CommanderError) {

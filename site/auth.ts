@@ -93,8 +93,8 @@ export function randomPassword(): string {
   return randomBytes(18).toString('base64url');
 }
 
-/** Minimum password length accepted for people's accounts. */
-export const PASSWORD_MIN = 10;
+/** Minimum password length accepted for people's accounts (protocol/passwords.ts, shared with the console). */
+export { PASSWORD_MIN } from '../protocol/passwords.js';
 
 /**
  * A bounded queue in front of password hashing (security issue #12, item 8). Each scrypt takes a

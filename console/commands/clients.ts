@@ -4,7 +4,8 @@ import type { ApiJumpClientDetail, ApiJumpClientList } from '../../protocol/api.
 import { JumpError } from '../../protocol/errors.js';
 import { SEARCH_FIELDS } from '../../protocol/fields.js';
 import { collect, out, resolveClient, site } from '../cli.js';
-import { bytes, clientsTable, detailsTable, safeText, shortTime, summaryLine } from '../format.js';
+import { promptYesNo } from '../prompt.js';
+import { bytes, clientsTable, detailsTable, outputWidth, plural, safeText, shortTime, summaryLine } from '../format.js';
 
 /** `jump clients [list]|show|edit|delete`. */
 export function registerClientCommands(program: Command): void {
@@ -17,6 +18,8 @@ export function registerClientCommands(program: Command): void {
     .addOption(new Option('--field <field...>', `fields to search: ${SEARCH_FIELDS.join(', ')} (default: all)`).argParser(collect))
     .option('--group <group>', 'only this jump group (a shared group or user:<name>)')
     .option('--tag <tag>', 'only this tag')
+    .addOption(new Option('-o, --output <format>', 'wide: every column, never cut to the terminal width').choices(['wide']))
+    .option('--no-headers', 'no header row, group headings or totals line: one plain line per jump client (for scripts)')
     .action(async (o, cmd: Command) => {
       const fields = (o.field as string[] | undefined) ?? [];
       for (const f of fields) {
@@ -31,9 +34,11 @@ export function registerClientCommands(program: Command): void {
       if (o.tag !== undefined) q.set('tag', o.tag);
       const r = await site(cmd).request<ApiJumpClientList>('GET', `/api/v1/jump-clients?${q}`);
       out(r, () => {
+        const table = clientsTable(r.items, { wide: o.output === 'wide', headers: o.headers !== false, width: outputWidth() });
+        if (o.headers === false) return table;
         const dups = r.items.filter((c) => c.duplicate_machine_id).length;
-        const note = dups ? `\n${dups} online jump clients share a machine id with another one (a cloned disk image?).` : '';
-        return `${clientsTable(r.items)}\n${summaryLine(r.summary)}${note}`;
+        const note = dups ? `\n${plural(dups, 'online jump client shares', 'online jump clients share')} a machine id with another one (a cloned image?).` : '';
+        return `${table}\n${summaryLine(r.summary)}${note}`;
       });
     });
 
@@ -104,12 +109,25 @@ export function registerClientCommands(program: Command): void {
 
   clients
     .command('delete <id|name...>')
-    .description('Delete jump clients: they are revoked, disconnected and removed from the Jump interface.')
-    .action(async (refs: string[], _o, cmd: Command) => {
+    .description('Delete jump clients: they are revoked, disconnected and removed from the Jump interface. Asks y/N on a terminal.')
+    .option('-y, --yes', 'delete without asking (needed without a terminal)')
+    .action(async (refs: string[], o, cmd: Command) => {
       const client = site(cmd);
-      const ids: number[] = [];
-      for (const ref of refs) ids.push((await resolveClient(client, ref)).id);
-      const r = await client.request<{ deleted: number[] }>('POST', '/api/v1/jump-clients/delete', { ids });
-      out(r, `Deleted ${r.deleted.length} jump client${r.deleted.length === 1 ? '' : 's'}: ${r.deleted.map(safeText).join(', ')}.`);
+      // Resolve every reference first: an unknown one is reported before any question, and changes nothing.
+      const targets = [];
+      for (const ref of refs) targets.push(await resolveClient(client, ref));
+      const what = `${plural(targets.length, 'jump client')}: ${targets.map((t) => `${safeText(t.id)} (${safeText(t.name)})`).join(', ')}`;
+      if (!o.yes) {
+        if (!process.stdin.isTTY || !process.stderr.isTTY) {
+          cmd.error(`error: refusing to delete ${what} without confirmation: there is no terminal to ask on; pass --yes`, { exitCode: 2, code: 'jump.confirmationRequired' });
+        }
+        if (!(await promptYesNo(`Delete ${what}? They are revoked and disconnected. [y/N] `))) {
+          process.stderr.write('Nothing deleted.\n');
+          process.exitCode = 1;
+          return;
+        }
+      }
+      const r = await client.request<{ deleted: number[] }>('POST', '/api/v1/jump-clients/delete', { ids: targets.map((t) => t.id) });
+      out(r, `Deleted ${plural(r.deleted.length, 'jump client')}: ${r.deleted.map(safeText).join(', ')}.`);
     });
 }

@@ -5,7 +5,8 @@
 import type { Command } from 'commander';
 import type { ApiUser } from '../../protocol/api.js';
 import { readStdin } from '../../protocol/cli-args.js';
-import { JumpError } from '../../protocol/errors.js';
+import { JumpError, invalidField } from '../../protocol/errors.js';
+import { PASSWORD_RULES } from '../../protocol/passwords.js';
 import { out, requestTimeout, site, siteOption } from '../cli.js';
 import { ConsoleConfig } from '../config.js';
 import { safeText } from '../format.js';
@@ -127,8 +128,13 @@ export function registerLoginCommands(program: Command): void {
       if (o.passwordStdin) {
         [current, next] = (await readStdin()).split(/\r?\n/);
       } else {
+        // The rules before anything is typed; the new password twice, compared before it is sent.
         current = await promptHidden('Current password: ');
+        process.stderr.write(`${PASSWORD_RULES}\n`);
         next = await promptHidden('New password: ');
+        if ((await promptHidden('Repeat the new password: ')) !== next) {
+          throw invalidField('new password', 'the two entries differ; nothing was changed. Run `jump passwd` again.');
+        }
       }
       const r = await client.request<{ token?: string }>('POST', '/api/v1/me/password', { current_password: current ?? '', new_password: next ?? '' });
       // The change ends every token of the old password; the site answers a fresh one: keep it.

@@ -118,7 +118,9 @@ describe('search', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Jump Group: Search Group');
     expect(r.stdout).toContain('Tag: alpha-tag');
-    expect(r.stdout).toMatch(/Hostname\/IP.*Jump Method.*Comments.*Group.*Tag.*Status.*Last Connected/);
+    expect(r.stdout).toMatch(/Hostname\/IP.*Comments.*Status.*Last Connected/);
+    const wide = await jump(site.consoleDir, ['clients', '--group', 'Search Group', '-o', 'wide']);
+    expect(wide.stdout).toMatch(/Hostname\/IP.*Jump Method.*Comments.*Group.*Tag.*Status.*Last Connected/);
     expect(r.stdout).toContain('2 Jump Items total. 2 Jump Clients total. 1 online. 1 offline. 0 passive.');
   });
 });
@@ -177,7 +179,7 @@ describe('delete', () => {
     const a2 = startAgentProcess(inst);
     await waitFor(async () => (await listClients(site.api, 'tag=to-delete')).summary.online === 2);
     const ids = (await listClients(site.api, 'tag=to-delete')).items.map((c) => String(c.id));
-    const r = await jumpJson(['clients', 'delete', ...ids]);
+    const r = await jumpJson(['clients', 'delete', '--yes', ...ids]);
     expect(r.code).toBe(0);
     expect(r.json.deleted.map(String).sort()).toEqual(ids.sort());
     for (const a of [a1, a2]) {
@@ -196,7 +198,7 @@ describe('delete', () => {
     const inst = await createInstaller(site.api, { tag: 'keep-me' });
     agents.push(inProcessAgent(inst));
     const c = await waitFor(async () => (await listClients(site.api, 'tag=keep-me')).items[0]);
-    const r = await jump(site.consoleDir, ['clients', 'delete', String(c.id), '999999']);
+    const r = await jump(site.consoleDir, ['clients', 'delete', '--yes', String(c.id), '999999']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('JUMP_CLIENT_NOT_FOUND');
     expect((await listClients(site.api, 'tag=keep-me')).items).toHaveLength(1);
@@ -223,7 +225,7 @@ describe('personal jump groups', () => {
     for (const args of [
       ['clients', 'show', String(c.id)],
       ['clients', 'edit', String(c.id), '--comments', 'tina was here'],
-      ['clients', 'delete', String(c.id)],
+      ['clients', 'delete', '--yes', String(c.id)],
     ]) {
       const r = await jump(tina, args);
       expect(r.code).toBe(1);

@@ -246,7 +246,7 @@ describe('Jump errors (seeds appendix)', () => {
     const inst = await createInstaller(site.api, { tag: 'gone' });
     others.push(inProcessAgent(inst));
     const c = await waitFor(async () => (await listClients(site.api, 'tag=gone')).items[0]);
-    await jumpCmd(['clients', 'delete', String(c.id)]);
+    await jumpCmd(['clients', 'delete', '--yes', String(c.id)]);
     const r = await jumpCmd(['jump', String(c.id), '--', 'true']);
     expect(r.code).toBe(255); // jump's own failure, as ssh
     expect(r.stderr).toContain('JUMP_CLIENT_NOT_FOUND');

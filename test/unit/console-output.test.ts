@@ -184,3 +184,36 @@ describe('ssh_config from hostile rows', () => {
     for (const l of files.knownHosts.trim().split('\n')) expect(l).toMatch(/^jump-[3-7] ssh-ed25519 /);
   });
 });
+
+describe('times, plurals, widths (issue #14 item 9 and 10)', () => {
+  it('shortTime gives the time in UTC and says so', async () => {
+    const { shortTime } = await import('../../console/format.js');
+    expect(shortTime('2026-11-21T23:00:00.000Z')).toBe('2026-11-21 23:00 UTC');
+    expect(shortTime('2026-11-22T01:30:00+02:00')).toBe('2026-11-21 23:30 UTC');
+    expect(shortTime(null)).toBe('');
+    expect(shortTime('yesterday')).toBe('');
+  });
+
+  it('plural', async () => {
+    const { plural } = await import('../../console/format.js');
+    expect(plural(1, 'jump client')).toBe('1 jump client');
+    expect(plural(0, 'jump client')).toBe('0 jump clients');
+    expect(plural(2, 'online jump client shares', 'online jump clients share')).toBe('2 online jump clients share');
+  });
+
+  it('outputWidth: $COLUMNS, else the terminal, else no limit', async () => {
+    const { outputWidth } = await import('../../console/format.js');
+    expect(outputWidth({ COLUMNS: '100' }, { isTTY: true, columns: 80 })).toBe(100);
+    expect(outputWidth({ COLUMNS: 'x' }, { isTTY: true, columns: 80 })).toBe(80);
+    expect(outputWidth({}, { isTTY: false })).toBe(Infinity);
+  });
+
+  it('clientsTable fits the width it is given, and -o wide ignores it', () => {
+    const long = row({ name: 'n'.repeat(60), comments: 'c'.repeat(120), hostname: 'h'.repeat(50) });
+    for (const w of [70, 80, 100]) { // below about 68 columns the fixed columns (ID, Status, Last Connected) no longer fit
+      expect(Math.max(...clientsTable([long], { width: w }).split('\n').map((l) => [...l].length))).toBeLessThanOrEqual(w);
+    }
+    expect(clientsTable([long], { width: 80, wide: true })).toContain('c'.repeat(120));
+    expect(clientsTable([long], { headers: false }).split('\n')).toHaveLength(1);
+  });
+});
