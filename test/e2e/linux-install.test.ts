@@ -251,6 +251,43 @@ describe.runIf(isRoot)(`headless Linux install from bomgar-scc-<uid>.bin${SKIP_R
     expect(existsSync(nodeMarker)).toBe(false);
   });
 
+  it('issue #14 item 8: status says connected since when with the last log lines; after a site-side delete it says so, and so does uninstall', async () => {
+    const dir = join(userB.home, 'jc status');
+    const bin = join(userB.home, binPath.split('/').pop()!);
+    const inst = await sh(['bash', bin, '--install-dir', dir, '--jc-tag', 'status test'], { user: userB.name });
+    expect(inst.code, inst.stderr).toBe(0);
+    expect((await sh([join(dir, 'init-script'), 'start'], { user: userB.name })).code).toBe(0);
+    const mine = await waitFor(async () => (await clients()).find((c) => c.tag === 'status test' && c.status === 'online'), 20_000, 200, 'online');
+    const up = await waitFor(async () => {
+      const r = await sh([join(dir, 'init-script'), 'status'], { user: userB.name });
+      return r.stdout.includes('connected to its site since') ? r : null;
+    }, 10_000, 200, 'connected status');
+    expect(up.code).toBe(0);
+    expect(up.stdout).toMatch(/Jump client is running \(pid \d+\), connected to its site since \d{4}-\d\d-\d\dT[\d:.]+Z\./);
+    expect(up.stdout).toContain(`Last log lines (${join(dir, 'config', 'agent.log')}):`);
+    expect(up.stdout).toMatch(/\n  \d{4}-\d\d-\d\dT\S+Z INFO /);
+    // A bad flag to status is LSB 4 (unknown), not 1 (dead).
+    const bad = await sh([join(dir, 'jump-client'), 'status', '--bogus', '--install-dir', dir], { user: userB.name });
+    expect(bad.code).toBe(4);
+
+    // Not on a terminal: no confirmation prompt.
+    expect((await jump(site.consoleDir, ['clients', 'delete', String(mine.id)])).code).toBe(0);
+    const gone = await waitFor(async () => {
+      const r = await sh([join(dir, 'init-script'), 'status'], { user: userB.name });
+      return r.stdout.includes('deleted') ? r : null;
+    }, 20_000, 200, 'deleted status');
+    expect(gone.code).toBe(3);
+    expect(gone.stdout).toContain('The site deleted this jump client (JUMP_CLIENT_DELETED)');
+    expect(gone.stdout).toContain(join(dir, 'uninstall'));
+    expect(gone.stdout).not.toContain('dead');
+
+    const un = await sh([join(dir, 'uninstall')], { user: userB.name });
+    expect(un.code, un.stderr).toBe(0);
+    expect(un.stdout).not.toContain('the site shows it as uninstalled');
+    expect(un.stdout).toContain('Jump client uninstalled');
+    expect(existsSync(dir)).toBe(false);
+  });
+
   describe('security issue #12: the run-as user cannot become root or clone the endpoint', () => {
     it('item 4: a Jump session into a service-mode client runs as --user with its groups and home, and cannot read the identity key', async () => {
       const group = `jcg${Math.random().toString(36).slice(2, 7)}`;
