@@ -25,10 +25,9 @@
  * flag, bad value), except `status`, which exits 4 (LSB: "program or service status is unknown";
  * 2 means "dead and lock file exists" there). The table is EXIT_CODES_HELP, at the end of `--help`.
  */
-import { once } from 'node:events';
 import { Command, Option } from 'commander';
-import { existsSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, openSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import * as nodeMachineId from 'node-machine-id';
 import { pino, type Logger } from 'pino';
 import { durationArg, positiveInt } from '../protocol/cli-args.js';
@@ -71,12 +70,13 @@ export function checkRunAs(runAs: string | undefined, euid: number): boolean {
 }
 
 /**
- * The agent's pino logger on `file` (and stderr with `toStderr`). Resolves once the file is open:
- * exiting before that makes pino's exit flush throw "sonic boom is not ready yet".
+ * The agent's pino logger on `file` (and stderr with `toStderr`). The file is opened here,
+ * synchronously (an Error when it cannot be): a destination pino opens itself makes any exit
+ * before it is open, or after it failed to open, throw "sonic boom is not ready yet".
  */
-async function openLog(file: string, toStderr: boolean, level: string): Promise<Logger> {
-  const fileDest = pino.destination({ dest: file, mode: 0o600, mkdir: true, sync: false });
-  await once(fileDest, 'ready');
+function openLog(file: string, toStderr: boolean, level: string): Logger {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const fileDest = pino.destination({ dest: openSync(file, 'a', 0o600), sync: false });
   const base = { base: { program: 'jump-client', pid: process.pid }, level };
   if (!toStderr) return pino(base, fileDest);
   return pino(base, pino.multistream([{ stream: fileDest, level: level as pino.Level }, { stream: process.stderr, level: level as pino.Level }]));
@@ -130,7 +130,7 @@ runCommand
       const sessionsAsRoot = checkRunAs(o.runAs, process.geteuid?.() ?? -1);
       if (process.geteuid?.() === 0) checkRootOnlyDir(o.config);
       cfg = new AgentConfig(o.config);
-      log = await openLog(cfg.logFile, Boolean(o.logStderr), o.logLevel);
+      log = openLog(cfg.logFile, Boolean(o.logStderr), o.logLevel);
       if (sessionsAsRoot) log.warn('running as root without --run-as: Jump sessions run as root (an install always passes --run-as)');
       if (o.site) cfg.update({ site_url: o.site });
       if (o.sitePin) cfg.update({ site_pin: o.sitePin });

@@ -20,7 +20,7 @@ import { formatDuration } from '../protocol/duration.js';
 import { SqliteStore } from './store/sqlite.js';
 import { addUser, checkPassword, removeBootstrapPasswordFile, userJson } from './users.js';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
@@ -144,9 +144,16 @@ program
     let log: pino.Logger;
     if (logFile) {
       mkdirSync(o.data, { recursive: true, mode: 0o700 });
-      const dest = pino.destination({ dest: logFile, mode: 0o600, mkdir: true, sync: false });
-      // Exiting before the file is open makes pino's exit flush throw "sonic boom is not ready yet".
-      await once(dest, 'ready');
+      // Opened here, synchronously: a destination pino opens itself makes any exit before it is
+      // open (or after it failed to open) throw "sonic boom is not ready yet".
+      let fd: number;
+      try {
+        fd = openSync(logFile, 'a', 0o600);
+      } catch (err) {
+        if (newDataDir) rmSync(o.data, { recursive: true, force: true });
+        fail(new JumpError('VALIDATION_FAILED', { field: '--log-file', detail: `--log-file: cannot write ${logFile}: ${(err as Error).message}` }), 1);
+      }
+      const dest = pino.destination({ dest: fd, sync: false });
       log = pino({ level: o.logLevel, base: { program: 'jump-site' } }, dest);
     } else log = pino({ level: o.logLevel, base: { program: 'jump-site' } });
     const site = await startSite({
