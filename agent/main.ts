@@ -8,7 +8,7 @@
  *                   [--jc-name N] [--jc-jump-group G] [--jc-tag T] [--jc-comments C]
  *                   (the --jc-* flags: protocol/jc-flags.ts; to requested fields: protocol/jc-options.ts)
  *   jump-client uninstall --install-dir D | --config DIR                 what DIR/uninstall runs
- *   jump-client disable|enable --config DIR
+ *   jump-client disable|enable --install-dir D | --config DIR
  *
  * `run` keeps the connection to the site until SIGTERM/SIGINT. The enrollment options are needed
  * on the first start only; they are saved in DIR (an install writes them from the installer's
@@ -21,20 +21,23 @@
  *
  * `run` exit status: 0 stopped by a signal; 1 bad configuration (the message names the setting);
  * 2 usage; 3 the site refused this jump client for good (the code is printed and logged, e.g.
- * INSTALLER_EXPIRED, JUMP_CLIENT_DELETED).
+ * INSTALLER_EXPIRED, JUMP_CLIENT_DELETED). Every command exits 2 on a usage error (unknown command or
+ * flag, bad value), except `status`, which exits 4 (LSB: "program or service status is unknown";
+ * 2 means "dead and lock file exists" there). The table is EXIT_CODES_HELP, at the end of `--help`.
  */
 import { Command, Option } from 'commander';
-import { existsSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, openSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import * as nodeMachineId from 'node-machine-id';
 import { pino, type Logger } from 'pino';
-import { positiveInt } from '../protocol/cli-args.js';
+import { durationArg, positiveInt } from '../protocol/cli-args.js';
 import { JumpError } from '../protocol/errors.js';
 import { JC_FLAGS, optionSpec } from '../protocol/jc-flags.js';
 import { jcValues, parseJcOptions } from '../protocol/jc-options.js';
 import { normalizeKeyInfo } from '../protocol/key-info.js';
 import { VERSION } from '../protocol/version.js';
 import { Agent } from './agent.js';
+import { writeAgentStatus } from './status-file.js';
 import { AgentConfig, checkRootOnlyDir, identityFromConfig } from './config.js';
 import { lookupAccount } from './install/accounts.js';
 import { collectStats } from './stats.js';
@@ -66,14 +69,42 @@ export function checkRunAs(runAs: string | undefined, euid: number): boolean {
   return false;
 }
 
+/**
+ * The agent's pino logger on `file` (and stderr with `toStderr`). The file is opened here,
+ * synchronously (an Error when it cannot be): a destination pino opens itself makes any exit
+ * before it is open, or after it failed to open, throw "sonic boom is not ready yet".
+ */
 function openLog(file: string, toStderr: boolean, level: string): Logger {
-  const fileDest = pino.destination({ dest: file, mode: 0o600, mkdir: true, sync: false });
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const fileDest = pino.destination({ dest: openSync(file, 'a', 0o600), sync: false });
   const base = { base: { program: 'jump-client', pid: process.pid }, level };
   if (!toStderr) return pino(base, fileDest);
   return pino(base, pino.multistream([{ stream: fileDest, level: level as pino.Level }, { stream: process.stderr, level: level as pino.Level }]));
 }
 
-const program = new Command('jump-client').description('The jump client: keeps this machine reachable from its site.').version(VERSION).showHelpAfterError();
+/** Exit codes, printed at the end of every `--help` (README.md "Exit codes" has the same table). */
+const EXIT_CODES_HELP = `
+Exit codes:
+  0  success
+  1  failure (the message says which; \`run\`: bad configuration)
+  2  usage: unknown command or flag, bad flag value (see --help)
+  3  \`run\`: the site refused this jump client for good (e.g. JUMP_CLIENT_DELETED);
+     \`install\`: the installer cannot be used (expired, damaged)
+  start/stop/restart/status (what DIR/init-script runs) use the LSB codes: status 0 running,
+  1 dead with a pid file, 3 not running, 4 unknown (also a usage error); the others 1 failed,
+  4 insufficient privilege, 5 not installed.`;
+
+/** The subcommand in argv (the first word that is not a flag), e.g. `status`. */
+function subcommandOf(argv: string[]): string | undefined {
+  return argv.slice(2).find((a) => !a.startsWith('-'));
+}
+
+const program = new Command('jump-client')
+  .description('The jump client: keeps this machine reachable from its site.')
+  .version(VERSION)
+  .showHelpAfterError()
+  // Usage errors exit 2; for `status` LSB gives 2 another meaning, so 4 ("unknown").
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : subcommandOf(process.argv) === 'status' ? 4 : 2));
 
 const runCommand = program
   .command('run')
@@ -144,8 +175,13 @@ runCommand
       process.exit(EXIT_CONFIG);
     }
     let fatal: JumpError | null = null;
+    // The connection state for `init-script status` (agent/status-file.ts).
+    writeAgentStatus(cfg.dir, { state: 'connecting' });
+    agent.on('online', () => writeAgentStatus(cfg.dir, { state: 'connected' }));
+    agent.on('offline', (reason: string) => writeAgentStatus(cfg.dir, { state: 'offline', reason }));
     agent.on('fatal', (err: JumpError) => {
       fatal = err;
+      writeAgentStatus(cfg.dir, { state: 'refused', code: err.code });
     });
     const stop = () => void agent.stop();
     process.on('SIGTERM', stop);
@@ -153,6 +189,7 @@ runCommand
     log.info({ site: cfg.data.site_url, clientId: cfg.data.client_id ?? null, version: VERSION }, 'jump client starting');
     await agent.start();
     const refused = fatal as JumpError | null;
+    if (!refused) writeAgentStatus(cfg.dir, { state: 'stopped' });
     if (refused) process.stderr.write(`jump-client: ${refused.code}: ${refused.message}\n`);
     log.info('jump client stopped');
     log.flush();
@@ -166,7 +203,11 @@ program
   )
   .option('--install-dir <dir>', 'the install dir (what DIR/uninstall passes)')
   .option('--config <dir>', 'only a config directory (an agent started with `run --config`)')
-  .option('--timeout <ms>', 'how long to try to reach the site', positiveInt('--timeout'), 15_000)
+  .addOption(
+    new Option('--timeout <duration>', 'how long to try to reach the site, e.g. 15s (a bare number is milliseconds)')
+      .argParser(uninstallTimeout)
+      .default(15_000, '15s'),
+  )
   .action(async (o) => {
     if ((o.installDir === undefined) === (o.config === undefined)) {
       process.stderr.write('jump-client uninstall: give --install-dir DIR (an install) or --config DIR (a bare config).\n');
@@ -182,6 +223,7 @@ program
     if (installDir !== undefined && process.platform === 'win32' && conf) await unregisterWindows(installDir, conf);
     else if (installDir !== undefined && agentState(installDir).state === 'running') await stopAgent(installDir);
     let told = false;
+    let deleted = false;
     if (existsSync(join(configDir, 'agent.json'))) {
       try {
         const cfg = new AgentConfig(configDir);
@@ -197,7 +239,10 @@ program
             onEnrolled: () => undefined,
             uninstall: true,
           });
-          agent.on('fatal', (err: JumpError) => (told = err.code === 'JUMP_CLIENT_UNINSTALLED' || err.code === 'JUMP_CLIENT_DELETED'));
+          agent.on('fatal', (err: JumpError) => {
+            told = err.code === 'JUMP_CLIENT_UNINSTALLED' || err.code === 'JUMP_CLIENT_DELETED';
+            deleted = err.code === 'JUMP_CLIENT_DELETED';
+          });
           const timer = setTimeout(() => void agent.stop(), o.timeout);
           await agent.start();
           clearTimeout(timer);
@@ -223,7 +268,8 @@ program
         /* left for DIR/uninstall */
       }
     } else rmSync(configDir, { recursive: true, force: true });
-    process.stdout.write(`Jump client uninstalled${told ? '; the site shows it as uninstalled' : ''}.\n`);
+    const onSite = deleted ? '; it had already been deleted on the site' : told ? '; the site shows it as uninstalled' : '';
+    process.stdout.write(`Jump client uninstalled${onSite}.\n`);
   });
 
 for (const [name, disabled] of [
@@ -237,10 +283,21 @@ for (const [name, disabled] of [
         ? 'Refuse Jump sessions into this machine until `enable` (the running agent stays connected).'
         : 'Allow Jump sessions into this machine again.',
     )
-    .requiredOption('--config <dir>', 'config directory of the jump client')
-    .action((o) => {
+    .option('--install-dir <dir>', 'the install dir (as start/stop/status take it)')
+    .option('--config <dir>', 'only a config directory (an agent started with `run --config`)')
+    .action((o: { installDir?: string; config?: string }) => {
+      if ((o.installDir === undefined) === (o.config === undefined)) {
+        process.stderr.write(`jump-client ${name}: give --install-dir DIR (an install) or --config DIR (a bare config); see --help.\n`);
+        process.exit(2);
+      }
       try {
-        const cfg = new AgentConfig(o.config);
+        let configDir = o.config!;
+        if (o.installDir !== undefined) {
+          if (!readInstallConf(o.installDir)) throw new Error(`${o.installDir} is not a jump client install dir (no install.conf); pass --install-dir DIR`);
+          configDir = installPaths(o.installDir).config;
+        }
+        if (!existsSync(join(configDir, 'agent.json'))) throw new Error(`${configDir} holds no jump client config (agent.json)`);
+        const cfg = new AgentConfig(configDir);
         cfg.update({ disabled });
         process.stdout.write(`Jump sessions ${disabled ? 'disabled' : 'enabled'} for this jump client.\n`);
       } catch (err) {
@@ -281,6 +338,18 @@ program
 
 addInstallerCommands(program);
 addMsiCommands(program);
+
+/** `uninstall --timeout`: a duration (15s, 1m) like every other flag; a bare number stays milliseconds. */
+function uninstallTimeout(v: string): number {
+  return /^\d+$/.test(v.trim()) ? positiveInt('--timeout')(v) : durationArg('--timeout', { hint: 'a duration such as 15s or 1m (a bare number is milliseconds)' })(v);
+}
+
+/** Adds the exit-code table to the end of `cmd`'s help and of every subcommand's. */
+function addExitCodes(cmd: Command): void {
+  cmd.addHelpText('after', EXIT_CODES_HELP);
+  for (const c of cmd.commands) addExitCodes(c);
+}
+addExitCodes(program);
 
 program.parseAsync(implicitInstall(process.argv)).catch((err: unknown) => {
   process.stderr.write(`jump-client: ${(err as Error).message}\n`);

@@ -20,6 +20,8 @@
 import shellQuote from 'shell-quote';
 import { JumpError } from '../protocol/errors.js';
 import { parseSshPublicKey, sshPublicKey } from '../protocol/ssh-keys.js';
+import { accessSync, constants as fsConstants, realpathSync } from 'node:fs';
+import { delimiter, isAbsolute, join as joinPath, resolve as resolvePath } from 'node:path';
 
 /** What ssh-config needs of a jump client row from `GET /api/v1/jump-clients`. */
 export interface SshConfigRow {
@@ -128,4 +130,44 @@ export function sshConfigFiles(rows: SshConfigRow[], opts: SshConfigOptions): Ss
     ids: accepted.map((a) => a.id),
     skipped,
   };
+}
+
+/**
+ * The console's own command line for ProxyCommand (issue #14 item 5): a path that outlives npx's
+ * cache and the shell it ran in. `argv1` is process.argv[1] (under npx a path in its cache, e.g.
+ * `~/.npm/_npx/<hash>/node_modules/.bin/jump`), `execPath` node's path, `pathEnv` $PATH.
+ *  1. an executable `jump` on $PATH that resolves (realpath) to this same program: that PATH entry,
+ *     e.g. `/usr/local/bin/jump` after `npm install -g` (kept up to date by npm);
+ *  2. otherwise `[execPath, realpath(argv1)]`: the package's file itself, not npx's `.bin` link
+ *     (e.g. `<repo>/dist/console/main.js` for `npx jump` run in a checkout).
+ * `warning` is set when that file is itself in npx's cache (a package npx downloaded): the
+ * ProxyCommand breaks once the cache is cleaned, so the user is told to install `jump`.
+ */
+export function proxyCommandArgv(argv1: string, execPath: string, pathEnv: string | undefined): { argv: string[]; warning?: string } {
+  const real = (p: string): string | null => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return null;
+    }
+  };
+  const self = real(argv1) ?? resolvePath(argv1);
+  for (const dir of (pathEnv ?? '').split(delimiter)) {
+    if (!isAbsolute(dir)) continue;
+    const candidate = joinPath(dir, 'jump');
+    try {
+      accessSync(candidate, fsConstants.X_OK);
+    } catch {
+      continue;
+    }
+    if (real(candidate) === self) return { argv: [candidate] };
+  }
+  const argv = [execPath, self];
+  if (/[\\/]_npx[\\/]/.test(self)) {
+    return {
+      argv,
+      warning: `ProxyCommand names ${self}, in npx's cache: it stops working when that cache is cleaned. Install jump (npm install -g, see README.md) and run \`jump ssh-config --write\` again`,
+    };
+  }
+  return { argv };
 }

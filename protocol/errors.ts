@@ -301,6 +301,16 @@ export const ERROR_CATALOG = {
     status: 409,
     message: 'A user with this name already exists.',
   },
+  SITE_DATA_NOT_FOUND: {
+    action: 'manage',
+    status: 404,
+    message: 'This directory holds no site store (site.db). Pass the data dir of the site with --data DIR (the one `jump-site serve` printed).',
+  },
+  SITE_ADDRESS_IN_USE: {
+    action: 'manage',
+    status: 500,
+    message: 'The site cannot listen on this address: another program uses it, or it is not available here. Stop that program or pass another --listen HOST:PORT.',
+  },
   VALIDATION_FAILED: {
     action: 'request',
     status: 400,

@@ -6,7 +6,8 @@
  *   jump-site user add NAME [--admin] [--view-personal-groups] --password-stdin [--data DIR]
  *   jump-site user list|remove|passwd|set ...
  *
- * Exit status: 0 success, 1 an error with a catalog code (printed as `CODE: message`), 2 usage.
+ * Exit status (EXIT_CODES_HELP, also at the end of every `--help`): 0 success, 1 an error with a
+ * catalog code (printed as `CODE: message`), 2 usage (an unknown flag or command, a bad flag value).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { durationArg, positiveInt, readStdin } from '../protocol/cli-args.js';
@@ -18,8 +19,10 @@ import { SITE_DEFAULTS as D, startSite } from './server.js';
 import { formatDuration } from '../protocol/duration.js';
 import { SqliteStore } from './store/sqlite.js';
 import { addUser, checkPassword, removeBootstrapPasswordFile, userJson } from './users.js';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
 
 const DEFAULT_DATA = './jump-site-data';
 
@@ -30,15 +33,47 @@ function listenArg(v: string): { host: string; port: number } {
   return { host: m[1] ?? m[2], port };
 }
 
+/**
+ * Opens the store of an existing site for `jump-site user ...`. Never creates one: a `--data` that
+ * holds no `site.db` (e.g. the default `./jump-site-data` run from another directory) fails with
+ * SITE_DATA_NOT_FOUND naming the directory, instead of adding a user to a new, empty store.
+ */
 function openStore(dataDir: string): SqliteStore {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  return new SqliteStore(join(dataDir, 'site.db'));
+  const file = join(dataDir, 'site.db');
+  if (!existsSync(file)) fail(new JumpError('SITE_DATA_NOT_FOUND', { field: '--data', detail: `No site store in ${resolve(dataDir)}.` }));
+  return new SqliteStore(file);
 }
+
+/**
+ * Resolves when `host:port` can be listened on, else fails with SITE_ADDRESS_IN_USE (exit 1), so
+ * `serve` on a busy port creates nothing (no data dir, keys or store).
+ */
+async function checkListen(host: string, port: number): Promise<void> {
+  const probe = createServer();
+  try {
+    probe.listen({ host, port, exclusive: true });
+    await once(probe, 'listening');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    fail(new JumpError('SITE_ADDRESS_IN_USE', { field: '--listen', detail: `Address ${host}:${port} (${code}).` }));
+  } finally {
+    probe.close();
+  }
+}
+
+/** Exit codes, printed at the end of every `--help` (README.md "Exit codes" has the same table). */
+const EXIT_CODES_HELP = `
+Exit codes:
+  0  success
+  1  failure: the error is printed as CODE: message (docs/errors.md)
+  2  usage: unknown command or flag, bad flag value (see --help)`;
 
 const program = new Command('jump-site')
   .description('The jump site: the broker jump clients connect to and technicians jump through.')
   .version(VERSION)
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Usage errors (commander's own: unknown flag or command, bad value, missing argument) exit 2.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
 program
   .command('serve')
@@ -87,9 +122,10 @@ program
   )
   .option('--metrics-open-loopback', 'let local processes read /metrics without a token (default: an admin token is needed)')
   .option('--log-level <level>', 'pino log level', 'info')
+  .option('--log-file <file>', 'write the JSON log to this file (default: standard output, or DATA/site.log when standard output is a terminal)')
   .action(async (o) => {
     if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) {
-      fail(new JumpError('VALIDATION_FAILED', { field: '--tls-cert', detail: 'Give --tls-cert and --tls-key together.' }));
+      fail(new JumpError('VALIDATION_FAILED', { field: '--tls-cert', detail: 'Give --tls-cert and --tls-key together.' }), 2);
     }
     if (o.publicUrl) {
       let u: URL | null = null;
@@ -98,9 +134,28 @@ program
       } catch {
         /* reported below */
       }
-      if (!u || u.protocol !== 'https:') fail(new JumpError('VALIDATION_FAILED', { field: '--public-url', detail: '--public-url must be an https:// URL.' }));
+      if (!u || u.protocol !== 'https:') fail(new JumpError('VALIDATION_FAILED', { field: '--public-url', detail: '--public-url must be an https:// URL.' }), 2);
     }
-    const log = pino({ level: o.logLevel, base: { program: 'jump-site' } });
+    // Before anything is created: a busy port leaves no new data dir behind.
+    await checkListen(o.listen.host, o.listen.port);
+    const newDataDir = !existsSync(o.data);
+    // On a terminal the JSON log goes to a file, not between the lines of the banner.
+    const logFile: string | undefined = o.logFile ?? (process.stdout.isTTY ? join(o.data, 'site.log') : undefined);
+    let log: pino.Logger;
+    if (logFile) {
+      mkdirSync(o.data, { recursive: true, mode: 0o700 });
+      // Opened here, synchronously: a destination pino opens itself makes any exit before it is
+      // open (or after it failed to open) throw "sonic boom is not ready yet".
+      let fd: number;
+      try {
+        fd = openSync(logFile, 'a', 0o600);
+      } catch (err) {
+        if (newDataDir) rmSync(o.data, { recursive: true, force: true });
+        fail(new JumpError('VALIDATION_FAILED', { field: '--log-file', detail: `--log-file: cannot write ${logFile}: ${(err as Error).message}` }), 1);
+      }
+      const dest = pino.destination({ dest: fd, sync: false });
+      log = pino({ level: o.logLevel, base: { program: 'jump-site' } }, dest);
+    } else log = pino({ level: o.logLevel, base: { program: 'jump-site' } });
     const site = await startSite({
       dataDir: o.data,
       host: o.listen.host,
@@ -131,6 +186,7 @@ program
       log,
     }).catch((err: unknown) => {
       if (err instanceof RangeError) fail(new JumpError('VALIDATION_FAILED', { field: '--max-agents', detail: err.message }));
+      if (err instanceof JumpError && err.code === 'SITE_ADDRESS_IN_USE' && newDataDir) rmSync(o.data, { recursive: true, force: true });
       throw err;
     });
     const { budget } = site;
@@ -141,6 +197,7 @@ program
       `  Site pin:         ${site.pin}`,
       `  TLS fingerprint:  ${site.fingerprint}`,
       `  Data dir:         ${o.data}`,
+      ...(logFile ? [`  Log:              ${logFile} (JSON lines)`] : []),
       `  Agent capacity:   ${
         Number.isFinite(budget.maxAgents) ? budget.maxAgents : 'no limit'
       }${budget.fileLimit !== null ? ` (open-file limit ${budget.fileLimit}; raise it to hold more, docs/operations.md)` : ''}`,
@@ -266,10 +323,18 @@ function print(json: boolean | undefined, obj: unknown, text: string): void {
   process.stdout.write((json ? JSON.stringify(obj, null, 2) : text) + '\n');
 }
 
-function fail(err: JumpError): never {
+/** Prints `CODE: message` and exits with `exitCode` (1 a failure, 2 a usage error). */
+function fail(err: JumpError, exitCode: 1 | 2 = 1): never {
   process.stderr.write(`${err.code}: ${err.message}\n`);
-  process.exit(1);
+  process.exit(exitCode);
 }
+
+/** Adds the exit-code table to the end of `cmd`'s help and of every subcommand's. */
+function addExitCodes(cmd: Command): void {
+  cmd.addHelpText('after', EXIT_CODES_HELP);
+  for (const c of cmd.commands) addExitCodes(c);
+}
+addExitCodes(program);
 
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof JumpError) fail(err);

@@ -331,7 +331,15 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
       .catch(() => socket.destroy());
   });
 
-  await app.listen({ host: opts.host, port: opts.port });
+  try {
+    await app.listen({ host: opts.host, port: opts.port });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL' && code !== 'EACCES') throw err;
+    await app.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    throw new JumpError('SITE_ADDRESS_IN_USE', { field: '--listen', detail: `Address ${opts.host}:${opts.port} (${code}).` });
+  }
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
   const listenHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host;

@@ -127,7 +127,7 @@ export function addInstallerCommands(program: Command): void {
         return startAgent(dir);
       },
     ],
-    ['status', 'Is the jump client running? Exit 0 running, 1 dead with a pid file, 3 not running (LSB).', statusAgent],
+    ['status', 'Is the jump client running, and connected to its site since when? Prints the last log lines. Exit 0 running, 1 dead with a pid file, 3 not running (also: refused by the site for good), 4 unknown (LSB).', statusAgent],
   ];
   for (const [name, description, fn] of actions) {
     program

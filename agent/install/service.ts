@@ -27,6 +27,7 @@ import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } 
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentConfig } from '../config.js';
+import { readAgentStatus, type AgentStatus } from '../status-file.js';
 
 /** LSB init-script exit codes (LSB Core, "Init Script Actions"): status and the other actions share 1. */
 export const LSB = { OK: 0, DEAD_PID_FILE: 1, FAILED: 1, INSUFFICIENT_PRIVILEGE: 4, NOT_RUNNING: 3 } as const;
@@ -307,10 +308,65 @@ export async function stopAgent(dir: string): Promise<ActionResult> {
   return { code: LSB.OK, message: `Jump client stopped (pid ${s.pid}).` };
 }
 
-/** LSB status: 0 running, 1 dead but the pid file exists, 3 not running. */
+/** How many lines of the agent's log `status` shows. */
+export const STATUS_LOG_LINES = 5;
+
+/**
+ * The last `n` lines of the agent's JSON log (`DIR/config/agent.log`) as `time LEVEL message
+ * [code]` lines; [] when it cannot be read (service mode: the config dir is root's).
+ */
+export function lastLogLines(dir: string, n = STATUS_LOG_LINES): string[] {
+  let text: string;
+  try {
+    text = readFileSync(join(installPaths(dir).config, 'agent.log'), 'utf8');
+  } catch {
+    return [];
+  }
+  const names: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+  return text
+    .trimEnd()
+    .split('\n')
+    .filter((l) => l !== '')
+    .slice(-n)
+    .map((l) => {
+      try {
+        const j = JSON.parse(l) as { time?: number; level?: number; msg?: string; code?: string; reason?: string };
+        const extra = [j.code, j.reason].filter((x) => typeof x === 'string').join(' ');
+        return `${j.time ? new Date(j.time).toISOString() : '-'} ${names[j.level ?? 30] ?? j.level} ${j.msg ?? ''}${extra ? ` (${extra})` : ''}`;
+      } catch {
+        return l.slice(0, 300);
+      }
+    });
+}
+
+/** One line on the connection to the site, from the agent's status file (agent/status-file.ts). */
+function connectionLine(st: AgentStatus | null): string {
+  if (!st) return '';
+  if (st.state === 'connected') return `, connected to its site since ${st.since}`;
+  if (st.state === 'offline') return `, offline since ${st.since}${st.reason ? ` (${st.reason})` : ''}; it keeps trying to reach its site`;
+  if (st.state === 'connecting') return `, not connected to its site yet (trying since ${st.since})`;
+  return '';
+}
+
+/**
+ * LSB status: 0 running, 1 dead but the pid file exists, 3 not running. The message says whether a
+ * running agent is connected or offline and since when; an agent the site refused for good (e.g.
+ * JUMP_CLIENT_DELETED) is reported as such, not running (3), with what to do. The last log lines follow.
+ */
 export function statusAgent(dir: string): ActionResult {
   const s = agentState(dir);
-  if (s.state === 'running') return { code: LSB.OK, message: `Jump client is running (pid ${s.pid}).` };
-  if (s.state === 'dead') return { code: LSB.DEAD_PID_FILE, message: `Jump client is dead, but its pid file ${installPaths(dir).pid} exists.` };
-  return { code: LSB.NOT_RUNNING, message: 'Jump client is not running.' };
+  const st = readAgentStatus(installPaths(dir).config);
+  let r: ActionResult;
+  if (s.state === 'running') r = { code: LSB.OK, message: `Jump client is running (pid ${s.pid})${connectionLine(st)}.` };
+  else if (st?.state === 'refused') {
+    const what =
+      st.code === 'JUMP_CLIENT_DELETED'
+        ? `The site deleted this jump client (${st.code}) at ${st.since}; it stopped and will not connect again.`
+        : `The site refused this jump client for good (${st.code}) at ${st.since}; it stopped.`;
+    r = { code: LSB.NOT_RUNNING, message: `Jump client is not running. ${what} Remove it with ${join(dir, 'uninstall')}, then install a new one if it is still needed.` };
+  } else if (s.state === 'dead') r = { code: LSB.DEAD_PID_FILE, message: `Jump client is dead, but its pid file ${installPaths(dir).pid} exists.` };
+  else r = { code: LSB.NOT_RUNNING, message: 'Jump client is not running.' };
+  const log = lastLogLines(dir);
+  if (log.length > 0) r.message += `\nLast log lines (${join(installPaths(dir).config, 'agent.log')}):\n` + log.map((l) => `  ${l}`).join('\n');
+  return r;
 }

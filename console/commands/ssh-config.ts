@@ -6,7 +6,7 @@ import type { ApiJumpClientList } from '../../protocol/api.js';
 import { configDir, out, site } from '../cli.js';
 import { safeText } from '../format.js';
 import { jumpIdentity } from '../ssh.js';
-import { sshConfigFiles } from '../ssh-config.js';
+import { proxyCommandArgv, sshConfigFiles } from '../ssh-config.js';
 
 /** `jump ssh-config [--write]`. */
 export function registerSshConfigCommand(program: Command): void {
@@ -21,8 +21,11 @@ export function registerSshConfigCommand(program: Command): void {
       const r = await client.request<ApiJumpClientList>('GET', '/api/v1/jump-clients');
       const knownHosts = join(dir, 'known_hosts');
       // Site text goes into these files only as validated tokens (console/ssh-config.ts).
+      // A path that outlives npx's cache: the installed `jump` or the package's own file (console/ssh-config.ts).
+      const proxy = proxyCommandArgv(process.argv[1], process.execPath, process.env.PATH);
+      if (proxy.warning) process.stderr.write(`Warning: ${proxy.warning}.\n`);
       const files = sshConfigFiles(Array.isArray(r.items) ? r.items : [], {
-        proxyArgv: [process.execPath, process.argv[1], '--site', client.siteUrl],
+        proxyArgv: [...proxy.argv, '--site', client.siteUrl],
         proxyEnv: process.env.JUMP_CONFIG_DIR ? { JUMP_CONFIG_DIR: process.env.JUMP_CONFIG_DIR } : {},
         knownHostsFile: knownHosts,
         identityFile: identity.file,

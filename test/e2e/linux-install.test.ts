@@ -251,6 +251,86 @@ describe.runIf(isRoot)(`headless Linux install from bomgar-scc-<uid>.bin${SKIP_R
     expect(existsSync(nodeMarker)).toBe(false);
   });
 
+  it('issue #14 item 8: status says connected since when with the last log lines; after a site-side delete it says so, and so does uninstall', async () => {
+    const dir = join(userB.home, 'jc status');
+    const bin = join(userB.home, binPath.split('/').pop()!);
+    const inst = await sh(['bash', bin, '--install-dir', dir, '--jc-tag', 'status test'], { user: userB.name });
+    expect(inst.code, inst.stderr).toBe(0);
+    expect((await sh([join(dir, 'init-script'), 'start'], { user: userB.name })).code).toBe(0);
+    const mine = await waitFor(async () => (await clients()).find((c) => c.tag === 'status test' && c.status === 'online'), 20_000, 200, 'online');
+    const up = await waitFor(async () => {
+      const r = await sh([join(dir, 'init-script'), 'status'], { user: userB.name });
+      return r.stdout.includes('connected to its site since') ? r : null;
+    }, 10_000, 200, 'connected status');
+    expect(up.code).toBe(0);
+    expect(up.stdout).toMatch(/Jump client is running \(pid \d+\), connected to its site since \d{4}-\d\d-\d\dT[\d:.]+Z\./);
+    expect(up.stdout).toContain(`Last log lines (${join(dir, 'config', 'agent.log')}):`);
+    expect(up.stdout).toMatch(/\n  \d{4}-\d\d-\d\dT\S+Z INFO /);
+    // A bad flag to status is LSB 4 (unknown), not 1 (dead).
+    const bad = await sh([join(dir, 'jump-client'), 'status', '--bogus', '--install-dir', dir], { user: userB.name });
+    expect(bad.code).toBe(4);
+
+    // Not on a terminal: no confirmation prompt.
+    expect((await jump(site.consoleDir, ['clients', 'delete', String(mine.id)])).code).toBe(0);
+    const gone = await waitFor(async () => {
+      const r = await sh([join(dir, 'init-script'), 'status'], { user: userB.name });
+      return r.stdout.includes('deleted') ? r : null;
+    }, 20_000, 200, 'deleted status');
+    expect(gone.code).toBe(3);
+    expect(gone.stdout).toContain('The site deleted this jump client (JUMP_CLIENT_DELETED)');
+    expect(gone.stdout).toContain(join(dir, 'uninstall'));
+    expect(gone.stdout).not.toContain('dead');
+
+    const un = await sh([join(dir, 'uninstall')], { user: userB.name });
+    expect(un.code, un.stderr).toBe(0);
+    expect(un.stdout).not.toContain('the site shows it as uninstalled');
+    expect(un.stdout).toContain('Jump client uninstalled');
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('issue #14 item 5: a --jc-jump-group the site does not have installs, then the first start fails naming JUMP_GROUP_NOT_FOUND and status says so', async () => {
+    const { path: groupBin } = await createBin(['--allow-override', 'jump_group'], tempDir('jump-bin-'));
+    const bin = join(userB.home, 'group-' + groupBin.split('/').pop()!);
+    copyFileSync(groupBin, bin);
+    execFileSync('chown', [`${userB.name}:`, bin]);
+    const dir = join(userB.home, 'jc nogroup');
+    const inst = await sh(['bash', bin, '--install-dir', dir, '--jc-jump-group', 'No Such Group'], { user: userB.name });
+    expect(inst.code, inst.stderr).toBe(0);
+    const started = await sh([join(dir, 'init-script'), 'start'], { user: userB.name });
+    expect(started.code).toBe(1);
+    expect(started.stderr).toContain('JUMP_GROUP_NOT_FOUND');
+    const st = await sh([join(dir, 'init-script'), 'status'], { user: userB.name });
+    expect(st.code).toBe(3);
+    expect(st.stdout).toContain('The site refused this jump client for good (JUMP_GROUP_NOT_FOUND)');
+    expect((await sh([join(dir, 'uninstall')], { user: userB.name })).code).toBe(0);
+  });
+
+  it('issue #14 item 8: status says offline since when after its site went away', async () => {
+    const site2 = await startTestSite();
+    const r = await jump(site2.consoleDir, ['installer', 'create', '--platform', 'linux-x64', '--out', tempDir('jump-bin-'), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const bin = join(userB.home, 'offline-' + (JSON.parse(r.stdout) as { file: string }).file.split('/').pop()!);
+    copyFileSync((JSON.parse(r.stdout) as { file: string }).file, bin);
+    execFileSync('chown', [`${userB.name}:`, bin]);
+    const dir = join(userB.home, 'jc offline');
+    expect((await sh(['bash', bin, '--install-dir', dir], { user: userB.name })).code).toBe(0);
+    try {
+      expect((await sh([join(dir, 'init-script'), 'start'], { user: userB.name })).code).toBe(0);
+      await waitFor(async () => (await sh([join(dir, 'init-script'), 'status'], { user: userB.name })).stdout.includes('connected to its site since'), 10_000, 200, 'connected');
+      site2.proc.child.kill('SIGTERM');
+      await site2.proc.exited;
+      const st = await waitFor(async () => {
+        const s = await sh([join(dir, 'init-script'), 'status'], { user: userB.name });
+        return s.stdout.includes('offline since') ? s : null;
+      }, 20_000, 200, 'offline status');
+      expect(st.code).toBe(0); // LSB: the program runs
+      expect(st.stdout).toMatch(/running \(pid \d+\), offline since \d{4}-\d\d-\d\dT[\d:.]+Z.*; it keeps trying to reach its site\./);
+    } finally {
+      await sh([join(dir, 'init-script'), 'stop'], { user: userB.name });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   describe('security issue #12: the run-as user cannot become root or clone the endpoint', () => {
     it('item 4: a Jump session into a service-mode client runs as --user with its groups and home, and cannot read the identity key', async () => {
       const group = `jcg${Math.random().toString(36).slice(2, 7)}`;
