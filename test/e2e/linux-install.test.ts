@@ -271,7 +271,7 @@ describe.runIf(isRoot)(`headless Linux install from bomgar-scc-<uid>.bin${SKIP_R
     expect(bad.code).toBe(4);
 
     // Not on a terminal: no confirmation prompt.
-    expect((await jump(site.consoleDir, ['clients', 'delete', String(mine.id)])).code).toBe(0);
+    expect((await jump(site.consoleDir, ['clients', 'delete', String(mine.id), '--yes'])).code).toBe(0);
     const gone = await waitFor(async () => {
       const r = await sh([join(dir, 'init-script'), 'status'], { user: userB.name });
       return r.stdout.includes('deleted') ? r : null;
