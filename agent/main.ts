@@ -32,6 +32,7 @@ import * as nodeMachineId from 'node-machine-id';
 import { pino, type Logger } from 'pino';
 import { durationArg, positiveInt } from '../protocol/cli-args.js';
 import { JumpError } from '../protocol/errors.js';
+import { formatDuration } from '../protocol/duration.js';
 import { JC_FLAGS, optionSpec } from '../protocol/jc-flags.js';
 import { jcValues, parseJcOptions } from '../protocol/jc-options.js';
 import { normalizeKeyInfo } from '../protocol/key-info.js';
@@ -244,8 +245,14 @@ program
             deleted = err.code === 'JUMP_CLIENT_DELETED';
           });
           const timer = setTimeout(() => void agent.stop(), o.timeout);
+          // No silent wait (issue #14): after 2 s, say what it waits for and how long at most.
+          const waiting = setTimeout(
+            () => process.stderr.write(`jump-client: telling the site (${cfg.data.site_url}) this jump client is uninstalled; waiting up to ${formatDuration(o.timeout)} ...\n`),
+            2_000,
+          );
           await agent.start();
           clearTimeout(timer);
+          clearTimeout(waiting);
           await agent.stop();
           await new Promise((resolve) => {
             dest.once('close', resolve);

@@ -117,14 +117,18 @@ export function addInstallerCommands(program: Command): void {
   });
 
   const actions: [string, string, (dir: string) => Promise<ActionResult> | ActionResult][] = [
-    ['start', 'Start the installed jump client (its first start enrolls it; must be within the installer validity).', startAgent],
+    [
+      'start',
+      'Start the installed jump client (its first start enrolls it; must be within the installer validity).',
+      (dir) => startAgent(dir, (line) => process.stderr.write(`${line}\n`)),
+    ],
     ['stop', 'Stop the installed jump client.', stopAgent],
     [
       'restart',
       'Stop, then start the installed jump client.',
       async (dir) => {
         await stopAgent(dir);
-        return startAgent(dir);
+        return startAgent(dir, (line) => process.stderr.write(`${line}\n`));
       },
     ],
     ['status', 'Is the jump client running, and connected to its site since when? Prints the last log lines. Exit 0 running, 1 dead with a pid file, 3 not running (also: refused by the site for good), 4 unknown (LSB).', statusAgent],

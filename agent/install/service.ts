@@ -236,6 +236,8 @@ export interface ActionResult {
 
 /** How long `start` waits for a first start to enroll before returning. */
 const ENROLL_WAIT_MS = 20_000;
+/** After how long a waiting `start` says what it waits for, in ms (issue #14: no silent waits). */
+const PROGRESS_AFTER_MS = 2_000;
 /** How long `start` watches an enrolled agent for an immediate failure. */
 const SETTLE_MS = 700;
 const STOP_WAIT_MS = 15_000;
@@ -255,7 +257,7 @@ function lastAgentError(dir: string): string | null {
  * Starts the agent as a detached process (no-op when it runs). On a first start it waits until
  * the jump client has enrolled or was refused (e.g. INSTALLER_EXPIRED) and says which.
  */
-export async function startAgent(dir: string): Promise<ActionResult> {
+export async function startAgent(dir: string, progress: (line: string) => void = () => undefined): Promise<ActionResult> {
   const s = agentState(dir);
   if (s.state === 'running') return { code: LSB.OK, message: `Jump client already running (pid ${s.pid}).` };
   const p = installPaths(dir);
@@ -272,9 +274,17 @@ export async function startAgent(dir: string): Promise<ActionResult> {
   if (pid === undefined) return { code: LSB.FAILED, message: 'Could not start the jump client.' };
   writeFileSync(p.pid, `${pid}\n`, { mode: 0o644 });
   child.unref();
-  const deadline = Date.now() + (firstStart ? ENROLL_WAIT_MS : SETTLE_MS);
+  const started = Date.now();
+  const deadline = started + (firstStart ? ENROLL_WAIT_MS : SETTLE_MS);
+  let said = false;
   while (Date.now() < deadline) {
     await sleep(100);
+    // A first start can take a while (site unreachable, enrollment refused...): say what it waits for.
+    if (firstStart && !said && Date.now() - started >= PROGRESS_AFTER_MS) {
+      said = true;
+      const site = new AgentConfig(p.config).data.site_url ?? 'its site';
+      progress(`Waiting for the jump client to enroll with ${site} (up to ${Math.round(ENROLL_WAIT_MS / 1000)} s; it keeps trying after that) ...`);
+    }
     if (exited !== null) break;
     if (firstStart && new AgentConfig(p.config).data.client_id !== undefined) {
       return { code: LSB.OK, message: `Jump client started (pid ${pid}) and enrolled with its site.` };

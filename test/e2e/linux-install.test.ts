@@ -305,6 +305,29 @@ describe.runIf(isRoot)(`headless Linux install from bomgar-scc-<uid>.bin${SKIP_R
     expect((await sh([join(dir, 'uninstall')], { user: userB.name })).code).toBe(0);
   });
 
+  it('issue #14 item 3: a first start while the site is unreachable says what it waits for instead of waiting silently', async () => {
+    const site3 = await startTestSite();
+    const r = await jump(site3.consoleDir, ['installer', 'create', '--platform', 'linux-x64', '--out', tempDir('jump-bin-'), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const file = (JSON.parse(r.stdout) as { file: string }).file;
+    const bin = join(userB.home, 'unreachable-' + file.split('/').pop()!);
+    copyFileSync(file, bin);
+    execFileSync('chown', [`${userB.name}:`, bin]);
+    const dir = join(userB.home, 'jc unreachable');
+    expect((await sh(['bash', bin, '--install-dir', dir], { user: userB.name })).code).toBe(0);
+    site3.proc.child.kill('SIGTERM');
+    await site3.proc.exited;
+    try {
+      const started = await sh([join(dir, 'init-script'), 'start'], { user: userB.name });
+      expect(started.code).toBe(0);
+      expect(started.stderr).toMatch(/Waiting for the jump client to enroll with https:\/\/\S+ \(up to 20 s; it keeps trying after that\)/);
+      expect(started.stdout + started.stderr).toContain('not enrolled yet');
+    } finally {
+      await sh([join(dir, 'init-script'), 'stop'], { user: userB.name });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('issue #14 item 8: status says offline since when after its site went away', async () => {
     const site2 = await startTestSite();
     const r = await jump(site2.consoleDir, ['installer', 'create', '--platform', 'linux-x64', '--out', tempDir('jump-bin-'), '--json']);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AgentConfig } from '../../agent/config.js';
 import { AGENT_BIN, cleanup, run, tempDir } from '../helpers/processes.js';
+import { foreignPin } from '../helpers/site.js';
 
 const agentCli = (args: string[]) => run(process.execPath, [AGENT_BIN, ...args]);
 
@@ -44,6 +45,17 @@ describe('jump-client uninstall --timeout', () => {
     const bad = await agentCli(['uninstall', '--config', none, '--timeout', '5x']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--timeout takes a duration such as 15s');
+  });
+});
+
+describe('jump-client uninstall with its site unreachable', () => {
+  it('says what it waits for and for how long, then that the site could not be told (no silent wait)', async () => {
+    const dir = join(tempDir(), 'config');
+    new AgentConfig(dir).update({ site_url: 'https://127.0.0.1:1', site_pin: foreignPin(), client_id: 5 });
+    const r = await agentCli(['uninstall', '--config', dir, '--timeout', '4s']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('telling the site (https://127.0.0.1:1) this jump client is uninstalled; waiting up to 4s ...');
+    expect(r.stderr).toContain('the site could not be told');
   });
 });
 
