@@ -351,12 +351,37 @@ function uninstallTimeout(v: string): number {
   return /^\d+$/.test(v.trim()) ? positiveInt('--timeout')(v) : durationArg('--timeout', { hint: 'a duration such as 15s or 1m (a bare number is milliseconds)' })(v);
 }
 
-/** Adds the exit-code table to the end of `cmd`'s help and of every subcommand's. */
-function addExitCodes(cmd: Command): void {
+/** The `Examples:` of every command's --help (issue #14), keyed by the command's path as typed. */
+const EXAMPLES: Record<string, string[]> = {
+  'jump-client': [
+    'sh ./bomgar-scc-<uid>.bin --install-dir /opt/jumpclient --user jsmith   # the .bin runs `jump-client install`',
+    '/opt/jumpclient/jump-client status --install-dir /opt/jumpclient',
+  ],
+  'jump-client install': [
+    'sh ./bomgar-scc-<uid>.bin --install-dir /opt/jumpclient --jc-jump-group "Linux Admins" --jc-tag servers --user jsmith',
+    'sh ./bomgar-scc-<uid>.bin --install-dir ~/jumpclient --silent   # user mode, nothing printed',
+  ],
+  'jump-client run': [
+    'jump-client run --config ~/.jump-client --site https://jump.example.com:8443 --key-info <KEY_INFO> --site-pin ed25519:...',
+    'jump-client run --config ~/.jump-client --log-stderr   # later starts: the saved identity',
+  ],
+  'jump-client uninstall': ['jump-client uninstall --install-dir /opt/jumpclient', 'jump-client uninstall --config ~/.jump-client --timeout 30s'],
+  'jump-client start': ['jump-client start --install-dir /opt/jumpclient   # what DIR/init-script start runs'],
+  'jump-client stop': ['jump-client stop --install-dir /opt/jumpclient'],
+  'jump-client restart': ['jump-client restart --install-dir /opt/jumpclient'],
+  'jump-client status': ['jump-client status --install-dir /opt/jumpclient; echo "LSB status $?"'],
+  'jump-client disable': ['jump-client disable --install-dir /opt/jumpclient   # refuse Jump sessions until enable'],
+  'jump-client enable': ['jump-client enable --install-dir /opt/jumpclient'],
+};
+
+/** Adds the examples and the exit-code table to the end of `cmd`'s help and of every subcommand's. */
+function addHelpTexts(cmd: Command, path: string): void {
+  const examples = EXAMPLES[path];
+  if (examples) cmd.addHelpText('after', `\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}`);
   cmd.addHelpText('after', EXIT_CODES_HELP);
-  for (const c of cmd.commands) addExitCodes(c);
+  for (const c of cmd.commands) addHelpTexts(c, `${path} ${c.name()}`);
 }
-addExitCodes(program);
+addHelpTexts(program, 'jump-client');
 
 program.parseAsync(implicitInstall(process.argv)).catch((err: unknown) => {
   process.stderr.write(`jump-client: ${(err as Error).message}\n`);

@@ -329,12 +329,36 @@ function fail(err: JumpError, exitCode: 1 | 2 = 1): never {
   process.exit(exitCode);
 }
 
-/** Adds the exit-code table to the end of `cmd`'s help and of every subcommand's. */
-function addExitCodes(cmd: Command): void {
+/** The `Examples:` of every command's --help (issue #14), keyed by the command's path as typed. */
+const EXAMPLES: Record<string, string[]> = {
+  'jump-site': [
+    'jump-site serve                                   # ./jump-site-data, port 8443',
+    'jump-site user add alice --password-stdin --data ./jump-site-data',
+  ],
+  'jump-site serve': [
+    'jump-site serve',
+    'jump-site serve --data /var/lib/jump-site --listen 0.0.0.0:8443 --public-url https://jump.example.com:8443',
+    'jump-site serve --tls-cert site.pem --tls-key site.key --max-agents 10000',
+  ],
+  'jump-site user': ['jump-site user list --data /var/lib/jump-site', 'jump-site user add alice --password-stdin --data /var/lib/jump-site'],
+  'jump-site user add': [
+    'printf %s "$PASSWORD" | jump-site user add alice --password-stdin --data /var/lib/jump-site',
+    'jump-site user add bob --admin --password-stdin --data /var/lib/jump-site < password.txt',
+  ],
+  'jump-site user list': ['jump-site user list --data /var/lib/jump-site', 'jump-site user list --json --data /var/lib/jump-site'],
+  'jump-site user remove': ['jump-site user remove alice --data /var/lib/jump-site   # ends her tokens and live sessions'],
+  'jump-site user passwd': ['printf %s "$PASSWORD" | jump-site user passwd alice --password-stdin --data /var/lib/jump-site'],
+  'jump-site user set': ['jump-site user set alice --role admin --data /var/lib/jump-site', 'jump-site user set bob --view-personal-groups off --data /var/lib/jump-site'],
+};
+
+/** Adds the examples and the exit-code table to the end of `cmd`'s help and of every subcommand's. */
+function addHelpTexts(cmd: Command, path: string): void {
+  const examples = EXAMPLES[path];
+  if (examples) cmd.addHelpText('after', `\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}`);
   cmd.addHelpText('after', EXIT_CODES_HELP);
-  for (const c of cmd.commands) addExitCodes(c);
+  for (const c of cmd.commands) addHelpTexts(c, `${path} ${c.name()}`);
 }
-addExitCodes(program);
+addHelpTexts(program, 'jump-site');
 
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof JumpError) fail(err);
