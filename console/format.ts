@@ -193,6 +193,41 @@ export function clientsTable(items: ClientRow[], opts: ClientsTableOptions = {})
   return safeLines(table.toString());
 }
 
+/** How `listTable` lays out a list (the options of `-o wide` and `--no-headers`). */
+export interface ListTableOptions {
+  /** Every cell whole, nothing cut to `width` (`-o wide`). */
+  wide?: boolean;
+  /** false (`--no-headers`): no header row, for scripts. */
+  headers?: boolean;
+  /** The width to fit in, in columns (`outputWidth()`). Default: Infinity. */
+  width?: number;
+}
+
+/**
+ * A plain list in aligned columns, two spaces apart (sessions, installers): a header row unless
+ * `headers` is false, and, unless `wide`, the columns named in `shrink` (name → the width it keeps)
+ * cut with `…`, the widest first, until a line fits `width`. Cells are escaped with `safeText`.
+ */
+export function listTable(columns: readonly string[], rows: unknown[][], opts: ListTableOptions & { shrink?: Record<string, number> } = {}): string {
+  const headers = opts.headers !== false;
+  const width = opts.wide ? Infinity : (opts.width ?? Infinity);
+  const cells = rows.map((r) => r.map((v) => oneLine(v === null || v === undefined ? '' : v, Infinity)));
+  const widths = columns.map((c, i) => Math.max(headers ? c.length : 0, ...cells.map((r) => [...r[i]].length)));
+  const total = () => widths.reduce((a, w) => a + w + 2, -2);
+  while (total() > width) {
+    let best = -1;
+    columns.forEach((c, i) => {
+      const min = opts.shrink?.[c];
+      if (min !== undefined && widths[i] > min && (best < 0 || widths[i] > widths[best])) best = i;
+    });
+    if (best < 0) break;
+    widths[best]--;
+  }
+  const cut = (t: string, w: number) => ([...t].length > w ? [...t].slice(0, Math.max(0, w - 1)).join('') + '…' : t);
+  const line = (r: string[]) => r.map((t, i) => (i === r.length - 1 ? cut(t, widths[i]) : cut(t, widths[i]).padEnd(widths[i]))).join('  ').trimEnd();
+  return safeLines([...(headers ? [line([...columns])] : []), ...cells.map(line)].join('\n'));
+}
+
 /** Key/value table for one object (statistics pane, installer, user); every value through `safeText`. */
 export function detailsTable(rows: [string, unknown][]): string {
   const table = new Table({ style: { head: [], border: [] }, wordWrap: true, colWidths: [24, 72] });

@@ -18,7 +18,7 @@ import { EXE_PAYLOAD, WIN_EXE } from '../../protocol/exe-overlay.js';
 import { exeFileName, writeExeInstaller } from '../installer-files/exe-file.js';
 import type { Stamp } from '../../protocol/stamp.js';
 import { collect, out, site } from '../cli.js';
-import { bytes, detailsTable, safeText, shortTime } from '../format.js';
+import { bytes, detailsTable, listTable, outputWidth, safeText, shortTime } from '../format.js';
 
 /** The settings stamped into an installer file, from the create response (which has the key). */
 function stampOf(r: ApiInstallerCreated): Stamp {
@@ -186,14 +186,18 @@ export function registerInstallerCommands(program: Command): void {
 
   installer
     .command('list')
-    .action(async (_o, cmd: Command) => {
+    .addOption(new Option('-o, --output <format>', 'wide: every column whole, never cut to the terminal width').choices(['wide']))
+    .option('--no-headers', 'no header row (for scripts)')
+    .action(async (o, cmd: Command) => {
       const r = await site(cmd).request<{ items: ApiInstaller[] }>('GET', '/api/v1/installers');
       out(r, () =>
         r.items.length === 0
           ? 'No installers.'
-          : r.items
-              .map((i) => `${safeText(i.uid)}  ${safeText(i.state).padEnd(20)} ${safeText(i.jump_group)}  tag=${safeText(i.tag)}  until ${shortTime(i.expires_at)}  uses ${safeText(i.uses)}${i.max_uses ? '/' + safeText(i.max_uses) : ''}`)
-              .join('\n'),
+          : listTable(
+              ['UID', 'STATE', 'JUMP GROUP', 'TAG', 'VALID UNTIL', 'USES'],
+              r.items.map((i) => [i.uid, i.state, i.jump_group, i.tag, shortTime(i.expires_at), `${i.uses}${i.max_uses ? `/${i.max_uses}` : ''}`]),
+              { wide: o.output === 'wide', headers: o.headers !== false, width: outputWidth(), shrink: { 'JUMP GROUP': 10, TAG: 6 } },
+            ),
       );
     });
 

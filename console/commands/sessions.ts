@@ -1,9 +1,9 @@
 /** The session commands: list recorded Jump sessions, show one, or print its recording or SFTP file log. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { ApiSessionDetail } from '../../protocol/api.js';
 import { positiveInt } from '../../protocol/cli-args.js';
 import { clientRef, out, resolveClient, site } from '../cli.js';
-import { bytes, detailsTable, jsonSafe, safeText, shortTime } from '../format.js';
+import { bytes, detailsTable, jsonSafe, listTable, outputWidth, safeText, shortTime } from '../format.js';
 
 /** `jump sessions [list]|show`. */
 export function registerSessionCommands(program: Command): void {
@@ -13,6 +13,8 @@ export function registerSessionCommands(program: Command): void {
     .command('list', { isDefault: true })
     .option('--client <id|name>', 'only sessions into this jump client')
     .option('--limit <n>', 'at most this many', positiveInt('--limit'), 100)
+    .addOption(new Option('-o, --output <format>', 'wide: every column whole, never cut to the terminal width').choices(['wide']))
+    .option('--no-headers', 'no header row (for scripts)')
     .action(async (o, cmd: Command) => {
       const client = site(cmd);
       const q = new URLSearchParams({ limit: String(o.limit) });
@@ -21,12 +23,20 @@ export function registerSessionCommands(program: Command): void {
       out(r, () =>
         r.items.length === 0
           ? 'No sessions.'
-          : r.items
-              .map(
-                (s) =>
-                  `${safeText(s.id)}  ${shortTime(s.started_at)}  ${safeText(s.user).padEnd(12)} ${safeText(s.kind).padEnd(6)} ${safeText(s.client ?? s.client_id)}  exit=${safeText(s.exit_status ?? '-')}  ${bytes(s.bytes_to_client)} in / ${bytes(s.bytes_from_client)} out${s.recording ? '  [recorded]' : ''}${s.file_log ? '  [file log]' : ''}`,
-              )
-              .join('\n'),
+          : listTable(
+              ['SESSION', 'STARTED', 'TECHNICIAN', 'KIND', 'JUMP CLIENT', 'EXIT', 'IN / OUT', 'KEPT'],
+              r.items.map((s) => [
+                s.id,
+                shortTime(s.started_at),
+                s.user,
+                s.kind,
+                s.client ?? s.client_id,
+                s.exit_status ?? '-',
+                `${bytes(s.bytes_to_client)} / ${bytes(s.bytes_from_client)}`,
+                [s.recording ? 'recording' : '', s.file_log ? 'file log' : ''].filter(Boolean).join(', '),
+              ]),
+              { wide: o.output === 'wide', headers: o.headers !== false, width: outputWidth(), shrink: { TECHNICIAN: 10, 'JUMP CLIENT': 11, SESSION: 8 } },
+            ),
       );
     });
 

@@ -695,9 +695,11 @@ export class SqliteStore implements Store {
       // id match (/etc/machine-id is world-readable: any installer-key holder could delete any
       // offline client site-wide); the new client is flagged `duplicate_of` it instead.
       const same = this.stmt(
-        'SELECT id, installer_uid, online FROM jump_clients WHERE machine_id = ? AND deleted_at IS NULL ORDER BY id DESC',
-      ).all(input.machineId) as { id: number; installer_uid: string | null; online: number }[];
-      const stale = same.find((c) => c.installer_uid === inst.uid && c.online === 0);
+        'SELECT id, installer_uid, online, last_connected_at FROM jump_clients WHERE machine_id = ? AND deleted_at IS NULL ORDER BY id DESC',
+      ).all(input.machineId) as { id: number; installer_uid: string | null; online: number; last_connected_at: number | null }[];
+      // A record that never connected is not stale: it may be a clone of the same image enrolling
+      // at the same moment, not yet marked online (status writes are batched per event-loop turn).
+      const stale = same.find((c) => c.installer_uid === inst.uid && c.online === 0 && c.last_connected_at !== null);
       if (stale) this.stmt('UPDATE jump_clients SET deleted_at = ? WHERE id = ?').run(input.now, stale.id);
       const duplicateOf = same.find((c) => c !== stale)?.id ?? null;
 

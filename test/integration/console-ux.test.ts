@@ -250,3 +250,25 @@ describe('jump passwd on a terminal', () => {
     expect((await jump(dir, ['whoami'])).code).toBe(0);
   });
 });
+
+describe('jump installer list and jump sessions: -o wide, --no-headers, $COLUMNS', () => {
+  it('fit $COLUMNS with a header row, show every cell whole with -o wide, and drop the header with --no-headers', async () => {
+    const longTag = 'a-very-long-tag-that-does-not-fit-in-a-narrow-terminal-at-all';
+    await createInstaller(site.api, { tag: longTag });
+    const narrow = await jumpEnv(['installer', 'list'], { COLUMNS: '80' });
+    expect(narrow.code, narrow.stderr).toBe(0);
+    const lines = narrow.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^UID\s+STATE\s+JUMP GROUP\s+TAG\s+VALID UNTIL\s+USES$/);
+    for (const l of lines) expect([...l].length).toBeLessThanOrEqual(80);
+    expect(narrow.stdout).toContain('…');
+    const wide = await jumpEnv(['installer', 'list', '-o', 'wide'], { COLUMNS: '80' });
+    expect(wide.stdout).toContain(longTag);
+    const bare = await jumpEnv(['installer', 'list', '--no-headers'], {});
+    expect(bare.stdout).not.toMatch(/^UID/m);
+    expect(bare.stdout).toContain(longTag);
+
+    const sessions = await jumpEnv(['sessions', '--no-headers'], { COLUMNS: '50' });
+    expect(sessions.code, sessions.stderr).toBe(0);
+    expect(sessions.stdout).not.toMatch(/^SESSION/m);
+  });
+});
