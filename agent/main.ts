@@ -103,7 +103,7 @@ function subcommandOf(argv: string[]): string | undefined {
 const program = new Command('jump-client')
   .description('The jump client: keeps this machine reachable from its site.')
   .version(VERSION)
-  .showHelpAfterError()
+  .showHelpAfterError("(see 'jump-client <command> --help')")
   // Usage errors exit 2; for `status` LSB gives 2 another meaning, so 4 ("unknown").
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : subcommandOf(process.argv) === 'status' ? 4 : 2));
 

@@ -71,7 +71,7 @@ Exit codes:
 const program = new Command('jump-site')
   .description('The jump site: the broker jump clients connect to and technicians jump through.')
   .version(VERSION)
-  .showHelpAfterError()
+  .showHelpAfterError("(see 'jump-site <command> --help')")
   // Usage errors (commander's own: unknown flag or command, bad value, missing argument) exit 2.
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 

@@ -21,6 +21,12 @@ describe('jump-client exit codes', () => {
     expect((await agentCli(['start', '--bogus'])).code).toBe(2);
     expect((await agentCli(['uninstall', '--bogus'])).code).toBe(2);
     expect((await agentCli(['status', '--bogus'])).code).toBe(4);
+    // A usage error is one line and where the help is, not a help dump (issue #14 item 9).
+    for (const args of [['bogus'], ['start', '--bogus'], ['status', '--bogus']]) {
+      const e = await agentCli(args);
+      expect(e.stderr.trim().split('\n').length, e.stderr).toBeLessThanOrEqual(3);
+      expect(e.stderr).toContain("(see 'jump-client <command> --help')");
+    }
     for (const args of [['--help'], ['run', '--help'], ['status', '--help']]) {
       const h = await agentCli(args);
       expect(h.code).toBe(0);

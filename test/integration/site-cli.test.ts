@@ -60,6 +60,12 @@ describe('jump-site exit codes', () => {
   it('exits 2 on usage errors and lists the exit codes in --help', async () => {
     expect((await siteCli(['serve', '--bogus'])).code).toBe(2);
     expect((await siteCli(['sreve'])).code).toBe(2);
+    // A usage error is one line (plus a suggestion) and where the help is, not a help dump (issue #14 item 9).
+    for (const args of [['serve', '--bogus'], ['sreve'], ['user', 'add']]) {
+      const e = await siteCli(args);
+      expect(e.stderr.trim().split('\n').length, e.stderr).toBeLessThanOrEqual(3);
+      expect(e.stderr).toContain("(see 'jump-site <command> --help')");
+    }
     expect((await siteCli(['user', 'add'])).code).toBe(2);
     expect((await siteCli(['serve', '--listen', 'nowhere', '--data', tempDir()])).code).toBe(2);
     expect((await siteCli(['serve', '--tls-cert', 'x.pem', '--data', tempDir()])).code).toBe(2);
