@@ -6,8 +6,9 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONSOLE_BIN, SITE_BIN, cleanup, run, tempDir } from '../helpers/processes.js';
+import { SITE_BIN, cleanup, run, tempDir } from '../helpers/processes.js';
 import { jump, login, startSiteProcess, startTestSite, type TestSite } from '../helpers/site.js';
+import { consoleOnTty } from '../helpers/tty.js';
 
 let site: TestSite;
 beforeAll(async () => {
@@ -43,32 +44,8 @@ describe('jump login', () => {
   });
 
   it('on a terminal, asks yes/no showing the fingerprint before the password; "no" sends nothing (SITE_CERT_NOT_TRUSTED)', async () => {
-    const pty = await import('node-pty');
-    /** Runs `jump login` on a pseudo-terminal, answering each prompt in turn. */
-    const onTty = (dir: string, answers: [RegExp, string][]) =>
-      new Promise<{ code: number; output: string }>((resolve) => {
-        const p = pty.spawn(process.execPath, [CONSOLE_BIN, 'login', '--site', site.url, '--user', 'admin'], {
-          cols: 200,
-          rows: 24,
-          env: { ...process.env, JUMP_CONFIG_DIR: dir } as Record<string, string>,
-        });
-        let output = '';
-        let seen = 0;
-        p.onData((d) => {
-          output += d;
-          const next = answers[0];
-          if (next && next[0].test(output.slice(seen))) {
-            seen = output.length;
-            answers.shift();
-            p.write(next[1] + '\r');
-          }
-        });
-        const stuck = setTimeout(() => p.kill(), 20_000); // a prompt that never came: fail, not hang
-        p.onExit((e) => {
-          clearTimeout(stuck);
-          resolve({ code: e.exitCode, output });
-        });
-      });
+    /** `jump login` on a pseudo-terminal (test/helpers/tty.ts), answering each prompt in turn. */
+    const onTty = (dir: string, answers: [RegExp, string][]) => consoleOnTty(['login', '--site', site.url, '--user', 'admin'], answers, { dir });
     const no = tempDir();
     const r1 = await onTty(no, [[/\(yes\/no\)\? /, 'no']]);
     expect(r1.code).toBe(1);

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiInstaller } from '../../protocol/api.js';
 import { CONSOLE_BIN, SITE_BIN, cleanup, run, start, tempDir, waitFor } from '../helpers/processes.js';
 import { createInstaller, jump, listClients, login, startAgentProcess, startTestSite, type TestSite } from '../helpers/site.js';
+import { consoleOnTty } from '../helpers/tty.js';
 
 let site: TestSite;
 beforeAll(async () => {
@@ -22,29 +23,8 @@ beforeAll(async () => {
 });
 afterAll(cleanup);
 
-/** Runs `jump ARGS` on a pseudo-terminal; `steps` are [prompt to wait for, what to type] ('\x03' is Ctrl-C). */
-async function onTty(dir: string, args: string[], steps: [RegExp, string][]): Promise<{ code: number; output: string }> {
-  const pty = await import('node-pty');
-  return new Promise((resolve) => {
-    const p = pty.spawn(process.execPath, [CONSOLE_BIN, ...args], { cols: 200, rows: 24, env: { ...process.env, JUMP_CONFIG_DIR: dir } as Record<string, string> });
-    let output = '';
-    let seen = 0;
-    p.onData((d) => {
-      output += d;
-      const next = steps[0];
-      if (next && next[0].test(output.slice(seen))) {
-        seen = output.length;
-        steps.shift();
-        p.write(next[1] === '\x03' ? next[1] : next[1] + '\r');
-      }
-    });
-    const stuck = setTimeout(() => p.kill(), 20_000);
-    p.onExit((e) => {
-      clearTimeout(stuck);
-      resolve({ code: e.exitCode, output });
-    });
-  });
-}
+/** `jump ARGS` on a pseudo-terminal (test/helpers/tty.ts); `steps` are [prompt, what to type] ('\x03' is Ctrl-C). */
+const onTty = (dir: string, args: string[], steps: [RegExp, string][]) => consoleOnTty(args, steps, { dir });
 
 /** A TCP port something else is listening on. */
 async function busyPort(): Promise<{ server: Server; port: number }> {

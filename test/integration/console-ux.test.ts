@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../agent/agent.js';
 import { PASSWORD_RULES } from '../../protocol/passwords.js';
 import { CONSOLE_BIN, SITE_BIN, cleanup, run, tempDir, waitFor } from '../helpers/processes.js';
+import { consoleOnTty } from '../helpers/tty.js';
 import { createInstaller, inProcessAgent, jump, listClients, login, startTestSite, type TestSite } from '../helpers/site.js';
 
 const jumpNoLogin = (args: string[]) => run(process.execPath, [CONSOLE_BIN, ...args], { env: { JUMP_CONFIG_DIR: tempDir() } });
@@ -26,34 +27,9 @@ afterAll(async () => {
 const jumpEnv = (args: string[], env: Record<string, string>, dir = site.consoleDir) =>
   run(process.execPath, [CONSOLE_BIN, ...args], { env: { JUMP_CONFIG_DIR: dir, ...env } });
 
-/**
- * Runs `jump ARGS` on a pseudo-terminal `cols` wide (COLUMNS unset), answering each prompt in turn
- * (a prompt that never comes fails the test rather than hanging it).
- */
-async function onTty(args: string[], answers: [RegExp, string][], opts: { dir?: string; cols?: number } = {}): Promise<{ code: number; output: string }> {
-  const pty = await import('node-pty');
-  const env: Record<string, string> = { ...(process.env as Record<string, string>), JUMP_CONFIG_DIR: opts.dir ?? site.consoleDir };
-  delete env.COLUMNS;
-  return new Promise((resolve) => {
-    const p = pty.spawn(process.execPath, [CONSOLE_BIN, ...args], { cols: opts.cols ?? 200, rows: 40, env });
-    let output = '';
-    let seen = 0;
-    p.onData((d) => {
-      output += d;
-      const next = answers[0];
-      if (next && next[0].test(output.slice(seen))) {
-        seen = output.length;
-        answers.shift();
-        p.write(next[1] + '\r');
-      }
-    });
-    const stuck = setTimeout(() => p.kill(), 20_000);
-    p.onExit((e) => {
-      clearTimeout(stuck);
-      resolve({ code: e.exitCode, output: output.replace(/\r\n/g, '\n') });
-    });
-  });
-}
+/** `jump ARGS` on a pseudo-terminal (test/helpers/tty.ts), logged in as the admin unless `dir` says otherwise. */
+const onTty = (args: string[], answers: [RegExp, string][], opts: { dir?: string; cols?: number } = {}) =>
+  consoleOnTty(args, answers, { dir: opts.dir ?? site.consoleDir, cols: opts.cols, rows: 40 });
 
 describe('usage errors', () => {
   it.each([
