@@ -36,6 +36,7 @@ import { formatDuration } from '../protocol/duration.js';
 import { JC_FLAGS, optionSpec } from '../protocol/jc-flags.js';
 import { jcValues, parseJcOptions } from '../protocol/jc-options.js';
 import { normalizeKeyInfo } from '../protocol/key-info.js';
+import { addHelpTexts } from '../protocol/cli-help.js';
 import { VERSION } from '../protocol/version.js';
 import { Agent } from './agent.js';
 import { writeAgentStatus } from './status-file.js';
@@ -374,14 +375,7 @@ const EXAMPLES: Record<string, string[]> = {
   'jump-client enable': ['jump-client enable --install-dir /opt/jumpclient'],
 };
 
-/** Adds the examples and the exit-code table to the end of `cmd`'s help and of every subcommand's. */
-function addHelpTexts(cmd: Command, path: string): void {
-  const examples = EXAMPLES[path];
-  if (examples) cmd.addHelpText('after', `\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}`);
-  cmd.addHelpText('after', EXIT_CODES_HELP);
-  for (const c of cmd.commands) addHelpTexts(c, `${path} ${c.name()}`);
-}
-addHelpTexts(program, 'jump-client');
+addHelpTexts(program, EXAMPLES, EXIT_CODES_HELP);
 
 program.parseAsync(implicitInstall(process.argv)).catch((err: unknown) => {
   process.stderr.write(`jump-client: ${(err as Error).message}\n`);

@@ -17,6 +17,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { EXAMPLES } from './examples.js';
+import { addHelpTexts, commandPath } from '../protocol/cli-help.js';
 import { VERSION } from '../protocol/version.js';
 import { addLeafOptions, addTimeoutOption, fail, setJsonMode } from './cli.js';
 import { registerClientCommands } from './commands/clients.js';
@@ -48,22 +49,10 @@ registerSshConfigCommand(program);
 registerTunnelCommand(program);
 registerSessionCommands(program);
 addLeafOptions(program);
-addExamples(program);
+addHelpTexts(program, EXAMPLES);
 oneLineUsageErrors(program);
 
-/** The command's path as typed: `jump clients list`. */
-function commandPath(cmd: Command): string {
-  const names: string[] = [];
-  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
-  return names.join(' ');
-}
 
-/** Adds the `Examples:` section of console/examples.ts to the --help of every command that has one. */
-function addExamples(cmd: Command): void {
-  const lines = EXAMPLES[commandPath(cmd)];
-  if (lines) cmd.addHelpText('after', `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
-  for (const c of cmd.commands) addExamples(c);
-}
 
 /**
  * Usage errors (unknown option or command, missing or excess argument) print one line and where

@@ -13,6 +13,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { durationArg, positiveInt, readStdin } from '../protocol/cli-args.js';
 import { pino } from 'pino';
 import { JumpError } from '../protocol/errors.js';
+import { addHelpTexts } from '../protocol/cli-help.js';
 import { VERSION } from '../protocol/version.js';
 import { hashPassword } from './auth.js';
 import { SITE_DEFAULTS as D, startSite } from './server.js';
@@ -351,14 +352,7 @@ const EXAMPLES: Record<string, string[]> = {
   'jump-site user set': ['jump-site user set alice --role admin --data /var/lib/jump-site', 'jump-site user set bob --view-personal-groups off --data /var/lib/jump-site'],
 };
 
-/** Adds the examples and the exit-code table to the end of `cmd`'s help and of every subcommand's. */
-function addHelpTexts(cmd: Command, path: string): void {
-  const examples = EXAMPLES[path];
-  if (examples) cmd.addHelpText('after', `\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}`);
-  cmd.addHelpText('after', EXIT_CODES_HELP);
-  for (const c of cmd.commands) addHelpTexts(c, `${path} ${c.name()}`);
-}
-addHelpTexts(program, 'jump-site');
+addHelpTexts(program, EXAMPLES, EXIT_CODES_HELP);
 
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof JumpError) fail(err);
