@@ -23,7 +23,7 @@ import { userInfo } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { AgentConfig } from '../config.js';
 import { JumpError } from '../../protocol/errors.js';
-import { OVERRIDABLE_FIELDS, type OverridableField } from '../../protocol/fields.js';
+import { OVERRIDABLE_FIELDS } from '../../protocol/fields.js';
 import type { RequestedFields } from '../../protocol/messages.js';
 import { parseJcOptions, type JcOptions } from '../../protocol/jc-options.js';
 import { VERSION } from '../../protocol/version.js';

@@ -18,7 +18,7 @@ import { EXE_PAYLOAD, WIN_EXE } from '../../protocol/exe-overlay.js';
 import { exeFileName, writeExeInstaller } from '../installer-files/exe-file.js';
 import type { Stamp } from '../../protocol/stamp.js';
 import { collect, out, site } from '../cli.js';
-import { bytes, detailsTable, listTable, outputWidth, safeText, shortTime } from '../format.js';
+import { bytes, detailsTable, listTable, outputWidth, shortTime } from '../format.js';
 
 /** The settings stamped into an installer file, from the create response (which has the key). */
 function stampOf(r: ApiInstallerCreated): Stamp {

@@ -5,18 +5,17 @@
 import { chmodSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONSOLE_BIN, cleanup, run, tempDir, waitFor, type Proc } from '../helpers/processes.js';
+import { CONSOLE_BIN, cleanup, run, tempDir, waitFor } from '../helpers/processes.js';
 import { createInstaller, listClients, startAgentProcess, startTestSite, type TestSite } from '../helpers/site.js';
 
 let site: TestSite;
-let agent: { proc: Proc };
 /** A fake npx cache: `<tmp>/_npx/0123abcd/node_modules/.bin/jump` -> dist/console/main.js. */
 let npxJump: string;
 
 beforeAll(async () => {
   site = await startTestSite();
   const inst = await createInstaller(site.api, { tag: 'sshcfg' });
-  agent = startAgentProcess(inst);
+  startAgentProcess(inst); // one online jump client, so ssh-config writes a Host block
   await waitFor(async () => (await listClients(site.api, 'tag=sshcfg')).items.find((c) => c.status === 'online' && c.host_key));
   const bin = join(tempDir(), '_npx', '0123abcd', 'node_modules', '.bin');
   mkdirSync(bin, { recursive: true });
