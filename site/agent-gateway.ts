@@ -335,8 +335,7 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
         this.clock.clearTimeout(timer);
         ws.off('message', onMessage);
         if (ws.readyState !== ws.OPEN) return;
-        await this.startSession(ws, clientId, remote, msg.machine_id, hello.agent_version);
-        release();
+        await this.startSession(ws, clientId, remote, msg.machine_id, hello.agent_version, release);
       } catch (err) {
         this.clock.clearTimeout(timer);
         if (err instanceof JumpError) {
@@ -404,7 +403,13 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
     return msg.client_id;
   }
 
-  private async startSession(ws: WebSocket, clientId: number, remote: string, machineId: string, agentVersion: string): Promise<void> {
+  /**
+   * Makes `ws` the live connection of `clientId`. `release` ends its admission in the same tick the
+   * connection joins `agents`, so no agent is counted twice (pending and connected) against
+   * `maxAgents` while its online mark is written: that would refuse another agent as "full" with
+   * a wait of minutes.
+   */
+  private async startSession(ws: WebSocket, clientId: number, remote: string, machineId: string, agentVersion: string, release: () => void): Promise<void> {
     const old = this.agents.get(clientId);
     if (old) {
       // The same identity again: the old connection is half-open (replace it) or the key is in two
@@ -428,6 +433,7 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
     // the id, so its close does not mark the client offline.
     const replaced = this.agents.get(clientId);
     this.agents.set(clientId, session);
+    release();
     if (replaced) replaced.ws.terminate();
     await this.opts.store.setClientOnline(clientId, { now, publicIp: remote, machineId });
     ws.send(encodeSiteMessage({ t: 'welcome', client_id: clientId, heartbeat_ms: this.heartbeatMs, stats_interval_ms: this.statsIntervalMs }));

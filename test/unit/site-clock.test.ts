@@ -57,10 +57,12 @@ function connectionStore(): Store & { offline: number[] } {
   } as unknown as Store & { offline: number[] };
 }
 
-/** Brings agent `clientId` online on `fake` as a finished handshake would. */
-async function online(gw: AgentGateway, fake: FakeAgentSocket, clientId: number): Promise<void> {
-  const start = (gw as unknown as { startSession(ws: unknown, id: number, remote: string, machine: string, version: string): Promise<void> }).startSession;
-  await start.call(gw, fake, clientId, '192.0.2.1', 'm', '1.0.0');
+type StartSession = (ws: unknown, id: number, remote: string, machine: string, version: string, release: () => void) => Promise<void>;
+
+/** Brings agent `clientId` online on `fake` as a finished handshake would; `release` ends its admission. */
+async function online(gw: AgentGateway, fake: FakeAgentSocket, clientId: number, release: () => void = () => undefined): Promise<void> {
+  const start = (gw as unknown as { startSession: StartSession }).startSession;
+  await start.call(gw, fake, clientId, '192.0.2.1', 'm', '1.0.0', release);
 }
 
 describe('agent gateway: heartbeat loss', () => {
@@ -131,6 +133,21 @@ describe('agent gateway: admission', () => {
     expect(upgrade(gw)).toMatch(/X-Retry-After-Ms: 1000\r\n/);
     clock.advance(1_000);
     expect(upgrade(gw)).not.toMatch(/^HTTP\/1.1 503/);
+    await gw.close();
+  });
+
+  it('ends an admission as the agent joins the connected set, before its online mark is written (never counted twice against --max-agents)', async () => {
+    const clock = new ManualClock();
+    let written!: () => void;
+    const store = { ...connectionStore(), setClientOnline: () => new Promise<void>((r) => (written = r)) } as unknown as Store;
+    const gw = new AgentGateway({ store, identityKey: siteKey.privateKey, log, clock, maxAgents: 2 });
+    let connectedWhenReleased = -1;
+    const starting = online(gw, new FakeAgentSocket(), 1, () => (connectedWhenReleased = gw.connectedCount));
+    // The store has not answered yet: the agent is connected and no longer pending.
+    await Promise.resolve();
+    expect(connectedWhenReleased).toBe(1);
+    written();
+    await starting;
     await gw.close();
   });
 
