@@ -28,6 +28,7 @@ export const EXAMPLES: Record<string, string[]> = {
   ],
   'jump clients show': ['jump clients show 7', 'jump clients show web-01 --json'],
   'jump clients edit': ['jump clients edit 7 --name web-01 --comments "rack 4"', 'jump clients edit 1 2 3 --tag ""   # back to the group top level'],
+  'jump clients release': ['jump clients release 7                # after removing the copied key from the cloned machine'],
   'jump clients delete': ['jump clients delete 7                 # asks y/N on a terminal', 'jump clients delete 7 8 --yes         # scripts: no question'],
   'jump installer': ['jump installer create --platform linux-x64 --out .', 'jump installer list'],
   'jump installer create': [

@@ -237,9 +237,10 @@ export class SiteClient {
             if (status >= 200 && status < 300 && json !== null) return resolve(json as T);
             const e = (json as { error?: { code?: string; message?: string; field?: string } } | null)?.error;
             if (e?.code && isErrorCode(e.code)) {
+              // UNAUTHENTICATED: the console knows the exact command (which site), the site does not.
+              if (e.code === 'UNAUTHENTICATED') return reject(new JumpError(e.code, { detail: `Site: ${this.siteUrl}. Fix: jump login --site ${this.siteUrl}` }));
               const err = new JumpError(e.code, { field: e.field });
               if (e.message) err.message = e.message;
-              if (e.code === 'UNAUTHENTICATED') err.message += ` Site: ${this.siteUrl}. Fix: jump login --site ${this.siteUrl}`;
               return reject(err);
             }
             reject(new JumpError('INTERNAL_ERROR', { detail: `HTTP ${status} from ${path}.` }));

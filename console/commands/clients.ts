@@ -1,4 +1,8 @@
-/** The jump client commands: list (grouped by jump group and tag, with the seeds' totals line), show, edit, delete. */
+/**
+ * The jump client commands: list (grouped by jump group and tag, with the seeds' totals line), show,
+ * edit, delete, and release (an admin ends a quarantine: docs/security.md, one identity on two live
+ * connections).
+ */
 import { Option, type Command } from 'commander';
 import type { ApiJumpClientDetail, ApiJumpClientList } from '../../protocol/api.js';
 import { JumpError } from '../../protocol/errors.js';
@@ -7,7 +11,7 @@ import { collect, out, resolveClient, site } from '../cli.js';
 import { promptYesNo } from '../prompt.js';
 import { bytes, clientsTable, detailsTable, outputWidth, plural, safeText, shortTime, summaryLine } from '../format.js';
 
-/** `jump clients [list]|show|edit|delete`. */
+/** `jump clients [list]|show|edit|delete|release`. */
 export function registerClientCommands(program: Command): void {
   const clients = program.command('clients').description('List, search, show, edit and delete jump clients.');
 
@@ -54,6 +58,10 @@ export function registerClientCommands(program: Command): void {
           ['ID', c.id],
           ['Name', c.name],
           ['Status', c.status + (c.duplicate_machine_id ? ' (another online jump client has the same machine id)' : '')],
+          ...(c.quarantined
+            ? [['Quarantined', `since ${shortTime(c.quarantined_at)}: ${c.quarantine_reason ?? ''}. Fix: remove the copied key, then \`jump clients release ${c.id}\` (admin).`] as [string, unknown]]
+            : []),
+          ...(c.duplicate_of ? [['Duplicate Of', `jump client ${c.duplicate_of} (same machine id, another installer)`] as [string, unknown]] : []),
           ['Mode', c.mode],
           ['Jump Group', c.jump_group],
           ['Tag', c.tag],
@@ -129,5 +137,17 @@ export function registerClientCommands(program: Command): void {
       }
       const r = await client.request<{ deleted: number[] }>('POST', '/api/v1/jump-clients/delete', { ids: targets.map((t) => t.id) });
       out(r, `Deleted ${plural(r.deleted.length, 'jump client')}: ${r.deleted.map(safeText).join(', ')}.`);
+    });
+
+  clients
+    .command('release <id|name>')
+    .description(
+      'End the quarantine of a jump client whose identity was used by two live connections at once (admins). Remove the copy of its key first: the next double use quarantines it again.',
+    )
+    .action(async (ref: string, _o, cmd: Command) => {
+      const client = site(cmd);
+      const target = await resolveClient(client, ref);
+      const r = await client.request<{ item: ApiJumpClientDetail }>('POST', `/api/v1/jump-clients/${target.id}/release`);
+      out(r, `Released jump client ${safeText(r.item.id)} (${safeText(r.item.name)}): it may connect again.`);
     });
 }

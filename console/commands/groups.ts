@@ -1,8 +1,8 @@
 /** The jump group commands: list, and for admins create, delete, add-member, remove-member. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { ApiJumpGroup } from '../../protocol/api.js';
 import { out, site } from '../cli.js';
-import { safeText } from '../format.js';
+import { listTable, outputWidth } from '../format.js';
 
 /** `jump groups [list]|create|delete|add-member|remove-member`. */
 export function registerGroupCommands(program: Command): void {
@@ -10,9 +10,20 @@ export function registerGroupCommands(program: Command): void {
 
   groups
     .command('list', { isDefault: true })
-    .action(async (_o, cmd: Command) => {
+    .description('List the jump groups you can use: shared groups (with their members, for admins) and personal groups.')
+    .addOption(new Option('-o, --output <format>', 'wide: every column whole, never cut to the terminal width').choices(['wide']))
+    .option('--no-headers', 'no header row (for scripts)')
+    .action(async (o, cmd: Command) => {
       const r = await site(cmd).request<{ items: ApiJumpGroup[] }>('GET', '/api/v1/jump-groups');
-      out(r, () => r.items.map((g) => `${safeText(g.name)}\t${safeText(g.kind)}${g.members ? '\t' + g.members.map(safeText).join(', ') : ''}`).join('\n'));
+      out(r, () =>
+        r.items.length === 0
+          ? 'No jump groups.'
+          : listTable(
+              ['NAME', 'KIND', 'MEMBERS'],
+              r.items.map((g) => [g.name, g.kind, g.members ? g.members.join(', ') : '']),
+              { wide: o.output === 'wide', headers: o.headers !== false, width: outputWidth(), shrink: { MEMBERS: 10, NAME: 12 } },
+            ),
+      );
     });
 
   groups

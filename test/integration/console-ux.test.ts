@@ -227,7 +227,7 @@ describe('jump passwd on a terminal', () => {
   });
 });
 
-describe('jump installer list and jump sessions: -o wide, --no-headers, $COLUMNS', () => {
+describe('jump installer list, jump groups list and jump sessions: -o wide, --no-headers, $COLUMNS', () => {
   it('fit $COLUMNS with a header row, show every cell whole with -o wide, and drop the header with --no-headers', async () => {
     const longTag = 'a-very-long-tag-that-does-not-fit-in-a-narrow-terminal-at-all';
     await createInstaller(site.api, { tag: longTag });
@@ -242,6 +242,15 @@ describe('jump installer list and jump sessions: -o wide, --no-headers, $COLUMNS
     const bare = await jumpEnv(['installer', 'list', '--no-headers'], {});
     expect(bare.stdout).not.toMatch(/^UID/m);
     expect(bare.stdout).toContain(longTag);
+
+    // Jump groups: the same table rules.
+    await site.api.request('POST', '/api/v1/jump-groups', { name: 'A Shared Group With A Rather Long Name For Narrow Terminals' });
+    const groups = await jumpEnv(['groups', 'list'], { COLUMNS: '40' });
+    expect(groups.code, groups.stderr).toBe(0);
+    expect(groups.stdout).toMatch(/^NAME\s+KIND\s+MEMBERS$/m);
+    for (const l of groups.stdout.trimEnd().split('\n')) expect([...l].length).toBeLessThanOrEqual(40);
+    expect((await jumpEnv(['groups', 'list', '-o', 'wide'], { COLUMNS: '40' })).stdout).toContain('A Shared Group With A Rather Long Name For Narrow Terminals');
+    expect((await jumpEnv(['groups', 'list', '--no-headers'], {})).stdout).not.toMatch(/^NAME/m);
 
     const sessions = await jumpEnv(['sessions', '--no-headers'], { COLUMNS: '50' });
     expect(sessions.code, sessions.stderr).toBe(0);

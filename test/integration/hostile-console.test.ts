@@ -130,10 +130,12 @@ describe('a console against a hostile site serving hostile endpoint text', () =>
     }
   });
 
-  it('keeps the tab-separated `groups list` readable (the last guard keeps our own tabs)', async () => {
+  it('keeps `groups list` readable: aligned columns, no raw control character', async () => {
     const r = await jump(consoleDir, ['groups', 'list']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^user:admin\tpersonal$/m);
+    expect(r.stdout).toMatch(/^NAME\s+KIND\s+MEMBERS$/m);
+    expect(r.stdout).toMatch(/^user:admin\s+personal$/m);
+    expect(r.stdout).not.toMatch(RAW_UNSAFE);
   });
 
   it('prints an error whose message echoes hostile text without raw controls', async () => {

@@ -12,7 +12,7 @@ import { SiteClient } from '../../console/http.js';
 import { connectSsh, ephemeralKey, openSession } from '../../console/ssh.js';
 import { SITE_BIN, cleanup, run, tempDir, waitFor } from '../helpers/processes.js';
 import { rawAgent, type RawAgent } from '../helpers/raw-agent.js';
-import { apiToken, createInstaller, fixtureStats, listClients, startAgentProcess, startTestSite, type ClientJson, type TestSite } from '../helpers/site.js';
+import { apiToken, createInstaller, fixtureStats, jump, listClients, startAgentProcess, startTestSite, type ClientJson, type TestSite } from '../helpers/site.js';
 
 let site: TestSite;
 let tech: SiteClient;
@@ -204,8 +204,16 @@ describe('item 4: one identity on two live connections', () => {
 
     // A technician may not release; an admin may.
     await expect(tech.request('POST', `/api/v1/jump-clients/${first.clientId}/release`, {})).rejects.toMatchObject({ code: expect.stringMatching(/PERMISSION_DENIED|JUMP_CLIENT_NOT_FOUND/) });
-    const released = await site.api.request<{ item: ClientJson }>('POST', `/api/v1/jump-clients/${first.clientId}/release`, {});
-    expect(released.item.quarantined).toBe(false);
+    // `jump clients show` says what to do; the admin does it with `jump clients release`.
+    const shown = await jump(site.consoleDir, ['clients', 'show', String(first.clientId)]);
+    expect(shown.stdout).toMatch(/quarantined/i);
+    const released = await jump(site.consoleDir, ['clients', 'release', String(first.clientId), '--json']);
+    expect(released.code, released.stderr).toBe(0);
+    expect((JSON.parse(released.stdout) as { item: ClientJson }).item.quarantined).toBe(false);
+    // Releasing again names the field: it is no longer quarantined.
+    const twice = await jump(site.consoleDir, ['clients', 'release', String(first.clientId)]);
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toMatch(/^VALIDATION_FAILED: id: jump client \d+ is not quarantined/m);
     const again = await raw(inst, 'ignore', { key: first.key, clientId: first.clientId });
     expect(again.clientId).toBe(first.clientId);
   });
