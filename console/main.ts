@@ -26,6 +26,7 @@ import { registerInstallerCommands } from './commands/installer.js';
 import { registerJumpCommands, registerTunnelCommand } from './commands/jump.js';
 import { registerLoginCommands } from './commands/login.js';
 import { registerSessionCommands } from './commands/sessions.js';
+import { registerSettingsCommands } from './commands/settings.js';
 import { registerSshConfigCommand } from './commands/ssh-config.js';
 
 const program = new Command('jump')
@@ -48,6 +49,7 @@ registerJumpCommands(program);
 registerSshConfigCommand(program);
 registerTunnelCommand(program);
 registerSessionCommands(program);
+registerSettingsCommands(program);
 addLeafOptions(program);
 addHelpTexts(program, EXAMPLES);
 oneLineUsageErrors(program);

@@ -80,9 +80,23 @@ export const ERROR_CATALOG = {
   DEPLOY_LIMIT_REACHED: {
     action: 'deploy',
     status: 409,
-    message: 'The total number of jump clients deployed for this site has been reached.',
-    fix: 'delete jump clients no longer used (`jump clients delete ID`), or raise the limit (`jump-site serve --max-clients N`).',
+    message: 'The total number of Jump Clients that can be deployed for this site has been reached.',
+    fix: 'delete jump clients no longer used (`jump clients delete ID`), or raise the limit (`jump settings set jump-clients.max-total N`).',
     seeds: 'Deploy a Jump Client: total number of deployed Jump Clients reached',
+  },
+  DEPLOY_ACTIVE_LIMIT_REACHED: {
+    action: 'deploy',
+    status: 409,
+    message: 'The total number of active Jump Clients that can be deployed for this site has been reached.',
+    fix: 'deploy it passive (`jump installer create --mode passive`), switch others to passive, or raise the limit (`jump settings set jump-clients.max-active N`).',
+    seeds: 'Deploy a Jump Client: total number of deployed active Jump Clients reached',
+  },
+  ACTIVE_LIMIT_REACHED: {
+    action: 'manage',
+    status: 409,
+    message: 'The number of active Jump Clients has been reached.',
+    fix: 'switch another jump client to passive (`jump clients edit ID --passive`), or raise the limit (`jump settings set jump-clients.max-active N`).',
+    seeds: 'Switching a Jump Client from passive to active: the number of active Jump Clients was reached',
   },
   // The installer on the endpoint (seeds: "Installation on headless Linux systems"; issue #3)
   INSTALL_AS_ROOT: {

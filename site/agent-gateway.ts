@@ -48,7 +48,7 @@ import { FULL_RETRY_MS, atMostEvery } from './capacity.js';
 import type { SiteMetrics } from './metrics.js';
 import { hashToken } from './auth.js';
 import { enrollmentFields, installerRefusal } from './installers.js';
-import type { Store } from './store/store.js';
+import type { ClientLimits, Store } from './store/store.js';
 
 /**
  * Defaults of `GatewayOptions`, read by the constructor and by `jump-site serve`'s flags
@@ -63,8 +63,6 @@ export const GATEWAY_DEFAULTS = {
   admissionRate: 50,
   /** Admitted handshakes unfinished at once: no limit. */
   maxHandshakes: Number.POSITIVE_INFINITY,
-  /** Enrolled jump clients, site-wide: no limit. */
-  maxClients: null as number | null,
   /** Agent connections this node holds: no limit (the server derives one, site/capacity.ts). */
   maxAgents: Number.POSITIVE_INFINITY,
 } as const;
@@ -84,8 +82,11 @@ export interface GatewayOptions<S extends SessionHooks = SessionHooks> {
    * limit (docs/benchmarks.md, P1: what 64 and 512 did at 25 000 agents).
    */
   maxHandshakes?: number;
-  /** Site-wide limit on enrolled jump clients, or null for none. */
-  maxClients?: number | null;
+  /**
+   * The site's license limits at the moment of an enrollment (site/settings.ts: the settings
+   * jump-clients.max-total and .max-active, which change while the site runs). Default: none.
+   */
+  limits?: () => ClientLimits;
   /**
    * Agent connections (online plus in handshake) this node holds; more are answered 503 with a
    * Retry-After in `FULL_RETRY_MS`. Default: no limit (the server derives one from the open-file
@@ -154,7 +155,6 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
   private readonly clock: Clock;
   private readonly heartbeatMs: number;
   private readonly statsIntervalMs: number;
-  private readonly maxClients: number | null;
   private readonly maxAgents: number;
   /** The "node full" warning, logged at most once a minute. */
   private readonly warnFull: () => void;
@@ -166,7 +166,6 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
     const clock = (this.clock = opts.clock ?? backgroundClock);
     this.heartbeatMs = opts.heartbeatMs ?? GATEWAY_DEFAULTS.heartbeatMs;
     this.statsIntervalMs = opts.statsIntervalMs ?? GATEWAY_DEFAULTS.statsIntervalMs;
-    this.maxClients = opts.maxClients ?? GATEWAY_DEFAULTS.maxClients;
     this.maxAgents = opts.maxAgents ?? GATEWAY_DEFAULTS.maxAgents;
     this.warnFull = atMostEvery(60_000, () =>
       opts.log.warn(
@@ -373,7 +372,7 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
       machineId: msg.machine_id,
       ...fields,
       now,
-      maxClients: this.maxClients,
+      limits: this.opts.limits?.() ?? { maxTotal: null, maxActive: null },
       // Run inside the enrollment's transaction, so two enrollments cannot both take a last use.
       checkInstaller: installerRefusal,
     });

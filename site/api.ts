@@ -21,6 +21,7 @@ import { registerJumpGroupRoutes } from './routes/jump-groups.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
 import { registerSessionRoutes } from './routes/session.js';
 import { registerSessionsRoutes } from './routes/sessions.js';
+import { registerSettingsRoutes } from './routes/settings.js';
 import { registerSiteRoutes } from './routes/site.js';
 import { registerUserRoutes } from './routes/users.js';
 
@@ -80,6 +81,7 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): RouteInfo[] 
   });
 
   registerSiteRoutes(app, ctx);
+  registerSettingsRoutes(app, ctx);
   registerMetricsRoutes(app, ctx);
   registerSessionRoutes(app, ctx);
   registerJumpClientRoutes(app, ctx);

@@ -8,11 +8,11 @@
 import { z } from 'zod';
 import { JumpError, invalidField } from '../protocol/errors.js';
 import type { ApiJumpClient, ApiJumpClientDetail, ApiSummary } from '../protocol/api.js';
-import { JUMP_METHOD, SEARCH_FIELDS, cleanText, commentsField, jumpGroupRef, nameField, tagField } from '../protocol/fields.js';
+import { JUMP_CLIENT_MODES, JUMP_METHOD, SEARCH_FIELDS, cleanText, commentsField, jumpGroupRef, nameField, tagField } from '../protocol/fields.js';
 import { canSeeGroup, canUseGroup, visibleGroupIds } from './access.js';
 import { sshPublicKeyFromRaw } from '../protocol/ssh-keys.js';
 import { resolveGroup } from './jump-groups.js';
-import { clientDisplayName, type ClientPatch, type ClientSummary, type JumpClient, type Store, type User } from './store/store.js';
+import { clientDisplayName, type ClientLimits, type ClientPatch, type ClientSummary, type JumpClient, type Store, type User } from './store/store.js';
 
 /** Query of `GET /api/v1/jump-clients`. `fields` is a comma-separated subset of SEARCH_FIELDS. */
 export const listQuery = z.strictObject({
@@ -44,8 +44,10 @@ export const editBody = z
     jump_group: jumpGroupRef.optional(),
     tag: tagField.optional(),
     comments: commentsField.optional(),
+    /** Active (one persistent connection) or passive; a switch to active counts against jump-clients.max-active. */
+    mode: z.enum(JUMP_CLIENT_MODES).optional(),
   })
-  .refine((b) => Object.keys(b).length > 0, 'give at least one of name, jump_group, tag, comments');
+  .refine((b) => Object.keys(b).length > 0, 'give at least one of name, jump_group, tag, comments, mode');
 
 /** Body of `POST /api/v1/jump-clients/delete`: up to 1000 ids, all deleted or none. */
 export const deleteBody = z.strictObject({ ids: z.array(z.number().int().positive()).min(1).max(1000) });
@@ -105,16 +107,19 @@ async function canSeeClient(store: Store, user: User, c: JumpClient): Promise<bo
 /**
  * Edits a client's properties (seeds: "Edit Jump Client"). Moving it to another jump group needs
  * access to that group too. Uninstalled clients stay editable: they stay listed until deleted.
- * Throws JUMP_CLIENT_NOT_FOUND, JUMP_GROUP_NOT_FOUND or PERMISSION_DENIED.
+ * A switch from passive to active is checked against `limits.maxActive` (seeds: "The number of
+ * active Jump Clients has been reached").
+ * Throws JUMP_CLIENT_NOT_FOUND, JUMP_GROUP_NOT_FOUND, PERMISSION_DENIED or ACTIVE_LIMIT_REACHED.
  */
-export async function editClient(store: Store, user: User, id: number, body: z.output<typeof editBody>): Promise<JumpClient> {
+export async function editClient(store: Store, user: User, id: number, body: z.output<typeof editBody>, limits?: ClientLimits): Promise<JumpClient> {
   const client = await findClient(store, user, String(id));
   const patch: ClientPatch = {};
   if (body.name !== undefined) patch.name = body.name === '' ? null : body.name;
   if (body.tag !== undefined) patch.tag = body.tag;
   if (body.comments !== undefined) patch.comments = body.comments;
   if (body.jump_group !== undefined) patch.jumpGroupId = (await resolveGroup(store, body.jump_group, 'jump_group', user)).id;
-  await store.updateClient(client.id, patch);
+  if (body.mode !== undefined) patch.mode = body.mode;
+  await store.updateClient(client.id, patch, limits);
   await store.audit({ at: Date.now(), userId: user.id, action: 'jump_client.edit', target: `jump_client:${id}`, detail: JSON.stringify(body) });
   return (await store.getClient(client.id))!;
 }

@@ -20,6 +20,7 @@ import { SITE_DEFAULTS as D, startSite } from './server.js';
 import { formatDuration } from '../protocol/duration.js';
 import { SqliteStore } from './store/sqlite.js';
 import { addUser, checkPassword, removeBootstrapPasswordFile, userJson } from './users.js';
+import { SiteSettings, settingKey, type SettingJson } from './settings.js';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -91,7 +92,6 @@ program
   .option('--max-tls-handshakes <n>', 'TLS handshakes in progress at once; more connections are closed before TLS', positiveInt('--max-tls-handshakes'), D.maxTlsHandshakes)
   .option('--max-tls-handshakes-per-address <n>', 'TLS handshakes in progress at once from one IPv4 address or IPv6 /56', positiveInt('--max-tls-handshakes-per-address'), D.maxTlsHandshakesPerAddress)
   .option('--tls-hello-timeout <ms>', 'time a new connection has to send its TLS ClientHello (and an address not seen before, to finish TLS)', positiveInt('--tls-hello-timeout'), D.tlsHelloTimeoutMs)
-  .option('--max-clients <n>', 'limit on jump clients deployed on this site', positiveInt('--max-clients'))
   .option('--max-agents <n>', 'agent connections this node holds at once (default: what its open-file limit allows)', positiveInt('--max-agents'))
   .option('--max-session-starts <n>', 'Jump session starts in progress at once, site-wide', positiveInt('--max-session-starts'), D.maxSessionStarts)
   .option('--max-session-starts-per-user <n>', 'Jump session starts in progress at once for one technician', positiveInt('--max-session-starts-per-user'), D.maxSessionStartsPerUser)
@@ -171,7 +171,6 @@ program
       maxTlsHandshakes: o.maxTlsHandshakes,
       maxTlsHandshakesPerAddress: o.maxTlsHandshakesPerAddress,
       tlsHelloTimeoutMs: o.tlsHelloTimeout,
-      maxClients: o.maxClients ?? null,
       maxAgents: o.maxAgents,
       maxSessionStarts: o.maxSessionStarts,
       maxSessionStartsPerUser: o.maxSessionStartsPerUser,
@@ -312,6 +311,64 @@ user
     print(o.json, userJson(after), `${after.name}: ${after.role}${after.viewPersonalGroups ? ', may view personal jump groups' : ''}`);
   });
 
+const settingsCmd = program
+  .command('settings')
+  .description('Site settings: license limits and other values that change while the site runs (works beside a running site; it applies a change within 2 s).');
+
+/** Opens the store and the settings in it, runs `fn`, closes the store. */
+async function withSettings<T>(dataDir: string, fn: (settings: SiteSettings) => Promise<T>): Promise<T> {
+  const store = openStore(dataDir);
+  try {
+    const settings = new SiteSettings(store);
+    await settings.load();
+    return await fn(settings);
+  } finally {
+    await store.close();
+  }
+}
+
+const settingLine = (s: SettingJson) => `${s.key.padEnd(28)}${s.value}${s.source === 'default' ? ' (default)' : ''}`;
+
+settingsCmd
+  .command('list', { isDefault: true })
+  .description('Every setting with its value in effect; "(default)" marks one never set.')
+  .addOption(dataOpt())
+  .option('--json', 'print JSON')
+  .action(async (o) => {
+    const items = await withSettings(o.data, async (s) => s.list());
+    print(o.json, { items }, items.map(settingLine).join('\n'));
+  });
+
+settingsCmd
+  .command('get <key>')
+  .description('One setting: its value, default and meaning.')
+  .addOption(dataOpt())
+  .option('--json', 'print JSON')
+  .action(async (key: string, o) => {
+    const item = await withSettings(o.data, async (s) => s.json(settingKey(key)));
+    print(o.json, { item }, `${settingLine(item)}\n  ${item.description}`);
+  });
+
+settingsCmd
+  .command('set <key> <value>')
+  .description('Set a setting (validated: an unknown key or a bad value changes nothing).')
+  .addOption(dataOpt())
+  .option('--json', 'print JSON')
+  .action(async (key: string, value: string, o) => {
+    const item = await withSettings(o.data, async (s) => s.set(key, value, { userId: null, via: 'jump-site settings (on the site host)' }));
+    print(o.json, { item }, `${item.key} = ${item.value}`);
+  });
+
+settingsCmd
+  .command('unset <key>')
+  .description('Return a setting to its default.')
+  .addOption(dataOpt())
+  .option('--json', 'print JSON')
+  .action(async (key: string, o) => {
+    const item = await withSettings(o.data, async (s) => s.set(key, null, { userId: null, via: 'jump-site settings (on the site host)' }));
+    print(o.json, { item }, `${item.key} = ${item.value} (default)`);
+  });
+
 /**
  * Audits a `jump-site user` change (security issue #12 item 18). `user_id` is null: the actor is
  * whoever runs the command on the site host; `detail` says so along with the change.
@@ -349,6 +406,14 @@ const EXAMPLES: Record<string, string[]> = {
   'jump-site user list': ['jump-site user list --data /var/lib/jump-site', 'jump-site user list --json --data /var/lib/jump-site'],
   'jump-site user remove': ['jump-site user remove alice --data /var/lib/jump-site   # ends her tokens and live sessions'],
   'jump-site user passwd': ['printf %s "$PASSWORD" | jump-site user passwd alice --password-stdin --data /var/lib/jump-site'],
+  'jump-site settings': ['jump-site settings --data /var/lib/jump-site', 'jump-site settings set jump-clients.max-total 500 --data /var/lib/jump-site'],
+  'jump-site settings list': ['jump-site settings list --data /var/lib/jump-site', 'jump-site settings list --json --data /var/lib/jump-site'],
+  'jump-site settings get': ['jump-site settings get jump-clients.max-active --data /var/lib/jump-site'],
+  'jump-site settings set': [
+    'jump-site settings set jump-clients.max-total 500 --data /var/lib/jump-site',
+    'jump-site settings set jump-clients.max-active unlimited --data /var/lib/jump-site',
+  ],
+  'jump-site settings unset': ['jump-site settings unset jump-clients.max-total --data /var/lib/jump-site   # back to unlimited'],
   'jump-site user set': ['jump-site user set alice --role admin --data /var/lib/jump-site', 'jump-site user set bob --view-personal-groups off --data /var/lib/jump-site'],
 };
 

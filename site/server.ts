@@ -18,6 +18,7 @@ import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 import { bootstrapAdmin } from './users.js';
 import { BROKER_DEFAULTS, SessionBroker } from './sessions.js';
+import { SiteSettings } from './settings.js';
 import { DEFAULT_LOGIN_LIMITS, HashQueue, LoginThrottle, TOKEN_IDLE_MS, bearerToken, userFromAuthorization, type LoginLimits } from './auth.js';
 import { SiteMetrics } from './metrics.js';
 import { VERSION } from '../protocol/version.js';
@@ -110,7 +111,6 @@ export interface SiteOptions {
   maxTlsHandshakesPerAddress?: number;
   /** Time (ms) a new connection has to send its ClientHello (site/tls-gate.ts). */
   tlsHelloTimeoutMs?: number;
-  maxClients?: number | null;
   /**
    * Agent connections this node holds (`--max-agents`); default: as many as the open-file limit
    * allows (site/capacity.ts). Throws RangeError when the limit cannot hold this many.
@@ -170,6 +170,10 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     hosts: [opts.host, ...(publicHost ? [publicHost] : [])].filter((h) => h !== '0.0.0.0' && h !== '::'),
   });
   const bootstrapPasswordFile = await bootstrapAdmin(store, opts.dataDir);
+  // Settings change while the site runs (API, or `jump-site settings` beside it): reread every 2 s.
+  const settings = new SiteSettings(store, opts.log.child({ component: 'settings' }));
+  await settings.load();
+  settings.watch();
   const tokenIdleMs = opts.tokenIdleMs ?? SITE_DEFAULTS.tokenIdleMs;
   await store.purgeTokens(Date.now(), tokenIdleMs);
   const timeouts = { ...SITE_DEFAULTS.httpTimeouts, ...opts.httpTimeouts };
@@ -215,7 +219,7 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     statsIntervalMs: opts.statsIntervalMs,
     admissionRate: opts.admissionRate,
     maxHandshakes: opts.maxHandshakes,
-    maxClients: opts.maxClients,
+    limits: () => ({ maxTotal: settings.get('jump-clients.max-total'), maxActive: settings.get('jump-clients.max-active') }),
     maxAgents: budget.maxAgents,
     log: opts.log.child({ component: 'agent-gateway' }),
     onAgentOnline: (remote) => gate.markKnown(remote),
@@ -261,6 +265,7 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     gateway,
     sessions,
     metrics,
+    settings,
     dataDir: opts.dataDir,
     get siteUrl() {
       return siteUrl;
@@ -358,6 +363,7 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     async close() {
       clearInterval(purge);
       clearInterval(ownerSweep);
+      settings.close();
       sessions.close();
       await gateway.close();
       await app.close();

@@ -97,14 +97,18 @@ export function registerClientCommands(program: Command): void {
     .option('--jump-group <group>', 'move to this jump group (a shared group or user:<name>)')
     .option('--tag <tag>', 'tag, at most 64 characters ("" for none)')
     .option('--comments <text>', 'comments, at most 1024 characters')
+    .addOption(new Option('--passive', 'make it passive (no persistent connection)').conflicts('active'))
+    .option('--active', 'make it active (counts against jump-clients.max-active)')
     .action(async (refs: string[], o, cmd: Command) => {
       const body: Record<string, string> = {};
+      if (o.passive) body.mode = 'passive';
+      if (o.active) body.mode = 'active';
       if (o.name !== undefined) body.name = o.name;
       if (o.jumpGroup !== undefined) body.jump_group = o.jumpGroup;
       if (o.tag !== undefined) body.tag = o.tag;
       if (o.comments !== undefined) body.comments = o.comments;
       if (Object.keys(body).length === 0) {
-        throw new JumpError('VALIDATION_FAILED', { field: 'options', detail: 'Give at least one of --name, --jump-group, --tag, --comments.' });
+        throw new JumpError('VALIDATION_FAILED', { field: 'options', detail: 'options: nothing to change. Fix: give at least one of --name, --jump-group, --tag, --comments, --passive, --active.' });
       }
       const client = site(cmd);
       // Resolve every reference first, so an unknown one changes nothing.

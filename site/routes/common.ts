@@ -14,6 +14,7 @@ import type { AgentGateway } from '../agent-gateway.js';
 import type { HashQueue, LoginThrottle } from '../auth.js';
 import type { SiteMetrics } from '../metrics.js';
 import type { SessionBroker } from '../sessions.js';
+import type { SiteSettings } from '../settings.js';
 import type { SessionRecord, Store, User } from '../store/store.js';
 
 /**
@@ -48,6 +49,8 @@ export interface ApiContext {
   gateway: AgentGateway;
   sessions: SessionBroker;
   metrics: SiteMetrics;
+  /** The settings in effect (site/settings.ts). */
+  settings: SiteSettings;
   dataDir: string;
   siteUrl: string;
   sitePin: string;

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiInstallerCreated } from '../../protocol/api.js';
 import { JumpError } from '../../protocol/errors.js';
 import { createInstaller, createInstallerBody, installerJson } from '../installers.js';
+import { checkLimit } from '../settings.js';
 import type { User } from '../store/store.js';
 import { allow, me, parse, type ApiContext } from './common.js';
 
@@ -13,6 +14,12 @@ export function registerInstallerRoutes(app: FastifyInstance, ctx: ApiContext): 
     const body = parse(createInstallerBody, req.body);
     const user = me(req);
     const now = Date.now();
+    // The seeds' mass deployment wizard refuses an installer while the site is at its license limit.
+    const counts = await store.countClients();
+    checkLimit(ctx.settings.get('jump-clients.max-total'), counts.total, 'DEPLOY_LIMIT_REACHED', `(jump-clients.max-total=${ctx.settings.get('jump-clients.max-total')})`);
+    if (body.mode === 'active') {
+      checkLimit(ctx.settings.get('jump-clients.max-active'), counts.active, 'DEPLOY_ACTIVE_LIMIT_REACHED', `(jump-clients.max-active=${ctx.settings.get('jump-clients.max-active')})`);
+    }
     const { installer, keyInfo } = await createInstaller(store, user, body, now);
     const group = await store.getGroupById(installer.jumpGroupId);
     await store.audit({ at: now, userId: user.id, action: 'installer.create', target: `installer:${installer.uid}` });

@@ -25,7 +25,10 @@ export function registerJumpClientRoutes(app: FastifyInstance, ctx: ApiContext):
     const id = parse(z.coerce.number().int().positive(), req.params.id);
     const body = parse(editBody, req.body);
     const before = body.jump_group === undefined ? null : await store.getClient(id);
-    const item = await editClient(store, me(req), id, body);
+    const item = await editClient(store, me(req), id, body, {
+      maxTotal: ctx.settings.get('jump-clients.max-total'),
+      maxActive: ctx.settings.get('jump-clients.max-active'),
+    });
     // Moved to another jump group: sessions opened under the old group's access end.
     if (before && before.jumpGroupId !== item.jumpGroupId) ctx.sessions.endClientSessions(id, 'jump client moved to another jump group');
     return { item: clientJson(item, { stats: true }) };

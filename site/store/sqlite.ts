@@ -14,7 +14,9 @@ import { JUMP_METHOD, SEARCH_FIELDS, type SearchField } from '../../protocol/fie
 import type { Stats, StatsDelta } from '../../protocol/messages.js';
 import type {
   AuditEntry,
+  ClientLimits,
   ClientPatch,
+  SettingRow,
   ClientQuery,
   ClientSummary,
   EnrollInput,
@@ -162,6 +164,10 @@ const MIGRATIONS: string[] = [
     COALESCE((SELECT MAX(user_id) FROM sessions), 0),
     COALESCE((SELECT MAX(created_by) FROM installers), 0),
     COALESCE((SELECT MAX(user_id) FROM audit_log), 0));
+  `,
+  // Issue #18 item 4: site settings an admin changes while the site runs (site/settings.ts).
+  `
+  CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
   `,
 ];
 
@@ -703,9 +709,13 @@ export class SqliteStore implements Store {
       if (stale) this.stmt('UPDATE jump_clients SET deleted_at = ? WHERE id = ?').run(input.now, stale.id);
       const duplicateOf = same.find((c) => c !== stale)?.id ?? null;
 
-      if (input.maxClients !== null) {
-        const { n } = this.stmt('SELECT count(*) AS n FROM jump_clients WHERE deleted_at IS NULL').get() as { n: number };
-        if (n >= input.maxClients) throw new JumpError('DEPLOY_LIMIT_REACHED');
+      const { maxTotal, maxActive } = input.limits;
+      if (maxTotal !== null || maxActive !== null) {
+        const n = this.counts();
+        if (maxTotal !== null && n.total >= maxTotal) throw new JumpError('DEPLOY_LIMIT_REACHED', { detail: `(jump-clients.max-total=${maxTotal})` });
+        if (maxActive !== null && inst.mode === 'active' && n.active >= maxActive) {
+          throw new JumpError('DEPLOY_ACTIVE_LIMIT_REACHED', { detail: `(jump-clients.max-active=${maxActive})` });
+        }
       }
       this.stmt('UPDATE installers SET uses = uses + 1 WHERE uid = ?').run(inst.uid);
       const info = this.stmt(
@@ -805,15 +815,50 @@ export class SqliteStore implements Store {
     return { items, summary };
   }
 
-  async updateClient(id: number, patch: ClientPatch): Promise<void> {
+  async updateClient(id: number, patch: ClientPatch, limits?: ClientLimits): Promise<void> {
     const sets: string[] = [];
     const args: unknown[] = [];
     if (patch.name !== undefined) (sets.push('name = ?'), args.push(patch.name));
     if (patch.jumpGroupId !== undefined) (sets.push('jump_group_id = ?'), args.push(patch.jumpGroupId));
     if (patch.tag !== undefined) (sets.push('tag = ?'), args.push(patch.tag));
     if (patch.comments !== undefined) (sets.push('comments = ?'), args.push(patch.comments));
+    if (patch.mode !== undefined) (sets.push('mode = ?'), args.push(patch.mode));
     if (sets.length === 0) return;
-    this.stmt(`UPDATE jump_clients SET ${sets.join(', ')} WHERE id = ? AND deleted_at IS NULL`).run(...args, id);
+    this.db.transaction(() => {
+      const maxActive = limits?.maxActive ?? null;
+      if (patch.mode === 'active' && maxActive !== null) {
+        const row = this.stmt('SELECT mode FROM jump_clients WHERE id = ? AND deleted_at IS NULL').get(id) as { mode: string } | undefined;
+        if (row && row.mode !== 'active' && this.counts().active >= maxActive) {
+          throw new JumpError('ACTIVE_LIMIT_REACHED', { detail: `(jump-clients.max-active=${maxActive})` });
+        }
+      }
+      this.stmt(`UPDATE jump_clients SET ${sets.join(', ')} WHERE id = ? AND deleted_at IS NULL`).run(...args, id);
+    })();
+  }
+
+  /** Live (not deleted) jump clients, and those of mode active. */
+  private counts(): { total: number; active: number } {
+    return this.stmt("SELECT count(*) AS total, COALESCE(SUM(mode = 'active'), 0) AS active FROM jump_clients WHERE deleted_at IS NULL").get() as {
+      total: number;
+      active: number;
+    };
+  }
+
+  async countClients(): Promise<{ total: number; active: number }> {
+    return this.counts();
+  }
+
+  async listSettings(): Promise<SettingRow[]> {
+    return (this.stmt('SELECT key, value, updated_at FROM settings ORDER BY key').all() as { key: string; value: string; updated_at: number }[]).map((r) => ({
+      key: r.key,
+      value: r.value,
+      updatedAt: r.updated_at,
+    }));
+  }
+
+  async putSetting(key: string, value: string | null, now: number): Promise<void> {
+    if (value === null) this.stmt('DELETE FROM settings WHERE key = ?').run(key);
+    else this.stmt('INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at').run(key, value, now);
   }
 
   async deleteClients(ids: number[], now: number): Promise<number[]> {

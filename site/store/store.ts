@@ -126,8 +126,12 @@ export interface EnrollInput {
   tag: string;
   comments: string;
   now: number;
-  /** Site-wide limit on jump clients (seeds: "total number of deployed Jump Clients"), or null. */
-  maxClients: number | null;
+  /**
+   * The site's license limits (settings jump-clients.max-total and .max-active, null: unlimited),
+   * checked inside the enrollment's transaction: DEPLOY_LIMIT_REACHED, DEPLOY_ACTIVE_LIMIT_REACHED
+   * (for an installer of mode active). A client already enrolled is never refused by them.
+   */
+  limits: ClientLimits;
   /**
    * The caller's rule for the installer whose key is `keyHash`, run inside the enrollment's
    * transaction on the row as it is then (uses counted so far): an error code refuses the
@@ -150,6 +154,20 @@ export interface ClientPatch {
   jumpGroupId?: number;
   tag?: string;
   comments?: string;
+  mode?: JumpClientMode;
+}
+
+/** The site's limits on deployed jump clients (site/settings.ts), null: unlimited. */
+export interface ClientLimits {
+  maxTotal: number | null;
+  maxActive: number | null;
+}
+
+/** A stored site setting (site/settings.ts owns the keys and value forms). */
+export interface SettingRow {
+  key: string;
+  value: string;
+  updatedAt: number;
 }
 
 export interface AuditEntry {
@@ -265,7 +283,18 @@ export interface Store {
   markUninstalled(id: number, now: number): Promise<void>;
   findClientsByName(name: string): Promise<JumpClient[]>;
   listClients(q: ClientQuery): Promise<{ items: JumpClient[]; summary: ClientSummary }>;
-  updateClient(id: number, patch: ClientPatch): Promise<void>;
+  /**
+   * Applies `patch` to a live (not deleted) client. A switch to mode active is checked against
+   * `limits.maxActive` in the same transaction (ACTIVE_LIMIT_REACHED, nothing changed).
+   */
+  updateClient(id: number, patch: ClientPatch, limits?: ClientLimits): Promise<void>;
+  /** Jump clients not deleted: all of them, and those of mode active (the license counts). */
+  countClients(): Promise<{ total: number; active: number }>;
+
+  // site settings (site/settings.ts)
+  listSettings(): Promise<SettingRow[]>;
+  /** Stores `value` for `key`, or removes it (null: back to the default). */
+  putSetting(key: string, value: string | null, now: number): Promise<void>;
   /** Marks clients deleted (tombstones keep their ids refused). Returns the ids that existed. */
   deleteClients(ids: number[], now: number): Promise<number[]>;
   setClientOnline(id: number, info: { now: number; publicIp: string; machineId: string }): Promise<void>;

@@ -27,8 +27,8 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const enroll = (publicKey: string, machineId = publicKey, maxClients: number | null = null) =>
-  store.enroll({ keyHash: 'k1', publicKey, machineId, name: null, jumpGroupId: installer.jumpGroupId, tag: '', comments: '', now: Date.now(), maxClients, checkInstaller: installerRefusal });
+const enroll = (publicKey: string, machineId = publicKey, maxTotal: number | null = null, maxActive: number | null = null) =>
+  store.enroll({ keyHash: 'k1', publicKey, machineId, name: null, jumpGroupId: installer.jumpGroupId, tag: '', comments: '', now: Date.now(), limits: { maxTotal, maxActive }, checkInstaller: installerRefusal });
 
 describe('enroll', () => {
   it('counts uses and refuses past max_uses without writing anything', async () => {
@@ -50,6 +50,20 @@ describe('enroll', () => {
     await enroll('a', 'a', 1);
     await expect(enroll('b', 'b', 1)).rejects.toMatchObject({ code: 'DEPLOY_LIMIT_REACHED' });
     expect((await store.getInstaller('u1'))!.uses).toBe(1);
+  });
+
+  it('refuses an active jump client past max-active (DEPLOY_ACTIVE_LIMIT_REACHED), and a switch to active past it (ACTIVE_LIMIT_REACHED), changing nothing', async () => {
+    const { client } = await enroll('a', 'a', null, 1);
+    await expect(enroll('b', 'b', null, 1)).rejects.toMatchObject({ code: 'DEPLOY_ACTIVE_LIMIT_REACHED', message: expect.stringContaining('jump-clients.max-active=1') });
+    expect((await store.getInstaller('u1'))!.uses).toBe(1);
+    // Passive: it no longer counts, so another active one fits; switching it back does not.
+    await store.updateClient(client.id, { mode: 'passive' }, { maxTotal: null, maxActive: 1 });
+    const second = await enroll('b', 'b', null, 1);
+    await expect(store.updateClient(client.id, { mode: 'active', comments: 'x' }, { maxTotal: null, maxActive: 1 })).rejects.toMatchObject({ code: 'ACTIVE_LIMIT_REACHED' });
+    expect((await store.getClient(client.id))!).toMatchObject({ mode: 'passive', comments: '' });
+    // An active client edited while at the limit is not refused (it is already counted).
+    await store.updateClient(second.client.id, { mode: 'active', comments: 'y' }, { maxTotal: null, maxActive: 1 });
+    expect(await store.countClients()).toEqual({ total: 2, active: 1 });
   });
 
   it('keeps a deleted key refused', async () => {
@@ -105,7 +119,7 @@ describe('listClients summary (issue #13 item 6)', () => {
     const a = (await enroll('a')).client.id;
     await enroll('b');
     const enrollPassive = (publicKey: string) =>
-      store.enroll({ keyHash: 'k2', publicKey, machineId: publicKey, name: null, jumpGroupId: installer.jumpGroupId, tag: 'p', comments: '', now: Date.now(), maxClients: null, checkInstaller: installerRefusal });
+      store.enroll({ keyHash: 'k2', publicKey, machineId: publicKey, name: null, jumpGroupId: installer.jumpGroupId, tag: 'p', comments: '', now: Date.now(), limits: { maxTotal: null, maxActive: null }, checkInstaller: installerRefusal });
     const c = (await enrollPassive('c')).client.id;
     await enrollPassive('d');
     await enrollPassive('e');

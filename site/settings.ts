@@ -1,0 +1,181 @@
+/**
+ * Site settings: named values an admin changes while the site runs (issue #18 item 4), kept in the
+ * store (table `settings`, canonical text) so that `jump-site settings set ... --data DIR` from
+ * another process and `PUT /api/v1/settings/KEY` from the console both reach a running site; the
+ * site rereads the table every `SETTINGS_REFRESH_MS`.
+ *
+ * One registry (`SETTINGS`) says, per key, its kind, default and meaning; every way in (CLI, API)
+ * parses through `parseSetting`, so a value is validated once, the same way everywhere. A key that
+ * is not in the registry is refused (VALIDATION_FAILED naming the key and the known ones); a
+ * stored row for a key this build does not know is ignored (a newer build wrote it).
+ *
+ * Kinds:
+ * - `limit`: a non-negative integer, or `unlimited` (stored as `unlimited`, read as null).
+ */
+import type { Logger } from 'pino';
+import { JumpError, invalidField } from '../protocol/errors.js';
+import type { Store } from './store/store.js';
+
+/** How often a running site rereads the settings table, in ms: a change made elsewhere applies within this. */
+export const SETTINGS_REFRESH_MS = 2_000;
+
+interface LimitSetting {
+  kind: 'limit';
+  /** null: unlimited. */
+  default: number | null;
+  description: string;
+}
+
+type SettingDef = LimitSetting;
+
+/** Every setting this site knows: kind, default and what it does (where the rule comes from). */
+export const SETTINGS = {
+  'jump-clients.max-total': {
+    kind: 'limit',
+    default: null,
+    description:
+      'jump clients this site may have deployed (active and passive, online or not); enrollment and installer creation past it are refused (seeds: "The total number of Jump Clients that can be deployed for this site has been reached")',
+  },
+  'jump-clients.max-active': {
+    kind: 'limit',
+    default: null,
+    description:
+      'active jump clients this site may have deployed; enrolling an active one past it, or switching a passive one to active, is refused (seeds: "The number of active Jump Clients has been reached")',
+  },
+} as const satisfies Record<string, SettingDef>;
+
+export type SettingKey = keyof typeof SETTINGS;
+export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
+
+/** The value type of a setting: `limit` → number | null (null: unlimited). */
+export type SettingValue<K extends SettingKey> = (typeof SETTINGS)[K]['kind'] extends 'limit' ? number | null : never;
+
+/** One setting as the CLI and the API show it (`GET /api/v1/settings`). */
+export interface SettingJson {
+  key: SettingKey;
+  /** The value in effect, as text (`unlimited`, `500`). */
+  value: string;
+  default: string;
+  /** `set`: stored on the site; `default`: not set. */
+  source: 'set' | 'default';
+  description: string;
+}
+
+/** True when `key` is a setting of this build. */
+export function isSettingKey(key: string): key is SettingKey {
+  return Object.prototype.hasOwnProperty.call(SETTINGS, key);
+}
+
+/** The known key `key`, or VALIDATION_FAILED (field `key`) naming the known keys. */
+export function settingKey(key: string): SettingKey {
+  if (isSettingKey(key)) return key;
+  throw invalidField('key', `"${key}" is not a setting of this site. Fix: use one of ${SETTING_KEYS.join(', ')} (\`jump-site settings list\`).`);
+}
+
+/**
+ * Parses `text` for `key` into its canonical text. Throws VALIDATION_FAILED (field: the key)
+ * naming the accepted form, e.g. `jump-clients.max-total: "-1" is not a limit. Fix: give a whole
+ * number (0 or more) or unlimited.`
+ */
+export function parseSetting(key: SettingKey, text: string): string {
+  const def: SettingDef = SETTINGS[key];
+  const t = text.trim();
+  switch (def.kind) {
+    case 'limit': {
+      if (t.toLowerCase() === 'unlimited') return 'unlimited';
+      if (/^\d{1,9}$/.test(t)) return String(Number(t));
+      throw invalidField(key, `"${text}" is not a limit. Fix: give a whole number (0 or more, at most 999999999) or unlimited.`);
+    }
+  }
+}
+
+function defaultText(key: SettingKey): string {
+  const def: SettingDef = SETTINGS[key];
+  return def.default === null ? 'unlimited' : String(def.default);
+}
+
+function typed<K extends SettingKey>(key: K, text: string): SettingValue<K> {
+  const def: SettingDef = SETTINGS[key];
+  switch (def.kind) {
+    case 'limit':
+      return (text === 'unlimited' ? null : Number(text)) as SettingValue<K>;
+  }
+}
+
+/**
+ * The settings in effect on a running site: the stored values over the defaults, reread from the
+ * store every `SETTINGS_REFRESH_MS` (`watch`), so `jump-site settings set` in another process
+ * applies within seconds. Reads are synchronous and cheap (hot paths such as enrollment use them).
+ */
+export class SiteSettings {
+  private stored = new Map<SettingKey, string>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly store: Pick<Store, 'listSettings' | 'putSetting' | 'audit'>,
+    private readonly log?: Logger,
+  ) {}
+
+  /** Reads the stored values (call once before use; `watch` repeats it). */
+  async load(): Promise<void> {
+    const next = new Map<SettingKey, string>();
+    for (const row of await this.store.listSettings()) {
+      if (!isSettingKey(row.key)) continue; // written by a newer build
+      try {
+        next.set(row.key, parseSetting(row.key, row.value));
+      } catch {
+        this.log?.warn({ key: row.key }, 'stored setting is not valid for this build; using its default');
+      }
+    }
+    for (const [k, v] of next) if (this.stored.get(k) !== v) this.log?.info({ key: k, value: v }, 'setting changed');
+    this.stored = next;
+  }
+
+  /** Rereads the store every `intervalMs` until `close()`; the timer does not hold the process open. */
+  watch(intervalMs = SETTINGS_REFRESH_MS): void {
+    this.timer = setInterval(() => {
+      this.load().catch((err: unknown) => this.log?.warn({ err }, 'settings not reread'));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** The value in effect for `key` (a limit: a number, or null for unlimited). */
+  get<K extends SettingKey>(key: K): SettingValue<K> {
+    return typed(key, this.stored.get(key) ?? defaultText(key));
+  }
+
+  /** Every setting, in registry order, as the CLI and API show them. */
+  list(): SettingJson[] {
+    return SETTING_KEYS.map((key) => this.json(key));
+  }
+
+  json(key: SettingKey): SettingJson {
+    const set = this.stored.get(key);
+    return { key, value: set ?? defaultText(key), default: defaultText(key), source: set === undefined ? 'default' : 'set', description: SETTINGS[key].description };
+  }
+
+  /**
+   * Validates and stores `text` for `key` (null: back to the default), audits it as `by`
+   * (a user id, or null for `jump-site settings` on the site host), and applies it at once here.
+   * Throws VALIDATION_FAILED for an unknown key or a bad value; nothing is stored then.
+   */
+  async set(key: string, text: string | null, by: { userId: number | null; via: string }, now = Date.now()): Promise<SettingJson> {
+    const k = settingKey(key);
+    const value = text === null ? null : parseSetting(k, text);
+    await this.store.putSetting(k, value, now);
+    await this.store.audit({ at: now, userId: by.userId, action: 'setting.set', target: `setting:${k}`, detail: `${value ?? `default (${defaultText(k)})`} via ${by.via}` });
+    if (value === null) this.stored.delete(k);
+    else this.stored.set(k, value);
+    return this.json(k);
+  }
+}
+
+/** Throws `code` when one more of something is past `limit` (null: unlimited) with `count` existing. */
+export function checkLimit(limit: number | null, count: number, code: 'DEPLOY_LIMIT_REACHED' | 'DEPLOY_ACTIVE_LIMIT_REACHED' | 'ACTIVE_LIMIT_REACHED', detail: string): void {
+  if (limit !== null && count >= limit) throw new JumpError(code, { detail });
+}
