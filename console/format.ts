@@ -72,7 +72,7 @@ export type ClientRow = Omit<
   'status'
 > & { status: string };
 
-const STATUS_LABEL: Record<string, string> = { online: 'Online', offline: 'Offline', uninstalled: 'Uninstalled' };
+const STATUS_LABEL: Record<string, string> = { online: 'Online', offline: 'Offline', lost: 'Lost', uninstalled: 'Uninstalled' };
 
 /**
  * A site time, with its zone: `2026-11-21T23:00:00.000Z` -> `2026-11-21 23:00 UTC`; a time with an

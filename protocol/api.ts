@@ -48,6 +48,11 @@ export interface ApiJumpClient {
   quarantined: boolean;
   quarantined_at: string | null;
   quarantine_reason: string | null;
+  /** When it was marked lost (offline past jump-clients.max-offline), and when it will be purged; else null. */
+  lost_at: string | null;
+  purge_at: string | null;
+  /** Its own max-offline (`30d`), or null for the site's jump-clients.max-offline. */
+  max_offline: string | null;
   /** The jump client's SSH host key (`ssh-ed25519 <base64>`), for known_hosts. */
   host_key: string;
 }

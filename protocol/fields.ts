@@ -101,7 +101,11 @@ export const JUMP_CLIENT_MODES = ['active', 'passive'] as const;
 export type JumpClientMode = (typeof JUMP_CLIENT_MODES)[number];
 
 /** Status of a jump client as the Jump interface shows it. */
-export type JumpClientStatus = 'online' | 'offline' | 'uninstalled';
+/**
+ * `lost`: offline past the site's jump-clients.max-offline (seeds: 180 days), purged after
+ * jump-clients.lost-grace unless it connects again (issue #18).
+ */
+export type JumpClientStatus = 'online' | 'offline' | 'lost' | 'uninstalled';
 
 /** The only jump method this project has today (seeds: Jump Method column). */
 export const JUMP_METHOD = 'Jump Client';

@@ -10,6 +10,7 @@ import { JumpError, invalidField } from '../protocol/errors.js';
 import type { ApiJumpClient, ApiJumpClientDetail, ApiSummary } from '../protocol/api.js';
 import { JUMP_CLIENT_MODES, JUMP_METHOD, SEARCH_FIELDS, cleanText, commentsField, jumpGroupRef, nameField, tagField } from '../protocol/fields.js';
 import { canSeeGroup, canUseGroup, visibleGroupIds } from './access.js';
+import { formatDuration, parseDuration } from '../protocol/duration.js';
 import { sshPublicKeyFromRaw } from '../protocol/ssh-keys.js';
 import { resolveGroup } from './jump-groups.js';
 import { clientDisplayName, type ClientLimits, type ClientPatch, type ClientSummary, type JumpClient, type Store, type User } from './store/store.js';
@@ -46,8 +47,14 @@ export const editBody = z
     comments: commentsField.optional(),
     /** Active (one persistent connection) or passive; a switch to active counts against jump-clients.max-active. */
     mode: z.enum(JUMP_CLIENT_MODES).optional(),
+    /** Its own offline lifetime (`30d`), or `0` for the site's jump-clients.max-offline. */
+    max_offline: z
+      .string()
+      .max(16)
+      .refine((t) => t.trim() === '0' || parseDuration(t) !== null, 'must be a duration with its unit (e.g. 30d, 12h) or 0 for the site default')
+      .optional(),
   })
-  .refine((b) => Object.keys(b).length > 0, 'give at least one of name, jump_group, tag, comments, mode');
+  .refine((b) => Object.keys(b).length > 0, 'give at least one of name, jump_group, tag, comments, mode, max_offline');
 
 /** Body of `POST /api/v1/jump-clients/delete`: up to 1000 ids, all deleted or none. */
 export const deleteBody = z.strictObject({ ids: z.array(z.number().int().positive()).min(1).max(1000) });
@@ -119,6 +126,7 @@ export async function editClient(store: Store, user: User, id: number, body: z.o
   if (body.comments !== undefined) patch.comments = body.comments;
   if (body.jump_group !== undefined) patch.jumpGroupId = (await resolveGroup(store, body.jump_group, 'jump_group', user)).id;
   if (body.mode !== undefined) patch.mode = body.mode;
+  if (body.max_offline !== undefined) patch.maxOfflineMs = body.max_offline.trim() === '0' ? 0 : parseDuration(body.max_offline)!;
   await store.updateClient(client.id, patch, limits);
   await store.audit({ at: Date.now(), userId: user.id, action: 'jump_client.edit', target: `jump_client:${id}`, detail: JSON.stringify(body) });
   return (await store.getClient(client.id))!;
@@ -211,6 +219,9 @@ export function clientJson(c: JumpClient, opts: { stats?: boolean } = {}): ApiJu
     quarantined: c.quarantinedAt !== null,
     quarantined_at: iso(c.quarantinedAt),
     quarantine_reason: c.quarantineReason,
+    lost_at: iso(c.lostAt),
+    purge_at: iso(c.purgeAt),
+    max_offline: c.maxOfflineMs ? formatDuration(c.maxOfflineMs) : null,
     /** The jump client's SSH host key (its identity key), for known_hosts. */
     host_key: sshPublicKeyFromRaw(c.publicKey),
     ...(opts.stats ? { stats: s } : {}),

@@ -63,6 +63,8 @@ const TOKEN_PURGE_MS = 15 * 60_000;
  * (round 2 of issue #12, item 18: `jump-site user remove|passwd` run in another process).
  */
 export const SESSION_OWNER_SWEEP_MS = 5_000;
+/** How often the site marks clients lost and purges lost ones (issue #18 item 3), in ms. */
+export const LIFECYCLE_SWEEP_MS = 5_000;
 
 /**
  * Defaults of `SiteOptions`, read by `startSite` and by `jump-site serve`'s `.default(...)`
@@ -294,6 +296,24 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
       .catch((err: unknown) => opts.log.warn({ err }, 'session owner sweep failed'));
   }, SESSION_OWNER_SWEEP_MS);
   ownerSweep.unref();
+  // Issue #18 item 3: offline past jump-clients.max-offline → lost; lost past its grace → purged.
+  const lifecycleSweep = setInterval(() => {
+    const now = Date.now();
+    store
+      .sweepLifecycle(now, settings.get('jump-clients.max-offline'), settings.get('jump-clients.lost-grace'))
+      .then(async ({ lost, purged }) => {
+        for (const id of lost) {
+          await store.audit({ at: now, userId: null, action: 'jump_client.lost', target: `jump_client:${id}`, detail: 'offline longer than jump-clients.max-offline' });
+        }
+        for (const id of purged) {
+          await store.audit({ at: now, userId: null, action: 'jump_client.purge', target: `jump_client:${id}`, detail: 'lost longer than jump-clients.lost-grace' });
+        }
+        if (lost.length > 0) opts.log.info({ clients: lost }, 'jump clients offline past jump-clients.max-offline marked lost');
+        if (purged.length > 0) opts.log.info({ clients: purged }, 'lost jump clients purged');
+      })
+      .catch((err: unknown) => opts.log.warn({ err }, 'lifecycle sweep failed'));
+  }, LIFECYCLE_SWEEP_MS);
+  lifecycleSweep.unref();
   // At the budget, Node closes new TCP connections right after accept, before TLS ('drop').
   if (Number.isFinite(budget.maxConnections)) app.server.maxConnections = budget.maxConnections;
   if (Number.isFinite(budget.maxAgents)) metrics.agentCapacity.set(budget.maxAgents);
@@ -363,6 +383,7 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     async close() {
       clearInterval(purge);
       clearInterval(ownerSweep);
+      clearInterval(lifecycleSweep);
       settings.close();
       sessions.close();
       await gateway.close();

@@ -11,8 +11,11 @@
  *
  * Kinds:
  * - `limit`: a non-negative integer, or `unlimited` (stored as `unlimited`, read as null).
+ * - `duration`: a positive duration with its unit, `90s`, `12h`, `180d` (protocol/duration.ts),
+ *   stored in its largest whole unit, read in ms.
  */
 import type { Logger } from 'pino';
+import { formatDuration, parseDuration } from '../protocol/duration.js';
 import { JumpError, invalidField } from '../protocol/errors.js';
 import type { Store } from './store/store.js';
 
@@ -26,7 +29,14 @@ interface LimitSetting {
   description: string;
 }
 
-type SettingDef = LimitSetting;
+interface DurationSetting {
+  kind: 'duration';
+  /** ms. */
+  default: number;
+  description: string;
+}
+
+type SettingDef = LimitSetting | DurationSetting;
 
 /** Every setting this site knows: kind, default and what it does (where the rule comes from). */
 export const SETTINGS = {
@@ -42,13 +52,24 @@ export const SETTINGS = {
     description:
       'active jump clients this site may have deployed; enrolling an active one past it, or switching a passive one to active, is refused (seeds: "The number of active Jump Clients has been reached")',
   },
+  'jump-clients.max-offline': {
+    kind: 'duration',
+    default: 180 * 86_400_000,
+    description:
+      'a jump client not connected for this long is marked lost, then purged after jump-clients.lost-grace (seeds: 180 days offline: uninstalled from the target machine and removed from the Jump interface); `jump clients edit ID --max-offline` overrides it per client',
+  },
+  'jump-clients.lost-grace': {
+    kind: 'duration',
+    default: 7 * 86_400_000,
+    description: 'how long a lost jump client stays listed (with its last statistics and its purge date) before it is purged; applies to clients lost after a change',
+  },
 } as const satisfies Record<string, SettingDef>;
 
 export type SettingKey = keyof typeof SETTINGS;
 export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
 
-/** The value type of a setting: `limit` → number | null (null: unlimited). */
-export type SettingValue<K extends SettingKey> = (typeof SETTINGS)[K]['kind'] extends 'limit' ? number | null : never;
+/** The value type of a setting: `limit` → number | null (null: unlimited); `duration` → ms. */
+export type SettingValue<K extends SettingKey> = (typeof SETTINGS)[K]['kind'] extends 'limit' ? number | null : number;
 
 /** One setting as the CLI and the API show it (`GET /api/v1/settings`). */
 export interface SettingJson {
@@ -86,11 +107,17 @@ export function parseSetting(key: SettingKey, text: string): string {
       if (/^\d{1,9}$/.test(t)) return String(Number(t));
       throw invalidField(key, `"${text}" is not a limit. Fix: give a whole number (0 or more, at most 999999999) or unlimited.`);
     }
+    case 'duration': {
+      const ms = parseDuration(t);
+      if (ms !== null) return formatDuration(ms);
+      throw invalidField(key, `"${text}" is not a duration. Fix: give a positive number with its unit, e.g. 90s, 12h or 180d (ms, s, m, h, d).`);
+    }
   }
 }
 
 function defaultText(key: SettingKey): string {
   const def: SettingDef = SETTINGS[key];
+  if (def.kind === 'duration') return formatDuration(def.default);
   return def.default === null ? 'unlimited' : String(def.default);
 }
 
@@ -99,6 +126,8 @@ function typed<K extends SettingKey>(key: K, text: string): SettingValue<K> {
   switch (def.kind) {
     case 'limit':
       return (text === 'unlimited' ? null : Number(text)) as SettingValue<K>;
+    case 'duration':
+      return parseDuration(text) as SettingValue<K>;
   }
 }
 

@@ -61,6 +61,8 @@ export function registerClientCommands(program: Command): void {
           ...(c.quarantined
             ? [['Quarantined', `since ${shortTime(c.quarantined_at)}: ${c.quarantine_reason ?? ''}. Fix: remove the copied key, then \`jump clients release ${c.id}\` (admin).`] as [string, unknown]]
             : []),
+          ...(c.lost_at ? [['Lost', `since ${shortTime(c.lost_at)} (offline past jump-clients.max-offline); purged ${shortTime(c.purge_at)} unless it connects again`] as [string, unknown]] : []),
+          ['Max Offline', c.max_offline ?? 'site default (jump-clients.max-offline)'],
           ...(c.duplicate_of ? [['Duplicate Of', `jump client ${c.duplicate_of} (same machine id, another installer)`] as [string, unknown]] : []),
           ['Mode', c.mode],
           ['Jump Group', c.jump_group],
@@ -99,16 +101,18 @@ export function registerClientCommands(program: Command): void {
     .option('--comments <text>', 'comments, at most 1024 characters')
     .addOption(new Option('--passive', 'make it passive (no persistent connection)').conflicts('active'))
     .option('--active', 'make it active (counts against jump-clients.max-active)')
+    .option('--max-offline <duration>', 'mark it lost when offline this long, e.g. 30d; 0: the site\'s jump-clients.max-offline')
     .action(async (refs: string[], o, cmd: Command) => {
       const body: Record<string, string> = {};
       if (o.passive) body.mode = 'passive';
       if (o.active) body.mode = 'active';
+      if (o.maxOffline !== undefined) body.max_offline = o.maxOffline;
       if (o.name !== undefined) body.name = o.name;
       if (o.jumpGroup !== undefined) body.jump_group = o.jumpGroup;
       if (o.tag !== undefined) body.tag = o.tag;
       if (o.comments !== undefined) body.comments = o.comments;
       if (Object.keys(body).length === 0) {
-        throw new JumpError('VALIDATION_FAILED', { field: 'options', detail: 'options: nothing to change. Fix: give at least one of --name, --jump-group, --tag, --comments, --passive, --active.' });
+        throw new JumpError('VALIDATION_FAILED', { field: 'options', detail: 'options: nothing to change. Fix: give at least one of --name, --jump-group, --tag, --comments, --passive, --active, --max-offline.' });
       }
       const client = site(cmd);
       // Resolve every reference first, so an unknown one changes nothing.

@@ -10,7 +10,7 @@
 import Database from 'better-sqlite3';
 import { closeSync, openSync } from 'node:fs';
 import { JumpError } from '../../protocol/errors.js';
-import { JUMP_METHOD, SEARCH_FIELDS, type SearchField } from '../../protocol/fields.js';
+import { JUMP_METHOD, SEARCH_FIELDS, type JumpClientStatus, type SearchField } from '../../protocol/fields.js';
 import type { Stats, StatsDelta } from '../../protocol/messages.js';
 import type {
   AuditEntry,
@@ -169,6 +169,13 @@ const MIGRATIONS: string[] = [
   `
   CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
   `,
+  // Issue #18 item 3: a client offline past jump-clients.max-offline is marked lost, then purged
+  // at purge_at (lost + jump-clients.lost-grace); max_offline_ms overrides the site's value.
+  `
+  ALTER TABLE jump_clients ADD COLUMN lost_at INTEGER;
+  ALTER TABLE jump_clients ADD COLUMN purge_at INTEGER;
+  ALTER TABLE jump_clients ADD COLUMN max_offline_ms INTEGER;
+  `,
 ];
 
 /** SQL for each search field (seeds' search fields), over the `c` (client) row. */
@@ -185,7 +192,7 @@ const SEARCH_SQL: Record<SearchField, string> = {
   tag: 'c.tag',
   workgroup: 'c.workgroup',
 };
-const STATUS_SQL = `CASE WHEN c.uninstalled_at IS NOT NULL THEN 'uninstalled' WHEN c.online = 1 THEN 'online' ELSE 'offline' END`;
+const STATUS_SQL = `CASE WHEN c.uninstalled_at IS NOT NULL THEN 'uninstalled' WHEN c.online = 1 THEN 'online' WHEN c.lost_at IS NOT NULL THEN 'lost' ELSE 'offline' END`;
 
 const CLIENT_SELECT = `
   SELECT c.*, g.name AS group_name, ${STATUS_SQL} AS status,
@@ -218,7 +225,10 @@ interface ClientRow {
   duplicate_of: number | null;
   quarantined_at: number | null;
   quarantine_reason: string | null;
-  status: 'online' | 'offline' | 'uninstalled';
+  lost_at: number | null;
+  purge_at: number | null;
+  max_offline_ms: number | null;
+  status: JumpClientStatus;
 }
 
 interface UserRow {
@@ -349,6 +359,9 @@ function toClient(r: ClientRow): JumpClient {
     duplicateOf: r.duplicate_of,
     quarantinedAt: r.quarantined_at,
     quarantineReason: r.quarantine_reason,
+    lostAt: r.lost_at,
+    purgeAt: r.purge_at,
+    maxOfflineMs: r.max_offline_ms,
     status: r.status,
   };
 }
@@ -823,6 +836,7 @@ export class SqliteStore implements Store {
     if (patch.tag !== undefined) (sets.push('tag = ?'), args.push(patch.tag));
     if (patch.comments !== undefined) (sets.push('comments = ?'), args.push(patch.comments));
     if (patch.mode !== undefined) (sets.push('mode = ?'), args.push(patch.mode));
+    if (patch.maxOfflineMs !== undefined) (sets.push('max_offline_ms = ?'), args.push(patch.maxOfflineMs));
     if (sets.length === 0) return;
     this.db.transaction(() => {
       const maxActive = limits?.maxActive ?? null;
@@ -872,7 +886,7 @@ export class SqliteStore implements Store {
 
   setClientOnline(id: number, info: { now: number; publicIp: string; machineId: string }): Promise<void> {
     return this.batched(() => {
-      this.stmt('UPDATE jump_clients SET online = 1, last_connected_at = ?, public_ip = ?, machine_id = ? WHERE id = ?').run(
+      this.stmt('UPDATE jump_clients SET online = 1, last_connected_at = ?, public_ip = ?, machine_id = ?, lost_at = NULL, purge_at = NULL WHERE id = ?').run(
         info.now,
         info.publicIp,
         info.machineId,
@@ -902,6 +916,27 @@ export class SqliteStore implements Store {
          WHERE id = ?`,
       ).run(id);
     });
+  }
+
+  async sweepLifecycle(now: number, maxOfflineMs: number, lostGraceMs: number): Promise<{ lost: number[]; purged: number[] }> {
+    return this.db.transaction(() => {
+      // Offline since the last contact: the disconnect (or, never connected, the enrollment).
+      const lost = (
+        this.stmt(
+          `UPDATE jump_clients SET lost_at = ?, purge_at = ?
+           WHERE deleted_at IS NULL AND uninstalled_at IS NULL AND online = 0 AND lost_at IS NULL
+             AND COALESCE(last_disconnected_at, last_connected_at, created_at) <= ? - COALESCE(NULLIF(max_offline_ms, 0), ?)
+           RETURNING id`,
+        ).all(now, now + lostGraceMs, now, maxOfflineMs) as { id: number }[]
+      ).map((r) => r.id);
+      const purged = (
+        this.stmt('UPDATE jump_clients SET deleted_at = ?, online = 0 WHERE deleted_at IS NULL AND online = 0 AND purge_at IS NOT NULL AND purge_at <= ? RETURNING id').all(
+          now,
+          now,
+        ) as { id: number }[]
+      ).map((r) => r.id);
+      return { lost, purged };
+    })();
   }
 
   async markAllOffline(now: number): Promise<void> {

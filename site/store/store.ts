@@ -95,6 +95,12 @@ export interface JumpClient {
   /** When the identity was seen on two live connections at once (issue #12 item 4), else null. */
   quarantinedAt: number | null;
   quarantineReason: string | null;
+  /** When it was marked lost (offline past jump-clients.max-offline, issue #18), else null. */
+  lostAt: number | null;
+  /** When a lost client is purged (lost + jump-clients.lost-grace at that moment), else null. */
+  purgeAt: number | null;
+  /** Its own max-offline in ms (`jump clients edit --max-offline`); null or 0: the site's. */
+  maxOfflineMs: number | null;
   status: JumpClientStatus;
 }
 
@@ -155,6 +161,8 @@ export interface ClientPatch {
   tag?: string;
   comments?: string;
   mode?: JumpClientMode;
+  /** ms; 0: the site's jump-clients.max-offline. */
+  maxOfflineMs?: number;
 }
 
 /** The site's limits on deployed jump clients (site/settings.ts), null: unlimited. */
@@ -288,6 +296,12 @@ export interface Store {
    * `limits.maxActive` in the same transaction (ACTIVE_LIMIT_REACHED, nothing changed).
    */
   updateClient(id: number, patch: ClientPatch, limits?: ClientLimits): Promise<void>;
+  /**
+   * The offline lifetime (issue #18 item 3; seeds: 180 days offline): marks lost every client not
+   * connected since `now - maxOfflineMs` (its own max-offline when set), with purge_at = now +
+   * `lostGraceMs`, and purges (deletes) lost clients whose purge_at has come. Returns the ids.
+   */
+  sweepLifecycle(now: number, maxOfflineMs: number, lostGraceMs: number): Promise<{ lost: number[]; purged: number[] }>;
   /** Jump clients not deleted: all of them, and those of mode active (the license counts). */
   countClients(): Promise<{ total: number; active: number }>;
 

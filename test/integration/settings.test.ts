@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SiteClient } from '../../console/http.js';
 import { SITE_BIN, cleanup, run, tempDir, waitFor } from '../helpers/processes.js';
 import { rawAgent, type RawAgent } from '../helpers/raw-agent.js';
-import { apiToken, createInstaller, jump, login, startTestSite, type TestSite } from '../helpers/site.js';
+import { apiToken, createInstaller, jump, login, startTestSite, type ClientJson, type TestSite } from '../helpers/site.js';
 
 let site: TestSite;
 const raws: RawAgent[] = [];
@@ -131,5 +131,67 @@ describe('license limits (seeds: "The total number of Jump Clients that can be d
     expect(ok.code, ok.stderr).toBe(0);
     expect((JSON.parse(ok.stdout) as { items: { mode: string }[] }).items[0].mode).toBe('active');
     await jump(site.consoleDir, ['settings', 'unset', 'jump-clients.max-active']);
+  });
+});
+
+describe('offline lifetime (seeds: 180 days offline: removed from the Jump interface)', () => {
+  it('marks a client offline past jump-clients.max-offline lost (with its purge date), purges it after lost-grace, spares one with its own --max-offline and one that comes back', async () => {
+    const inst = await createInstaller(site.api, { tag: 'lifetime', max_uses: 100 });
+    const gone = await rawAgent(inst, 'ignore');
+    const spared = await rawAgent(inst, 'ignore');
+    const back = await rawAgent(inst, 'ignore');
+    const get = async (id: number) => (await site.api.request<{ item: ClientJson }>('GET', `/api/v1/jump-clients/${id}`)).item;
+    // A per-client lifetime: 1 h instead of the site's.
+    const edit = await jump(site.consoleDir, ['clients', 'edit', String(spared.clientId), '--max-offline', '1h', '--json']);
+    expect(edit.code, edit.stderr).toBe(0);
+    expect((JSON.parse(edit.stdout) as { items: ClientJson[] }).items[0].max_offline).toBe('1h');
+    const bad = await jump(site.consoleDir, ['clients', 'edit', String(spared.clientId), '--max-offline', 'soon']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^VALIDATION_FAILED: max_offline: must be a duration/m);
+    for (const r of [gone, spared, back]) {
+      r.close();
+      await r.closed;
+    }
+    await waitFor(async () => (await get(gone.clientId)).status === 'offline' || null, 10_000, 100, 'offline');
+
+    for (const [key, value] of [['jump-clients.max-offline', '2s'], ['jump-clients.lost-grace', '6s']]) {
+      const r = await jump(site.consoleDir, ['settings', 'set', key, value]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const lost = await waitFor(async () => {
+      const c = await get(gone.clientId);
+      return c.status === 'lost' ? c : null;
+    }, 15_000, 250, 'lost');
+    expect(Date.parse(lost.purge_at!) - Date.parse(lost.lost_at!)).toBe(6_000);
+    const shown = (await jump(site.consoleDir, ['clients', 'show', String(gone.clientId)])).stdout;
+    expect(shown).toMatch(/│ Status\s+│ lost /);
+    expect(shown).toMatch(/│ Lost\s+│ since \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
+    expect(shown).toContain('purged');
+    expect((await get(spared.clientId)).status).toBe('offline');
+
+    // One that connects again before its purge is online, and no longer lost.
+    await waitFor(async () => (await get(back.clientId)).status === 'lost' || null, 15_000, 250, 'second lost');
+    const again = await rawAgent(inst, 'ignore', { key: back.key, clientId: back.clientId });
+    raws.push(again);
+    expect(await get(back.clientId)).toMatchObject({ status: 'online', lost_at: null, purge_at: null });
+
+    // Purged: gone from the Jump interface, audited.
+    await waitFor(async () => {
+      try {
+        await get(gone.clientId);
+        return null;
+      } catch (err) {
+        return (err as { code?: string }).code === 'JUMP_CLIENT_NOT_FOUND' ? true : null;
+      }
+    }, 20_000, 250, 'purged');
+    expect((await get(spared.clientId)).status).toBe('offline');
+    expect((await get(back.clientId)).status).toBe('online');
+    for (const key of ['jump-clients.max-offline', 'jump-clients.lost-grace']) await jump(site.consoleDir, ['settings', 'unset', key]);
+  });
+
+  it('refuses a duration setting without its unit, naming the key and the form', async () => {
+    const r = await jump(site.consoleDir, ['settings', 'set', 'jump-clients.max-offline', '180']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^VALIDATION_FAILED: jump-clients\.max-offline: "180" is not a duration\. Fix: give a positive number with its unit/m);
   });
 });
