@@ -37,6 +37,7 @@ const FATAL_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'INSTALLER_OVERRIDE_FORBIDDEN',
   'JUMP_GROUP_NOT_FOUND',
   'DEPLOY_LIMIT_REACHED',
+  'DEPLOY_ACTIVE_LIMIT_REACHED',
   'JUMP_CLIENT_DELETED',
   'JUMP_CLIENT_UNINSTALLED',
   'AGENT_AUTH_FAILED',
@@ -69,7 +70,7 @@ export interface AgentOptions {
 }
 
 /**
- * Events: `online` (clientId), `offline` (reason string), `fatal` (JumpError), `stopped`.
+ * Events: `online` (clientId, the site's welcome), `offline` (reason string), `fatal` (JumpError), `stopped`.
  */
 export class Agent extends EventEmitter {
   private readonly identity: AgentIdentity;
@@ -198,9 +199,9 @@ export class Agent extends EventEmitter {
       clock: this.clock,
       createSocket: this.opts.createSocket,
       onEnrolled: (clientId) => this.opts.onEnrolled(clientId),
-      onOnline: (clientId) => {
+      onOnline: (clientId, welcome) => {
         for (const m of this.outbox.splice(0)) conn.send(m);
-        this.emit('online', clientId);
+        this.emit('online', clientId, welcome);
       },
       onSessionOpen: (msg) => {
         this.sessions().then(

@@ -34,6 +34,7 @@ import {
   type AgentMessage,
   type SessionOpen,
   type SiteMessage,
+  type Welcome,
 } from '../protocol/messages.js';
 import type { AgentIdentity } from './config.js';
 import { Heartbeat } from './heartbeat.js';
@@ -98,7 +99,7 @@ export interface ConnectionOptions {
   /** Called on a welcome that enrolled this agent, before `onOnline`. */
   onEnrolled: (clientId: number) => void;
   /** Called once the connection is `connected` and the heartbeat runs (not in uninstall mode). */
-  onOnline: (clientId: number) => void;
+  onOnline: (clientId: number, welcome: Welcome) => void;
   /** A `session_open` from the site, in `connected`. */
   onSessionOpen: (msg: SessionOpen) => void;
   /** A `session_close` from the site, in `connected`. */
@@ -317,7 +318,7 @@ export class Connection {
     this.statsReporter.start(msg.stats_interval_ms);
     this.ready = true;
     this.o.log.info({ clientId: id.clientId, heartbeatMs: msg.heartbeat_ms }, 'online');
-    this.o.onOnline(msg.client_id);
+    this.o.onOnline(msg.client_id, msg);
   }
 
   private onSessionMessage(msg: SiteMessage): void {

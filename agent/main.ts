@@ -40,6 +40,13 @@ import { addHelpTexts } from '../protocol/cli-help.js';
 import { VERSION } from '../protocol/version.js';
 import { Agent } from './agent.js';
 import { writeAgentStatus } from './status-file.js';
+import { OfflineClock } from './offline-clock.js';
+import { startSelfUninstall } from './self-uninstall.js';
+import type { Welcome } from '../protocol/messages.js';
+
+/** How often the running agent checks its offline clock, and how often it saves it, in ms. */
+const OFFLINE_CHECK_MS = 1_000;
+const OFFLINE_SAVE_MS = 60_000;
 import { AgentConfig, checkRootOnlyDir, identityFromConfig } from './config.js';
 import { lookupAccount } from './install/accounts.js';
 import { collectStats } from './stats.js';
@@ -179,8 +186,38 @@ runCommand
     let fatal: JumpError | null = null;
     // The connection state for `init-script status` (agent/status-file.ts).
     writeAgentStatus(cfg.dir, { state: 'connecting' });
-    agent.on('online', () => writeAgentStatus(cfg.dir, { state: 'connected' }));
-    agent.on('offline', (reason: string) => writeAgentStatus(cfg.dir, { state: 'offline', reason }));
+    // Time without the site (issue #18): past the site's max-offline, the jump client uninstalls itself.
+    const offline = new OfflineClock(cfg.dir);
+    const runStarted = performance.now();
+    let lastSave = runStarted;
+    let uninstalling = false;
+    agent.on('online', (_id: number, welcome: Welcome) => {
+      offline.contact(welcome.max_offline_ms);
+      writeAgentStatus(cfg.dir, { state: 'connected' });
+    });
+    agent.on('offline', (reason: string) => {
+      offline.lost();
+      writeAgentStatus(cfg.dir, { state: 'offline', reason });
+    });
+    const lifetime = setInterval(() => {
+      offline.tick();
+      const t = performance.now();
+      if (t - lastSave >= OFFLINE_SAVE_MS) {
+        offline.save();
+        lastSave = t;
+      }
+      // Only after this run has tried the site for a while: an agent started after a long power-off
+      // asks the site first (it may still be wanted, or be told it was deleted).
+      const limit = offline.limitMs;
+      if (uninstalling || !offline.expired() || limit === null || t - runStarted < Math.min(60_000, limit)) return;
+      uninstalling = true;
+      offline.save();
+      log.warn({ offlineMs: Math.round(offline.elapsedMs), maxOfflineMs: limit }, 'no contact with the site for longer than its max-offline');
+      writeAgentStatus(cfg.dir, { state: 'refused', code: 'JUMP_CLIENT_UNINSTALLED', reason: `offline for more than ${formatDuration(limit)}` });
+      startSelfUninstall(cfg.dir, log);
+      void agent.stop();
+    }, OFFLINE_CHECK_MS);
+    lifetime.unref();
     agent.on('fatal', (err: JumpError) => {
       fatal = err;
       writeAgentStatus(cfg.dir, { state: 'refused', code: err.code });
@@ -190,6 +227,8 @@ runCommand
     process.on('SIGINT', stop);
     log.info({ site: cfg.data.site_url, clientId: cfg.data.client_id ?? null, version: VERSION }, 'jump client starting');
     await agent.start();
+    clearInterval(lifetime);
+    offline.save();
     const refused = fatal as JumpError | null;
     if (!refused) writeAgentStatus(cfg.dir, { state: 'stopped' });
     if (refused) process.stderr.write(`jump-client: ${refused.code}: ${refused.message}\n`);

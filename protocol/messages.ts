@@ -254,6 +254,11 @@ export const welcomeSchema = z.strictObject({
   heartbeat_ms: z.number().int().min(100).max(3_600_000),
   /** How often the agent checks its statistics for changes, in ms. */
   stats_interval_ms: z.number().int().min(1_000).max(86_400_000),
+  /**
+   * How long this jump client may go without reaching its site before it uninstalls itself, in ms
+   * (its own max-offline, else the site's jump-clients.max-offline; issue #18, agent/offline-clock.ts).
+   */
+  max_offline_ms: z.number().int().min(1_000).max(3_650 * 86_400_000).optional(),
 });
 export const heartbeatAckSchema = z.strictObject({ t: z.literal('hb_ack'), seq: z.number().int().min(0) });
 export const errorMessageSchema = z.strictObject({

@@ -88,6 +88,11 @@ export interface GatewayOptions<S extends SessionHooks = SessionHooks> {
    */
   limits?: () => ClientLimits;
   /**
+   * The offline lifetime told to `clientId` in its welcome, in ms (its own max-offline, else the
+   * site's jump-clients.max-offline; issue #18). Default: none told (the agent never expires).
+   */
+  maxOfflineMs?: (clientId: number) => Promise<number | undefined>;
+  /**
    * Agent connections (online plus in handshake) this node holds; more are answered 503 with a
    * Retry-After in `FULL_RETRY_MS`. Default: no limit (the server derives one from the open-file
    * limit, site/capacity.ts).
@@ -435,7 +440,17 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
     release();
     if (replaced) replaced.ws.terminate();
     await this.opts.store.setClientOnline(clientId, { now, publicIp: remote, machineId });
-    ws.send(encodeSiteMessage({ t: 'welcome', client_id: clientId, heartbeat_ms: this.heartbeatMs, stats_interval_ms: this.statsIntervalMs }));
+    const maxOfflineMs = await this.opts.maxOfflineMs?.(clientId);
+    if (ws.readyState !== ws.OPEN) return;
+    ws.send(
+      encodeSiteMessage({
+        t: 'welcome',
+        client_id: clientId,
+        heartbeat_ms: this.heartbeatMs,
+        stats_interval_ms: this.statsIntervalMs,
+        ...(maxOfflineMs !== undefined ? { max_offline_ms: maxOfflineMs } : {}),
+      }),
+    );
     this.opts.log.info({ clientId, remote }, 'jump client online');
     this.opts.onAgentOnline?.(remote);
 

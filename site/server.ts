@@ -222,6 +222,7 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     admissionRate: opts.admissionRate,
     maxHandshakes: opts.maxHandshakes,
     limits: () => ({ maxTotal: settings.get('jump-clients.max-total'), maxActive: settings.get('jump-clients.max-active') }),
+    maxOfflineMs: async (id) => (await store.clientMaxOffline(id)) ?? settings.get('jump-clients.max-offline'),
     maxAgents: budget.maxAgents,
     log: opts.log.child({ component: 'agent-gateway' }),
     onAgentOnline: (remote) => gate.markKnown(remote),

@@ -858,6 +858,11 @@ export class SqliteStore implements Store {
     };
   }
 
+  async clientMaxOffline(id: number): Promise<number | null> {
+    const r = this.stmt('SELECT max_offline_ms FROM jump_clients WHERE id = ?').get(id) as { max_offline_ms: number | null } | undefined;
+    return r?.max_offline_ms ? r.max_offline_ms : null;
+  }
+
   async countClients(): Promise<{ total: number; active: number }> {
     return this.counts();
   }

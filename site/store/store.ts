@@ -302,6 +302,8 @@ export interface Store {
    * `lostGraceMs`, and purges (deletes) lost clients whose purge_at has come. Returns the ids.
    */
   sweepLifecycle(now: number, maxOfflineMs: number, lostGraceMs: number): Promise<{ lost: number[]; purged: number[] }>;
+  /** The client's own max-offline in ms, or null when it uses the site's (or does not exist). */
+  clientMaxOffline(id: number): Promise<number | null>;
   /** Jump clients not deleted: all of them, and those of mode active (the license counts). */
   countClients(): Promise<{ total: number; active: number }>;
 

@@ -18,7 +18,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, ROOT, run, tempDir, waitFor } from '../helpers/processes.js';
-import { jump, listClients, startTestSite, type TestSite } from '../helpers/site.js';
+import { SiteClient } from '../../console/http.js';
+import { TEST_ADMIN_PASSWORD, apiToken, jump, listClients, startSiteProcess, startTestSite, type TestSite } from '../helpers/site.js';
 
 const isRoot = process.getuid?.() === 0;
 /** Why the suite does not run here; said out loud (a warning and the suite's name), never silently. */
@@ -350,6 +351,45 @@ describe.runIf(isRoot)(`headless Linux install from bomgar-scc-<uid>.bin${SKIP_R
       expect(st.stdout).toMatch(/running \(pid \d+\), offline since \d{4}-\d\d-\d\dT[\d:.]+Z.*; it keeps trying to reach its site\./);
     } finally {
       await sh([join(dir, 'init-script'), 'stop'], { user: userB.name });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('issue #18: past jump-clients.max-offline without its site, the jump client uninstalls itself; the site, restarted, shows it lost, then purged', async () => {
+    const site2 = await startTestSite();
+    for (const [key, value] of [['jump-clients.max-offline', '5s'], ['jump-clients.lost-grace', '5s']]) {
+      const r = await jump(site2.consoleDir, ['settings', 'set', key, value]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const r = await jump(site2.consoleDir, ['installer', 'create', '--platform', 'linux-x64', '--out', tempDir('jump-bin-'), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const file = (JSON.parse(r.stdout) as { file: string }).file;
+    const bin = join(userB.home, 'lifetime-' + file.split('/').pop()!);
+    copyFileSync(file, bin);
+    execFileSync('chown', [`${userB.name}:`, bin]);
+    const dir = join(userB.home, 'jc lifetime');
+    try {
+      const inst = await sh(['bash', bin, '--install-dir', dir], { user: userB.name });
+      expect(inst.code, inst.stdout + inst.stderr).toBe(0);
+      expect((await sh([join(dir, 'init-script'), 'start'], { user: userB.name })).code).toBe(0);
+      const online = await waitFor(async () => (await listClients(site2.api)).items.find((c) => c.status === 'online'), 20_000, 200, 'online');
+      // The site goes away for longer than max-offline: the jump client removes itself.
+      site2.proc.child.kill('SIGTERM');
+      await site2.proc.exited;
+      await waitFor(() => (!existsSync(dir) && agentsOf(dir).length === 0) || null, 60_000, 250, 'the install dir removed and its agent gone');
+      // The site comes back: the client is lost (it never reconnected), then purged.
+      const again = await startSiteProcess({ dataDir: site2.dataDir });
+      const api = new SiteClient(again.url, { certPem: site2.certPem, token: await apiToken(again.url, site2.certPem, 'admin', TEST_ADMIN_PASSWORD) });
+      try {
+        const get = () => api.request<{ item: { status: string; lost_at: string | null } }>('GET', `/api/v1/jump-clients/${online.id}`);
+        await waitFor(async () => ((await get()).item.status === 'lost' ? true : null), 20_000, 250, 'lost');
+        await waitFor(async () => get().then(() => null, (err: { code?: string }) => (err.code === 'JUMP_CLIENT_NOT_FOUND' ? true : null)), 30_000, 250, 'purged');
+      } finally {
+        again.proc.child.kill('SIGTERM');
+        await again.proc.exited;
+      }
+    } finally {
+      for (const pid of existsSync(dir) ? agentsOf(dir) : []) process.kill(pid, 'SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
   });
