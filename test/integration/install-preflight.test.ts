@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Stamp } from '../../protocol/stamp.js';
 import { AGENT_BIN, SITE_BIN, cleanup, run, start, tempDir, waitFor } from '../helpers/processes.js';
-import { apiToken, createInstaller, foreignPin, jump, listClients, type InstallerInfo, type TestSite, startTestSite } from '../helpers/site.js';
+import { apiToken, createInstaller, foreignPin, listClients, type InstallerInfo, type TestSite, startTestSite } from '../helpers/site.js';
 import { SiteClient } from '../../console/http.js';
 
 const ROOTED = process.getuid?.() === 0;
@@ -117,12 +117,22 @@ function tcpSink(hang: boolean): Promise<{ port: number; connections: () => numb
  * A machine in the middle: terminates TLS with the site's own certificate and key (as if stolen)
  * and relays every WebSocket frame to the real site, recording what the installer sent. The site's
  * challenge signs the relay's channel binding, not the installer's, so it must not verify.
+ * With `inject`, it answers the installer's hello with that message itself and closes.
  */
-async function relayInTheMiddle(): Promise<{ url: string; fromInstaller: string[]; close: () => void }> {
+async function relayInTheMiddle(inject?: object): Promise<{ url: string; fromInstaller: string[]; close: () => void }> {
   const fromInstaller: string[] = [];
   const server = createHttpsServer({ cert: readFileSync(join(site.dataDir, 'tls.crt')), key: readFileSync(join(site.dataDir, 'tls.key')), minVersion: 'TLSv1.3' });
   const wss = new WebSocketServer({ server, path: '/agent/v1' });
   wss.on('connection', (inbound) => {
+    if (inject) {
+      // Answers the hello itself, before any identity proof.
+      inbound.on('message', (d) => {
+        fromInstaller.push(d.toString());
+        inbound.send(JSON.stringify(inject));
+        inbound.close(4000);
+      });
+      return;
+    }
     const outbound = new WebSocket(`${site.url.replace('https:', 'wss:')}/agent/v1`, { rejectUnauthorized: false });
     const queue: string[] = [];
     inbound.on('message', (d) => {
@@ -148,12 +158,14 @@ async function relayInTheMiddle(): Promise<{ url: string; fromInstaller: string[
 }
 
 beforeAll(async () => {
+  const t0 = Date.now();
   site = await startTestSite();
-  for (const g of ['Linux Admins', 'Secret Servers']) expect((await jump(site.consoleDir, ['groups', 'create', g])).code).toBe(0);
+  console.log(`site started in ${Date.now() - t0} ms`);
+  for (const name of ['Linux Admins', 'Secret Servers']) await site.api.request('POST', '/api/v1/jump-groups', { name });
   // The installers' creator: a technician in "Linux Admins", not in "Secret Servers".
   const add = await run(process.execPath, [SITE_BIN, 'user', 'add', 'tech', '--password-stdin', '--data', site.dataDir], { input: 'correct horse battery' });
   expect(add.code, add.stderr).toBe(0);
-  expect((await jump(site.consoleDir, ['groups', 'add-member', 'Linux Admins', 'tech'])).code).toBe(0);
+  await site.api.request('POST', `/api/v1/jump-groups/${encodeURIComponent('Linux Admins')}/members`, { user: 'tech' });
   tech = new SiteClient(site.url, { certPem: site.certPem, token: await apiToken(site.url, site.certPem, 'tech', 'correct horse battery') });
 }, 60_000);
 afterAll(cleanup);
@@ -164,8 +176,7 @@ describe('jump-client install asks the site before committing the install', () =
     const audit = countRows('audit_log');
     const clients = countRows('jump_clients');
     // Two installs from a one-use installer: were a use counted, the second would be refused.
-    const first = await install(stampOf(inst));
-    const second = await install(stampOf(inst));
+    const [first, second] = await Promise.all([install(stampOf(inst)), install(stampOf(inst))]);
     for (const r of [first, second]) {
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).not.toContain('WARNING');
@@ -189,8 +200,10 @@ describe('jump-client install asks the site before committing the install', () =
 
   it('refuses a jump group the site does not have, and one the creator may not use, with the same answer (no oracle)', async () => {
     const inst = await createInstaller(tech, { tag: 'pf-group', jump_group: 'Linux Admins', allow_override: ['jump_group'] });
-    const missing = await install(stampOf(inst), ['--jc-jump-group', 'No Such Group']);
-    const forbidden = await install(stampOf(inst), ['--jc-jump-group', 'Secret Servers']);
+    const [missing, forbidden] = await Promise.all([
+      install(stampOf(inst), ['--jc-jump-group', 'No Such Group']),
+      install(stampOf(inst), ['--jc-jump-group', 'Secret Servers']),
+    ]);
     expectRefused(missing, 2, 'JUMP_GROUP_NOT_FOUND');
     expectRefused(forbidden, 2, 'JUMP_GROUP_NOT_FOUND');
     expect(forbidden.stderr.replace('Secret Servers', 'G')).toBe(missing.stderr.replace('No Such Group', 'G'));
@@ -199,20 +212,23 @@ describe('jump-client install asks the site before committing the install', () =
 
   it('refuses an unknown, expired or revoked installer key with its code', async () => {
     const inst = await createInstaller(tech, { tag: 'pf-keys', jump_group: 'Linux Admins' });
-    expectRefused(await install(stampOf(inst, { key_info: 'x'.repeat(47) })), 3, 'INSTALLER_KEY_UNKNOWN');
-
     // Expired on the site while the stamp still says valid (the site's clock is the one that counts).
     const expired = await createInstaller(tech, { tag: 'pf-expired', jump_group: 'Linux Admins' });
     const db = new Database(join(site.dataDir, 'site.db'));
     db.prepare('UPDATE installers SET expires_at = ? WHERE uid = ?').run(Date.now() - 1000, expired.uid);
     db.close();
-    expectRefused(await install(stampOf(expired)), 3, 'INSTALLER_EXPIRED');
-
     const revoked = await createInstaller(tech, { tag: 'pf-revoked', jump_group: 'Linux Admins' });
-    expect((await jump(site.consoleDir, ['installer', 'revoke', revoked.uid])).code).toBe(0);
-    const r = await install(stampOf(revoked));
-    expectRefused(r, 3, 'INSTALLER_REVOKED');
-    expect(r.stderr).toContain(`the site ${site.url} refused this installer`);
+    await tech.request('POST', `/api/v1/installers/${revoked.uid}/revoke`);
+
+    const [unknown, wasExpired, wasRevoked] = await Promise.all([
+      install(stampOf(inst, { key_info: 'x'.repeat(47) })),
+      install(stampOf(expired)),
+      install(stampOf(revoked)),
+    ]);
+    expectRefused(unknown, 3, 'INSTALLER_KEY_UNKNOWN');
+    expectRefused(wasExpired, 3, 'INSTALLER_EXPIRED');
+    expectRefused(wasRevoked, 3, 'INSTALLER_REVOKED');
+    expect(wasRevoked.stderr).toContain(`the site ${site.url} refused this installer`);
   }, 60_000);
 
   it('refuses an override the site forbids even when the stamp was edited to allow it', async () => {
@@ -241,6 +257,19 @@ describe('the site identity and a site that cannot be asked', () => {
     expectRefused(await install(stampOf(inst, { site_pin: foreignPin() })), 1, 'SITE_IDENTITY_MISMATCH');
   }, 60_000);
 
+  it('does not let an error sent before the identity proof fail the install (it proves nothing)', async () => {
+    const inst = await createInstaller(tech, { tag: 'pf-early', jump_group: 'Linux Admins' });
+    const relay = await relayInTheMiddle({ t: 'error', code: 'INSTALLER_REVOKED', message: 'This installer was revoked on the site.' });
+    try {
+      const r = await install(stampOf(inst, { site_url: relay.url }));
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain('INSTALLER_REVOKED before proving its identity; installing anyway');
+      expect(relay.fromInstaller.join('\n')).not.toContain(inst.key_info);
+    } finally {
+      relay.close();
+    }
+  }, 60_000);
+
   it('warns and installs when the site is down, cuts the connection, or does not answer within 10 s', async () => {
     const inst = await createInstaller(tech, { tag: 'pf-down', jump_group: 'Linux Admins' });
     const closed = await tcpSink(false);
@@ -248,9 +277,11 @@ describe('the site identity and a site that cannot be asked', () => {
     const cut = await tcpSink(false);
     const hung = await tcpSink(true);
     try {
-      for (const port of [closed.port, cut.port, hung.port]) {
+      const ports = [closed.port, cut.port, hung.port];
+      const runs = await Promise.all(ports.map((port) => install(stampOf(inst, { site_url: `https://127.0.0.1:${port}` }))));
+      for (const [i, port] of ports.entries()) {
         const url = `https://127.0.0.1:${port}`;
-        const r = await install(stampOf(inst, { site_url: url }));
+        const r = runs[i];
         expect(r.code, r.stderr).toBe(0);
         expect(r.stderr).toContain(`WARNING: could not check the installer with the site at ${url}: `);
         expect(r.stderr).toContain('installing anyway, the jump client will keep trying');
