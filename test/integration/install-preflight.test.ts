@@ -12,11 +12,13 @@
 import Database from 'better-sqlite3';
 import { chownSync, chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Stamp } from '../../protocol/stamp.js';
+import { preflight } from '../../agent/install/preflight.js';
 import { AGENT_BIN, SITE_BIN, cleanup, run, start, tempDir, waitFor } from '../helpers/processes.js';
 import { apiToken, createInstaller, foreignPin, listClients, type InstallerInfo, type TestSite, startTestSite } from '../helpers/site.js';
 import { SiteClient } from '../../console/http.js';
@@ -157,10 +159,36 @@ async function relayInTheMiddle(inject?: object): Promise<{ url: string; fromIns
   };
 }
 
+/**
+ * A front that answers the first `busy` connections itself with the site's 503 (TLS with the site's
+ * certificate, `X-Retry-After-Ms: retryMs`), and passes later ones through to the site untouched.
+ */
+function busyFront(busy: number, retryMs: number): Promise<{ url: string; connections: () => number; server: Server }> {
+  let n = 0;
+  const cert = readFileSync(join(site.dataDir, 'tls.crt'));
+  const key = readFileSync(join(site.dataDir, 'tls.key'));
+  const server = createServer((socket) => {
+    socket.on('error', () => undefined);
+    if (++n <= busy) {
+      const tls = new TLSSocket(socket, { isServer: true, cert, key, minVersion: 'TLSv1.3' });
+      tls.on('error', () => undefined);
+      tls.once('data', () =>
+        tls.end(`HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nX-Retry-After-Ms: ${retryMs}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`),
+      );
+      return;
+    }
+    const upstream = createConnection(site.port, '127.0.0.1');
+    upstream.on('error', () => socket.destroy());
+    socket.pipe(upstream);
+    upstream.pipe(socket);
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve({ url: `https://127.0.0.1:${(server.address() as { port: number }).port}`, connections: () => n, server })),
+  );
+}
+
 beforeAll(async () => {
-  const t0 = Date.now();
   site = await startTestSite();
-  console.log(`site started in ${Date.now() - t0} ms`);
   for (const name of ['Linux Admins', 'Secret Servers']) await site.api.request('POST', '/api/v1/jump-groups', { name });
   // The installers' creator: a technician in "Linux Admins", not in "Secret Servers".
   const add = await run(process.execPath, [SITE_BIN, 'user', 'add', 'tech', '--password-stdin', '--data', site.dataDir], { input: 'correct horse battery' });
@@ -240,7 +268,8 @@ describe('jump-client install asks the site before committing the install', () =
   }, 60_000);
 });
 
-describe('the site identity and a site that cannot be asked', () => {
+// Side by side: each test has its own installer and listeners (the 10 s timeout runs beside the rest).
+describe.concurrent('the site identity and a site that cannot be asked', () => {
   it('refuses a site that cannot prove the pinned key and never sends it KEY_INFO', async () => {
     const inst = await createInstaller(tech, { tag: 'pf-mitm', jump_group: 'Linux Admins' });
     const relay = await relayInTheMiddle();
@@ -297,6 +326,29 @@ describe('the site identity and a site that cannot be asked', () => {
       cut.server.close();
       hung.server.close();
     }
+  }, 60_000);
+
+  it('waits out a busy site (503 + Retry-After) within its time limit, and gives up as "could not check" past it', async () => {
+    const inst = await createInstaller(tech, { tag: 'pf-busy', jump_group: 'Linux Admins' });
+    const front = await busyFront(2, 300);
+    try {
+      const target = { siteUrl: front.url, sitePin: inst.site_pin, keyInfo: inst.key_info };
+      expect(await preflight(target, {})).toEqual({ kind: 'accepted' });
+      expect(front.connections()).toBe(3); // two 503s, then the site itself
+      const r = await preflight(target, { tag: 'other' });
+      expect(r.kind === 'refused' && r.error.code).toBe('INSTALLER_OVERRIDE_FORBIDDEN');
+    } finally {
+      front.server.close();
+    }
+    const always = await busyFront(1000, 300);
+    try {
+      const r = await preflight({ siteUrl: always.url, sitePin: inst.site_pin, keyInfo: inst.key_info }, {}, { timeoutMs: 1500 });
+      expect(r).toMatchObject({ kind: 'unchecked', why: expect.stringContaining('SITE_BUSY') });
+      expect(always.connections()).toBeGreaterThanOrEqual(3);
+    } finally {
+      always.server.close();
+    }
+    expect(await uses(inst.uid)).toBe(0);
   }, 60_000);
 
   it('--offline dials nothing and says nothing', async () => {
