@@ -249,7 +249,8 @@ describe('jump-client install asks the site before committing the install', () =
     await tech.request('POST', `/api/v1/installers/${revoked.uid}/revoke`);
 
     const [unknown, wasExpired, wasRevoked] = await Promise.all([
-      install(stampOf(inst, { key_info: 'x'.repeat(47) })),
+      // An unknown key is all a wrong key learns: the group it asks for is not looked at.
+      install(stampOf(inst, { key_info: 'x'.repeat(47), allow_override: ['jump_group'] }), ['--jc-jump-group', 'Secret Servers']),
       install(stampOf(expired)),
       install(stampOf(revoked)),
     ]);
@@ -266,6 +267,24 @@ describe('jump-client install asks the site before committing the install', () =
     expectRefused(r, 2, 'INSTALLER_OVERRIDE_FORBIDDEN');
     expect(r.stderr).toContain('--jc-tag');
   }, 60_000);
+});
+
+/** Opens the agent endpoint by hand and sends `first` as the first message (no hello). Resolves with what came back. */
+function rawFirstMessage(first: object): Promise<{ messages: string[]; closeCode: number }> {
+  const ws = new WebSocket(`${site.url.replace('https:', 'wss:')}/agent/v1`, { rejectUnauthorized: false });
+  const messages: string[] = [];
+  ws.on('open', () => ws.send(JSON.stringify(first)));
+  ws.on('message', (d) => messages.push(d.toString()));
+  return new Promise((resolve) => ws.on('close', (closeCode) => resolve({ messages, closeCode })));
+}
+
+describe('the site end of the preflight', () => {
+  it('answers enroll_check only after hello, like an enrollment', async () => {
+    const inst = await createInstaller(tech, { tag: 'pf-raw', jump_group: 'Linux Admins' });
+    const r = await rawFirstMessage({ t: 'enroll_check', key_info: inst.key_info, requested: {} });
+    expect(r.closeCode).toBe(4000);
+    expect(r.messages.map((m) => JSON.parse(m).code)).toEqual(['PROTOCOL_INVALID_MESSAGE']);
+  }, 30_000);
 });
 
 // Side by side: each test has its own installer and listeners (the 10 s timeout runs beside the rest).
