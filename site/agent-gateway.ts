@@ -6,6 +6,9 @@
  *   -> hello (agent nonce) -> challenge (site nonce + site signature over the channel binding)
  *   -> enroll (installer key, new agent key) | auth (client id, signature)
  *   -> welcome -> heartbeats and statistics until either side closes or the peer goes silent.
+ * The installer's preflight (agent/install/preflight.ts) takes the same road up to the challenge,
+ * then sends enroll_check (installer key, requested fields) and gets check_ok or the enrollment's
+ * error, and the connection ends: nothing is recorded.
  *
  * One identity, one connection: when a client id authenticates while its previous connection still
  * answers a WebSocket ping, the key is in two places at once (copied). Both are refused and the

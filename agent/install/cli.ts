@@ -2,7 +2,7 @@
  * The installer's commands on the `jump-client` program:
  *
  *   jump-client install [--install-dir D] [--jc-jump-group G] [--jc-tag T] [--jc-comments C]
- *                       [--jc-name N] [--silent] [--user U]       (what the .bin runs)
+ *                       [--jc-name N] [--silent] [--user U] [--offline]   (what the .bin runs)
  *   jump-client start|stop|restart|status [--install-dir D]        (what DIR/init-script runs)
  *
  * Before anything is written, install asks the site whether it would accept the enrollment
