@@ -106,8 +106,12 @@ export interface ConnectionOptions {
   onSessionClose: (sessionId: string) => void;
 }
 
-/** The WebSocket options of the control connection. */
-const SOCKET_OPTIONS: WebSocket.ClientOptions = {
+/**
+ * The WebSocket options of the control connection, shared with the installer's preflight
+ * (agent/install/preflight.ts): TLS 1.3 only, any certificate (the pinned key is checked on the
+ * channel binding instead), the agent protocol's message bound.
+ */
+export const AGENT_SOCKET_OPTIONS: Readonly<WebSocket.ClientOptions> = {
   // The certificate is not what authenticates the site: the signature over the channel
   // binding, checked against the pinned site key, is (protocol/handshake.ts).
   rejectUnauthorized: false,
@@ -116,6 +120,13 @@ const SOCKET_OPTIONS: WebSocket.ClientOptions = {
   handshakeTimeout: 10_000,
   perMessageDeflate: false,
 };
+
+/** The control WebSocket's URL for a site URL: `https://h:p` → `wss://h:p/agent/v1`. */
+export function agentSocketUrl(siteUrl: string): URL {
+  const url = new URL(AGENT_WS_PATH, siteUrl.replace(/^http/, 'ws'));
+  url.protocol = 'wss:';
+  return url;
+}
 
 const defaultSocket: SocketFactory = (url, options) => new WebSocket(url, options);
 
@@ -152,9 +163,8 @@ export class Connection {
    */
   run(): Promise<ConnectionOutcome> {
     this.transition('connecting');
-    const url = new URL(AGENT_WS_PATH, this.o.identity.siteUrl.replace(/^http/, 'ws'));
-    url.protocol = 'wss:';
-    const ws = (this.o.createSocket ?? defaultSocket)(url, { ...SOCKET_OPTIONS, localAddress: this.o.localAddress });
+    const url = agentSocketUrl(this.o.identity.siteUrl);
+    const ws = (this.o.createSocket ?? defaultSocket)(url, { ...AGENT_SOCKET_OPTIONS, localAddress: this.o.localAddress });
     this.socket = ws;
     return new Promise((resolve) => {
       ws.on('upgrade', (res: { socket: unknown }) => this.onUpgrade(res.socket as TLSSocket));

@@ -98,7 +98,7 @@ Exit codes:
   1  failure (the message says which; \`run\`: bad configuration)
   2  usage: unknown command or flag, bad flag value (see --help)
   3  \`run\`: the site refused this jump client for good (e.g. JUMP_CLIENT_DELETED);
-     \`install\`: the installer cannot be used (expired, damaged)
+     \`install\`: the installer cannot be used (expired, damaged; unknown to the site, revoked, used up)
   start/stop/restart/status (what DIR/init-script runs) use the LSB codes: status 0 running,
   1 dead with a pid file, 3 not running, 4 unknown (also a usage error); the others 1 failed,
   4 insufficient privilege, 5 not installed.`;
@@ -400,6 +400,7 @@ const EXAMPLES: Record<string, string[]> = {
   'jump-client install': [
     'sh ./bomgar-scc-<uid>.bin --install-dir /opt/jumpclient --jc-jump-group "Linux Admins" --jc-tag servers --user jsmith',
     'sh ./bomgar-scc-<uid>.bin --install-dir ~/jumpclient --silent   # user mode, nothing printed',
+    'sh ./bomgar-scc-<uid>.bin --install-dir /opt/jumpclient --user jsmith --offline   # a staged install: do not ask the site first',
   ],
   'jump-client run': [
     'jump-client run --config ~/.jump-client --site https://jump.example.com:8443 --key-info <KEY_INFO> --site-pin ed25519:...',

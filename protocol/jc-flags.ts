@@ -42,6 +42,12 @@ export const INSTALLER_FLAGS: readonly InstallerFlag[] = [
   { flag: '--silent', value: null, msiProperty: '/quiet', help: 'no messages, prompts or spinners; failures go to the exit status and the install log' },
   { flag: '--user', value: '<username>', msiProperty: 'jc_user', help: 'Linux: the user the jump client runs as (required when installing as root)' },
   { flag: '--nostart', value: null, msiProperty: 'NOSTART', help: 'Windows: register the jump client but do not start it now (e.g. in an image template)' },
+  {
+    flag: '--offline',
+    value: null,
+    msiProperty: 'OFFLINE',
+    help: 'do not check the installer with the site before installing (a staged or offline install); the jump client enrolls at its first start',
+  },
 ];
 
 /**
@@ -53,6 +59,7 @@ export function msiPropertyOf(flag: string): string {
   if (flag === '--silent') return '/quiet';
   // Our own addition, not the seeds': a public (uppercase) property, so no copy is needed.
   if (flag === '--nostart') return 'NOSTART';
+  if (flag === '--offline') return 'OFFLINE';
   return flag.replace(/^-+/, '').replace(/-/g, '_');
 }
 

@@ -110,6 +110,18 @@ export const authSchema = z.strictObject({
   machine_id: agentId,
   sig: signature,
 });
+/**
+ * The installer's preflight (issue #14 item 5, issue #16 item 2): "would this enrollment be
+ * accepted?", sent instead of `enroll`/`auth` after a verified challenge. The site runs the
+ * enrollment's own checks (site/installers.ts `enrollmentCheck` and `installerRefusal`) and answers
+ * `check_ok` or the `error` an enrollment would get, then closes; it records nothing and counts no
+ * use. No key and no signature: nothing is enrolled, so there is nothing to prove possession of.
+ */
+export const enrollCheckSchema = z.strictObject({
+  t: z.literal('enroll_check'),
+  key_info: keyInfoField,
+  requested: requestedFieldsSchema,
+});
 export const heartbeatSchema = z.strictObject({ t: z.literal('hb'), seq: z.number().int().min(0) });
 export const statsMessageSchema = z.strictObject({
   t: z.literal('stats'),
@@ -118,7 +130,7 @@ export const statsMessageSchema = z.strictObject({
 });
 
 /** What an agent may send before it is authenticated. */
-export const agentHandshakeMessage = z.discriminatedUnion('t', [helloSchema, enrollSchema, authSchema]);
+export const agentHandshakeMessage = z.discriminatedUnion('t', [helloSchema, enrollSchema, authSchema, enrollCheckSchema]);
 /** A Jump session id: 16 random bytes, base64url. */
 export const sessionId = b64url(22).length(22);
 
@@ -267,6 +279,8 @@ export const errorMessageSchema = z.strictObject({
   message: z.string().max(2048),
   retry_after_ms: z.number().int().min(0).optional(),
 });
+/** The answer to `enroll_check`: the enrollment would be accepted now. The site then closes (1000). */
+export const checkOkSchema = z.strictObject({ t: z.literal('check_ok') });
 /** The site asks the agent to open a Jump session: attach a session socket with `token`. */
 export const sessionOpenSchema = z.strictObject({
   t: z.literal('session_open'),
@@ -282,6 +296,7 @@ export const sessionCloseSchema = z.strictObject({ t: z.literal('session_close')
 export const siteMessage = z.discriminatedUnion('t', [
   challengeSchema,
   welcomeSchema,
+  checkOkSchema,
   heartbeatAckSchema,
   errorMessageSchema,
   sessionOpenSchema,
@@ -291,6 +306,7 @@ export const siteMessage = z.discriminatedUnion('t', [
 export type Hello = z.infer<typeof helloSchema>;
 export type Enroll = z.infer<typeof enrollSchema>;
 export type Auth = z.infer<typeof authSchema>;
+export type EnrollCheck = z.infer<typeof enrollCheckSchema>;
 export type AgentHandshakeMessage = z.infer<typeof agentHandshakeMessage>;
 export type AgentSessionMessage = z.infer<typeof agentSessionMessage>;
 export type SiteMessage = z.infer<typeof siteMessage>;

@@ -6,6 +6,9 @@
  *   -> hello (agent nonce) -> challenge (site nonce + site signature over the channel binding)
  *   -> enroll (installer key, new agent key) | auth (client id, signature)
  *   -> welcome -> heartbeats and statistics until either side closes or the peer goes silent.
+ * The installer's preflight (agent/install/preflight.ts) takes the same road up to the challenge,
+ * then sends enroll_check (installer key, requested fields) and gets check_ok or the enrollment's
+ * error, and the connection ends: nothing is recorded.
  *
  * One identity, one connection: when a client id authenticates while its previous connection still
  * answers a WebSocket ping, the key is in two places at once (copied). Both are refused and the
@@ -38,6 +41,7 @@ import {
   requestedFieldsSchema,
   type Auth,
   type Enroll,
+  type EnrollCheck,
   type Hello,
   type SiteMessage,
 } from '../protocol/messages.js';
@@ -46,8 +50,8 @@ import type { KeyObject } from 'node:crypto';
 import { AdmissionControl } from './admission.js';
 import { FULL_RETRY_MS, atMostEvery } from './capacity.js';
 import type { SiteMetrics } from './metrics.js';
-import { hashToken } from './auth.js';
-import { enrollmentFields, installerRefusal } from './installers.js';
+import { enrollmentCheck, installerRefusal } from './installers.js';
+import { checkLimit } from './settings.js';
 import type { ClientLimits, Store } from './store/store.js';
 
 /**
@@ -334,6 +338,19 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
       if (msg.t === 'hello') return refuse('PROTOCOL_INVALID_MESSAGE');
       busy = true;
       try {
+        if (msg.t === 'enroll_check') {
+          // The installer's preflight: the enrollment's answer, nothing recorded, then close.
+          await this.enrollCheck(msg);
+          this.clock.clearTimeout(timer);
+          ws.off('message', onMessage);
+          release();
+          log.info({ remote }, 'installer preflight: the enrollment would be accepted');
+          if (ws.readyState === ws.OPEN) {
+            ws.send(encodeSiteMessage({ t: 'check_ok' }));
+            ws.close(1000, 'checked');
+          }
+          return;
+        }
         const clientId =
           msg.t === 'enroll' ? await this.enroll(msg, cb, hello, siteNonce) : await this.authenticate(msg, cb, hello, siteNonce);
         this.clock.clearTimeout(timer);
@@ -366,10 +383,7 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
     // Proof of possession of the new key, bound to this connection.
     if (!verifyAgent(pub, msg.sig, cb, hello.nonce, siteNonce, msg.public_key)) throw new JumpError('AGENT_AUTH_FAILED');
     const store = this.opts.store;
-    const keyHash = hashToken(msg.key_info);
-    const inst = await store.getInstallerByKeyHash(keyHash);
-    if (!inst) throw new JumpError('INSTALLER_KEY_UNKNOWN');
-    const fields = await enrollmentFields(store, inst, msg.requested);
+    const { inst, keyHash, fields } = await enrollmentCheck(store, msg.key_info, msg.requested);
     const now = this.clock.now();
     const { client, replacedClientId, duplicateOf } = await store.enroll({
       keyHash,
@@ -393,6 +407,26 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
     }
     this.opts.log.info({ clientId: client.id, installer: inst.uid, replacedClientId, duplicateOf }, 'jump client enrolled');
     return client.id;
+  }
+
+  /**
+   * The installer's preflight (`enroll_check`): throws the JumpError an `enroll` with the same key
+   * and fields would get now (site/installers.ts `enrollmentCheck`, then `installerRefusal`, the
+   * enrollment's order), or returns when it would be accepted. Reads only: no record, no use
+   * counted, no audit entry. The site's license limits are checked as they are now
+   * (DEPLOY_LIMIT_REACHED, DEPLOY_ACTIVE_LIMIT_REACHED): an install on a full site fails loudly
+   * instead of at its first start; the enrollment checks them again in its transaction.
+   */
+  private async enrollCheck(msg: EnrollCheck): Promise<void> {
+    const { inst } = await enrollmentCheck(this.opts.store, msg.key_info, msg.requested);
+    const refusal = installerRefusal(inst, this.clock.now());
+    if (refusal) throw new JumpError(refusal);
+    const limits = this.opts.limits?.();
+    if (limits && (limits.maxTotal !== null || limits.maxActive !== null)) {
+      const n = await this.opts.store.countClients();
+      checkLimit(limits.maxTotal, n.total, 'DEPLOY_LIMIT_REACHED', `(jump-clients.max-total=${limits.maxTotal})`);
+      if (inst.mode === 'active') checkLimit(limits.maxActive, n.active, 'DEPLOY_ACTIVE_LIMIT_REACHED', `(jump-clients.max-active=${limits.maxActive})`);
+    }
   }
 
   private async authenticate(msg: Auth, cb: Buffer, hello: Hello, siteNonce: string): Promise<number> {
@@ -535,7 +569,7 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
 }
 
 /**
- * For an `enroll` whose requested fields (name, jump group, tag, comments) are refused — control
+ * For an `enroll` or `enroll_check` whose requested fields (name, jump group, tag, comments) are refused — control
  * characters, bidi overrides, too long — a VALIDATION_FAILED naming the install flag and the fix,
  * instead of a bare PROTOCOL_INVALID_MESSAGE. Null for anything else.
  */
@@ -546,7 +580,8 @@ function requestedFieldError(data: unknown): JumpError | null {
   } catch {
     return null;
   }
-  if (typeof json !== 'object' || json === null || (json as { t?: unknown }).t !== 'enroll') return null;
+  const t = typeof json === 'object' && json !== null ? (json as { t?: unknown }).t : undefined;
+  if (t !== 'enroll' && t !== 'enroll_check') return null;
   const r = requestedFieldsSchema.safeParse((json as { requested?: unknown }).requested);
   if (r.success) return null;
   const issue = r.error.issues[0];

@@ -162,6 +162,27 @@ export async function enrollmentFields(
   return { name: current.name || null, jumpGroupId: group.id, tag: current.tag ?? '', comments: current.comments ?? '' };
 }
 
+/**
+ * The checks an enrollment with `keyInfo` asking for `requested` passes before the store records
+ * it, in the enrollment's order: the key (INSTALLER_KEY_UNKNOWN), then `enrollmentFields` (creator
+ * gone: INSTALLER_REVOKED; INSTALLER_OVERRIDE_FORBIDDEN; JUMP_GROUP_NOT_FOUND). The one home of
+ * these checks for `enroll` and for the installer's preflight `enroll_check` (site/agent-gateway.ts),
+ * so the two cannot disagree. What is left is `installerRefusal` (revoked, expired, used up): the
+ * enrollment runs it inside its transaction (a re-sent enrollment of a known key skips it), the
+ * preflight right after this. Reads only: records nothing, counts no use.
+ */
+export async function enrollmentCheck(
+  store: Store,
+  keyInfo: string,
+  requested: RequestedFields,
+): Promise<{ inst: Installer; keyHash: string; fields: Awaited<ReturnType<typeof enrollmentFields>> }> {
+  const keyHash = hashToken(keyInfo);
+  const inst = await store.getInstallerByKeyHash(keyHash);
+  if (!inst) throw new JumpError('INSTALLER_KEY_UNKNOWN');
+  const fields = await enrollmentFields(store, inst, requested);
+  return { inst, keyHash, fields };
+}
+
 /** The JSON shape of an installer in the API, never the key (protocol/api.ts ApiInstaller). */
 export function installerJson(i: Installer, groupName: string | null, now: number): ApiInstaller {
   return {

@@ -2,12 +2,15 @@
  * The installer's commands on the `jump-client` program:
  *
  *   jump-client install [--install-dir D] [--jc-jump-group G] [--jc-tag T] [--jc-comments C]
- *                       [--jc-name N] [--silent] [--user U]       (what the .bin runs)
+ *                       [--jc-name N] [--silent] [--user U] [--offline]   (what the .bin runs)
  *   jump-client start|stop|restart|status [--install-dir D]        (what DIR/init-script runs)
  *
- * install exits 0 installed; 1 a system step failed (rolled back); 2 bad input (a flag, the
- * user, the directory, a forbidden override); 3 the installer itself cannot be used (expired,
- * damaged). Every failure is also appended to the install log (root: /var/log/jump-client-install.log,
+ * Before anything is written, install asks the site whether it would accept the enrollment
+ * (agent/install/preflight.ts; `--offline` skips it, a site that cannot be asked gives a warning).
+ * install exits 0 installed; 1 a system step failed (rolled back), or the site could not prove the
+ * pinned key (SITE_IDENTITY_MISMATCH); 2 bad input (a flag, the user, the directory, a forbidden
+ * override, a jump group the site refuses); 3 the installer itself cannot be used (expired,
+ * damaged; unknown to the site, revoked, used up). Every failure is also appended to the install log (root: /var/log/jump-client-install.log,
  * others: ~/.jump-client-install.log) and, where `logger` exists, to syslog (seeds: "check the
  * operating system's event log for installation errors"). With --silent nothing is printed.
  * start/stop/restart/status exit with the LSB codes of agent/install/service.ts.
@@ -26,13 +29,17 @@ import { install, installSummary, requestedFromOptions, type InstallOptions } fr
 import { LSB, readInstallConf, startAgent, statusAgent, stopAgent, type ActionResult } from './service.js';
 import { STAMP_FILE, readStamp } from '../../protocol/stamp.js';
 import { extractOverlay, findOverlay } from './exe-overlay.js';
+import { checkWithSite } from './preflight.js';
 import { installWindows, startService } from './windows.js';
 import { checkWindowsAcls, setWindowsAcls } from './windows-acl.js';
 
 /** `jump-client install` exit codes (see the module comment). */
 export const INSTALL_EXIT = { OK: 0, FAILED: 1, BAD_INPUT: 2, INSTALLER_UNUSABLE: 3 } as const;
 
-const UNUSABLE: readonly ErrorCode[] = ['INSTALLER_EXPIRED', 'INSTALLER_DAMAGED'];
+/** Exit 3: the installer itself cannot be used (found locally or by the site's preflight). */
+const UNUSABLE: readonly ErrorCode[] = ['INSTALLER_EXPIRED', 'INSTALLER_DAMAGED', 'INSTALLER_KEY_UNKNOWN', 'INSTALLER_REVOKED', 'INSTALLER_USED_UP'];
+/** Exit 1: a failure that is neither the input nor the installer. */
+const FAILED: readonly ErrorCode[] = ['INSTALL_FAILED', 'SITE_IDENTITY_MISMATCH', 'DEPLOY_LIMIT_REACHED', 'DEPLOY_ACTIVE_LIMIT_REACHED'];
 
 /** Where install failures are logged for this user. */
 export function installLogFile(): string {
@@ -40,6 +47,11 @@ export function installLogFile(): string {
 }
 
 function logFailure(message: string): void {
+  logLine(message, 'user.err');
+}
+
+/** Appends `message` to the install log and the system log (syslog `priority`, or the event log). */
+function logLine(message: string, priority: 'user.err' | 'user.warning'): void {
   const who = process.geteuid ? `uid ${process.geteuid()}` : userInfo().username;
   const line = `${new Date().toISOString()} jump-client install (${who}): ${message}\n`;
   try {
@@ -49,8 +61,9 @@ function logFailure(message: string): void {
   }
   if (process.platform === 'win32') {
     // The Windows event log (seeds: "check the operating system's event log for installation errors").
-    spawnSync('eventcreate', ['/T', 'ERROR', '/ID', '1000', '/L', 'APPLICATION', '/SO', 'JumpClient', '/D', message.slice(0, 4000)], { stdio: 'ignore', windowsHide: true });
-  } else spawnSync('logger', ['-t', 'jump-client-install', '-p', 'user.err', '--', message], { stdio: 'ignore' });
+    const type = priority === 'user.err' ? 'ERROR' : 'WARNING';
+    spawnSync('eventcreate', ['/T', type, '/ID', '1000', '/L', 'APPLICATION', '/SO', 'JumpClient', '/D', message.slice(0, 4000)], { stdio: 'ignore', windowsHide: true });
+  } else spawnSync('logger', ['-t', 'jump-client-install', '-p', priority, '--', message], { stdio: 'ignore' });
 }
 
 /**
@@ -97,8 +110,15 @@ export function addInstallerCommands(program: Command): void {
         }
         from = unpacked;
       }
+      // From source (tests, development), the payload dir can be named; the packaged program
+      // always installs what it was shipped with.
+      if (!isPackaged() && process.env.JUMP_CLIENT_PACKAGE_DIR) from = resolve(process.env.JUMP_CLIENT_PACKAGE_DIR);
       const stamp = readStamp(join(from, STAMP_FILE));
-      const r = process.platform === 'win32' ? await installWindows(o, stamp, from, Date.now()) : install(o, stamp, from, Date.now());
+      const warn = (line: string) => {
+        logLine(`${line}`, 'user.warning');
+        if (!o.silent) process.stderr.write(`jump-client install: ${line}\n`);
+      };
+      const r = process.platform === 'win32' ? await installWindows(o, stamp, from, Date.now()) : await install(o, stamp, from, Date.now(), warn);
       if (unpacked) rmSync(unpacked, { recursive: true, force: true });
       if (!o.silent) process.stdout.write(installSummary(r) + '\n');
       process.exit(INSTALL_EXIT.OK);
@@ -111,7 +131,7 @@ export function addInstallerCommands(program: Command): void {
         process.stderr.write(`jump-client install: ${text}\n`);
       }
       if (unpacked) rmSync(unpacked, { recursive: true, force: true });
-      const code = e.code === 'INSTALL_FAILED' ? INSTALL_EXIT.FAILED : UNUSABLE.includes(e.code) ? INSTALL_EXIT.INSTALLER_UNUSABLE : INSTALL_EXIT.BAD_INPUT;
+      const code = FAILED.includes(e.code) ? INSTALL_EXIT.FAILED : UNUSABLE.includes(e.code) ? INSTALL_EXIT.INSTALLER_UNUSABLE : INSTALL_EXIT.BAD_INPUT;
       process.exit(code);
     }
   });
@@ -179,7 +199,8 @@ export function addMsiCommands(program: Command): void {
     .option('--site <url>')
     .option('--site-pin <pin>')
     .option('--key-info <key>')
-    .option('--nostart <flag>', '1: register the service but do not start it');
+    .option('--nostart <flag>', '1: register the service but do not start it')
+    .option('--offline <flag>', '1: do not check the installer with the site first (OFFLINE=1, a staged install)');
   // The `--jc-*` properties, from the one table (packaging/build.mjs passes them from the same table).
   for (const f of JC_FLAGS) cmd.addOption(new Option(optionSpec(f), f.help));
   cmd.action(async (o: Record<string, string | undefined>) => {
@@ -192,6 +213,8 @@ export function addMsiCommands(program: Command): void {
       if (!site || !pin) throw new JumpError('INSTALLER_DAMAGED', { detail: 'This MSI has no site stamped in it (SITE_URL, SITE_PIN): use the MSI `jump installer create --platform windows-x64` wrote.' });
       if (!key || !keyInfoField.safeParse(key).success) throw new JumpError('VALIDATION_FAILED', { field: 'KEY_INFO', detail: 'KEY_INFO: give the installer key on the msiexec line, KEY_INFO=<key>.' });
       const requested = requestedFromOptions(Object.fromEntries(JC_FLAGS.map((f) => [optionKey(f.flag), msiValue(o[optionKey(f.flag)])])));
+      // Would the site accept this enrollment? A refusal fails the install (1603), before KEY_INFO is written.
+      await checkWithSite({ siteUrl: site, sitePin: pin, keyInfo: key }, requested, { offline: o.offline === '1', warn: (line) => process.stderr.write(`jump-client msi-configure: ${line}\n`) });
       // Explicit, non-inherited ACLs on INSTALLDIR before KEY_INFO is written (security issue #12,
       // item 5; agent/install/windows-acl.ts): a custom installdir inherits its parent's ACL.
       mkdirSync(join(dir, 'config'), { recursive: true });

@@ -2,12 +2,14 @@
  * `jump-client install`: what `sh ./bomgar-scc-<uid>.bin ARGS` runs (seeds: "Installation on
  * headless Linux systems", the command-line parameter table; issue #3).
  *
- * Checks everything first, then installs into a new directory, and rolls back on any failure, so
- * a failed install leaves no install dir, no unit and no enrollment behind (the jump client
- * enrolls at its first start, never here). Errors are JumpErrors with a catalog code:
+ * Checks everything first (locally, then with the site: agent/install/preflight.ts), then installs
+ * into a new directory, and rolls back on any failure, so a failed install leaves no install dir,
+ * no unit and no enrollment behind (the jump client enrolls at its first start, never here; the
+ * preflight records nothing on the site). Errors are JumpErrors with a catalog code:
  *   INSTALL_AS_ROOT, INSTALL_USER_UNKNOWN, INSTALL_USER_NOT_ALLOWED, INSTALL_DIR_EXISTS,
  *   INSTALL_DIR_UNWRITABLE, INSTALL_DIR_UNSAFE, INSTALLER_DAMAGED, INSTALLER_EXPIRED, INSTALLER_OVERRIDE_FORBIDDEN,
- *   VALIDATION_FAILED (a flag's value), INSTALL_FAILED (a system step; rolled back).
+ *   VALIDATION_FAILED (a flag's value), INSTALL_FAILED (a system step; rolled back); from the site:
+ *   INSTALLER_KEY_UNKNOWN, INSTALLER_REVOKED, INSTALLER_USED_UP, JUMP_GROUP_NOT_FOUND, SITE_IDENTITY_MISMATCH.
  *
  * Root installs in service mode (starts at boot; the agent runs as root and its Jump sessions as
  * `--user`); anyone else in user mode (runs as that user, started with `DIR/init-script start`).
@@ -29,6 +31,7 @@ import { parseJcOptions, type JcOptions } from '../../protocol/jc-options.js';
 import { VERSION } from '../../protocol/version.js';
 import { lookupAccount, unreachableAncestor, unsafeAncestor, type Account } from './accounts.js';
 import { flagOfField } from '../../protocol/jc-flags.js';
+import { checkWithSite, stampTarget } from './preflight.js';
 import {
   CRON_DIR,
   bootFiles,
@@ -50,6 +53,8 @@ export interface InstallOptions extends JcOptions {
   user?: string;
   /** Windows only: register but do not start. */
   nostart?: boolean;
+  /** Do not ask the site before installing (agent/install/preflight.ts): staged or offline installs. */
+  offline?: boolean;
 }
 
 /** What the install did, for the summary. */
@@ -223,10 +228,22 @@ function normalizeModes(path: string): void {
 
 /**
  * Installs from `packageDir` (the unpacked payload: jump-client, lib/, init-script, uninstall)
- * with the stamped settings `stamp`. `now` in ms since the epoch. Throws a JumpError (above);
- * on INSTALL_FAILED everything done so far has been undone.
+ * with the stamped settings `stamp`. `now` in ms since the epoch. After the local checks and before
+ * anything is written, asks the site whether it would accept this enrollment (the preflight,
+ * agent/install/preflight.ts; skipped with `o.offline`): its refusal (INSTALLER_KEY_UNKNOWN,
+ * INSTALLER_EXPIRED, INSTALLER_REVOKED, INSTALLER_USED_UP, INSTALLER_OVERRIDE_FORBIDDEN,
+ * JUMP_GROUP_NOT_FOUND, VALIDATION_FAILED) or a site that cannot prove the pinned key
+ * (SITE_IDENTITY_MISMATCH) is thrown with nothing written; a site that cannot be asked gives
+ * `warn` one line and the install goes on. Throws a JumpError (above); on INSTALL_FAILED
+ * everything done so far has been undone.
  */
-export function install(o: InstallOptions, stamp: Stamp, packageDir: string, now: number): InstallResult {
+export async function install(
+  o: InstallOptions,
+  stamp: Stamp,
+  packageDir: string,
+  now: number,
+  warn?: (line: string) => void,
+): Promise<InstallResult> {
   // 1. Everything that depends only on the input, before touching the disk.
   const euid = process.geteuid?.() ?? -1;
   const runAs = resolveRunAs(o, euid);
@@ -241,7 +258,11 @@ export function install(o: InstallOptions, stamp: Stamp, packageDir: string, now
   }
   const dir = checkInstallDir(o, runAs, mode);
 
-  // 2. The install, built in a staging dir beside the target and renamed into place; undone in
+  // 2. Would the site accept this enrollment? Asked before anything is written, so its refusal
+  // leaves nothing behind (issue #14 item 5).
+  await checkWithSite(stampTarget(stamp), requested, { offline: o.offline, silent: o.silent, warn });
+
+  // 3. The install, built in a staging dir beside the target and renamed into place; undone in
   // reverse on any failure.
   const conf: InstallConf = { mode, run_as: runAs.name, unit: mode === 'service' ? newUnitName() : undefined, installer: stamp.uid, version: VERSION };
   const undo: (() => void)[] = [];

@@ -25,6 +25,7 @@ import { VERSION } from '../../protocol/version.js';
 import { copyWithoutOverlay } from './exe-overlay.js';
 import { checkWindowsAcls, currentUserSid, setWindowsAcls } from './windows-acl.js';
 import { checkNewDir, checkOverrides, requestedFromOptions, rollBack, writeStampedConfig, type InstallOptions, type InstallResult } from './install.js';
+import { checkWithSite, stampTarget } from './preflight.js';
 import { formatInstallConf, newUnitName, run, type InstallConf } from './service.js';
 import type { Stamp } from '../../protocol/stamp.js';
 
@@ -80,6 +81,7 @@ export async function installWindows(o: InstallOptions & { nostart?: boolean }, 
   }
   const dir = resolve(o.installDir ?? join(base, `Jump Client ${stamp.uid.slice(0, 8)}`));
   const parent = checkNewDir(dir);
+  await checkWithSite(stampTarget(stamp), requested, { offline: o.offline, silent: o.silent }); // the site's preflight, before anything is written
 
   const id = newUnitName().replace('jump-client-', 'JumpClient-');
   const conf: InstallConf = {

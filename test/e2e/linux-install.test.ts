@@ -289,13 +289,17 @@ describe.runIf(isRoot)(`headless Linux install from bomgar-scc-<uid>.bin${SKIP_R
     expect(existsSync(dir)).toBe(false);
   });
 
-  it('issue #14 item 5: a --jc-jump-group the site does not have installs, then the first start fails naming JUMP_GROUP_NOT_FOUND and status says so', async () => {
+  it('issue #14 item 5: a --jc-jump-group the site does not have fails the install (the site is asked first); with --offline it installs, then the first start fails naming JUMP_GROUP_NOT_FOUND and status says so', async () => {
     const { path: groupBin } = await createBin(['--allow-override', 'jump_group'], tempDir('jump-bin-'));
     const bin = join(userB.home, 'group-' + groupBin.split('/').pop()!);
     copyFileSync(groupBin, bin);
     execFileSync('chown', [`${userB.name}:`, bin]);
     const dir = join(userB.home, 'jc nogroup');
-    const inst = await sh(['bash', bin, '--install-dir', dir, '--jc-jump-group', 'No Such Group'], { user: userB.name });
+    const refused = await sh(['bash', bin, '--install-dir', dir, '--jc-jump-group', 'No Such Group'], { user: userB.name });
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toContain('JUMP_GROUP_NOT_FOUND');
+    expect(existsSync(dir)).toBe(false);
+    const inst = await sh(['bash', bin, '--install-dir', dir, '--jc-jump-group', 'No Such Group', '--offline'], { user: userB.name });
     expect(inst.code, inst.stderr).toBe(0);
     const started = await sh([join(dir, 'init-script'), 'start'], { user: userB.name });
     expect(started.code).toBe(1);
@@ -640,7 +644,8 @@ describe.runIf(isRoot)(`headless Linux install from bomgar-scc-<uid>.bin${SKIP_R
 
   it('the systemd unit of a service-mode install passes systemd-analyze verify', async () => {
     const dir = optDir('unit check');
-    const inst = await sh(['sh', binPath, '--install-dir', dir, '--user', userA.name]);
+    // --offline: the expiry test above expired this installer on the site, and the unit needs no site.
+    const inst = await sh(['sh', binPath, '--install-dir', dir, '--user', userA.name, '--offline']);
     expect(inst.code, inst.stderr).toBe(0);
     const { systemdUnit } = await import('../../agent/install/service.js');
     const unitFile = join(tempDir('jump-unit-'), 'jump-client-0123456789ab.service');
