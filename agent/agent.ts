@@ -47,6 +47,10 @@ const FATAL_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
 
 /** Session results kept while disconnected. */
 const OUTBOX_MAX = 100;
+/** A passive check-in interval varies by ±20 %. */
+const PASSIVE_JITTER = 0.2;
+/** A passive client held for a Jump (`stay`) leaves after this long without a session, in ms. */
+export const PASSIVE_STAY_IDLE_MS = 60_000;
 
 export interface AgentOptions {
   identity: AgentIdentity;
@@ -77,6 +81,9 @@ export class Agent extends EventEmitter {
   private readonly backoff: Backoff;
   private readonly clock: Clock;
   private conn: Connection | null = null;
+  /** The passive settings of the last welcome, null for an active client. */
+  private passive: { check_in_ms: number; stay: boolean } | null = null;
+  private stayTimer: TimerHandle | undefined;
   private stopped = false;
   private sleepTimer: TimerHandle | undefined;
   private wake: (() => void) | null = null;
@@ -166,6 +173,14 @@ export class Agent extends EventEmitter {
       const outcome = await this.connectOnce();
       if (this.stopped) break;
       if (outcome.online) this.backoff.reset();
+      // A passive client comes back at its next check-in, with jitter so a fleet does not
+      // check in together (issue #18 item 1); a failed check-in falls back to the backoff.
+      if (this.passive && outcome.online && !outcome.error && outcome.closeReason !== 'settings changed') {
+        const delay = Math.round(this.passive.check_in_ms * (1 - PASSIVE_JITTER + 2 * PASSIVE_JITTER * (this.opts.backoff?.random ?? Math.random)()));
+        log.info({ delayMs: delay }, 'passive: next check-in');
+        await this.sleep(delay);
+        continue;
+      }
       if (outcome.error && FATAL_CODES.has(outcome.error.code)) {
         log.error({ code: outcome.error.code }, `site refused this jump client: ${outcome.error.message}`);
         this.emit('fatal', outcome.error);
@@ -186,6 +201,22 @@ export class Agent extends EventEmitter {
     });
   }
 
+  /**
+   * A passive client held for a Jump: closes `conn` once no session has been open for
+   * PASSIVE_STAY_IDLE_MS (checked every 5 s), so it goes back to its check-ins.
+   */
+  private watchPassiveStay(conn: Connection): void {
+    let idleSince = this.clock.now();
+    this.clock.clearInterval(this.stayTimer);
+    this.stayTimer = this.clock.setInterval(() => {
+      if ((this.sessionHost?.openCount ?? 0) > 0) idleSince = this.clock.now();
+      else if (this.clock.now() - idleSince >= PASSIVE_STAY_IDLE_MS) {
+        this.opts.log.info('passive: no session for a minute; back to check-ins');
+        conn.close(1000, 'passive: idle');
+      }
+    }, 5_000);
+  }
+
   /** One connection attempt (agent/connection.ts), resolved when it closes. */
   private async connectOnce(): Promise<ConnectionOutcome> {
     const log = this.opts.log;
@@ -201,6 +232,8 @@ export class Agent extends EventEmitter {
       onEnrolled: (clientId) => this.opts.onEnrolled(clientId),
       onOnline: (clientId, welcome) => {
         for (const m of this.outbox.splice(0)) conn.send(m);
+        this.passive = welcome.passive ?? null;
+        if (welcome.passive?.stay) this.watchPassiveStay(conn);
         this.emit('online', clientId, welcome);
       },
       onSessionOpen: (msg) => {
@@ -214,6 +247,8 @@ export class Agent extends EventEmitter {
     this.conn = conn;
     const outcome = await conn.run();
     this.conn = null;
+    this.clock.clearInterval(this.stayTimer);
+    this.stayTimer = undefined;
     if (outcome.online) this.emit('offline', outcome.closeReason);
     return outcome;
   }

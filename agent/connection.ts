@@ -325,8 +325,15 @@ export class Connection {
       isOpen: () => this.socket !== null && this.socket.readyState === WebSocket.OPEN,
       log: this.o.log,
     });
-    this.statsReporter.start(msg.stats_interval_ms);
+    const firstStats = this.statsReporter.start(msg.stats_interval_ms);
     this.ready = true;
+    // A passive check-in (issue #18): report the statistics, then leave until the next check-in.
+    if (msg.passive && !msg.passive.stay) {
+      void firstStats.then(() => {
+        this.o.log.info({ nextCheckInMs: msg.passive!.check_in_ms }, 'passive check-in done');
+        this.close(1000, 'passive check-in');
+      });
+    }
     this.o.log.info({ clientId: id.clientId, heartbeatMs: msg.heartbeat_ms }, 'online');
     this.o.onOnline(msg.client_id, msg);
   }

@@ -233,6 +233,11 @@ export class SessionHost {
     this.active.get(sessionId)?.end();
   }
 
+  /** Sessions open now (socket attached and not closed). */
+  get openCount(): number {
+    return this.active.size;
+  }
+
   closeAll(): void {
     for (const s of this.active.values()) s.end();
   }

@@ -25,10 +25,14 @@ export class StatsReporter {
 
   constructor(private readonly o: StatsReporterOptions) {}
 
-  /** Sends the full set now, then checks every `intervalMs` (the site's `stats_interval_ms`). */
-  start(intervalMs: number): void {
-    void this.report();
+  /**
+   * Sends the full set now, then checks every `intervalMs` (the site's `stats_interval_ms`).
+   * Resolves when the full set was sent (or its read failed).
+   */
+  start(intervalMs: number): Promise<void> {
+    const first = this.report();
     this.timer = this.o.clock.setInterval(() => void this.report(), intervalMs);
+    return first;
   }
 
   /** Stops the checks; idempotent. */

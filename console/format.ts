@@ -72,7 +72,7 @@ export type ClientRow = Omit<
   'status'
 > & { status: string };
 
-const STATUS_LABEL: Record<string, string> = { online: 'Online', offline: 'Offline', lost: 'Lost', uninstalled: 'Uninstalled' };
+const STATUS_LABEL: Record<string, string> = { online: 'Online', passive: 'Passive', offline: 'Offline', lost: 'Lost', uninstalled: 'Uninstalled' };
 
 /**
  * A site time, with its zone: `2026-11-21T23:00:00.000Z` -> `2026-11-21 23:00 UTC`; a time with an
@@ -141,7 +141,7 @@ export function clientsTable(items: ClientRow[], opts: ClientsTableOptions = {})
   const shown = COLUMNS.filter((c) => opts.wide || !headers || !['Jump Method', 'Group', 'Tag'].includes(c)).filter((c) => opts.wide || c !== 'Jump Method');
   const rows = items.map((c) => {
     const host = [c.hostname, c.public_ip].filter(Boolean).join(' / ');
-    const status = (STATUS_LABEL[c.status] ?? safeText(c.status)) + (c.mode === 'passive' ? ' (passive)' : '') + (c.duplicate_machine_id ? ' [dup machine id]' : '');
+    const status = (STATUS_LABEL[c.status] ?? safeText(c.status)) + (c.mode === 'passive' && c.status !== 'passive' ? ' (passive)' : '') + (c.duplicate_machine_id ? ' [dup machine id]' : '');
     const cells: Record<(typeof COLUMNS)[number], string> = {
       ID: safeText(c.id),
       Name: oneLine(c.name, Infinity),

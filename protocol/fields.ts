@@ -102,10 +102,11 @@ export type JumpClientMode = (typeof JUMP_CLIENT_MODES)[number];
 
 /** Status of a jump client as the Jump interface shows it. */
 /**
- * `lost`: offline past the site's jump-clients.max-offline (seeds: 180 days), purged after
- * jump-clients.lost-grace unless it connects again (issue #18).
+ * `passive`: a passive jump client between check-ins, not yet overdue (issue #18 item 1). `lost`:
+ * offline past the site's jump-clients.max-offline (seeds: 180 days), purged after
+ * jump-clients.lost-grace unless it connects again.
  */
-export type JumpClientStatus = 'online' | 'offline' | 'lost' | 'uninstalled';
+export type JumpClientStatus = 'online' | 'passive' | 'offline' | 'lost' | 'uninstalled';
 
 /** The only jump method this project has today (seeds: Jump Method column). */
 export const JUMP_METHOD = 'Jump Client';

@@ -28,6 +28,8 @@ export const CLOSE = {
   timeout: 4002,
   invalid: 4003,
   shutdown: 4004,
+  /** The client's settings changed (active/passive): reconnect now for a new welcome. */
+  restart: 4005,
 } as const;
 /** Path of the socket an agent opens for one Jump session's bytes. */
 export const AGENT_SESSION_WS_PATH = '/agent/v1/session';
@@ -271,6 +273,12 @@ export const welcomeSchema = z.strictObject({
    * (its own max-offline, else the site's jump-clients.max-offline; issue #18, agent/offline-clock.ts).
    */
   max_offline_ms: z.number().int().min(1_000).max(3_650 * 86_400_000).optional(),
+  /**
+   * A passive jump client (issue #18 item 1): it reports its statistics and closes, then checks in
+   * again after `check_in_ms` (with jitter). `stay`: a Jump is waiting for it, so it stays connected
+   * until it has had no session for a minute.
+   */
+  passive: z.strictObject({ check_in_ms: z.number().int().min(1_000).max(86_400_000), stay: z.boolean() }).optional(),
 });
 export const heartbeatAckSchema = z.strictObject({ t: z.literal('hb_ack'), seq: z.number().int().min(0) });
 export const errorMessageSchema = z.strictObject({

@@ -92,10 +92,12 @@ export interface GatewayOptions<S extends SessionHooks = SessionHooks> {
    */
   limits?: () => ClientLimits;
   /**
-   * The offline lifetime told to `clientId` in its welcome, in ms (its own max-offline, else the
-   * site's jump-clients.max-offline; issue #18). Default: none told (the agent never expires).
+   * What `clientId`'s welcome tells it besides the timings (issue #18), in ms: `maxOfflineMs`, its
+   * offline lifetime (its own max-offline, else the site's jump-clients.max-offline; absent: the
+   * agent never expires), and `passiveIntervalMs`, its check-in interval when it is passive
+   * (absent: active). Default: neither.
    */
-  maxOfflineMs?: (clientId: number) => Promise<number | undefined>;
+  welcomeFor?: (clientId: number) => Promise<{ maxOfflineMs?: number; passiveIntervalMs?: number }>;
   /**
    * Agent connections (online plus in handshake) this node holds; more are answered 503 with a
    * Retry-After in `FULL_RETRY_MS`. Default: no limit (the server derives one from the open-file
@@ -125,6 +127,8 @@ export interface GatewayOptions<S extends SessionHooks = SessionHooks> {
 
 /** Messages an authenticated agent may send per second before it is disconnected. */
 const MESSAGE_RATE_LIMIT = 50;
+/** A passive client is listed "passive" until this many check-in intervals pass without one. */
+const PASSIVE_OVERDUE_INTERVALS = 3;
 
 /** What the Jump session broker (site/sessions.ts) asks of the agents' control connections. */
 export interface AgentLink {
@@ -136,6 +140,8 @@ export interface AgentLink {
   connection(id: number): object | null;
   /** Sends `msg` to connected agent `id`; false when it is not connected. */
   send(id: number, msg: SiteMessage): boolean;
+  /** Resolves true once agent `id` is connected and welcomed (a passive one is held), false after `timeoutMs`. */
+  waitOnline(id: number, timeoutMs: number): Promise<boolean>;
 }
 
 /** What the gateway hands to the Jump session broker (site/sessions.ts). */
@@ -154,11 +160,15 @@ interface Session {
   lastSeen: number;
   windowStart: number;
   windowCount: number;
+  /** Its check-in interval when passive (its status stays "passive" for three of them), else null. */
+  passiveMs: number | null;
 }
 
 export class AgentGateway<S extends SessionHooks = SessionHooks> implements AgentLink {
   private readonly wss: WebSocketServer;
   private readonly agents = new Map<number, Session>();
+  /** Passive clients a Jump waits for: called once the client is welcomed (it then stays). */
+  private readonly wanted = new Map<number, Set<() => void>>();
   private readonly admission: AdmissionControl;
   private readonly sweep: TimerHandle;
   private readonly clock: Clock;
@@ -266,6 +276,37 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
     socket.once('close', release);
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, socket as TLSSocket, req, release));
     return true;
+  }
+
+  /**
+   * Resolves true once jump client `id` is connected and welcomed, false after `timeoutMs` (ms).
+   * A passive client checking in meanwhile is told to stay (`welcome.passive.stay`) for the Jump
+   * (issue #18 item 1).
+   */
+  waitOnline(id: number, timeoutMs: number): Promise<boolean> {
+    if (this.isConnected(id)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      let set = this.wanted.get(id);
+      if (!set) this.wanted.set(id, (set = new Set()));
+      const done = () => {
+        this.clock.clearTimeout(timer);
+        resolve(true);
+      };
+      set.add(done);
+      const timer = this.clock.setTimeout(() => {
+        set!.delete(done);
+        if (set!.size === 0 && this.wanted.get(id) === set) this.wanted.delete(id);
+        resolve(false);
+      }, timeoutMs);
+    });
+  }
+
+  /**
+   * Closes jump client `id`'s connection without an error (close 1012, "settings changed"), so it
+   * reconnects at once and gets a new welcome (a switch between active and passive).
+   */
+  reconnect(id: number): void {
+    this.agents.get(id)?.ws.close(CLOSE.restart, 'settings changed');
   }
 
   /** Tells a connected client why it must go (e.g. JUMP_CLIENT_DELETED) and closes its connection. */
@@ -465,7 +506,7 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
     }
     if (ws.readyState !== ws.OPEN) return;
     const now = this.clock.now();
-    const session: Session = { ws, clientId, agentVersion, lastHeartbeat: 0, lastSeen: now, windowStart: now, windowCount: 0 };
+    const session: Session = { ws, clientId, agentVersion, lastHeartbeat: 0, lastSeen: now, windowStart: now, windowCount: 0, passiveMs: null };
     this.opts.metrics?.agentConnects.inc();
     // A half-open previous connection (it did not answer the ping) is dropped once this one owns
     // the id, so its close does not mark the client offline.
@@ -474,8 +515,10 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
     release();
     if (replaced) replaced.ws.terminate();
     await this.opts.store.setClientOnline(clientId, { now, publicIp: remote, machineId });
-    const maxOfflineMs = await this.opts.maxOfflineMs?.(clientId);
+    const { maxOfflineMs, passiveIntervalMs: passiveMs } = (await this.opts.welcomeFor?.(clientId)) ?? {};
     if (ws.readyState !== ws.OPEN) return;
+    session.passiveMs = passiveMs ?? null;
+    const waiters = this.wanted.get(clientId);
     ws.send(
       encodeSiteMessage({
         t: 'welcome',
@@ -483,10 +526,16 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
         heartbeat_ms: this.heartbeatMs,
         stats_interval_ms: this.statsIntervalMs,
         ...(maxOfflineMs !== undefined ? { max_offline_ms: maxOfflineMs } : {}),
+        ...(passiveMs !== undefined ? { passive: { check_in_ms: passiveMs, stay: waiters !== undefined } } : {}),
       }),
     );
-    this.opts.log.info({ clientId, remote }, 'jump client online');
+    this.opts.log.info({ clientId, remote, passive: passiveMs !== undefined }, 'jump client online');
     this.opts.onAgentOnline?.(remote);
+    // A Jump waiting for this (passive) client goes on now that it is welcomed.
+    if (waiters) {
+      this.wanted.delete(clientId);
+      for (const w of waiters) w();
+    }
 
     ws.on('message', (data, isBinary) => {
       const t = this.clock.now();
@@ -514,7 +563,10 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
       if (this.agents.get(clientId) !== session) return; // replaced: the new session owns the status
       this.agents.delete(clientId);
       this.sessions?.onAgentDisconnected(clientId);
-      this.opts.store.setClientOffline(clientId, this.clock.now()).catch((err) => this.opts.log.error({ clientId, err }, 'offline not saved'));
+      const at = this.clock.now();
+      this.opts.store
+        .setClientOffline(clientId, at, session.passiveMs === null ? null : at + PASSIVE_OVERDUE_INTERVALS * session.passiveMs)
+        .catch((err) => this.opts.log.error({ clientId, err }, 'offline not saved'));
       this.opts.log.info({ clientId }, 'jump client offline');
     });
   }

@@ -222,7 +222,13 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     admissionRate: opts.admissionRate,
     maxHandshakes: opts.maxHandshakes,
     limits: () => ({ maxTotal: settings.get('jump-clients.max-total'), maxActive: settings.get('jump-clients.max-active') }),
-    maxOfflineMs: async (id) => (await store.clientMaxOffline(id)) ?? settings.get('jump-clients.max-offline'),
+    welcomeFor: async (id) => {
+      const c = await store.clientWelcome(id);
+      return {
+        maxOfflineMs: c?.maxOfflineMs ?? settings.get('jump-clients.max-offline'),
+        passiveIntervalMs: c?.mode === 'passive' ? settings.get('jump-clients.passive-interval') : undefined,
+      };
+    },
     maxAgents: budget.maxAgents,
     log: opts.log.child({ component: 'agent-gateway' }),
     onAgentOnline: (remote) => gate.markKnown(remote),

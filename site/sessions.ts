@@ -268,11 +268,9 @@ export class SessionBroker {
     if (client.quarantinedAt !== null) {
       throw new JumpError('JUMP_CLIENT_QUARANTINED', { detail: `Reason: ${client.quarantineReason ?? 'unknown'}. An admin releases it: jump client ${client.id}.` });
     }
-    if (!this.opts.gateway.isConnected(client.id)) throw new JumpError('JUMP_CLIENT_OFFLINE');
-    const agentVersion = this.opts.gateway.agentVersion(client.id) ?? '';
-    if (!compatibleVersion(agentVersion, this.opts.version)) {
-      throw new JumpError('JUMP_VERSION_MISMATCH', { detail: `Jump client ${agentVersion}, site ${this.opts.version}.` });
-    }
+    // A passive client (issue #18) is waited for: its next check-in is held for this Jump.
+    const passive = client.mode === 'passive' && !this.opts.gateway.isConnected(client.id);
+    if (!passive && !this.opts.gateway.isConnected(client.id)) throw new JumpError('JUMP_CLIENT_OFFLINE');
     if (this.starting >= this.o.maxStarts) throw new JumpError('JUMP_SERVER_BUSY');
     if ((this.startingByUser.get(user.id) ?? 0) >= this.o.maxStartsPerUser) {
       throw new JumpError('JUMP_STARTS_IN_PROGRESS', { detail: `You have ${this.o.maxStartsPerUser} session starts in progress (the limit per technician).` });
@@ -285,8 +283,15 @@ export class SessionBroker {
     bump(this.startingByClient, client.id, 1);
     const id = newSessionId();
     const token = randomBytes(32).toString('base64url');
-    const now = this.clock.now();
     try {
+      if (passive && !(await this.opts.gateway.waitOnline(client.id, this.o.connectTimeoutMs))) {
+        throw new JumpError('JUMP_CONNECT_TIMEOUT', { detail: `Jump client ${client.id} is passive and did not check in within ${this.o.connectTimeoutMs / 1000} s.` });
+      }
+      const agentVersion = this.opts.gateway.agentVersion(client.id) ?? '';
+      if (!compatibleVersion(agentVersion, this.opts.version)) {
+        throw new JumpError('JUMP_VERSION_MISMATCH', { detail: `Jump client ${agentVersion}, site ${this.opts.version}.` });
+      }
+      const now = this.clock.now();
       const { ticket, ticketSig } = signTicket(this.opts.identityKey, { sid: id, cid: client.id, user: user.name, key: sshKey, kind, iat: now, exp: now + this.o.ticketTtlMs });
       await this.opts.store.createSession({ id, clientId: client.id, userId: user.id, kind, startedAt: now });
       await this.opts.store.audit({ at: now, userId: user.id, action: 'session.start', target: `jump_client:${client.id}`, detail: `${kind} ${id}` });

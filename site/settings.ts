@@ -52,6 +52,12 @@ export const SETTINGS = {
     description:
       'active jump clients this site may have deployed; enrolling an active one past it, or switching a passive one to active, is refused (seeds: "The number of active Jump Clients has been reached")',
   },
+  'jump-clients.passive-interval': {
+    kind: 'duration',
+    default: 5 * 60_000,
+    description:
+      'how often a passive jump client checks in (reports its statistics and leaves; ±20 % jitter); a Jump to it waits for its next check-in; listed "passive" until three intervals pass without one',
+  },
   'jump-clients.max-offline': {
     kind: 'duration',
     default: 180 * 86_400_000,

@@ -24,13 +24,15 @@ export function registerJumpClientRoutes(app: FastifyInstance, ctx: ApiContext):
   app.patch<{ Params: { id: string } }>('/api/v1/jump-clients/:id', allow('user'), async (req) => {
     const id = parse(z.coerce.number().int().positive(), req.params.id);
     const body = parse(editBody, req.body);
-    const before = body.jump_group === undefined ? null : await store.getClient(id);
+    const before = body.jump_group === undefined && body.mode === undefined ? null : await store.getClient(id);
     const item = await editClient(store, me(req), id, body, {
       maxTotal: ctx.settings.get('jump-clients.max-total'),
       maxActive: ctx.settings.get('jump-clients.max-active'),
     });
     // Moved to another jump group: sessions opened under the old group's access end.
     if (before && before.jumpGroupId !== item.jumpGroupId) ctx.sessions.endClientSessions(id, 'jump client moved to another jump group');
+    // Active <-> passive: the client reconnects at once and its new welcome says which (issue #18).
+    if (before && before.mode !== item.mode) ctx.gateway.reconnect(id);
     return { item: clientJson(item, { stats: true }) };
   });
   const remove = async (user: User, ids: number[]) => {

@@ -10,7 +10,7 @@
 import Database from 'better-sqlite3';
 import { closeSync, openSync } from 'node:fs';
 import { JumpError } from '../../protocol/errors.js';
-import { JUMP_METHOD, SEARCH_FIELDS, type JumpClientStatus, type SearchField } from '../../protocol/fields.js';
+import { JUMP_METHOD, SEARCH_FIELDS, type JumpClientMode, type JumpClientStatus, type SearchField } from '../../protocol/fields.js';
 import type { Stats, StatsDelta } from '../../protocol/messages.js';
 import type {
   AuditEntry,
@@ -176,6 +176,10 @@ const MIGRATIONS: string[] = [
   ALTER TABLE jump_clients ADD COLUMN purge_at INTEGER;
   ALTER TABLE jump_clients ADD COLUMN max_offline_ms INTEGER;
   `,
+  // Issue #18 item 1: a passive client's status is "passive" until its check-in is overdue.
+  `
+  ALTER TABLE jump_clients ADD COLUMN passive_until INTEGER;
+  `,
 ];
 
 /** SQL for each search field (seeds' search fields), over the `c` (client) row. */
@@ -192,7 +196,10 @@ const SEARCH_SQL: Record<SearchField, string> = {
   tag: 'c.tag',
   workgroup: 'c.workgroup',
 };
-const STATUS_SQL = `CASE WHEN c.uninstalled_at IS NOT NULL THEN 'uninstalled' WHEN c.online = 1 THEN 'online' WHEN c.lost_at IS NOT NULL THEN 'lost' ELSE 'offline' END`;
+/** Now, in ms since the epoch, in SQL (for a passive client's check-in deadline). */
+const NOW_MS_SQL = `CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`;
+const STATUS_SQL = `CASE WHEN c.uninstalled_at IS NOT NULL THEN 'uninstalled' WHEN c.online = 1 THEN 'online' WHEN c.lost_at IS NOT NULL THEN 'lost'
+  WHEN c.mode = 'passive' AND c.passive_until > ${NOW_MS_SQL} THEN 'passive' ELSE 'offline' END`;
 
 const CLIENT_SELECT = `
   SELECT c.*, g.name AS group_name, ${STATUS_SQL} AS status,
@@ -858,9 +865,9 @@ export class SqliteStore implements Store {
     };
   }
 
-  async clientMaxOffline(id: number): Promise<number | null> {
-    const r = this.stmt('SELECT max_offline_ms FROM jump_clients WHERE id = ?').get(id) as { max_offline_ms: number | null } | undefined;
-    return r?.max_offline_ms ? r.max_offline_ms : null;
+  async clientWelcome(id: number): Promise<{ maxOfflineMs: number | null; mode: JumpClientMode } | null> {
+    const r = this.stmt('SELECT max_offline_ms, mode FROM jump_clients WHERE id = ?').get(id) as { max_offline_ms: number | null; mode: JumpClientMode } | undefined;
+    return r ? { maxOfflineMs: r.max_offline_ms ? r.max_offline_ms : null, mode: r.mode } : null;
   }
 
   async countClients(): Promise<{ total: number; active: number }> {
@@ -900,9 +907,9 @@ export class SqliteStore implements Store {
     });
   }
 
-  setClientOffline(id: number, now: number): Promise<void> {
+  setClientOffline(id: number, now: number, passiveUntil: number | null = null): Promise<void> {
     return this.batched(() => {
-      this.stmt('UPDATE jump_clients SET online = 0, last_disconnected_at = ? WHERE id = ? AND online = 1').run(now, id);
+      this.stmt('UPDATE jump_clients SET online = 0, last_disconnected_at = ?, passive_until = ? WHERE id = ? AND online = 1').run(now, passiveUntil, id);
     });
   }
 

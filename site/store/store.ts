@@ -302,8 +302,8 @@ export interface Store {
    * `lostGraceMs`, and purges (deletes) lost clients whose purge_at has come. Returns the ids.
    */
   sweepLifecycle(now: number, maxOfflineMs: number, lostGraceMs: number): Promise<{ lost: number[]; purged: number[] }>;
-  /** The client's own max-offline in ms, or null when it uses the site's (or does not exist). */
-  clientMaxOffline(id: number): Promise<number | null>;
+  /** What a welcome needs: the client's own max-offline in ms (null: the site's) and its mode; null when it does not exist. */
+  clientWelcome(id: number): Promise<{ maxOfflineMs: number | null; mode: JumpClientMode } | null>;
   /** Jump clients not deleted: all of them, and those of mode active (the license counts). */
   countClients(): Promise<{ total: number; active: number }>;
 
@@ -314,7 +314,8 @@ export interface Store {
   /** Marks clients deleted (tombstones keep their ids refused). Returns the ids that existed. */
   deleteClients(ids: number[], now: number): Promise<number[]>;
   setClientOnline(id: number, info: { now: number; publicIp: string; machineId: string }): Promise<void>;
-  setClientOffline(id: number, now: number): Promise<void>;
+  /** Marks `id` offline at `now`; a passive client passes when its status stops being "passive" (its check-in overdue), in ms. */
+  setClientOffline(id: number, now: number, passiveUntil?: number | null): Promise<void>;
   /** Applies a statistics update; `full` replaces, otherwise merges. */
   updateStats(id: number, stats: Stats | StatsDelta, full: boolean): Promise<void>;
   /** Called at start-up of a single node: nothing is connected yet. */

@@ -190,6 +190,7 @@ describe('session broker: ticket expiry and connect timeout', () => {
       agentVersion: () => '1.0.0',
       connection: () => ({}),
       send: (_id, msg) => (sent.push(msg), true),
+      waitOnline: async (id) => id === 1,
     };
   }
 
