@@ -13,6 +13,7 @@
  * exactly where the table allows it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConsoleConfig } from '../../console/config.js';
 import { SiteClient } from '../../console/http.js';
 import { ephemeralKey, jumpIdentity } from '../../console/ssh.js';
 import { JumpError } from '../../protocol/errors.js';
@@ -20,7 +21,7 @@ import type { ApiSessionDetail } from '../../protocol/api.js';
 import { SITE_BIN, cleanup, run, tempDir } from '../helpers/processes.js';
 import { seededRandom, testRuns, testSeed } from '../helpers/seed.js';
 import { rawAgent, type RawAgent } from '../helpers/raw-agent.js';
-import { apiToken, createInstaller, fixtureStats, jump, login, startTestSite, type InstallerInfo, type TestSite } from '../helpers/site.js';
+import { createInstaller, fixtureStats, jump, login, startTestSite, type InstallerInfo, type TestSite } from '../helpers/site.js';
 import { ACTIONS, GROUPS, ROLES, authzCells, type Action, type Cell, type GroupKind, type Role } from './authz-table.js';
 
 const PASSWORD = 'correct horse battery';
@@ -72,22 +73,31 @@ async function pool<T>(limit: number, tasks: (() => Promise<T>)[]): Promise<T[]>
 }
 
 beforeAll(async () => {
+  const T0 = Date.now(); const lap = (w: string) => console.log(`[authz-matrix] ${w} at ${Date.now() - T0} ms`);
   // Start limits high: this suite is about who may start, not how many at once.
   site = await startTestSite({ extraArgs: ['--max-session-starts-per-user', '1000', '--max-session-starts-per-client', '1000', '--max-session-starts', '1000'] });
+  lap('site');
   as.admin = { api: site.api, dir: site.consoleDir };
-  // One login at a time: the site lets one address have 2 password checks in progress (site/auth.ts).
-  for (const [name, extra] of [
-    ['tina', []],
-    ['vic', ['--view-personal-groups']],
-    ['olga', []],
-  ] as const) {
-    const r = await run(process.execPath, [SITE_BIN, 'user', 'add', name, '--password-stdin', '--data', site.dataDir, ...extra], { input: PASSWORD });
-    if (r.code !== 0) throw new Error(`user add ${name}: ${r.stderr}`);
-    const dir = tempDir('jump-console-');
-    await login(site, dir, name, PASSWORD);
-    as[name] = { api: new SiteClient(site.url, { certPem: site.certPem, token: await apiToken(site.url, site.certPem, name, PASSWORD) }), dir };
-  }
-  // `jump proxy` makes the console's OpenSSH identity when missing: made here, so parallel cells do not race for it.
+  // The users are added at once (SQLite waits for its lock); two logins at a time at most: the site
+  // lets one address have 2 password checks in progress (site/auth.ts). The API uses the token the
+  // console's login stored, so each user logs in once.
+  await Promise.all(
+    (
+      [
+        ['tina', []],
+        ['vic', ['--view-personal-groups']],
+        ['olga', []],
+      ] as const
+    ).map(async ([name, extra]) => {
+      const r = await run(process.execPath, [SITE_BIN, 'user', 'add', name, '--password-stdin', '--data', site.dataDir, ...extra], { input: PASSWORD });
+      if (r.code !== 0) throw new Error(`user add ${name}: ${r.stderr}`);
+      if (name === 'olga') return; // she only owns a group
+      const dir = tempDir('jump-console-');
+      await login(site, dir, name, PASSWORD);
+      as[name] = { api: new SiteClient(site.url, { certPem: site.certPem, token: new ConsoleConfig(dir).login(site.url)!.login.token }), dir };
+    }),
+  );
+  lap('users');
   for (const u of Object.values(as)) jumpIdentity(u.dir);
   for (const g of [SHARED_MEMBER, SHARED_OTHER]) await site.api.request('POST', '/api/v1/jump-groups', { name: g });
   for (const u of ['admin', 'tina', 'vic']) await site.api.request('POST', `/api/v1/jump-groups/${SHARED_MEMBER}/members`, { user: u });
@@ -110,6 +120,7 @@ beforeAll(async () => {
     const victimInst = await createInstaller(site.api, { jump_group: g, max_uses: 1000 });
     base[g] = { inst, victimInst, agent, id: agent.clientId, token, session: s.items[0].id };
   }
+  lap('base');
   // One jump client per (interface, cell) of the delete column, enrolled and left offline.
   await pool(
     8,
@@ -123,6 +134,7 @@ beforeAll(async () => {
       ),
     ),
   );
+  lap('victims');
 }, 120_000);
 
 afterAll(async () => {
