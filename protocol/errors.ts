@@ -321,6 +321,11 @@ export const ERROR_CATALOG = {
     status: 404,
     message: 'No such API route.',
   },
+  REQUEST_TIMEOUT: {
+    action: 'request',
+    status: 408,
+    message: 'The request was not complete in time (--headers-timeout, --request-timeout of jump-site serve); the site closed the connection. Send the whole request at once.',
+  },
   // Console side
   CONSOLE_NOT_LOGGED_IN: {
     action: 'login',
