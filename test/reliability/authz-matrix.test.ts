@@ -21,7 +21,8 @@ import type { ApiSessionDetail } from '../../protocol/api.js';
 import { SITE_BIN, cleanup, run, tempDir } from '../helpers/processes.js';
 import { seededRandom, testRuns, testSeed } from '../helpers/seed.js';
 import { rawAgent, type RawAgent } from '../helpers/raw-agent.js';
-import { createInstaller, fixtureStats, jump, login, startTestSite, type InstallerInfo, type TestSite } from '../helpers/site.js';
+import { probeCertificate } from '../../console/http.js';
+import { apiToken, createInstaller, fixtureStats, jump, startSiteProcess, type InstallerInfo } from '../helpers/site.js';
 import { ACTIONS, GROUPS, ROLES, authzCells, type Action, type Cell, type GroupKind, type Role } from './authz-table.js';
 
 const PASSWORD = 'correct horse battery';
@@ -45,7 +46,8 @@ function groupOf(role: Role, g: GroupKind): string {
 }
 const ALL_GROUPS = ['user:admin', 'user:tina', 'user:vic', 'user:olga', SHARED_MEMBER, SHARED_OTHER];
 
-let site: TestSite;
+/** The site: its URL, pinned certificate, data dir, and the admin's API client. */
+let site: { url: string; certPem: string; dataDir: string; api: SiteClient };
 /** Per user: an API client with their token and a logged-in console config dir. */
 const as: Record<string, { api: SiteClient; dir: string }> = {};
 /** Per jump group: its installer, the online jump client in it, its search token, and a session the admin opened into it. */
@@ -73,14 +75,29 @@ async function pool<T>(limit: number, tasks: (() => Promise<T>)[]): Promise<T[]>
 }
 
 beforeAll(async () => {
-  const T0 = Date.now(); const lap = (w: string) => console.log(`[authz-matrix] ${w} at ${Date.now() - T0} ms`);
+  // Where the setup's time goes (printed: on a loaded CI machine, process starts dominate).
+  const t0 = Date.now();
+  const lap = (what: string) => console.log(`[authz-matrix] ${what} ready at ${Date.now() - t0} ms`);
   // Start limits high: this suite is about who may start, not how many at once.
-  site = await startTestSite({ extraArgs: ['--max-session-starts-per-user', '1000', '--max-session-starts-per-client', '1000', '--max-session-starts', '1000'] });
+  const s = await startSiteProcess({ extraArgs: ['--max-session-starts-per-user', '1000', '--max-session-starts-per-client', '1000', '--max-session-starts', '1000'] });
+  const probe = await probeCertificate(s.url);
+  /**
+   * A console config dir logged in as `user` with `token`: what `jump login` stores (console/config.ts),
+   * written here so each user logs in once (one password check on the site), not once per interface.
+   */
+  const consoleFor = (user: string, token: string) => {
+    const dir = tempDir('jump-console-');
+    new ConsoleConfig(dir).save(s.url, { user, token, cert_pem: probe.certPem, fingerprint: probe.fingerprint });
+    return { api: new SiteClient(s.url, { certPem: probe.certPem, token }), dir };
+  };
+  // The bootstrap password must be changed first; the change answers with a fresh token.
+  const boot = new SiteClient(s.url, { certPem: probe.certPem, token: await apiToken(s.url, probe.certPem, 'admin', s.password!) });
+  const changed = await boot.request<{ token: string }>('POST', '/api/v1/me/password', { current_password: s.password, new_password: PASSWORD });
+  as.admin = consoleFor('admin', changed.token);
+  site = { url: s.url, certPem: probe.certPem, dataDir: s.dataDir, api: as.admin.api };
   lap('site');
-  as.admin = { api: site.api, dir: site.consoleDir };
-  // The users are added at once (SQLite waits for its lock); two logins at a time at most: the site
-  // lets one address have 2 password checks in progress (site/auth.ts). The API uses the token the
-  // console's login stored, so each user logs in once.
+  // The users are added at once (SQLite waits for its lock); two logins at once at most: the site
+  // lets one address have 2 password checks in progress (site/auth.ts).
   await Promise.all(
     (
       [
@@ -92,9 +109,7 @@ beforeAll(async () => {
       const r = await run(process.execPath, [SITE_BIN, 'user', 'add', name, '--password-stdin', '--data', site.dataDir, ...extra], { input: PASSWORD });
       if (r.code !== 0) throw new Error(`user add ${name}: ${r.stderr}`);
       if (name === 'olga') return; // she only owns a group
-      const dir = tempDir('jump-console-');
-      await login(site, dir, name, PASSWORD);
-      as[name] = { api: new SiteClient(site.url, { certPem: site.certPem, token: new ConsoleConfig(dir).login(site.url)!.login.token }), dir };
+      as[name] = consoleFor(name, await apiToken(site.url, site.certPem, name, PASSWORD));
     }),
   );
   lap('users');
