@@ -19,17 +19,18 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../agent/agent.js';
 import { SessionHost } from '../../agent/session-host.js';
-import { SiteClient } from '../../console/http.js';
+import { SiteClient, probeCertificate } from '../../console/http.js';
 import { ephemeralKey } from '../../console/ssh.js';
 import { JumpError } from '../../protocol/errors.js';
 import { channelBinding, newEd25519Key, newNonce, rawPublicKey, signAsAgent, signAsSite } from '../../protocol/handshake.js';
 import type { AgentSessionMessage } from '../../protocol/messages.js';
 import { signTicket } from '../../protocol/ticket.js';
-import { SITE_BIN, cleanup, run, waitFor } from '../helpers/processes.js';
+import { SITE_BIN, cleanup, run, waitFor, type Proc } from '../helpers/processes.js';
 import { rawAgent, type RawAgent } from '../helpers/raw-agent.js';
-import { apiToken, clientStatus, createInstaller, inProcessAgent, listClients, startAgentProcess, startTestSite, type TestSite } from '../helpers/site.js';
+import { apiToken, clientStatus, createInstaller, inProcessAgent, listClients, startAgentProcess, startSiteProcess } from '../helpers/site.js';
 
-let site: TestSite;
+/** The site process, its address, data dir and certificate, and the admin's API client. */
+let site: { url: string; port: number; dataDir: string; certPem: string; proc: Proc; api: SiteClient };
 let tech: SiteClient;
 /** The normal jump client that must stay online through every attack. */
 let normalId: number;
@@ -72,7 +73,12 @@ async function unharmed(): Promise<void> {
 }
 
 beforeAll(async () => {
-  site = await startTestSite({ extraArgs: ['--log-level', 'info', '--headers-timeout', '3s', '--session-connect-timeout', '2s', '--tls-hello-timeout', '4000'] });
+  const s = await startSiteProcess({ extraArgs: ['--log-level', 'info', '--headers-timeout', '3s', '--session-connect-timeout', '2s', '--tls-hello-timeout', '4000'] });
+  const { certPem } = await probeCertificate(s.url);
+  // The bootstrap password must be changed first; the change answers with a fresh token.
+  const boot = new SiteClient(s.url, { certPem, token: await apiToken(s.url, certPem, 'admin', s.password!) });
+  const { token } = await boot.request<{ token: string }>('POST', '/api/v1/me/password', { current_password: s.password, new_password: 'test admin password' });
+  site = { ...s, certPem, api: new SiteClient(s.url, { certPem, token }) };
   const inst = await createInstaller(site.api, { tag: 'normal' });
   startAgentProcess(inst);
   normalId = await waitFor(async () => (await listClients(site.api, 'tag=normal')).items.find((c) => c.status === 'online')?.id, 20_000, 100, 'the normal jump client online');
