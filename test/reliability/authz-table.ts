@@ -79,11 +79,6 @@ export function authzCells(): Cell[] {
   return cells;
 }
 
-/** The expected outcome of one cell. */
-export function expected(role: Role, group: GroupKind, action: Action): Outcome {
-  return authzCells().find((c) => c.role === role && c.group === group && c.action === action)!.expected;
-}
-
 const SHOW: Record<Outcome, string> = { Y: 'yes', D: 'no: 403', H: 'no: hidden' };
 
 /** Markers around the generated table in the docs. */
