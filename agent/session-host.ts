@@ -176,12 +176,25 @@ interface PtyInfo {
   term: string;
 }
 
+/** Session ids whose tickets an agent remembers having accepted (the oldest are forgotten first). */
+export const USED_TICKETS_KEPT = 10_000;
+
 export class SessionHost {
   private readonly active = new Map<string, { ws: WebSocket; end: () => void }>();
+  /**
+   * Session ids whose ticket was accepted, oldest first: a ticket is good for one session start.
+   * A replayed `session_open` would otherwise get a fresh ticket window (the window counts from
+   * acceptance, by this machine's clock) and dial a session socket again (issue #15 item 5).
+   */
+  private readonly usedTickets = new Set<string>();
 
   constructor(private readonly o: SessionHostOptions) {}
 
-  /** Handles `session_open`. Never throws: refusals go back to the site as `session_refused`. */
+  /**
+   * Handles `session_open`. Never throws: refusals go back to the site as `session_refused`
+   * (JUMP_TICKET_INVALID for a ticket not signed by the pinned site key, for another client or
+   * session, or already used once; JUMP_CLIENT_DISABLED).
+   */
   open(msg: SessionOpen): void {
     const { log } = this.o;
     const ticket = verifyTicket(msg, this.o.sitePublicKey, this.o.clientId);
@@ -189,6 +202,12 @@ export class SessionHost {
       log.warn({ session: msg.session_id }, 'session ticket refused');
       return this.o.sendControl({ t: 'session_refused', session_id: msg.session_id, code: 'JUMP_TICKET_INVALID' });
     }
+    if (this.usedTickets.has(ticket.sid)) {
+      log.warn({ session: msg.session_id, user: ticket.user }, 'session ticket already used; replay refused');
+      return this.o.sendControl({ t: 'session_refused', session_id: msg.session_id, code: 'JUMP_TICKET_INVALID' });
+    }
+    this.usedTickets.add(ticket.sid);
+    if (this.usedTickets.size > USED_TICKETS_KEPT) this.usedTickets.delete(this.usedTickets.values().next().value as string);
     if (this.o.isDisabled()) {
       log.info({ session: msg.session_id, user: ticket.user }, 'session refused: jump client disabled by its local user');
       return this.o.sendControl({ t: 'session_refused', session_id: msg.session_id, code: 'JUMP_CLIENT_DISABLED' });

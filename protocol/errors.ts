@@ -390,6 +390,12 @@ export const ERROR_CATALOG = {
     message: 'No such API route.',
     fix: 'check the path in docs/api.md; the console and the site may be of different versions.',
   },
+  REQUEST_TIMEOUT: {
+    action: 'request',
+    status: 408,
+    message: 'The request was not complete in time (--headers-timeout, --request-timeout of jump-site serve); the site closed the connection.',
+    fix: 'send the whole request at once; on a slow link, ask the site admin for a longer --request-timeout.',
+  },
   // Console side
   CONSOLE_NOT_LOGGED_IN: {
     action: 'login',

@@ -4,6 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Server as TlsServer } from 'node:tls';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ import { SiteMetrics } from './metrics.js';
 import { VERSION } from '../protocol/version.js';
 import { atMostEvery, connectionBudget, openFileLimit, type ConnectionBudget } from './capacity.js';
 import { DEFAULT_TLS_GATE, gateTlsHandshakes, type TlsGate } from './tls-gate.js';
+import { refusalLog, type RefusalFields } from './refusal-log.js';
 
 
 /**
@@ -182,6 +184,9 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
 
   // Built in dependency order: metrics, the HTTPS server, its TLS gate, the agent gateway (which
   // makes the session broker). The two gauges are read at scrape time, which starts after listen.
+  // Peers refused before a request exists (slowloris, a handshake flood): logged, a flood as counts (site/refusal-log.ts).
+  const logClientError = refusalLog(opts.log.child({ component: 'api' }), 'HTTP connection closed: request incomplete in time or malformed');
+  const logDropped = refusalLog(opts.log.child({ component: 'tls-gate' }), 'connections closed before TLS (handshake bounds, site/tls-gate.ts)');
   const metrics: SiteMetrics = new SiteMetrics({
     connected: (): number => gateway.connectedCount,
     tlsHandshakesInProgress: (): number => gate.inProgress,
@@ -206,12 +211,16 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     loggerInstance: opts.log.child({ component: 'api' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
+    clientErrorHandler: (err, socket) => answerClientError(err as NodeJS.ErrnoException, socket, logClientError),
   });
   const gate: TlsGate = gateTlsHandshakes(app.server as unknown as TlsServer, {
     max: opts.maxTlsHandshakes,
     maxPerAddress: opts.maxTlsHandshakesPerAddress,
     helloTimeoutMs: opts.tlsHelloTimeoutMs,
-    onDrop: (reason) => metrics.connectionsDropped.inc({ reason }),
+    onDrop: (reason) => {
+      metrics.connectionsDropped.inc({ reason });
+      logDropped({ reason });
+    },
   });
   const gateway: AgentGateway<SessionBroker> = new AgentGateway({
     metrics,
@@ -416,6 +425,29 @@ export function boundUpgrade(socket: Socket, ms: number): void {
   }, ms);
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
+}
+
+/**
+ * The HTTP server's `clientError` handler: a request that was not complete within
+ * `--headers-timeout` / `--request-timeout` (slowloris: ERR_HTTP_REQUEST_TIMEOUT, answered 408), too
+ * large headers (431) or a malformed one (400) is answered as Fastify's default does and the socket
+ * destroyed; unlike the default (which logs at trace), each is logged through `log` with its code
+ * and the peer's address (issue #15 item 5). A reset or already closed socket is nothing to answer.
+ */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, log: (fields: RefusalFields) => void): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, text] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : [400, 'Bad Request'];
+  log({ code: err.code ?? 'HTTP_CLIENT_ERROR', status, remote: (socket as Socket).remoteAddress ?? null });
+  const body = JSON.stringify({ error: status === 408 ? new JumpError('REQUEST_TIMEOUT').toJSON() : { code: 'VALIDATION_FAILED', message: `Invalid request: ${text}` } });
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  // end(), not write() and destroy(): over TLS a destroy right after the write discards the answer.
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`, () => socket.destroy());
+  // A peer that does not read the answer must not hold the socket either.
+  setTimeout(() => socket.destroy(), 2_000).unref();
 }
 
 /** Answers an upgrade request with `status` (e.g. `404 Not Found`) and closes the socket, whatever the peer does. */

@@ -43,6 +43,7 @@ import { parseSshPublicKey, sshPublicKeyFromRaw } from '../protocol/ssh-keys.js'
 import type { AgentLink } from './agent-gateway.js';
 import { backgroundClock, type Clock, type TimerHandle } from '../protocol/clock.js';
 import { findClient } from './jump-clients.js';
+import { refusalLog, type RefusalFields } from './refusal-log.js';
 import { clientDisplayName, type Store, type User } from './store/store.js';
 
 export { SESSION_KINDS, type SessionKind };
@@ -222,9 +223,14 @@ export class SessionBroker {
   private readonly clock: Clock;
   private readonly o: Required<Omit<SessionBrokerOptions, 'store' | 'gateway' | 'identityKey' | 'dataDir' | 'log' | 'version' | 'clock'>>;
   private readonly recDir: string;
+  /** Refused starts (a console flooding them) and refused session sockets, logged without flooding the log. */
+  private readonly logStartRefused: (fields: RefusalFields) => void;
+  private readonly logSocketRefused: (fields: RefusalFields) => void;
 
   constructor(private readonly opts: SessionBrokerOptions) {
     const d = BROKER_DEFAULTS;
+    this.logStartRefused = refusalLog(opts.log, 'session start refused: too many starts in progress');
+    this.logSocketRefused = refusalLog(opts.log, 'agent session socket refused (404): no accepted session start with that id and token');
     this.clock = opts.clock ?? backgroundClock;
     this.o = {
       maxStarts: opts.maxStarts ?? d.maxStarts,
@@ -271,11 +277,16 @@ export class SessionBroker {
     // A passive client (issue #18) is waited for: its next check-in is held for this Jump.
     const passive = client.mode === 'passive' && !this.opts.gateway.isConnected(client.id);
     if (!passive && !this.opts.gateway.isConnected(client.id)) throw new JumpError('JUMP_CLIENT_OFFLINE');
-    if (this.starting >= this.o.maxStarts) throw new JumpError('JUMP_SERVER_BUSY');
+    if (this.starting >= this.o.maxStarts) {
+      this.logStartRefused({ code: 'JUMP_SERVER_BUSY', user: user.name, clientId: client.id, limit: this.o.maxStarts });
+      throw new JumpError('JUMP_SERVER_BUSY');
+    }
     if ((this.startingByUser.get(user.id) ?? 0) >= this.o.maxStartsPerUser) {
+      this.logStartRefused({ code: 'JUMP_STARTS_IN_PROGRESS', reason: 'per technician', user: user.name, clientId: client.id, limit: this.o.maxStartsPerUser });
       throw new JumpError('JUMP_STARTS_IN_PROGRESS', { detail: `You have ${this.o.maxStartsPerUser} session starts in progress (the limit per technician).` });
     }
     if ((this.startingByClient.get(client.id) ?? 0) >= this.o.maxStartsPerClient) {
+      this.logStartRefused({ code: 'JUMP_STARTS_IN_PROGRESS', reason: 'per jump client', user: user.name, clientId: client.id, limit: this.o.maxStartsPerClient });
       throw new JumpError('JUMP_STARTS_IN_PROGRESS', { detail: `Jump client ${client.id} has ${this.o.maxStartsPerClient} session starts in progress (the limit per jump client).` });
     }
     this.starting++;
@@ -394,6 +405,8 @@ export class SessionBroker {
     const attach = sessionAttachSchema.safeParse({ session_id: h(SESSION_ATTACH_HEADERS.sessionId), token: h(SESSION_ATTACH_HEADERS.token) });
     const p = attach.success ? this.pending.get(attach.data.session_id) : undefined;
     if (!attach.success || !p || !p.accepted || p.attaching || !safeEqual(p.token, attach.data.token)) {
+      const reason = !attach.success ? 'no session id and token headers' : !p ? 'unknown session' : !p.accepted || p.attaching ? 'session not waiting for its socket' : 'wrong token';
+      this.logSocketRefused({ reason, remote: req.socket.remoteAddress ?? null, session: attach.success ? attach.data.session_id : null });
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
