@@ -3,8 +3,8 @@
  * headless Linux systems"): the POSIX sh stub `packaging/bin-stub.sh`, then a gzip tar payload of
  *   jump-client, lib/ (native modules), init-script, uninstall   from the linux-x64 package
  *   installer.json (mode 0600)                                     the stamped settings (stamp.ts)
- * The stub unpacks the payload from byte `offset` (1-based, as `tail -c +N` counts). Its line 2
- * checks the SHA-256 of everything after line 2 (the rest of the stub and the payload) before
+ * The stub unpacks the payload from byte `offset` (1-based, as `tail -c +N` counts). Its line 1
+ * checks the SHA-256 of everything after line 1 (the rest of the stub and the payload) before
  * anything runs or is unpacked (makeself's --check): `sealBin` writes that hash once the file is whole.
  *
  * The file holds KEY_INFO, so it is written 0600 (it runs as `sh ./file.bin`, no x bit needed),
@@ -60,8 +60,8 @@ export function renderStub(template: string, fileName: string): string {
 
 /**
  * Writes the stub's checksum into the .bin at `file` (stub + payload, complete): the SHA-256 (hex)
- * of every byte after the stub's second line, which is what line 2 recomputes with
- * `tail -n +3 "$0" | sha256sum` before anything else runs. Throws when line 2 holds no unsealed
+ * of every byte after the stub's first line, which is what line 1 recomputes with
+ * `tail -n +2 "$0" | sha256sum` before anything else runs. Throws when line 1 holds no unsealed
  * checksum (not a .bin made from packaging/bin-stub.sh, or sealed already).
  */
 export async function sealBin(file: string): Promise<void> {
@@ -70,11 +70,11 @@ export async function sealBin(file: string): Promise<void> {
   try {
     const { bytesRead } = await fh.read(head, 0, head.length, 0);
     const text = head.subarray(0, bytesRead).toString('latin1');
-    const line2End = text.indexOf('\n', text.indexOf('\n') + 1);
+    const line1End = text.indexOf('\n');
     const at = text.indexOf(`"${UNSEALED_SHA256}  -"`);
-    if (line2End < 0 || at < 0 || at > line2End) throw new Error(`${file}: no unsealed checksum on the stub's line 2`);
+    if (line1End < 0 || at < 0 || at > line1End) throw new Error(`${file}: no unsealed checksum on the stub's line 1`);
     const hash = createHash('sha256');
-    for await (const chunk of createReadStream(file, { start: line2End + 1 })) hash.update(chunk as Buffer);
+    for await (const chunk of createReadStream(file, { start: line1End + 1 })) hash.update(chunk as Buffer);
     await fh.write(hash.digest('hex'), at + 1, 'latin1');
   } finally {
     await fh.close();

@@ -14,13 +14,13 @@
  * entry, no systemd unit, no init.d script, no new user or group, no jump-client process, and the
  * shell-injection marker file never created.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { AgentConfig, identityFromConfig } from '../../agent/config.js';
 import { Agent } from '../../agent/agent.js';
-import { ROOT, run, tempDir, waitFor } from '../helpers/processes.js';
+import { ROOT, tempDir, waitFor } from '../helpers/processes.js';
 import { fixtureStats, jump, listClients, testLogger, type ClientJson, type TestSite } from '../helpers/site.js';
 
 export const IS_ROOT = process.getuid?.() === 0;
@@ -103,7 +103,7 @@ export function giveTo(bin: string, user: Account, name = bin.split('/').pop()!)
 
 export async function setUp(site: TestSite): Promise<Ctx> {
   expect(existsSync(join(PACKAGE_DIR, 'jump-client')), 'run `npm run package -- --platform linux-x64` first').toBe(true);
-  const group64 = `G${'x'.repeat(61)}$;|`;
+  const group64 = `G${'x'.repeat(60)}$;|`;
   expect(group64.length).toBe(64);
   const g = await jump(site.consoleDir, ['groups', 'create', group64]);
   expect(g.code, g.stderr).toBe(0);
@@ -146,14 +146,15 @@ export async function removeOptDirs(): Promise<void> {
   }
 }
 
-/** Pids of `jump-client` processes whose executable lies under `dir`. */
+/** Pids of `jump-client` processes whose executable lies under `dir` (or, for a prefix ending in `-`, under a dir starting with it). */
 export function agentsUnder(dir: string): number[] {
+  const prefix = dir.endsWith('-') ? dir : dir + '/';
   const pids: number[] = [];
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
     try {
       const argv0 = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0')[0];
-      if (argv0.startsWith(dir + '/') && argv0.endsWith('/jump-client')) pids.push(Number(e));
+      if (argv0.startsWith(prefix) && argv0.endsWith('/jump-client')) pids.push(Number(e));
     } catch {
       /* gone */
     }
@@ -162,6 +163,22 @@ export function agentsUnder(dir: string): number[] {
 }
 
 export type RunResult = { code: number | null; stdout: string; stderr: string };
+
+/**
+ * Runs a command to completion and resolves once its output is read to the end ('close', not
+ * 'exit': a fast-exiting process's last stderr line can arrive after 'exit').
+ */
+export function run(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 /**
  * Runs the installer with `args` (passed as argv, no shell of ours in between), as root or as the
@@ -228,19 +245,31 @@ export function snapshot(ctx: Ctx, watched: string[]): Snapshot {
     passwd: readFileSync('/etc/passwd', 'utf8'),
     group: readFileSync('/etc/group', 'utf8'),
     tmp: names(ctx.tmpForBin),
-    agents: [ctx.payloadRoot, ctx.payloadUser, '/opt', '/home'].flatMap(agentsUnder).sort(),
+    // Only where this suite installs: other suites run jump clients of their own in parallel.
+    agents: [ctx.payloadRoot, ctx.payloadUser, ctx.tmpForBin, ctx.user.home, '/opt/jcii-'].flatMap(agentsUnder).sort(),
     rootLogBytes: existsSync(ROOT_LOG) ? statSync(ROOT_LOG).size : 0,
   };
 }
 
-/** Asserts that nothing changed since `before` (see the module comment); the install log may grow. */
-export function expectNothingLeft(ctx: Ctx, before: Snapshot, what = ''): void {
+/**
+ * Asserts that nothing changed since `before` (see the module comment); the install log may grow.
+ * `users`: names given with --user, which must not have been created.
+ */
+export function expectNothingLeft(ctx: Ctx, before: Snapshot, what = '', users: string[] = []): void {
   const after = snapshot(ctx, Object.keys(before.watched));
   for (const w of Object.keys(before.watched)) expect(after.watched[w], `${what}: ${w} changed`).toEqual(before.watched[w]);
   expect(after.cron, `${what}: a cron.d entry was left`).toEqual(before.cron);
   expect(after.units, `${what}: a systemd unit was left`).toEqual(before.units);
   expect(after.initd, `${what}: an init.d script was left`).toEqual(before.initd);
-  expect(after.passwd === before.passwd && after.group === before.group, `${what}: a user or group was created`).toBe(true);
+  // Other suites make users in parallel (useradd in other worktrees' tests), so a new account is
+  // ours when it is named like one we passed (`users`) or lives in a watched or /opt/jcii- path.
+  const added = (now: string, then: string) => now.split('\n').filter((l) => l !== '' && !then.split('\n').includes(l));
+  const ours = (line: string) => {
+    const [name, , , , , home] = line.split(':');
+    return users.includes(name) || (home !== undefined && (home.startsWith('/opt/jcii-') || Object.keys(before.watched).some((w) => home === w || home.startsWith(w + '/'))));
+  };
+  expect(added(after.passwd, before.passwd).filter(ours), `${what}: a user was created`).toEqual([]);
+  expect(added(after.group, before.group).filter((l) => users.includes(l.split(':')[0])), `${what}: a group was created`).toEqual([]);
   expect(after.tmp, `${what}: the .bin's temp dir was left`).toEqual(before.tmp);
   expect(after.agents, `${what}: a jump-client process was left running`).toEqual(before.agents);
   expect(existsSync(ctx.marker), `${what}: a value was run by a shell`).toBe(false);
@@ -251,12 +280,12 @@ export function expectNothingLeft(ctx: Ctx, before: Snapshot, what = ''): void {
  * (`jump-client install: CODE: ... --flag: ...`), the fix in the same message, and the same
  * line at the end of the install log. `silent`: nothing printed at all.
  */
-export function expectRefused(r: RunResult, want: { exit: number; code: string; field: string | null; fix: RegExp; log?: string }, what = ''): void {
+export function expectRefused(r: RunResult, want: { exit: number; code: string; field: string | null; fix: RegExp | RegExp[]; log?: string }, what = ''): void {
   expect(r.code, `${what}: exit status (stderr: ${r.stderr})`).toBe(want.exit);
   expect(r.stdout, `${what}: nothing on stdout`).toBe('');
   expect(r.stderr, `${what}: the code`).toContain(`${want.code}: `);
   if (want.field) expect(r.stderr, `${what}: the field`).toContain(`${want.field}`);
-  expect(r.stderr, `${what}: the fix`).toMatch(want.fix);
+  for (const f of [want.fix].flat()) expect(r.stderr, `${what}: the fix`).toMatch(f);
   if (want.log) {
     const last = readFileSync(want.log, 'utf8').trimEnd().split('\n').pop()!;
     expect(last, `${what}: the install log`).toContain(`${want.code}: `);
@@ -501,7 +530,8 @@ export async function installDirProperty(ctx: Ctx, runs: number, seed: number): 
   const component = fc.oneof(
     { weight: 6, arbitrary: fc.array(dirPieceArb(fc, ctx.marker), { minLength: 1, maxLength: 4 }).map((a) => a.join('')) },
     { weight: 2, arbitrary: fc.constantFrom('..', '.') },
-    { weight: 1, arbitrary: fc.integer({ min: 200, max: 300 }).map((n) => 'L'.repeat(n)) },
+    { weight: 1, arbitrary: fc.integer({ min: 230, max: 260 }).map((n) => 'L'.repeat(n)) },
+    { weight: 1, arbitrary: fc.integer({ min: 60, max: 90 }).map((n) => '日'.repeat(n)) }, // 3 bytes each: 180-270 bytes
   );
   await fc.assert(
     fc.asyncProperty(fc.array(component, { minLength: 1, maxLength: 4 }), async (parts) => {
@@ -509,21 +539,22 @@ export async function installDirProperty(ctx: Ctx, runs: number, seed: number): 
       try {
         const given = [scratch, ...parts].join('/');
         const resolved = resolve(given);
-        const before = snapshot(ctx, [ctx.user.home]);
-        const r = await installer(ctx, 'user', ['--install-dir', given]);
-        // The expected outcome, in the order the installer checks.
+        // The expected outcome, in the order the installer checks (worked out before it runs).
         let want: { code: string; text: RegExp } | null = null;
         if (/[\u0000-\u001f\u007f]/.test(given)) want = { code: 'VALIDATION_FAILED', text: /--install-dir: give a path without control characters/ };
         else if (/["'\\]/.test(given)) want = { code: 'VALIDATION_FAILED', text: /--install-dir: give a path without quotes or backslashes/ };
-        else if (parts.some((p) => Buffer.byteLength(p) > 200 && p !== '..' && resolved.includes(p))) want = { code: 'VALIDATION_FAILED', text: /--install-dir: .*longer than/ };
+        else if (resolved.split('/').some((p, i, all) => Buffer.byteLength(p) > (i === all.length - 1 ? 255 - 16 : 255))) want = { code: 'VALIDATION_FAILED', text: /--install-dir: .* bytes long, longer than \d+ bytes.*choose a shorter path/ };
         else if (existsSync(resolved)) want = { code: 'INSTALL_DIR_EXISTS', text: /--install-dir: .* exists/ };
         else if (![scratch, ctx.user.home].includes(dirname(resolved))) {
           want = existsSync(dirname(resolved))
             ? { code: 'INSTALL_DIR_UNWRITABLE', text: /--install-dir: .* is not writable by/ }
             : { code: 'INSTALL_DIR_UNWRITABLE', text: /--install-dir: .* does not exist or is not a directory/ };
         }
+        const before = snapshot(ctx, [ctx.user.home]);
+        const r = await installer(ctx, 'user', ['--install-dir', given]);
         if (want) {
           counts.refused++;
+          if (r.code === 0) throw new Error(`${JSON.stringify(given)} (${Buffer.byteLength(resolved.split('/').pop()!)} bytes last) was installed; expected ${want.code} ${want.text}`);
           expectRefused(r, { exit: 2, code: want.code, field: '--install-dir', fix: want.text }, JSON.stringify(given));
           expectNothingLeft(ctx, before, JSON.stringify(given));
           return;
@@ -553,12 +584,10 @@ function snapshotWithout(s: Snapshot, path: string): Snapshot {
   return { ...s, watched: Object.fromEntries(Object.entries(s.watched).map(([k, v]) => [k, v.filter((l) => !l.startsWith(path + ' ') && !l.startsWith(path + '/'))])) };
 }
 
-/** Where the parts of a .bin are: the end of line 1 and 2 (byte index of each newline), the payload's 0-based start, the size. */
-export function binLayout(bin: string): { line1End: number; line2End: number; payload: number; size: number } {
+/** Where the parts of a .bin are: the end of line 1, the check (byte index of its newline), the payload's 0-based start, the size. */
+export function binLayout(bin: string): { checkEnd: number; payload: number; size: number } {
   const buf = readFileSync(bin);
-  const line1End = buf.indexOf(0x0a);
-  const line2End = buf.indexOf(0x0a, line1End + 1);
-  return { line1End, line2End, payload: payloadOffset(bin) - 1, size: buf.length };
+  return { checkEnd: buf.indexOf(0x0a), payload: payloadOffset(bin) - 1, size: buf.length };
 }
 
 /** A damaged copy of `bin` in `dir`: cut to `cutAt` bytes, or with the byte at `flipAt` XORed with `mask`. */
@@ -574,7 +603,7 @@ export function damaged(bin: string, dir: string, how: { cutAt?: number; flipAt?
 
 /**
  * Runs a damaged .bin as root with arguments that would install (service mode into `target`) and
- * asserts: non-zero exit; `strict` (the damage is past line 2, which the checksum covers): exit 3
+ * asserts: non-zero exit; `strict` (the damage is past line 1, which the checksum covers): exit 3
  * and "the installer is damaged ... download it again"; always: nothing installed, nothing left,
  * and `jump-client` never ran (it appends every failure to the install log: the log did not grow).
  */
@@ -584,7 +613,7 @@ export async function expectDamagedRefused(ctx: Ctx, file: string, target: strin
   expect(r.code, `${what}: ${r.stdout}${r.stderr}`).not.toBe(0);
   if (strict) {
     expect(r.code, `${what}: ${r.stderr}`).toBe(3);
-    expect(r.stderr, what).toMatch(/the installer is damaged \(cut short or changed: its checksum does not match\); download it again/);
+    expect(r.stderr, `${what}: code ${r.code} stdout ${r.stdout}`).toMatch(/the installer is damaged \(cut short or changed: its checksum does not match\); download it again/);
   }
   expect(r.stdout, what).toBe('');
   expectNothingLeft(ctx, before, what);
@@ -596,17 +625,17 @@ function dirname2(p: string): string {
 }
 
 /**
- * Property: a .bin cut at a random length past line 2, or with a random byte flipped (random
- * mask) anywhere past line 2, is refused by the stub's checksum (expectDamagedRefused, strict).
+ * Property: a .bin cut at a random length past line 1 (the check), or with a random byte flipped
+ * (random mask) anywhere past line 1, is refused by the stub's checksum (expectDamagedRefused, strict).
  */
 export async function damagedBinProperty(ctx: Ctx, runs: number, seed: number): Promise<number> {
   const fc = await import('fast-check');
-  const { line2End, size } = binLayout(ctx.bin);
+  const { checkEnd, size } = binLayout(ctx.bin);
   const work = tempDir('jcii-damaged-');
   const target = join(optDir(), 'jc');
   const damage = fc.oneof(
-    fc.integer({ min: line2End + 1, max: size - 1 }).map((cutAt) => ({ cutAt })),
-    fc.record({ flipAt: fc.integer({ min: line2End + 1, max: size - 1 }), mask: fc.integer({ min: 1, max: 255 }) }),
+    fc.integer({ min: checkEnd + 1, max: size - 1 }).map((cutAt) => ({ cutAt })),
+    fc.record({ flipAt: fc.integer({ min: checkEnd + 1, max: size - 1 }), mask: fc.integer({ min: 1, max: 255 }) }),
   );
   let n = 0;
   await fc.assert(
