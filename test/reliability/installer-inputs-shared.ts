@@ -15,13 +15,14 @@
  * shell-injection marker file never created.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
+import Database from 'better-sqlite3';
 import { AgentConfig, identityFromConfig } from '../../agent/config.js';
 import { Agent } from '../../agent/agent.js';
 import { ROOT, tempDir, waitFor } from '../helpers/processes.js';
-import { fixtureStats, jump, listClients, testLogger, type ClientJson, type TestSite } from '../helpers/site.js';
+import { createInstaller, fixtureStats, jump, listClients, testLogger, type ClientJson, type TestSite } from '../helpers/site.js';
 
 export const IS_ROOT = process.getuid?.() === 0;
 /** Why the suite cannot run here (said out loud by the test file), or null. */
@@ -47,7 +48,7 @@ export interface Ctx {
   uid: string;
   /** The same .bin, owned by `user`, in its home. */
   userBin: string;
-  /** The .bin's payload unpacked (root's), and a copy owned by `user`: `<dir>/jump-client install` is what the stub runs. */
+  /** The .bin's payload unpacked, owned by `user` (both names: the same dir): `<dir>/jump-client install` is what the stub runs. */
   payloadRoot: string;
   payloadUser: string;
   /** The unprivileged test user (user mode) and a second one. */
@@ -111,11 +112,11 @@ export async function setUp(site: TestSite): Promise<Ctx> {
   const user = makeUser();
   const other = makeUser();
   const unpack = (dir: string) => execFileSync('sh', ['-c', 'tail -c +"$1" -- "$2" | tar -xzf - -C "$3"', 'sh', String(payloadOffset(bin)), bin, dir]);
-  const payloadRoot = tempDir('jcii-payload-');
-  unpack(payloadRoot);
-  const payloadUser = tempDir('jcii-payload-user-');
+  // One unpacked payload, the test user's (root runs it too: root reads anything).
+  const payloadUser = tempDir('jcii-payload-');
   unpack(payloadUser);
   execFileSync('chown', ['-R', `${user.name}:`, payloadUser]);
+  const payloadRoot = payloadUser;
   const tmpForBin = tempDir('jcii-bintmp-');
   chmodSync(tmpForBin, 0o1777);
   const markerDir = tempDir('jcii-marker-');
@@ -183,14 +184,15 @@ export function run(cmd: string, args: string[], opts: { cwd?: string } = {}): P
 /**
  * Runs the installer with `args` (passed as argv, no shell of ours in between), as root or as the
  * test user, with a clean environment and TMPDIR = ctx.tmpForBin:
- *   via 'payload' (default): `<payload>/jump-client install ...args` (what the stub runs)
+ *   via 'payload' (default): `<payload>/jump-client install ...args` (what the stub runs; `payload`: another unpacked payload)
  *   via 'bin':               `sh <the .bin> ...args` (the stub itself), or a given .bin path.
  */
-export function installer(ctx: Ctx, who: 'root' | 'user', args: string[], opts: { via?: 'payload' | 'bin'; bin?: string; shell?: string; cwd?: string } = {}): Promise<RunResult> {
+export function installer(ctx: Ctx, who: 'root' | 'user', args: string[], opts: { via?: 'payload' | 'bin'; bin?: string; payload?: string; shell?: string; cwd?: string } = {}): Promise<RunResult> {
   const home = who === 'root' ? '/root' : ctx.user.home;
   const env = ['env', '-i', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', `HOME=${home}`, `TMPDIR=${ctx.tmpForBin}`, 'LANG=C.UTF-8'];
   const bin = opts.bin ?? (who === 'root' ? ctx.bin : ctx.userBin);
-  const cmd = opts.via === 'bin' || opts.bin ? [opts.shell ?? 'sh', bin, ...args] : [join(who === 'root' ? ctx.payloadRoot : ctx.payloadUser, 'jump-client'), 'install', ...args];
+  const payload = opts.payload ?? (who === 'root' ? ctx.payloadRoot : ctx.payloadUser);
+  const cmd = opts.via === 'bin' || opts.bin ? [opts.shell ?? 'sh', bin, ...args] : [join(payload, 'jump-client'), 'install', ...args];
   if (who === 'root') return run(env[0], [...env.slice(1), ...cmd], { cwd: opts.cwd });
   return run('runuser', ['-u', ctx.user.name, '--', ...env, ...cmd], { cwd: opts.cwd });
 }
@@ -223,6 +225,21 @@ function names(dir: string, prefix = ''): string[] {
   return existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith(prefix)).sort() : [];
 }
 
+/**
+ * The jump-client entries in `dir` (cron.d, systemd units) that point into a place this suite
+ * installs: other suites install jump clients of their own in parallel.
+ */
+function ourEntries(ctx: Ctx, dir: string): string[] {
+  return names(dir, 'jump-client').filter((f) => {
+    try {
+      const text = readFileSync(join(dir, f), 'utf8');
+      return text.includes('/opt/jcii-') || text.includes(ctx.user.home);
+    } catch {
+      return false;
+    }
+  });
+}
+
 export interface Snapshot {
   watched: Record<string, string[]>;
   cron: string[];
@@ -239,8 +256,8 @@ export interface Snapshot {
 export function snapshot(ctx: Ctx, watched: string[]): Snapshot {
   return {
     watched: Object.fromEntries(watched.map((w) => [w, tree(w)])),
-    cron: names(CRON_DIR, 'jump-client'),
-    units: names(UNIT_DIR, 'jump-client'),
+    cron: ourEntries(ctx, CRON_DIR),
+    units: ourEntries(ctx, UNIT_DIR),
     initd: names(INITD_DIR),
     passwd: readFileSync('/etc/passwd', 'utf8'),
     group: readFileSync('/etc/group', 'utf8'),
@@ -287,9 +304,59 @@ export function expectRefused(r: RunResult, want: { exit: number; code: string; 
   if (want.field) expect(r.stderr, `${what}: the field`).toContain(`${want.field}`);
   for (const f of [want.fix].flat()) expect(r.stderr, `${what}: the fix`).toMatch(f);
   if (want.log) {
-    const last = readFileSync(want.log, 'utf8').trimEnd().split('\n').pop()!;
-    expect(last, `${what}: the install log`).toContain(`${want.code}: `);
+    // The same message, in the log (other installs may have logged after it: batches run at once).
+    const message = /jump-client install: (.*)$/m.exec(r.stderr)?.[1] ?? `${want.code}: `;
+    expect(readFileSync(want.log, 'utf8'), `${what}: the install log`).toContain(message);
   }
+}
+
+/**
+ * The payload of another installer, as its .bin would unpack it, without the minutes of gzip a
+ * .bin costs: creates the installer through the API (`body`, as `jump installer create` sends it)
+ * and returns a dir, owned by the test user, holding the unpacked payload (hard links) with that
+ * installer's stamp, written as console/commands/installer.ts stamps it. `edit` changes the stamp.
+ */
+export async function payloadFor(ctx: Ctx, body: Record<string, unknown>, edit: (s: Record<string, unknown>) => Record<string, unknown> = (s) => s): Promise<{ dir: string; uid: string }> {
+  const r = await createInstaller(ctx.site.api, body);
+  const dir = tempDir('jcii-payload-');
+  execFileSync('cp', ['-al', `${ctx.payloadUser}/.`, dir]);
+  const stampFile = join(dir, 'installer.json');
+  rmSync(stampFile); // a hard link to the shared payload's stamp: replace, never write through it
+  const stamp = {
+    format: 1,
+    uid: r.uid,
+    site_url: r.site_url,
+    site_pin: r.site_pin,
+    key_info: r.key_info,
+    expires_at: r.expires_at,
+    defaults: { name: r.name, jump_group: r.jump_group, tag: r.tag, comments: r.comments },
+    allow_override: r.allow_override,
+  };
+  writeFileSync(stampFile, JSON.stringify(edit(stamp), null, 2) + '\n', { mode: 0o600 });
+  execFileSync('chown', [`${ctx.user.name}:`, dir, stampFile]);
+  return { dir, uid: r.uid };
+}
+
+/** One refused install of a batch (expectRefusedBatch). */
+export interface RefusalCase {
+  what: string;
+  who: 'root' | 'user';
+  args: string[];
+  want: Parameters<typeof expectRefused>[1];
+  /** Names given with --user, which must not exist afterwards either. */
+  users?: string[];
+}
+
+/**
+ * Runs the refused installs of `cases` at once (they are independent; two cores take them faster
+ * than one after the other), then asserts each refusal (expectRefused) and that nothing was left
+ * in `watched` or anywhere else (expectNothingLeft).
+ */
+export async function expectRefusedBatch(ctx: Ctx, watched: string[], cases: RefusalCase[]): Promise<void> {
+  const before = snapshot(ctx, watched);
+  const results = await Promise.all(cases.map((c) => installer(ctx, c.who, c.args)));
+  cases.forEach((c, i) => expectRefused(results[i], c.want, c.what));
+  expectNothingLeft(ctx, before, cases.map((c) => c.what).join(', '), cases.flatMap((c) => c.users ?? []));
 }
 
 // --- installers the site refuses (expired, revoked, used up) -------------------------------------
@@ -304,22 +371,26 @@ export function expectRefused(r: RunResult, want: { exit: number; code: string; 
 export const SITE_REFUSAL_CHECKED_AT: 'first-start' | 'install' = 'first-start';
 
 /**
- * Runs a user-mode install into `dir` with the given .bin (the test user's copy) and asserts it is
+ * Runs a user-mode install into `dir` from `payload` (payloadFor) and asserts it is
  * refused with `code` where SITE_REFUSAL_CHECKED_AT says: 'first-start' (today): the install
  * succeeds, `init-script start` exits 1 naming `code`, status says refused (3), no jump client
  * enrolls on the site, no agent keeps running; the install is then uninstalled (nothing left).
  * 'install': the install exits 3 naming `code` and leaves nothing behind.
  */
-export async function expectInstallerRefused(ctx: Ctx, userBin: string, code: 'INSTALLER_EXPIRED' | 'INSTALLER_REVOKED' | 'INSTALLER_USED_UP', dir: string): Promise<void> {
+export async function expectInstallerRefused(ctx: Ctx, payload: string, code: 'INSTALLER_EXPIRED' | 'INSTALLER_REVOKED' | 'INSTALLER_USED_UP', dir: string): Promise<void> {
+  const t0 = Date.now();
+  const lap = (w: string) => process.env.JCII_TIMING && console.log(`[timing] ${code} ${w} ${Date.now() - t0} ms`);
   const clientsBefore = (await listClients(ctx.site.api)).items.length;
   const before = snapshot(ctx, [ctx.user.home]);
-  const inst = await installer(ctx, 'user', ['--install-dir', dir], { bin: userBin });
+  const inst = await installer(ctx, 'user', ['--install-dir', dir], { payload });
   if (SITE_REFUSAL_CHECKED_AT === 'install') {
     expectRefused(inst, { exit: 3, code, field: null, fix: /Create a new installer/ }, code);
     expectNothingLeft(ctx, before, code);
   } else {
     expect(inst.code, inst.stderr).toBe(0);
+    lap('installed');
     const started = await asUser(ctx, [join(dir, 'init-script'), 'start']);
+    lap('start refused');
     expect(started.code, started.stdout + started.stderr).toBe(1);
     expect(started.stderr).toContain(`${code}: `);
     expect(started.stderr).toMatch(/Create a new installer/);
@@ -329,9 +400,43 @@ export async function expectInstallerRefused(ctx: Ctx, userBin: string, code: 'I
     expect(agentsUnder(dir)).toEqual([]);
     const un = await asUser(ctx, [join(dir, 'uninstall')]);
     expect(un.code, un.stderr).toBe(0);
+    lap('uninstalled');
     expectNothingLeft(ctx, before, code);
   }
   expect((await listClients(ctx.site.api)).items.length, `${code}: nothing enrolled`).toBe(clientsBefore);
+}
+
+/**
+ * The site's refusals of an installer run here: in `npm test` revoked and used up; in test:long
+ * also expired on the site (the same first-start path, which test/e2e/linux-install.test.ts
+ * already runs in `npm test`: "an expired installer at first start").
+ */
+export const SITE_REFUSALS: ('INSTALLER_EXPIRED' | 'INSTALLER_REVOKED' | 'INSTALLER_USED_UP')[] =
+  process.env.JUMP_TEST_LONG === '1' ? ['INSTALLER_EXPIRED', 'INSTALLER_REVOKED', 'INSTALLER_USED_UP'] : ['INSTALLER_REVOKED', 'INSTALLER_USED_UP'];
+
+/**
+ * Makes an installer the site refuses with `code` (expired: its expiry set in the past in the
+ * site's store; revoked through the API; used up: `max_uses` 1, used once by an install that
+ * enrolls) and asserts expectInstallerRefused for an install into `scratch`. Removes `scratch`.
+ */
+export async function siteRefusalCase(ctx: Ctx, code: (typeof SITE_REFUSALS)[number], scratch: string): Promise<void> {
+  const { dir: payload, uid } = await payloadFor(ctx, { valid_for_ms: 3_600_000, ...(code === 'INSTALLER_USED_UP' ? { max_uses: 1 } : {}) });
+  let enrolled: number | null = null;
+  if (code === 'INSTALLER_EXPIRED') {
+    const db = new Database(join(ctx.site.dataDir, 'site.db'));
+    db.prepare('UPDATE installers SET expires_at = ? WHERE uid = ?').run(Date.now() - 1000, uid);
+    db.close();
+  } else if (code === 'INSTALLER_REVOKED') {
+    await ctx.site.api.request('POST', `/api/v1/installers/${uid}/revoke`, {});
+  } else {
+    const first = join(scratch, 'first');
+    const r = await installer(ctx, 'user', ['--install-dir', first], { payload });
+    expect(r.code, r.stderr).toBe(0);
+    enrolled = (await enrollFromInstall(ctx, first)).id;
+  }
+  await expectInstallerRefused(ctx, payload, code, join(scratch, 'jc'));
+  if (enrolled !== null) await deleteClients(ctx, [enrolled]);
+  rmSync(scratch, { recursive: true, force: true });
 }
 
 // --- reading back what an install stored ----------------------------------------------------------
@@ -505,9 +610,9 @@ export async function jcFieldsProperty(ctx: Ctx, runs: number, seed: number): Pr
 /** The pieces of a generated `--install-dir` component. */
 function dirPieceArb(fc: typeof import('fast-check'), marker: string) {
   return fc.oneof(
-    { weight: 4, arbitrary: fc.constantFrom('jc', 'a b', ' lead', 'trail ', '$(touch ' + marker.replaceAll('/', '_') + ')', '`id`', ';', '|', '&', '<>', '*?', '~', '!', '#', '%', '{a,b}', '[x]', '-rf', 'é', '日本', '🦀', '\u202e', '.hidden') },
-    { weight: 1, arbitrary: fc.constantFrom("'", '"', '\\', '\n', '\t', '\u001b') },
-    { weight: 1, arbitrary: fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 6 }).map((s) => s.replaceAll('/', '_')) },
+    { weight: 16, arbitrary: fc.constantFrom('jc', 'a b', ' lead', 'trail ', '$(touch ' + marker.replaceAll('/', '_') + ')', '`id`', ';', '|', '&', '<>', '*?', '~', '!', '#', '%', '{a,b}', '[x]', '-rf', 'é', '日本', '🦀', '\u202e', '.hidden') },
+    { weight: 1, arbitrary: fc.constantFrom("'", '"', '\\', '\n', '\t', '\u001b') }, // rare: one in a path makes it refused
+    { weight: 3, arbitrary: fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 6 }).map((s) => s.replaceAll('/', '_')) },
   );
 }
 
@@ -603,47 +708,114 @@ export function damaged(bin: string, dir: string, how: { cutAt?: number; flipAt?
 
 /**
  * Runs a damaged .bin as root with arguments that would install (service mode into `target`) and
- * asserts: non-zero exit; `strict` (the damage is past line 1, which the checksum covers): exit 3
- * and "the installer is damaged ... download it again"; always: nothing installed, nothing left,
- * and `jump-client` never ran (it appends every failure to the install log: the log did not grow).
+ * asserts, by `expect`:
+ *   'damaged': exit 3 and "the installer is damaged (...); download it again" (damage past line 1,
+ *              which the checksum covers, or a line 1 that no longer checks);
+ *   'refused': any non-zero exit (a cut inside line 1 is a shell syntax error, exit 2);
+ *   'refused-or-whole' (a flip inside line 1, the one line the checksum cannot cover: the rest is
+ *              intact, and a flip in, say, an error message's text changes nothing): refused, or a
+ *              complete install (then uninstalled);
+ * and, when refused: nothing installed, nothing left, and `jump-client` never ran (it appends every
+ * failure to the install log: the log did not grow).
  */
-export async function expectDamagedRefused(ctx: Ctx, file: string, target: string, strict: boolean, what: string): Promise<void> {
+export async function expectDamagedRefused(ctx: Ctx, file: string, target: string, expectWhat: 'damaged' | 'refused' | 'refused-or-whole', what: string): Promise<'refused' | 'installed'> {
   const before = snapshot(ctx, [dirname2(target)]);
   const r = await installer(ctx, 'root', ['--install-dir', target, '--user', ctx.user.name], { bin: file });
+  if (expectWhat === 'refused-or-whole' && r.code === 0) {
+    expect(readFileSync(join(target, 'install.conf'), 'utf8'), what).toMatch(/^mode=service$/m);
+    const un = await run(join(target, 'uninstall'), []);
+    expect(un.code, `${what}: ${un.stderr}`).toBe(0);
+    expectNothingLeft(ctx, before, what);
+    return 'installed';
+  }
   expect(r.code, `${what}: ${r.stdout}${r.stderr}`).not.toBe(0);
-  if (strict) {
+  if (expectWhat === 'damaged') {
     expect(r.code, `${what}: ${r.stderr}`).toBe(3);
-    expect(r.stderr, `${what}: code ${r.code} stdout ${r.stdout}`).toMatch(/the installer is damaged \(cut short or changed: its checksum does not match\); download it again/);
+    expect(r.stderr, `${what}: code ${r.code} stdout ${r.stdout}`).toMatch(/the installer is damaged \((cut short or changed: its checksum does not match|its first line, the checksum check, did not run)\); download it again/);
   }
   expect(r.stdout, what).toBe('');
   expectNothingLeft(ctx, before, what);
   expect(snapshot(ctx, []).rootLogBytes, `${what}: jump-client ran`).toBe(before.rootLogBytes);
+  return 'refused';
 }
 
 function dirname2(p: string): string {
   return p.slice(0, p.lastIndexOf('/'));
 }
 
+/** One way to damage a .bin, what must follow, and whether `npm test` runs it (else only test:long). */
+export interface DamageCase {
+  what: string;
+  how: { cutAt?: number; flipAt?: number; mask?: number };
+  expect: 'damaged' | 'refused' | 'refused-or-whole';
+  short: boolean;
+}
+
+/** The fixed damage cases for `bin`: cuts and flips in the check line, the stub and the payload. */
+export function damageCases(bin: string): DamageCase[] {
+  const { checkEnd, payload, size } = binLayout(bin);
+  const head = readFileSync(bin).subarray(0, payload).toString('latin1');
+  const at = (s: string, from = 0) => {
+    const i = head.indexOf(s, from);
+    if (i < 0) throw new Error(`the stub has no ${s}`);
+    return i;
+  };
+  const hashAt = head.slice(0, checkEnd).search(/[0-9a-f]{64}/);
+  const d = (what: string, how: DamageCase['how'], short: boolean, e: DamageCase['expect'] = 'damaged'): DamageCase => ({ what, how, expect: e, short });
+  return [
+    // Past line 1 the checksum covers every byte: exit 3 "damaged".
+    d('cut right after the check line', { cutAt: checkEnd + 1 }, false),
+    d('cut inside the stub', { cutAt: Math.floor((checkEnd + payload) / 2) }, true),
+    d('cut at the end of the stub (no payload)', { cutAt: payload }, false),
+    d('cut 100 bytes into the payload', { cutAt: payload + 100 }, false),
+    d('cut in the middle of the payload', { cutAt: Math.floor((payload + size) / 2) }, true),
+    d('cut one byte short', { cutAt: size - 1 }, true),
+    d('a digit of the payload offset flipped', { flipAt: at('offset=', checkEnd) + 7 }, true),
+    d('the tar command changed', { flipAt: at('tar -xzf', checkEnd) + 1 }, false),
+    d('the install command changed', { flipAt: at('" install "$@"', checkEnd) + 3, mask: 0x20 }, false),
+    d('a comment changed', { flipAt: at('# Jump Client installer', checkEnd) + 3 }, false),
+    d('the gzip magic flipped', { flipAt: payload }, false),
+    d('a byte in the middle of the payload', { flipAt: Math.floor((payload + size) / 2), mask: 0x80 }, true),
+    d('the gzip trailer (CRC) flipped', { flipAt: size - 6 }, false),
+    d('the last byte flipped', { flipAt: size - 1 }, false),
+    // Line 1 is the check, one compound command: cut inside it is a syntax error (exit 2); a cut
+    // just before its newline or a changed checksum is "damaged"; a flip that stops it checking is
+    // caught by the stub's body (jc_checked).
+    d('cut after the first byte', { cutAt: 1 }, false, 'refused'),
+    d('cut inside the check (before the checksum)', { cutAt: 30 }, true, 'refused'),
+    d('cut inside the checksum', { cutAt: hashAt + 10 }, false, 'refused'),
+    d('cut right before the end of the check line', { cutAt: checkEnd }, false),
+    // A digit (0-9) of the checksum: XOR 1 keeps it a digit, so the line still parses.
+    d('a digit of the checksum changed', { flipAt: hashAt + head.slice(hashAt, hashAt + 64).search(/[0-9]/) }, true),
+    d('the check no longer sets jc_checked=1', { flipAt: at('jc_checked=1') + 11 }, true),
+    d('the if of the check changed', { flipAt: at('; if [') + 2 }, false, 'refused'),
+    d('the exit of a failed check changed to 2 (the check still passes: installs whole)', { flipAt: at('exit 3; fi') + 5 }, false, 'refused-or-whole'),
+  ];
+}
+
 /**
  * Property: a .bin cut at a random length past line 1 (the check), or with a random byte flipped
- * (random mask) anywhere past line 1, is refused by the stub's checksum (expectDamagedRefused, strict).
+ * (random mask) anywhere past line 1, is refused by the stub's checksum ('damaged'); a random byte
+ * flipped inside line 1 is refused or, when the flip left the check working (e.g. in a message's
+ * text), installs whole ('refused-or-whole'). Returns the counts.
  */
-export async function damagedBinProperty(ctx: Ctx, runs: number, seed: number): Promise<number> {
+export async function damagedBinProperty(ctx: Ctx, runs: number, seed: number): Promise<{ refused: number; installed: number }> {
   const fc = await import('fast-check');
   const { checkEnd, size } = binLayout(ctx.bin);
   const work = tempDir('jcii-damaged-');
   const target = join(optDir(), 'jc');
   const damage = fc.oneof(
-    fc.integer({ min: checkEnd + 1, max: size - 1 }).map((cutAt) => ({ cutAt })),
-    fc.record({ flipAt: fc.integer({ min: checkEnd + 1, max: size - 1 }), mask: fc.integer({ min: 1, max: 255 }) }),
+    fc.integer({ min: checkEnd + 1, max: size - 1 }).map((cutAt) => ({ how: { cutAt }, line1: false })),
+    fc.record({ flipAt: fc.integer({ min: checkEnd + 1, max: size - 1 }), mask: fc.integer({ min: 1, max: 255 }) }).map((how) => ({ how, line1: false })),
+    fc.record({ flipAt: fc.integer({ min: 0, max: checkEnd }), mask: fc.integer({ min: 1, max: 255 }) }).map((how) => ({ how, line1: true })),
   );
-  let n = 0;
+  const counts = { refused: 0, installed: 0 };
   await fc.assert(
     fc.asyncProperty(damage, async (d) => {
-      n++;
-      await expectDamagedRefused(ctx, damaged(ctx.bin, work, d), target, true, JSON.stringify(d));
+      const outcome = await expectDamagedRefused(ctx, damaged(ctx.bin, work, d.how), target, d.line1 ? 'refused-or-whole' : 'damaged', JSON.stringify(d));
+      counts[outcome]++;
     }),
     { numRuns: runs, seed, endOnFailure: true },
   );
-  return n;
+  return counts;
 }
