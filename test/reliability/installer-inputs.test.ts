@@ -64,7 +64,10 @@ describe.runIf(IS_ROOT)(`installer inputs${SKIP_REASON ? ` (SKIPPED: ${SKIP_REAS
   const seed = testSeed('installer-inputs');
 
   beforeAll(async () => {
-    ctx = await setUp(await startTestSite());
+    const t0 = Date.now();
+    const site = await startTestSite();
+    if (process.env.JCII_TIMING) console.log(`[timing] site ${Date.now() - t0} ms`);
+    ctx = await setUp(site);
   }, 120_000);
 
   afterEach(async () => {
@@ -299,13 +302,13 @@ describe.runIf(IS_ROOT)(`installer inputs${SKIP_REASON ? ` (SKIPPED: ${SKIP_REAS
       rmSync(scratch, { recursive: true, force: true });
     });
 
-    it(`property: generated --jc-comments/--jc-name/--jc-tag are refused naming the flag, or stored and returned by the site byte for byte; never run by a shell (${testRuns(4, 150)} runs)`, async () => {
-      const counts = await jcFieldsProperty(ctx, testRuns(4, 150), seed);
+    it(`property: generated --jc-comments/--jc-name/--jc-tag are refused naming the flag, or stored and returned by the site byte for byte; never run by a shell (${testRuns(3, 150)} runs)`, async () => {
+      const counts = await jcFieldsProperty(ctx, testRuns(3, 150), seed);
       console.log(`[installer-inputs] --jc-* property: ${counts.accepted} accepted, ${counts.refused} refused`);
     });
 
-    it(`property: generated --install-dir paths are refused naming --install-dir, or installed exactly where they resolve, and init-script and uninstall work there (${testRuns(5, 200)} runs)`, async () => {
-      const counts = await installDirProperty(ctx, testRuns(5, 200), seed);
+    it(`property: generated --install-dir paths are refused naming --install-dir, or installed exactly where they resolve, and init-script and uninstall work there (${testRuns(3, 200)} runs)`, async () => {
+      const counts = await installDirProperty(ctx, testRuns(3, 200), seed);
       console.log(`[installer-inputs] --install-dir property: ${counts.accepted} accepted, ${counts.refused} refused`);
     });
   });
@@ -339,8 +342,8 @@ describe.runIf(IS_ROOT)(`installer inputs${SKIP_REASON ? ` (SKIPPED: ${SKIP_REAS
       console.log(`[installer-inputs] damaged .bin: ${cases.length} fixed cases`);
     });
 
-    it(`property: cut at, or a byte flipped at, a random place is refused (past line 1: by the checksum) (${testRuns(3, 200)} runs)`, async () => {
-      const counts = await damagedBinProperty(ctx, testRuns(3, 200), seed);
+    it(`property: cut at, or a byte flipped at, a random place is refused (past line 1: by the checksum; inside it, in test:long: refused or whole) (${testRuns(3, 300)} runs)`, async () => {
+      const counts = await damagedBinProperty(ctx, testRuns(3, 300), seed);
       console.log(`[installer-inputs] damaged .bin property: ${counts.refused} refused, ${counts.installed} flips in line 1 that left it whole installed whole`);
     });
   });
