@@ -559,8 +559,8 @@ export function shellPieces(marker: string): string[] {
  */
 export function jcValueArb(fc: typeof import('fast-check'), marker: string, limit: number) {
   const piece = fc.oneof(
-    { weight: 4, arbitrary: fc.constantFrom(...shellPieces(marker)) },
-    { weight: 3, arbitrary: fc.string({ unit: 'grapheme', maxLength: 8 }) },
+    { weight: 8, arbitrary: fc.constantFrom(...shellPieces(marker)) },
+    { weight: 6, arbitrary: fc.string({ unit: 'grapheme', maxLength: 8 }) },
     { weight: 1, arbitrary: fc.constantFrom('\t', '\r', '\u0007', '\u001b[31m', '\u007f', '\u0085', '\u202e', '\u200b', '\u2028', '\ufeff', '\u200d', '日本語', '🦀', 'é') },
   );
   const built = fc.array(piece, { maxLength: 10 }).map((a) => a.join(''));
