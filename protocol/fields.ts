@@ -35,34 +35,43 @@ export function cleanText(s: string): string {
 }
 
 /**
+ * `s` is at most `max` UTF-16 code units long, as protocol/limits.ts counts every field length.
+ * zod 4's string `.max()` counts code points instead (a character outside the BMP, e.g. an emoji,
+ * is 2 units but counts once), so `.max(128)` let a name of 128 emoji (256 units, 512 UTF-8 bytes)
+ * through, longer than the site's router takes as a reference (site/server.ts MAX_PARAM_LENGTH);
+ * found by test/reliability/installer-inputs.test.ts. Use `.refine(unitsAtMost(N), message)`.
+ */
+export const unitsAtMost = (max: number) => (s: string): boolean => s.length <= max;
+
+/**
  * A string an agent reports about its machine (hostname, OS name, ...): at most `max` UTF-16 code
  * units as sent, then cleaned with `cleanText`. Cleaned, not refused: a machine with an odd
  * hostname stays online and manageable, and the site stores and returns only printable text.
  */
-export const agentText = (max: number) => z.string().max(max).transform(cleanText);
+export const agentText = (max: number) => z.string().refine(unitsAtMost(max), `must be at most ${max} characters`).transform(cleanText);
 
 const printableMessage = 'must not contain control characters, bidi overrides or invisible marks (printable text only)';
 
 export const nameField = z
   .string()
   .min(1, 'must not be empty')
-  .max(NAME_MAX, `must be at most ${NAME_MAX} characters`)
+  .refine(unitsAtMost(NAME_MAX), `must be at most ${NAME_MAX} characters`)
   .refine(isPrintableText, printableMessage);
 /** An empty tag returns the client to its jump group's top level (seeds: Tag). */
 export const tagField = z
   .string()
-  .max(TAG_MAX, `must be at most ${TAG_MAX} characters`)
+  .refine(unitsAtMost(TAG_MAX), `must be at most ${TAG_MAX} characters`)
   .refine(isPrintableText, printableMessage);
 /** Comments may span lines, so newlines are allowed. */
 export const commentsField = z
   .string()
-  .max(COMMENTS_MAX, `must be at most ${COMMENTS_MAX} characters`)
+  .refine(unitsAtMost(COMMENTS_MAX), `must be at most ${COMMENTS_MAX} characters`)
   .refine((c) => !UNSAFE_MULTILINE.test(c), `${printableMessage}; tab and line feed are allowed`);
 /** A shared jump group name; `user:` is reserved for personal groups. */
 export const sharedGroupName = z
   .string()
   .min(1, 'must not be empty')
-  .max(GROUP_NAME_MAX, `must be at most ${GROUP_NAME_MAX} characters`)
+  .refine(unitsAtMost(GROUP_NAME_MAX), `must be at most ${GROUP_NAME_MAX} characters`)
   .refine(isPrintableText, printableMessage)
   .refine((s) => !s.startsWith('user:'), 'must not start with "user:" (reserved for personal groups)');
 /** A user name: letters, digits, `.`, `_`, `-`, starting with a letter or digit. */
@@ -74,7 +83,7 @@ export const userName = z
 export const jumpGroupRef = z
   .string()
   .min(1, 'must not be empty')
-  .max(GROUP_NAME_MAX + 5, 'is too long')
+  .refine(unitsAtMost(GROUP_NAME_MAX + 5), 'is too long')
   .refine(isPrintableText, printableMessage);
 
 /** The Jump interface's search fields (seeds: "Starting a session ... search"). */

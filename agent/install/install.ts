@@ -155,6 +155,30 @@ export function writeStampedConfig(configDir: string, stamp: Stamp, requested: R
   });
 }
 
+/** The longest name of one directory entry on Linux file systems (NAME_MAX), in bytes. */
+const NAME_MAX_BYTES = 255;
+/** What the staging dir's name adds to the install dir's last part: `.<name>.install-XXXXXX`. */
+const STAGING_EXTRA_BYTES = '..install-XXXXXX'.length;
+
+/**
+ * Refuses (VALIDATION_FAILED, --install-dir) a path with a part longer than the file system takes
+ * (NAME_MAX_BYTES), or whose last part leaves no room for the staging dir's name beside it; else
+ * the install would fail half way with ENAMETOOLONG as a "system step" (exit 1).
+ */
+function checkNameLengths(dir: string): void {
+  const parts = dir.split('/');
+  const last = Buffer.byteLength(parts[parts.length - 1]);
+  const long = parts.find((p) => Buffer.byteLength(p) > NAME_MAX_BYTES);
+  if (long !== undefined || last > NAME_MAX_BYTES - STAGING_EXTRA_BYTES) {
+    const max = long !== undefined ? NAME_MAX_BYTES : NAME_MAX_BYTES - STAGING_EXTRA_BYTES;
+    const part = long ?? parts[parts.length - 1];
+    throw new JumpError('VALIDATION_FAILED', {
+      field: '--install-dir',
+      detail: `--install-dir: "${part.slice(0, 20)}..." is ${Buffer.byteLength(part)} bytes long, longer than ${max} bytes${long === undefined ? ' (the last part of the path; the install is built beside it under a longer name)' : ', the most a file system takes in one name'}; choose a shorter path.`,
+    });
+  }
+}
+
 /**
  * Resolves and checks `--install-dir` (seeds: must not exist; its location must be writable).
  * Default: /opt/jumpclient in service mode, `~U/jumpclient` in user mode. Service mode also needs
@@ -163,7 +187,10 @@ export function writeStampedConfig(configDir: string, stamp: Stamp, requested: R
  * init-script where root runs it); user mode needs the user to reach it (INSTALL_USER_NOT_ALLOWED).
  */
 export function checkInstallDir(o: InstallOptions, runAs: Account, mode: InstallResult['mode'] = 'user'): string {
-  if (o.installDir !== undefined && (o.installDir === '' || /[\u0000-\u001f\u007f]/.test(o.installDir))) {
+  if (o.installDir === '') {
+    throw new JumpError('VALIDATION_FAILED', { field: '--install-dir', detail: '--install-dir: give a path (it is empty), or leave the flag out for the default.' });
+  }
+  if (o.installDir !== undefined && /[\u0000-\u001f\u007f]/.test(o.installDir)) {
     throw new JumpError('VALIDATION_FAILED', { field: '--install-dir', detail: '--install-dir: give a path without control characters.' });
   }
   // systemd refuses an executable path holding quotes or backslashes (systemd.service(5)).
@@ -171,6 +198,7 @@ export function checkInstallDir(o: InstallOptions, runAs: Account, mode: Install
     throw new JumpError('VALIDATION_FAILED', { field: '--install-dir', detail: '--install-dir: give a path without quotes or backslashes.' });
   }
   const dir = resolve(o.installDir ?? (mode === 'service' ? SERVICE_DEFAULT_DIR : join(runAs.home, 'jumpclient')));
+  checkNameLengths(dir);
   const parent = checkNewDir(dir);
   try {
     accessSync(parent, constants.W_OK | constants.X_OK);

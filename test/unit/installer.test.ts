@@ -9,7 +9,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN_STUB, renderStub } from '../../console/installer-files/bin-file.js';
+import { BIN_STUB, renderStub, sealBin } from '../../console/installer-files/bin-file.js';
 import { INSTALLER_FLAGS, JC_FLAGS, msiPropertyOf, optionKey } from '../../protocol/jc-flags.js';
 import { jcValues, parseJcOptions } from '../../protocol/jc-options.js';
 import { EXE_TRAILER_BYTES, exeTrailer, overlayFromTrailer } from '../../protocol/exe-overlay.js';
@@ -91,13 +91,14 @@ describe('the .bin stub', () => {
     }
   });
 
-  it('unpacks a payload appended after it and passes arguments through (real sh and tar)', () => {
+  it('unpacks a payload appended after it and passes arguments through (real sh and tar)', async () => {
     const payloadDir = join(tmp, 'payload');
     mkdirSync(payloadDir);
     writeFileSync(join(payloadDir, 'jump-client'), '#!/bin/sh\nfor a in "$@"; do printf "<%s>\\n" "$a"; done\nexit 7\n', { mode: 0o755 });
     const bin = join(tmp, 'test.bin');
     writeFileSync(bin, renderStub(template, 'test.bin'));
     execFileSync('sh', ['-c', `tar -czf - -C '${payloadDir}' jump-client >> '${bin}'`]);
+    await sealBin(bin);
     const r = spawnSync('dash', [bin, 'a b', `q"'$;`, ''], { encoding: 'utf8', env: { ...process.env, TMPDIR: tmp } });
     expect(r.status).toBe(7);
     expect(r.stdout).toBe(`<install>\n<a b>\n<q"'$;>\n<>\n`);
