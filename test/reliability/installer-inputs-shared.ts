@@ -381,11 +381,11 @@ export async function expectRefusedBatch(ctx: Ctx, watched: string[], cases: Ref
 /**
  * Where an installer the site refuses (expired on the site, revoked, used up) fails today: at the
  * jump client's first start (`init-script start`), since `jump-client install` never talks to the
- * site. The site preflight at install time (branch `preflight`) moves it to 'install': set this to
- * 'install' after merging it, and `expectInstallerRefused` asserts the install itself fails with
+ * site. The site preflight at install time (agent/install/preflight.ts) moved it to 'install'; this
+ * switch keeps the first-start path (`--offline`) one edit away. `expectInstallerRefused` asserts the install fails with
  * the code (exit 3) and leaves nothing behind.
  */
-export const SITE_REFUSAL_CHECKED_AT: 'first-start' | 'install' = 'first-start';
+export const SITE_REFUSAL_CHECKED_AT: 'first-start' | 'install' = 'install';
 
 /**
  * Runs a user-mode install into `dir` from `payload` (payloadFor) and asserts it is
@@ -401,7 +401,7 @@ export async function expectInstallerRefused(ctx: Ctx, payload: string, code: 'I
   const before = snapshot(ctx, [ctx.user.home]);
   const inst = await installer(ctx, 'user', ['--install-dir', dir], { payload });
   if (SITE_REFUSAL_CHECKED_AT === 'install') {
-    expectRefused(inst, { exit: 3, code, field: null, fix: /Create a new installer/ }, code);
+    expectRefused(inst, { exit: 3, code, field: null, fix: /create a new installer/i }, code);
     expectNothingLeft(ctx, before, code);
   } else {
     expect(inst.code, inst.stderr).toBe(0);

@@ -327,7 +327,7 @@ describe.runIf(IS_ROOT)(`installer inputs${SKIP_REASON ? ` (SKIPPED: ${SKIP_REAS
     });
 
     for (const code of SITE_REFUSALS) {
-      it(`${code}: refused with the code where SITE_REFUSAL_CHECKED_AT says (today: the first start), nothing enrolled, nothing left after uninstall`, async () => {
+      it(`${code}: refused by the install itself (the site preflight; SITE_REFUSAL_CHECKED_AT), nothing enrolled, nothing left`, async () => {
         await siteRefusalCase(ctx, code, userScratch(ctx));
       });
     }
