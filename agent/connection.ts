@@ -21,10 +21,10 @@ import type { EventEmitter } from 'node:events';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
-import { realClock, type Clock } from '../protocol/clock.js';
+import { realClock, type Clock, type TimerHandle } from '../protocol/clock.js';
 import { JumpError, isErrorCode } from '../protocol/errors.js';
 import { channelBinding, newNonce, rawPublicKey, signAsAgent, verifySite } from '../protocol/handshake.js';
-import { AGENT_MESSAGE_MAX_BYTES } from '../protocol/limits.js';
+import { AGENT_MESSAGE_MAX_BYTES, HANDSHAKE_TIMEOUT_MS } from '../protocol/limits.js';
 import {
   AGENT_WS_PATH,
   PROTOCOL_VERSION,
@@ -130,6 +130,8 @@ export class Connection {
   private statsReporter: StatsReporter | null = null;
   /** True once `onOnline` ran: session traffic may flow. */
   private ready = false;
+  /** Ends a connection that is not `connected` HANDSHAKE_TIMEOUT_MS after the dial. */
+  private handshakeTimer: TimerHandle | undefined;
 
   constructor(private readonly o: ConnectionOptions) {
     this.clock = o.clock ?? realClock;
@@ -155,6 +157,14 @@ export class Connection {
     url.protocol = 'wss:';
     const ws = (this.o.createSocket ?? defaultSocket)(url, { ...SOCKET_OPTIONS, localAddress: this.o.localAddress });
     this.socket = ws;
+    // The heartbeat only runs once connected, and ws's handshakeTimeout ends at the upgrade: a link
+    // lost between the upgrade and the welcome (half-open: nothing arrives, nothing closes) would
+    // hold the agent forever. The site gives the handshake the same limit (docs/protocol.md).
+    this.handshakeTimer = this.clock.setTimeout(() => {
+      if (this.current === 'connected' || this.current === 'closed') return;
+      this.o.log.warn({ state: this.current, ms: HANDSHAKE_TIMEOUT_MS }, 'site did not finish the handshake in time; reconnecting');
+      this.fail(new JumpError('HANDSHAKE_TIMEOUT'));
+    }, HANDSHAKE_TIMEOUT_MS);
     return new Promise((resolve) => {
       ws.on('upgrade', (res: { socket: unknown }) => this.onUpgrade(res.socket as TLSSocket));
       ws.on('unexpected-response', (_req: unknown, res: import('node:http').IncomingMessage) => this.onUnexpectedResponse(res));
@@ -292,6 +302,7 @@ export class Connection {
       return this.fail(new JumpError('PROTOCOL_INVALID_MESSAGE'));
     }
     this.transition('connected');
+    this.clock.clearTimeout(this.handshakeTimer);
     this.outcome.online = true;
     if (this.o.uninstall) {
       this.write({ t: 'uninstalled' });
@@ -328,6 +339,7 @@ export class Connection {
   }
 
   private onClose(code: number, reason: Buffer): void {
+    this.clock.clearTimeout(this.handshakeTimer);
     this.heartbeat?.stop();
     this.statsReporter?.stop();
     this.ready = false;
