@@ -22,13 +22,13 @@ import { join } from 'node:path';
 import type ssh2 from 'ssh2';
 import type WebSocket from 'ws';
 import { Agent } from '../../agent/agent.js';
-import { SiteClient } from '../../console/http.js';
+import { SiteClient, probeCertificate } from '../../console/http.js';
 import { connectSsh, ephemeralKey, openSession } from '../../console/ssh.js';
 import { newEd25519Key, parseSitePin, rawPublicKey } from '../../protocol/handshake.js';
-import { waitFor } from '../helpers/processes.js';
+import { waitFor, type Proc } from '../helpers/processes.js';
 import { seededRandom } from '../helpers/seed.js';
 import { checkStore } from '../helpers/store-check.js';
-import { apiToken, createInstaller, fixtureStats, listClients, startSiteProcess, testLogger, type InstallerInfo, type TestSite } from '../helpers/site.js';
+import { TEST_ADMIN_PASSWORD, apiToken, createInstaller, fixtureStats, listClients, startSiteProcess, testLogger, type InstallerInfo } from '../helpers/site.js';
 
 /** What is expected of one in-process agent. */
 interface TrackedAgent {
@@ -55,8 +55,34 @@ export interface CrashLoopResult {
   killedMidOperation: number;
 }
 
+/** The started site the loop drives: its process, address, data dir and an admin API token. */
+export interface CrashSite {
+  proc: Proc;
+  url: string;
+  port: number;
+  pin: string;
+  dataDir: string;
+  certPem: string;
+  token: string;
+}
+
+/**
+ * Starts a site for the loop: no console login (the loop uses the API only), and the token the
+ * bootstrap password change answers with (each scrypt login costs about a second on 2 cores).
+ */
+export async function startCrashSite(): Promise<CrashSite> {
+  const s = await startSiteProcess();
+  const probe = await probeCertificate(s.url);
+  const first = await apiToken(s.url, probe.certPem, 'admin', s.password!);
+  const changed = await new SiteClient(s.url, { certPem: probe.certPem, token: first }).request<{ token: string }>('POST', '/api/v1/me/password', {
+    current_password: s.password,
+    new_password: TEST_ADMIN_PASSWORD,
+  });
+  return { ...s, certPem: probe.certPem, token: changed.token };
+}
+
 export interface CrashLoopOptions {
-  site: TestSite;
+  site: CrashSite;
   iterations: number;
   seed: number;
   /** Most agents alive at once. */
@@ -76,8 +102,7 @@ export async function runCrashLoop(o: CrashLoopOptions): Promise<CrashLoopResult
   const site = o.site;
   let proc = site.proc;
   // Short timeouts: a request cut by the kill fails fast instead of waiting out the console's 30 s.
-  const token = await apiToken(site.url, site.certPem, 'admin', site.adminPassword);
-  const api = new SiteClient(site.url, { certPem: site.certPem, token, timeoutMs: 6_000 });
+  const api = new SiteClient(site.url, { certPem: site.certPem, token: site.token, timeoutMs: 6_000 });
 
   await api.request('POST', '/api/v1/jump-groups', { name: 'crash-shared' });
   const groups = ['crash-shared'];
@@ -194,7 +219,7 @@ export async function runCrashLoop(o: CrashLoopOptions): Promise<CrashLoopResult
           conn.shell({ term: 'xterm', cols: 80, rows: 24 }, (err, ch) => {
             if (err) return;
             ch.on('error', () => undefined);
-            ch.write('echo crash loop; seq 1 50\n');
+            ch.write('while :; do echo crash loop $(date +%N); sleep 0.02; done\n');
           });
         },
         () => undefined,
@@ -280,7 +305,7 @@ export async function runCrashLoop(o: CrashLoopOptions): Promise<CrashLoopResult
           inFlight = operation();
           await inFlight;
           busy = false;
-          await new Promise((r) => setTimeout(r, Math.floor(rnd() * 60)));
+          await new Promise((r) => setTimeout(r, Math.floor(rnd() * 30)));
         }
       })();
       await new Promise((r) => setTimeout(r, runMs));
