@@ -187,7 +187,8 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
         },
       );
       const out = chunk.subarray(0, Math.min(end, chunk.length));
-      if (from === 'site' && pair.rate !== null) slowWrite(out);
+      // Through the queue while it holds bytes, even after the throttle is lifted: never reorder.
+      if (from === 'site' && (pair.rate !== null || queued > 0)) slowWrite(out);
       else to.write(out);
       if (cutHere) return void setImmediate(cut);
       if (freezeHere) pair.frozen = true;

@@ -53,6 +53,8 @@ it('survives a long random schedule of network faults with every invariant held'
       const fault = rnd() < 0.05 ? 'stall' : FAULTS[Math.floor(rnd() * 4)];
       counts[fault] = (counts[fault] ?? 0) + 1;
       const where = `round ${round}, ${fault} (seed ${seed})`;
+      // A fault lands on a welcomed connection (a loaded machine may have dropped one by itself).
+      await waitFor(() => a.connected(), 30_000, 20, `${where}: connected before the fault`);
       const id = a.agent.clientId!;
       const onlineBefore = a.onlineAt.length;
       const linesBefore = a.lines.length;
@@ -61,7 +63,11 @@ it('survives a long random schedule of network faults with every invariant held'
         p.mode = 'reset';
         const t0 = Date.now();
         p.halfOpen();
-        const lost = await waitFor(() => a.lines.slice(linesBefore).find((l) => l.msg.startsWith('site silent')), 10_000, 20, `${where}: agent detection`);
+        const lost = await waitFor(() => a.lines.slice(linesBefore).find((l) => l.msg.startsWith('site silent')), 10_000, 20, `${where}: agent detection`).catch((err: Error) => {
+          const tail = a.lines.slice(-8).map((l) => `${l.time - t0} ${l.msg}`);
+          const pairs = p.pairs.map((x) => `closed=${x.closed} frozen=${x.frozen} rate=${x.rate} cut=${x.cutNextRecord}`);
+          throw new Error(`${err.message}\nagent log (ms after the freeze):\n${tail.join('\n')}\nproxy pairs:\n${pairs.join('\n')}`);
+        });
         expect(lost.time - t0, where).toBeLessThanOrEqual(2 * HB_MS);
         const c = await waitFor(async () => (await listClients(site.api)).items.find((x) => x.id === id && x.status === 'offline'), 10_000, 50, `${where}: site detection`);
         expect(Date.parse(c.last_disconnected!) - t0, where).toBeLessThanOrEqual(2 * HB_MS);

@@ -38,6 +38,10 @@ export interface ProxiedAgent {
   lines: LogLine[];
   /** Times (ms) of each `online` event. */
   onlineAt: number[];
+  /** Times (ms) of each `offline` event (a connection that had reached `welcome` ended). */
+  offlineAt: number[];
+  /** True while the agent holds a welcomed connection. */
+  connected(): boolean;
 }
 
 /**
@@ -67,8 +71,17 @@ export function proxiedAgent(
     backoff,
     onEnrolled: () => undefined,
   });
-  const p: ProxiedAgent = { agent, key, publicKey: rawPublicKey(key), lines, onlineAt: [] };
+  const p: ProxiedAgent = {
+    agent,
+    key,
+    publicKey: rawPublicKey(key),
+    lines,
+    onlineAt: [],
+    offlineAt: [],
+    connected: () => p.onlineAt.length > p.offlineAt.length,
+  };
   agent.on('online', () => p.onlineAt.push(Date.now()));
+  agent.on('offline', () => p.offlineAt.push(Date.now()));
   void agent.start();
   return p;
 }

@@ -71,6 +71,7 @@ describe.concurrent('faults', () => {
     const a = agentVia(p);
     await online(a);
     const id = a.agent.clientId!;
+    await waitFor(() => a.connected(), 20_000, 20, 'connected');
     // New connections are refused while the old one is half-open, so no reconnect hides the site's side.
     p.mode = 'reset';
     const t0 = Date.now();
