@@ -2,7 +2,8 @@
  * A TCP relay with injectable network faults, between an agent (or any client) and a real site
  * (docs/reliability.md section 3). node:net only; it forwards both ways and can:
  * - `halfOpen()`: stop forwarding on every open connection, silently: bytes are read and dropped,
- *   nothing is closed (no FIN, no RST), as when a NAT or a firewall forgets the flow;
+ *   and a close by one side is not passed to the other (no FIN, no RST), as when a NAT or a
+ *   firewall forgets the flow;
  * - `throttle(bytesPerSecond)`: forward site-to-client at that rate with backpressure (a slow
  *   reader: the site's writes pile up on its side);
  * - `resetMidRecord()`: on the next TLS record from either side, forward its header and half of
@@ -133,6 +134,9 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
     pairs.push(pair);
     const closeBoth = () => {
       pair.closed = true;
+      // Half-open: a close is lost like any other packet; the other side is not told (its socket
+      // stays open until the relay closes).
+      if (pair.frozen) return;
       client.destroy();
       pair.site?.destroy();
     };

@@ -11,6 +11,7 @@ import { Agent } from '../../agent/agent.js';
 import type { SiteClient } from '../../console/http.js';
 import { newEd25519Key, parseSitePin, rawPublicKey } from '../../protocol/handshake.js';
 import type { FaultProxy } from '../helpers/fault-proxy.js';
+import { waitFor } from '../helpers/processes.js';
 import { fixtureStats, type InstallerInfo } from '../helpers/site.js';
 
 /** The site's heartbeat interval in these suites, in ms (`--heartbeat 1s`). */
@@ -128,4 +129,16 @@ export function grownHandles(before: Record<string, number>, after: Record<strin
   return Object.entries(after)
     .filter(([t, n]) => n - (before[t] ?? 0) > tolerance)
     .map(([t, n]) => `${t}: ${before[t] ?? 0} -> ${n}`);
+}
+
+/**
+ * Waits for the agent's `site silent` line logged after line `from`; on a timeout the error names
+ * the agent's last log lines (ms after `t0`) and the proxy's connections, to see what happened.
+ */
+export async function agentDetection(a: ProxiedAgent, p: FaultProxy, from: number, t0: number, what: string): Promise<LogLine> {
+  return waitFor(() => a.lines.slice(from).find((l) => l.msg.startsWith('site silent')), 10_000, 20, what).catch((err: Error) => {
+    const tail = a.lines.slice(-10).map((l) => `${l.time - t0} ${l.msg} ${JSON.stringify({ ...l, time: undefined, msg: undefined, level: undefined, pid: undefined, hostname: undefined })}`);
+    const pairs = p.pairs.map((x, i) => `#${i} accepted ${p.accepts[i] - t0} closed=${x.closed} frozen=${x.frozen} rate=${x.rate} cut=${x.cutNextRecord}`);
+    throw new Error(`${err.message}\nagent log (ms after the fault):\n${tail.join('\n')}\nproxy connections:\n${pairs.join('\n')}`);
+  });
 }

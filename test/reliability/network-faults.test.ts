@@ -16,6 +16,7 @@ import { seededRandom, testSeed } from '../helpers/seed.js';
 import { createInstaller, listClients, startTestSite, type InstallerInfo, type TestSite } from '../helpers/site.js';
 import {
   HB_MS,
+  agentDetection,
   backoffCeilings,
   fdCount,
   gaps,
@@ -76,7 +77,7 @@ describe.concurrent('faults', () => {
     p.mode = 'reset';
     const t0 = Date.now();
     p.halfOpen();
-    const lost = await waitFor(() => a.lines.find((l) => l.msg.startsWith('site silent')), 10_000, 20, 'agent-side detection');
+    const lost = await agentDetection(a, p, a.lines.length, t0, 'agent-side detection');
     expect(Number(lost.silentMs)).toBeLessThanOrEqual(2 * HB_MS);
     expect(lost.time - t0).toBeLessThanOrEqual(2 * HB_MS);
     // The site writes when it noticed (last_disconnected, ms): the exact detection time, no polling error.
@@ -127,7 +128,8 @@ describe.concurrent('faults', () => {
     p.mode = 'forward'; // for the next dial: the first connection stays stalled
     await online(a);
     const waited = p.accepts[1] - p.accepts[0];
-    expect(waited).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT_MS - 50);
+    // The agent's 10 s run from its dial; the relay, in this busy process, may see the accept late.
+    expect(waited).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT_MS - SLACK_MS);
     expect(waited).toBeLessThanOrEqual(HANDSHAKE_TIMEOUT_MS + 100 + SLACK_MS); // + the first backoff ceiling
     // The stalled socket was closed by the agent, not left open.
     expect(p.pairs[0].closed).toBe(true);
@@ -145,7 +147,7 @@ describe.concurrent('faults', () => {
     const gaveUp = a.lines.find((l) => l.msg.startsWith('site did not finish the handshake'));
     expect(gaveUp, 'the agent names the handshake timeout').toBeDefined();
     expect(['handshaking', 'authenticating']).toContain(gaveUp!.state);
-    expect(p.accepts[1] - p.accepts[0]).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT_MS - 50);
+    expect(p.accepts[1] - p.accepts[0]).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT_MS - SLACK_MS);
     expect(p.accepts[1] - p.accepts[0]).toBeLessThanOrEqual(HANDSHAKE_TIMEOUT_MS + 100 + SLACK_MS);
     expect(p.pairs[0].closed).toBe(true);
   });
