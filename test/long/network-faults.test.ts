@@ -10,7 +10,9 @@ import { HANDSHAKE_TIMEOUT_MS } from '../../protocol/limits.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { cleanup, waitFor } from '../helpers/processes.js';
 import { seededRandom, testRuns, testSeed } from '../helpers/seed.js';
-import { createInstaller, listClients, startTestSite } from '../helpers/site.js';
+import { SiteClient } from '../../console/http.js';
+import { createInstaller, listClients } from '../helpers/site.js';
+import { startApiSite } from '../reliability/crash-loop.js';
 import {
   HB_MS,
   agentDetection,
@@ -33,7 +35,8 @@ it('survives a long random schedule of network faults with every invariant held'
   const seed = testSeed('network-faults-long');
   const rnd = seededRandom(seed);
   const rounds = testRuns(3, 80);
-  const site = await startTestSite({ heartbeat: `${HB_MS}ms` });
+  const started = await startApiSite({ heartbeat: `${HB_MS}ms` });
+  const site = { ...started, api: new SiteClient(started.url, { certPem: started.certPem, token: started.token }) };
   const inst = await createInstaller(site.api, { tag: 'faults-long' });
   await siteGauges(site.api);
   const handlesBefore = handleCounts();

@@ -28,7 +28,7 @@ import { newEd25519Key, parseSitePin, rawPublicKey } from '../../protocol/handsh
 import { waitFor, type Proc } from '../helpers/processes.js';
 import { seededRandom } from '../helpers/seed.js';
 import { checkStore } from '../helpers/store-check.js';
-import { TEST_ADMIN_PASSWORD, apiToken, createInstaller, fixtureStats, listClients, startSiteProcess, testLogger, type InstallerInfo } from '../helpers/site.js';
+import { TEST_ADMIN_PASSWORD, apiToken, createInstaller, fixtureStats, listClients, startSiteProcess, testLogger, type InstallerInfo, type SiteStartOptions } from '../helpers/site.js';
 
 /** What is expected of one in-process agent. */
 interface TrackedAgent {
@@ -67,11 +67,12 @@ export interface CrashSite {
 }
 
 /**
- * Starts a site for the loop: no console login (the loop uses the API only), and the token the
- * bootstrap password change answers with (each scrypt login costs about a second on 2 cores).
+ * Starts a site with an admin API token and no console login (these suites use the API only),
+ * keeping the token the bootstrap password change answers with: each scrypt login costs about a
+ * second on 2 cores. `opts` as startSiteProcess's.
  */
-export async function startCrashSite(): Promise<CrashSite> {
-  const s = await startSiteProcess();
+export async function startApiSite(opts: SiteStartOptions = {}): Promise<CrashSite> {
+  const s = await startSiteProcess(opts);
   const probe = await probeCertificate(s.url);
   const first = await apiToken(s.url, probe.certPem, 'admin', s.password!);
   const changed = await new SiteClient(s.url, { certPem: probe.certPem, token: first }).request<{ token: string }>('POST', '/api/v1/me/password', {

@@ -7,14 +7,14 @@
 import { afterAll, expect, it } from 'vitest';
 import { cleanup } from '../helpers/processes.js';
 import { testRuns, testSeed } from '../helpers/seed.js';
-import { runCrashLoop, startCrashSite } from './crash-loop.js';
+import { runCrashLoop, startApiSite } from './crash-loop.js';
 
 afterAll(cleanup);
 
 it('keeps the store whole and every acknowledged operation across random kill -9 of the site', async () => {
   const seed = testSeed('crash');
-  const iterations = testRuns(8, 300);
-  const site = await startCrashSite();
+  const iterations = testRuns(6, 300);
+  const site = await startApiSite();
   const t0 = Date.now();
   const r = await runCrashLoop({ site, iterations, seed, log: (l) => process.env.JUMP_TEST_LOG && console.log(l) });
   console.log(`[crash] ${r.iterations} kills (${r.killedMidOperation} mid-operation) in ${Date.now() - t0} ms: ${JSON.stringify(r.operations)}`);

@@ -13,7 +13,9 @@ import { HANDSHAKE_TIMEOUT_MS } from '../../protocol/limits.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { cleanup, waitFor } from '../helpers/processes.js';
 import { seededRandom, testSeed } from '../helpers/seed.js';
-import { createInstaller, listClients, startTestSite, type InstallerInfo, type TestSite } from '../helpers/site.js';
+import { SiteClient } from '../../console/http.js';
+import { createInstaller, listClients, type InstallerInfo } from '../helpers/site.js';
+import { startApiSite, type CrashSite } from './crash-loop.js';
 import {
   HB_MS,
   agentDetection,
@@ -27,7 +29,7 @@ import {
   type ProxiedAgent,
 } from './network-faults-lib.js';
 
-let site: TestSite;
+let site: CrashSite & { api: SiteClient };
 let inst: InstallerInfo;
 let seed: number;
 const proxies: FaultProxy[] = [];
@@ -54,7 +56,8 @@ const online = (a: ProxiedAgent, n = 1) => waitFor(() => a.onlineAt.length >= n,
 
 beforeAll(async () => {
   seed = testSeed('network-faults');
-  site = await startTestSite({ heartbeat: `${HB_MS}ms` });
+  const started = await startApiSite({ heartbeat: `${HB_MS}ms` });
+  site = { ...started, api: new SiteClient(started.url, { certPem: started.certPem, token: started.token }) };
   inst = await createInstaller(site.api, { tag: 'faults' });
   await siteGauges(site.api);
   handlesBefore = handleCounts();
