@@ -85,10 +85,12 @@ it('survives a long random schedule of network faults with every invariant held'
         // The first dial follows the working connection (backoff reset, ceiling base), then doubling.
         g.forEach((gap, i) => expect(gap, `${where}: wait ${i + 1} of ${g.join(' ')}`).toBeLessThanOrEqual(ceilings[i + 1] + SLACK_MS));
       } else if (fault === 'throttle') {
-        p.throttle(300);
+        const t0 = Date.now();
+        p.throttle(1000);
         await new Promise((r) => setTimeout(r, 3 * HB_MS));
         p.throttle(null);
-        expect(a.lines.slice(linesBefore).filter((l) => l.msg.startsWith('site silent')), where).toHaveLength(0);
+        const log = a.lines.slice(linesBefore).map((l) => `${l.time - t0} ${l.msg} ${l.silentMs ?? ''}`);
+        expect(log.filter((l) => l.includes('site silent')), `${where}: agent log ${log.join('; ')}`).toHaveLength(0);
         expect(p.accepts.length, where).toBe(acceptsBefore);
       } else {
         p.mode = 'stall';

@@ -169,11 +169,11 @@ describe.concurrent('faults', () => {
     expect(a.lines.filter((l) => l.msg === 'enrolled with the site')).toHaveLength(1);
   });
 
-  it('keeps a slow but live link (site-to-agent throttled to 300 B/s) without a false detection', async () => {
+  it('keeps a slow but live link (site-to-agent throttled to 1 KB/s) without a false detection', async () => {
     const p = await proxy();
     const a = agentVia(p);
     await online(a);
-    p.throttle(300);
+    p.throttle(1000);
     await new Promise((r) => setTimeout(r, 4 * HB_MS));
     expect(a.lines.filter((l) => l.msg.startsWith('site silent'))).toHaveLength(0);
     expect(p.accepts).toHaveLength(1);
