@@ -15,6 +15,8 @@
  *      session rows); an operation cut by the kill may be there or not, but whole;
  *    - every agent comes back exactly once: one client row per agent key, online, with the id the
  *      agent holds; deleted clients stay deleted and their agents stopped.
+ * The seed fixes every random choice (operations, values, delays); which operation a kill lands on
+ * also depends on timing, so a replay runs the same schedule, not always the same interleaving.
  */
 import type { KeyObject } from 'node:crypto';
 import Database from 'better-sqlite3';
@@ -49,9 +51,12 @@ interface Expected {
 type Field = keyof Expected;
 const FIELDS: Field[] = ['comments', 'tag', 'jump_group'];
 
+/** What a run did: iterations completed, operations by kind, kills mid-operation. */
 export interface CrashLoopResult {
   iterations: number;
+  /** Per operation: `acked` answered 2xx; `cut` not (cut by the kill, or refused: e.g. a session to a client between connections). */
   operations: Record<string, { acked: number; cut: number }>;
+  /** Kills that landed while an operation waited for its answer. */
   killedMidOperation: number;
 }
 
