@@ -130,7 +130,7 @@ export class Connection {
   private statsReporter: StatsReporter | null = null;
   /** True once `onOnline` ran: session traffic may flow. */
   private ready = false;
-  /** Ends a connection that is not `connected` HANDSHAKE_TIMEOUT_MS after the dial. */
+  /** Ends an attempt stuck before the upgrade, or between the upgrade and the welcome (armHandshakeTimer). */
   private handshakeTimer: TimerHandle | undefined;
 
   constructor(private readonly o: ConnectionOptions) {
@@ -157,14 +157,7 @@ export class Connection {
     url.protocol = 'wss:';
     const ws = (this.o.createSocket ?? defaultSocket)(url, { ...SOCKET_OPTIONS, localAddress: this.o.localAddress });
     this.socket = ws;
-    // The heartbeat only runs once connected, and ws's handshakeTimeout ends at the upgrade: a link
-    // lost between the upgrade and the welcome (half-open: nothing arrives, nothing closes) would
-    // hold the agent forever. The site gives the handshake the same limit (docs/protocol.md).
-    this.handshakeTimer = this.clock.setTimeout(() => {
-      if (this.current === 'connected' || this.current === 'closed') return;
-      this.o.log.warn({ state: this.current, ms: HANDSHAKE_TIMEOUT_MS }, 'site did not finish the handshake in time; reconnecting');
-      this.fail(new JumpError('HANDSHAKE_TIMEOUT'));
-    }, HANDSHAKE_TIMEOUT_MS);
+    this.armHandshakeTimer();
     return new Promise((resolve) => {
       ws.on('upgrade', (res: { socket: unknown }) => this.onUpgrade(res.socket as TLSSocket));
       ws.on('unexpected-response', (_req: unknown, res: import('node:http').IncomingMessage) => this.onUnexpectedResponse(res));
@@ -214,6 +207,23 @@ export class Connection {
     this.socket?.send(encodeAgentMessage(msg));
   }
 
+  /**
+   * (Re)starts the handshake limit: HANDSHAKE_TIMEOUT_MS from the dial to the upgrade, then again
+   * from the upgrade to the welcome (the site's limit, from the same moment: site/agent-gateway.ts).
+   * The heartbeat only starts at the welcome, and ws's handshakeTimeout did not end a TLS handshake
+   * that never started (a site stalling before TLS held the agent for good), so without this a
+   * link lost or stalled mid-handshake (half-open: nothing arrives, nothing closes) holds the agent
+   * forever. On expiry the attempt ends with HANDSHAKE_TIMEOUT (not final: the backoff runs).
+   */
+  private armHandshakeTimer(): void {
+    this.clock.clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = this.clock.setTimeout(() => {
+      if (this.current === 'connected' || this.current === 'closed') return;
+      this.o.log.warn({ state: this.current, ms: HANDSHAKE_TIMEOUT_MS }, 'site did not finish the handshake in time; reconnecting');
+      this.fail(new JumpError('HANDSHAKE_TIMEOUT'));
+    }, HANDSHAKE_TIMEOUT_MS);
+  }
+
   private onUpgrade(socket: TLSSocket): void {
     try {
       this.cb = channelBinding(socket);
@@ -239,6 +249,7 @@ export class Connection {
   private onOpen(): void {
     if (this.current !== 'connecting') return; // failed during the upgrade; the close follows
     this.transition('handshaking');
+    this.armHandshakeTimer();
     this.write({ t: 'hello', protocol: PROTOCOL_VERSION, agent_version: this.o.agentVersion, nonce: this.agentNonce });
   }
 

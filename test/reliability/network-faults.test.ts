@@ -134,8 +134,9 @@ describe.concurrent('faults', () => {
     // The agent's 10 s run from its dial; the relay, in this busy process, may see the accept late.
     expect(waited).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT_MS - SLACK_MS);
     expect(waited).toBeLessThanOrEqual(HANDSHAKE_TIMEOUT_MS + 100 + SLACK_MS); // + the first backoff ceiling
-    // The stalled socket was closed by the agent, not left open.
+    // The stalled socket was closed by the agent, not left open, and the agent says why.
     expect(p.pairs[0].closed).toBe(true);
+    expect(a.lines.find((l) => l.msg.startsWith('site did not finish the handshake'))?.state).toBe('connecting');
   });
 
   it('gives up a link lost between the upgrade and the welcome (half-open mid-handshake), and dials again', async () => {
@@ -151,7 +152,9 @@ describe.concurrent('faults', () => {
     expect(gaveUp, 'the agent names the handshake timeout').toBeDefined();
     expect(['handshaking', 'authenticating']).toContain(gaveUp!.state);
     expect(p.accepts[1] - p.accepts[0]).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT_MS - SLACK_MS);
-    expect(p.accepts[1] - p.accepts[0]).toBeLessThanOrEqual(HANDSHAKE_TIMEOUT_MS + 100 + SLACK_MS);
+    // The 10 s count from the upgrade (as the site's do), which follows the accept by the TLS
+    // handshake: up to a second on a loaded machine; then at most the first backoff ceiling.
+    expect(p.accepts[1] - p.accepts[0]).toBeLessThanOrEqual(HANDSHAKE_TIMEOUT_MS + 1000 + 100 + SLACK_MS);
     expect(p.pairs[0].closed).toBe(true);
   });
 
