@@ -21,10 +21,10 @@ import type { EventEmitter } from 'node:events';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
-import { realClock, type Clock } from '../protocol/clock.js';
+import { realClock, type Clock, type TimerHandle } from '../protocol/clock.js';
 import { JumpError, isErrorCode } from '../protocol/errors.js';
 import { channelBinding, newNonce, rawPublicKey, signAsAgent, verifySite } from '../protocol/handshake.js';
-import { AGENT_MESSAGE_MAX_BYTES } from '../protocol/limits.js';
+import { AGENT_MESSAGE_MAX_BYTES, HANDSHAKE_TIMEOUT_MS } from '../protocol/limits.js';
 import {
   AGENT_WS_PATH,
   PROTOCOL_VERSION,
@@ -142,6 +142,8 @@ export class Connection {
   private statsReporter: StatsReporter | null = null;
   /** True once `onOnline` ran: session traffic may flow. */
   private ready = false;
+  /** Ends an attempt stuck before the upgrade, or between the upgrade and the welcome (armHandshakeTimer). */
+  private handshakeTimer: TimerHandle | undefined;
 
   constructor(private readonly o: ConnectionOptions) {
     this.clock = o.clock ?? realClock;
@@ -166,6 +168,7 @@ export class Connection {
     const url = agentSocketUrl(this.o.identity.siteUrl);
     const ws = (this.o.createSocket ?? defaultSocket)(url, { ...AGENT_SOCKET_OPTIONS, localAddress: this.o.localAddress });
     this.socket = ws;
+    this.armHandshakeTimer();
     return new Promise((resolve) => {
       ws.on('upgrade', (res: { socket: unknown }) => this.onUpgrade(res.socket as TLSSocket));
       ws.on('unexpected-response', (_req: unknown, res: import('node:http').IncomingMessage) => this.onUnexpectedResponse(res));
@@ -215,6 +218,23 @@ export class Connection {
     this.socket?.send(encodeAgentMessage(msg));
   }
 
+  /**
+   * (Re)starts the handshake limit: HANDSHAKE_TIMEOUT_MS from the dial to the upgrade, then again
+   * from the upgrade to the welcome (the site's limit, from the same moment: site/agent-gateway.ts).
+   * The heartbeat only starts at the welcome, and ws's handshakeTimeout did not end a TLS handshake
+   * that never started (a site stalling before TLS held the agent for good), so without this a
+   * link lost or stalled mid-handshake (half-open: nothing arrives, nothing closes) holds the agent
+   * forever. On expiry the attempt ends with HANDSHAKE_TIMEOUT (not final: the backoff runs).
+   */
+  private armHandshakeTimer(): void {
+    this.clock.clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = this.clock.setTimeout(() => {
+      if (this.current === 'connected' || this.current === 'closed') return;
+      this.o.log.warn({ state: this.current, ms: HANDSHAKE_TIMEOUT_MS }, 'site did not finish the handshake in time; reconnecting');
+      this.fail(new JumpError('HANDSHAKE_TIMEOUT'));
+    }, HANDSHAKE_TIMEOUT_MS);
+  }
+
   private onUpgrade(socket: TLSSocket): void {
     try {
       this.cb = channelBinding(socket);
@@ -240,6 +260,7 @@ export class Connection {
   private onOpen(): void {
     if (this.current !== 'connecting') return; // failed during the upgrade; the close follows
     this.transition('handshaking');
+    this.armHandshakeTimer();
     this.write({ t: 'hello', protocol: PROTOCOL_VERSION, agent_version: this.o.agentVersion, nonce: this.agentNonce });
   }
 
@@ -303,6 +324,7 @@ export class Connection {
       return this.fail(new JumpError('PROTOCOL_INVALID_MESSAGE'));
     }
     this.transition('connected');
+    this.clock.clearTimeout(this.handshakeTimer);
     this.outcome.online = true;
     if (this.o.uninstall) {
       this.write({ t: 'uninstalled' });
@@ -346,6 +368,7 @@ export class Connection {
   }
 
   private onClose(code: number, reason: Buffer): void {
+    this.clock.clearTimeout(this.handshakeTimer);
     this.heartbeat?.stop();
     this.statsReporter?.stop();
     this.ready = false;

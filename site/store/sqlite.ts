@@ -378,6 +378,9 @@ function likePattern(text: string): string {
   return '%' + text.replace(/[\\%_]/g, (ch) => '\\' + ch) + '%';
 }
 
+/** The end reason of a session the site found open at start-up. */
+const SQL_SITE_RESTARTED = `'site restarted'`;
+
 /** A token's last use is written when older than this, in ms (idle expiry is hours, so a minute is exact enough). */
 const TOKEN_TOUCH_MS = 60_000;
 
@@ -952,7 +955,12 @@ export class SqliteStore implements Store {
   }
 
   async markAllOffline(now: number): Promise<void> {
-    this.stmt('UPDATE jump_clients SET online = 0, last_disconnected_at = ? WHERE online = 1').run(now);
+    this.db.transaction(() => {
+      this.stmt('UPDATE jump_clients SET online = 0, last_disconnected_at = ? WHERE online = 1').run(now);
+      // A session the previous process ran (it was killed, or stopped before the session ended) has
+      // no relay any more: it ended then, not never (found by the crash suite, docs/reliability.md).
+      this.stmt(`UPDATE sessions SET ended_at = ?, end_reason = ${SQL_SITE_RESTARTED} WHERE ended_at IS NULL`).run(now);
+    })();
   }
 
   async recentPublicIps(since: number): Promise<{ ip: string; seenAt: number }[]> {

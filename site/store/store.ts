@@ -318,7 +318,10 @@ export interface Store {
   setClientOffline(id: number, now: number, passiveUntil?: number | null): Promise<void>;
   /** Applies a statistics update; `full` replaces, otherwise merges. */
   updateStats(id: number, stats: Stats | StatsDelta, full: boolean): Promise<void>;
-  /** Called at start-up of a single node: nothing is connected yet. */
+  /**
+   * Called at start-up of a single node: nothing is connected yet, so no client is online and no
+   * Jump session is live; sessions still open are ended at `now` with end reason `site restarted`.
+   */
   markAllOffline(now: number): Promise<void>;
   /**
    * The public addresses jump clients (not deleted) were last seen from, with when (ms since the
