@@ -26,7 +26,7 @@ import { install, installSummary, requestedFromOptions, type InstallOptions } fr
 import { LSB, readInstallConf, startAgent, statusAgent, stopAgent, type ActionResult } from './service.js';
 import { STAMP_FILE, readStamp } from '../../protocol/stamp.js';
 import { extractOverlay, findOverlay } from './exe-overlay.js';
-import { installWindows, startService } from './windows.js';
+import { installWindows, msiExistingConfig, startService } from './windows.js';
 import { checkWindowsAcls, setWindowsAcls } from './windows-acl.js';
 
 /** `jump-client install` exit codes (see the module comment). */
@@ -190,15 +190,21 @@ export function addMsiCommands(program: Command): void {
       const typedKey = msiValue(o.keyInfo);
       const key = typedKey === undefined ? undefined : normalizeKeyInfo(typedKey);
       if (!site || !pin) throw new JumpError('INSTALLER_DAMAGED', { detail: 'This MSI has no site stamped in it (SITE_URL, SITE_PIN): use the MSI `jump installer create --platform windows-x64` wrote.' });
-      if (!key || !keyInfoField.safeParse(key).success) throw new JumpError('VALIDATION_FAILED', { field: 'KEY_INFO', detail: 'KEY_INFO: give the installer key on the msiexec line, KEY_INFO=<key>.' });
+      // An upgrade (or repair) of an enrolled install keeps its enrollment: no KEY_INFO needed (issue #16).
+      const existing = msiExistingConfig(join(dir, 'config'), site, pin);
+      const keep = existing === 'enrolled' || (existing === 'pending' && !key);
+      if (!keep && (!key || !keyInfoField.safeParse(key).success)) throw new JumpError('VALIDATION_FAILED', { field: 'KEY_INFO', detail: 'KEY_INFO: give the installer key on the msiexec line, KEY_INFO=<key>.' });
       const requested = requestedFromOptions(Object.fromEntries(JC_FLAGS.map((f) => [optionKey(f.flag), msiValue(o[optionKey(f.flag)])])));
       // Explicit, non-inherited ACLs on INSTALLDIR before KEY_INFO is written (security issue #12,
       // item 5; agent/install/windows-acl.ts): a custom installdir inherits its parent's ACL.
       mkdirSync(join(dir, 'config'), { recursive: true });
       setWindowsAcls(dir, 'service');
-      const cfg = new AgentConfig(join(dir, 'config'));
-      cfg.update({ site_url: site, site_pin: pin, key_info: key, ...(Object.keys(requested).length > 0 ? { requested } : {}) });
-      identityFromConfig(cfg, 'msi-check'); // the same checks the agent makes at start: fail the install, not the first start
+      if (!keep) {
+        if (existing === 'none') rmSync(join(dir, 'config', 'agent.key'), { force: true }); // another site's identity
+        const cfg = new AgentConfig(join(dir, 'config'));
+        cfg.update({ site_url: site, site_pin: pin, key_info: key, client_id: undefined, ...(Object.keys(requested).length > 0 ? { requested } : {}) });
+        identityFromConfig(cfg, 'msi-check'); // the same checks the agent makes at start: fail the install, not the first start
+      }
       setWindowsAcls(dir, 'service'); // again: the owner and propagation to what the config step wrote
       const acl = checkWindowsAcls(dir, 'service', null);
       if (!acl.verified) process.stderr.write(`jump-client msi-configure: WARNING: ${acl.why}.\n`);

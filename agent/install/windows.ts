@@ -36,6 +36,29 @@ function win(cmd: string, args: string[]): { status: number | null; out: string 
   return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error?.message ?? ''}`.trim() };
 }
 
+/**
+ * What the MSI's configure action finds in `configDir` for the site stamped in the MSI (`site`,
+ * `sitePin`) (issue #16, item 1: an upgrade keeps the enrollment):
+ *   'enrolled'  agent.json holds a client id for this same site: kept as it is, KEY_INFO not needed
+ *               (a major upgrade, or a repair); a KEY_INFO given is not used
+ *   'pending'   agent.json holds a KEY_INFO for this site, not used yet (an upgraded NOSTART template):
+ *               kept unless a new KEY_INFO is given
+ *   'none'      no config, or one for another site: a KEY_INFO is needed, and the old identity
+ *               (client id, agent.key) goes, as for a new install
+ * An unreadable agent.json counts as 'none'.
+ */
+export function msiExistingConfig(configDir: string, site: string, sitePin: string): 'enrolled' | 'pending' | 'none' {
+  let d: { site_url?: unknown; site_pin?: unknown; client_id?: unknown; key_info?: unknown };
+  try {
+    d = JSON.parse(readFileSync(join(configDir, 'agent.json'), 'utf8')) as typeof d;
+  } catch {
+    return 'none';
+  }
+  if (d.site_url !== site || d.site_pin !== sitePin) return 'none';
+  if (typeof d.client_id === 'number') return 'enrolled';
+  return typeof d.key_info === 'string' ? 'pending' : 'none';
+}
+
 /** True when this process is elevated (`net session` needs administrator rights). */
 export function isElevated(): boolean {
   return win('net', ['session']).status === 0;

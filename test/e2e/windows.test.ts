@@ -119,7 +119,7 @@ describe('the Windows MSI', () => {
     expect(seq.Configure.n).toBeGreaterThan(seq.InstallFiles.n);
     expect(seq.Configure.n).toBeLessThan(seq.InstallFinalize.n);
     expect(seq.Unconfigure.n).toBeLessThan(seq.RemoveFiles.n);
-    expect(seq.Unconfigure.cond).toBe('REMOVE="ALL"');
+    expect(seq.Unconfigure.cond).toBe('REMOVE="ALL" AND NOT UPGRADINGPRODUCTCODE');
   });
 
   it('MsiLockPermissionsEx: INSTALLDIR gets explicit, non-inherited ACLs at CreateFolders, before any file is installed (SYSTEM, Administrators full; Users read/execute)', () => {
