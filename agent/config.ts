@@ -126,6 +126,26 @@ export interface AgentIdentity {
  */
 export function identityFromConfig(cfg: AgentConfig, machineId: string): AgentIdentity {
   const d = cfg.data;
+  const sitePublicKey = checkIdentitySettings(d);
+  return {
+    siteUrl: d.site_url!,
+    sitePin: d.site_pin!,
+    sitePublicKey,
+    privateKey: cfg.privateKey(),
+    clientId: d.client_id ?? null,
+    keyInfo: d.key_info ?? null,
+    requested: d.requested ?? {},
+    machineId: d.machine_id ?? machineId,
+  };
+}
+
+/**
+ * The checks identityFromConfig makes on the settings, without touching the identity key (an
+ * installer checks a config it wrote with this: the key is made at the agent's first start, on the
+ * machine it runs on, never at install; issue #16, item 5). Returns the site's public key; throws
+ * `Error` naming the missing or malformed setting.
+ */
+export function checkIdentitySettings(d: AgentConfigData): KeyObject {
   if (!d.site_url) throw new Error('no site URL: give --site on the first start');
   if (!d.site_pin) throw new Error('no site pin: give --site-pin on the first start');
   if (d.client_id === undefined && !d.key_info) throw new Error('not enrolled yet: give --key-info on the first start');
@@ -137,14 +157,5 @@ export function identityFromConfig(cfg: AgentConfig, machineId: string): AgentId
   }
   const u = new URL(d.site_url);
   if (u.protocol !== 'https:' && u.protocol !== 'wss:') throw new Error('the site URL must start with https://');
-  return {
-    siteUrl: d.site_url,
-    sitePin: d.site_pin,
-    sitePublicKey,
-    privateKey: cfg.privateKey(),
-    clientId: d.client_id ?? null,
-    keyInfo: d.key_info ?? null,
-    requested: d.requested ?? {},
-    machineId: d.machine_id ?? machineId,
-  };
+  return sitePublicKey;
 }

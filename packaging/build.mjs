@@ -7,7 +7,8 @@
  *                                                               version V (tests: a "v2" to upgrade to)
  *
  * Debian packages it needs: binutils (strip); for linux-arm64 g++-aarch64-linux-gnu and
- * binutils-aarch64-linux-gnu; for win-x64 osslsigncode.
+ * binutils-aarch64-linux-gnu; for win-x64 osslsigncode, wixl and msitools, gcc-mingw-w64-x86-64 (the
+ * MSI's configure action, packaging/msi-ca.c).
  *
  * For each platform it writes `<out>/<platform>/`:
  *   jump-client(.exe)            Node single executable (SEA) holding the agent and the installer
@@ -252,6 +253,7 @@ const TOOLS = {
   'wixl-heat': 'wixl',
   msibuild: 'msitools',
   msiinfo: 'msitools',
+  'x86_64-w64-mingw32-gcc': 'gcc-mingw-w64-x86-64',
 };
 
 /** INSTALLDIR's DACL from CreateFolders on: SYSTEM, Administrators full; Users read/execute; protected (P). */
@@ -285,7 +287,8 @@ export async function flagWix() {
   const props = [];
   const actions = [];
   const sequence = [];
-  const args = ['--site "[SITE_URL]"', '--site-pin "[SITE_PIN]"', '--key-info "[KEY_INFO]"'];
+  // KEY_INFO is not among them: the configure action passes it on stdin (packaging/msi-ca.c).
+  const args = ['--site "[SITE_URL]"', '--site-pin "[SITE_PIN]"'];
   let n = 60;
   for (const f of flags) {
     const upper = f.msiProperty.toUpperCase();
@@ -346,6 +349,8 @@ async function buildMsi(dir, work, version) {
     .replace('<!-- @@FLAG_COPY_SEQUENCE@@ (60 and up: after AppSearch, before CostInitialize) -->', w.sequence.join('\n      '))
     .replace('@@CONFIGURE_ARGS@@', xmlAttr(w.args));
   if (/@@[A-Z_]+@@/.test(wxs)) throw new Error('packaging/jump-client.wxs: a marker was not filled');
+  // The configure action's DLL (packaging/msi-ca.c), for the MSI's Binary table only (never installed).
+  execFileSync('x86_64-w64-mingw32-gcc', ['-shared', '-O2', '-s', '-Wall', '-Werror', '-o', join(dir, 'msi-ca.dll'), join(root, 'packaging', 'msi-ca.c'), '-lmsi'], { stdio: 'pipe' });
   const mainWxs = join(work, 'jump-client.wxs');
   writeFileSync(mainWxs, wxs);
   const msi = join(dir, 'jump-client.msi');
@@ -369,7 +374,15 @@ async function buildMsi(dir, work, version) {
   const wixlSecure = /^SecureCustomProperties\t(.*)$/m.exec(props)?.[1].trim().split(';').filter(Boolean) ?? [];
   const secure = [...MSI_SECURE, ...wixlSecure.filter((p) => !MSI_SECURE.includes(p))].join(';');
   execFileSync('msibuild', [msi, '-q', wixlSecure.length > 0 ? `UPDATE Property SET Value = '${secure}' WHERE Property = 'SecureCustomProperties'` : `INSERT INTO Property (Property, Value) VALUES ('SecureCustomProperties', '${secure}')`], { stdio: 'pipe' });
-  execFileSync('msibuild', [msi, '-q', "UPDATE CustomAction SET ExtendedType = 8192 WHERE Action = 'Configure'"], { stdio: 'pipe' });
+  // HideTarget (msidbCustomActionTypeHideTarget, 0x2000) belongs in the Type column (the old build put it in
+  // ExtendedType, where Windows Installer ignores it): Configure is 1 (DLL from the Binary table) + 1024
+  // (in-script) + 2048 (no impersonation) + 8192; SetConfigureData 51 (set a property) + 8192. Windows then
+  // logs neither the action's data nor the property it sets.
+  execFileSync('msibuild', [msi, '-q', "UPDATE CustomAction SET Type = 11265 WHERE Action = 'Configure'"], { stdio: 'pipe' });
+  execFileSync('msibuild', [msi, '-q', "UPDATE CustomAction SET Type = 8243 WHERE Action = 'SetConfigureData'"], { stdio: 'pipe' });
+  // wixl writes Execute="rollback" as an immediate action: 1 (DLL from the Binary table) + 64 (ignore its
+  // result) + 256 (rollback) + 1024 (in-script) + 2048 (no impersonation).
+  execFileSync('msibuild', [msi, '-q', "UPDATE CustomAction SET Type = 3393 WHERE Action = 'ConfigureRollback'"], { stdio: 'pipe' });
   // INSTALLDIR locked at CreateFolders, before InstallFiles (security issue #12, item 5): a custom
   // installdir would otherwise inherit its parent's ACL (C:\ lets every user modify what is under it)
   // while the files land; Windows Installer 5 applies this SDDL (wixl has no element for it).
@@ -379,7 +392,7 @@ async function buildMsi(dir, work, version) {
 
 function requireTools(platform) {
   const p = PLATFORMS[platform];
-  const tools = [p.strip, p.cross ? `${p.cross.prefix}g++` : null, ...(platform === 'win-x64' ? ['osslsigncode', 'wixl', 'wixl-heat', 'msibuild', 'msiinfo'] : [])].filter(Boolean);
+  const tools = [p.strip, p.cross ? `${p.cross.prefix}g++` : null, ...(platform === 'win-x64' ? ['osslsigncode', 'wixl', 'wixl-heat', 'msibuild', 'msiinfo', 'x86_64-w64-mingw32-gcc'] : [])].filter(Boolean);
   for (const t of tools) {
     try {
       execFileSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' });
@@ -404,7 +417,7 @@ async function buildPlatform(platform, bundleText, work) {
     bundleText,
     ...filesUnder(ptySrc).filter((f) => f.endsWith('.node') || f.endsWith('.dll') || f.endsWith('.exe')).map((f) => readFileSync(join(ptySrc, f))),
     ...scriptTexts,
-    ...(platform === 'win-x64' ? ['packaging/jump-client.wxs', 'packaging/jump-client-service.xml', 'protocol/jc-flags.ts', 'packaging/build.mjs'].map((f) => readFileSync(join(root, f))) : []),
+    ...(platform === 'win-x64' ? ['packaging/jump-client.wxs', 'packaging/jump-client-service.xml', 'protocol/jc-flags.ts', 'packaging/build.mjs', 'packaging/msi-ca.c'].map((f) => readFileSync(join(root, f))) : []),
   );
   const manifest = join(outDir, 'build.json');
   if (!args.force && existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).hash === hash) {

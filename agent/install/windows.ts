@@ -59,6 +59,14 @@ export function msiExistingConfig(configDir: string, site: string, sitePin: stri
   return typeof d.key_info === 'string' ? 'pending' : 'none';
 }
 
+/**
+ * The MSI's configure action writes this file into INSTALLDIR\\config before it writes a new config
+ * there; the rollback action (packaging/msi-ca.c, Rollback) removes the config (agent.json,
+ * agent.key, agent.log and this file) only when it is present, so a failed upgrade never removes
+ * the enrollment it kept. A configure action that keeps a config removes it (issue #16, item 3).
+ */
+export const MSI_NEW_CONFIG_MARKER = 'msi-new-config';
+
 /** True when this process is elevated (`net session` needs administrator rights). */
 export function isElevated(): boolean {
   return win('net', ['session']).status === 0;

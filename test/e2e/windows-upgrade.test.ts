@@ -86,6 +86,26 @@ describe('the Windows MSI: upgrades, secrets, identity (issue #16)', () => {
     return [...r.stdout.matchAll(/\\Products\\([0-9A-F]{32})\s*$/gim)].map((m) => unpackGuid(m[1]));
   }
 
+  /** A log msiexec wrote to C:\<name> (UTF-16 or 8-bit, as wine writes it). */
+  function readLog(name: string): string {
+    const raw = readFileSync(join(env.WINEPREFIX!, 'drive_c', name));
+    return raw[0] === 0xff && raw[1] === 0xfe ? raw.subarray(2).toString('utf16le') : raw.toString('latin1');
+  }
+
+  /**
+   * Fails when `text` holds `key`, in any case, or any run of 8+ base64 characters of it (its base64 at
+   * each of the three alignments, without the edge characters that depend on what comes before or after).
+   */
+  function expectNoKey(text: string, key: string): void {
+    expect(text.toLowerCase()).not.toContain(key.toLowerCase());
+    for (let shift = 0; shift < 3; shift++) {
+      const b64 = Buffer.from('x'.repeat(shift) + key).toString('base64');
+      const inner = b64.slice(Math.ceil((shift * 4) / 3) + 1, -4);
+      expect(inner.length).toBeGreaterThan(8);
+      expect(text).not.toContain(inner);
+    }
+  }
+
   /** Starts the agent of the install in C:\<dir> under wine. */
   function startAgent(dir: string, tag: string): Proc {
     return start('sh', ['-c', 'exec wine "$@" > "$OUT" 2>&1', 'wine', `C:\\${dir}\\jump-client.exe`, 'run', '--config', `C:\\${dir}\\config`], {
@@ -161,8 +181,14 @@ describe('the Windows MSI: upgrades, secrets, identity (issue #16)', () => {
 
   it('under wine: v1 installs and enrolls; v2 upgrades it in place without KEY_INFO (one product listed, the same client id online, the site told nothing); msiexec /x of v2 tells the site', async () => {
     const drive = join(env.WINEPREFIX!, 'drive_c', 'JCU');
-    const v1 = await wine(['msiexec', '/i', msi, `KEY_INFO=${installer.key_info}`, 'installdir=C:\\JCU', 'NOSTART=1', '/quiet']);
+    const v1 = await wine(['msiexec', '/i', msi, `KEY_INFO=${installer.key_info}`, 'installdir=C:\\JCU', 'NOSTART=1', '/l*v', 'C:\\v1.log', '/quiet']);
     expect(v1.code, v1.stdout).toBe(0);
+    // Item 3: KEY_INFO reached the config (on stdin), and the verbose log holds none of it.
+    expect(agentJson(join(drive, 'config'))).toMatchObject({ key_info: installer.key_info });
+    const log = readLog('v1.log');
+    expect(log).toContain('jump-client: '); // the configure action's output is in the log ...
+    expect(log).toMatch(/Property\(S\): KEY_INFO = -/); // ... and KEY_INFO was in the property table until Configure was scheduled
+    expectNoKey(log, installer.key_info);
     expect(await installedProducts()).toEqual([property(msi, 'ProductCode')]);
     agent = startAgent('JCU', 'v1');
     const mine = await waitFor(async () => (await clients()).find((c) => c.installer === installer.uid && c.status === 'online'), 120_000, 500, 'v1 online');
@@ -192,4 +218,18 @@ describe('the Windows MSI: upgrades, secrets, identity (issue #16)', () => {
     expect(existsSync(join(drive, 'jump-client.exe'))).toBe(false);
     expect((await clients()).find((c) => c.id === mine.id)!.status).toBe('uninstalled');
   }, 300_000);
+
+  it('under wine: an install that fails after its config was written (the service cannot start: no .NET for WinSW) is rolled back with no agent.json or agent.key left, the reason in the MSI log, and no KEY_INFO in it', async () => {
+    const key = (JSON.parse((await jump(site.consoleDir, ['installer', 'create', '--json'])).stdout) as { key_info: string }).key_info;
+    const r = await wine(['msiexec', '/i', msi, `KEY_INFO=${key}`, 'installdir=C:\\JCF', '/l*v', 'C:\\fail.log', '/quiet']);
+    const log = readLog('fail.log');
+    expect(r.code, log.slice(-3000)).not.toBe(0);
+    const dir = join(env.WINEPREFIX!, 'drive_c', 'JCF');
+    const said = log.split(/\r?\n/).filter((l) => /rollback|jump-client|Configure/i.test(l)).join('\n');
+    for (const f of ['jump-client.exe', 'config/agent.json', 'config/agent.key']) expect(existsSync(join(dir, f)), `${f}\n${said}`).toBe(false);
+    // The reason, from msi-configure through the configure action, and what the rollback action removed.
+    expect(log).toMatch(/jump-client: jump-client msi-configure: INSTALL_FAILED: .*(sc start JumpClient|did not reach RUNNING)/);
+    expect(log).toMatch(/jump-client: rollback: removed agent\.json.* msi-new-config/);
+    expectNoKey(log, key);
+  }, 180_000);
 });

@@ -104,10 +104,13 @@ describe('the Windows MSI', () => {
   it('CustomAction and InstallExecuteSequence: each flag\'s MSI twin is copied to its uppercase name early and reaches the deferred configure action', () => {
     const actions = table(msi, 'CustomAction');
     const seq = Object.fromEntries(table(msi, 'InstallExecuteSequence').map(([a, cond, n]) => [a, { cond, n: Number(n) }]));
-    const configure = actions.find((a) => a[0] === 'Configure')!;
-    // 3090 = exe from an installed file (18) + in-script (1024) + no impersonation (2048); 8192 HideTarget.
-    expect(configure[1]).toBe('3090');
-    expect(configure[4]).toBe('8192');
+    // Issue #16 item 3: a DLL action (packaging/msi-ca.c) whose data SetConfigureData makes: 11265 = DLL
+    // from the Binary table (1) + in-script (1024) + no impersonation (2048) + HideTarget (8192, in Type).
+    expect(actions.find((a) => a[0] === 'Configure')!.slice(1, 4)).toEqual(['11265', 'ConfigureDll', 'Configure']);
+    const configure = actions.find((a) => a[0] === 'SetConfigureData')!;
+    // 8243 = set a property (51) + HideTarget (8192); the property is the deferred action's CustomActionData.
+    expect(configure.slice(1, 3)).toEqual(['8243', 'Configure']);
+    expect(configure[3]).toMatch(/^\[KEY_INFO\]\|\[INSTALLDIR\]\|msi-configure /);
     for (const f of INSTALLER_FLAGS.filter((x) => x.field !== undefined || x.flag === '--install-dir')) {
       const upper = f.msiProperty.toUpperCase();
       const copy = actions.find((a) => a[2] === upper && a[3] === `[${f.msiProperty}]`);
@@ -115,7 +118,7 @@ describe('the Windows MSI', () => {
       expect(seq[copy![0]].n).toBeLessThan(seq.CostInitialize.n);
       expect(configure[3]).toContain(f.flag === '--install-dir' ? `--install-dir "[${upper}]."` : `${f.flag} "[${upper}]"`);
     }
-    expect(configure[3]).toContain('--key-info "[KEY_INFO]"');
+    expect(configure[3]).not.toContain('--key-info'); // KEY_INFO goes on stdin, never on a command line
     expect(seq.Configure.n).toBeGreaterThan(seq.InstallFiles.n);
     expect(seq.Configure.n).toBeLessThan(seq.InstallFinalize.n);
     expect(seq.Unconfigure.n).toBeLessThan(seq.RemoveFiles.n);
