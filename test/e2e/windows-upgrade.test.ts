@@ -121,23 +121,28 @@ describe('the Windows MSI: upgrades, secrets, identity (issue #16)', () => {
 
   beforeAll(async () => {
     expect(existsSync(join(PKG, 'jump-client.msi')), 'run `npm run package` first').toBe(true);
-    site = await startTestSite();
+    // The site, the v2 package's MSI and the wine prefix, at once.
+    const pkg2 = tempDir('jump-pkg-v2-');
+    cpSync(PKG, pkg2, { recursive: true });
+    const prefix = tempDir('jump-wine-msi16-');
+    chmodSync(prefix, 0o700);
+    outDir = tempDir('jump-wine-msi16-out-');
+    env = { WINEPREFIX: prefix, WINEDEBUG: '-all', WINEDLLOVERRIDES: 'mscoree,mshtml=' };
+    const [s, b, w] = await Promise.all([
+      startTestSite(),
+      run(process.execPath, [join(ROOT, 'packaging', 'build.mjs'), '--msi-only', pkg2, '--msi-version', bump(version), '--quiet']),
+      run('wine', ['reg', 'add', 'HKCU\\Software\\Wine', '/v', 'Version', '/d', 'win10', '/f'], { env }),
+    ]);
+    site = s;
+    expect(b.code, b.stderr).toBe(0);
+    expect(w.code).toBe(0);
     const out = tempDir('jump-msi16-');
     const r = await jump(site.consoleDir, ['installer', 'create', '--platform', 'windows-x64', '--out', out, '--json']);
     expect(r.code, r.stderr).toBe(0);
     installer = JSON.parse(r.stdout) as typeof installer;
     msi = (JSON.parse(r.stdout) as { msi: string }).msi;
     // v2: the same package, its MSI built at the next version, stamped for the same site.
-    const pkg2 = tempDir('jump-pkg-v2-');
-    cpSync(PKG, pkg2, { recursive: true });
-    const b = await run(process.execPath, [join(ROOT, 'packaging', 'build.mjs'), '--msi-only', pkg2, '--msi-version', bump(version), '--quiet']);
-    expect(b.code, b.stderr).toBe(0);
     msiV2 = (await writeSiteMsi(pkg2, installer.site_url, installer.site_pin, tempDir('jump-msi16-v2-'))).path;
-    const prefix = tempDir('jump-wine-msi16-');
-    chmodSync(prefix, 0o700);
-    outDir = tempDir('jump-wine-msi16-out-');
-    env = { WINEPREFIX: prefix, WINEDEBUG: '-all', WINEDLLOVERRIDES: 'mscoree,mshtml=' };
-    expect((await run('wine', ['reg', 'add', 'HKCU\\Software\\Wine', '/v', 'Version', '/d', 'win10', '/f'], { env })).code).toBe(0);
   }, 180_000);
 
   afterAll(async () => {
@@ -179,7 +184,7 @@ describe('the Windows MSI: upgrades, secrets, identity (issue #16)', () => {
     expect(sum).toContain('Template: x64;1033');
   });
 
-  it('under wine: v1 installs and enrolls; v2 upgrades it in place without KEY_INFO (one product listed, the same client id online, the site told nothing); msiexec /x of v2 tells the site', async () => {
+  it('under wine: v1 installs (NOSTART=1: no identity key yet; a copy of that template becomes a second identity) and enrolls; v2 upgrades it in place without KEY_INFO (one product listed, the same client id online, the site told nothing); msiexec /x of v2 tells the site', async () => {
     const drive = join(env.WINEPREFIX!, 'drive_c', 'JCU');
     const v1 = await wine(['msiexec', '/i', msi, `KEY_INFO=${installer.key_info}`, 'installdir=C:\\JCU', 'NOSTART=1', '/l*v', 'C:\\v1.log', '/quiet']);
     expect(v1.code, v1.stdout).toBe(0);
@@ -190,9 +195,30 @@ describe('the Windows MSI: upgrades, secrets, identity (issue #16)', () => {
     expect(log).toMatch(/Property\(S\): KEY_INFO = -/); // ... and KEY_INFO was in the property table until Configure was scheduled
     expectNoKey(log, installer.key_info);
     expect(await installedProducts()).toEqual([property(msi, 'ProductCode')]);
+    // Item 5: a NOSTART=1 install is a template: no identity key until the agent's first start. Its
+    // config copied to a second "machine" (another dir, another machine id) makes a second identity.
+    expect(existsSync(join(drive, 'config', 'agent.key'))).toBe(false);
+    const twinCfg = join(env.WINEPREFIX!, 'drive_c', 'JCT', 'config');
+    cpSync(join(drive, 'config'), twinCfg, { recursive: true });
     agent = startAgent('JCU', 'v1');
-    const mine = await waitFor(async () => (await clients()).find((c) => c.installer === installer.uid && c.status === 'online'), 120_000, 500, 'v1 online');
-    await waitFor(() => agentJson(join(drive, 'config'))?.client_id === mine.id, 20_000, 100, 'enrollment saved');
+    const twin = start('sh', ['-c', 'exec wine "$@" > "$OUT" 2>&1', 'wine', 'C:\\JCU\\jump-client.exe', 'run', '--config', 'C:\\JCT\\config', '--machine-id', 'second-machine'], {
+      env: { ...env, OUT: join(outDir, 'agent-twin.txt') },
+    });
+    const ids = await waitFor(
+      async () => {
+        const a = agentJson(join(drive, 'config'))?.client_id;
+        const b = agentJson(twinCfg)?.client_id;
+        const on = (await clients()).filter((c) => c.installer === installer.uid && c.status === 'online').map((c) => c.id);
+        return typeof a === 'number' && typeof b === 'number' && on.includes(a) && on.includes(b) ? [a, b] : null;
+      },
+      120_000,
+      500,
+      'both copies of the template enrolled and online',
+    );
+    expect(ids[0]).not.toBe(ids[1]);
+    expect(readFileSync(join(twinCfg, 'agent.key'), 'utf8')).not.toBe(readFileSync(join(drive, 'config', 'agent.key'), 'utf8'));
+    const mine = (await clients()).find((c) => c.id === ids[0])!;
+    twin.child.kill('SIGTERM');
     await stopAgent();
     await waitFor(async () => (await clients()).find((c) => c.id === mine.id)?.status === 'offline', 30_000, 250, 'v1 offline');
     const keyBefore = readFileSync(join(drive, 'config', 'agent.key'), 'utf8');
@@ -209,7 +235,7 @@ describe('the Windows MSI: upgrades, secrets, identity (issue #16)', () => {
     expect((await clients()).find((c) => c.id === mine.id)!.status).toBe('offline');
     agent = startAgent('JCU', 'v2');
     await waitFor(async () => (await clients()).find((c) => c.id === mine.id)?.status === 'online', 60_000, 500, 'v2 online as the same client');
-    expect((await clients()).filter((c) => c.installer === installer.uid)).toHaveLength(1);
+    expect((await clients()).filter((c) => c.installer === installer.uid && c.status === 'online').map((c) => c.id)).toEqual([mine.id]);
     await stopAgent();
 
     const un = await wine(['msiexec', '/x', msiV2, '/quiet']);
