@@ -26,7 +26,7 @@ import { install, installSummary, requestedFromOptions, type InstallOptions } fr
 import { LSB, readInstallConf, startAgent, statusAgent, stopAgent, type ActionResult } from './service.js';
 import { STAMP_FILE, readStamp } from '../../protocol/stamp.js';
 import { extractOverlay, findOverlay } from './exe-overlay.js';
-import { installWindows, MSI_NEW_CONFIG_MARKER, msiExistingConfig, startService } from './windows.js';
+import { installWindows, MSI_NEW_CONFIG_MARKER, msiExistingConfig, setServiceRecovery, startService } from './windows.js';
 import { checkWindowsAcls, setWindowsAcls } from './windows-acl.js';
 
 /** `jump-client install` exit codes (see the module comment). */
@@ -214,6 +214,7 @@ export function addMsiCommands(program: Command): void {
       setWindowsAcls(dir, 'service'); // again: the owner and propagation to what the config step wrote
       const acl = checkWindowsAcls(dir, 'service', null);
       if (!acl.verified) process.stderr.write(`jump-client msi-configure: WARNING: ${acl.why}.\n`);
+      process.stdout.write(`jump-client msi-configure: ${setServiceRecovery(WINDOWS_SERVICE)}\n`);
       if (o.nostart !== '1') await startService(WINDOWS_SERVICE);
       process.exit(0);
     } catch (err) {

@@ -166,6 +166,9 @@ describe('the Windows MSI: upgrades, secrets, identity (issue #16)', () => {
     expect(seq.RemoveExistingProducts.n).toBeGreaterThan(seq.InstallInitialize.n);
     expect(seq.RemoveExistingProducts.n).toBeLessThan(seq.InstallFiles.n);
     expect(seq.Unconfigure.cond).toBe('REMOVE="ALL" AND NOT UPGRADINGPRODUCTCODE');
+    // Item 4: Configure runs on install, upgrade and repair (a repair's StopServices stops the service;
+    // Configure starts it again and sets its recovery actions), never on an uninstall.
+    for (const a of ['SetConfigureData', 'ConfigureRollback', 'Configure', 'ClearKeyInfo']) expect(seq[a].cond, a).toBe('NOT REMOVE');
     expect(property(msi, 'SecureCustomProperties')!.split(';')).toEqual(expect.arrayContaining(['WIX_UPGRADE_DETECTED', 'KEY_INFO']));
 
     // ProductCode: one per version (the generic MSI and every site's copy), another for v2.
@@ -192,6 +195,8 @@ describe('the Windows MSI: upgrades, secrets, identity (issue #16)', () => {
     expect(agentJson(join(drive, 'config'))).toMatchObject({ key_info: installer.key_info });
     const log = readLog('v1.log');
     expect(log).toContain('jump-client: '); // the configure action's output is in the log ...
+    // Item 4: the service's recovery actions were set (wine's sc accepts `sc failure`; it has no qfailure to read them back).
+    expect(log).toMatch(/jump-client: jump-client msi-configure: service JumpClient: on failure, restart after 10 s, 30 s, 60 s; failure count reset after 24 h/);
     expect(log).toMatch(/Property\(S\): KEY_INFO = -/); // ... and KEY_INFO was in the property table until Configure was scheduled
     expectNoKey(log, installer.key_info);
     expect(await installedProducts()).toEqual([property(msi, 'ProductCode')]);

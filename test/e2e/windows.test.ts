@@ -236,6 +236,8 @@ describe('the Windows MSI', () => {
       const r = await wine([exe, '--install-dir', 'C:\\Jump Client', '--jc-tag', 'win exe', '--jc-comments', 'rack "7"; $x', '--nostart']);
       expect(r.code, r.stdout).toBe(0);
       expect(r.stdout).toContain('service mode');
+      // Issue #16 item 4: the service's recovery actions (sc failure; wine's sc has no failureflag).
+      expect(r.stdout).toMatch(/service JumpClient-[0-9a-f]{12}: on failure, restart after 10 s, 30 s, 60 s; failure count reset after 24 h/);
       // wine's icacls is a stub: the ACL check is skipped, and the install says so.
       expect(r.stdout).toContain("WARNING: wine's icacls is a stub (sets and shows no ACLs): the install dir's ACLs were not checked.");
       const drive = join(env.WINEPREFIX!, 'drive_c', 'Jump Client');
