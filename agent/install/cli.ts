@@ -200,8 +200,10 @@ export function addMsiCommands(program: Command): void {
       // item 5; agent/install/windows-acl.ts): a custom installdir inherits its parent's ACL.
       mkdirSync(join(dir, 'config'), { recursive: true });
       setWindowsAcls(dir, 'service');
-      if (keep) rmSync(join(dir, 'config', MSI_NEW_CONFIG_MARKER), { force: true });
-      else {
+      if (keep) {
+        rmSync(join(dir, 'config', MSI_NEW_CONFIG_MARKER), { force: true });
+        process.stdout.write(`jump-client msi-configure: kept the ${existing === 'enrolled' ? 'enrollment' : 'installer key'} in ${join(dir, 'config')} (an upgrade or repair)${key ? '; the KEY_INFO given was not used' : ''}\n`);
+      } else {
         // The marker first: the rollback action removes a config only where it finds one.
         writeFileSync(join(dir, 'config', MSI_NEW_CONFIG_MARKER), '');
         if (existing === 'none') rmSync(join(dir, 'config', 'agent.key'), { force: true }); // another site's identity

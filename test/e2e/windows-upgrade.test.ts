@@ -229,8 +229,9 @@ describe('the Windows MSI: upgrades, secrets, identity (issue #16)', () => {
     const keyBefore = readFileSync(join(drive, 'config', 'agent.key'), 'utf8');
 
     // v2, as SCCM would push it: no KEY_INFO, no installdir.
-    const v2 = await wine(['msiexec', '/i', msiV2, 'NOSTART=1', '/quiet']);
+    const v2 = await wine(['msiexec', '/i', msiV2, 'NOSTART=1', '/l*v', 'C:\\v2.log', '/quiet']);
     expect(v2.code, v2.stdout).toBe(0);
+    expect(readLog('v2.log')).toMatch(/jump-client: jump-client msi-configure: kept the enrollment in C:\\JCU\\config \(an upgrade or repair\)/);
     expect(v2.stdout).not.toContain('uninstalled');
     expect(await installedProducts()).toEqual([property(msiV2, 'ProductCode')]);
     expect(existsSync(join(drive, 'jump-client.exe'))).toBe(true);
