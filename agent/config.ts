@@ -6,12 +6,14 @@
  *
  * - `agent.json` (conf, mode 0600): site URL, site pin, client id once enrolled, the installer key
  *   (KEY_INFO) until enrollment succeeds (then removed), requested fields, machine id override.
- * - `agent.key` (mode 0600): the jump client's Ed25519 private key, generated here; it never
- *   leaves the machine.
+ * - `agent.key` (mode 0600): the jump client's Ed25519 private key, generated here at the agent's
+ *   first start (never by an installer: a golden image installed with NOSTART=1 holds none); it
+ *   never leaves the machine. agent.json's `key_machine_id` is the machine id it was made on: a
+ *   config copied to another machine (a cloned disk) is recognised, see identityFromConfig.
  * - `agent.log`: the pino log.
  */
 import type { KeyObject } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Conf from 'conf';
 import { z } from 'zod';
@@ -31,6 +33,8 @@ const configSchema = z.object({
   installer_expires_at: z.number().int().optional(),
   /** Allow port forwarding to private (LAN) addresses, not only this machine's own. */
   forward_lan: z.boolean().optional(),
+  /** The machine id agent.key was made on (issue #16, item 5): another one means a cloned config. */
+  key_machine_id: z.string().min(1).max(128).optional(),
 });
 export type AgentConfigData = z.infer<typeof configSchema>;
 
@@ -123,9 +127,56 @@ export interface AgentIdentity {
 /**
  * Builds the identity from config. Throws `Error` naming the missing or malformed setting and how
  * to give it (the enrollment flags are needed only on the first start).
+ *
+ * The identity key belongs to one machine, on every platform (issue #16, item 5): it is made at the
+ * first start and `key_machine_id` records `machineId`, the operating system's machine id (Windows
+ * MachineGuid, /etc/machine-id; not the config's `machine_id` override, which tests and the fleet
+ * simulator set per run), beside it. When `machineId` differs from the recorded one, the config was
+ * copied to another machine (a cloned disk or image):
+ * - not enrolled yet, or enrolled and still holding its installer key (KEY_INFO): the copy re-keys
+ *   (a new agent.key, the client id dropped) and enrolls as a jump client of its own;
+ * - enrolled, KEY_INFO gone: throws, naming the clone; it never connects with the original's
+ *   identity (the two would keep replacing each other on the site). Fix: reinstall on this machine.
+ * A key without a recorded machine id (made before this rule) is adopted by this machine.
  */
 export function identityFromConfig(cfg: AgentConfig, machineId: string): AgentIdentity {
+  const sitePublicKey = checkIdentitySettings(cfg.data);
+  const machine = machineId;
+  const keyFile = join(cfg.dir, 'agent.key');
+  const recorded = cfg.data.key_machine_id;
+  if (recorded !== undefined && recorded !== machine && existsSync(keyFile)) {
+    if (cfg.data.client_id !== undefined && !cfg.data.key_info) {
+      throw new Error(
+        `this jump client's identity (${keyFile}) was made on another machine (machine id ${recorded}; this one is ${machine}): ` +
+          'it is a copy of another install (a cloned disk or image) and is not used, so the original stays online; ' +
+          'reinstall the jump client on this machine (for golden images: install with NOSTART=1 and never start it before capturing the image)',
+      );
+    }
+    rmSync(keyFile, { force: true });
+    cfg.update({ client_id: undefined, key_machine_id: undefined });
+  }
+  const privateKey = cfg.privateKey();
+  if (cfg.data.key_machine_id !== machine) cfg.update({ key_machine_id: machine });
   const d = cfg.data;
+  return {
+    siteUrl: d.site_url!,
+    sitePin: d.site_pin!,
+    sitePublicKey,
+    privateKey,
+    clientId: d.client_id ?? null,
+    keyInfo: d.key_info ?? null,
+    requested: d.requested ?? {},
+    machineId: d.machine_id ?? machineId,
+  };
+}
+
+/**
+ * The checks identityFromConfig makes on the settings, without touching the identity key (an
+ * installer checks a config it wrote with this: the key is made at the agent's first start, on the
+ * machine it runs on, never at install; issue #16, item 5). Returns the site's public key; throws
+ * `Error` naming the missing or malformed setting.
+ */
+export function checkIdentitySettings(d: AgentConfigData): KeyObject {
   if (!d.site_url) throw new Error('no site URL: give --site on the first start');
   if (!d.site_pin) throw new Error('no site pin: give --site-pin on the first start');
   if (d.client_id === undefined && !d.key_info) throw new Error('not enrolled yet: give --key-info on the first start');
@@ -137,14 +188,5 @@ export function identityFromConfig(cfg: AgentConfig, machineId: string): AgentId
   }
   const u = new URL(d.site_url);
   if (u.protocol !== 'https:' && u.protocol !== 'wss:') throw new Error('the site URL must start with https://');
-  return {
-    siteUrl: d.site_url,
-    sitePin: d.site_pin,
-    sitePublicKey,
-    privateKey: cfg.privateKey(),
-    clientId: d.client_id ?? null,
-    keyInfo: d.key_info ?? null,
-    requested: d.requested ?? {},
-    machineId: d.machine_id ?? machineId,
-  };
+  return sitePublicKey;
 }

@@ -3,9 +3,12 @@
  * `npm run package`: builds the packaged `jump-client` for each target platform.
  *
  *   node packaging/build.mjs [--platform linux-x64,linux-arm64,win-x64] [--out dist/package] [--force] [--quiet]
+ *   node packaging/build.mjs --msi-only DIR --msi-version V    (re)builds DIR/jump-client.msi only, at
+ *                                                               version V (tests: a "v2" to upgrade to)
  *
  * Debian packages it needs: binutils (strip); for linux-arm64 g++-aarch64-linux-gnu and
- * binutils-aarch64-linux-gnu; for win-x64 osslsigncode.
+ * binutils-aarch64-linux-gnu; for win-x64 osslsigncode, wixl and msitools, gcc-mingw-w64-x86-64 (the
+ * MSI's configure action, packaging/msi-ca.c).
  *
  * For each platform it writes `<out>/<platform>/`:
  *   jump-client(.exe)            Node single executable (SEA) holding the agent and the installer
@@ -63,6 +66,8 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: join(root, 'dist', 'package') },
     force: { type: 'boolean', default: false },
     quiet: { type: 'boolean', default: false },
+    'msi-only': { type: 'string' },
+    'msi-version': { type: 'string' },
   },
 });
 
@@ -247,6 +252,8 @@ const TOOLS = {
   wixl: 'wixl',
   'wixl-heat': 'wixl',
   msibuild: 'msitools',
+  msiinfo: 'msitools',
+  'x86_64-w64-mingw32-gcc': 'gcc-mingw-w64-x86-64',
 };
 
 /** INSTALLDIR's DACL from CreateFolders on: SYSTEM, Administrators full; Users read/execute; protected (P). */
@@ -280,7 +287,8 @@ export async function flagWix() {
   const props = [];
   const actions = [];
   const sequence = [];
-  const args = ['--site "[SITE_URL]"', '--site-pin "[SITE_PIN]"', '--key-info "[KEY_INFO]"'];
+  // KEY_INFO is not among them: the configure action passes it on stdin (packaging/msi-ca.c).
+  const args = ['--site "[SITE_URL]"', '--site-pin "[SITE_PIN]"'];
   let n = 60;
   for (const f of flags) {
     const upper = f.msiProperty.toUpperCase();
@@ -303,7 +311,33 @@ export async function flagWix() {
   return { props, actions, sequence, args: args.join(' ') };
 }
 
-async function buildMsi(dir, work) {
+/** The Jump Client product line's UpgradeCode (packaging/jump-client.wxs): never changes. */
+export const MSI_UPGRADE_CODE = '6F1D9C3E-4B7A-4E0B-9A55-2C1B7E4D8A10';
+
+/**
+ * The MSI's ProductCode for `version`: a name-based (SHA-1, RFC 4122 version 5) UUID of the version in
+ * the UpgradeCode's namespace, so every MSI of one version (the build and each site's copy) has the same
+ * ProductCode and the next version another (Windows Installer: a major upgrade changes the ProductCode).
+ */
+export function msiProductCode(version) {
+  const ns = Buffer.from(MSI_UPGRADE_CODE.replace(/-/g, ''), 'hex');
+  const h = createHash('sha1').update(ns).update(`jump-client ${version}`).digest().subarray(0, 16);
+  h[6] = (h[6] & 0x0f) | 0x50;
+  h[8] = (h[8] & 0x3f) | 0x80;
+  const x = h.toString('hex').toUpperCase();
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
+/** An MSI ProductVersion: major.minor.build, each 0-255, 0-255, 0-65535 (Windows Installer's rule). */
+function checkMsiVersion(v) {
+  const m = /^(\d+)\.(\d+)\.(\d+)$/.exec(v);
+  if (!m || Number(m[1]) > 255 || Number(m[2]) > 255 || Number(m[3]) > 65535) {
+    throw new Error(`--msi-version: "${v}" is not an MSI version (major.minor.build, at most 255.255.65535)`);
+  }
+  return v;
+}
+
+async function buildMsi(dir, work, version) {
   const files = filesUnder(join(dir, 'lib')).map((f) => `lib/${f}`).join('\n') + '\n';
   const heat = execFileSync('wixl-heat', ['--prefix', 'lib/', '--directory-ref', 'LIBDIR', '--component-group', 'CG.lib', '--var', 'var.LibDir', '--win64'], { input: files, encoding: 'utf8' });
   const libWxs = join(work, 'lib.wxs');
@@ -315,14 +349,40 @@ async function buildMsi(dir, work) {
     .replace('<!-- @@FLAG_COPY_SEQUENCE@@ (60 and up: after AppSearch, before CostInitialize) -->', w.sequence.join('\n      '))
     .replace('@@CONFIGURE_ARGS@@', xmlAttr(w.args));
   if (/@@[A-Z_]+@@/.test(wxs)) throw new Error('packaging/jump-client.wxs: a marker was not filled');
+  // The configure action's DLL (packaging/msi-ca.c), for the MSI's Binary table only (never installed).
+  execFileSync('x86_64-w64-mingw32-gcc', ['-shared', '-O2', '-s', '-Wall', '-Werror', '-o', join(dir, 'msi-ca.dll'), join(root, 'packaging', 'msi-ca.c'), '-lmsi'], { stdio: 'pipe' });
   const mainWxs = join(work, 'jump-client.wxs');
   writeFileSync(mainWxs, wxs);
   const msi = join(dir, 'jump-client.msi');
-  const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
-  // wixl finds sources only by relative paths: run it from the package dir.
-  execFileSync('wixl', ['-a', 'x64', '-D', `Version=${version}`, '-D', 'Win64=yes', '-D', 'PackageDir=.', '-D', 'LibDir=lib', '-o', msi, mainWxs, libWxs], { stdio: 'pipe', cwd: dir });
-  execFileSync('msibuild', [msi, '-q', `INSERT INTO Property (Property, Value) VALUES ('SecureCustomProperties', '${MSI_SECURE.join(';')}')`], { stdio: 'pipe' });
-  execFileSync('msibuild', [msi, '-q', "UPDATE CustomAction SET ExtendedType = 8192 WHERE Action = 'Configure'"], { stdio: 'pipe' });
+  // wixl finds sources only by relative paths: run it from the package dir. wixl gives each MSI it
+  // writes a fresh PackageCode (the summary's revision number).
+  const defs = [`Version=${checkMsiVersion(version)}`, `ProductCode=${msiProductCode(version)}`, 'Win64=yes', 'PackageDir=.', 'LibDir=lib'].flatMap((d) => ['-D', d]);
+  execFileSync('wixl', ['-a', 'x64', ...defs, '-o', msi, mainWxs, libWxs], { stdio: 'pipe', cwd: dir });
+  // MajorUpgrade's RemoveExistingProducts: wixl puts it after InstallValidate (the old version removed
+  // in a transaction of its own) and has no Schedule attribute; after InstallInitialize the removal is
+  // part of the upgrade's transaction, so a failed upgrade rolls back to the old version, enrolled.
+  execFileSync('msibuild', [msi, '-q', "UPDATE InstallExecuteSequence SET Sequence = 1501 WHERE Action = 'RemoveExistingProducts'"], { stdio: 'pipe' });
+  // The old version is removed by naming its one feature (REMOVE=Complete), not with REMOVE=ALL: its
+  // Unconfigure action (REMOVE="ALL" AND NOT UPGRADINGPRODUCTCODE) then does not tell the site it was
+  // uninstalled. Removing every feature removes the product (Windows Installer, Upgrade table: Remove);
+  // wine's RemoveExistingProducts runs `msiexec /i {old} REMOVE=<this column>` without
+  // UPGRADINGPRODUCTCODE, so this column is what keeps an upgrade under wine from telling the site.
+  execFileSync('msibuild', [msi, '-q', "UPDATE Upgrade SET Remove = 'Complete' WHERE ActionProperty = 'WIX_UPGRADE_DETECTED'"], { stdio: 'pipe' });
+  // wixl writes its own SecureCustomProperties row for MajorUpgrade's properties (WIX_UPGRADE_DETECTED,
+  // WIX_DOWNGRADE_DETECTED): ours are added to it.
+  const props = execFileSync('msiinfo', ['export', msi, 'Property'], { encoding: 'utf8' });
+  const wixlSecure = /^SecureCustomProperties\t(.*)$/m.exec(props)?.[1].trim().split(';').filter(Boolean) ?? [];
+  const secure = [...MSI_SECURE, ...wixlSecure.filter((p) => !MSI_SECURE.includes(p))].join(';');
+  execFileSync('msibuild', [msi, '-q', wixlSecure.length > 0 ? `UPDATE Property SET Value = '${secure}' WHERE Property = 'SecureCustomProperties'` : `INSERT INTO Property (Property, Value) VALUES ('SecureCustomProperties', '${secure}')`], { stdio: 'pipe' });
+  // HideTarget (msidbCustomActionTypeHideTarget, 0x2000) belongs in the Type column (the old build put it in
+  // ExtendedType, where Windows Installer ignores it): Configure is 1 (DLL from the Binary table) + 1024
+  // (in-script) + 2048 (no impersonation) + 8192; SetConfigureData 51 (set a property) + 8192. Windows then
+  // logs neither the action's data nor the property it sets.
+  execFileSync('msibuild', [msi, '-q', "UPDATE CustomAction SET Type = 11265 WHERE Action = 'Configure'"], { stdio: 'pipe' });
+  execFileSync('msibuild', [msi, '-q', "UPDATE CustomAction SET Type = 8243 WHERE Action = 'SetConfigureData'"], { stdio: 'pipe' });
+  // wixl writes Execute="rollback" as an immediate action: 1 (DLL from the Binary table) + 64 (ignore its
+  // result) + 256 (rollback) + 1024 (in-script) + 2048 (no impersonation).
+  execFileSync('msibuild', [msi, '-q', "UPDATE CustomAction SET Type = 3393 WHERE Action = 'ConfigureRollback'"], { stdio: 'pipe' });
   // INSTALLDIR locked at CreateFolders, before InstallFiles (security issue #12, item 5): a custom
   // installdir would otherwise inherit its parent's ACL (C:\ lets every user modify what is under it)
   // while the files land; Windows Installer 5 applies this SDDL (wixl has no element for it).
@@ -332,7 +392,7 @@ async function buildMsi(dir, work) {
 
 function requireTools(platform) {
   const p = PLATFORMS[platform];
-  const tools = [p.strip, p.cross ? `${p.cross.prefix}g++` : null, ...(platform === 'win-x64' ? ['osslsigncode', 'wixl', 'wixl-heat', 'msibuild'] : [])].filter(Boolean);
+  const tools = [p.strip, p.cross ? `${p.cross.prefix}g++` : null, ...(platform === 'win-x64' ? ['osslsigncode', 'wixl', 'wixl-heat', 'msibuild', 'msiinfo', 'x86_64-w64-mingw32-gcc'] : [])].filter(Boolean);
   for (const t of tools) {
     try {
       execFileSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' });
@@ -353,10 +413,11 @@ async function buildPlatform(platform, bundleText, work) {
   const hash = sha256(
     NODE_VERSION,
     platform,
+    platform === 'win-x64' ? packageVersion() : '',
     bundleText,
     ...filesUnder(ptySrc).filter((f) => f.endsWith('.node') || f.endsWith('.dll') || f.endsWith('.exe')).map((f) => readFileSync(join(ptySrc, f))),
     ...scriptTexts,
-    ...(platform === 'win-x64' ? ['packaging/jump-client.wxs', 'packaging/jump-client-service.xml', 'protocol/jc-flags.ts'].map((f) => readFileSync(join(root, f))) : []),
+    ...(platform === 'win-x64' ? ['packaging/jump-client.wxs', 'packaging/jump-client-service.xml', 'protocol/jc-flags.ts', 'packaging/build.mjs', 'packaging/msi-ca.c'].map((f) => readFileSync(join(root, f))) : []),
   );
   const manifest = join(outDir, 'build.json');
   if (!args.force && existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).hash === hash) {
@@ -400,7 +461,7 @@ async function buildPlatform(platform, bundleText, work) {
     mkdirSync(winsw);
     for (const f of ['winsw.exe', 'winsw.exe.config']) copyFileSync(join(root, 'node_modules', 'node-windows', 'bin', 'winsw', f), join(winsw, f));
     copyFileSync(join(root, 'packaging', 'jump-client-service.xml'), join(winsw, 'jump-client-service.xml'));
-    await step('MSI (wixl)', () => buildMsi(staging, work));
+    await step('MSI (wixl)', () => buildMsi(staging, work, packageVersion()));
   }
   writeFileSync(join(staging, 'build.json'), JSON.stringify({ platform, node: NODE_VERSION, hash, built_at: new Date().toISOString() }, null, 2) + '\n');
   rmSync(outDir, { recursive: true, force: true });
@@ -408,9 +469,27 @@ async function buildPlatform(platform, bundleText, work) {
   say(`${platform}: ${relative(process.cwd(), outDir)}\n`);
 }
 
+/** The version the MSI is built with: --msi-version, else package.json's. */
+function packageVersion() {
+  return args['msi-version'] ?? JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
+}
+
 const t0 = Date.now();
-const work = join(root, '.cache', 'package-work');
+const work = join(root, '.cache', `package-work${args['msi-only'] ? `-msi-${process.pid}` : ''}`);
 mkdirSync(work, { recursive: true });
+if (args['msi-only']) {
+  // Only the MSI, around a package dir already built (a copy of dist/package/win-x64).
+  let code = 0;
+  try {
+    requireTools('win-x64');
+    await step(`MSI ${packageVersion()} (wixl)`, () => buildMsi(args['msi-only'], work, packageVersion()));
+  } catch (err) {
+    process.stderr.write(`package: ${err.stderr?.toString() || ''}${err.message}\n`);
+    code = 1;
+  }
+  rmSync(work, { recursive: true, force: true });
+  process.exit(code);
+}
 try {
   const bundleText = await step('bundle agent/main.ts (esbuild)', () => bundle(join(work, 'jump-client.cjs')));
   for (const platform of args.platform.split(',').map((s) => s.trim()).filter(Boolean)) {

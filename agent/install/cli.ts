@@ -16,7 +16,7 @@
  * start/stop/restart/status exit with the LSB codes of agent/install/service.ts.
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
@@ -24,13 +24,13 @@ import { JumpError, type ErrorCode } from '../../protocol/errors.js';
 import { isPackaged, packageDir } from '../native.js';
 import { INSTALLER_FLAGS, JC_FLAGS, optionKey, optionSpec } from '../../protocol/jc-flags.js';
 import { keyInfoField, normalizeKeyInfo } from '../../protocol/key-info.js';
-import { AgentConfig, identityFromConfig } from '../config.js';
+import { AgentConfig, checkIdentitySettings } from '../config.js';
 import { install, installSummary, requestedFromOptions, type InstallOptions } from './install.js';
 import { LSB, readInstallConf, startAgent, statusAgent, stopAgent, type ActionResult } from './service.js';
 import { STAMP_FILE, readStamp } from '../../protocol/stamp.js';
 import { extractOverlay, findOverlay } from './exe-overlay.js';
 import { checkWithSite } from './preflight.js';
-import { installWindows, startService } from './windows.js';
+import { installWindows, MSI_NEW_CONFIG_MARKER, msiExistingConfig, setServiceRecovery, startService } from './windows.js';
 import { checkWindowsAcls, setWindowsAcls } from './windows-acl.js';
 
 /** `jump-client install` exit codes (see the module comment). */
@@ -199,6 +199,7 @@ export function addMsiCommands(program: Command): void {
     .option('--site <url>')
     .option('--site-pin <pin>')
     .option('--key-info <key>')
+    .option('--key-info-stdin', 'read KEY_INFO from stdin (what the MSI does: never on a command line)')
     .option('--nostart <flag>', '1: register the service but do not start it')
     .option('--offline <flag>', '1: do not check the installer with the site first (OFFLINE=1, a staged install)');
   // The `--jc-*` properties, from the one table (packaging/build.mjs passes them from the same table).
@@ -208,23 +209,40 @@ export function addMsiCommands(program: Command): void {
       const dir = resolve(o.installDir!);
       const site = msiValue(o.site);
       const pin = msiValue(o.sitePin);
-      const typedKey = msiValue(o.keyInfo);
+      const typedKey = msiValue(o.keyInfoStdin ? await readStdin() : o.keyInfo);
       const key = typedKey === undefined ? undefined : normalizeKeyInfo(typedKey);
       if (!site || !pin) throw new JumpError('INSTALLER_DAMAGED', { detail: 'This MSI has no site stamped in it (SITE_URL, SITE_PIN): use the MSI `jump installer create --platform windows-x64` wrote.' });
-      if (!key || !keyInfoField.safeParse(key).success) throw new JumpError('VALIDATION_FAILED', { field: 'KEY_INFO', detail: 'KEY_INFO: give the installer key on the msiexec line, KEY_INFO=<key>.' });
+      // An upgrade (or repair) of an enrolled install keeps its enrollment: no KEY_INFO needed (issue #16).
+      const existing = msiExistingConfig(join(dir, 'config'), site, pin);
+      const keep = existing === 'enrolled' || (existing === 'pending' && !key);
+      if (!keep && (!key || !keyInfoField.safeParse(key).success)) throw new JumpError('VALIDATION_FAILED', { field: 'KEY_INFO', detail: 'KEY_INFO: give the installer key on the msiexec line, KEY_INFO=<key>.' });
       const requested = requestedFromOptions(Object.fromEntries(JC_FLAGS.map((f) => [optionKey(f.flag), msiValue(o[optionKey(f.flag)])])));
-      // Would the site accept this enrollment? A refusal fails the install (1603), before KEY_INFO is written.
-      await checkWithSite({ siteUrl: site, sitePin: pin, keyInfo: key }, requested, { offline: o.offline === '1', warn: (line) => process.stderr.write(`jump-client msi-configure: ${line}\n`) });
+      // Would the site accept this enrollment? A refusal fails the install (1603), before KEY_INFO is
+      // written. An upgrade that keeps its enrollment has nothing to ask.
+      if (!keep && key) {
+        await checkWithSite({ siteUrl: site, sitePin: pin, keyInfo: key }, requested, { offline: o.offline === '1', warn: (line) => process.stderr.write(`jump-client msi-configure: ${line}\n`) });
+      }
       // Explicit, non-inherited ACLs on INSTALLDIR before KEY_INFO is written (security issue #12,
       // item 5; agent/install/windows-acl.ts): a custom installdir inherits its parent's ACL.
       mkdirSync(join(dir, 'config'), { recursive: true });
       setWindowsAcls(dir, 'service');
-      const cfg = new AgentConfig(join(dir, 'config'));
-      cfg.update({ site_url: site, site_pin: pin, key_info: key, ...(Object.keys(requested).length > 0 ? { requested } : {}) });
-      identityFromConfig(cfg, 'msi-check'); // the same checks the agent makes at start: fail the install, not the first start
+      if (keep) {
+        rmSync(join(dir, 'config', MSI_NEW_CONFIG_MARKER), { force: true });
+        process.stdout.write(`jump-client msi-configure: kept the ${existing === 'enrolled' ? 'enrollment' : 'installer key'} in ${join(dir, 'config')} (an upgrade or repair)${key ? '; the KEY_INFO given was not used' : ''}\n`);
+      } else {
+        // The marker first: the rollback action removes a config only where it finds one.
+        writeFileSync(join(dir, 'config', MSI_NEW_CONFIG_MARKER), '');
+        if (existing === 'none') rmSync(join(dir, 'config', 'agent.key'), { force: true }); // another site's identity
+        const cfg = new AgentConfig(join(dir, 'config'));
+        cfg.update({ site_url: site, site_pin: pin, key_info: key, client_id: undefined, ...(Object.keys(requested).length > 0 ? { requested } : {}) });
+        // The checks the agent makes at start (fail the install, not the first start), without making
+        // the identity key: the agent makes it at its first start (issue #16, item 5).
+        checkIdentitySettings(cfg.data);
+      }
       setWindowsAcls(dir, 'service'); // again: the owner and propagation to what the config step wrote
       const acl = checkWindowsAcls(dir, 'service', null);
       if (!acl.verified) process.stderr.write(`jump-client msi-configure: WARNING: ${acl.why}.\n`);
+      process.stdout.write(`jump-client msi-configure: ${setServiceRecovery(WINDOWS_SERVICE)}\n`);
       if (o.nostart !== '1') await startService(WINDOWS_SERVICE);
       process.exit(0);
     } catch (err) {
@@ -234,6 +252,13 @@ export function addMsiCommands(program: Command): void {
       process.exit(1);
     }
   });
+}
+
+/** All of stdin (the MSI's configure action writes KEY_INFO there and closes it). */
+async function readStdin(): Promise<string> {
+  let text = '';
+  for await (const chunk of process.stdin) text += chunk;
+  return text.trim();
 }
 
 function existsUnit(unit: string): boolean {

@@ -23,7 +23,7 @@ import { join, resolve } from 'node:path';
 import { JumpError } from '../../protocol/errors.js';
 import { VERSION } from '../../protocol/version.js';
 import { copyWithoutOverlay } from './exe-overlay.js';
-import { checkWindowsAcls, currentUserSid, setWindowsAcls } from './windows-acl.js';
+import { checkWindowsAcls, currentUserSid, setWindowsAcls, underWine } from './windows-acl.js';
 import { checkNewDir, checkOverrides, requestedFromOptions, rollBack, writeStampedConfig, type InstallOptions, type InstallResult } from './install.js';
 import { checkWithSite, stampTarget } from './preflight.js';
 import { formatInstallConf, newUnitName, run, type InstallConf } from './service.js';
@@ -35,6 +35,61 @@ const RUN_KEY = 'Software\\Microsoft\\Windows\\CurrentVersion\\Run';
 function win(cmd: string, args: string[]): { status: number | null; out: string } {
   const r = spawnSync(cmd, args, { encoding: 'utf8', windowsHide: true });
   return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error?.message ?? ''}`.trim() };
+}
+
+/**
+ * What the MSI's configure action finds in `configDir` for the site stamped in the MSI (`site`,
+ * `sitePin`) (issue #16, item 1: an upgrade keeps the enrollment):
+ *   'enrolled'  agent.json holds a client id for this same site: kept as it is, KEY_INFO not needed
+ *               (a major upgrade, or a repair); a KEY_INFO given is not used
+ *   'pending'   agent.json holds a KEY_INFO for this site, not used yet (an upgraded NOSTART template):
+ *               kept unless a new KEY_INFO is given
+ *   'none'      no config, or one for another site: a KEY_INFO is needed, and the old identity
+ *               (client id, agent.key) goes, as for a new install
+ * An unreadable agent.json counts as 'none'.
+ */
+export function msiExistingConfig(configDir: string, site: string, sitePin: string): 'enrolled' | 'pending' | 'none' {
+  let d: { site_url?: unknown; site_pin?: unknown; client_id?: unknown; key_info?: unknown };
+  try {
+    d = JSON.parse(readFileSync(join(configDir, 'agent.json'), 'utf8')) as typeof d;
+  } catch {
+    return 'none';
+  }
+  if (d.site_url !== site || d.site_pin !== sitePin) return 'none';
+  if (typeof d.client_id === 'number') return 'enrolled';
+  return typeof d.key_info === 'string' ? 'pending' : 'none';
+}
+
+/**
+ * The MSI's configure action writes this file into INSTALLDIR\\config before it writes a new config
+ * there; the rollback action (packaging/msi-ca.c, Rollback) removes the config (agent.json,
+ * agent.key, agent.log and this file) only when it is present, so a failed upgrade never removes
+ * the enrollment it kept. A configure action that keeps a config removes it (issue #16, item 3).
+ */
+export const MSI_NEW_CONFIG_MARKER = 'msi-new-config';
+
+/**
+ * The Windows service's recovery actions (issue #16, item 4): restart the service 10 s, 30 s and
+ * 60 s after its first, second and later failures; the failure count goes back to zero after a day
+ * without one. Windows applies them when the service process ends without the SCM stopping it.
+ */
+export const SERVICE_RECOVERY = { restartAfterMs: [10_000, 30_000, 60_000], resetAfterS: 86_400 } as const;
+
+/**
+ * Sets SERVICE_RECOVERY on the service `name` (`sc failure`), and `sc failureflag name 1` so an exit
+ * with an error code counts as a failure too (WinSW ends with the agent's exit code). Returns a line
+ * for the install's output. Throws INSTALL_FAILED with sc's answer when either fails; wine's sc has
+ * no `failureflag`, which is reported in the returned line instead.
+ */
+export function setServiceRecovery(name: string): string {
+  const actions = SERVICE_RECOVERY.restartAfterMs.map((ms) => `restart/${ms}`).join('/');
+  const r = win('sc.exe', ['failure', name, 'reset=', String(SERVICE_RECOVERY.resetAfterS), 'actions=', actions]);
+  if (r.status !== 0) throw new JumpError('INSTALL_FAILED', { detail: `setting the service's recovery actions failed: sc failure ${name}: ${r.out || `exit ${r.status}`}` });
+  const said = `service ${name}: on failure, restart after ${SERVICE_RECOVERY.restartAfterMs.map((ms) => `${ms / 1000} s`).join(', ')}; failure count reset after ${SERVICE_RECOVERY.resetAfterS / 3600} h`;
+  const f = win('sc.exe', ['failureflag', name, '1']);
+  if (f.status === 0) return said;
+  if (underWine()) return `${said} (wine's sc has no failureflag: not set)`;
+  throw new JumpError('INSTALL_FAILED', { detail: `setting the service's recovery actions failed: sc failureflag ${name} 1: ${f.out || `exit ${f.status}`}` });
 }
 
 /** True when this process is elevated (`net session` needs administrator rights). */
@@ -147,6 +202,8 @@ export async function installWindows(o: InstallOptions & { nostart?: boolean }, 
       undo.push(() => win('sc.exe', ['delete', id]));
       run('sc.exe', ['create', id, 'binPath=', `"${join(dir, 'jump-client-service.exe')}"`, 'start=', 'auto', 'DisplayName=', `Jump Client ${id.slice(-12)}`]);
       win('sc.exe', ['description', id, 'Keeps this machine reachable from its Jump site.']);
+      const recovery = setServiceRecovery(id);
+      if (!o.silent) process.stdout.write(`${recovery}\n`);
       if (!o.nostart) await startService(id);
     } else {
       undo.push(() => win('reg', ['delete', `HKCU\\${RUN_KEY}`, '/v', id, '/f']));

@@ -7,6 +7,7 @@
  * Needs msibuild (Debian package msitools) on the machine running the console.
  */
 import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeWhole } from './atomic-file.js';
@@ -26,8 +27,25 @@ function msibuild(file: string, query: string): void {
 }
 
 /**
+ * Gives the MSI `file` a fresh PackageCode (its summary's revision number), keeping the summary's
+ * subject, author and template (msibuild -s rewrites the four together). Windows Installer takes two
+ * MSIs with one PackageCode for the same package: each site's MSI differs (SITE_URL, SITE_PIN), so
+ * each must have its own (issue #16, item 1). Returns the new PackageCode, "{XXXXXXXX-...}".
+ */
+export function newPackageCode(file: string): string {
+  const r = spawnSync('msiinfo', ['suminfo', file], { encoding: 'utf8' });
+  if (r.error) throw new Error(`msiinfo: ${r.error.message} (install the Debian package msitools)`);
+  if (r.status !== 0) throw new Error(`msiinfo suminfo failed: ${(r.stderr || r.stdout).trim()}`);
+  const field = (name: string) => new RegExp(`^${name}: (.*)$`, 'm').exec(r.stdout)?.[1] ?? '';
+  const code = `{${randomUUID().toUpperCase()}}`;
+  const s = spawnSync('msibuild', [file, '-s', field('Subject'), field('Author'), field('Template'), code], { encoding: 'utf8' });
+  if (s.error || s.status !== 0) throw new Error(`msibuild -s failed: ${(s.stderr || s.stdout || s.error?.message || '').trim()}`);
+  return code;
+}
+
+/**
  * Writes `<outDir>/bomgar-scc-win64.msi` for the site at `siteUrl` with identity `sitePin`, through a
- * temp name and a rename. Returns its path and size in bytes. Throws when the package has no MSI
+ * temp name and a rename, with a PackageCode of its own (newPackageCode). Returns its path and size in bytes. Throws when the package has no MSI
  * or msibuild fails (nothing is left in `outDir` then).
  */
 export async function writeSiteMsi(packageDir: string, siteUrl: string, sitePin: string, outDir: string): Promise<{ path: string; bytes: number }> {
@@ -37,5 +55,6 @@ export async function writeSiteMsi(packageDir: string, siteUrl: string, sitePin:
     copyFileSync(generic, partial);
     msibuild(partial, `UPDATE Property SET Value = ${sqlString(siteUrl)} WHERE Property = 'SITE_URL'`);
     msibuild(partial, `UPDATE Property SET Value = ${sqlString(sitePin)} WHERE Property = 'SITE_PIN'`);
+    newPackageCode(partial);
   });
 }

@@ -98,16 +98,20 @@ describe('the Windows MSI', () => {
     expect(props.SITE_URL).toBe(installer.site_url);
     expect(props.SITE_PIN).toBe(installer.site_pin);
     expect(props.ProductName).toBe('Jump Client');
-    expect(props.SecureCustomProperties.split(';').sort()).toEqual(['INSTALLDIR', 'JC_COMMENTS', 'JC_JUMP_GROUP', 'JC_NAME', 'JC_TAG', 'KEY_INFO', 'NOSTART', 'SITE_PIN', 'SITE_URL']);
+    // The WIX_* pair: MajorUpgrade's (issue #16 item 1; test/e2e/windows-upgrade.test.ts).
+    expect(props.SecureCustomProperties.split(';').sort()).toEqual(['INSTALLDIR', 'JC_COMMENTS', 'JC_JUMP_GROUP', 'JC_NAME', 'JC_TAG', 'KEY_INFO', 'NOSTART', 'SITE_PIN', 'SITE_URL', 'WIX_DOWNGRADE_DETECTED', 'WIX_UPGRADE_DETECTED']);
   });
 
   it('CustomAction and InstallExecuteSequence: each flag\'s MSI twin is copied to its uppercase name early and reaches the deferred configure action', () => {
     const actions = table(msi, 'CustomAction');
     const seq = Object.fromEntries(table(msi, 'InstallExecuteSequence').map(([a, cond, n]) => [a, { cond, n: Number(n) }]));
-    const configure = actions.find((a) => a[0] === 'Configure')!;
-    // 3090 = exe from an installed file (18) + in-script (1024) + no impersonation (2048); 8192 HideTarget.
-    expect(configure[1]).toBe('3090');
-    expect(configure[4]).toBe('8192');
+    // Issue #16 item 3: a DLL action (packaging/msi-ca.c) whose data SetConfigureData makes: 11265 = DLL
+    // from the Binary table (1) + in-script (1024) + no impersonation (2048) + HideTarget (8192, in Type).
+    expect(actions.find((a) => a[0] === 'Configure')!.slice(1, 4)).toEqual(['11265', 'ConfigureDll', 'Configure']);
+    const configure = actions.find((a) => a[0] === 'SetConfigureData')!;
+    // 8243 = set a property (51) + HideTarget (8192); the property is the deferred action's CustomActionData.
+    expect(configure.slice(1, 3)).toEqual(['8243', 'Configure']);
+    expect(configure[3]).toMatch(/^\[KEY_INFO\]\|\[INSTALLDIR\]\|msi-configure /);
     for (const f of INSTALLER_FLAGS.filter((x) => x.field !== undefined || x.flag === '--install-dir')) {
       const upper = f.msiProperty.toUpperCase();
       const copy = actions.find((a) => a[2] === upper && a[3] === `[${f.msiProperty}]`);
@@ -115,11 +119,11 @@ describe('the Windows MSI', () => {
       expect(seq[copy![0]].n).toBeLessThan(seq.CostInitialize.n);
       expect(configure[3]).toContain(f.flag === '--install-dir' ? `--install-dir "[${upper}]."` : `${f.flag} "[${upper}]"`);
     }
-    expect(configure[3]).toContain('--key-info "[KEY_INFO]"');
+    expect(configure[3]).not.toContain('--key-info'); // KEY_INFO goes on stdin, never on a command line
     expect(seq.Configure.n).toBeGreaterThan(seq.InstallFiles.n);
     expect(seq.Configure.n).toBeLessThan(seq.InstallFinalize.n);
     expect(seq.Unconfigure.n).toBeLessThan(seq.RemoveFiles.n);
-    expect(seq.Unconfigure.cond).toBe('REMOVE="ALL"');
+    expect(seq.Unconfigure.cond).toBe('REMOVE="ALL" AND NOT UPGRADINGPRODUCTCODE');
   });
 
   it('MsiLockPermissionsEx: INSTALLDIR gets explicit, non-inherited ACLs at CreateFolders, before any file is installed (SYSTEM, Administrators full; Users read/execute)', () => {
@@ -232,6 +236,8 @@ describe('the Windows MSI', () => {
       const r = await wine([exe, '--install-dir', 'C:\\Jump Client', '--jc-tag', 'win exe', '--jc-comments', 'rack "7"; $x', '--nostart']);
       expect(r.code, r.stdout).toBe(0);
       expect(r.stdout).toContain('service mode');
+      // Issue #16 item 4: the service's recovery actions (sc failure; wine's sc has no failureflag).
+      expect(r.stdout).toMatch(/service JumpClient-[0-9a-f]{12}: on failure, restart after 10 s, 30 s, 60 s; failure count reset after 24 h/);
       // wine's icacls is a stub: the ACL check is skipped, and the install says so.
       expect(r.stdout).toContain("WARNING: wine's icacls is a stub (sets and shows no ACLs): the install dir's ACLs were not checked.");
       const drive = join(env.WINEPREFIX!, 'drive_c', 'Jump Client');
