@@ -260,7 +260,7 @@ const TOOLS = {
 export const MSI_INSTALLDIR_SDDL = 'D:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)';
 
 /** The MSI's secure properties: those a deferred custom action may receive (issue #5). */
-const MSI_SECURE = ['INSTALLDIR', 'KEY_INFO', 'SITE_URL', 'SITE_PIN', 'JC_JUMP_GROUP', 'JC_TAG', 'JC_COMMENTS', 'JC_NAME', 'NOSTART'];
+const MSI_SECURE = ['INSTALLDIR', 'KEY_INFO', 'SITE_URL', 'SITE_PIN', 'JC_JUMP_GROUP', 'JC_TAG', 'JC_COMMENTS', 'JC_NAME', 'NOSTART', 'OFFLINE'];
 
 /**
  * Builds the generic MSI from packaging/jump-client.wxs around the win-x64 package in `dir`:
@@ -283,7 +283,7 @@ const xmlAttr = (s) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(
  * its argument on the deferred configure action's command line.
  */
 export async function flagWix() {
-  const flags = (await installerFlags()).filter((f) => f.field !== undefined || f.flag === '--install-dir' || f.flag === '--nostart');
+  const flags = (await installerFlags()).filter((f) => f.field !== undefined || f.flag === '--install-dir' || f.flag === '--nostart' || f.flag === '--offline');
   const props = [];
   const actions = [];
   const sequence = [];
@@ -292,7 +292,7 @@ export async function flagWix() {
   let n = 60;
   for (const f of flags) {
     const upper = f.msiProperty.toUpperCase();
-    if (f.flag === '--nostart') {
+    if (f.flag === '--nostart' || f.flag === '--offline') {
       args.push(`${f.flag} "[${upper}]"`);
       continue;
     }
