@@ -27,9 +27,12 @@ async function openSessionExplained(client: SiteClient, ref: string, kind: 'exec
       const c = await resolveClient(client, ref).catch(() => null);
       if (c) {
         const since = c.last_disconnected ?? c.last_connected;
-        err.message +=
-          ` (client=jump-${c.id} "${c.name}", offline since ${since ?? 'it enrolled, never connected'}).` +
-          ` Fix: on the endpoint, check that the jump client runs (\`jump-client status\`) and can reach ${client.siteUrl}.`;
+        // The console knows which client and since when: its own detail and fix replace the site's.
+        throw new JumpError('JUMP_CLIENT_OFFLINE', {
+          detail:
+            `(client=jump-${c.id} "${c.name}", offline since ${since ?? 'it enrolled, never connected'}).` +
+            ` Fix: on the endpoint, check that the jump client runs (\`jump-client status\`) and can reach ${client.siteUrl}.`,
+        });
       }
     }
     throw err;

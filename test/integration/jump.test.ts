@@ -87,7 +87,9 @@ describe('a shell with a real PTY', () => {
     );
     ch.on('data', (d: Buffer) => (output += d.toString()));
     ch.write('tty; stty size\n');
-    await waitFor(() => /\/dev\/pts\/\d+/.test(output) && output.includes('30 100'), 10_000, 50, 'tty and size');
+    await waitFor(() => /\/dev\/pts\/\d+/.test(output) && output.includes('30 100'), 10_000, 50, 'tty and size').catch((err: Error) => {
+      throw new Error(`${err.message}; the shell printed: ${JSON.stringify(output.slice(-500))} (a slow login shell rc file of the agent's user, e.g. a stuck pyenv rehash lock, shows as nothing but the echo)`);
+    });
     ch.setWindow(40, 120, 0, 0);
     ch.write('stty size; exit 3\n');
     const code = await new Promise<number>((resolve) => ch.on('exit', (c: number) => resolve(c)));
