@@ -443,8 +443,13 @@ export class SessionLane {
     await this.pace();
     sendFrame(a.ws, i.frame);
     if ('ok' in e) return this.barrier(what);
-    await this.waiter.until(() => seen.close !== null, 15_000, `refusal of ${what}`);
-    checkAnswer(e, seen, null, what);
+    // A heartbeat right behind it: the site reads in order, so an ack means the input was taken.
+    const seq = this.seq++;
+    await this.pace();
+    if (a.ws.readyState === WebSocket.OPEN) a.ws.send(JSON.stringify({ t: 'hb', seq }));
+    const acked = () => seen.messages.some((m) => m.t === 'hb_ack' && m.seq === seq);
+    await this.waiter.until(() => seen.close !== null || acked(), 15_000, `refusal of ${what}`);
+    checkAnswer(e, seen, acked() ? 'open' : null, what);
   }
 
   close(): void {
@@ -536,6 +541,12 @@ export interface AgentFuzzRuns {
 }
 
 const LANES = 4;
+/**
+ * Shrink a failing input to a smallest one (JUMP_FUZZ_SHRINK=1): off by default, since each
+ * shrinking step is a real exchange with the site; the failure names the input, the seed and the
+ * fast-check path replay it.
+ */
+export const SHRINK = process.env.JUMP_FUZZ_SHRINK === '1';
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
@@ -551,7 +562,7 @@ export async function fuzzAgentSide(
   runs: AgentFuzzRuns,
 ): Promise<void> {
   const { site, inst } = h;
-  const opts = (n: number) => ({ seed, numRuns: Math.max(1, Math.ceil(n / LANES)), endOnFailure: false });
+  const opts = (n: number) => ({ seed, numRuns: Math.max(1, Math.ceil(n / LANES)), endOnFailure: !SHRINK });
 
   await fc.assert(
     fc.asyncProperty(fc.array(handshakeCase, { minLength: LANES, maxLength: LANES }), async (cases) => {
@@ -610,7 +621,7 @@ export async function fuzzAgentSide(
         await lane.barrier(`recording batch: ${inputs.map(describe).join(' | ').slice(0, 2000)}`);
         h.count('live session recording', inputs.length);
       }),
-      { seed, numRuns: Math.max(1, Math.ceil(runs.live / 2.5)), endOnFailure: false },
+      { seed, numRuns: Math.max(1, Math.ceil(runs.live / 2.5)), endOnFailure: !SHRINK },
     );
     // What the site kept: the commands (printable, every one up to the cap of 1000), and files
     // whose every line is JSON.
