@@ -87,7 +87,8 @@ const sid = b64(22);
 
 /** Every message type an agent may send (protocol/messages.ts), written out from docs/protocol.md. */
 export const AGENT_MESSAGES: Record<string, ObjectSpec> = {
-  hello: { fields: { t: literal('hello'), protocol: int(0, 1000), agent_version: text(32), nonce: b64(43) } },
+  // The one version spoken today (1) most often; others of 0..1000 are well-formed but unsupported.
+  hello: { fields: { t: literal('hello'), protocol: { valid: fc.oneof({ weight: 3, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: int(0, 1000).valid }), invalid: int(0, 1000).invalid }, agent_version: text(32), nonce: b64(43) } },
   enroll: {
     fields: { t: literal('enroll'), key_info: keyInfo, public_key: b64(43), machine_id: printable(128, 1), requested: object(REQUESTED), sig: b64(86) },
   },
