@@ -255,7 +255,7 @@ export function invalidObject(spec: ObjectSpec): fc.Arbitrary<{ value: unknown; 
   const required = names.filter((n) => !opt.has(n));
   const arbs: fc.Arbitrary<{ value: unknown; broke: string }>[] = [
     fc.tuple(validObject(spec), fc.constantFrom(...names)).chain(([o, f]) => spec.fields[f].invalid.map((bad) => ({ value: { ...o, [f]: bad }, broke: f }))),
-    fc.tuple(validObject(spec), fc.string({ unit: anyUnit, maxLength: 12 }).filter((k) => !names.includes(k) && k !== '__proto__'), anyJson).map(([o, k, v]) => ({ value: { ...o, [k]: v }, broke: `extra:${k}` })),
+    fc.tuple(validObject(spec), fc.string({ unit: anyUnit, minLength: 1, maxLength: 12 }).filter((k) => !names.includes(k) && k !== '__proto__'), anyJson).map(([o, k, v]) => ({ value: { ...o, [k]: v }, broke: `extra:${k}` })),
     notOfType('object').map((v) => ({ value: v, broke: 'type' })),
   ];
   if (required.length > 0) {
