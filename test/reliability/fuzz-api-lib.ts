@@ -27,6 +27,9 @@ import { ERROR_CATALOG, isErrorCode } from '../../protocol/errors.js';
 import { API_BODY_MAX_BYTES } from '../../protocol/limits.js';
 import { sshPublicKey } from '../../protocol/ssh-keys.js';
 import { ROOT } from '../helpers/processes.js';
+import { rawAgent } from '../helpers/raw-agent.js';
+import { createInstaller } from '../helpers/site.js';
+import type { FuzzHarness } from './fuzz-harness.js';
 import {
   UNSAFE_MULTILINE_CHARS,
   anyJson,
@@ -543,4 +546,24 @@ export async function fuzzApi(
     for (const a of agents) a.destroy();
     loginAgent.destroy();
   }
+}
+
+/** Jump clients, installers and a shared group for the fuzz to aim at (the witness is kept out of harm's way). */
+export async function apiPools(harness: FuzzHarness): Promise<ApiPools> {
+  const victims: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const a = await rawAgent(harness.inst, 'ignore', { localAddress: '127.0.8.1', machineId: `fuzz-victim-${i}` });
+    victims.push(a.clientId);
+    a.close();
+  }
+  await harness.site.api.request('POST', '/api/v1/jump-groups', { name: 'fuzz-shared' });
+  const more = [await createInstaller(harness.site.api, { jump_group: 'fuzz-shared' }), await createInstaller(harness.site.api, { mode: 'passive' })];
+  return {
+    clientIds: [...victims, harness.witnessId],
+    protectedIds: [harness.witnessId],
+    protectedNames: ['host-fixture', 'fuzz-witness'],
+    installerUids: [harness.inst.uid, ...more.map((m) => m.uid)],
+    groups: ['fuzz-shared', 'user:admin'],
+    users: ['admin', 'nobody'],
+  };
 }

@@ -6,10 +6,9 @@
  */
 import { request as httpsRequest } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawAgent } from '../helpers/raw-agent.js';
-import { apiToken, createInstaller, TEST_ADMIN_PASSWORD } from '../helpers/site.js';
+import { apiToken, TEST_ADMIN_PASSWORD } from '../helpers/site.js';
 import { testRuns, testSeed } from '../helpers/seed.js';
-import { ROUTES, fuzzApi, routesInSource, type ApiPools } from './fuzz-api-lib.js';
+import { ROUTES, apiPools, fuzzApi, routesInSource } from './fuzz-api-lib.js';
 import { startFuzzHarness, type FuzzHarness } from './fuzz-harness.js';
 
 let h: FuzzHarness;
@@ -21,26 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.stop();
 });
-
-/** Jump clients, installers and a shared group for the fuzz to aim at (the witness is kept out of harm's way). */
-export async function apiPools(harness: FuzzHarness): Promise<ApiPools> {
-  const victims: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    const a = await rawAgent(harness.inst, 'ignore', { localAddress: '127.0.8.1', machineId: `fuzz-victim-${i}` });
-    victims.push(a.clientId);
-    a.close();
-  }
-  await harness.site.api.request('POST', '/api/v1/jump-groups', { name: 'fuzz-shared' });
-  const more = [await createInstaller(harness.site.api, { jump_group: 'fuzz-shared' }), await createInstaller(harness.site.api, { mode: 'passive' })];
-  return {
-    clientIds: [...victims, harness.witnessId],
-    protectedIds: [harness.witnessId],
-    protectedNames: ['host-fixture', 'fuzz-witness'],
-    installerUids: [harness.inst.uid, ...more.map((m) => m.uid)],
-    groups: ['fuzz-shared', 'user:admin'],
-    users: ['admin', 'nobody'],
-  };
-}
 
 /** One call with a raw body (JSON text) through a fresh connection. */
 function rawCall(harness: FuzzHarness, token: string | null, method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
@@ -98,7 +77,7 @@ describe('API fuzz (bounded)', () => {
     const seed = testSeed('fuzz-api');
     const pools = await apiPools(h);
     const t0 = Date.now();
-    await fuzzApi(h, token, pools, seed, { calls: testRuns(800, 800), raw: testRuns(60, 60) });
+    await fuzzApi(h, token, pools, seed, { calls: testRuns(600, 600), raw: testRuns(40, 40) });
     const summary = await h.finish();
     console.log(`[fuzz-api] ${((Date.now() - t0) / 1000).toFixed(1)} s: ${summary}`);
     expect(h.counts['api as admin']).toBeGreaterThan(0);

@@ -73,7 +73,7 @@ export async function startFuzzHarness(extraArgs: string[] = []): Promise<FuzzHa
   const witnessId = witness.clientId!;
 
   // The poller: GET /api/v1/jump-clients every 250 ms; every answer must come, and within 10 s.
-  const poll = { ok: 0, failures: [] as string[], slowest: 0, running: true };
+  const poll = { ok: 0, failures: [] as string[], slowest: 0, running: true, rss: [] as number[] };
   const poller = (async () => {
     while (poll.running) {
       const t0 = Date.now();
@@ -88,6 +88,11 @@ export async function startFuzzHarness(extraArgs: string[] = []): Promise<FuzzHa
         poll.failures.push(`${new Date().toISOString()} ${(err as Error).message}`);
       }
       poll.slowest = Math.max(poll.slowest, Date.now() - t0);
+      try {
+        poll.rss.push(rssBytes(site.proc.child.pid!));
+      } catch {
+        // the site is gone: finish() says so
+      }
       await new Promise((r) => setTimeout(r, 250));
     }
   })();
@@ -133,7 +138,7 @@ export async function startFuzzHarness(extraArgs: string[] = []): Promise<FuzzHa
       const total = Object.values(counts).reduce((a, b) => a + b, 0);
       const summary =
         `${total} inputs in ${seconds.toFixed(1)} s (${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}); ` +
-        `site RSS ${mb(rssBefore)} -> ${mb(rssAfter)}; poller ${poll.ok} answers, slowest ${poll.slowest} ms; witness online throughout`;
+        `site RSS ${mb(rssBefore)} -> ${mb(rssAfter)} (quartiles of the run ${[0.25, 0.5, 0.75].map((q) => mb(poll.rss[Math.floor(q * (poll.rss.length - 1))] ?? 0)).join(', ')}, peak ${mb(Math.max(0, ...poll.rss))}); poller ${poll.ok} answers, slowest ${poll.slowest} ms; witness online throughout`;
       console.log(`[fuzz] ${summary}`);
       if (problems.length > 0) throw new Error(`fuzz invariants broken:\n- ${problems.join('\n- ')}\n(${summary})`);
       return summary;
@@ -144,12 +149,4 @@ export async function startFuzzHarness(extraArgs: string[] = []): Promise<FuzzHa
 
 function mb(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-}
-
-/**
- * Runs `n` workers over `lanes` until `next()` returns null: the fuzz properties hand each lane its
- * own source address and connection.
- */
-export async function inLanes<L>(lanes: L[], work: (lane: L, index: number) => Promise<void>): Promise<void> {
-  await Promise.all(lanes.map((l, i) => work(l, i)));
 }
