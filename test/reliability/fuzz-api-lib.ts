@@ -317,6 +317,11 @@ function protect(route: RouteSpec, path: string, segs: Seg[], pools: ApiPools): 
   return path;
 }
 
+/** Length in characters as protocol/limits.ts counts them: code points. */
+function chars(s: string): number {
+  return [...s].length;
+}
+
 /** The exact answer a deliberately broken call must get, or null. */
 function expected(c: ApiCase, body: BodyGen | null, queryBroke: string | null, segs: (string | null)[]): ApiCase['exact'] {
   const route = routeOf(c);
@@ -332,7 +337,7 @@ function expected(c: ApiCase, body: BodyGen | null, queryBroke: string | null, s
   if (idFirst && !body && badId(segs[0]) && !c.path.startsWith('/api/v1/jump-clients/999999')) {
     return { status: 400, code: 'VALIDATION_FAILED', why: 'id not a positive integer', field: true, fieldName: 'id' };
   }
-  if (c.routeKey === 'GET /api/v1/jump-clients/:ref' && segs[0]!.length > 128) return { status: 400, code: 'VALIDATION_FAILED', why: 'ref longer than 128', field: true, fieldName: 'ref' };
+  if (c.routeKey === 'GET /api/v1/jump-clients/:ref' && chars(segs[0]!) > 128) return { status: 400, code: 'VALIDATION_FAILED', why: 'ref longer than 128', field: true, fieldName: 'ref' };
   if (route.method === 'GET' || route.method === 'DELETE') {
     if (route.query && queryBroke) return { status: 400, code: 'VALIDATION_FAILED', why: `query ${queryBroke}`, field: true };
     return null;
@@ -343,7 +348,7 @@ function expected(c: ApiCase, body: BodyGen | null, queryBroke: string | null, s
   if (body && !body.json && body.kind === 'past the body limit' && c.contentType) return { status: 413, code: 'VALIDATION_FAILED', why: 'body past 256 KiB' };
   if (!route.body) return null;
   // The client reference is read first: 1..128 characters.
-  if (route.path.endsWith('/sessions') && (segs[0]!.length < 1 || segs[0]!.length > 128)) return null;
+  if (route.path.endsWith('/sessions') && (chars(segs[0]!) < 1 || chars(segs[0]!) > 128)) return null;
   // An empty object is a valid body where every field is optional; random JSON is checked only elsewhere.
   if (body?.json && body.broke === 'random' && body.text === '{}') return null;
   if (body && isJsonType) {

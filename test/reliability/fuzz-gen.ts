@@ -83,9 +83,16 @@ export function withUnsafeChar(max: number, unsafe = UNSAFE_CHARS): fc.Arbitrary
   });
 }
 
-/** A string longer than `max` (by 1 to 300 units), of any content. */
+/**
+ * A string longer than `max` characters (by 1 to 300), of any content. Characters are code points
+ * (protocol/limits.ts): the string repeats one UTF-16 unit (a lone surrogate repeated never pairs),
+ * or one astral character, so it is too long however it is counted.
+ */
 export function tooLong(max: number): fc.Arbitrary<string> {
-  return fc.tuple(fc.integer({ min: max + 1, max: max + 300 }), fc.oneof(asciiPrintable, anyUnit)).map(([n, u]) => u.repeat(Math.ceil(n / u.length)).slice(0, n));
+  return fc.oneof(
+    fc.tuple(fc.integer({ min: max + 1, max: max + 300 }), fc.oneof(asciiPrintable, anyUtf16, fc.constantFrom(...UNSAFE_CHARS))).map(([n, u]) => u.repeat(n)),
+    fc.tuple(fc.integer({ min: max + 1, max: max + 300 }), astral).map(([n, u]) => u.repeat(n)),
+  );
 }
 
 /** Deeply nested arrays or objects (depth 50..2000). */
