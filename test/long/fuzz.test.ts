@@ -21,7 +21,7 @@ describe('protocol and API fuzz (long)', () => {
     h = await startFuzzHarness();
     const seed = testSeed('fuzz-agent-long');
     const token = await apiToken(h.site.url, h.site.certPem, 'admin', TEST_ADMIN_PASSWORD);
-    await fuzzAgentSide(h, token, seed, { handshake: testRuns(300, 12_000), session: testRuns(300, 12_000), sessionSocket: testRuns(60, 2_000), live: testRuns(60, 2_000) });
+    await fuzzAgentSide(h, token, seed, { handshake: testRuns(250, 12_000), session: testRuns(250, 12_000), sessionSocket: testRuns(48, 2_000), live: testRuns(50, 2_000) });
     console.log(`[fuzz-agent-long] ${await h.finish()}`);
     expect(h.counts['agent handshake']).toBeGreaterThan(0);
   });
@@ -30,7 +30,7 @@ describe('protocol and API fuzz (long)', () => {
     h = await startFuzzHarness();
     const seed = testSeed('fuzz-api-long');
     const token = await apiToken(h.site.url, h.site.certPem, 'admin', TEST_ADMIN_PASSWORD);
-    await fuzzApi(h, token, await apiPools(h), seed, { calls: testRuns(600, 25_000), raw: testRuns(40, 2_000) });
+    await fuzzApi(h, token, await apiPools(h), seed, { calls: testRuns(500, 25_000), raw: testRuns(40, 2_000) });
     console.log(`[fuzz-api-long] ${await h.finish()}`);
     expect(h.counts['api as admin']).toBeGreaterThan(0);
   });

@@ -23,7 +23,7 @@ describe('agent protocol fuzz (bounded)', () => {
     const seed = testSeed('fuzz-agent');
     const token = await apiToken(h.site.url, h.site.certPem, 'admin', TEST_ADMIN_PASSWORD);
     const t0 = Date.now();
-    await fuzzAgentSide(h, token, seed, { handshake: testRuns(300, 300), session: testRuns(300, 300), sessionSocket: testRuns(60, 60), live: testRuns(60, 60) });
+    await fuzzAgentSide(h, token, seed, { handshake: testRuns(250, 250), session: testRuns(250, 250), sessionSocket: testRuns(48, 48), live: testRuns(50, 50) });
     const summary = await h.finish();
     console.log(`[fuzz-agent] ${((Date.now() - t0) / 1000).toFixed(1)} s: ${summary}`);
     expect(h.counts['agent handshake']).toBeGreaterThan(0);

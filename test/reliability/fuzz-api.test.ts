@@ -77,7 +77,7 @@ describe('API fuzz (bounded)', () => {
     const seed = testSeed('fuzz-api');
     const pools = await apiPools(h);
     const t0 = Date.now();
-    await fuzzApi(h, token, pools, seed, { calls: testRuns(600, 600), raw: testRuns(40, 40) });
+    await fuzzApi(h, token, pools, seed, { calls: testRuns(500, 500), raw: testRuns(40, 40) });
     const summary = await h.finish();
     console.log(`[fuzz-api] ${((Date.now() - t0) / 1000).toFixed(1)} s: ${summary}`);
     expect(h.counts['api as admin']).toBeGreaterThan(0);
