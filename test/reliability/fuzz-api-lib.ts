@@ -334,7 +334,7 @@ function expected(c: ApiCase, body: BodyGen | null, queryBroke: string | null, s
   };
   const idFirst = ['DELETE /api/v1/jump-clients/:id', 'POST /api/v1/jump-clients/:id/release', 'PATCH /api/v1/jump-clients/:id'].includes(c.routeKey);
   // The id is the route's first check (with a body, Fastify's own refusals of it come first).
-  if (idFirst && !body && badId(segs[0]) && !c.path.startsWith('/api/v1/jump-clients/999999')) {
+  if (idFirst && !body && c.contentType === null && badId(segs[0]) && !c.path.startsWith('/api/v1/jump-clients/999999')) {
     return { status: 400, code: 'VALIDATION_FAILED', why: 'id not a positive integer', field: true, fieldName: 'id' };
   }
   if (c.routeKey === 'GET /api/v1/jump-clients/:ref' && chars(segs[0]!) > 128) return { status: 400, code: 'VALIDATION_FAILED', why: 'ref longer than 128', field: true, fieldName: 'ref' };
