@@ -294,8 +294,10 @@ function caseFor(route: RouteSpec, pools: ApiPools): fc.Arbitrary<ApiCase> {
   });
 }
 
+/** A query string; every byte but the unreserved ones percent-encoded (`=`, `&`, `+` included). */
 function qs(entries: [string, unknown][]): string {
-  return entries.map(([k, v]) => `${encodeSeg(k)}=${encodeSeg(String(v))}`).join('&');
+  const enc = (s: string) => [...Buffer.from(s, 'utf8')].map((b) => (/[A-Za-z0-9\-._~]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+  return entries.map(([k, v]) => `${enc(k)}=${enc(String(v))}`).join('&');
 }
 
 function decodedSegs(segs: Seg[]): (string | null)[] {
