@@ -146,7 +146,7 @@ export const ROUTES: RouteSpec[] = [
         name: printable(128, 1),
         max_uses: int(1, 1_000_000),
         mode: oneOf(['active', 'passive']),
-        allow_override: array(oneOf(['name', 'jump_group', 'tag', 'comments']), 0, 4),
+        allow_override: array(oneOf(['name', 'jump_group', 'tag', 'comments']), 0, Number.POSITIVE_INFINITY),
       },
       optional: ['valid_for_ms', 'jump_group', 'tag', 'comments', 'name', 'max_uses', 'mode', 'allow_override'],
     },

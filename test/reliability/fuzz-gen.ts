@@ -213,7 +213,7 @@ export function nullable(k: Kind): Kind {
   return { valid: fc.oneof(fc.constant(null), k.valid), invalid: k.invalid.filter((v) => v !== null) };
 }
 
-/** An array of `k` with `min`..`max` items (valid arrays are kept short unless `long`). */
+/** An array of `k` with `min`..`max` items (`max` Infinity: no limit; valid arrays are kept short unless `long`). */
 export function array(k: Kind, min: number, max: number, long = 8): Kind {
   const invalid: fc.Arbitrary<unknown>[] = [
     notOfType('array'),
@@ -222,8 +222,8 @@ export function array(k: Kind, min: number, max: number, long = 8): Kind {
       out.splice(at % (xs.length + 1), 0, bad);
       return out;
     }),
-    k.valid.map((v) => Array.from({ length: max + 1 }, () => v)),
   ];
+  if (Number.isFinite(max)) invalid.push(k.valid.map((v) => Array.from({ length: max + 1 }, () => v)));
   if (min > 0) invalid.push(fc.constant([]));
   return { valid: fc.array(k.valid, { minLength: min, maxLength: Math.min(max, long) }), invalid: fc.oneof(...invalid) };
 }
