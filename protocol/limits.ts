@@ -1,6 +1,8 @@
 /**
  * Size and length limits shared by the agent, the site and the console.
- * Field lengths are in characters (UTF-16 code units, as JavaScript counts them), sizes in bytes.
+ * Field lengths are in characters: Unicode code points, as zod 4 counts a string's length (an
+ * emoji outside the BMP is one character, two UTF-16 code units: a field of N characters may hold
+ * up to 2N JavaScript `length`). Sizes are in bytes.
  */
 
 /** Jump item name, at most 128 characters (seeds: "Name ... a maximum of 128 characters"). */

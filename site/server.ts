@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { Server as TlsServer } from 'node:tls';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { JumpError } from '../protocol/errors.js';
 import { API_BODY_MAX_BYTES, GROUP_NAME_MAX, HANDSHAKE_TIMEOUT_MS, NAME_MAX, USER_NAME_MAX } from '../protocol/limits.js';
@@ -212,6 +212,17 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
     clientErrorHandler: (err, socket) => answerClientError(err as NodeJS.ErrnoException, socket, logClientError),
+    // Errors Fastify answers before routing (a URL that is not valid percent-encoded UTF-8,
+    // FST_ERR_BAD_URL) get the catalog's shape like every other bad input, not Fastify's own body
+    // (found by the API fuzz, docs/reliability.md section 1).
+    frameworkErrors: (err, _req, reply) => {
+      const e =
+        err.code === 'FST_ERR_BAD_URL'
+          ? new JumpError('VALIDATION_FAILED', { field: 'path', detail: 'path: is not valid percent-encoded UTF-8; encode each part of the URL with encodeURIComponent.' })
+          : new JumpError('VALIDATION_FAILED', { detail: `Invalid request: ${err.message}` });
+      metrics.errors.inc({ code: e.code });
+      void (reply as unknown as FastifyReply).code(e.status).send({ error: e.toJSON() });
+    },
   });
   const gate: TlsGate = gateTlsHandshakes(app.server as unknown as TlsServer, {
     max: opts.maxTlsHandshakes,

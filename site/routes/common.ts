@@ -76,12 +76,17 @@ export function me(req: FastifyRequest): User {
   return req.user;
 }
 
-/** Parses `data` with `schema`, or throws VALIDATION_FAILED naming the first bad field. */
-export function parse<S extends z.ZodType>(schema: S, data: unknown): z.output<S> {
-  const r = schema.safeParse(data ?? {});
+/**
+ * Parses `data` with `schema`, or throws VALIDATION_FAILED naming the first bad field. `name` is
+ * what `data` is when the issue is with `data` itself: `body` (default), or a path parameter
+ * (`id`, `ref`, `user`). Only a missing body counts as `{}`: a JSON `null` is not an object and is
+ * refused like any other non-object body (both found by the API fuzz, docs/reliability.md section 1).
+ */
+export function parse<S extends z.ZodType>(schema: S, data: unknown, name = 'body'): z.output<S> {
+  const r = schema.safeParse(data === undefined ? {} : data);
   if (r.success) return r.data;
   const issue = r.error.issues[0];
-  const field = issue.path.length > 0 ? issue.path.join('.') : 'body';
+  const field = issue.path.length > 0 ? issue.path.join('.') : name;
   if (issue.code === 'unrecognized_keys') throw invalidField(issue.keys.join(', '), 'unknown field; remove it');
   throw invalidField(field, issue.message);
 }

@@ -18,11 +18,11 @@ export function registerJumpClientRoutes(app: FastifyInstance, ctx: ApiContext):
     return { items: items.map((c) => clientJson(c)), summary: summaryJson(summary) };
   });
   app.get<{ Params: { ref: string } }>('/api/v1/jump-clients/:ref', allow('user'), async (req) => {
-    const ref = parse(z.string().min(1).max(128), req.params.ref);
+    const ref = parse(z.string().min(1).max(128), req.params.ref, 'ref');
     return { item: clientJson(await findClient(store, me(req), ref, 'see'), { stats: true }) };
   });
   app.patch<{ Params: { id: string } }>('/api/v1/jump-clients/:id', allow('user'), async (req) => {
-    const id = parse(z.coerce.number().int().positive(), req.params.id);
+    const id = parse(z.coerce.number().int().positive(), req.params.id, 'id');
     const body = parse(editBody, req.body);
     const before = body.jump_group === undefined && body.mode === undefined ? null : await store.getClient(id);
     const item = await editClient(store, me(req), id, body, {
@@ -50,6 +50,6 @@ export function registerJumpClientRoutes(app: FastifyInstance, ctx: ApiContext):
   );
   app.post('/api/v1/jump-clients/delete', allow('user'), async (req) => remove(me(req), parse(deleteBody, req.body).ids));
   app.delete<{ Params: { id: string } }>('/api/v1/jump-clients/:id', allow('user'), async (req) =>
-    remove(me(req), [parse(z.coerce.number().int().positive(), req.params.id)]),
+    remove(me(req), [parse(z.coerce.number().int().positive(), req.params.id, 'id')]),
   );
 }

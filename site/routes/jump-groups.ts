@@ -38,7 +38,7 @@ export function registerJumpGroupRoutes(app: FastifyInstance, ctx: ApiContext): 
   const memberTarget = async (groupRef: string, name: string) => {
     const g = await resolveGroup(store, groupRef, 'group');
     if (g.kind !== 'shared') throw invalidField('group', 'members belong to shared jump groups only');
-    const u = await store.getUserByName(parse(userName, name));
+    const u = await store.getUserByName(parse(userName, name, 'user'));
     if (!u) throw new JumpError('USER_NOT_FOUND', { field: 'user', detail: `User: ${name}.` });
     return { g, u };
   };

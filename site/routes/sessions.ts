@@ -26,7 +26,7 @@ export function registerSessionsRoutes(app: FastifyInstance, ctx: ApiContext): v
   const { store } = ctx;
 
   app.post<{ Params: { ref: string } }>('/api/v1/jump-clients/:ref/sessions', allow('user'), async (req, reply) => {
-    const ref = parse(z.string().min(1).max(128), req.params.ref);
+    const ref = parse(z.string().min(1).max(128), req.params.ref, 'ref');
     const body = parse(z.strictObject({ public_key: z.string().max(512), kind: z.enum(SESSION_KINDS).default('shell') }), req.body);
     const r = await ctx.sessions.start(me(req), ref, body.public_key, body.kind).catch((err: unknown) => {
       ctx.metrics.jumpStarts.inc({ result: err instanceof JumpError ? err.code : 'INTERNAL_ERROR' });

@@ -9,7 +9,12 @@ import WebSocket from 'ws';
 import { channelBinding, newEd25519Key, newNonce, parseSitePin, rawPublicKey, signAsAgent, verifySite } from '../../protocol/handshake.js';
 import { fixtureStats } from './site.js';
 
-export type SessionBehaviour = 'ignore' | 'accept-and-stall' | 'refuse-internal' | 'disconnect';
+/**
+ * How the raw agent answers `session_open`: not at all, accept and never attach, refuse with
+ * JUMP_INTERNAL_ERROR, drop the connection, or accept and attach the session socket
+ * (`accept-and-attach`: the session goes live; the socket is kept in `sessionSockets`).
+ */
+export type SessionBehaviour = 'ignore' | 'accept-and-stall' | 'refuse-internal' | 'disconnect' | 'accept-and-attach';
 
 export interface RawAgent {
   clientId: number;
@@ -20,6 +25,8 @@ export interface RawAgent {
   errors: string[];
   /** Resolves with the close code and reason when the connection closes. */
   closed: Promise<{ code: number; reason: string }>;
+  /** Session sockets attached with `accept-and-attach`, by session id. */
+  sessionSockets: Map<string, WebSocket>;
   close(): void;
 }
 
@@ -34,6 +41,10 @@ export interface RawAgentOptions {
   requested?: Record<string, unknown>;
   /** Statistics sent after the welcome, as given (default: fixtureStats). */
   stats?: Record<string, unknown>;
+  /** Local (source) address of the connection, e.g. `127.0.0.7` (default: the system's choice). */
+  localAddress?: string;
+  /** Heartbeat interval in ms after the welcome (default 500); 0 sends none (the caller sends its own). */
+  heartbeatMs?: number;
 }
 
 /**
@@ -48,7 +59,9 @@ export async function rawAgent(
 ): Promise<RawAgent> {
   const key = opts.key ?? newEd25519Key();
   const errors: string[] = [];
-  const ws = new WebSocket(inst.site_url.replace(/^https/, 'wss') + '/agent/v1', { rejectUnauthorized: false });
+  const wsBase = inst.site_url.replace(/^https/, 'wss');
+  const ws = new WebSocket(wsBase + '/agent/v1', { rejectUnauthorized: false, localAddress: opts.localAddress });
+  const sessionSockets = new Map<string, WebSocket>();
   let cb: Buffer | null = null;
   ws.on('upgrade', (res) => (cb = channelBinding(res.socket as TLSSocket)));
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
@@ -74,12 +87,24 @@ export async function rawAgent(
       } else if (m.t === 'welcome') {
         ws.send(JSON.stringify({ t: 'stats', full: true, stats: opts.stats ?? fixtureStats({ hostname: `raw-${behaviour}` }) }));
         let seq = 0;
-        beat = setInterval(() => ws.send(JSON.stringify({ t: 'hb', seq: seq++ })), 500);
+        const every = opts.heartbeatMs ?? 500;
+        if (every > 0) beat = setInterval(() => ws.send(JSON.stringify({ t: 'hb', seq: seq++ })), every);
         resolve(m.client_id);
       } else if (m.t === 'session_open') {
         if (behaviour === 'accept-and-stall') ws.send(JSON.stringify({ t: 'session_accepted', session_id: m.session_id }));
         else if (behaviour === 'refuse-internal') ws.send(JSON.stringify({ t: 'session_refused', session_id: m.session_id, code: 'JUMP_INTERNAL_ERROR' }));
         else if (behaviour === 'disconnect') ws.terminate();
+        else if (behaviour === 'accept-and-attach') {
+          ws.send(JSON.stringify({ t: 'session_accepted', session_id: m.session_id }));
+          const s = new WebSocket(wsBase + '/agent/v1/session', {
+            rejectUnauthorized: false,
+            localAddress: opts.localAddress,
+            headers: { 'x-jump-session-id': m.session_id, 'x-jump-session-token': m.token },
+          });
+          s.on('error', () => undefined);
+          sessionSockets.set(m.session_id, s);
+          s.once('close', () => sessionSockets.delete(m.session_id));
+        }
       } else if (m.t === 'error') {
         errors.push(m.code);
         reject(Object.assign(new Error(m.code), { message_text: m.message }));
@@ -93,8 +118,10 @@ export async function rawAgent(
     ws,
     errors,
     closed,
+    sessionSockets,
     close() {
       if (beat) clearInterval(beat);
+      for (const s of sessionSockets.values()) s.terminate();
       ws.terminate();
     },
   };
