@@ -1,8 +1,10 @@
 /**
  * Size and length limits shared by the agent, the site and the console.
- * Field lengths are in characters: Unicode code points, as zod 4 counts a string's length (an
- * emoji outside the BMP is one character, two UTF-16 code units: a field of N characters may hold
- * up to 2N JavaScript `length`). Sizes are in bytes.
+ * The fields people see (protocol/fields.ts: names, tags, comments, group names, what an agent
+ * reports) are counted in UTF-16 code units, JavaScript's `length` (`unitsAtMost`): an emoji
+ * outside the BMP counts twice. Other protocol strings use zod's `.max()`, which counts code points
+ * (a string of N there may hold up to 2N units; found by the long agent fuzz, docs/reliability.md
+ * section 7): both bound the size. Sizes are in bytes.
  */
 
 /** Jump item name, at most 128 characters (seeds: "Name ... a maximum of 128 characters"). */

@@ -10,7 +10,7 @@
  * `enroll_check { key_info, requested }` sent. The site answers `check_ok` or the `error` the
  * enrollment would get, records nothing and counts no use (site/agent-gateway.ts).
  *
- * Three outcomes (docs/notes/preflight.md has the why):
+ * Three outcomes (docs/decisions.md, "the installer asks the site before committing an install", has the why):
  *   accepted  - go on with the install;
  *   refused   - a definitive answer: fail the install with that code. A refusal from the verified
  *               site (DEFINITIVE_REFUSALS), or a site that answered but could not prove the pinned

@@ -1,6 +1,6 @@
 /**
  * The authorization matrix printed in the docs is the one the matrix suite asserts
- * (authz-table.ts): docs/security.md once the lead has merged it, docs/notes/authz.md until then.
+ * (authz-table.ts): docs/security.md.
  * On a mismatch, paste the expected text (printed below) between the markers.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -20,7 +20,7 @@ function printed(file: string): string | null {
 
 describe('the authorization matrix in the docs', () => {
   it('is the table the matrix suite asserts, cell for cell', () => {
-    const docs = ['docs/security.md', 'docs/notes/authz.md'].map((f) => join(ROOT, f));
+    const docs = ['docs/security.md'].map((f) => join(ROOT, f));
     const found = docs.map(printed).filter((t): t is string => t !== null);
     expect(found.length, `no generated authz table in ${docs.join(' or ')}; paste:\n${authzMarkdown()}`).toBeGreaterThan(0);
     for (const t of found) expect(t, `paste this between the markers:\n${authzMarkdown()}`).toBe(authzMarkdown());

@@ -14,7 +14,7 @@
  *   Jump Groups) lets a technician SEE others' personal groups: list, search, show, and the
  *   sessions into those clients; it does not let them USE them (edit, delete, Jump, tunnel, proxy,
  *   installers into them): those are refused with PERMISSION_DENIED. Where the seeds are silent
- *   (sessions, installers) the rule chosen is in docs/notes/authz.md.
+ *   (sessions, installers) the rule chosen is in docs/decisions.md (issue #15).
  */
 
 /** Who acts: an admin, a technician, a technician with `view-personal-groups`. */
@@ -87,7 +87,7 @@ export const TABLE_END = '<!-- authz-matrix: end -->';
 
 /**
  * The table as markdown, between TABLE_START and TABLE_END, with its legend: what docs/security.md
- * prints (docs/notes/authz.md until the lead merges it).
+ * prints (docs/security.md, "The authorization matrix").
  */
 export function authzMarkdown(): string {
   const cells = authzCells();

@@ -43,7 +43,7 @@ describe('API fuzz (bounded)', () => {
     expect(ROUTES.map((r) => `${r.method} ${r.path}`).sort()).toEqual(routesInSource());
   });
 
-  // Regressions the fuzz found (docs/notes/fuzz.md): each answered otherwise before the fix.
+  // Regressions the fuzz found (docs/reliability.md section 7): each answered otherwise before the fix.
   it('regression: a URL that is not valid percent-encoding is 400 VALIDATION_FAILED naming the path (was Fastify\'s own FST_ERR_BAD_URL body)', async () => {
     for (const path of ['/api/v1/users/nobody%/tokens', '/api/v1/jump-clients/%E0%A4', '/api/v1/sessions/%zz']) {
       for (const auth of [token, null]) {
