@@ -208,12 +208,15 @@ export async function runCrashLoop(o: CrashLoopOptions): Promise<CrashLoopResult
       }
       return;
     }
-    // A Jump shell session kept open, typing into its recorded PTY until the kill cuts it. The
-    // operation is acknowledged with the start's 2xx; the SSH part runs on by itself.
+    // A Jump session kept open, printing into its recorded PTY until the kill cuts it. The
+    // operation is acknowledged with the start's 2xx; the SSH part runs on by itself. A command on
+    // a PTY (recorded like a shell) rather than a login shell: killing a login shell in its rc
+    // files can leave the test machine's root dotfiles broken (a stale pyenv rehash lock made every
+    // later root login shell wait 60 s).
     let acked = false;
     try {
       const key = ephemeralKey();
-      const s = await openSession(api, String(id), 'shell', key.publicLine);
+      const s = await openSession(api, String(id), 'exec', key.publicLine);
       acked = true;
       sessionsAcked.push(s.info.session_id);
       s.ws.on('error', () => undefined);
@@ -222,10 +225,9 @@ export async function runCrashLoop(o: CrashLoopOptions): Promise<CrashLoopResult
         (conn) => {
           conn.on('error', () => undefined);
           openSsh.push(conn);
-          conn.shell({ term: 'xterm', cols: 80, rows: 24 }, (err, ch) => {
+          conn.exec('while :; do echo crash loop $(date +%N); sleep 0.02; done', { pty: { term: 'xterm', cols: 80, rows: 24 } }, (err, ch) => {
             if (err) return;
             ch.on('error', () => undefined);
-            ch.write('while :; do echo crash loop $(date +%N); sleep 0.02; done\n');
           });
         },
         () => undefined,
