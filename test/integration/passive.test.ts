@@ -1,5 +1,6 @@
 /**
- * Passive jump clients (issue #18 item 1): a real `jump-client run` enrolled passive checks in on
+ * Passive jump clients (issue #18 item 1): a real `jump-client run` enrolled passive (by its
+ * installer, or by `--jc-passive`) checks in on
  * jump-clients.passive-interval, reports its statistics and leaves; the list shows it "passive";
  * a Jump waits for its next check-in and runs; a passive client that does not check in fails the
  * Jump with the seeds' timeout; a switch to active reconnects it at once and it stays.
@@ -57,6 +58,21 @@ describe('a passive jump client', () => {
     expect(r.stdout).toContain('passive-ok');
     // Held: it stays connected for the session (and a minute after), instead of leaving.
     expect((await get(c.id)).status).toBe('online');
+  });
+
+  it('--jc-passive makes the client of an active installer passive, without the installer allowing overrides, and it does not count against max-active', async () => {
+    const inst = await createInstaller(site.api, { tag: 'jc-passive', mode: 'active' });
+    const counts = (await site.api.request<{ summary: { jump_clients: number; passive: number } }>('GET', '/api/v1/jump-clients')).summary;
+    expect((await jump(site.consoleDir, ['settings', 'set', 'jump-clients.max-active', String(counts.jump_clients - counts.passive)])).code).toBe(0);
+    try {
+      const { proc } = startAgentProcess(inst, { extraArgs: ['--jc-passive'] });
+      agents.push(proc);
+      const c = await waitFor(async () => (await listClients(site.api, 'tag=jc-passive')).items[0] ?? null, 20_000, 200, 'enrolled');
+      expect(c.mode).toBe('passive');
+      await checkIns(c.id, 2);
+    } finally {
+      await jump(site.consoleDir, ['settings', 'unset', 'jump-clients.max-active']);
+    }
   });
 
   it('fails a Jump with JUMP_CONNECT_TIMEOUT when the passive client does not check in', async () => {
