@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, waitFor, type Proc } from '../helpers/processes.js';
-import { createInstaller, jump, listClients, startAgentProcess, startTestSite, type ClientJson, type TestSite } from '../helpers/site.js';
+import { createInstaller, jump, listClients, startAgentProcess, startSiteProcess, startTestSite, type ClientJson, type TestSite } from '../helpers/site.js';
 
 let site: TestSite;
 const agents: Proc[] = [];
@@ -105,3 +105,33 @@ describe('a passive jump client', () => {
     expect(await get(c.id)).toMatchObject({ status: 'online', mode: 'active', last_connected: since });
   });
 });
+
+describe('a site restarted while clients are passive', () => {
+  it('loses none: after kill -9 and a restart on the same data dir and port, each passive client checks in again, listed passive, not lost', async () => {
+    const inst = await createInstaller(site.api, { tag: 'passive-restart', mode: 'passive' });
+    for (let i = 0; i < 3; i++) {
+      const { proc } = startAgentProcess(inst);
+      agents.push(proc);
+    }
+    const ids = (await waitFor(async () => {
+      const items = (await listClients(site.api, 'tag=passive-restart')).items;
+      return items.length === 3 ? items : null;
+    }, 20_000, 200, 'three enrolled')).map((c) => c.id);
+    for (const id of ids) await checkIns(id, 1);
+    const before = new Map<number, string | null>();
+    for (const id of ids) before.set(id, (await get(id)).last_connected);
+
+    site.proc.child.kill('SIGKILL');
+    await site.proc.exited;
+    const again = await startSiteProcess({ dataDir: site.dataDir, port: site.port });
+    site = { ...site, proc: again.proc };
+    // Each comes back at its next check-in (a newer last_connected), and is passive between them.
+    for (const id of ids) {
+      await waitFor(async () => ((await get(id)).last_connected !== before.get(id) ? true : null), 30_000, 200, `client ${id} checked in after the restart`);
+    }
+    const list = await listClients(site.api, 'tag=passive-restart');
+    expect(list.items).toHaveLength(3);
+    for (const c of list.items) expect(['passive', 'online']).toContain(c.status);
+  });
+});
+
