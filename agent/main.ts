@@ -34,7 +34,7 @@ import { durationArg, positiveInt } from '../protocol/cli-args.js';
 import { JumpError } from '../protocol/errors.js';
 import { formatDuration } from '../protocol/duration.js';
 import { JC_FLAGS, optionSpec } from '../protocol/jc-flags.js';
-import { jcValues, parseJcOptions } from '../protocol/jc-options.js';
+import { jcPassive, jcValues, parseJcOptions } from '../protocol/jc-options.js';
 import { normalizeKeyInfo } from '../protocol/key-info.js';
 import { addHelpTexts } from '../protocol/cli-help.js';
 import { VERSION } from '../protocol/version.js';
@@ -124,6 +124,7 @@ const runCommand = program
   .option('--site-pin <pin>', 'the site identity to pin, ed25519:... (first start)');
 // The `--jc-*` options, from the one table (protocol/jc-flags.ts): what to ask for at enrollment.
 for (const f of JC_FLAGS) runCommand.addOption(new Option(optionSpec(f), `ask for it at enrollment (first start): ${f.help}`));
+runCommand.option('--jc-passive', 'ask to enroll as a passive jump client (first start)');
 runCommand
   .option('--run-as <user>', 'service mode (the agent runs as root): the user Jump sessions run as')
   .option('--log-stderr', 'also write the log to standard error')
@@ -144,7 +145,7 @@ runCommand
       if (o.site) cfg.update({ site_url: o.site });
       if (o.sitePin) cfg.update({ site_pin: o.sitePin });
       if (o.machineId) cfg.update({ machine_id: o.machineId });
-      if (Object.keys(jcValues(o)).length > 0) {
+      if (Object.keys(jcValues(o)).length > 0 || jcPassive(o)) {
         if (cfg.data.client_id !== undefined) log.warn('already enrolled; --jc-* options ignored (edit the jump client in the console)');
         else {
           const r = parseJcOptions(o);

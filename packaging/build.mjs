@@ -260,7 +260,7 @@ const TOOLS = {
 export const MSI_INSTALLDIR_SDDL = 'D:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)';
 
 /** The MSI's secure properties: those a deferred custom action may receive (issue #5). */
-const MSI_SECURE = ['INSTALLDIR', 'KEY_INFO', 'SITE_URL', 'SITE_PIN', 'JC_JUMP_GROUP', 'JC_TAG', 'JC_COMMENTS', 'JC_NAME', 'NOSTART', 'OFFLINE'];
+const MSI_SECURE = ['INSTALLDIR', 'KEY_INFO', 'SITE_URL', 'SITE_PIN', 'JC_JUMP_GROUP', 'JC_TAG', 'JC_COMMENTS', 'JC_NAME', 'JC_PASSIVE', 'NOSTART', 'OFFLINE'];
 
 /**
  * Builds the generic MSI from packaging/jump-client.wxs around the win-x64 package in `dir`:
@@ -283,7 +283,9 @@ const xmlAttr = (s) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(
  * its argument on the deferred configure action's command line.
  */
 export async function flagWix() {
-  const flags = (await installerFlags()).filter((f) => f.field !== undefined || f.flag === '--install-dir' || f.flag === '--nostart' || f.flag === '--offline');
+  const flags = (await installerFlags()).filter(
+    (f) => f.field !== undefined || f.flag === '--install-dir' || f.flag === '--nostart' || f.flag === '--offline' || f.flag === '--jc-passive',
+  );
   const props = [];
   const actions = [];
   const sequence = [];

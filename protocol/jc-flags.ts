@@ -39,6 +39,12 @@ export const INSTALLER_FLAGS: readonly InstallerFlag[] = [
   { flag: '--jc-tag', value: '<tag-name>', msiProperty: 'jc_tag', field: 'tag', help: 'tag of the jump client' },
   { flag: '--jc-comments', value: '<comments ...>', msiProperty: 'jc_comments', field: 'comments', help: 'comments of the jump client' },
   { flag: '--jc-name', value: '<name>', msiProperty: 'jc_name', field: 'name', help: 'name of the jump client (default: its hostname)' },
+  {
+    flag: '--jc-passive',
+    value: null,
+    msiProperty: 'jc_passive',
+    help: 'enroll as a passive jump client: it checks in every jump-clients.passive-interval instead of holding a connection (our addition to the seeds\' flags; MSI: jc_passive=1)',
+  },
   { flag: '--silent', value: null, msiProperty: '/quiet', help: 'no messages, prompts or spinners; failures go to the exit status and the install log' },
   { flag: '--user', value: '<username>', msiProperty: 'jc_user', help: 'Linux: the user the jump client runs as (required when installing as root)' },
   { flag: '--nostart', value: null, msiProperty: 'NOSTART', help: 'Windows: register the jump client but do not start it now (e.g. in an image template)' },

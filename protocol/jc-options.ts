@@ -16,6 +16,13 @@ export interface JcOptions {
   jcJumpGroup?: string;
   jcTag?: string;
   jcComments?: string;
+  /** `--jc-passive`: true (a switch), or the MSI's `jc_passive` value ("1" on, "0" / "-" / "" off). */
+  jcPassive?: boolean | string;
+}
+
+/** True when `--jc-passive` (or `jc_passive=1`) was given. */
+export function jcPassive(o: JcOptions): boolean {
+  return o.jcPassive === true || o.jcPassive === '1';
 }
 
 /** Either the validated fields, or the first refused flag and why (zod's message, no final period). */
@@ -36,7 +43,7 @@ export function jcValues(o: JcOptions): Partial<Record<OverridableField, string>
  * same the site applies at enrollment). On a refusal, names the flag of the first bad field.
  */
 export function parseJcOptions(o: JcOptions): JcParseResult {
-  const r = requestedFieldsSchema.safeParse(jcValues(o));
+  const r = requestedFieldsSchema.safeParse({ ...jcValues(o), ...(jcPassive(o) ? { passive: true } : {}) });
   if (r.success) return { ok: true, requested: r.data };
   const issue = r.error.issues[0];
   return { ok: false, flag: flagOfField(issue.path[0] as OverridableField), problem: issue.message };

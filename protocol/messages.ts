@@ -87,6 +87,11 @@ export const requestedFieldsSchema = z.strictObject({
   jump_group: jumpGroupRef.optional(),
   tag: tagField.optional(),
   comments: commentsField.optional(),
+  /**
+   * Enroll passive (`--jc-passive`, MSI `jc_passive=1`; issue #18): checks in instead of holding a
+   * connection. Never needs the installer's permission: passive is the smaller footprint.
+   */
+  passive: z.literal(true).optional(),
 });
 export type RequestedFields = z.infer<typeof requestedFieldsSchema>;
 

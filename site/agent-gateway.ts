@@ -459,14 +459,14 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
    * instead of at its first start; the enrollment checks them again in its transaction.
    */
   private async enrollCheck(msg: EnrollCheck): Promise<void> {
-    const { inst } = await enrollmentCheck(this.opts.store, msg.key_info, msg.requested);
+    const { inst, fields } = await enrollmentCheck(this.opts.store, msg.key_info, msg.requested);
     const refusal = installerRefusal(inst, this.clock.now());
     if (refusal) throw new JumpError(refusal);
     const limits = this.opts.limits?.();
     if (limits && (limits.maxTotal !== null || limits.maxActive !== null)) {
       const n = await this.opts.store.countClients();
       checkLimit(limits.maxTotal, n.total, 'DEPLOY_LIMIT_REACHED', `(jump-clients.max-total=${limits.maxTotal})`);
-      if (inst.mode === 'active') checkLimit(limits.maxActive, n.active, 'DEPLOY_ACTIVE_LIMIT_REACHED', `(jump-clients.max-active=${limits.maxActive})`);
+      if (fields.mode === 'active') checkLimit(limits.maxActive, n.active, 'DEPLOY_ACTIVE_LIMIT_REACHED', `(jump-clients.max-active=${limits.maxActive})`);
     }
   }
 

@@ -23,6 +23,7 @@ import {
   jumpGroupRef,
   nameField,
   tagField,
+  type JumpClientMode,
   type OverridableField,
 } from '../protocol/fields.js';
 import { INSTALLER_VALID_DEFAULT_MS, INSTALLER_VALID_MAX_MS, INSTALLER_VALID_MIN_MS } from '../protocol/limits.js';
@@ -130,7 +131,7 @@ export async function enrollmentFields(
   store: Store,
   inst: Installer,
   requested: RequestedFields,
-): Promise<{ name: string | null; jumpGroupId: number; tag: string; comments: string }> {
+): Promise<{ name: string | null; jumpGroupId: number; tag: string; comments: string; mode: JumpClientMode }> {
   const creator = await store.getUserById(inst.createdBy);
   if (!creator) {
     throw new JumpError('INSTALLER_REVOKED', { detail: "The installer's creator has been deleted; an admin makes a new installer." });
@@ -159,7 +160,9 @@ export async function enrollmentFields(
       detail: `--jc-jump-group: "${current.jump_group}" is not a jump group the installer's creator may use.`,
     });
   }
-  return { name: current.name || null, jumpGroupId: group.id, tag: current.tag ?? '', comments: current.comments ?? '' };
+  // `--jc-passive` makes any installer's client passive (the smaller footprint: no permission needed).
+  const mode: JumpClientMode = requested.passive ? 'passive' : inst.mode;
+  return { name: current.name || null, jumpGroupId: group.id, tag: current.tag ?? '', comments: current.comments ?? '', mode };
 }
 
 /**

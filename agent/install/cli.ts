@@ -204,6 +204,7 @@ export function addMsiCommands(program: Command): void {
     .option('--offline <flag>', '1: do not check the installer with the site first (OFFLINE=1, a staged install)');
   // The `--jc-*` properties, from the one table (packaging/build.mjs passes them from the same table).
   for (const f of JC_FLAGS) cmd.addOption(new Option(optionSpec(f), f.help));
+  cmd.option('--jc-passive <flag>', '1: enroll as a passive jump client (MSI jc_passive=1)');
   cmd.action(async (o: Record<string, string | undefined>) => {
     try {
       const dir = resolve(o.installDir!);
@@ -216,7 +217,10 @@ export function addMsiCommands(program: Command): void {
       const existing = msiExistingConfig(join(dir, 'config'), site, pin);
       const keep = existing === 'enrolled' || (existing === 'pending' && !key);
       if (!keep && (!key || !keyInfoField.safeParse(key).success)) throw new JumpError('VALIDATION_FAILED', { field: 'KEY_INFO', detail: 'KEY_INFO: give the installer key on the msiexec line, KEY_INFO=<key>.' });
-      const requested = requestedFromOptions(Object.fromEntries(JC_FLAGS.map((f) => [optionKey(f.flag), msiValue(o[optionKey(f.flag)])])));
+      const requested = requestedFromOptions({
+        ...Object.fromEntries(JC_FLAGS.map((f) => [optionKey(f.flag), msiValue(o[optionKey(f.flag)])])),
+        jcPassive: msiValue(o.jcPassive),
+      });
       // Would the site accept this enrollment? A refusal fails the install (1603), before KEY_INFO is
       // written. An upgrade that keeps its enrollment has nothing to ask.
       if (!keep && key) {

@@ -221,7 +221,7 @@ async function p7(n, queries) {
     const g = await store.getGroupByName('user:admin');
     await store.createInstaller({ uid: 'p7', name: null, keyHash: 'p7', createdAt: 0, expiresAt: Date.now() + 3_600_000, maxUses: null, uses: 0, revokedAt: null, jumpGroupId: g.id, tag: '', comments: '', mode: 'active', allowOverride: [], createdBy: u.id });
     for (let i = 0; i < n; i++) {
-      const { client } = await store.enroll({ keyHash: 'p7', publicKey: `k${i}`, machineId: `m${i}`, name: null, jumpGroupId: g.id, tag: `tag-${i % 50}`, comments: `rack ${i % 400}`, now: Date.now(), limits: { maxTotal: null, maxActive: null } });
+      const { client } = await store.enroll({ keyHash: 'p7', publicKey: `k${i}`, machineId: `m${i}`, name: null, jumpGroupId: g.id, tag: `tag-${i % 50}`, comments: `rack ${i % 400}`, now: Date.now(), mode: 'active', limits: { maxTotal: null, maxActive: null } });
       await store.updateStats(client.id, { hostname: `host-${i}`, private_ips: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`], console_user: `user${i % 1000}`, domain: 'corp.test', workgroup: null }, true);
     }
     await store.close();

@@ -736,7 +736,7 @@ export class SqliteStore implements Store {
       if (maxTotal !== null || maxActive !== null) {
         const n = this.counts();
         if (maxTotal !== null && n.total >= maxTotal) throw new JumpError('DEPLOY_LIMIT_REACHED', { detail: `(jump-clients.max-total=${maxTotal})` });
-        if (maxActive !== null && inst.mode === 'active' && n.active >= maxActive) {
+        if (maxActive !== null && input.mode === 'active' && n.active >= maxActive) {
           throw new JumpError('DEPLOY_ACTIVE_LIMIT_REACHED', { detail: `(jump-clients.max-active=${maxActive})` });
         }
       }
@@ -745,7 +745,7 @@ export class SqliteStore implements Store {
         `INSERT INTO jump_clients (public_key, machine_id, name, jump_group_id, tag, comments, mode, installer_uid, created_at, duplicate_of)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-        .run(input.publicKey, input.machineId, input.name, input.jumpGroupId, input.tag, input.comments, inst.mode, inst.uid, input.now, duplicateOf);
+        .run(input.publicKey, input.machineId, input.name, input.jumpGroupId, input.tag, input.comments, input.mode, inst.uid, input.now, duplicateOf);
       return { client: this.clientById(Number(info.lastInsertRowid))!, replacedClientId: stale?.id ?? null, duplicateOf };
     })();
   }

@@ -131,6 +131,8 @@ export interface EnrollInput {
   jumpGroupId: number;
   tag: string;
   comments: string;
+  /** Active or passive: the installer's mode, or passive when the install asked for it (`--jc-passive`). */
+  mode: JumpClientMode;
   now: number;
   /**
    * The site's license limits (settings jump-clients.max-total and .max-active, null: unlimited),

@@ -99,7 +99,7 @@ describe('the Windows MSI', () => {
     expect(props.SITE_PIN).toBe(installer.site_pin);
     expect(props.ProductName).toBe('Jump Client');
     // The WIX_* pair: MajorUpgrade's (issue #16 item 1; test/e2e/windows-upgrade.test.ts).
-    expect(props.SecureCustomProperties.split(';').sort()).toEqual(['INSTALLDIR', 'JC_COMMENTS', 'JC_JUMP_GROUP', 'JC_NAME', 'JC_TAG', 'KEY_INFO', 'NOSTART', 'OFFLINE', 'SITE_PIN', 'SITE_URL', 'WIX_DOWNGRADE_DETECTED', 'WIX_UPGRADE_DETECTED']);
+    expect(props.SecureCustomProperties.split(';').sort()).toEqual(['INSTALLDIR', 'JC_COMMENTS', 'JC_JUMP_GROUP', 'JC_NAME', 'JC_PASSIVE', 'JC_TAG', 'KEY_INFO', 'NOSTART', 'OFFLINE', 'SITE_PIN', 'SITE_URL', 'WIX_DOWNGRADE_DETECTED', 'WIX_UPGRADE_DETECTED']);
   });
 
   it('CustomAction and InstallExecuteSequence: each flag\'s MSI twin is copied to its uppercase name early and reaches the deferred configure action', () => {

@@ -1,12 +1,13 @@
 /**
- * Passive jump clients (issue #18 item 1): a real `jump-client run` enrolled passive checks in on
+ * Passive jump clients (issue #18 item 1): a real `jump-client run` enrolled passive (by its
+ * installer, or by `--jc-passive`) checks in on
  * jump-clients.passive-interval, reports its statistics and leaves; the list shows it "passive";
  * a Jump waits for its next check-in and runs; a passive client that does not check in fails the
  * Jump with the seeds' timeout; a switch to active reconnects it at once and it stays.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, waitFor, type Proc } from '../helpers/processes.js';
-import { createInstaller, jump, listClients, startAgentProcess, startTestSite, type ClientJson, type TestSite } from '../helpers/site.js';
+import { createInstaller, jump, listClients, startAgentProcess, startSiteProcess, startTestSite, type ClientJson, type TestSite } from '../helpers/site.js';
 
 let site: TestSite;
 const agents: Proc[] = [];
@@ -59,6 +60,21 @@ describe('a passive jump client', () => {
     expect((await get(c.id)).status).toBe('online');
   });
 
+  it('--jc-passive makes the client of an active installer passive, without the installer allowing overrides, and it does not count against max-active', async () => {
+    const inst = await createInstaller(site.api, { tag: 'jc-passive', mode: 'active' });
+    const counts = (await site.api.request<{ summary: { jump_clients: number; passive: number } }>('GET', '/api/v1/jump-clients')).summary;
+    expect((await jump(site.consoleDir, ['settings', 'set', 'jump-clients.max-active', String(counts.jump_clients - counts.passive)])).code).toBe(0);
+    try {
+      const { proc } = startAgentProcess(inst, { extraArgs: ['--jc-passive'] });
+      agents.push(proc);
+      const c = await waitFor(async () => (await listClients(site.api, 'tag=jc-passive')).items[0] ?? null, 20_000, 200, 'enrolled');
+      expect(c.mode).toBe('passive');
+      await checkIns(c.id, 2);
+    } finally {
+      await jump(site.consoleDir, ['settings', 'unset', 'jump-clients.max-active']);
+    }
+  });
+
   it('fails a Jump with JUMP_CONNECT_TIMEOUT when the passive client does not check in', async () => {
     const inst = await createInstaller(site.api, { tag: 'passive-gone', mode: 'passive' });
     const { proc } = startAgentProcess(inst);
@@ -89,3 +105,33 @@ describe('a passive jump client', () => {
     expect(await get(c.id)).toMatchObject({ status: 'online', mode: 'active', last_connected: since });
   });
 });
+
+describe('a site restarted while clients are passive', () => {
+  it('loses none: after kill -9 and a restart on the same data dir and port, each passive client checks in again, listed passive, not lost', async () => {
+    const inst = await createInstaller(site.api, { tag: 'passive-restart', mode: 'passive' });
+    for (let i = 0; i < 3; i++) {
+      const { proc } = startAgentProcess(inst);
+      agents.push(proc);
+    }
+    const ids = (await waitFor(async () => {
+      const items = (await listClients(site.api, 'tag=passive-restart')).items;
+      return items.length === 3 ? items : null;
+    }, 20_000, 200, 'three enrolled')).map((c) => c.id);
+    for (const id of ids) await checkIns(id, 1);
+    const before = new Map<number, string | null>();
+    for (const id of ids) before.set(id, (await get(id)).last_connected);
+
+    site.proc.child.kill('SIGKILL');
+    await site.proc.exited;
+    const again = await startSiteProcess({ dataDir: site.dataDir, port: site.port });
+    site = { ...site, proc: again.proc };
+    // Each comes back at its next check-in (a newer last_connected), and is passive between them.
+    for (const id of ids) {
+      await waitFor(async () => ((await get(id)).last_connected !== before.get(id) ? true : null), 30_000, 200, `client ${id} checked in after the restart`);
+    }
+    const list = await listClients(site.api, 'tag=passive-restart');
+    expect(list.items).toHaveLength(3);
+    for (const c of list.items) expect(['passive', 'online']).toContain(c.status);
+  });
+});
+

@@ -25,7 +25,7 @@ async function consistentDataDir(): Promise<string> {
     jumpGroupId: group.id, tag: '', comments: '', mode: 'active', allowOverride: [], createdBy: user.id,
   });
   const { client } = await store.enroll({
-    keyHash: 'h1', publicKey: 'pk-1', machineId: 'm1', name: null, jumpGroupId: group.id, tag: '', comments: '', now, limits: { maxTotal: null, maxActive: null },
+    keyHash: 'h1', publicKey: 'pk-1', machineId: 'm1', name: null, jumpGroupId: group.id, tag: '', comments: '', now, mode: 'active', limits: { maxTotal: null, maxActive: null },
     checkInstaller: () => null,
   });
   await store.createSession({ id: 's1', clientId: client.id, userId: user.id, kind: 'shell', startedAt: now - 10 });

@@ -176,7 +176,7 @@ describe('session broker: ticket expiry and connect timeout', () => {
       jumpGroupId: g.id, tag: '', comments: '', mode: 'active', allowOverride: [], createdBy: admin.id,
     });
     const agentKey = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64url');
-    await store.enroll({ keyHash: 'k1', publicKey: agentKey, machineId: 'm', name: 'web-1', jumpGroupId: g.id, tag: '', comments: '', now: 2, limits: { maxTotal: null, maxActive: null }, checkInstaller: installerRefusal });
+    await store.enroll({ keyHash: 'k1', publicKey: agentKey, machineId: 'm', name: 'web-1', jumpGroupId: g.id, tag: '', comments: '', now: 2, mode: 'active', limits: { maxTotal: null, maxActive: null }, checkInstaller: installerRefusal });
   });
   afterEach(async () => {
     await store.close();

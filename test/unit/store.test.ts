@@ -28,7 +28,7 @@ afterEach(async () => {
 });
 
 const enroll = (publicKey: string, machineId = publicKey, maxTotal: number | null = null, maxActive: number | null = null) =>
-  store.enroll({ keyHash: 'k1', publicKey, machineId, name: null, jumpGroupId: installer.jumpGroupId, tag: '', comments: '', now: Date.now(), limits: { maxTotal, maxActive }, checkInstaller: installerRefusal });
+  store.enroll({ keyHash: 'k1', publicKey, machineId, name: null, jumpGroupId: installer.jumpGroupId, tag: '', comments: '', now: Date.now(), mode: 'active', limits: { maxTotal, maxActive }, checkInstaller: installerRefusal });
 
 describe('enroll', () => {
   it('counts uses and refuses past max_uses without writing anything', async () => {
@@ -119,7 +119,7 @@ describe('listClients summary (issue #13 item 6)', () => {
     const a = (await enroll('a')).client.id;
     await enroll('b');
     const enrollPassive = (publicKey: string) =>
-      store.enroll({ keyHash: 'k2', publicKey, machineId: publicKey, name: null, jumpGroupId: installer.jumpGroupId, tag: 'p', comments: '', now: Date.now(), limits: { maxTotal: null, maxActive: null }, checkInstaller: installerRefusal });
+      store.enroll({ keyHash: 'k2', publicKey, machineId: publicKey, name: null, jumpGroupId: installer.jumpGroupId, tag: 'p', comments: '', now: Date.now(), mode: 'passive', limits: { maxTotal: null, maxActive: null }, checkInstaller: installerRefusal });
     const c = (await enrollPassive('c')).client.id;
     await enrollPassive('d');
     await enrollPassive('e');
