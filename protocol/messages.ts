@@ -257,16 +257,22 @@ export const ticketSchema = z.strictObject({
 export type Ticket = z.infer<typeof ticketSchema>;
 
 // ---- site -> agent ----
+//
+// Site messages are objects that drop unknown fields (z.object), where agent messages are strict:
+// the site is authenticated (its pinned key signed this connection) and may be newer than the
+// agent, so a field a newer site adds (as welcome.max_offline_ms and .passive were) must not make
+// an older agent refuse the connection and reconnect for ever; the fields it knows are still
+// checked. What an agent sends is checked strictly: an endpoint is hostile until proven otherwise.
 
 const errorCode = z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]);
 
-export const challengeSchema = z.strictObject({
+export const challengeSchema = z.object({
   t: z.literal('challenge'),
   protocol: z.number().int(),
   nonce,
   site_sig: signature,
 });
-export const welcomeSchema = z.strictObject({
+export const welcomeSchema = z.object({
   t: z.literal('welcome'),
   client_id: z.number().int().positive(),
   /** Heartbeat interval the agent must use, in ms. */
@@ -283,19 +289,19 @@ export const welcomeSchema = z.strictObject({
    * again after `check_in_ms` (with jitter). `stay`: a Jump is waiting for it, so it stays connected
    * until it has had no session for a minute.
    */
-  passive: z.strictObject({ check_in_ms: z.number().int().min(1_000).max(86_400_000), stay: z.boolean() }).optional(),
+  passive: z.object({ check_in_ms: z.number().int().min(1_000).max(86_400_000), stay: z.boolean() }).optional(),
 });
-export const heartbeatAckSchema = z.strictObject({ t: z.literal('hb_ack'), seq: z.number().int().min(0) });
-export const errorMessageSchema = z.strictObject({
+export const heartbeatAckSchema = z.object({ t: z.literal('hb_ack'), seq: z.number().int().min(0) });
+export const errorMessageSchema = z.object({
   t: z.literal('error'),
   code: errorCode,
   message: z.string().max(2048),
   retry_after_ms: z.number().int().min(0).optional(),
 });
 /** The answer to `enroll_check`: the enrollment would be accepted now. The site then closes (1000). */
-export const checkOkSchema = z.strictObject({ t: z.literal('check_ok') });
+export const checkOkSchema = z.object({ t: z.literal('check_ok') });
 /** The site asks the agent to open a Jump session: attach a session socket with `token`. */
-export const sessionOpenSchema = z.strictObject({
+export const sessionOpenSchema = z.object({
   t: z.literal('session_open'),
   session_id: sessionId,
   token: b64url(43).length(43),
@@ -304,7 +310,7 @@ export const sessionOpenSchema = z.strictObject({
   ticket_sig: signature,
 });
 /** The site ends a session (technician gone, idle, or the client deleted). */
-export const sessionCloseSchema = z.strictObject({ t: z.literal('session_close'), session_id: sessionId });
+export const sessionCloseSchema = z.object({ t: z.literal('session_close'), session_id: sessionId });
 
 export const siteMessage = z.discriminatedUnion('t', [
   challengeSchema,

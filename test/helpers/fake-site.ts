@@ -63,13 +63,13 @@ export class FakeSiteSocket extends EventEmitter {
   }
 
   /** Opens, proves the site key, and welcomes `clientId`: the connection ends `connected`. */
-  handshake(opts: { clientId: number; heartbeatMs: number; statsIntervalMs?: number }): void {
+  handshake(opts: { clientId: number; heartbeatMs: number; statsIntervalMs?: number; extra?: Record<string, unknown> }): void {
     this.open();
     const hello = this.sent.find((m) => m.t === 'hello');
     if (!hello || hello.t !== 'hello') throw new Error('the agent sent no hello');
     const siteNonce = newNonce();
     this.receive({ t: 'challenge', protocol: hello.protocol, nonce: siteNonce, site_sig: signAsSite(this.siteKey, FAKE_CB, hello.nonce, siteNonce) });
-    this.receive({ t: 'welcome', client_id: opts.clientId, heartbeat_ms: opts.heartbeatMs, stats_interval_ms: opts.statsIntervalMs ?? 60_000 });
+    this.receive({ t: 'welcome', client_id: opts.clientId, heartbeat_ms: opts.heartbeatMs, stats_interval_ms: opts.statsIntervalMs ?? 60_000, ...opts.extra });
   }
 }
 

@@ -43,6 +43,19 @@ describe('agent connection states', () => {
     expect(socket.sent.map((m) => m.t)).toEqual(['hello', 'auth']);
   });
 
+  it('accepts a welcome with a field a newer site added (forward compatible), but not a known field with a bad value', async () => {
+    const { conn, socket, online } = connection(new ManualClock());
+    socket.handshake({ clientId: 7, heartbeatMs: 1000, extra: { update_offer: { version: '9.0.0' }, max_offline_ms: 86_400_000 } });
+    expect(online).toEqual([7]);
+    expect(conn.isOnline).toBe(true);
+    socket.end(1000, 'done');
+
+    const bad = connection(new ManualClock());
+    bad.socket.handshake({ clientId: 7, heartbeatMs: 1000, extra: { max_offline_ms: -5 } });
+    expect((await bad.done).error?.code).toBe('PROTOCOL_INVALID_MESSAGE');
+    expect(bad.online).toEqual([]);
+  });
+
   it('refuses transitions the protocol does not allow', () => {
     expect(canTransition('initial', 'connecting')).toBe(true);
     expect(canTransition('connected', 'handshaking')).toBe(false);
