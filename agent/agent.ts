@@ -74,7 +74,8 @@ export interface AgentOptions {
 }
 
 /**
- * Events: `online` (clientId, the site's welcome), `offline` (reason string), `fatal` (JumpError), `stopped`.
+ * Events: `connecting` (each connection attempt starts), `online` (clientId, the site's welcome),
+ * `offline` (reason string), `fatal` (JumpError), `stopped`.
  */
 export class Agent extends EventEmitter {
   private readonly identity: AgentIdentity;
@@ -245,6 +246,7 @@ export class Agent extends EventEmitter {
       onSessionClose: (sessionId) => this.sessionHost?.close(sessionId),
     });
     this.conn = conn;
+    this.emit('connecting');
     const outcome = await conn.run();
     this.conn = null;
     this.clock.clearInterval(this.stayTimer);

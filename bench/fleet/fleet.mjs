@@ -5,6 +5,7 @@
  *   node bench/fleet/fleet.mjs p1p2 --n 1000,5000 [--procs 4] [--rate 500] [--max-handshakes 64] [--steady 30] [--restart-agents]
  *                                    [--deadline 900] [--site-nofile N] [--backoff-cap 30000 (ms; the agent's own default is 60000)]
  *   node bench/fleet/fleet.mjs p7 --n 50000 [--queries 20]
+ *   node bench/fleet/fleet.mjs p8 --n 5000 --interval 30 [--rate 50] [--procs 4] [--steady 60]
  *
  * p1p2, for each N: a fresh site (data in a temp dir, --admission-rate RATE, default heartbeat),
  * then N simulated agents over PROCS processes (bench/fleet/worker.mjs: the real Agent class, one
@@ -18,6 +19,14 @@
  *
  * p7: a store of N jump clients (made through the store's own enroll), the site started on it, and
  * the API timed for the full list and for searches (all fields, one field, a miss).
+ *
+ * p8 (issue #18): N passive jump clients checking in every INTERVAL seconds (the site's
+ * jump-clients.passive-interval, ±20 % jitter) against one node admitting RATE new connections per
+ * second. After all have enrolled, over STEADY seconds: check-ins per second (the site's completed
+ * handshakes) and the attempts refused over the admission rate (SITE_BUSY, each told when to come
+ * back), the site's CPU and RSS, and the time from dial to welcome of the attempts that got through
+ * (p50, p99; a refused attempt is not a sample). The arrival rate N / INTERVAL is what matters:
+ * 5 000 clients every 30 s is the rate of 50 000 every 5 minutes.
  *
  * Needs `npm run build`. Prints Markdown tables.
  */
@@ -43,6 +52,7 @@ const { values, positionals } = parseArgs({
     'site-nofile': { type: 'string' },
     deadline: { type: 'string', default: '900' },
     'backoff-cap': { type: 'string', default: '30000' },
+    interval: { type: 'string', default: '30' },
   },
 });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -108,10 +118,12 @@ function startFleet(n, procs, job, identities = null) {
     const count = Math.min(per, n - w * per);
     if (count <= 0) break;
     const child = fork(join(ROOT, 'bench/fleet/worker.mjs'), { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-    const state = { child, online: 0, identities: null };
+    const state = { child, online: 0, enrolled: 0, identities: null, latencies: null };
     child.on('message', (m) => {
       if (typeof m.online === 'number') state.online = m.online;
+      if (typeof m.enrolled === 'number') state.enrolled = m.enrolled;
       if (Array.isArray(m.identities)) state.identities = m.identities;
+      if (Array.isArray(m.latencies)) state.latencies = m.latencies;
     });
     if (identities) child.send({ ...job, identities: identities.slice(w * per, w * per + count), firstIndex: w * per });
     else child.send({ ...job, enroll: count, firstIndex: w * per });
@@ -119,6 +131,13 @@ function startFleet(n, procs, job, identities = null) {
   }
   return {
     online: () => workers.reduce((a, w) => a + w.online, 0),
+    enrolled: () => workers.reduce((a, w) => a + w.enrolled, 0),
+    resetLatencies: () => workers.forEach((w) => w.child.send('reset')),
+    async latencies() {
+      for (const w of workers) (w.latencies = null), w.child.send('latencies');
+      while (workers.some((w) => w.latencies === null)) await sleep(50);
+      return workers.flatMap((w) => w.latencies);
+    },
     async dump() {
       for (const w of workers) w.child.send('dump');
       while (workers.some((w) => w.identities === null)) await sleep(50);
@@ -259,6 +278,61 @@ async function p7(n, queries) {
   }
 }
 
+
+async function p8(n, procs, rate, intervalS, steadyS) {
+  const dir = mkdtempSync(join(tmpdir(), 'jump-fleet-'));
+  try {
+    const site = await startSite(join(dir, 'data'), 0, rate);
+    const admin = await api(site.url, 'admin', site.password, 'benchmark admin password');
+    await admin.request('PUT', '/api/v1/settings/jump-clients.passive-interval', { value: `${intervalS}s` });
+    const inst = await admin.request('POST', '/api/v1/installers', { valid_for_ms: 3_600_000, max_uses: 1_000_000, mode: 'passive' });
+    const t0 = performance.now();
+    const fleet = startFleet(n, procs, { site: site.url, pin: site.pin, keyInfo: inst.key_info, backoffCapMs: Number(values['backoff-cap']) });
+    const deadline = t0 + Number(values.deadline) * 1000;
+    while (fleet.enrolled() < n && performance.now() < deadline) await sleep(200);
+    const enrolledS = (performance.now() - t0) / 1000;
+    const enrolled = fleet.enrolled();
+    // One interval to settle into the check-in rhythm, then the steady window.
+    await sleep(intervalS * 1000);
+    fleet.resetLatencies();
+    const metric = async (re) => Number(re.exec(await admin.requestText('GET', '/metrics'))?.[1] ?? 0);
+    const connectsRe = /^jump_site_agent_connects_total (\d+)/m;
+    const busyRe = /^jump_site_agent_admission_rejected_total\{reason="rate"\} (\d+)/m;
+    const c0 = await metric(connectsRe);
+    const b0 = await metric(busyRe);
+    const s0 = procStat(site.p.pid);
+    const w0 = performance.now();
+    let peakRss = 0;
+    while (performance.now() - w0 < steadyS * 1000) {
+      await sleep(1000);
+      peakRss = Math.max(peakRss, procStat(site.p.pid).rss);
+    }
+    const secs = (performance.now() - w0) / 1000;
+    const s1 = procStat(site.p.pid);
+    const checkIns = (await metric(connectsRe)) - c0;
+    const busy = (await metric(busyRe)) - b0;
+    const lat = (await fleet.latencies()).sort((a, b) => a - b);
+    const pct = (q) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(q * lat.length))] : NaN);
+    const stored = (await admin.request('GET', '/api/v1/jump-clients?limit=1')).summary;
+    await fleet.stop();
+    site.p.kill('SIGKILL');
+    return {
+      n, enrolled, enrolledS, intervalS, rate,
+      offered: n / intervalS,
+      perSec: checkIns / secs,
+      busyPerSec: busy / secs,
+      cpuPct: ((s1.cpuTicks - s0.cpuTicks) / CLK / secs) * 100,
+      rss: peakRss,
+      p50: pct(0.5),
+      p99: pct(0.99),
+      samples: lat.length,
+      passive: stored.passive,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 console.log(`Machine: ${cpus().length} × ${cpus()[0].model}, ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}`);
 const ns = values.n.split(',').map(Number);
 if (positionals[0] === 'p1p2') {
@@ -280,8 +354,14 @@ if (positionals[0] === 'p1p2') {
     console.log(`\n| ${n} jump clients, ${values.queries} requests each | results | p50 ms | p99 ms |\n| --- | ---: | ---: | ---: |`);
     for (const r of rows) console.log(`| ${r.name} | ${r.count} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} |`);
   }
+} else if (positionals[0] === 'p8') {
+  console.log(`\n| passive clients | interval (s) | admission rate (/s) | offered check-ins/s | enrolled in (s) | check-ins/s, steady | SITE_BUSY/s | site CPU (%) | site RSS (MiB) | dial to welcome p50 (ms) | p99 (ms) | samples | listed passive |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
+  for (const n of ns) {
+    const r = await p8(n, Number(values.procs), Number(values.rate), Number(values.interval), Number(values.steady));
+    console.log(`| ${r.enrolled}/${r.n} | ${r.intervalS} | ${r.rate} | ${r.offered.toFixed(0)} | ${r.enrolledS.toFixed(0)} | ${r.perSec.toFixed(1)} | ${r.busyPerSec.toFixed(1)} | ${r.cpuPct.toFixed(0)} | ${(r.rss / 2 ** 20).toFixed(0)} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.samples} | ${r.passive} |`);
+  }
 } else {
-  console.error('usage: fleet.mjs p1p2|p7 --n N[,N...]');
+  console.error('usage: fleet.mjs p1p2|p7|p8 --n N[,N...]');
   process.exit(2);
 }
 process.exit(0);

@@ -4,6 +4,8 @@
  * new enrollment, each with its own loopback source address. Talks to its parent over IPC:
  *   parent -> { identities: [...], site, pin, keyInfo?, enroll?: n, firstIndex }
  *   worker -> { online, enrolled?: [identity...] } every second, and once on exit
+ *   parent -> 'reset' (forget the check-in latencies so far), 'latencies' -> worker { latencies: [ms...] }:
+ *   the time from each connection attempt's start to its welcome (the last 20 000)
  */
 import { createPrivateKey } from 'node:crypto';
 import { pino } from 'pino';
@@ -28,6 +30,8 @@ process.once('message', (job) => {
   const agents = [];
   const enrolled = [];
   let online = 0;
+  let connects = 0;
+  let latencies = [];
   const make = (identity, index) => {
     const a = new Agent({
       identity: {
@@ -46,8 +50,14 @@ process.once('message', (job) => {
       localAddress: sourceAddress(job.firstIndex + index),
       onEnrolled: () => undefined,
     });
+    a.on('connecting', () => (a.attemptAt = performance.now()));
     a.on('online', (clientId) => {
       online++;
+      connects++;
+      if (a.attemptAt !== undefined) {
+        latencies.push(performance.now() - a.attemptAt);
+        if (latencies.length > 20_000) latencies = latencies.slice(-10_000);
+      }
       if (identity) {
         if (!enrolled.includes(identity)) enrolled.push(identity);
       } else if (enrolled.length < job.enroll && !a.saved) {
@@ -62,10 +72,12 @@ process.once('message', (job) => {
   };
   if (job.enroll) for (let i = 0; i < job.enroll; i++) make(null, i);
   else job.identities.forEach((id, i) => make(id, i));
-  const report = () => process.send?.({ online, enrolled: enrolled.length });
+  const report = () => process.send?.({ online, enrolled: enrolled.length, connects });
   const timer = setInterval(report, 1000);
   process.on('message', async (m) => {
     if (m === 'dump') process.send?.({ identities: enrolled });
+    if (m === 'reset') latencies = [];
+    if (m === 'latencies') process.send?.({ latencies });
     if (m === 'stop') {
       clearInterval(timer);
       await Promise.all(agents.map((a) => a.stop()));
