@@ -67,6 +67,8 @@ const TOKEN_PURGE_MS = 15 * 60_000;
 export const SESSION_OWNER_SWEEP_MS = 5_000;
 /** How often the site marks clients lost and purges lost ones (issue #18 item 3), in ms. */
 export const LIFECYCLE_SWEEP_MS = 5_000;
+/** Passive check-ins may take this share of the admission rate before the site warns (at most every 10 min). */
+export const PASSIVE_ADMISSION_SHARE = 0.8;
 
 /**
  * Defaults of `SiteOptions`, read by `startSite` and by `jump-site serve`'s `.default(...)`
@@ -323,6 +325,14 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
       .catch((err: unknown) => opts.log.warn({ err }, 'session owner sweep failed'));
   }, SESSION_OWNER_SWEEP_MS);
   ownerSweep.unref();
+  const admissionRate = opts.admissionRate ?? SITE_DEFAULTS.admissionRate;
+  let passiveLoad = { passive: 0, perSecond: 0 };
+  const warnPassiveLoad = atMostEvery(10 * 60_000, () =>
+    opts.log.warn(
+      { passiveClients: passiveLoad.passive, checkInsPerSecond: Number(passiveLoad.perSecond.toFixed(1)), admissionRate },
+      `passive jump clients check in at ${passiveLoad.perSecond.toFixed(1)}/s, over ${PASSIVE_ADMISSION_SHARE * 100} % of --admission-rate ${admissionRate}: they will check in late and enrollments will queue; raise --admission-rate or jump-clients.passive-interval (docs/operations.md, Admission)`,
+    ),
+  );
   // Issue #18 item 3: offline past jump-clients.max-offline → lost; lost past its grace → purged.
   const lifecycleSweep = setInterval(() => {
     const now = Date.now();
@@ -337,6 +347,10 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
         }
         if (lost.length > 0) opts.log.info({ clients: lost }, 'jump clients offline past jump-clients.max-offline marked lost');
         if (purged.length > 0) opts.log.info({ clients: purged }, 'lost jump clients purged');
+        // Passive clients connect anew at every check-in, inside the admission rate (docs/benchmarks.md P8).
+        const n = await store.countClients();
+        passiveLoad = { passive: n.total - n.active, perSecond: (n.total - n.active) / (settings.get('jump-clients.passive-interval') / 1000) };
+        if (passiveLoad.perSecond > PASSIVE_ADMISSION_SHARE * admissionRate) warnPassiveLoad();
       })
       .catch((err: unknown) => opts.log.warn({ err }, 'lifecycle sweep failed'));
   }, LIFECYCLE_SWEEP_MS);

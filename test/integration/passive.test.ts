@@ -7,10 +7,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, waitFor, type Proc } from '../helpers/processes.js';
+import { rawAgent, type RawAgent } from '../helpers/raw-agent.js';
 import { createInstaller, jump, listClients, startAgentProcess, startSiteProcess, startTestSite, type ClientJson, type TestSite } from '../helpers/site.js';
 
 let site: TestSite;
 const agents: Proc[] = [];
+const raws: RawAgent[] = [];
 
 beforeAll(async () => {
   site = await startTestSite({ extraArgs: ['--session-connect-timeout', '6s'] });
@@ -19,6 +21,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const p of agents) p.child.kill('SIGKILL');
+  for (const r of raws) r.close();
   await cleanup();
 });
 
@@ -132,6 +135,23 @@ describe('a site restarted while clients are passive', () => {
     const list = await listClients(site.api, 'tag=passive-restart');
     expect(list.items).toHaveLength(3);
     for (const c of list.items) expect(['passive', 'online']).toContain(c.status);
+  });
+});
+
+describe('a passive fleet over the admission rate', () => {
+  it('is warned about in the site log, naming the rate, the admission rate and the fix', async () => {
+    const small = await startTestSite({ extraArgs: ['--admission-rate', '2'] });
+    try {
+      expect((await jump(small.consoleDir, ['settings', 'set', 'jump-clients.passive-interval', '1s'])).code).toBe(0);
+      const inst = await createInstaller(small.api, { tag: 'passive-load', mode: 'passive' });
+      for (let i = 0; i < 2; i++) raws.push(await rawAgent(inst, 'ignore'));
+      // 2 passive clients every second: 2/s, over 80 % of an admission rate of 2/s.
+      await waitFor(() => /passive jump clients check in at 2\.0\/s, over 80 % of --admission-rate 2/.test(small.proc.stdout()) || null, 20_000, 200, 'the warning');
+      expect(small.proc.stdout()).toMatch(/raise --admission-rate or jump-clients\.passive-interval/);
+    } finally {
+      small.proc.child.kill('SIGTERM');
+      await small.proc.exited;
+    }
   });
 });
 
