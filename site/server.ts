@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
-import { JumpError } from '../protocol/errors.js';
+import { JumpError, invalidField } from '../protocol/errors.js';
 import { API_BODY_MAX_BYTES, GROUP_NAME_MAX, HANDSHAKE_TIMEOUT_MS, NAME_MAX, USER_NAME_MAX } from '../protocol/limits.js';
 import { AgentGateway, GATEWAY_DEFAULTS } from './agent-gateway.js';
 import { registerApi, type RouteInfo } from './api.js';
@@ -281,9 +281,12 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
       if (err.retryAfterMs !== undefined) reply.header('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
       return reply.code(err.status).send({ error: err.toJSON() });
     }
-    const e = err as { statusCode?: number; message: string };
+    const e = err as { statusCode?: number; message: string; code?: string };
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
-      return reply.code(e.statusCode).send({ error: { code: 'VALIDATION_FAILED', message: `Invalid request: ${e.message}` } });
+      // Fastify's own refusals, before a route runs: named, with the fix, in the catalog's shape.
+      const bad = frameworkRefusal(e, req.headers['content-type']);
+      metrics.errors.inc({ code: bad.code });
+      return reply.code(e.statusCode).send({ error: bad.toJSON() });
     }
     req.log.error({ err }, 'request failed');
     return reply.code(500).send({ error: new JumpError('INTERNAL_ERROR').toJSON() });
@@ -432,6 +435,28 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
       await store.close();
     },
   };
+}
+
+/**
+ * Fastify's refusals of a request before any route runs (unsupported Content-Type 415, a body past
+ * API_BODY_MAX_BYTES 413, an empty or malformed JSON body 400) as VALIDATION_FAILED naming the
+ * header or the body and the fix; Fastify's own text said neither (found by the API fuzz).
+ */
+export function frameworkRefusal(e: { statusCode?: number; message: string; code?: string }, contentType: string | undefined): JumpError {
+  const ct = JSON.stringify((contentType ?? '').slice(0, 80));
+  if (e.statusCode === 415 || e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return invalidField('content-type', `${ct} is not accepted. Fix: send the body as JSON with Content-Type: application/json.`);
+  }
+  if (e.statusCode === 413 || e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return invalidField('body', `larger than the site takes (${API_BODY_MAX_BYTES / 1024} KiB). Fix: send less; split a bulk request.`);
+  }
+  if (e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+    return invalidField('body', 'empty, but Content-Type says JSON. Fix: send a JSON object, or no Content-Type with no body.');
+  }
+  if (e.statusCode === 400 && /JSON/i.test(e.message)) {
+    return invalidField('body', `not valid JSON (${e.message.slice(0, 120)}). Fix: send one JSON object.`);
+  }
+  return new JumpError('VALIDATION_FAILED', { detail: `Invalid request: ${e.message.slice(0, 200)}` });
 }
 
 /**

@@ -22,11 +22,11 @@ afterAll(async () => {
 });
 
 /** One call with a raw body (JSON text) through a fresh connection. */
-function rawCall(harness: FuzzHarness, token: string | null, method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
+function rawCall(harness: FuzzHarness, token: string | null, method: string, path: string, body?: string, contentType = 'application/json'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = {};
     if (token) headers.authorization = `Bearer ${token}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (body !== undefined) headers['content-type'] = contentType;
     const req = httpsRequest({ host: '127.0.0.1', port: harness.site.port, method, path, headers, rejectUnauthorized: false }, (res) => {
       let text = '';
       res.setEncoding('utf8');
@@ -70,6 +70,21 @@ describe('API fuzz (bounded)', () => {
       const a = await rawCall(h, token, method, path, body);
       expect(a.status, `${method} ${path}`).toBe(400);
       expect(JSON.parse(a.body).error, `${method} ${path}`).toMatchObject({ code: 'VALIDATION_FAILED', field });
+    }
+  });
+
+  it('observation fixed: Fastify\'s own refusals (415, 413, bad or empty JSON) name the header or the body and the fix', async () => {
+    for (const [body, contentType, status, field, fix] of [
+      ['{"tag":"x"}', 'text/xml', 415, 'content-type', /Fix: send the body as JSON with Content-Type: application\/json/],
+      [`{"tag":"${'x'.repeat(300 * 1024)}"}`, 'application/json', 413, 'body', /larger than the site takes \(256 KiB\)\. Fix: /],
+      ['{"tag":', 'application/json', 400, 'body', /not valid JSON .*Fix: send one JSON object/],
+      ['', 'application/json', 400, 'body', /empty, but Content-Type says JSON/],
+    ] as const) {
+      const a = await rawCall(h, token, 'POST', '/api/v1/installers', body, contentType);
+      expect(a.status, contentType).toBe(status);
+      const err = JSON.parse(a.body).error as { code: string; field?: string; message: string };
+      expect(err, a.body.slice(0, 300)).toMatchObject({ code: 'VALIDATION_FAILED', field });
+      expect(err.message).toMatch(fix);
     }
   });
 
