@@ -17,7 +17,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { realClock, type Clock, type TimerHandle } from '../protocol/clock.js';
-import type { ErrorCode } from '../protocol/errors.js';
+import { ENROLLMENT_REFUSALS, type ErrorCode } from '../protocol/errors.js';
 import type { AgentSessionMessage } from '../protocol/messages.js';
 import { VERSION } from '../protocol/version.js';
 import { Backoff, reconnectDelay, type BackoffOptions } from './backoff.js';
@@ -30,19 +30,12 @@ import { opensshPrivateKey } from '../protocol/ssh-keys.js';
 
 /** Codes after which dialing again cannot succeed: the agent stops and reports them. */
 const FATAL_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'INSTALLER_KEY_UNKNOWN',
-  'INSTALLER_EXPIRED',
-  'INSTALLER_REVOKED',
-  'INSTALLER_USED_UP',
-  'INSTALLER_OVERRIDE_FORBIDDEN',
-  'JUMP_GROUP_NOT_FOUND',
-  'DEPLOY_LIMIT_REACHED',
-  'DEPLOY_ACTIVE_LIMIT_REACHED',
+  // The enrollment's refusals (the same list the installer's preflight fails on), and then:
+  ...ENROLLMENT_REFUSALS,
   'JUMP_CLIENT_DELETED',
   'JUMP_CLIENT_UNINSTALLED',
   'AGENT_AUTH_FAILED',
   'PROTOCOL_VERSION_UNSUPPORTED',
-  'VALIDATION_FAILED',
 ]);
 
 /** Session results kept while disconnected. */

@@ -433,6 +433,24 @@ export type ErrorCode = keyof typeof ERROR_CATALOG;
 
 export const ERROR_CODES = Object.keys(ERROR_CATALOG) as ErrorCode[];
 
+/**
+ * The codes with which a site refuses an enrollment for good: the installer (unknown, expired,
+ * revoked, used up, a forbidden override), the fields asked for (jump group, a bad value) and the
+ * site's license limits. The one list for the installer's preflight (a refusal fails the install,
+ * agent/install/preflight.ts) and the agent (it stops instead of dialing again, agent/agent.ts).
+ */
+export const ENROLLMENT_REFUSALS: readonly ErrorCode[] = [
+  'INSTALLER_KEY_UNKNOWN',
+  'INSTALLER_EXPIRED',
+  'INSTALLER_REVOKED',
+  'INSTALLER_USED_UP',
+  'INSTALLER_OVERRIDE_FORBIDDEN',
+  'JUMP_GROUP_NOT_FOUND',
+  'VALIDATION_FAILED',
+  'DEPLOY_LIMIT_REACHED',
+  'DEPLOY_ACTIVE_LIMIT_REACHED',
+];
+
 /** True when `s` is a code of the catalog (used to validate codes received from the network). */
 export function isErrorCode(s: string): s is ErrorCode {
   return Object.prototype.hasOwnProperty.call(ERROR_CATALOG, s);

@@ -21,7 +21,7 @@
  */
 import type { TLSSocket } from 'node:tls';
 import WebSocket from 'ws';
-import { JumpError, isErrorCode, type ErrorCode } from '../../protocol/errors.js';
+import { ENROLLMENT_REFUSALS, JumpError, isErrorCode, type ErrorCode } from '../../protocol/errors.js';
 import { channelBinding, newNonce, parseSitePin, verifySite } from '../../protocol/handshake.js';
 import { PROTOCOL_VERSION, encodeAgentMessage, parseMessage, siteMessage, type RequestedFields } from '../../protocol/messages.js';
 import type { Stamp } from '../../protocol/stamp.js';
@@ -33,21 +33,10 @@ export const PREFLIGHT_TIMEOUT_MS = 10_000;
 
 /**
  * The site's answers to `enroll_check` that fail the install: the enrollment's own refusals
- * (site/installers.ts). Any other error code from the site (INTERNAL_ERROR, HANDSHAKE_TIMEOUT, an
+ * (protocol/errors.ts ENROLLMENT_REFUSALS, shared with the agent). Any other error code from the site (INTERNAL_ERROR, HANDSHAKE_TIMEOUT, an
  * older site's PROTOCOL_INVALID_MESSAGE...) says nothing about the installer: unchecked.
  */
-export const DEFINITIVE_REFUSALS: readonly ErrorCode[] = [
-  'INSTALLER_KEY_UNKNOWN',
-  'INSTALLER_EXPIRED',
-  'INSTALLER_REVOKED',
-  'INSTALLER_USED_UP',
-  'INSTALLER_OVERRIDE_FORBIDDEN',
-  'JUMP_GROUP_NOT_FOUND',
-  'VALIDATION_FAILED',
-  // The site's license limits (issue #18): a full site would refuse the first start too.
-  'DEPLOY_LIMIT_REACHED',
-  'DEPLOY_ACTIVE_LIMIT_REACHED',
-];
+export const DEFINITIVE_REFUSALS: readonly ErrorCode[] = ENROLLMENT_REFUSALS;
 
 /** What the preflight needs from the installer's stamp (protocol/stamp.ts). */
 export interface PreflightTarget {
