@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { JumpError } from './errors.js';
 import { OVERRIDABLE_FIELDS, commentsField, jumpGroupRef, nameField, tagField } from './fields.js';
 import { keyInfoField } from './key-info.js';
+import type { ApiInstallerCreated } from './api.js';
 
 /** The stamp's file name, in the installer's payload beside lib/. */
 export const STAMP_FILE = 'installer.json';
@@ -39,6 +40,23 @@ export const stampSchema = z.strictObject({
 export type Stamp = z.infer<typeof stampSchema>;
 
 /** Reads and validates a stamp file. Throws INSTALLER_DAMAGED naming what is wrong. */
+/**
+ * The stamp of an installer, from the site's answer to its creation (`POST /api/v1/installers`,
+ * the only answer that holds KEY_INFO): what `jump installer create --platform` writes.
+ */
+export function stampFromCreated(r: ApiInstallerCreated): Stamp {
+  return {
+    format: 1,
+    uid: r.uid,
+    site_url: r.site_url,
+    site_pin: r.site_pin,
+    key_info: r.key_info,
+    expires_at: r.expires_at,
+    defaults: { name: r.name, jump_group: r.jump_group, tag: r.tag, comments: r.comments },
+    allow_override: r.allow_override as Stamp['allow_override'],
+  };
+}
+
 export function readStamp(file: string): Stamp {
   let raw: unknown;
   try {

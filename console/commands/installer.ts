@@ -16,23 +16,10 @@ import { BIN_PLATFORMS, binFileName, missingPackageFiles, writeBinInstaller, typ
 import { GENERIC_MSI, SITE_MSI, writeSiteMsi } from '../installer-files/msi-file.js';
 import { EXE_PAYLOAD, WIN_EXE } from '../../protocol/exe-overlay.js';
 import { exeFileName, writeExeInstaller } from '../installer-files/exe-file.js';
-import type { Stamp } from '../../protocol/stamp.js';
+import { stampFromCreated } from '../../protocol/stamp.js';
 import { collect, out, site } from '../cli.js';
 import { bytes, detailsTable, listTable, outputWidth, shortTime } from '../format.js';
 
-/** The settings stamped into an installer file, from the create response (which has the key). */
-function stampOf(r: ApiInstallerCreated): Stamp {
-  return {
-    format: 1,
-    uid: r.uid,
-    site_url: r.site_url,
-    site_pin: r.site_pin,
-    key_info: r.key_info,
-    expires_at: r.expires_at,
-    defaults: { name: r.name, jump_group: r.jump_group, tag: r.tag, comments: r.comments },
-    allow_override: r.allow_override as Stamp['allow_override'],
-  };
-}
 
 /** The details table of an installer; KEY_INFO and the site's address only in the create response. */
 const installerDetails = (i: ApiInstaller & Partial<ApiInstallerCreated>) =>
@@ -153,9 +140,9 @@ export function registerInstallerCommands(program: Command): void {
       if (packageDir !== undefined) {
         try {
           if (o.platform === 'windows-x64') {
-            file = await writeExeInstaller(packageDir, stampOf(r), o.out);
+            file = await writeExeInstaller(packageDir, stampFromCreated(r), o.out);
             msiFile = await writeSiteMsi(packageDir, r.site_url, r.site_pin, o.out);
-          } else file = await writeBinInstaller(packageDir, stampOf(r), o.out, o.platform as BinPlatform);
+          } else file = await writeBinInstaller(packageDir, stampFromCreated(r), o.out, o.platform as BinPlatform);
         } catch (err) {
           // Without its files the installer is of no use and its key is lost: revoke it, and remove
           // the EXE when the MSI after it failed (a file holding a revoked key helps nobody).

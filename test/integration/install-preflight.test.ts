@@ -17,7 +17,7 @@ import { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import type { Stamp } from '../../protocol/stamp.js';
+import { stampFromCreated, type Stamp } from '../../protocol/stamp.js';
 import { preflight } from '../../agent/install/preflight.js';
 import { AGENT_BIN, SITE_BIN, cleanup, run, start, tempDir, waitFor } from '../helpers/processes.js';
 import { apiToken, createInstaller, foreignPin, listClients, type InstallerInfo, type TestSite, startTestSite } from '../helpers/site.js';
@@ -39,17 +39,7 @@ function userDir(prefix: string): string {
 
 /** The stamp `jump installer create --platform` writes for `inst`, with `over` changed. */
 function stampOf(inst: InstallerInfo, over: Partial<Stamp> = {}): Stamp {
-  return {
-    format: 1,
-    uid: inst.uid,
-    site_url: inst.site_url,
-    site_pin: inst.site_pin,
-    key_info: inst.key_info,
-    expires_at: inst.expires_at,
-    defaults: { name: inst.name, jump_group: inst.jump_group, tag: inst.tag, comments: inst.comments },
-    allow_override: inst.allow_override,
-    ...over,
-  };
+  return { ...stampFromCreated(inst), ...over };
 }
 
 /** An unpacked installer payload (what the .bin extracts): placeholder programs, lib/, the stamp. */

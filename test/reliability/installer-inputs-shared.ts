@@ -23,6 +23,7 @@ import { AgentConfig, identityFromConfig } from '../../agent/config.js';
 import { Agent } from '../../agent/agent.js';
 import { ROOT, tempDir, waitFor } from '../helpers/processes.js';
 import { createInstaller, fixtureStats, inProcessAgent, jump, listClients, testLogger, type ClientJson, type TestSite } from '../helpers/site.js';
+import { stampFromCreated } from '../../protocol/stamp.js';
 
 export const IS_ROOT = process.getuid?.() === 0;
 /** Why the suite cannot run here (said out loud by the test file), or null. */
@@ -331,7 +332,7 @@ export function expectRefused(r: RunResult, want: { exit: number; code: string; 
  * The payload of another installer, as its .bin would unpack it, without the minutes of gzip a
  * .bin costs: creates the installer through the API (`body`, as `jump installer create` sends it)
  * and returns a dir, owned by the test user, holding the unpacked payload (hard links) with that
- * installer's stamp, written as console/commands/installer.ts stamps it. `edit` changes the stamp.
+ * installer's stamp (protocol/stamp.ts stampFromCreated, as `jump installer create` writes it). `edit` changes the stamp.
  */
 export async function payloadFor(ctx: Ctx, body: Record<string, unknown>, edit: (s: Record<string, unknown>) => Record<string, unknown> = (s) => s): Promise<{ dir: string; uid: string }> {
   const r = await createInstaller(ctx.site.api, body);
@@ -339,17 +340,7 @@ export async function payloadFor(ctx: Ctx, body: Record<string, unknown>, edit: 
   execFileSync('cp', ['-al', `${ctx.payloadUser}/.`, dir]);
   const stampFile = join(dir, 'installer.json');
   rmSync(stampFile); // a hard link to the shared payload's stamp: replace, never write through it
-  const stamp = {
-    format: 1,
-    uid: r.uid,
-    site_url: r.site_url,
-    site_pin: r.site_pin,
-    key_info: r.key_info,
-    expires_at: r.expires_at,
-    defaults: { name: r.name, jump_group: r.jump_group, tag: r.tag, comments: r.comments },
-    allow_override: r.allow_override,
-  };
-  writeFileSync(stampFile, JSON.stringify(edit(stamp), null, 2) + '\n', { mode: 0o600 });
+  writeFileSync(stampFile, JSON.stringify(edit({ ...stampFromCreated(r) }), null, 2) + '\n', { mode: 0o600 });
   execFileSync('chown', [`${ctx.user.name}:`, dir, stampFile]);
   return { dir, uid: r.uid };
 }
