@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { Agent, type AgentOptions } from '../../agent/agent.js';
+import type { KeyObject } from 'node:crypto';
 import type { AgentIdentity } from '../../agent/config.js';
 import { SiteClient, probeCertificate } from '../../console/http.js';
 import type { ApiInstallerCreated, ApiJumpClient, ApiJumpClientDetail, ApiSummary } from '../../protocol/api.js';
@@ -217,11 +218,23 @@ export function testLogger(): Logger {
  */
 export function inProcessAgent(
   inst: { site_url: string; site_pin: string; key_info: string },
-  opts: { stats?: () => Promise<Stats>; machineId?: string; localAddress?: string; requested?: AgentIdentity['requested']; log?: Logger; agentVersion?: string } = {},
+  opts: {
+    stats?: () => Promise<Stats>;
+    machineId?: string;
+    localAddress?: string;
+    requested?: AgentIdentity['requested'];
+    log?: Logger;
+    agentVersion?: string;
+    /** The identity key (default: a new one). */
+    privateKey?: KeyObject;
+    /** Dial this instead of the installer's site URL (a fault proxy in front of the site); the pin stays the site's. */
+    siteUrl?: string;
+    backoff?: AgentOptions['backoff'];
+  } = {},
 ): Agent {
-  const privateKey = newEd25519Key();
+  const privateKey = opts.privateKey ?? newEd25519Key();
   const identity: AgentIdentity = {
-    siteUrl: inst.site_url,
+    siteUrl: opts.siteUrl ?? inst.site_url,
     sitePin: inst.site_pin,
     sitePublicKey: parseSitePin(inst.site_pin),
     privateKey,
@@ -234,7 +247,7 @@ export function inProcessAgent(
     identity,
     stats: opts.stats ?? (async () => fixtureStats()),
     log: opts.log ?? testLogger(),
-    backoff: { baseMs: 100, capMs: 500 },
+    backoff: opts.backoff ?? { baseMs: 100, capMs: 500 },
     localAddress: opts.localAddress,
     onEnrolled: () => undefined,
     agentVersion: opts.agentVersion,

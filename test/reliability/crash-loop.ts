@@ -23,14 +23,14 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import type ssh2 from 'ssh2';
 import type WebSocket from 'ws';
-import { Agent } from '../../agent/agent.js';
+import type { Agent } from '../../agent/agent.js';
 import { SiteClient, probeCertificate } from '../../console/http.js';
 import { connectSsh, ephemeralKey, openSession } from '../../console/ssh.js';
-import { newEd25519Key, parseSitePin, rawPublicKey } from '../../protocol/handshake.js';
+import { newEd25519Key, rawPublicKey } from '../../protocol/handshake.js';
 import { waitFor, type Proc } from '../helpers/processes.js';
 import { seededRandom } from '../helpers/seed.js';
 import { checkStore } from '../helpers/store-check.js';
-import { TEST_ADMIN_PASSWORD, apiToken, createInstaller, fixtureStats, listClients, startSiteProcess, testLogger, type InstallerInfo, type SiteStartOptions } from '../helpers/site.js';
+import { TEST_ADMIN_PASSWORD, apiToken, createInstaller, fixtureStats, inProcessAgent, listClients, startSiteProcess, type InstallerInfo, type SiteStartOptions } from '../helpers/site.js';
 
 /** What is expected of one in-process agent. */
 interface TrackedAgent {
@@ -128,25 +128,14 @@ export async function runCrashLoop(o: CrashLoopOptions): Promise<CrashLoopResult
 
   const newAgent = (inst: InstallerInfo): TrackedAgent => {
     const key = newEd25519Key();
-    const agent = new Agent({
-      identity: {
-        siteUrl: inst.site_url,
-        sitePin: inst.site_pin,
-        sitePublicKey: parseSitePin(inst.site_pin),
-        privateKey: key,
-        clientId: null,
-        keyInfo: inst.key_info,
-        requested: {},
-        machineId: `crash-${rawPublicKey(key).slice(0, 12)}`,
-      },
+    const agent = inProcessAgent(inst, {
+      privateKey: key,
+      machineId: `crash-${rawPublicKey(key).slice(0, 12)}`,
       stats: async () => fixtureStats({ hostname: `crash-${agents.length}` }),
-      log: testLogger(),
       backoff: { baseMs: 100, capMs: 400 },
-      onEnrolled: () => undefined,
     });
     const t: TrackedAgent = { agent, key, publicKey: rawPublicKey(key), deleted: 'no', fatal: null };
     agent.on('fatal', (err: { code: string }) => (t.fatal = err.code));
-    void agent.start();
     return t;
   };
   const live = () => agents.filter((a) => a.deleted !== 'acked' && a.fatal === null);

@@ -7,12 +7,12 @@
 import { readdirSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import { pino, type Logger } from 'pino';
-import { Agent } from '../../agent/agent.js';
+import type { Agent } from '../../agent/agent.js';
 import type { SiteClient } from '../../console/http.js';
-import { newEd25519Key, parseSitePin, rawPublicKey } from '../../protocol/handshake.js';
+import { newEd25519Key, rawPublicKey } from '../../protocol/handshake.js';
 import type { FaultProxy } from '../helpers/fault-proxy.js';
 import { waitFor } from '../helpers/processes.js';
-import { fixtureStats, type InstallerInfo } from '../helpers/site.js';
+import { fixtureStats, inProcessAgent, type InstallerInfo } from '../helpers/site.js';
 
 /** The site's heartbeat interval in these suites, in ms (`--heartbeat 1s`). */
 export const HB_MS = 1000;
@@ -56,21 +56,13 @@ export function proxiedAgent(
 ): ProxiedAgent {
   const key = newEd25519Key();
   const { log, lines } = captureLog();
-  const agent = new Agent({
-    identity: {
-      siteUrl: proxy.url,
-      sitePin: inst.site_pin,
-      sitePublicKey: parseSitePin(inst.site_pin),
-      privateKey: key,
-      clientId: null,
-      keyInfo: inst.key_info,
-      requested: {},
-      machineId: `faults-${rawPublicKey(key).slice(0, 12)}`,
-    },
+  const agent = inProcessAgent(inst, {
+    siteUrl: proxy.url,
+    privateKey: key,
+    machineId: `faults-${rawPublicKey(key).slice(0, 12)}`,
     stats: async () => fixtureStats({ hostname: 'faults' }),
     log,
     backoff,
-    onEnrolled: () => undefined,
   });
   const p: ProxiedAgent = {
     agent,
@@ -83,7 +75,6 @@ export function proxiedAgent(
   };
   agent.on('online', () => p.onlineAt.push(Date.now()));
   agent.on('offline', () => p.offlineAt.push(Date.now()));
-  void agent.start();
   return p;
 }
 
