@@ -429,11 +429,23 @@ export class SqliteStore implements Store {
       throw new Error(`site.db has schema version ${version}, newer than this build (${MIGRATIONS.length}); upgrade jump-site`);
     }
     for (let v = version; v < MIGRATIONS.length; v++) {
-      this.db.transaction(() => {
+      this.writeTransaction(() => {
         this.db.exec(MIGRATIONS[v]);
         this.db.pragma(`user_version = ${v + 1}`);
       })();
     }
+  }
+
+  /**
+   * `fn` as a transaction that takes the write lock when it begins (BEGIN IMMEDIATE), to call like
+   * better-sqlite3's. `jump-site user` and `jump-site settings` write this file from another process
+   * while the site writes it too (statuses, the lifecycle sweep); a deferred transaction that reads
+   * first and writes after the other process committed fails at once with SQLITE_BUSY ("database is
+   * locked"), which busy_timeout cannot retry. An immediate one waits up to busy_timeout instead.
+   */
+  private writeTransaction<A extends unknown[], T>(fn: (...args: A) => T): (...args: A) => T {
+    const t = this.db.transaction(fn);
+    return (...args: A) => t.immediate(...args);
   }
 
   async close(): Promise<void> {
@@ -462,7 +474,7 @@ export class SqliteStore implements Store {
     if (ops.length === 0) return;
     const failed = new Map<number, unknown>();
     try {
-      this.db.transaction(() => {
+      this.writeTransaction(() => {
         ops.forEach((op, i) => {
           try {
             this.db.transaction(op.write)();
@@ -488,7 +500,7 @@ export class SqliteStore implements Store {
     now: number;
     mustChangePassword?: boolean;
   }): Promise<User> {
-    return this.db.transaction(() => {
+    return this.writeTransaction(() => {
       if (this.stmt('SELECT 1 FROM users WHERE name = ?').get(u.name)) throw new JumpError('USER_EXISTS', { field: 'name' });
       // Never a removed user's id (see the id_high_water migration).
       const { last } = this.stmt("UPDATE id_high_water SET last = last + 1 WHERE name = 'users' RETURNING last").get() as { last: number };
@@ -521,7 +533,7 @@ export class SqliteStore implements Store {
   }
 
   async updateUser(id: number, patch: { passwordHash?: string; role?: Role; viewPersonalGroups?: boolean }): Promise<void> {
-    this.db.transaction(() => {
+    this.writeTransaction(() => {
       if (patch.passwordHash !== undefined) {
         // A password set by its owner or an admin is no longer the bootstrap one: the change is done.
         this.stmt('UPDATE users SET password_hash = ?, must_change_password = 0 WHERE id = ?').run(patch.passwordHash, id);
@@ -537,7 +549,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteUser(id: number): Promise<void> {
-    this.db.transaction(() => {
+    this.writeTransaction(() => {
       // Their installers die with them (security issue #12 item 2); enrollment also refuses an
       // installer whose creator is gone (site/installers.ts enrollmentFields).
       this.stmt('UPDATE installers SET revoked_at = COALESCE(revoked_at, ?) WHERE created_by = ?').run(Date.now(), id);
@@ -571,7 +583,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteUserTokens(userId: number, now: number = Date.now()): Promise<number> {
-    return this.db.transaction(() => {
+    return this.writeTransaction(() => {
       this.stmt('UPDATE users SET tokens_revoked_at = ? WHERE id = ?').run(now, userId);
       return this.stmt('DELETE FROM api_tokens WHERE user_id = ?').run(userId).changes;
     })();
@@ -597,7 +609,7 @@ export class SqliteStore implements Store {
   // ---- jump groups ----
 
   async createGroup(g: { name: string; kind: 'shared' | 'personal'; ownerUserId: number | null }): Promise<JumpGroup> {
-    return this.db.transaction(() => {
+    return this.writeTransaction(() => {
       if (this.stmt('SELECT 1 FROM jump_groups WHERE name = ?').get(g.name)) throw new JumpError('JUMP_GROUP_EXISTS', { field: 'name' });
       const info = this.stmt('INSERT INTO jump_groups (name, kind, owner_user_id) VALUES (?, ?, ?)')
         .run(g.name, g.kind, g.ownerUserId);
@@ -620,7 +632,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteGroup(id: number): Promise<boolean> {
-    return this.db.transaction(() => {
+    return this.writeTransaction(() => {
       // Deleted clients (tombstones) and revoked installers may keep a dangling group id: they are
       // never listed, and a tombstone only exists to refuse its key.
       const used =
@@ -698,7 +710,7 @@ export class SqliteStore implements Store {
   // ---- jump clients ----
 
   async enroll(input: EnrollInput): Promise<EnrollResult> {
-    return this.db.transaction((): EnrollResult => {
+    return this.writeTransaction((): EnrollResult => {
       const existing = this.stmt(
         'SELECT id, deleted_at, uninstalled_at, quarantined_at, installer_uid FROM jump_clients WHERE public_key = ?',
       ).get(input.publicKey) as
@@ -848,7 +860,7 @@ export class SqliteStore implements Store {
     if (patch.mode !== undefined) (sets.push('mode = ?'), args.push(patch.mode));
     if (patch.maxOfflineMs !== undefined) (sets.push('max_offline_ms = ?'), args.push(patch.maxOfflineMs));
     if (sets.length === 0) return;
-    this.db.transaction(() => {
+    this.writeTransaction(() => {
       const maxActive = limits?.maxActive ?? null;
       if (patch.mode === 'active' && maxActive !== null) {
         const row = this.stmt('SELECT mode FROM jump_clients WHERE id = ? AND deleted_at IS NULL').get(id) as { mode: string } | undefined;
@@ -891,7 +903,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteClients(ids: number[], now: number): Promise<number[]> {
-    return this.db.transaction(() => {
+    return this.writeTransaction(() => {
       const done: number[] = [];
       const stmt = this.stmt('UPDATE jump_clients SET deleted_at = ?, online = 0 WHERE id = ? AND deleted_at IS NULL');
       for (const id of ids) if (stmt.run(now, id).changes > 0) done.push(id);
@@ -934,7 +946,7 @@ export class SqliteStore implements Store {
   }
 
   async sweepLifecycle(now: number, maxOfflineMs: number, lostGraceMs: number): Promise<{ lost: number[]; purged: number[] }> {
-    return this.db.transaction(() => {
+    return this.writeTransaction(() => {
       // Offline since the last contact: the disconnect (or, never connected, the enrollment).
       const lost = (
         this.stmt(
@@ -955,7 +967,7 @@ export class SqliteStore implements Store {
   }
 
   async markAllOffline(now: number): Promise<void> {
-    this.db.transaction(() => {
+    this.writeTransaction(() => {
       this.stmt('UPDATE jump_clients SET online = 0, last_disconnected_at = ? WHERE online = 1').run(now);
       // A session the previous process ran (it was killed, or stopped before the session ended) has
       // no relay any more: it ended then, not never (found by the crash suite, docs/reliability.md).
@@ -974,7 +986,7 @@ export class SqliteStore implements Store {
   // ---- sessions ----
 
   async createSession(x: { id: string; clientId: number; userId: number; kind: string; startedAt: number }): Promise<void> {
-    this.db.transaction(() => {
+    this.writeTransaction(() => {
       this.stmt('INSERT INTO sessions (id, client_id, user_id, kind, started_at) VALUES (?, ?, ?, ?, ?)')
         .run(x.id, x.clientId, x.userId, x.kind, x.startedAt);
       this.stmt('UPDATE jump_clients SET last_access_at = ? WHERE id = ?').run(x.startedAt, x.clientId);
@@ -1001,7 +1013,7 @@ export class SqliteStore implements Store {
   }
 
   async addSessionCommand(id: string, command: string, maxCommands: number): Promise<void> {
-    this.db.transaction(() => {
+    this.writeTransaction(() => {
       const r = this.stmt('SELECT commands FROM sessions WHERE id = ?').get(id) as { commands: string | null } | undefined;
       if (!r) return;
       const list = r.commands === null ? [] : (JSON.parse(r.commands) as string[]);

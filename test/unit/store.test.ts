@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../site/store/sqlite.js';
+import Database from 'better-sqlite3';
 import type { Installer } from '../../site/store/store.js';
 import { installerRefusal } from '../../site/installers.js';
 
@@ -155,5 +156,27 @@ describe('user ids (security review)', () => {
     expect(eve.id).toBeGreaterThan(bob.id);
     const theirs = await store.listSessions({ visibleGroupIds: [], userId: eve.id, limit: 100 });
     expect(theirs).toHaveLength(0);
+  });
+});
+
+describe('transactions beside another process', () => {
+  it('take the write lock when they begin: another process writing meanwhile waits (busy), instead of failing this one with "database is locked"', () => {
+    const other = new Database(join(dir, 'site.db'));
+    other.pragma('busy_timeout = 0');
+    const inner = store as unknown as { writeTransaction: <T>(fn: () => T) => () => T; db: Database.Database };
+    let otherWrite: unknown = null;
+    inner.writeTransaction(() => {
+      inner.db.prepare('SELECT count(*) FROM settings').get();
+      // `jump-site settings` or the site, in another process, commits now: it must wait for us.
+      try {
+        other.prepare("INSERT INTO settings (key, value, updated_at) VALUES ('x', '1', 1)").run();
+      } catch (err) {
+        otherWrite = err;
+      }
+      inner.db.prepare("INSERT INTO settings (key, value, updated_at) VALUES ('y', '2', 2)").run();
+    })();
+    other.close();
+    expect(String(otherWrite)).toMatch(/locked|busy/i);
+    expect(inner.db.prepare("SELECT key FROM settings ORDER BY key").all()).toEqual([{ key: 'y' }]);
   });
 });
