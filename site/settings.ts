@@ -174,6 +174,7 @@ export class SiteSettings {
     this.timer.unref();
   }
 
+  /** Stops the rereading `watch` started; idempotent. */
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
@@ -189,6 +190,7 @@ export class SiteSettings {
     return SETTING_KEYS.map((key) => this.json(key));
   }
 
+  /** One setting as the CLI and API show it: the value in effect, its default, and whether it was set. */
   json(key: SettingKey): SettingJson {
     const set = this.stored.get(key);
     return { key, value: set ?? defaultText(key), default: defaultText(key), source: set === undefined ? 'default' : 'set', description: SETTINGS[key].description };
