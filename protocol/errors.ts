@@ -21,7 +21,8 @@ export type ErrorAction =
   | 'jump'
   | 'login'
   | 'request'
-  | 'install';
+  | 'install'
+  | 'update';
 
 interface CatalogRow {
   action: ErrorAction;
@@ -396,6 +397,32 @@ export const ERROR_CATALOG = {
     message: 'The request was not complete in time (--headers-timeout, --request-timeout of jump-site serve); the site closed the connection.',
     fix: 'send the whole request at once; on a slow link, ask the site admin for a longer --request-timeout.',
   },
+  // Self-update of jump clients (issue #17, docs/updates.md)
+  UPDATE_FAILED: {
+    action: 'update',
+    status: 500,
+    message: 'The jump client could not update to the offered build and went back to its previous version.',
+    fix: 'read the reason in `jump updates status`, fix the build, then `jump updates retry ID`.',
+  },
+  UPDATE_SIGNATURE_INVALID: {
+    action: 'update',
+    status: 500,
+    message: "The offered build does not match its size, its sha256 or the site's update-signing signature, so the jump client refused it.",
+    fix: 're-import the builds (`jump-site builds import DIR`); if it persists, check the data dir for tampering, then `jump updates retry ID`.',
+  },
+  UPDATE_BUILDS_NOT_FOUND: {
+    action: 'update',
+    status: 400,
+    message: 'The folder holds no jump-client build.',
+    fix: 'give the output folder of `npm run package` (it has one sub-folder per platform, e.g. linux-x64/).',
+  },
+  UPDATE_PLATFORM_UNKNOWN: {
+    action: 'update',
+    status: 400,
+    message: 'The build is for a platform this site does not serve.',
+    fix: 'import builds for linux-x64, linux-arm64 or win-x64 only.',
+  },
+
   // Console side
   CONSOLE_NOT_LOGGED_IN: {
     action: 'login',

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { agentText, commentsField, isPrintableText, jumpGroupRef, nameField, tagField } from './fields.js';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
 import { keyInfoField } from './key-info.js';
+import { CLIENT_PLATFORMS, MAX_BUILD_BYTES, clientVersionField, sha256Hex } from './update.js';
 
 /** Protocol version spoken by this build. The site accepts versions in [PROTOCOL_MIN, PROTOCOL_VERSION]. */
 export const PROTOCOL_VERSION = 1;
@@ -100,8 +101,11 @@ export type RequestedFields = z.infer<typeof requestedFieldsSchema>;
 export const helloSchema = z.strictObject({
   t: z.literal('hello'),
   protocol: z.number().int().min(0).max(1000),
+  /** `<semver>+<build id>` (protocol/update.ts); older agents sent the bare version. */
   agent_version: shortText(32),
   nonce,
+  /** The packaged build's platform (protocol/update.ts); absent for an unpackaged agent, which is never offered an update. */
+  platform: z.enum(CLIENT_PLATFORMS).optional(),
 });
 export const enrollSchema = z.strictObject({
   t: z.literal('enroll'),
@@ -201,6 +205,23 @@ export type SessionExec = z.infer<typeof sessionExecSchema>;
 
 /** The agent is being uninstalled on its machine (DESIGN.md flow step 8); the site keeps the item as "uninstalled". */
 export const uninstalledSchema = z.strictObject({ t: z.literal('uninstalled') });
+/** Self-update (issue #17): after an `update_later`, the agent asks again whether an update is due. */
+export const updateCheckSchema = z.strictObject({ t: z.literal('update_check') });
+/** Codes an agent may report in `update_status` (protocol/errors.ts). */
+export const UPDATE_STATUS_CODES = ['UPDATE_FAILED', 'UPDATE_SIGNATURE_INVALID'] as const;
+/**
+ * Self-update progress of the offered `version` (issue #17). `downloading` and `installing` as they
+ * start; `failed` with a code and a reason (endpoint text: cleaned like statistics) when the build
+ * was refused, the download failed, or the new version did not come online and the old one was
+ * restored. Success is not reported: the site sees the new version in the next hello.
+ */
+export const updateStatusSchema = z.strictObject({
+  t: z.literal('update_status'),
+  version: clientVersionField,
+  state: z.enum(['downloading', 'installing', 'failed']),
+  code: z.enum(UPDATE_STATUS_CODES).optional(),
+  reason: agentText(512).optional(),
+});
 
 /** What an authenticated agent may send. */
 export const agentSessionMessage = z.discriminatedUnion('t', [
@@ -213,6 +234,8 @@ export const agentSessionMessage = z.discriminatedUnion('t', [
   recordingSchema,
   sftpLogSchema,
   sessionExecSchema,
+  updateCheckSchema,
+  updateStatusSchema,
 ]);
 
 /**
@@ -290,6 +313,11 @@ export const welcomeSchema = z.object({
    * until it has had no session for a minute.
    */
   passive: z.object({ check_in_ms: z.number().int().min(1_000).max(86_400_000), stay: z.boolean() }).optional(),
+  /**
+   * The site's update-signing key, `ed25519:<base64url>` (issue #17, protocol/update.ts): an agent
+   * with no stamped `update_pin` pins the first one it receives over this authenticated channel.
+   */
+  update_pin: z.string().regex(/^ed25519:[A-Za-z0-9_-]{43}$/).optional(),
 });
 export const heartbeatAckSchema = z.object({ t: z.literal('hb_ack'), seq: z.number().int().min(0) });
 export const errorMessageSchema = z.object({
@@ -311,6 +339,29 @@ export const sessionOpenSchema = z.object({
 });
 /** The site ends a session (technician gone, idle, or the client deleted). */
 export const sessionCloseSchema = z.object({ t: z.literal('session_close'), session_id: sessionId });
+/**
+ * Self-update (issue #17, protocol/update.ts): the site offers its build for the agent's platform.
+ * The agent downloads it on AGENT_UPDATE_WS_PATH with `token`, checks `size`, `sha256` and `sig`
+ * against its pinned update key, swaps and restarts; if the new version is not online within
+ * `health_timeout_ms` it restores the old one and reports `update_status` failed. An agent sends
+ * `update_check` / `update_status` only to a site that sent it `update_offer` or `update_later`
+ * (an older site would refuse the unknown message).
+ */
+export const updateOfferSchema = z.object({
+  t: z.literal('update_offer'),
+  version: clientVersionField,
+  platform: z.enum(CLIENT_PLATFORMS),
+  size: z.number().int().min(1).max(MAX_BUILD_BYTES),
+  sha256: sha256Hex,
+  sig: signature,
+  token: b64url(43).length(43),
+  health_timeout_ms: z.number().int().min(5_000).max(3_600_000),
+});
+/**
+ * Self-update: an update is due but not now (updates.max-concurrent reached, paused, bandwidth):
+ * send `update_check` again after `retry_after_ms` (the site has added jitter).
+ */
+export const updateLaterSchema = z.object({ t: z.literal('update_later'), retry_after_ms: z.number().int().min(1_000).max(86_400_000) });
 
 export const siteMessage = z.discriminatedUnion('t', [
   challengeSchema,
@@ -320,6 +371,8 @@ export const siteMessage = z.discriminatedUnion('t', [
   errorMessageSchema,
   sessionOpenSchema,
   sessionCloseSchema,
+  updateOfferSchema,
+  updateLaterSchema,
 ]);
 
 export type Hello = z.infer<typeof helloSchema>;
@@ -331,6 +384,8 @@ export type AgentSessionMessage = z.infer<typeof agentSessionMessage>;
 export type SiteMessage = z.infer<typeof siteMessage>;
 export type Welcome = z.infer<typeof welcomeSchema>;
 export type SessionOpen = z.infer<typeof sessionOpenSchema>;
+export type UpdateOffer = z.infer<typeof updateOfferSchema>;
+export type UpdateStatus = z.infer<typeof updateStatusSchema>;
 export type Recording = z.infer<typeof recordingSchema>;
 
 /**

@@ -36,10 +36,11 @@ export const stampSchema = z.strictObject({
     comments: commentsField,
   }),
   allow_override: z.array(z.enum(OVERRIDABLE_FIELDS)),
+  /** The site's update-signing key (issue #17, protocol/update.ts), pinned by the agent at install. Optional: older stamps lack it. */
+  update_pin: z.string().regex(/^ed25519:[A-Za-z0-9_-]{43}$/).optional(),
 });
 export type Stamp = z.infer<typeof stampSchema>;
 
-/** Reads and validates a stamp file. Throws INSTALLER_DAMAGED naming what is wrong. */
 /**
  * The stamp of an installer, from the site's answer to its creation (`POST /api/v1/installers`,
  * the only answer that holds KEY_INFO): what `jump installer create --platform` writes.
@@ -57,6 +58,7 @@ export function stampFromCreated(r: ApiInstallerCreated): Stamp {
   };
 }
 
+/** Reads and validates a stamp file. Throws INSTALLER_DAMAGED naming what is wrong. */
 export function readStamp(file: string): Stamp {
   let raw: unknown;
   try {

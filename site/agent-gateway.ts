@@ -555,6 +555,10 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
         void this.uninstalled(session);
       } else if (msg.t === 'stats') {
         this.opts.store.updateStats(clientId, msg.stats, msg.full).catch((err) => this.opts.log.error({ clientId, err }, 'statistics not saved'));
+      } else if (msg.t === 'update_check' || msg.t === 'update_status') {
+        // Self-update (issue #17): answered by the site's update service once it exists; until
+        // then no site sends update_offer/update_later, so a conforming agent never sends these.
+        return this.refuse(ws, 'PROTOCOL_INVALID_MESSAGE', 'This site offered no update.');
       } else {
         this.sessions?.onAgentMessage(clientId, msg, ws);
       }
