@@ -5,7 +5,7 @@
  *   node bench/fleet/fleet.mjs p1p2 --n 1000,5000 [--procs 4] [--rate 500] [--max-handshakes 64] [--steady 30] [--restart-agents]
  *                                    [--deadline 900] [--site-nofile N] [--backoff-cap 30000 (ms; the agent's own default is 60000)]
  *   node bench/fleet/fleet.mjs p7 --n 50000 [--queries 20]
- *   node bench/fleet/fleet.mjs p8 --n 5000 --interval 30 [--rate 50] [--procs 4] [--steady 60]
+ *   node bench/fleet/fleet.mjs p8 --n 5000 --interval 30 [--rate 50] [--procs 4] [--steady 60] [--stored 50000]
  *
  * p1p2, for each N: a fresh site (data in a temp dir, --admission-rate RATE, default heartbeat),
  * then N simulated agents over PROCS processes (bench/fleet/worker.mjs: the real Agent class, one
@@ -26,7 +26,8 @@
  * handshakes) and the attempts refused over the admission rate (SITE_BUSY, each told when to come
  * back), the site's CPU and RSS, and the time from dial to welcome of the attempts that got through
  * (p50, p99; a refused attempt is not a sample). The arrival rate N / INTERVAL is what matters:
- * 5 000 clients every 30 s is the rate of 50 000 every 5 minutes.
+ * 5 000 clients every 30 s is the rate of 50 000 every 5 minutes. --stored S makes the store hold S
+ * passive clients in all (S - N of them rows only), so the site works on the full fleet's store.
  *
  * Needs `npm run build`. Prints Markdown tables.
  */
@@ -53,6 +54,7 @@ const { values, positionals } = parseArgs({
     deadline: { type: 'string', default: '900' },
     'backoff-cap': { type: 'string', default: '30000' },
     interval: { type: 'string', default: '30' },
+    stored: { type: 'string' },
   },
 });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -228,27 +230,35 @@ async function p1p2(n, procs, rate, steadyS) {
   }
 }
 
+/**
+ * Fills a new store in `dataDir` with `n` jump clients of `mode` through the store's own enroll (the
+ * same transaction agents use), each with statistics, and an admin whose password is
+ * 'benchmark password'. Returns when the store is closed; start the site on `dataDir` after.
+ */
+async function seedStore(dataDir, n, mode) {
+  const { SqliteStore } = await import('../../dist/site/store/sqlite.js');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(dataDir, { recursive: true });
+  const store = new SqliteStore(join(dataDir, 'site.db'));
+  const u = await store.createUser({ name: 'admin', role: 'admin', passwordHash: 'x', viewPersonalGroups: false, now: Date.now() });
+  const g = await store.getGroupByName('user:admin');
+  await store.createInstaller({ uid: 'seed', name: null, keyHash: 'seed', createdAt: 0, expiresAt: Date.now() + 3_600_000, maxUses: null, uses: 0, revokedAt: null, jumpGroupId: g.id, tag: '', comments: '', mode, allowOverride: [], createdBy: u.id });
+  for (let i = 0; i < n; i++) {
+    const { client } = await store.enroll({ keyHash: 'seed', publicKey: `k${i}`, machineId: `m${i}`, name: null, jumpGroupId: g.id, tag: `tag-${i % 50}`, comments: `rack ${i % 400}`, now: Date.now(), mode, limits: { maxTotal: null, maxActive: null }, checkInstaller: () => null });
+    await store.updateStats(client.id, { hostname: `host-${i}`, private_ips: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`], console_user: `user${i % 1000}`, domain: 'corp.test', workgroup: null }, true);
+  }
+  await store.close();
+  const { hashPassword } = await import('../../dist/site/auth.js');
+  const Database = (await import('better-sqlite3')).default;
+  const db = new Database(join(dataDir, 'site.db'));
+  db.prepare('UPDATE users SET password_hash = ? WHERE name = ?').run(await hashPassword('benchmark password'), 'admin');
+  db.close();
+}
+
 async function p7(n, queries) {
   const dir = mkdtempSync(join(tmpdir(), 'jump-p7-'));
   try {
-    // Fill the store through its own enroll (the same transaction agents use).
-    const { SqliteStore } = await import('../../dist/site/store/sqlite.js');
-    const { mkdirSync } = await import('node:fs');
-    mkdirSync(join(dir, 'data'), { recursive: true });
-    const store = new SqliteStore(join(dir, 'data', 'site.db'));
-    const u = await store.createUser({ name: 'admin', role: 'admin', passwordHash: 'x', viewPersonalGroups: false, now: Date.now() });
-    const g = await store.getGroupByName('user:admin');
-    await store.createInstaller({ uid: 'p7', name: null, keyHash: 'p7', createdAt: 0, expiresAt: Date.now() + 3_600_000, maxUses: null, uses: 0, revokedAt: null, jumpGroupId: g.id, tag: '', comments: '', mode: 'active', allowOverride: [], createdBy: u.id });
-    for (let i = 0; i < n; i++) {
-      const { client } = await store.enroll({ keyHash: 'p7', publicKey: `k${i}`, machineId: `m${i}`, name: null, jumpGroupId: g.id, tag: `tag-${i % 50}`, comments: `rack ${i % 400}`, now: Date.now(), mode: 'active', limits: { maxTotal: null, maxActive: null } });
-      await store.updateStats(client.id, { hostname: `host-${i}`, private_ips: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`], console_user: `user${i % 1000}`, domain: 'corp.test', workgroup: null }, true);
-    }
-    await store.close();
-    const { hashPassword } = await import('../../dist/site/auth.js');
-    const Database = (await import('better-sqlite3')).default;
-    const db = new Database(join(dir, 'data', 'site.db'));
-    db.prepare('UPDATE users SET password_hash = ? WHERE name = ?').run(await hashPassword('benchmark password'), 'admin');
-    db.close();
+    await seedStore(join(dir, 'data'), n, 'active');
     const site = await startSite(join(dir, 'data'), 0, 50);
     const admin = await api(site.url, 'admin', 'benchmark password');
     const cases = {
@@ -279,11 +289,16 @@ async function p7(n, queries) {
 }
 
 
-async function p8(n, procs, rate, intervalS, steadyS) {
+async function p8(n, procs, rate, intervalS, steadyS, stored) {
   const dir = mkdtempSync(join(tmpdir(), 'jump-fleet-'));
   try {
+    // --stored S: the store holds S passive jump clients in all, n of them simulated; the other
+    // S - n are rows only (enrolled, never checking in here), so the site's sweeps, listings and
+    // summary run against a store of the full fleet's size.
+    const extra = Math.max(0, stored - n);
+    if (extra > 0) await seedStore(join(dir, 'data'), extra, 'passive');
     const site = await startSite(join(dir, 'data'), 0, rate);
-    const admin = await api(site.url, 'admin', site.password, 'benchmark admin password');
+    const admin = extra > 0 ? await api(site.url, 'admin', 'benchmark password') : await api(site.url, 'admin', site.password, 'benchmark admin password');
     await admin.request('PUT', '/api/v1/settings/jump-clients.passive-interval', { value: `${intervalS}s` });
     const inst = await admin.request('POST', '/api/v1/installers', { valid_for_ms: 3_600_000, max_uses: 1_000_000, mode: 'passive' });
     const t0 = performance.now();
@@ -313,7 +328,7 @@ async function p8(n, procs, rate, intervalS, steadyS) {
     const busy = (await metric(busyRe)) - b0;
     const lat = (await fleet.latencies()).sort((a, b) => a - b);
     const pct = (q) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(q * lat.length))] : NaN);
-    const stored = (await admin.request('GET', '/api/v1/jump-clients?limit=1')).summary;
+    const summary = (await admin.request('GET', '/api/v1/jump-clients?limit=1')).summary;
     await fleet.stop();
     site.p.kill('SIGKILL');
     return {
@@ -326,7 +341,8 @@ async function p8(n, procs, rate, intervalS, steadyS) {
       p50: pct(0.5),
       p99: pct(0.99),
       samples: lat.length,
-      passive: stored.passive,
+      passive: summary.passive,
+      total: summary.jump_clients ?? summary.total,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -357,7 +373,7 @@ if (positionals[0] === 'p1p2') {
 } else if (positionals[0] === 'p8') {
   console.log(`\n| passive clients | interval (s) | admission rate (/s) | offered check-ins/s | enrolled in (s) | check-ins/s, steady | SITE_BUSY/s | site CPU (%) | site RSS (MiB) | dial to welcome p50 (ms) | p99 (ms) | samples | listed passive |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
   for (const n of ns) {
-    const r = await p8(n, Number(values.procs), Number(values.rate), Number(values.interval), Number(values.steady));
+    const r = await p8(n, Number(values.procs), Number(values.rate), Number(values.interval), Number(values.steady), Number(values.stored ?? 0));
     console.log(`| ${r.enrolled}/${r.n} | ${r.intervalS} | ${r.rate} | ${r.offered.toFixed(0)} | ${r.enrolledS.toFixed(0)} | ${r.perSec.toFixed(1)} | ${r.busyPerSec.toFixed(1)} | ${r.cpuPct.toFixed(0)} | ${(r.rss / 2 ** 20).toFixed(0)} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.samples} | ${r.passive} |`);
   }
 } else {
