@@ -1,0 +1,301 @@
+/**
+ * Jump in the browser and REPORTS (issue #19 item 3), for real: a `jump-site serve` process, a real
+ * in-process agent whose shell runs on a real PTY, and Debian's Chromium (playwright-core, headless)
+ * on the pages `/web/jump/<id>` and `/web/reports`. The terminal socket's own rules (Origin, the
+ * token, bounds) are attacked with a plain WebSocket client too.
+ */
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { Agent } from '../../agent/agent.js';
+import { SITE_BIN, cleanup, run, waitFor } from '../helpers/processes.js';
+import { apiToken, clientStatus, createInstaller, inProcessAgent, listClients, startTestSite, type TestSite } from '../helpers/site.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const TECH_PASSWORD = 'tess technician pw';
+
+let site: TestSite;
+let browser: Browser;
+let admin: BrowserContext;
+let adminToken: string;
+let techToken: string;
+let clientId: number;
+let offlineId: number;
+const agents: Agent[] = [];
+
+/** A browser context whose tabs carry `token` as the page's API token (web/terminal/auth.ts TOKEN_KEY). */
+async function contextWith(token: string): Promise<BrowserContext> {
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1000, height: 600 } });
+  await ctx.addInitScript((t) => sessionStorage.setItem('jump.token', t), token);
+  return ctx;
+}
+
+/** The text on a page's (or a part's) xterm screen, rows joined with newlines. */
+async function screen(page: Page, scope = ''): Promise<string> {
+  return (await page.locator(`${scope} .xterm-rows`).innerText()).replace(/\u00a0/g, ' ');
+}
+
+/** Waits until the terminal screen matches `re`; returns the match. */
+async function waitScreen(page: Page, re: RegExp, what: string, scope = ''): Promise<RegExpMatchArray> {
+  return waitFor(async () => (await screen(page, scope)).match(re), 20_000, 100, what);
+}
+
+/** Opens the terminal page of jump client `ref` and waits for it to be connected. */
+async function openTerminal(ctx: BrowserContext, ref: number | string): Promise<Page> {
+  const page = await ctx.newPage();
+  await page.goto(`${site.url}/web/jump/${ref}`);
+  await page.locator('.state[data-state="ready"]').waitFor({ timeout: 20_000 });
+  return page;
+}
+
+/** The banner a failed Jump shows: its code and text. */
+async function jumpError(ctx: BrowserContext, ref: number | string): Promise<{ code: string | null; text: string }> {
+  const page = await ctx.newPage();
+  await page.goto(`${site.url}/web/jump/${ref}`);
+  const banner = page.locator('.banner.error');
+  await banner.waitFor({ timeout: 20_000 });
+  const r = { code: await banner.getAttribute('data-code'), text: await banner.innerText() };
+  await page.close();
+  return r;
+}
+
+/** A raw terminal socket with `headers`; resolves with its messages once it closes, or the HTTP status that refused it. */
+function rawTerminal(
+  headers: Record<string, string>,
+  send: (ws: WebSocket) => void,
+  until: (msgs: Record<string, unknown>[]) => boolean = () => false,
+): Promise<{ status: number | null; msgs: Record<string, unknown>[]; ws: WebSocket }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(site.url.replace(/^https/, 'wss') + '/web/terminal', { headers, rejectUnauthorized: false });
+    const msgs: Record<string, unknown>[] = [];
+    const timer = setTimeout(() => reject(new Error(`no answer; got ${JSON.stringify(msgs)}`)), 20_000);
+    ws.on('unexpected-response', (_req, res) => {
+      clearTimeout(timer);
+      res.resume();
+      resolve({ status: res.statusCode ?? null, msgs, ws });
+    });
+    ws.on('error', () => undefined);
+    ws.on('open', () => send(ws));
+    ws.on('message', (d, binary) => {
+      if (!binary) msgs.push(JSON.parse(d.toString()));
+      if (until(msgs)) {
+        clearTimeout(timer);
+        resolve({ status: 101, msgs, ws });
+      }
+    });
+    ws.on('close', () => {
+      clearTimeout(timer);
+      resolve({ status: 101, msgs, ws });
+    });
+  });
+}
+
+beforeAll(async () => {
+  expect(existsSync(CHROMIUM), `${CHROMIUM} (Debian's chromium package; .ci/run installs it)`).toBe(true);
+  const [s, b] = await Promise.all([startTestSite(), chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })]);
+  site = s;
+  browser = b;
+  adminToken = site.api.token!;
+  const inst = await createInstaller(site.api, { tag: 'web' });
+  agents.push(inProcessAgent(inst), inProcessAgent(inst));
+  const online = await waitFor(async () => {
+    const items = (await listClients(site.api, 'tag=web')).items.filter((c) => c.status === 'online');
+    return items.length === 2 ? items : null;
+  }, 20_000, 100, 'two jump clients online');
+  [clientId, offlineId] = online.map((c) => c.id);
+  // The second one goes offline for good: the seeds' "offline" Jump error.
+  const second = agents.find((a) => a.clientId === offlineId)!;
+  await second.stop();
+  await waitFor(async () => (await clientStatus(site.api, offlineId)) === 'offline', 20_000, 100, 'jump client offline');
+  // A technician in no jump group: may see and use no jump client.
+  const r = await run(process.execPath, [SITE_BIN, 'user', 'add', 'tess', '--password-stdin', '--data', site.dataDir], { input: TECH_PASSWORD });
+  expect(r.code, r.stderr).toBe(0);
+  techToken = await apiToken(site.url, site.certPem, 'tess', TECH_PASSWORD);
+  admin = await contextWith(adminToken);
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await Promise.all(agents.map((a) => a.stop()));
+  await cleanup();
+});
+
+describe('the terminal page /web/jump/<id>', () => {
+  it('runs a shell on a real PTY: typed input reaches it, output shows, resize reaches the PTY, the end shows a banner', async () => {
+    const page = await openTerminal(admin, clientId);
+    await page.keyboard.type('echo web-$((6*7))\n');
+    await waitScreen(page, /^web-42$/m, 'the output of echo');
+
+    // The PTY has the page's size, and follows the window.
+    await page.keyboard.type('stty size\n');
+    const [, rows1, cols1] = await waitScreen(page, /^(\d+) (\d+)\s*$/m, 'stty size');
+    const domRows = await page.locator('.xterm-rows > div').count();
+    expect(Number(rows1)).toBe(domRows);
+    await page.setViewportSize({ width: 640, height: 360 });
+    await waitFor(async () => (await page.locator('.xterm-rows > div').count()) < domRows || null, 10_000, 50, 'the terminal refitted');
+    await page.keyboard.type('clear; stty size\n');
+    const [, rows2, cols2] = await waitFor(
+      async () => {
+        const m = (await screen(page)).match(/^(\d+) (\d+)\s*$/m);
+        return m && (m[1] !== rows1 || m[2] !== cols1) ? m : null;
+      },
+      20_000,
+      100,
+      'stty size after the resize',
+    );
+    expect(Number(rows2)).toBeLessThan(Number(rows1));
+    expect(Number(cols2)).toBeLessThan(Number(cols1));
+    expect(Number(rows2)).toBe(await page.locator('.xterm-rows > div').count());
+
+    // Endpoint output is terminal text, never page HTML.
+    await page.keyboard.type("echo '<img src=x onerror=window.__pwned=1>'\n");
+    await waitScreen(page, /^<img src=x onerror=window\.__pwned=1>$/m, 'markup echoed as text');
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await page.locator('img').count()).toBe(0);
+
+    await page.keyboard.type('exit 3\n');
+    const banner = page.locator('.banner.ended');
+    await banner.waitFor({ timeout: 20_000 });
+    expect(await banner.innerText()).toContain('The shell exited with status 3.');
+    await page.close();
+  });
+
+  it('several tabs at once: each its own socket and session', async () => {
+    const [a, b] = await Promise.all([openTerminal(admin, clientId), openTerminal(admin, clientId)]);
+    await a.keyboard.type('echo tab-$((1+1))-a\n');
+    await b.keyboard.type('echo tab-$((2+2))-b\n');
+    await waitScreen(a, /^tab-2-a$/m, 'tab a output');
+    await waitScreen(b, /^tab-4-b$/m, 'tab b output');
+    expect(await screen(a)).not.toContain('tab-4-b');
+    expect(await screen(b)).not.toContain('tab-2-a');
+    const live = (await site.api.request<{ items: { id: string; ended_at: string | null; client_id: number }[] }>('GET', `/api/v1/sessions?client=${clientId}`)).items.filter(
+      (s) => s.ended_at === null,
+    );
+    expect(live.length).toBe(2);
+    await Promise.all([a.close(), b.close()]);
+    // Closing a tab ends its session.
+    await waitFor(
+      async () => (await site.api.request<{ items: { ended_at: string | null }[] }>('GET', `/api/v1/sessions?client=${clientId}`)).items.every((s) => s.ended_at !== null) || null,
+      20_000,
+      100,
+      'both sessions ended after the tabs closed',
+    );
+  });
+
+  it("shows the seeds' error when the jump client is offline, and refuses a technician without its jump group", async () => {
+    const offline = await jumpError(admin, offlineId);
+    expect(offline.code).toBe('JUMP_CLIENT_OFFLINE');
+    expect(offline.text).toContain('The jump client is offline.');
+
+    const tech = await contextWith(techToken);
+    const refused = await jumpError(tech, clientId);
+    // The same answer as the API's: a client of a group one may not see does not exist for them.
+    expect(refused.code).toBe('JUMP_CLIENT_NOT_FOUND');
+    expect(refused.text).toContain('The jump client does not exist.');
+    // Nothing was started for them.
+    const sessions = await site.api.request<{ items: { user: string }[] }>('GET', '/api/v1/sessions');
+    expect(sessions.items.filter((s) => s.user === 'tess')).toEqual([]);
+    // Nor does REPORTS show them the admin's sessions.
+    const reports = await tech.newPage();
+    await reports.goto(`${site.url}/web/reports`);
+    await reports.getByText('No sessions you may see yet.').waitFor({ timeout: 20_000 });
+    await tech.close();
+
+    const anonymous = await browser.newContext({ ignoreHTTPSErrors: true });
+    expect((await jumpError(anonymous, clientId)).code).toBe('UNAUTHENTICATED');
+    await anonymous.close();
+  });
+});
+
+describe('REPORTS /web/reports', () => {
+  it('lists the session and plays its recording back in a terminal (play/pause, speed), as text only', async () => {
+    const page = await admin.newPage();
+    await page.goto(`${site.url}/web/reports`);
+    const sessions = await site.api.request<{ items: { id: string; exit_status: number | null; recording: boolean }[] }>('GET', `/api/v1/sessions?client=${clientId}`);
+    const first = sessions.items.find((s) => s.exit_status === 3);
+    expect(first?.recording).toBe(true);
+    const row = page.locator(`tr[data-session="${first!.id}"]`);
+    await row.waitFor({ timeout: 20_000 });
+    expect(await row.innerText()).toContain('admin');
+    await row.locator('button.watch').click();
+    const player = page.locator(`.player[data-session="${first!.id}"]`);
+    await player.locator('.speed').selectOption('16');
+    await waitScreen(page, /^web-42$/m, 'the recorded echo played back', '.player');
+    await waitScreen(page, /^<img src=x onerror=window\.__pwned=1>$/m, 'the recorded markup played back as text', '.player');
+    // Played to the end; Restart clears the screen, Play plays again, Pause stops it.
+    await player.locator('.position[data-playing="false"]').waitFor({ timeout: 20_000 });
+    await player.locator('button.restart').click();
+    expect(await screen(page, '.player')).not.toContain('web-42');
+    await player.locator('.speed').selectOption('0.5');
+    await player.locator('button.play').click();
+    await player.locator('.position[data-playing="true"]').waitFor({ timeout: 5_000 });
+    await player.locator('button.play').click();
+    await player.locator('.position[data-playing="false"]').waitFor({ timeout: 5_000 });
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await page.locator('img').count()).toBe(0);
+    await page.close();
+  });
+});
+
+describe('the terminal socket', () => {
+  const own = () => new URL(site.url).origin;
+  const open = (over: Record<string, unknown> = {}) => (ws: WebSocket) => ws.send(JSON.stringify({ t: 'open', client: String(clientId), cols: 80, rows: 24, ...over }));
+
+  it('refuses a foreign Origin and a missing one before the upgrade (cross-site WebSocket hijacking), even with the cookie', async () => {
+    for (const origin of ['https://evil.example', `http://${new URL(site.url).host}`, 'null']) {
+      const r = await rawTerminal({ origin, cookie: `jump_session=${adminToken}` }, open());
+      expect(r.status, origin).toBe(403);
+    }
+    expect((await rawTerminal({ cookie: `jump_session=${adminToken}` }, open())).status).toBe(403);
+  });
+
+  it('takes the sign-in cookie, or the token in the first message; never a token in the URL', async () => {
+    const viaCookie = await rawTerminal({ origin: own(), cookie: `jump_session=${adminToken}` }, open(), (m) => m.some((x) => x.t === 'ready'));
+    expect(viaCookie.msgs[0]).toMatchObject({ t: 'ready', client: { id: clientId } });
+    viaCookie.ws.close();
+    const viaMessage = await rawTerminal({ origin: own() }, open({ token: adminToken }), (m) => m.some((x) => x.t === 'ready'));
+    expect(viaMessage.msgs[0]).toMatchObject({ t: 'ready' });
+    viaMessage.ws.close();
+    const wrong = await rawTerminal({ origin: own() }, open({ token: 'x'.repeat(43) }));
+    expect(wrong.msgs).toEqual([expect.objectContaining({ t: 'error', code: 'UNAUTHENTICATED' })]);
+    const inUrl = await new Promise<number | null>((resolve) => {
+      const ws = new WebSocket(`${site.url.replace(/^https/, 'wss')}/web/terminal?token=${adminToken}`, { headers: { origin: own() }, rejectUnauthorized: false });
+      ws.on('error', () => undefined);
+      ws.on('unexpected-response', (_q, res) => resolve(res.statusCode ?? null));
+      ws.on('open', () => ws.send(JSON.stringify({ t: 'open', client: String(clientId), cols: 80, rows: 24 })));
+      ws.on('message', (d) => resolve(JSON.parse(d.toString()).code === 'UNAUTHENTICATED' ? 401 : 0));
+    });
+    expect(inUrl).toBe(401);
+  });
+
+  it('bounds what the browser sends: sizes, a second open, unknown messages, oversized frames', async () => {
+    const cases: { send: (ws: WebSocket) => void; field: string }[] = [
+      { send: open({ token: adminToken, cols: 100_000 }), field: 'cols' },
+      { send: open({ token: adminToken, rows: 0 }), field: 'rows' },
+      { send: open({ token: adminToken, extra: 1 }), field: 'extra' },
+      { send: (ws) => ws.send(JSON.stringify({ t: 'shell' })), field: 't' },
+      { send: (ws) => ws.send('not json'), field: 'message' },
+      { send: (ws) => ws.send(Buffer.from('ls\n')), field: 'message' },
+    ];
+    for (const c of cases) {
+      const r = await rawTerminal({ origin: own() }, c.send);
+      expect(r.msgs, c.field).toEqual([expect.objectContaining({ t: 'error', code: 'VALIDATION_FAILED', field: c.field })]);
+      expect(String(r.msgs[0].message)).toContain(`${c.field}:`);
+    }
+    // A live session: a resize out of range and a second open are refused, naming the field.
+    const twice = await rawTerminal(
+      { origin: own() },
+      (ws) => {
+        open({ token: adminToken })(ws);
+        ws.once('message', () => ws.send(JSON.stringify({ t: 'open', client: String(clientId), cols: 80, rows: 24 })));
+      },
+      (m) => m.some((x) => x.t === 'error'),
+    );
+    expect(twice.msgs.map((m) => m.t)).toEqual(['ready', 'error']);
+    expect(twice.msgs[1]).toMatchObject({ code: 'VALIDATION_FAILED', field: 't' });
+    const big = await rawTerminal({ origin: own() }, (ws) => ws.send(Buffer.alloc(64 * 1024 + 1)));
+    expect(big.msgs).toEqual([]);
+    expect(big.ws.readyState).toBe(WebSocket.CLOSED);
+  });
+});
