@@ -162,6 +162,9 @@ describe('the terminal page /web/jump/<id>', () => {
   });
 
   it('several tabs at once: each its own socket and session', async () => {
+    type Item = { id: string; ended_at: string | null };
+    const sessions = async () => (await site.api.request<{ items: Item[] }>('GET', `/api/v1/sessions?client=${clientId}`)).items;
+    const before = new Set((await sessions()).map((s) => s.id));
     const [a, b] = await Promise.all([openTerminal(admin, clientId), openTerminal(admin, clientId)]);
     await a.keyboard.type('echo tab-$((1+1))-a\n');
     await b.keyboard.type('echo tab-$((2+2))-b\n');
@@ -169,14 +172,12 @@ describe('the terminal page /web/jump/<id>', () => {
     await waitScreen(b, /^tab-4-b$/m, 'tab b output');
     expect(await screen(a)).not.toContain('tab-4-b');
     expect(await screen(b)).not.toContain('tab-2-a');
-    const live = (await site.api.request<{ items: { id: string; ended_at: string | null; client_id: number }[] }>('GET', `/api/v1/sessions?client=${clientId}`)).items.filter(
-      (s) => s.ended_at === null,
-    );
-    expect(live.length).toBe(2);
+    const mine = (await sessions()).filter((s) => !before.has(s.id));
+    expect(mine.map((s) => s.ended_at)).toEqual([null, null]);
     await Promise.all([a.close(), b.close()]);
     // Closing a tab ends its session.
     await waitFor(
-      async () => (await site.api.request<{ items: { ended_at: string | null }[] }>('GET', `/api/v1/sessions?client=${clientId}`)).items.every((s) => s.ended_at !== null) || null,
+      async () => (await sessions()).filter((s) => !before.has(s.id)).every((s) => s.ended_at !== null) || null,
       20_000,
       100,
       'both sessions ended after the tabs closed',
@@ -209,31 +210,42 @@ describe('the terminal page /web/jump/<id>', () => {
 });
 
 describe('REPORTS /web/reports', () => {
-  it('lists the session and plays its recording back in a terminal (play/pause, speed), as text only', async () => {
+  it('lists the sessions and plays a recording back in a terminal (play/pause, restart, speed), as text only', async () => {
+    type Item = { id: string; exit_status: number | null; recording: boolean };
+    const items = (await site.api.request<{ items: Item[] }>('GET', `/api/v1/sessions?client=${clientId}`)).items;
+    // The first test's session (it ended with `exit 3`) and tab a's of the second.
+    const first = items.find((s) => s.exit_status === 3)!;
+    const recordings = await Promise.all(items.filter((s) => s.recording).map(async (s) => ({ s, text: await site.api.requestText('GET', `/api/v1/sessions/${s.id}/recording?part=terminal`) })));
+    const tabA = recordings.find((r) => r.text.includes('tab-2-a'))!.s;
+    expect(first.recording).toBe(true);
+
     const page = await admin.newPage();
     await page.goto(`${site.url}/web/reports`);
-    const sessions = await site.api.request<{ items: { id: string; exit_status: number | null; recording: boolean }[] }>('GET', `/api/v1/sessions?client=${clientId}`);
-    const first = sessions.items.find((s) => s.exit_status === 3);
-    expect(first?.recording).toBe(true);
-    const row = page.locator(`tr[data-session="${first!.id}"]`);
+    const row = page.locator(`tr[data-session="${first.id}"]`);
     await row.waitFor({ timeout: 20_000 });
-    expect(await row.innerText()).toContain('admin');
+    expect(await row.innerText()).toMatch(/admin\s+shell\s+3\s/);
     await row.locator('button.watch').click();
-    const player = page.locator(`.player[data-session="${first!.id}"]`);
+    let player = page.locator(`.player[data-session="${first.id}"]`);
     await player.locator('.speed').selectOption('16');
-    await waitScreen(page, /^web-42$/m, 'the recorded echo played back', '.player');
+    // Its last screen: the markup it echoed, as text in the terminal, not as an element of the page.
     await waitScreen(page, /^<img src=x onerror=window\.__pwned=1>$/m, 'the recorded markup played back as text', '.player');
-    // Played to the end; Restart clears the screen, Play plays again, Pause stops it.
+    await waitScreen(page, /^logout$/m, 'the recording played to its end', '.player');
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await page.locator('img').count()).toBe(0);
+
+    await page.locator(`tr[data-session="${tabA.id}"] button.watch`).click();
+    player = page.locator(`.player[data-session="${tabA.id}"]`);
+    await player.locator('.speed').selectOption('16');
+    await waitScreen(page, /^tab-2-a$/m, "tab a's output played back", '.player');
     await player.locator('.position[data-playing="false"]').waitFor({ timeout: 20_000 });
+    // Restart clears the screen; Play plays again; Pause stops it.
     await player.locator('button.restart').click();
-    expect(await screen(page, '.player')).not.toContain('web-42');
+    expect(await screen(page, '.player')).not.toContain('tab-2-a');
     await player.locator('.speed').selectOption('0.5');
     await player.locator('button.play').click();
     await player.locator('.position[data-playing="true"]').waitFor({ timeout: 5_000 });
     await player.locator('button.play').click();
     await player.locator('.position[data-playing="false"]').waitFor({ timeout: 5_000 });
-    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
-    expect(await page.locator('img').count()).toBe(0);
     await page.close();
   });
 });
