@@ -35,6 +35,7 @@ import { z } from 'zod';
 import { connectSsh, ephemeralKey } from '../console/ssh.js';
 import { JumpError, type ErrorCode } from '../protocol/errors.js';
 import { hashToken } from './auth.js';
+import { findClient } from './jump-clients.js';
 import type { SiteMetrics } from './metrics.js';
 import { refusalLog, type RefusalFields } from './refusal-log.js';
 import type { SessionBroker } from './sessions.js';
@@ -287,9 +288,9 @@ export class WebTerminal {
     if (!user) throw new JumpError('UNAUTHENTICATED', { detail: 'Sign in again at /login.' });
     if (user.mustChangePassword) throw new JumpError('PASSWORD_CHANGE_REQUIRED');
     const key = ephemeralKey();
-    const started = await sessions.start(user, msg.client, key.publicLine, 'shell').catch((err: unknown) => {
+    const started = await sessions.start(user, msg.client, key.publicLine, 'shell').catch(async (err: unknown) => {
       metrics.jumpStarts.inc({ result: err instanceof JumpError ? err.code : 'INTERNAL_ERROR' });
-      throw err;
+      throw err instanceof JumpError && err.code === 'JUMP_CLIENT_OFFLINE' ? await offlineSince(store, user, msg.client, err) : err;
     });
     metrics.jumpStarts.inc({ result: 'ok' });
     const stream = sessions.attachLocal(started.sessionId, user);
@@ -361,6 +362,19 @@ export class WebTerminal {
     }
     return 'The session was ended.';
   }
+}
+
+/**
+ * JUMP_CLIENT_OFFLINE with since when, as `jump jump` says it (console/commands/jump.ts): the
+ * client passed the broker's visibility check, so naming it tells the user nothing new.
+ */
+async function offlineSince(store: Store, user: User, ref: string, err: JumpError): Promise<JumpError> {
+  const c = await findClient(store, user, ref, 'see').catch(() => null);
+  if (!c) return err;
+  const since = c.lastDisconnectedAt ?? c.lastConnectedAt;
+  return new JumpError('JUMP_CLIENT_OFFLINE', {
+    detail: `(jump client ${c.id}, offline since ${since === null ? 'it enrolled; it never connected' : new Date(since).toISOString()}).`,
+  });
 }
 
 /** VALIDATION_FAILED naming the first bad field of a terminal message. */

@@ -6,9 +6,11 @@
  */
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Agent } from '../../agent/agent.js';
+import { CastPlayer, IDLE_LIMIT_S, parseCast } from '../../web/terminal/cast.js';
 import { SITE_BIN, cleanup, run, waitFor } from '../helpers/processes.js';
 import { apiToken, clientStatus, createInstaller, inProcessAgent, listClients, startTestSite, type TestSite } from '../helpers/site.js';
 
@@ -29,6 +31,15 @@ async function contextWith(token: string): Promise<BrowserContext> {
   const ctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1000, height: 600 } });
   await ctx.addInitScript((t) => sessionStorage.setItem('jump.token', t), token);
   return ctx;
+}
+
+/**
+ * Saves a screenshot of `page` as `<JUMP_SCREENSHOTS_DIR>/<name>.png` when that variable is set
+ * (the docs' screenshots come from the tests, so they stay true); does nothing otherwise.
+ */
+async function screenshot(page: Page, name: string): Promise<void> {
+  const dir = process.env.JUMP_SCREENSHOTS_DIR;
+  if (dir) await page.screenshot({ path: join(dir, `${name}.png`) });
 }
 
 /** The text on a page's (or a part's) xterm screen, rows joined with newlines. */
@@ -154,10 +165,12 @@ describe('the terminal page /web/jump/<id>', () => {
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
     expect(await page.locator('img').count()).toBe(0);
 
+    await screenshot(page, 'web-terminal');
     await page.keyboard.type('exit 3\n');
     const banner = page.locator('.banner.ended');
     await banner.waitFor({ timeout: 20_000 });
     expect(await banner.innerText()).toContain('The shell exited with status 3.');
+    await screenshot(page, 'web-terminal-ended');
     await page.close();
   });
 
@@ -188,6 +201,14 @@ describe('the terminal page /web/jump/<id>', () => {
     const offline = await jumpError(admin, offlineId);
     expect(offline.code).toBe('JUMP_CLIENT_OFFLINE');
     expect(offline.text).toContain('The jump client is offline.');
+    expect(offline.text).toMatch(new RegExp(`jump client ${offlineId}, offline since \\d{4}-\\d\\d-\\d\\dT`));
+    if (process.env.JUMP_SCREENSHOTS_DIR) {
+      const p = await admin.newPage();
+      await p.goto(`${site.url}/web/jump/${offlineId}`);
+      await p.locator('.banner.error').waitFor();
+      await screenshot(p, 'web-terminal-offline');
+      await p.close();
+    }
 
     const tech = await contextWith(techToken);
     const refused = await jumpError(tech, clientId);
@@ -237,6 +258,7 @@ describe('REPORTS /web/reports', () => {
     player = page.locator(`.player[data-session="${tabA.id}"]`);
     await player.locator('.speed').selectOption('16');
     await waitScreen(page, /^tab-2-a$/m, "tab a's output played back", '.player');
+    await screenshot(page, 'web-reports');
     await player.locator('.position[data-playing="false"]').waitFor({ timeout: 20_000 });
     // Restart clears the screen; Play plays again; Pause stops it.
     await player.locator('button.restart').click();
@@ -309,5 +331,54 @@ describe('the terminal socket', () => {
     const big = await rawTerminal({ origin: own() }, (ws) => ws.send(Buffer.alloc(64 * 1024 + 1)));
     expect(big.msgs).toEqual([]);
     expect(big.ws.readyState).toBe(WebSocket.CLOSED);
+  });
+});
+
+describe('asciicast playback (web/terminal/cast.ts), on hostile recordings', () => {
+  const header = JSON.stringify({ version: 2, width: 100, height: 30 });
+
+  it('refuses what is not asciicast v2, naming why', () => {
+    expect(() => parseCast('')).toThrow(/first line is not a JSON header/);
+    expect(() => parseCast(JSON.stringify({ version: 1, width: 80, height: 24 }))).toThrow(/version is not 2/);
+  });
+
+  it('skips and counts malformed events, ignores input, shortens idle gaps, keeps absurd sizes out', () => {
+    const text = [
+      JSON.stringify({ version: 2, width: 1e9, height: -3 }),
+      JSON.stringify([0.5, 'o', 'a']),
+      'not json',
+      JSON.stringify([1, 'o']),
+      JSON.stringify(['1', 'o', 'x']),
+      JSON.stringify([1, 'i', 'typed']),
+      JSON.stringify([100, 'o', 'b']),
+      JSON.stringify([50, 'o', 'c']), // time going backwards: kept at the previous time
+    ].join('\n');
+    const c = parseCast(text);
+    expect(c).toMatchObject({ width: 80, height: 24, skipped: 3 });
+    expect(c.events).toEqual([
+      { t: 0.5, code: 'o', data: 'a' },
+      { t: 0.5 + IDLE_LIMIT_S, code: 'o', data: 'b' },
+      { t: 0.5 + IDLE_LIMIT_S, code: 'o', data: 'c' },
+    ]);
+    expect(c.duration).toBe(0.5 + IDLE_LIMIT_S);
+  });
+
+  it('plays output and resizes into the sink in order, pauses, restarts', async () => {
+    const cast = parseCast([header, JSON.stringify([0, 'o', 'one ']), JSON.stringify([0.05, 'r', '9999x0']), JSON.stringify([0.06, 'r', 'x; rm']), JSON.stringify([0.1, 'o', 'two'])].join('\n'));
+    const got: string[] = [];
+    let done!: () => void;
+    const finished = new Promise<void>((r) => (done = r));
+    const player = new CastPlayer(
+      cast,
+      { write: (d) => got.push(d), resize: (c, r) => got.push(`[${c}x${r}]`), reset: () => got.push('[reset]') },
+      (pos, playing) => !playing && pos === cast.duration && done(),
+    );
+    player.setSpeed(10);
+    player.play();
+    await finished;
+    expect(got).toEqual(['[reset]', '[100x30]', 'one ', '[500x1]', 'two']);
+    player.restart();
+    expect(got.slice(-2)).toEqual(['[reset]', '[100x30]']);
+    expect(player.position).toBe(0);
   });
 });

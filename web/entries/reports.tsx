@@ -40,7 +40,7 @@ function Player({ session }: { session: SessionItem }) {
   const [speed, setSpeed] = useState(1);
 
   useEffect(() => {
-    const term = new Terminal({ scrollback: 5000, disableStdin: true, convertEol: false, fontSize: 13 });
+    const term = new Terminal({ scrollback: 5000, disableStdin: true, convertEol: false, fontSize: 13, lineHeight: 1.15, fontFamily: '"DejaVu Sans Mono", Menlo, Consolas, monospace' });
     const fit = new FitAddon();
     term.loadAddon(fit);
     term.open(host.current!);

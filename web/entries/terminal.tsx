@@ -40,9 +40,10 @@ function clientRef(): string {
 function TerminalPage() {
   const host = useRef<HTMLDivElement>(null);
   const [status, setStatus] = useState<Status>({ kind: 'connecting' });
+  const [client, setClient] = useState<{ id: number; name: string } | null>(null);
 
   useEffect(() => {
-    const term = new Terminal({ scrollback: 5000, cursorBlink: true, convertEol: false, fontSize: 14, allowProposedApi: false });
+    const term = new Terminal({ scrollback: 5000, cursorBlink: true, convertEol: false, fontSize: 14, lineHeight: 1.15, fontFamily: '"DejaVu Sans Mono", Menlo, Consolas, monospace' });
     const fit = new FitAddon();
     term.loadAddon(fit);
     term.open(host.current!);
@@ -88,6 +89,7 @@ function TerminalPage() {
       if (m.t === 'ready') {
         const c = m.client as { id: number; name: string };
         document.title = `Jump: ${c.name}`;
+        setClient({ id: c.id, name: c.name });
         setStatus({ kind: 'ready', name: c.name, id: c.id });
       } else if (m.t === 'error') {
         ended = true;
@@ -129,7 +131,7 @@ function TerminalPage() {
   return (
     <div class="page">
       <div class="bar">
-        <span class="title">{status.kind === 'ready' ? `Jump: ${status.name} (jump client ${status.id})` : `Jump: jump client ${clientRef()}`}</span>
+        <span class="title">{client ? `Jump: ${client.name} (jump client ${client.id})` : `Jump: jump client ${clientRef()}`}</span>
         <span class="state" data-state={status.kind}>
           {status.kind === 'connecting' ? 'Connecting…' : status.kind === 'ready' ? 'Connected' : status.kind === 'error' ? 'Jump failed' : 'Session ended'}
         </span>
