@@ -17,7 +17,9 @@
  */
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { existsSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
@@ -25,8 +27,15 @@ import { z } from 'zod';
 import { WebTerminal } from '../web-terminal.js';
 import { allow, parse, type ApiContext } from './common.js';
 
-/** Where `npm run build` puts the page bundles (scripts/build-web.mjs), from dist/site/routes/. */
-export const WEB_ASSETS_DIR = fileURLToPath(new URL('../../web/assets/', import.meta.url));
+/**
+ * Where `npm run build` puts the page bundles (scripts/build-web.mjs): dist/web/assets, seen from
+ * dist/site/routes/ (the built site) or from site/routes/ (the sources, in-process tests).
+ */
+export const WEB_ASSETS_DIR = ((): string => {
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  const candidates = [join(here, '..', '..', 'web', 'assets'), join(here, '..', '..', 'dist', 'web', 'assets')];
+  return candidates.find((d) => existsSync(d)) ?? candidates[0];
+})();
 
 /**
  * Headers of the two pages: scripts from the site only (no inline script, no eval), the socket
