@@ -24,6 +24,7 @@ let adminToken: string;
 let techToken: string;
 let clientId: number;
 let offlineId: number;
+let disabledId: number;
 const agents: Agent[] = [];
 
 /** A browser context whose tabs carry `token` as the page's API token (web/terminal/auth.ts TOKEN_KEY). */
@@ -110,11 +111,15 @@ beforeAll(async () => {
   adminToken = site.api.token!;
   const inst = await createInstaller(site.api, { tag: 'web' });
   agents.push(inProcessAgent(inst), inProcessAgent(inst));
+  // Disabled by the user at the remote machine (seeds: `jump-client disable`).
+  const disabled = inProcessAgent({ ...inst, key_info: (await createInstaller(site.api, { tag: 'disabled' })).key_info }, { jump: { isDisabled: () => true } });
+  agents.push(disabled);
   const online = await waitFor(async () => {
     const items = (await listClients(site.api, 'tag=web')).items.filter((c) => c.status === 'online');
     return items.length === 2 ? items : null;
   }, 20_000, 100, 'two jump clients online');
   [clientId, offlineId] = online.map((c) => c.id);
+  disabledId = await waitFor(async () => (await listClients(site.api, 'tag=disabled')).items.find((c) => c.status === 'online')?.id, 20_000, 100, 'the disabled jump client online');
   // The second one goes offline for good: the seeds' "offline" Jump error.
   const second = agents.find((a) => a.clientId === offlineId)!;
   await second.stop();
@@ -197,7 +202,7 @@ describe('the terminal page /web/jump/<id>', () => {
     );
   });
 
-  it("shows the seeds' error when the jump client is offline, and refuses a technician without its jump group", async () => {
+  it("shows the seeds' error for an offline, a disabled and a deleted jump client, and refuses a technician without its jump group", async () => {
     const offline = await jumpError(admin, offlineId);
     expect(offline.code).toBe('JUMP_CLIENT_OFFLINE');
     expect(offline.text).toContain('The jump client is offline.');
@@ -209,6 +214,15 @@ describe('the terminal page /web/jump/<id>', () => {
       await screenshot(p, 'web-terminal-offline');
       await p.close();
     }
+
+    const disabled = await jumpError(admin, disabledId);
+    expect(disabled.code).toBe('JUMP_CLIENT_DISABLED');
+    expect(disabled.text).toContain('The user at the remote machine has disabled this jump client');
+    // Deleted: gone for the page as for the API.
+    await site.api.request('DELETE', `/api/v1/jump-clients/${offlineId}`);
+    const deleted = await jumpError(admin, offlineId);
+    expect(deleted.code).toBe('JUMP_CLIENT_NOT_FOUND');
+    expect(deleted.text).toContain('The jump client does not exist.');
 
     const tech = await contextWith(techToken);
     const refused = await jumpError(tech, clientId);
@@ -331,6 +345,19 @@ describe('the terminal socket', () => {
     const big = await rawTerminal({ origin: own() }, (ws) => ws.send(Buffer.alloc(64 * 1024 + 1)));
     expect(big.msgs).toEqual([]);
     expect(big.ws.readyState).toBe(WebSocket.CLOSED);
+  });
+});
+
+describe('a session the site ends', () => {
+  it('shows why in the banner (the jump client was deleted)', async () => {
+    const page = await openTerminal(admin, clientId);
+    await page.keyboard.type('echo still-$((3*3))\n');
+    await waitScreen(page, /^still-9$/m, 'the session works');
+    await site.api.request('DELETE', `/api/v1/jump-clients/${clientId}`);
+    const banner = page.locator('.banner.ended');
+    await banner.waitFor({ timeout: 20_000 });
+    expect(await banner.innerText()).toContain('The session was ended: jump client deleted.');
+    await page.close();
   });
 });
 
