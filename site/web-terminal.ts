@@ -221,6 +221,10 @@ export class WebTerminal {
     let state: 'auth' | 'starting' | 'live' | 'done' = 'auth';
     let ch: ClientChannel | null = null;
     let end: (() => void) | null = null;
+    /** Input and the last resize sent while the session starts (at most maxMessageBytes of input). */
+    const early: Buffer[] = [];
+    let earlyBytes = 0;
+    let size: { cols: number; rows: number } | null = null;
     const authTimer = setTimeout(() => {
       if (state === 'auth') fail(new JumpError('UNAUTHENTICATED', { detail: `No "open" message within ${this.limits.authTimeoutMs / 1000} s.` }));
     }, this.limits.authTimeoutMs);
@@ -234,6 +238,13 @@ export class WebTerminal {
     ws.on('message', (data: RawData, isBinary: boolean) => {
       const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
       if (isBinary) {
+        if (state === 'starting') {
+          // Typed while the session starts: kept (bounded) and written once the shell is there.
+          early.push(buf);
+          earlyBytes += buf.length;
+          if (earlyBytes > this.limits.maxMessageBytes) fail(new JumpError('VALIDATION_FAILED', { field: 'message', detail: `message: more than ${this.limits.maxMessageBytes} bytes of input before the session was ready. Fix: wait for "ready".` }));
+          return;
+        }
         if (state !== 'live' || !ch) return fail(new JumpError('VALIDATION_FAILED', { field: 'message', detail: 'message: keyboard input before the session is ready. Fix: send "open" first and wait for "ready".' }));
         if (!ch.write(buf)) {
           ws.pause();
@@ -253,6 +264,7 @@ export class WebTerminal {
         const r = terminalOpenSchema.safeParse(json);
         if (!r.success) return fail(schemaError(r.error));
         state = 'starting';
+        size = null;
         clearTimeout(authTimer);
         this.open(ws, req, r.data, send)
           .then((bridge) => {
@@ -261,12 +273,15 @@ export class WebTerminal {
             end = bridge.end;
             if (state === 'done') return end();
             state = 'live';
+            if (size) ch.setWindow(size.rows, size.cols, 0, 0);
+            for (const b of early.splice(0)) ch.write(b);
           })
           .catch(fail);
       } else if (t === 'resize') {
         const r = terminalResizeSchema.safeParse(json);
         if (!r.success) return fail(schemaError(r.error));
-        ch?.setWindow(r.data.rows, r.data.cols, 0, 0);
+        if (ch) ch.setWindow(r.data.rows, r.data.cols, 0, 0);
+        else size = r.data; // applied once the shell is there
       } else {
         fail(new JumpError('VALIDATION_FAILED', { field: 't', detail: 't: must be "open" or "resize". Fix: send one of those (keyboard input as binary frames).' }));
       }

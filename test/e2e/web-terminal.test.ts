@@ -317,6 +317,18 @@ describe('the terminal socket', () => {
     expect(inUrl).toBe(401);
   });
 
+  it('keeps input and a resize sent while the session starts, and writes them once the shell is there', async () => {
+    const ws = new WebSocket(site.url.replace(/^https/, 'wss') + '/web/terminal', { headers: { origin: own() }, rejectUnauthorized: false });
+    let out = '';
+    ws.on('message', (d, binary) => binary && (out += d.toString()));
+    await new Promise((r) => ws.once('open', r));
+    open({ token: adminToken })(ws);
+    ws.send(JSON.stringify({ t: 'resize', cols: 91, rows: 33 }));
+    ws.send(Buffer.from('echo early-$((5*5)); stty size\n'));
+    await waitFor(() => /early-25\r?\n33 91/.test(out) || null, 20_000, 50, 'the early input run on a 33x91 PTY');
+    ws.close();
+  });
+
   it('bounds what the browser sends: sizes, a second open, unknown messages, oversized frames', async () => {
     const cases: { send: (ws: WebSocket) => void; field: string }[] = [
       { send: open({ token: adminToken, cols: 100_000 }), field: 'cols' },

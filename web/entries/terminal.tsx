@@ -68,7 +68,7 @@ function TerminalPage() {
     ws.binaryType = 'arraybuffer';
     const encoder = new TextEncoder();
     const sendBytes = (bytes: Uint8Array) => {
-      if (ws.readyState !== WebSocket.OPEN) return;
+      if (ws.readyState !== WebSocket.OPEN || ended) return;
       for (let i = 0; i < bytes.length; i += INPUT_CHUNK) ws.send(bytes.subarray(i, i + INPUT_CHUNK));
     };
     ws.onopen = () => {
