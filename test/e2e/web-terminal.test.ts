@@ -6,6 +6,8 @@
  */
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { existsSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -357,6 +359,41 @@ describe('the terminal socket', () => {
     const big = await rawTerminal({ origin: own() }, (ws) => ws.send(Buffer.alloc(64 * 1024 + 1)));
     expect(big.msgs).toEqual([]);
     expect(big.ws.readyState).toBe(WebSocket.CLOSED);
+  });
+});
+
+describe('the pages and their assets', () => {
+  /** GET `path` of the site: status, headers, body (the site's self-signed certificate accepted). */
+  const get = (path: string) =>
+    new Promise<{ status: number; headers: IncomingHttpHeaders; body: string }>((resolve, reject) => {
+      https
+        .get(site.url + path, { rejectUnauthorized: false }, (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        })
+        .on('error', reject);
+    });
+
+  it('serve static HTML with a script-only-from-the-site policy; the assets directory and nothing beside it', async () => {
+    for (const path of [`/web/jump/${clientId}`, '/web/reports']) {
+      const r = await get(path);
+      expect(r.status, path).toBe(200);
+      const csp = String(r.headers['content-security-policy']);
+      expect(csp).toContain("script-src 'self';");
+      expect(csp).toContain("connect-src 'self';");
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(r.body).not.toMatch(/<script>|<script [^>]*>[^<]/); // no inline script
+    }
+    // The page is the same for every id: nothing from the URL is written into it.
+    expect((await get('/web/jump/%3Cscript%3Ealert(1)%3C%2Fscript%3E')).body).toBe((await get(`/web/jump/${clientId}`)).body);
+    const long = await get(`/web/jump/${'1'.repeat(129)}`);
+    expect(long.status).toBe(400);
+    expect(JSON.parse(long.body).error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'id' });
+    expect((await get('/web/assets/terminal.js')).status).toBe(200);
+    for (const path of ['/web/assets/..%2F..%2Fsite%2Fmain.js', '/web/assets/%2e%2e/web/assets/terminal.js', '/web/assets/.hidden', '/web/assets/sub/x.js']) {
+      expect((await get(path)).status, path).toBe(404);
+    }
   });
 });
 
