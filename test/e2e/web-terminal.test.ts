@@ -140,10 +140,26 @@ afterAll(async () => {
 });
 
 describe('the terminal page /web/jump/<id>', () => {
-  it('runs a shell on a real PTY: typed input reaches it, output shows, resize reaches the PTY, the end shows a banner', async () => {
+  it('runs a shell on a real PTY: typed input reaches it, output shows, copy and paste work, resize reaches the PTY, the end shows a banner', async () => {
     const page = await openTerminal(admin, clientId);
     await page.keyboard.type('echo web-$((6*7))\n');
     await waitScreen(page, /^web-42$/m, 'the output of echo');
+
+    // Copy: select a word with the mouse, Ctrl+Shift+C. Paste: the browser's paste event.
+    await admin.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(site.url).origin });
+    const rows = page.locator('.xterm-rows > div');
+    const index = (await rows.allInnerTexts()).findIndex((t) => t.replace(/\u00a0/g, ' ').trim() === 'web-42');
+    const box = (await rows.nth(index).boundingBox())!;
+    await page.mouse.dblclick(box.x + 12, box.y + box.height / 2);
+    await page.keyboard.press('Control+Shift+C');
+    expect(await waitFor(async () => (await page.evaluate(() => navigator.clipboard.readText())) || null, 5_000, 50, 'the clipboard')).toBe('web-42');
+    await page.evaluate(() => {
+      const dt = new DataTransfer();
+      dt.setData('text/plain', 'echo pasted-$((7*7))');
+      document.querySelector('.xterm-helper-textarea')!.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+    });
+    await page.keyboard.press('Enter');
+    await waitScreen(page, /^pasted-49$/m, 'the pasted command run');
 
     // The PTY has the page's size, and follows the window.
     await page.keyboard.type('stty size\n');
