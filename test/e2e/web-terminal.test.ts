@@ -140,7 +140,7 @@ afterAll(async () => {
 });
 
 describe('the terminal page /web/jump/<id>', () => {
-  it('runs a shell on a real PTY: typed input reaches it, output shows, copy and paste work, resize reaches the PTY, the end shows a banner', async () => {
+  it('runs a shell on a real PTY: typed input reaches it, output shows, copy and paste work, 5 000 lines of scrollback, resize reaches the PTY, the end shows a banner', async () => {
     const page = await openTerminal(admin, clientId);
     await page.keyboard.type('echo web-$((6*7))\n');
     await waitScreen(page, /^web-42$/m, 'the output of echo');
@@ -181,6 +181,21 @@ describe('the terminal page /web/jump/<id>', () => {
     expect(Number(rows2)).toBeLessThan(Number(rows1));
     expect(Number(cols2)).toBeLessThan(Number(cols1));
     expect(Number(rows2)).toBe(await page.locator('.xterm-rows > div').count());
+
+    // Scrollback: 5 000 lines (xterm's default of 1 000 would have lost the first of these).
+    await page.keyboard.type('seq 1 1500\n');
+    await waitScreen(page, /^1500$/m, 'seq printed');
+    // Shift+PageUp scrolls back a page at a time: to the top, past 1 500 lines.
+    await waitFor(
+      async () => {
+        for (let i = 0; i < 20; i++) await page.keyboard.press('Shift+PageUp');
+        return (await screen(page)).match(/ seq 1 1500\s*$/m);
+      },
+      15_000,
+      0,
+      'the command line of seq, 1 500 lines up',
+    );
+    await page.keyboard.type('clear\n');
 
     // Endpoint output is terminal text, never page HTML.
     await page.keyboard.type("echo '<img src=x onerror=window.__pwned=1>'\n");
