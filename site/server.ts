@@ -14,6 +14,7 @@ import { JumpError, invalidField } from '../protocol/errors.js';
 import { API_BODY_MAX_BYTES, GROUP_NAME_MAX, HANDSHAKE_TIMEOUT_MS, NAME_MAX, USER_NAME_MAX } from '../protocol/limits.js';
 import { AgentGateway, GATEWAY_DEFAULTS } from './agent-gateway.js';
 import { registerApi, type RouteInfo } from './api.js';
+import { handleWebTerminalUpgrade } from './routes/web-terminal.js';
 import { loadSiteIdentity } from './identity.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
@@ -386,6 +387,7 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     // by heartbeats and the session idle timeout, not by the HTTP idle timeout.
     boundUpgrade(socket as Socket, timeouts.headersMs);
     if (gateway.handleUpgrade(req, socket, head)) return;
+    if (handleWebTerminalUpgrade(app.server, req, socket, head, (status) => refuseUpgrade(socket as Socket, status))) return;
     const m = /^\/api\/v1\/sessions\/([A-Za-z0-9_-]{22})\/relay$/.exec((req.url ?? '').split('?')[0]);
     if (!m || bearerToken(req.headers.authorization) === null) {
       refuseUpgrade(socket as Socket, '404 Not Found');

@@ -24,7 +24,7 @@ import { randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Duplex } from 'node:stream';
+import { duplexPair, type Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { sessionStream } from '../protocol/ws-stream.js';
@@ -186,7 +186,8 @@ interface Live {
   kind: SessionKind;
   agent: WebSocket;
   agentStream: Duplex;
-  relay: WebSocket | null;
+  /** The technician's end once attached: the relay WebSocket, or an in-process one (attachLocal). */
+  relay: { close(code: number, reason: string): void } | null;
   bytesToClient: number;
   bytesFromClient: number;
   lastActivity: number;
@@ -427,19 +428,42 @@ export class SessionBroker {
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       if (s.ended) return ws.close(1000, 'session ended');
-      s.relay = ws;
-      if (s.relayTimer) this.clock.clearTimeout(s.relayTimer);
-      const relayStream = sessionStream(ws);
-      relayStream.on('data', (d: Buffer) => {
-        s.bytesToClient += d.length;
-        s.lastActivity = this.clock.now();
-      });
-      // pipe() pauses the faster side when the slower one's buffer is full: no unbounded buffers.
-      relayStream.pipe(s.agentStream);
-      s.agentStream.pipe(relayStream);
-      relayStream.on('close', () => this.end(s, 'technician closed'));
-      relayStream.on('error', () => this.end(s, 'technician connection failed'));
+      this.pipeRelay(s, ws, sessionStream(ws));
     });
+  }
+
+  /**
+   * Attaches an in-process technician end to live session `id` of `user`, for the site itself as
+   * the SSH client (the browser terminal, site/web-terminal.ts): the same checks as the relay
+   * socket (the session is live, the user's, not attached yet), the same byte counts, idle timeout
+   * and end. Returns the stream to speak SSH over, or null when the session cannot be attached.
+   */
+  attachLocal(id: string, user: User): Duplex | null {
+    const s = this.live.get(id);
+    if (!s || s.ended || s.userId !== user.id || s.relay) return null;
+    const [ours, theirs] = duplexPair();
+    this.pipeRelay(s, { close: () => ours.destroy() }, ours);
+    ours.on('error', () => undefined);
+    theirs.on('error', () => undefined);
+    // The pair does not pass a destroy on: either end closing ends the other.
+    theirs.once('close', () => ours.destroy());
+    ours.once('close', () => theirs.destroy());
+    return theirs;
+  }
+
+  /** Pipes the technician's end `relayStream` to the session's agent stream, both ways. */
+  private pipeRelay(s: Live, relay: { close(code: number, reason: string): void }, relayStream: Duplex): void {
+    s.relay = relay;
+    if (s.relayTimer) this.clock.clearTimeout(s.relayTimer);
+    relayStream.on('data', (d: Buffer) => {
+      s.bytesToClient += d.length;
+      s.lastActivity = this.clock.now();
+    });
+    // pipe() pauses the faster side when the slower one's buffer is full: no unbounded buffers.
+    relayStream.pipe(s.agentStream);
+    s.agentStream.pipe(relayStream);
+    relayStream.on('close', () => this.end(s, 'technician closed'));
+    relayStream.on('error', () => this.end(s, 'technician connection failed'));
   }
 
   /** Ends every live session of `clientId` (deleted clients). */

@@ -230,6 +230,8 @@ export function inProcessAgent(
     /** Dial this instead of the installer's site URL (a fault proxy in front of the site); the pin stays the site's. */
     siteUrl?: string;
     backoff?: AgentOptions['backoff'];
+    /** Jump options of the agent (e.g. `isDisabled`: the local user's switch). */
+    jump?: AgentOptions['jump'];
   } = {},
 ): Agent {
   const privateKey = opts.privateKey ?? newEd25519Key();
@@ -251,6 +253,7 @@ export function inProcessAgent(
     localAddress: opts.localAddress,
     onEnrolled: () => undefined,
     agentVersion: opts.agentVersion,
+    jump: opts.jump,
   };
   const agent = new Agent(agentOpts);
   void agent.start();
