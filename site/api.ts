@@ -24,6 +24,7 @@ import { registerSessionsRoutes } from './routes/sessions.js';
 import { registerSettingsRoutes } from './routes/settings.js';
 import { registerSiteRoutes } from './routes/site.js';
 import { registerUserRoutes } from './routes/users.js';
+import { registerUpdateRoutes } from './routes/updates.js';
 
 export type { ApiContext } from './routes/common.js';
 
@@ -89,5 +90,6 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): RouteInfo[] 
   registerInstallerRoutes(app, ctx);
   registerJumpGroupRoutes(app, ctx);
   registerUserRoutes(app, ctx);
+  registerUpdateRoutes(app, ctx);
   return routes;
 }
