@@ -264,7 +264,7 @@ interface Flight {
   since: number;
   /** Last offer, byte sent, or status (ms). */
   lastActivity: number;
-  /** When the download ended or the agent said installing (ms), else null. */
+  /** When the whole build was handed to the socket or the agent said installing (ms), else null. */
   doneAt: number | null;
   bytesSent: number;
   /** The download socket in use, if any. */
@@ -413,7 +413,7 @@ export class UpdateService {
    */
   async onMessage(id: number, msg: { t: 'update_check' } | UpdateStatus): Promise<string | null> {
     if (msg.t === 'update_check') {
-      await this.evaluate(id);
+      await this.evaluate(id, true);
       return null;
     }
     const f = this.flights.get(id);
@@ -452,16 +452,26 @@ export class UpdateService {
     return cleared;
   }
 
-  /** Decides what client `id` gets now: an offer, an update_later, or nothing (up to date, failed, unpackaged). */
-  private async evaluate(id: number): Promise<void> {
+  /**
+   * Decides what client `id` gets now: an offer, an update_later, or nothing (up to date, failed,
+   * unpackaged). `asked`: the agent sent update_check, so an update in flight for it is offered
+   * again whatever its phase (a download that broke, even after the site sent every byte into the
+   * socket); on a reconnect, one the agent said it was installing is not (the agent is restoring
+   * its old version and reports the failure next).
+   */
+  private async evaluate(id: number, asked = false): Promise<void> {
     const c = this.connected.get(id);
     if (!c || this.closed) return;
     const b = this.served.get(c.platform);
     if (!b || b.version === c.version) return;
     const f = this.flights.get(id);
     if (f) {
-      // Waiting for the swap's result; or a download to start again (a new token, resume by offset).
-      if (f.phase !== 'installing') this.sendOffer(f, b);
+      // A download to start again (a new token, resume by offset); or waiting for the swap's result.
+      if (asked || f.phase !== 'installing') {
+        if (asked) f.phase = 'offered';
+        f.doneAt = null;
+        this.sendOffer(f, b);
+      }
       return;
     }
     const state = await this.opts.store.clientUpdateState(id);
@@ -612,10 +622,8 @@ export class UpdateService {
         this.bytesServed += bytesRead;
         this.opts.metrics?.updateBytes.inc(bytesRead);
       }
-      if (this.flights.get(f.clientId) === f) {
-        f.phase = 'installing';
-        f.doneAt = Date.now();
-      }
+      // Sent, not necessarily received: the phase stays until the agent says installing.
+      if (this.flights.get(f.clientId) === f) f.doneAt = Date.now();
       ws.close(1000, 'done');
     } finally {
       await fh.close();
