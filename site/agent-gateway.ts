@@ -134,8 +134,8 @@ export interface UpdateHooks {
   readonly pin: string;
   /** Client `id` was welcomed, reporting `version` and `platform` (absent: an unpackaged agent). */
   onWelcome(id: number, version: string, platform: ClientPlatform | undefined): void;
-  /** An update_check or update_status; resolves to a reason to refuse it, or null. */
-  onMessage(id: number, msg: { t: 'update_check' } | UpdateStatus): Promise<string | null>;
+  /** An update_check or update_status: a reason to refuse it, or null (at once, or once the store was read). */
+  onMessage(id: number, msg: { t: 'update_check' } | UpdateStatus): string | null | Promise<string | null>;
   onDisconnect(id: number): void;
   /** The download socket's upgrade (AGENT_UPDATE_WS_PATH). */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
@@ -583,12 +583,12 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
       } else if (msg.t === 'update_check' || msg.t === 'update_status') {
         // Self-update (issue #17, site/updates.ts): an update_status for a version never offered is refused.
         if (!this.opts.updates) return this.refuse(ws, 'PROTOCOL_INVALID_MESSAGE', 'This site offered no update.');
-        this.opts.updates
-          .onMessage(clientId, msg)
-          .then((refusal) => {
-            if (refusal && this.agents.get(clientId) === session) this.refuse(ws, 'PROTOCOL_INVALID_MESSAGE', `Refused: ${refusal}.`);
-          })
-          .catch((err) => this.opts.log.error({ clientId, err }, 'update message not handled'));
+        const refuseUpdate = (refusal: string | null) => {
+          if (refusal && this.agents.get(clientId) === session) this.refuse(ws, 'PROTOCOL_INVALID_MESSAGE', `Refused: ${refusal}.`);
+        };
+        const r = this.opts.updates.onMessage(clientId, msg);
+        if (r === null || typeof r === 'string') refuseUpdate(r);
+        else r.then(refuseUpdate).catch((err) => this.opts.log.error({ clientId, err }, 'update message not handled'));
       } else {
         this.sessions?.onAgentMessage(clientId, msg, ws);
       }

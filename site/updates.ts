@@ -411,11 +411,18 @@ export class UpdateService {
    * refuse it (the gateway answers PROTOCOL_INVALID_MESSAGE and closes): an update_status for a
    * version this site did not offer it.
    */
-  async onMessage(id: number, msg: { t: 'update_check' } | UpdateStatus): Promise<string | null> {
+  onMessage(id: number, msg: { t: 'update_check' } | UpdateStatus): string | null | Promise<string | null> {
     if (msg.t === 'update_check') {
-      await this.evaluate(id, true);
+      void this.evaluate(id, true).catch((err: unknown) => this.opts.log.error({ clientId: id, err }, 'update check failed'));
       return null;
     }
+    // Answered at once (in order with what follows) when it is certain: only a client that
+    // reported a platform is ever offered an update.
+    if (!this.connected.has(id)) return 'update_status from a jump client that reported no platform, which is never offered an update';
+    return this.onStatus(id, msg);
+  }
+
+  private async onStatus(id: number, msg: UpdateStatus): Promise<string | null> {
     const f = this.flights.get(id);
     if (!f || f.version !== msg.version) {
       // No flight in memory (e.g. the site restarted): accepted when the store says it was offered.
