@@ -104,6 +104,10 @@ function connect(a, version) {
       ws.terminate();
       reject(Object.assign(new Error(`upgrade ${res.statusCode}`), { retry: Number(res.headers['x-retry-after-ms'] ?? 1000) }));
     });
+    // Closed before the welcome (a connection dropped before TLS by the gate, say): try again.
+    ws.on('close', () => {
+      if (a.ws !== ws) reject(Object.assign(new Error('closed before the welcome'), { retry: 500 + Math.random() * 1000 }));
+    });
     ws.on('open', () => ws.send(JSON.stringify({ t: 'hello', protocol: 1, agent_version: version, nonce, platform: 'linux-x64' })));
     ws.on('message', (raw) => {
       const m = JSON.parse(raw.toString());
@@ -116,6 +120,8 @@ function connect(a, version) {
         a.id = m.client_id;
         a.pin = m.update_pin;
         a.ws = ws;
+        let seq = 0;
+        const beat = setInterval(() => (ws.readyState === ws.OPEN ? ws.send(JSON.stringify({ t: 'hb', seq: seq++ })) : clearInterval(beat)), m.heartbeat_ms);
         resolveConn();
       } else if (m.t === 'update_offer') void update(a, m);
       else if (m.t === 'update_later') {

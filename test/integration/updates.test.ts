@@ -15,9 +15,10 @@ import { newEd25519Key } from '../../protocol/handshake.js';
 import { stampFromCreated } from '../../protocol/stamp.js';
 import { sha256Of, verifyBuild, type ClientPlatform } from '../../protocol/update.js';
 import { SITE_BIN, cleanup, run, tempDir, waitFor } from '../helpers/processes.js';
-import { createInstaller, jump, login, startTestSite, type InstallerInfo, type TestSite } from '../helpers/site.js';
+import { createInstaller, jump, login, startSiteProcess, startTestSite, type InstallerInfo, type TestSite } from '../helpers/site.js';
 import { download, getText, metric, updateAgent, type UpdateAgent } from './updates-agent.js';
 import type { ApiUpdateStatus } from '../../protocol/api.js';
+import { VERSION } from '../../protocol/version.js';
 
 /** Writes a fake `npm run package` output: `<dir>/<platform>/{jump-client[.exe], build.json}`; returns the bytes per platform. */
 function fakeBuilds(builds: { platform: string; version?: string; hash?: string; size: number; folder?: string }[]): { dir: string; bytes: Map<string, Buffer> } {
@@ -108,6 +109,22 @@ describe('self-update: keys and builds', () => {
     const list = await siteCli(['builds', 'list', '--json', '--data', site.dataDir]);
     expect(list.code).toBe(0);
     expect(JSON.parse(list.stdout).items).toEqual([]);
+  });
+});
+
+describe('self-update: serve --client-builds', () => {
+  it('imports on start and lists the build as served; a folder without builds stops the start with its code', async () => {
+    const { dir, bytes } = fakeBuilds([{ platform: 'win-x64', size: 5000 }]);
+    const data = join(tempDir(), 'data');
+    const s = await startSiteProcess({ dataDir: data, extraArgs: ['--client-builds', dir] });
+    const list = await siteCli(['builds', 'list', '--data', data]);
+    expect(list.code, list.stderr).toBe(0);
+    // build.json without a version: <site version>+<first 12 hex of its hash>.
+    expect(list.stdout).toMatch(new RegExp(`win-x64\\s+${VERSION.replace(/\./g, '\\.')}\\+${sha256Of(bytes.get('win-x64')!).slice(0, 12)}\\s+5000 .*yes`));
+    s.proc.child.kill('SIGKILL');
+    const bad = await run(process.execPath, [SITE_BIN, 'serve', '--data', join(tempDir(), 'data'), '--listen', '127.0.0.1:0', '--client-builds', tempDir('jump-builds-')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^UPDATE_BUILDS_NOT_FOUND: /m);
   });
 });
 
