@@ -7,15 +7,16 @@
  * bandwidth cap, status from a client never offered, a Jump during an update.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sshPublicKey } from '../../protocol/ssh-keys.js';
 import { newEd25519Key } from '../../protocol/handshake.js';
 import { stampFromCreated } from '../../protocol/stamp.js';
-import { sha256Of, verifyBuild, type ClientPlatform } from '../../protocol/update.js';
+import { MAX_BUILD_BYTES, sha256Of, verifyBuild, type ClientPlatform } from '../../protocol/update.js';
 import { SITE_BIN, cleanup, run, tempDir, waitFor } from '../helpers/processes.js';
-import { createInstaller, jump, login, startSiteProcess, startTestSite, type InstallerInfo, type TestSite } from '../helpers/site.js';
+import { TEST_ADMIN_PASSWORD, apiToken, changeBootstrapPassword, createInstaller, jump, login, startSiteProcess, startTestSite, type InstallerInfo, type TestSite } from '../helpers/site.js';
+import { SiteClient, probeCertificate } from '../../console/http.js';
 import { download, getText, metric, updateAgent, type UpdateAgent } from './updates-agent.js';
 import type { ApiUpdateStatus } from '../../protocol/api.js';
 import { VERSION } from '../../protocol/version.js';
@@ -106,9 +107,16 @@ describe('self-update: keys and builds', () => {
     r = await siteCli(['builds', 'import', badVersion.dir, '--data', site.dataDir]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^VALIDATION_FAILED: .*build.json: version "latest" must be <major>.<minor>.<patch>/);
+    // Past MAX_BUILD_BYTES (a sparse file: nothing is read).
+    const big = fakeBuilds([{ platform: 'linux-x64', size: 10, version: '0.1.9+bbbbbbbbbbbb' }]);
+    truncateSync(join(big.dir, 'linux-x64', 'jump-client'), MAX_BUILD_BYTES + 1);
+    r = await siteCli(['builds', 'import', big.dir, '--data', site.dataDir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^VALIDATION_FAILED: .*jump-client: 536870913 bytes, over the 536870912 bytes a jump client accepts/);
     const list = await siteCli(['builds', 'list', '--json', '--data', site.dataDir]);
     expect(list.code).toBe(0);
     expect(JSON.parse(list.stdout).items).toEqual([]);
+    expect(readdirSync(site.dataDir)).not.toContain('builds');
   });
 });
 
@@ -126,6 +134,53 @@ describe('self-update: serve --client-builds', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^UPDATE_BUILDS_NOT_FOUND: /m);
   });
+});
+
+describe('self-update: a site killed during a download', () => {
+  it('offers the update again after a restart, and still accepts the failure of what it offered before', async () => {
+    const { dir } = fakeBuilds([{ platform: 'linux-x64', size: 3 * 1024 * 1024, version: '0.1.2+ffffffffffff' }]);
+    const data = join(tempDir(), 'data');
+    const s1 = await startSiteProcess({ dataDir: data, extraArgs: ['--client-builds', dir] });
+    const probe = await probeCertificate(s1.url);
+    await changeBootstrapPassword(s1.url, probe.certPem, s1.password!);
+    const api = new SiteClient(s1.url, { certPem: probe.certPem, token: await apiToken(s1.url, probe.certPem, 'admin', TEST_ADMIN_PASSWORD) });
+    await api.request('PUT', '/api/v1/settings/updates.max-bandwidth', { value: '1' });
+    const i = await createInstaller(api);
+    const a = await updateAgent(i, '0.1.0+aaaaaaaaaaaa', 'linux-x64');
+    agents.push(a);
+    const offer = await a.next('update_offer');
+    const partial = download(s1.url, offer.token as string, 0);
+    await new Promise((r) => setTimeout(r, 700));
+    s1.proc.child.kill('SIGKILL');
+    const cut = await partial;
+    expect(cut.ok && cut.data.length).toBeLessThan(offer.size as number);
+    await a.closed;
+    // The same data and port: the agent comes back on its old version and is offered the build again.
+    const s2 = await startSiteProcess({ dataDir: data, port: s1.port });
+    const b = await updateAgent(i, '0.1.0+aaaaaaaaaaaa', 'linux-x64', { key: a.key, clientId: a.clientId });
+    agents.push(b);
+    const again = await b.next('update_offer');
+    expect(again).toMatchObject({ version: offer.version, sha256: offer.sha256, sig: offer.sig });
+    const rest = await download(s2.url, again.token as string, cut.ok ? cut.data.length : 0);
+    expect(sha256Of(Buffer.concat([cut.ok ? cut.data : Buffer.alloc(0), rest.ok ? rest.data : Buffer.alloc(0)]))).toBe(offer.sha256);
+    // Killed again before the agent reports: the failure of the offered version is still accepted (not refused as never offered).
+    s2.proc.child.kill('SIGKILL');
+    await b.closed;
+    await startSiteProcess({ dataDir: data, port: s1.port });
+    const c = await updateAgent(i, '0.1.0+aaaaaaaaaaaa', 'linux-x64', { key: a.key, clientId: a.clientId });
+    agents.push(c);
+    await c.next('update_offer');
+    c.send({ t: 'update_status', version: offer.version, state: 'failed', code: 'UPDATE_FAILED', reason: 'health check timed out' });
+    await c.roundTrip();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(c.messages.filter((m) => m.t === 'error')).toEqual([]);
+    const show = await api.request<{ item: { update_failure: { version: string; code: string; reason: string } | null } }>('GET', `/api/v1/jump-clients/${a.clientId}`).catch(async () => {
+      // The API client's keep-alive socket died with the site: a fresh client.
+      const t = await apiToken(s1.url, probe.certPem, 'admin', TEST_ADMIN_PASSWORD);
+      return new SiteClient(s1.url, { certPem: probe.certPem, token: t }).request<{ item: { update_failure: { version: string; code: string; reason: string } | null } }>('GET', `/api/v1/jump-clients/${a.clientId}`);
+    });
+    expect(show.item.update_failure).toMatchObject({ version: offer.version, code: 'UPDATE_FAILED', reason: 'health check timed out' });
+  }, 60_000);
 });
 
 describe('self-update: offers, download, resume, tokens', () => {
