@@ -22,7 +22,7 @@ export interface UpdateAgent {
   send(msg: Record<string, unknown>): void;
   /** Resolves with the next message of type `t` (or one of `t`) not yet taken (already received or coming), or rejects after `ms`. */
   next(t: string | string[], ms?: number): Promise<Record<string, unknown>>;
-  /** Resolves after a heartbeat round trip (every message sent before it has been read by the site). */
+  /** Resolves after a heartbeat round trip (every message sent before it has been read by the site), or once the connection closed. */
   roundTrip(): Promise<void>;
   close(): void;
 }
@@ -116,7 +116,9 @@ export async function updateAgent(inst: Site, version: string, platform: string 
           acks.delete(s);
           resolve();
         });
-        ws.send(JSON.stringify({ t: 'hb', seq: s }));
+        ws.once('close', () => resolve());
+        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ t: 'hb', seq: s }));
+        else resolve();
       });
     },
     close() {

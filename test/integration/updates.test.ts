@@ -163,13 +163,15 @@ describe('self-update: a site killed during a download', () => {
     expect(again).toMatchObject({ version: offer.version, sha256: offer.sha256, sig: offer.sig });
     const rest = await download(s2.url, again.token as string, cut.ok ? cut.data.length : 0);
     expect(sha256Of(Buffer.concat([cut.ok ? cut.data : Buffer.alloc(0), rest.ok ? rest.data : Buffer.alloc(0)]))).toBe(offer.sha256);
-    // Killed again before the agent reports: the failure of the offered version is still accepted (not refused as never offered).
+    // Killed again before the agent reports, and restarted paused (no new offer, nothing in flight): the
+    // failure of the version offered before is still accepted, not refused as never offered.
     s2.proc.child.kill('SIGKILL');
     await b.closed;
+    expect((await siteCli(['settings', 'set', 'updates.paused', 'yes', '--data', data])).code).toBe(0);
     await startSiteProcess({ dataDir: data, port: s1.port });
     const c = await updateAgent(i, '0.1.0+aaaaaaaaaaaa', 'linux-x64', { key: a.key, clientId: a.clientId });
     agents.push(c);
-    await c.next('update_offer');
+    await c.next('update_later');
     c.send({ t: 'update_status', version: offer.version, state: 'failed', code: 'UPDATE_FAILED', reason: 'health check timed out' });
     await c.roundTrip();
     await new Promise((r) => setTimeout(r, 300));
