@@ -26,7 +26,7 @@ import { VERSION } from '../protocol/version.js';
 import { atMostEvery, connectionBudget, openFileLimit, type ConnectionBudget } from './capacity.js';
 import { DEFAULT_TLS_GATE, gateTlsHandshakes, type TlsGate } from './tls-gate.js';
 import { refusalLog, type RefusalFields } from './refusal-log.js';
-import { UpdateService, importBuilds, loadUpdateKey, type UPDATE_TIMINGS } from './updates.js';
+import { UpdateService, importBuilds, loadUpdateKey, type UpdateTimings } from './updates.js';
 
 
 /**
@@ -145,7 +145,7 @@ export interface SiteOptions {
   /** Imports the client builds in this folder on start (`--client-builds`, site/updates.ts importBuilds). */
   clientBuildsDir?: string;
   /** Overrides of the update flow's timings (tests; site/updates.ts UPDATE_TIMINGS). */
-  updateTimings?: Partial<typeof UPDATE_TIMINGS>;
+  updateTimings?: Partial<UpdateTimings>;
   log: Logger;
 }
 

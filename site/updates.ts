@@ -42,8 +42,19 @@ export const UPDATE_KEY_FILE = 'update-signing.key';
 /** Folder of imported builds in the data dir. */
 export const BUILDS_DIR = 'builds';
 
+/** Timings of the update flow, in ms; ranges of update_later's random retry_after_ms. */
+export interface UpdateTimings {
+  tokenTtlMs: number;
+  downloadIdleMs: number;
+  healthMarginMs: number;
+  refreshMs: number;
+  busyRetry: { min: number; max: number };
+  pausedRetry: { min: number; max: number };
+  offRetry: { min: number; max: number };
+}
+
 /** Timings of the update flow, in ms (docs/updates.md). */
-export const UPDATE_TIMINGS = {
+export const UPDATE_TIMINGS: Readonly<UpdateTimings> = {
   /** An offer's token is usable this long; an offer not downloaded by then stops counting as in flight. */
   tokenTtlMs: 10 * 60_000,
   /** A download that sends nothing for this long (the agent stopped reading) stops counting as in flight. */
@@ -58,7 +69,7 @@ export const UPDATE_TIMINGS = {
   pausedRetry: { min: 5 * 60_000, max: 10 * 60_000 },
   /** update_later while updates.mode is off: 10-20 min. */
   offRetry: { min: 10 * 60_000, max: 20 * 60_000 },
-} as const;
+};
 
 /** The executable's name in a platform folder of `npm run package`'s output. */
 export function executableName(platform: ClientPlatform): string {
@@ -288,7 +299,7 @@ export interface UpdateServiceOptions {
   metrics?: SiteMetrics;
   log: Logger;
   /** Overrides of UPDATE_TIMINGS (tests). */
-  timings?: Partial<typeof UPDATE_TIMINGS>;
+  timings?: Partial<UpdateTimings>;
 }
 
 const MIB = 1024 * 1024;
@@ -320,7 +331,7 @@ export class UpdateService {
   private readonly connected = new Map<number, { version: string; platform: ClientPlatform }>();
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 1024 });
   private readonly bucket: ByteBucket;
-  private readonly t: typeof UPDATE_TIMINGS;
+  private readonly t: UpdateTimings;
   private timer: NodeJS.Timeout | null = null;
   private completed = 0;
   private bytesServed = 0;
