@@ -486,8 +486,9 @@ export class SessionLane {
 }
 
 /**
- * Upgrade requests to the agents' session-socket path (AGENT_SESSION_WS_PATH) with generated
- * attach headers: none names a pending session, so every one is answered 404 before any WebSocket
+ * Upgrade requests to the agents' session-socket path (AGENT_SESSION_WS_PATH) and update-download
+ * path (AGENT_UPDATE_WS_PATH) with generated attach headers: none names a pending session or an
+ * offer's token (the fuzz's agents are never offered an update), so every one is answered 404 before any WebSocket
  * (a request whose headers break HTTP framing may get Node's 400, one past 16 KiB of headers 431).
  */
 export interface SessionSocketCase {
@@ -498,8 +499,11 @@ export interface SessionSocketCase {
 const headerValue = fc.oneof(b64urlString(22), b64urlString(43), sid.invalid.map((v) => (typeof v === 'string' ? v : toJsonText(v))), fc.string({ maxLength: 80 }), fc.constantFrom('', ' ', '%00', 'x'.repeat(9000)));
 export const sessionSocketCase: fc.Arbitrary<SessionSocketCase> = fc.record({
   label: fc.constant('session socket upgrade'),
-  path: fc.constantFrom('/agent/v1/session', '/agent/v1/session?x=1', '/agent/v1/session/', '/agent/v1//session', '/agent/v1/session#a', '/agent/v1/%73ession'),
-  headers: fc.array(fc.tuple(fc.constantFrom('x-jump-session-id', 'x-jump-session-token', 'X-Jump-Session-Id', 'x-jump-session'), headerValue), { maxLength: 4 }),
+  path: fc.constantFrom('/agent/v1/session', '/agent/v1/session?x=1', '/agent/v1/session/', '/agent/v1//session', '/agent/v1/session#a', '/agent/v1/%73ession', '/agent/v1/update', '/agent/v1/update?x=1', '/agent/v1/%75pdate'),
+  headers: fc.array(
+    fc.tuple(fc.constantFrom('x-jump-session-id', 'x-jump-session-token', 'X-Jump-Session-Id', 'x-jump-session', 'x-jump-update-token', 'X-Jump-Update-Offset', 'x-jump-update-offset'), fc.oneof(headerValue, fc.constantFrom('0', '1', '99999999999', '-1', '1e3'))),
+    { maxLength: 4 },
+  ),
 });
 
 /** Sends one session-socket upgrade on a new TLS connection and checks the status. */
