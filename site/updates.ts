@@ -557,18 +557,25 @@ export class UpdateService {
     }
   }
 
-  /** Ends flights past their timeouts. */
+  /**
+   * Ends flights past their timeouts. A client still connected is evaluated again at once (an
+   * offer, or an update_later): it got an offer, not a later, so it would not ask by itself.
+   */
   private sweep(): void {
     const now = Date.now();
     const health = this.opts.settings.get('updates.health-timeout');
     for (const f of [...this.flights.values()]) {
+      let reason: string | null = null;
       if (f.doneAt !== null) {
-        if (now - f.doneAt > health + this.t.healthMarginMs) this.endFlight(f, 'the new version did not connect within updates.health-timeout');
+        if (now - f.doneAt > health + this.t.healthMarginMs) reason = 'the new version did not connect within updates.health-timeout';
       } else if (f.socket) {
-        if (now - f.lastActivity > this.t.downloadIdleMs) this.endFlight(f, 'download idle');
+        if (now - f.lastActivity > this.t.downloadIdleMs) reason = 'download idle';
       } else if (now - f.lastActivity > this.t.tokenTtlMs) {
-        this.endFlight(f, 'offer not downloaded in time');
+        reason = 'offer not downloaded in time';
       }
+      if (!reason) continue;
+      this.endFlight(f, reason);
+      if (this.connected.has(f.clientId)) void this.evaluate(f.clientId).catch((err: unknown) => this.opts.log.error({ clientId: f.clientId, err }, 'update evaluation failed'));
     }
   }
 
