@@ -144,13 +144,14 @@ describe('self-update: a site killed during a download', () => {
     const probe = await probeCertificate(s1.url);
     await changeBootstrapPassword(s1.url, probe.certPem, s1.password!);
     const api = new SiteClient(s1.url, { certPem: probe.certPem, token: await apiToken(s1.url, probe.certPem, 'admin', TEST_ADMIN_PASSWORD) });
-    await api.request('PUT', '/api/v1/settings/updates.max-bandwidth', { value: '1' });
+    // 3 MiB at 4 MiB/s: at least 0.7 s, so a kill 300 ms in always cuts it.
+    await api.request('PUT', '/api/v1/settings/updates.max-bandwidth', { value: '4' });
     const i = await createInstaller(api);
     const a = await updateAgent(i, '0.1.0+aaaaaaaaaaaa', 'linux-x64');
     agents.push(a);
     const offer = await a.next('update_offer');
     const partial = download(s1.url, offer.token as string, 0);
-    await new Promise((r) => setTimeout(r, 700));
+    await new Promise((r) => setTimeout(r, 300));
     s1.proc.child.kill('SIGKILL');
     const cut = await partial;
     expect(cut.ok && cut.data.length).toBeLessThan(offer.size as number);
