@@ -117,7 +117,7 @@ export function outputWidth(env: NodeJS.ProcessEnv = process.env, stdout: { isTT
 
 /** How `clientsTable` lays the list out. */
 export interface ClientsTableOptions {
-  /** Every column (`-o wide`): adds Jump Method, Group and Tag, and nothing is cut to `width`. */
+  /** Every column (`-o wide`): adds Jump Method, Group, Tag and Version, and nothing is cut to `width`. */
   wide?: boolean;
   /** false (`--no-headers`): no header row and no group/tag heading rows; Group and Tag are columns; no borders. */
   headers?: boolean;
@@ -125,7 +125,7 @@ export interface ClientsTableOptions {
   width?: number;
 }
 
-const COLUMNS = ['ID', 'Name', 'Hostname/IP', 'Jump Method', 'Comments', 'Group', 'Tag', 'Status', 'Last Connected'] as const;
+const COLUMNS = ['ID', 'Name', 'Hostname/IP', 'Jump Method', 'Comments', 'Group', 'Tag', 'Status', 'Version', 'Last Connected'] as const;
 /** The columns that give way (the widest first) when the table must fit, and the width each keeps. */
 const SHRINKABLE: Partial<Record<(typeof COLUMNS)[number], number>> = { Comments: 3, Name: 8, 'Hostname/IP': 10, Status: 8 };
 
@@ -138,7 +138,7 @@ export function clientsTable(items: ClientRow[], opts: ClientsTableOptions = {})
   if (items.length === 0) return 'No jump clients match.';
   const headers = opts.headers !== false;
   const width = opts.wide ? Infinity : opts.width ?? Infinity;
-  const shown = COLUMNS.filter((c) => opts.wide || !headers || !['Jump Method', 'Group', 'Tag'].includes(c)).filter((c) => opts.wide || c !== 'Jump Method');
+  const shown = COLUMNS.filter((c) => opts.wide || !headers || !['Jump Method', 'Group', 'Tag'].includes(c)).filter((c) => opts.wide || (c !== 'Jump Method' && c !== 'Version'));
   const rows = items.map((c) => {
     const host = [c.hostname, c.public_ip].filter(Boolean).join(' / ');
     const status = (STATUS_LABEL[c.status] ?? safeText(c.status)) + (c.mode === 'passive' && c.status !== 'passive' ? ' (passive)' : '') + (c.duplicate_machine_id ? ' [dup machine id]' : '');
@@ -151,6 +151,7 @@ export function clientsTable(items: ClientRow[], opts: ClientsTableOptions = {})
       Group: safeText(c.jump_group),
       Tag: safeText(c.tag),
       Status: status,
+      Version: safeText((c as { version?: unknown }).version ?? ''),
       'Last Connected': shortTime(c.last_connected),
     };
     return shown.map((col) => cells[col]);

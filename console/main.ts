@@ -28,6 +28,7 @@ import { registerLoginCommands } from './commands/login.js';
 import { registerSessionCommands } from './commands/sessions.js';
 import { registerSettingsCommands } from './commands/settings.js';
 import { registerSshConfigCommand } from './commands/ssh-config.js';
+import { registerUpdateCommands } from './commands/updates.js';
 
 const program = new Command('jump')
   .description('The Jump interface on the command line: jump clients, installers, jump groups.')
@@ -50,6 +51,7 @@ registerSshConfigCommand(program);
 registerTunnelCommand(program);
 registerSessionCommands(program);
 registerSettingsCommands(program);
+registerUpdateCommands(program);
 addLeafOptions(program);
 addHelpTexts(program, EXAMPLES);
 oneLineUsageErrors(program);

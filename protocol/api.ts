@@ -55,6 +55,58 @@ export interface ApiJumpClient {
   max_offline: string | null;
   /** The jump client's SSH host key (`ssh-ed25519 <base64>`), for known_hosts. */
   host_key: string;
+  /** The version its last hello reported (`0.1.0+3f9a0c1d2e4b`, protocol/update.ts), null before any. */
+  version: string | null;
+  /** The platform of its packaged build (`linux-x64`...), null for an unpackaged agent. */
+  platform: string | null;
+  /** Its last failed self-update, kept until `jump updates retry ID` (issue #17); else null. */
+  update_failure: ApiUpdateFailure | null;
+}
+
+/** A failed self-update of one jump client (issue #17). */
+export interface ApiUpdateFailure {
+  /** The offered version that failed. */
+  version: string;
+  /** UPDATE_FAILED or UPDATE_SIGNATURE_INVALID. */
+  code: string;
+  reason: string;
+  at: string;
+}
+
+/** A client build the site holds (`GET /api/v1/updates/builds`, `jump-site builds list --json`). */
+export interface ApiClientBuild {
+  platform: string;
+  version: string;
+  sha256: string;
+  /** Bytes. */
+  size: number;
+  imported_at: string;
+  /** The build offered to this platform's clients. */
+  served: boolean;
+}
+
+/** `GET /api/v1/updates` (`jump updates status --json`). */
+export interface ApiUpdateStatus {
+  /** updates.mode: auto or off. */
+  mode: string;
+  paused: boolean;
+  max_concurrent: number | null;
+  /** MiB per second, null: no cap. */
+  max_bandwidth_mib: number | null;
+  health_timeout_ms: number;
+  /** The update-signing key agents pin (`ed25519:...`). */
+  update_pin: string;
+  /** The build served per platform. */
+  builds: ApiClientBuild[];
+  /** Jump clients (not deleted) per platform and version. */
+  versions: { platform: string | null; version: string | null; clients: number; online: number; current: boolean }[];
+  /** Updates offered and not yet finished, failed or timed out. */
+  in_flight: { client_id: number; version: string; phase: 'offered' | 'downloading' | 'installing'; since: string; bytes_sent: number }[];
+  /** Clients whose update failed, not offered again until `jump updates retry ID`. */
+  failed: ({ client_id: number; name: string } & ApiUpdateFailure)[];
+  /** Since the site started. */
+  completed: number;
+  bytes_served: number;
 }
 
 /** One jump client with its last statistics (`GET /api/v1/jump-clients/:ref`, edits, release). */
@@ -128,6 +180,8 @@ export interface ApiInstallerCreated extends ApiInstaller {
   key_info: string;
   site_url: string;
   site_pin: string;
+  /** The site's update-signing key (issue #17), stamped into the installer as `update_pin`. */
+  update_pin?: string;
 }
 
 /** A jump group; `members` (user names) for shared groups where the route lists them. */

@@ -55,6 +55,7 @@ export function stampFromCreated(r: ApiInstallerCreated): Stamp {
     expires_at: r.expires_at,
     defaults: { name: r.name, jump_group: r.jump_group, tag: r.tag, comments: r.comments },
     allow_override: r.allow_override as Stamp['allow_override'],
+    ...(r.update_pin ? { update_pin: r.update_pin } : {}),
   };
 }
 

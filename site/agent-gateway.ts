@@ -44,7 +44,9 @@ import {
   type EnrollCheck,
   type Hello,
   type SiteMessage,
+  type UpdateStatus,
 } from '../protocol/messages.js';
+import { AGENT_UPDATE_WS_PATH, type ClientPlatform } from '../protocol/update.js';
 import { backgroundClock, type Clock, type TimerHandle } from '../protocol/clock.js';
 import type { KeyObject } from 'node:crypto';
 import { AdmissionControl } from './admission.js';
@@ -122,6 +124,21 @@ export interface GatewayOptions<S extends SessionHooks = SessionHooks> {
   sessions?: (agents: AgentLink) => S;
   /** Time and timers (default: the system clock); tests pass a manual one. */
   clock?: Clock;
+  /** Self-update (issue #17, site/updates.ts): the update-signing pin sent in welcomes, offers, the download socket. Default: none. */
+  updates?: UpdateHooks;
+}
+
+/** What the gateway hands to the update service (site/updates.ts UpdateService). */
+export interface UpdateHooks {
+  /** The update-signing key's pin, sent in every welcome (`update_pin`). */
+  readonly pin: string;
+  /** Client `id` was welcomed, reporting `version` and `platform` (absent: an unpackaged agent). */
+  onWelcome(id: number, version: string, platform: ClientPlatform | undefined): void;
+  /** An update_check or update_status: a reason to refuse it, or null (at once, or once the store was read). */
+  onMessage(id: number, msg: { t: 'update_check' } | UpdateStatus): string | null | Promise<string | null>;
+  onDisconnect(id: number): void;
+  /** The download socket's upgrade (AGENT_UPDATE_WS_PATH). */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
 
 
@@ -242,6 +259,11 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const path = (req.url ?? '').split('?')[0];
+    if (path === AGENT_UPDATE_WS_PATH && this.opts.updates) {
+      // Checked by the update service before accepting: an unused offer's token and an offset.
+      this.opts.updates.handleUpgrade(req, socket, head);
+      return true;
+    }
     if (path === AGENT_SESSION_WS_PATH && this.sessions) {
       // Session sockets are not admission-limited: the broker accepts only ones it asked for.
       this.sessions.handleAgentSocket(req, socket, head);
@@ -397,7 +419,7 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
         this.clock.clearTimeout(timer);
         ws.off('message', onMessage);
         if (ws.readyState !== ws.OPEN) return;
-        await this.startSession(ws, clientId, remote, msg.machine_id, hello.agent_version, release);
+        await this.startSession(ws, clientId, remote, msg.machine_id, hello, release);
       } catch (err) {
         this.clock.clearTimeout(timer);
         if (err instanceof JumpError) {
@@ -488,7 +510,8 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
    * `maxAgents` while its online mark is written: that would refuse another agent as "full" with
    * a wait of minutes.
    */
-  private async startSession(ws: WebSocket, clientId: number, remote: string, machineId: string, agentVersion: string, release: () => void): Promise<void> {
+  private async startSession(ws: WebSocket, clientId: number, remote: string, machineId: string, hello: Hello, release: () => void): Promise<void> {
+    const agentVersion = hello.agent_version;
     const old = this.agents.get(clientId);
     if (old) {
       // The same identity again: the old connection is half-open (replace it) or the key is in two
@@ -514,7 +537,7 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
     this.agents.set(clientId, session);
     release();
     if (replaced) replaced.ws.terminate();
-    await this.opts.store.setClientOnline(clientId, { now, publicIp: remote, machineId });
+    await this.opts.store.setClientOnline(clientId, { now, publicIp: remote, machineId, agentVersion, platform: hello.platform ?? null });
     const { maxOfflineMs, passiveIntervalMs: passiveMs } = (await this.opts.welcomeFor?.(clientId)) ?? {};
     if (ws.readyState !== ws.OPEN) return;
     session.passiveMs = passiveMs ?? null;
@@ -527,8 +550,10 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
         stats_interval_ms: this.statsIntervalMs,
         ...(maxOfflineMs !== undefined ? { max_offline_ms: maxOfflineMs } : {}),
         ...(passiveMs !== undefined ? { passive: { check_in_ms: passiveMs, stay: waiters !== undefined } } : {}),
+        ...(this.opts.updates ? { update_pin: this.opts.updates.pin } : {}),
       }),
     );
+    this.opts.updates?.onWelcome(clientId, agentVersion, hello.platform);
     this.opts.log.info({ clientId, remote, passive: passiveMs !== undefined }, 'jump client online');
     this.opts.onAgentOnline?.(remote);
     // A Jump waiting for this (passive) client goes on now that it is welcomed.
@@ -556,9 +581,14 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
       } else if (msg.t === 'stats') {
         this.opts.store.updateStats(clientId, msg.stats, msg.full).catch((err) => this.opts.log.error({ clientId, err }, 'statistics not saved'));
       } else if (msg.t === 'update_check' || msg.t === 'update_status') {
-        // Self-update (issue #17): answered by the site's update service once it exists; until
-        // then no site sends update_offer/update_later, so a conforming agent never sends these.
-        return this.refuse(ws, 'PROTOCOL_INVALID_MESSAGE', 'This site offered no update.');
+        // Self-update (issue #17, site/updates.ts): an update_status for a version never offered is refused.
+        if (!this.opts.updates) return this.refuse(ws, 'PROTOCOL_INVALID_MESSAGE', 'This site offered no update.');
+        const refuseUpdate = (refusal: string | null) => {
+          if (refusal && this.agents.get(clientId) === session) this.refuse(ws, 'PROTOCOL_INVALID_MESSAGE', `Refused: ${refusal}.`);
+        };
+        const r = this.opts.updates.onMessage(clientId, msg);
+        if (r === null || typeof r === 'string') refuseUpdate(r);
+        else r.then(refuseUpdate).catch((err) => this.opts.log.error({ clientId, err }, 'update message not handled'));
       } else {
         this.sessions?.onAgentMessage(clientId, msg, ws);
       }
@@ -567,6 +597,7 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
       if (this.agents.get(clientId) !== session) return; // replaced: the new session owns the status
       this.agents.delete(clientId);
       this.sessions?.onAgentDisconnected(clientId);
+      this.opts.updates?.onDisconnect(clientId);
       const at = this.clock.now();
       this.opts.store
         .setClientOffline(clientId, at, session.passiveMs === null ? null : at + PASSIVE_OVERDUE_INTERVALS * session.passiveMs)
@@ -607,6 +638,7 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
     const now = this.clock.now();
     this.agents.delete(s.clientId);
     this.sessions?.onAgentDisconnected(s.clientId);
+    this.opts.updates?.onDisconnect(s.clientId);
     await this.opts.store.markUninstalled(s.clientId, now);
     await this.opts.store.audit({ at: now, userId: null, action: 'jump_client.uninstall', target: `jump_client:${s.clientId}` });
     this.opts.log.info({ clientId: s.clientId }, 'jump client uninstalled on its machine');

@@ -24,7 +24,11 @@ import { registerSessionsRoutes } from './routes/sessions.js';
 import { registerSettingsRoutes } from './routes/settings.js';
 import { registerSiteRoutes } from './routes/site.js';
 import { registerUserRoutes } from './routes/users.js';
+<<<<<<< HEAD
 import { registerWebTerminalRoutes } from './routes/web-terminal.js';
+=======
+import { registerUpdateRoutes } from './routes/updates.js';
+>>>>>>> upd-site
 
 export type { ApiContext } from './routes/common.js';
 
@@ -90,6 +94,7 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): RouteInfo[] 
   registerInstallerRoutes(app, ctx);
   registerJumpGroupRoutes(app, ctx);
   registerUserRoutes(app, ctx);
+  registerUpdateRoutes(app, ctx);
   registerWebTerminalRoutes(app, ctx);
   return routes;
 }

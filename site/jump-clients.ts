@@ -224,6 +224,9 @@ export function clientJson(c: JumpClient, opts: { stats?: boolean } = {}): ApiJu
     max_offline: c.maxOfflineMs ? formatDuration(c.maxOfflineMs) : null,
     /** The jump client's SSH host key (its identity key), for known_hosts. */
     host_key: sshPublicKeyFromRaw(c.publicKey),
+    version: c.version,
+    platform: c.platform,
+    update_failure: c.updateFailure ? { version: c.updateFailure.version, code: c.updateFailure.code, reason: c.updateFailure.reason, at: iso(c.updateFailure.at)! } : null,
     ...(opts.stats ? { stats: s } : {}),
   };
 }

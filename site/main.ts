@@ -21,6 +21,7 @@ import { formatDuration } from '../protocol/duration.js';
 import { SqliteStore } from './store/sqlite.js';
 import { addUser, checkPassword, removeBootstrapPasswordFile, userJson } from './users.js';
 import { SiteSettings, settingKey, type SettingJson } from './settings.js';
+import { buildJson, importBuilds } from './updates.js';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -122,6 +123,7 @@ program
       .default(D.tokenIdleMs, formatDuration(D.tokenIdleMs)),
   )
   .option('--metrics-open-loopback', 'let local processes read /metrics without a token (default: an admin token is needed)')
+  .option('--client-builds <dir>', 'import the jump-client builds in this folder (the output of `npm run package`) on start and serve them to clients (docs/updates.md)')
   .option('--log-level <level>', 'pino log level', 'info')
   .option('--log-file <file>', 'write the JSON log to this file (default: standard output, or DATA/site.log when standard output is a terminal)')
   .action(async (o) => {
@@ -183,6 +185,7 @@ program
       httpTimeouts: { headersMs: o.headersTimeout, requestMs: o.requestTimeout, idleMs: o.idleTimeout },
       tokenIdleMs: o.tokenIdleTimeout,
       metricsOpenLoopback: Boolean(o.metricsOpenLoopback),
+      clientBuildsDir: o.clientBuilds,
       log,
     }).catch((err: unknown) => {
       if (err instanceof RangeError) fail(new JumpError('VALIDATION_FAILED', { field: '--max-agents', detail: err.message }));
@@ -369,6 +372,40 @@ settingsCmd
     print(o.json, { item }, `${item.key} = ${item.value} (default)`);
   });
 
+const buildsCmd = program
+  .command('builds')
+  .description('Jump-client builds the site serves to its clients for self-update (works beside a running site; it picks an import up within 2 s). docs/updates.md');
+
+buildsCmd
+  .command('import <dir>')
+  .description('Import the builds in DIR (the output folder of `npm run package`: one sub-folder per platform): copy, sign with the update-signing key, and serve each to its platform.')
+  .addOption(dataOpt())
+  .option('--json', 'print JSON')
+  .action(async (dir: string, o) => {
+    const store = openStore(o.data);
+    try {
+      const builds = await importBuilds(o.data, store, dir);
+      await store.audit({ at: Date.now(), userId: null, action: 'builds.import', target: `builds:${resolve(dir)}`, detail: `jump-site builds import (on the site host): ${builds.map((b) => `${b.platform} ${b.version}`).join(', ')}` });
+      print(o.json, { items: builds.map((b) => buildJson(b)) }, builds.map((b) => `Imported ${b.platform} ${b.version} (${b.size} bytes, sha256 ${b.sha256}); now served.`).join('\n'));
+    } finally {
+      await store.close();
+    }
+  });
+
+buildsCmd
+  .command('list', { isDefault: true })
+  .description('Every imported build; "served" marks the one offered to each platform.')
+  .addOption(dataOpt())
+  .option('--json', 'print JSON')
+  .action(async (o) => {
+    const store = openStore(o.data);
+    const items = (await store.listBuilds()).map(buildJson);
+    await store.close();
+    const head = `${'PLATFORM'.padEnd(13)}${'VERSION'.padEnd(34)}${'SIZE'.padStart(12)}  ${'IMPORTED'.padEnd(26)}SERVED`;
+    const rows = items.map((b) => `${b.platform.padEnd(13)}${b.version.padEnd(34)}${String(b.size).padStart(12)}  ${b.imported_at.padEnd(26)}${b.served ? 'yes' : ''}`);
+    print(o.json, { items }, items.length === 0 ? 'No builds imported (jump-site builds import DIR).' : [head, ...rows].join('\n'));
+  });
+
 /**
  * Audits a `jump-site user` change (security issue #12 item 18). `user_id` is null: the actor is
  * whoever runs the command on the site host; `detail` says so along with the change.
@@ -414,6 +451,9 @@ const EXAMPLES: Record<string, string[]> = {
     'jump-site settings set jump-clients.max-active unlimited --data /var/lib/jump-site',
   ],
   'jump-site settings unset': ['jump-site settings unset jump-clients.max-total --data /var/lib/jump-site   # back to unlimited'],
+  'jump-site builds': ['jump-site builds list --data /var/lib/jump-site', 'jump-site builds import dist/package --data /var/lib/jump-site'],
+  'jump-site builds import': ['npm run package -- --client-version 0.1.1 --out /tmp/b && jump-site builds import /tmp/b --data /var/lib/jump-site'],
+  'jump-site builds list': ['jump-site builds list --data /var/lib/jump-site', 'jump-site builds list --json --data /var/lib/jump-site'],
   'jump-site user set': ['jump-site user set alice --role admin --data /var/lib/jump-site', 'jump-site user set bob --view-personal-groups off --data /var/lib/jump-site'],
 };
 

@@ -14,6 +14,12 @@
  *   minus the interval it was told to use (how late heartbeats arrive)
  * - `jump_site_jump_starts_total{result}` (counter): Jump session starts, `ok` or the error code
  * - `jump_site_errors_total{code}` (counter): errors answered to agents and API clients, by code
+ * - `jump_site_updates_in_flight` (gauge): jump client updates offered and not yet finished, failed
+ *   or timed out (site/updates.ts; capped by the setting updates.max-concurrent)
+ * - `jump_site_updates_completed_total` (counter): updates finished (the client came back on the offered version)
+ * - `jump_site_updates_failed_total{code}` (counter): updates that failed: the client's code
+ *   (UPDATE_FAILED, UPDATE_SIGNATURE_INVALID) or `TIMEOUT` (no news within the timeouts)
+ * - `jump_site_update_bytes_served_total` (counter): bytes of client builds sent
  * - Node's process metrics (`process_*`, `nodejs_*`): memory, CPU, event loop lag
  *
  * One registry per site instance, so tests can run several sites in one process.
@@ -30,12 +36,15 @@ export class SiteMetrics {
   readonly heartbeatLag: Histogram;
   readonly jumpStarts: Counter<'result'>;
   readonly errors: Counter<'code'>;
+  readonly updatesCompleted: Counter;
+  readonly updatesFailed: Counter<'code'>;
+  readonly updateBytes: Counter;
 
   /**
    * `sources` are read at each scrape: connected agents (site/agent-gateway.ts) and TLS handshakes
    * in progress (site/tls-gate.ts).
    */
-  constructor(sources: { connected: () => number; tlsHandshakesInProgress: () => number }) {
+  constructor(sources: { connected: () => number; tlsHandshakesInProgress: () => number; updatesInFlight?: () => number }) {
     collectDefaultMetrics({ register: this.registry });
     this.connectedAgents = new Gauge({
       name: 'jump_site_connected_agents',
@@ -75,5 +84,21 @@ export class SiteMetrics {
     });
     this.jumpStarts = new Counter({ name: 'jump_site_jump_starts_total', help: 'Jump session starts by result.', labelNames: ['result'], registers: [this.registry] });
     this.errors = new Counter({ name: 'jump_site_errors_total', help: 'Errors answered, by code.', labelNames: ['code'], registers: [this.registry] });
+    new Gauge({
+      name: 'jump_site_updates_in_flight',
+      help: 'Jump client updates offered and not yet finished, failed or timed out (updates.max-concurrent caps it).',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.updatesInFlight?.() ?? 0);
+      },
+    });
+    this.updatesCompleted = new Counter({ name: 'jump_site_updates_completed_total', help: 'Jump client updates finished: the client came back on the offered version.', registers: [this.registry] });
+    this.updatesFailed = new Counter({
+      name: 'jump_site_updates_failed_total',
+      help: 'Jump client updates that failed, by code: what the client reported (UPDATE_FAILED, UPDATE_SIGNATURE_INVALID) or TIMEOUT.',
+      labelNames: ['code'],
+      registers: [this.registry],
+    });
+    this.updateBytes = new Counter({ name: 'jump_site_update_bytes_served_total', help: 'Bytes of jump client builds sent.', registers: [this.registry] });
   }
 }

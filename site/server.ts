@@ -27,6 +27,7 @@ import { VERSION } from '../protocol/version.js';
 import { atMostEvery, connectionBudget, openFileLimit, type ConnectionBudget } from './capacity.js';
 import { DEFAULT_TLS_GATE, gateTlsHandshakes, type TlsGate } from './tls-gate.js';
 import { refusalLog, type RefusalFields } from './refusal-log.js';
+import { UpdateService, importBuilds, loadUpdateKey, type UpdateTimings } from './updates.js';
 
 
 /**
@@ -142,6 +143,10 @@ export interface SiteOptions {
   loginLimits?: Partial<LoginLimits>;
   /** Let local processes read `/metrics` without a token (`--metrics-open-loopback`; default: an admin token is needed). */
   metricsOpenLoopback?: boolean;
+  /** Imports the client builds in this folder on start (`--client-builds`, site/updates.ts importBuilds). */
+  clientBuildsDir?: string;
+  /** Overrides of the update flow's timings (tests; site/updates.ts UPDATE_TIMINGS). */
+  updateTimings?: Partial<UpdateTimings>;
   log: Logger;
 }
 
@@ -149,6 +154,8 @@ export interface RunningSite {
   url: string;
   listenUrl: string;
   pin: string;
+  /** The update-signing key's pin (site/updates.ts), stamped into installers. */
+  updatePin: string;
   fingerprint: string;
   /** Connections this node keeps, from its open-file limit (site/capacity.ts). */
   budget: ConnectionBudget;
@@ -177,6 +184,12 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     hosts: [opts.host, ...(publicHost ? [publicHost] : [])].filter((h) => h !== '0.0.0.0' && h !== '::'),
   });
   const bootstrapPasswordFile = await bootstrapAdmin(store, opts.dataDir);
+  // Issue #17: the update-signing key (made on first start), and the builds given with --client-builds.
+  const updateKey = loadUpdateKey(opts.dataDir);
+  if (opts.clientBuildsDir) {
+    const imported = await importBuilds(opts.dataDir, store, opts.clientBuildsDir);
+    opts.log.info({ builds: imported.map((b) => `${b.platform} ${b.version}`) }, 'client builds imported (--client-builds)');
+  }
   // Settings change while the site runs (API, or `jump-site settings` beside it): reread every 2 s.
   const settings = new SiteSettings(store, opts.log.child({ component: 'settings' }));
   await settings.load();
@@ -193,7 +206,19 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
   const metrics: SiteMetrics = new SiteMetrics({
     connected: (): number => gateway.connectedCount,
     tlsHandshakesInProgress: (): number => gate.inProgress,
+    updatesInFlight: (): number => updates.inFlightCount,
   });
+  const updates = new UpdateService({
+    store,
+    dataDir: opts.dataDir,
+    pin: updateKey.pin,
+    settings,
+    link: () => gateway,
+    metrics,
+    log: opts.log.child({ component: 'updates' }),
+    timings: opts.updateTimings,
+  });
+  await updates.start();
   const app = Fastify({
     // A client that does not finish TLS within the agent handshake limit holds a gate slot no longer.
     https: {
@@ -255,6 +280,7 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     maxAgents: budget.maxAgents,
     log: opts.log.child({ component: 'agent-gateway' }),
     onAgentOnline: (remote) => gate.markKnown(remote),
+    updates,
     sessions: (agents) =>
       new SessionBroker({
         store,
@@ -272,6 +298,7 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
         attachTimeoutMs: opts.sessionConnectTimeoutMs,
         idleTimeoutMs: opts.sessionIdleTimeoutMs,
         ticketTtlMs: opts.ticketTtlMs,
+        updatingTo: (id) => updates.updatingTo(id),
       }),
   });
   const sessions = gateway.sessions as SessionBroker;
@@ -306,6 +333,7 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
       return siteUrl;
     },
     sitePin: identity.pin,
+    updates,
     fingerprint: identity.fingerprint,
     version: VERSION,
     throttle: new LoginThrottle({ ...DEFAULT_LOGIN_LIMITS, ...opts.loginLimits }),
@@ -421,6 +449,7 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     url: siteUrl,
     listenUrl,
     pin: identity.pin,
+    updatePin: updateKey.pin,
     fingerprint: identity.fingerprint,
     budget,
     bootstrapPasswordFile,
@@ -431,6 +460,7 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
       clearInterval(ownerSweep);
       clearInterval(lifecycleSweep);
       settings.close();
+      updates.close();
       sessions.close();
       await gateway.close();
       await app.close();

@@ -87,6 +87,11 @@ export interface SessionBrokerOptions {
   fileLogMaxBytes?: number;
   /** Time and timers (default: the system clock); tests pass a manual one. */
   clock?: Clock;
+  /**
+   * The version jump client `id` is updating to while its update is in flight, else null (site/updates.ts):
+   * a Jump to it is refused JUMP_VERSION_MISMATCH meanwhile (issue #17). Default: never updating.
+   */
+  updatingTo?: (id: number) => string | null;
 }
 
 /** Default per-session caps, in bytes. */
@@ -222,7 +227,7 @@ export class SessionBroker {
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 1024 * 1024 });
   private readonly idleSweep: TimerHandle;
   private readonly clock: Clock;
-  private readonly o: Required<Omit<SessionBrokerOptions, 'store' | 'gateway' | 'identityKey' | 'dataDir' | 'log' | 'version' | 'clock'>>;
+  private readonly o: Required<Omit<SessionBrokerOptions, 'store' | 'gateway' | 'identityKey' | 'dataDir' | 'log' | 'version' | 'clock' | 'updatingTo'>>;
   private readonly recDir: string;
   /** Refused starts (a console flooding them) and refused session sockets, logged without flooding the log. */
   private readonly logStartRefused: (fields: RefusalFields) => void;
@@ -298,6 +303,11 @@ export class SessionBroker {
     try {
       if (passive && !(await this.opts.gateway.waitOnline(client.id, this.o.connectTimeoutMs))) {
         throw new JumpError('JUMP_CONNECT_TIMEOUT', { detail: `Jump client ${client.id} is passive and did not check in within ${this.o.connectTimeoutMs / 1000} s.` });
+      }
+      // Issue #17: a client whose update is in flight is about to restart on another version.
+      const updatingTo = this.opts.updatingTo?.(client.id) ?? null;
+      if (updatingTo !== null) {
+        throw new JumpError('JUMP_VERSION_MISMATCH', { detail: `Jump client ${client.id} is updating to ${updatingTo}; try again once the update has completed (\`jump updates status\`).` });
       }
       const agentVersion = this.opts.gateway.agentVersion(client.id) ?? '';
       if (!compatibleVersion(agentVersion, this.opts.version)) {

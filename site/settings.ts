@@ -26,6 +26,8 @@ interface LimitSetting {
   kind: 'limit';
   /** null: unlimited. */
   default: number | null;
+  /** Smallest number accepted (default 0). */
+  min?: number;
   description: string;
 }
 
@@ -33,10 +35,21 @@ interface DurationSetting {
   kind: 'duration';
   /** ms. */
   default: number;
+  /** Accepted range, in ms (default: any positive duration). */
+  min?: number;
+  max?: number;
   description: string;
 }
 
-type SettingDef = LimitSetting | DurationSetting;
+/** One of a fixed list of words (e.g. `updates.mode` auto|off). */
+interface ChoiceSetting {
+  kind: 'choice';
+  choices: readonly string[];
+  default: string;
+  description: string;
+}
+
+type SettingDef = LimitSetting | DurationSetting | ChoiceSetting;
 
 /** Every setting this site knows: kind, default and what it does (where the rule comes from). */
 export const SETTINGS = {
@@ -69,13 +82,50 @@ export const SETTINGS = {
     default: 7 * 86_400_000,
     description: 'how long a lost jump client stays listed (with its last statistics and its purge date) before it is purged; applies to clients lost after a change',
   },
+  // Self-update of jump clients (issue #17, site/updates.ts, docs/updates.md).
+  'updates.mode': {
+    kind: 'choice',
+    choices: ['auto', 'off'],
+    default: 'auto',
+    description: 'auto: a jump client whose version differs from the build served for its platform (`jump-site builds import`) is offered it; off: none is (they are told to ask again in 10-20 minutes)',
+  },
+  'updates.paused': {
+    kind: 'choice',
+    choices: ['no', 'yes'],
+    default: 'no',
+    description: 'yes: no new update starts (`jump updates pause`); updates in flight go on; clients are told to ask again in 5-10 minutes (`jump updates resume` sets no)',
+  },
+  'updates.max-concurrent': {
+    kind: 'limit',
+    default: 500,
+    description: 'updates in flight at once (offered and not yet finished, failed or timed out), site-wide; past it clients are told to retry in 30-90 s (the seeds\' vendor: 500)',
+  },
+  'updates.max-bandwidth': {
+    kind: 'limit',
+    default: 100,
+    min: 1,
+    description: 'MiB per second of client builds the site sends, all downloads together (a token bucket)',
+  },
+  'updates.health-timeout': {
+    kind: 'duration',
+    default: 120_000,
+    min: 5_000,
+    max: 3_600_000,
+    description: 'a jump client restores its previous version when the new one is not online this long after the swap (sent in each offer; 5s to 1h)',
+  },
 } as const satisfies Record<string, SettingDef>;
 
 export type SettingKey = keyof typeof SETTINGS;
 export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
 
-/** The value type of a setting: `limit` → number | null (null: unlimited); `duration` → ms. */
-export type SettingValue<K extends SettingKey> = (typeof SETTINGS)[K]['kind'] extends 'limit' ? number | null : number;
+/** The value type of a setting: `limit` → number | null (null: unlimited); `duration` → ms; `choice` → the word. */
+export type SettingValue<K extends SettingKey> = (typeof SETTINGS)[K]['kind'] extends 'limit'
+  ? number | null
+  : (typeof SETTINGS)[K]['kind'] extends 'duration'
+    ? number
+    : (typeof SETTINGS)[K] extends { choices: readonly (infer C)[] }
+      ? C
+      : string;
 
 /** One setting as the CLI and the API show it (`GET /api/v1/settings`). */
 export interface SettingJson {
@@ -109,14 +159,21 @@ export function parseSetting(key: SettingKey, text: string): string {
   const t = text.trim();
   switch (def.kind) {
     case 'limit': {
+      const min = def.min ?? 0;
       if (t.toLowerCase() === 'unlimited') return 'unlimited';
-      if (/^\d{1,9}$/.test(t)) return String(Number(t));
-      throw invalidField(key, `"${text}" is not a limit. Fix: give a whole number (0 or more, at most 999999999) or unlimited.`);
+      if (/^\d{1,9}$/.test(t) && Number(t) >= min) return String(Number(t));
+      throw invalidField(key, `"${text}" is not a limit. Fix: give a whole number (${min} or more, at most 999999999) or unlimited.`);
     }
     case 'duration': {
       const ms = parseDuration(t);
-      if (ms !== null) return formatDuration(ms);
-      throw invalidField(key, `"${text}" is not a duration. Fix: give a positive number with its unit, e.g. 90s, 12h or 180d (ms, s, m, h, d).`);
+      if (ms !== null && ms >= (def.min ?? 0) && ms <= (def.max ?? Number.MAX_SAFE_INTEGER)) return formatDuration(ms);
+      const range = def.min !== undefined || def.max !== undefined ? ` between ${formatDuration(def.min ?? 1)} and ${def.max !== undefined ? formatDuration(def.max) : 'any'}` : '';
+      throw invalidField(key, `"${text}" is not a duration${range}. Fix: give a positive number with its unit${range}, e.g. 90s, 12h or 180d (ms, s, m, h, d).`);
+    }
+    case 'choice': {
+      const w = t.toLowerCase();
+      if (def.choices.includes(w)) return w;
+      throw invalidField(key, `"${text}" is not one of ${def.choices.join(', ')}. Fix: give ${def.choices.join(' or ')}.`);
     }
   }
 }
@@ -124,6 +181,7 @@ export function parseSetting(key: SettingKey, text: string): string {
 function defaultText(key: SettingKey): string {
   const def: SettingDef = SETTINGS[key];
   if (def.kind === 'duration') return formatDuration(def.default);
+  if (def.kind === 'choice') return def.default;
   return def.default === null ? 'unlimited' : String(def.default);
 }
 
@@ -134,6 +192,8 @@ function typed<K extends SettingKey>(key: K, text: string): SettingValue<K> {
       return (text === 'unlimited' ? null : Number(text)) as SettingValue<K>;
     case 'duration':
       return parseDuration(text) as SettingValue<K>;
+    case 'choice':
+      return text as SettingValue<K>;
   }
 }
 

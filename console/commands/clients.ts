@@ -82,7 +82,10 @@ export function registerClientCommands(program: Command): void {
           ['Memory', s.mem_total_bytes ? `${bytes(s.mem_used_bytes)} of ${bytes(s.mem_total_bytes)} used` : ''],
           ['Disk', s.disk_total_bytes ? `${bytes(s.disk_used_bytes)} of ${bytes(s.disk_total_bytes)} used` : ''],
           ['Up Since', bootTime ? shortTime(new Date(bootTime).toISOString()) : ''],
-          ['Agent Version', s.agent_version],
+          ['Version', c.version ?? s.agent_version],
+          ...(c.update_failure
+            ? [['Update Failed', `${c.update_failure.version}: ${c.update_failure.code} ${c.update_failure.reason} (${shortTime(c.update_failure.at)}). Fix: \`jump updates retry ${c.id}\` (admin) once the build is fixed.`] as [string, unknown]]
+            : []),
           ['Last Connected', shortTime(c.last_connected)],
           ['Last Disconnected', shortTime(c.last_disconnected as string | null)],
           ['Last Access', shortTime(c.last_access as string | null)],

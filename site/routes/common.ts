@@ -6,6 +6,7 @@
  * raw URL (which may be percent-encoded or carry a fragment). A route that declares nothing is
  * refused (deny by default).
  */
+import type { UpdateService } from '../updates.js';
 import type { FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { ApiSession } from '../../protocol/api.js';
@@ -54,6 +55,8 @@ export interface ApiContext {
   dataDir: string;
   siteUrl: string;
   sitePin: string;
+  /** Self-update (issue #17, site/updates.ts): policy, status, the update-signing pin. */
+  updates: UpdateService;
   fingerprint: string;
   version: string;
   /** Login throttling and the bounded password-hashing queue (site/auth.ts). */

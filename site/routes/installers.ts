@@ -29,6 +29,7 @@ export function registerInstallerRoutes(app: FastifyInstance, ctx: ApiContext): 
       key_info: keyInfo,
       site_url: ctx.siteUrl,
       site_pin: ctx.sitePin,
+      update_pin: ctx.updates.pin,
     };
     return created;
   });

@@ -16,7 +16,10 @@ import type {
   AuditEntry,
   ClientLimits,
   ClientPatch,
+  ClientBuild,
+  ClientUpdateState,
   SettingRow,
+  UpdateFailure,
   ClientQuery,
   ClientSummary,
   EnrollInput,
@@ -180,6 +183,28 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE jump_clients ADD COLUMN passive_until INTEGER;
   `,
+  // Issue #17: self-update. Imported client builds (site/updates.ts), the one served per platform,
+  // and per client its reported version and platform, the version last offered, and the last failure.
+  `
+  CREATE TABLE client_builds (
+    platform TEXT NOT NULL,
+    version TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    signature TEXT NOT NULL,
+    file TEXT NOT NULL,
+    imported_at INTEGER NOT NULL,
+    PRIMARY KEY (platform, version)
+  );
+  CREATE TABLE served_builds (platform TEXT PRIMARY KEY, version TEXT NOT NULL, updated_at INTEGER NOT NULL);
+  ALTER TABLE jump_clients ADD COLUMN agent_version TEXT;
+  ALTER TABLE jump_clients ADD COLUMN platform TEXT;
+  ALTER TABLE jump_clients ADD COLUMN update_offered_version TEXT;
+  ALTER TABLE jump_clients ADD COLUMN update_failed_version TEXT;
+  ALTER TABLE jump_clients ADD COLUMN update_failed_code TEXT;
+  ALTER TABLE jump_clients ADD COLUMN update_failed_reason TEXT;
+  ALTER TABLE jump_clients ADD COLUMN update_failed_at INTEGER;
+  `,
 ];
 
 /** SQL for each search field (seeds' search fields), over the `c` (client) row. */
@@ -235,7 +260,28 @@ interface ClientRow {
   lost_at: number | null;
   purge_at: number | null;
   max_offline_ms: number | null;
+  agent_version: string | null;
+  platform: string | null;
+  update_failed_version: string | null;
+  update_failed_code: string | null;
+  update_failed_reason: string | null;
+  update_failed_at: number | null;
   status: JumpClientStatus;
+}
+
+interface BuildRow {
+  platform: string;
+  version: string;
+  sha256: string;
+  size: number;
+  signature: string;
+  file: string;
+  imported_at: number;
+  served: number;
+}
+
+function toBuild(r: BuildRow): ClientBuild & { served: boolean } {
+  return { platform: r.platform, version: r.version, sha256: r.sha256, size: r.size, signature: r.signature, file: r.file, importedAt: r.imported_at, served: r.served === 1 };
 }
 
 interface UserRow {
@@ -369,6 +415,12 @@ function toClient(r: ClientRow): JumpClient {
     lostAt: r.lost_at,
     purgeAt: r.purge_at,
     maxOfflineMs: r.max_offline_ms,
+    version: r.agent_version,
+    platform: r.platform,
+    updateFailure:
+      r.update_failed_version === null
+        ? null
+        : { version: r.update_failed_version, code: r.update_failed_code ?? 'UPDATE_FAILED', reason: r.update_failed_reason ?? '', at: r.update_failed_at ?? 0 },
     status: r.status,
   };
 }
@@ -911,7 +963,7 @@ export class SqliteStore implements Store {
     })();
   }
 
-  setClientOnline(id: number, info: { now: number; publicIp: string; machineId: string }): Promise<void> {
+  setClientOnline(id: number, info: { now: number; publicIp: string; machineId: string; agentVersion?: string; platform?: string | null }): Promise<void> {
     return this.batched(() => {
       this.stmt('UPDATE jump_clients SET online = 1, last_connected_at = ?, public_ip = ?, machine_id = ?, lost_at = NULL, purge_at = NULL WHERE id = ?').run(
         info.now,
@@ -919,7 +971,88 @@ export class SqliteStore implements Store {
         info.machineId,
         id,
       );
+      if (info.agentVersion !== undefined) {
+        this.stmt('UPDATE jump_clients SET agent_version = ?, platform = ? WHERE id = ?').run(info.agentVersion, info.platform ?? null, id);
+      }
     });
+  }
+
+  // ---- self-update (issue #17) ----
+
+  async putBuild(b: ClientBuild): Promise<void> {
+    this.writeTransaction(() => {
+      this.stmt(
+        `INSERT INTO client_builds (platform, version, sha256, size, signature, file, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(platform, version) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size, signature = excluded.signature, file = excluded.file, imported_at = excluded.imported_at`,
+      ).run(b.platform, b.version, b.sha256, b.size, b.signature, b.file, b.importedAt);
+      this.stmt('INSERT INTO served_builds (platform, version, updated_at) VALUES (?, ?, ?) ON CONFLICT(platform) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at').run(
+        b.platform,
+        b.version,
+        b.importedAt,
+      );
+    })();
+  }
+
+  async listBuilds(): Promise<(ClientBuild & { served: boolean })[]> {
+    return (
+      this.stmt(
+        `SELECT b.*, (s.version IS NOT NULL) AS served FROM client_builds b LEFT JOIN served_builds s ON s.platform = b.platform AND s.version = b.version
+         ORDER BY b.platform, b.imported_at DESC, b.version`,
+      ).all() as BuildRow[]
+    ).map(toBuild);
+  }
+
+  async servedBuilds(): Promise<ClientBuild[]> {
+    return (
+      this.stmt('SELECT b.*, 1 AS served FROM client_builds b JOIN served_builds s ON s.platform = b.platform AND s.version = b.version ORDER BY b.platform').all() as BuildRow[]
+    ).map(toBuild);
+  }
+
+  async clientUpdateState(id: number): Promise<ClientUpdateState | null> {
+    const r = this.stmt('SELECT update_offered_version, update_failed_version FROM jump_clients WHERE id = ? AND deleted_at IS NULL').get(id) as
+      | { update_offered_version: string | null; update_failed_version: string | null }
+      | undefined;
+    return r ? { offeredVersion: r.update_offered_version, failedVersion: r.update_failed_version } : null;
+  }
+
+  async setUpdateOffered(id: number, version: string): Promise<void> {
+    this.stmt('UPDATE jump_clients SET update_offered_version = ? WHERE id = ?').run(version, id);
+  }
+
+  async setUpdateFailure(id: number, f: UpdateFailure | null): Promise<boolean> {
+    if (f === null) {
+      return (
+        this.stmt(
+          `UPDATE jump_clients SET update_failed_version = NULL, update_failed_code = NULL, update_failed_reason = NULL, update_failed_at = NULL
+           WHERE id = ? AND deleted_at IS NULL AND update_failed_version IS NOT NULL`,
+        ).run(id).changes > 0
+      );
+    }
+    return (
+      this.stmt('UPDATE jump_clients SET update_failed_version = ?, update_failed_code = ?, update_failed_reason = ?, update_failed_at = ? WHERE id = ? AND deleted_at IS NULL').run(
+        f.version,
+        f.code,
+        f.reason,
+        f.at,
+        id,
+      ).changes > 0
+    );
+  }
+
+  async updateOverview(): Promise<{ versions: { platform: string | null; version: string | null; clients: number; online: number }[]; failed: (UpdateFailure & { clientId: number; name: string })[] }> {
+    const versions = (
+      this.stmt(
+        `SELECT platform, agent_version AS version, COUNT(*) AS clients, COALESCE(SUM(online), 0) AS online FROM jump_clients
+         WHERE deleted_at IS NULL GROUP BY platform, agent_version ORDER BY platform, agent_version`,
+      ).all() as { platform: string | null; version: string | null; clients: number; online: number }[]
+    );
+    const failed = (
+      this.stmt(
+        `SELECT c.id, COALESCE(${CLIENT_DISPLAY_NAME_SQL}, 'jump client ' || c.id) AS name, c.update_failed_version, c.update_failed_code, c.update_failed_reason, c.update_failed_at
+         FROM jump_clients c WHERE c.deleted_at IS NULL AND c.update_failed_version IS NOT NULL ORDER BY c.update_failed_at DESC, c.id LIMIT 1000`,
+      ).all() as { id: number; name: string; update_failed_version: string; update_failed_code: string | null; update_failed_reason: string | null; update_failed_at: number | null }[]
+    ).map((r) => ({ clientId: r.id, name: r.name, version: r.update_failed_version, code: r.update_failed_code ?? 'UPDATE_FAILED', reason: r.update_failed_reason ?? '', at: r.update_failed_at ?? 0 }));
+    return { versions, failed };
   }
 
   setClientOffline(id: number, now: number, passiveUntil: number | null = null): Promise<void> {

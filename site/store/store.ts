@@ -101,7 +101,49 @@ export interface JumpClient {
   purgeAt: number | null;
   /** Its own max-offline in ms (`jump clients edit --max-offline`); null or 0: the site's. */
   maxOfflineMs: number | null;
+  /** The version its last hello reported (`<semver>+<build id>`, protocol/update.ts), null before any. */
+  version: string | null;
+  /** The platform its last hello reported (packaged builds only), else null. */
+  platform: string | null;
+  /** Its last self-update failure (issue #17), kept until `jump updates retry ID`; else null. */
+  updateFailure: UpdateFailure | null;
   status: JumpClientStatus;
+}
+
+/** A failed self-update as the agent reported it (update_status failed). */
+export interface UpdateFailure {
+  /** The offered version that failed. */
+  version: string;
+  /** UPDATE_FAILED or UPDATE_SIGNATURE_INVALID (protocol/messages.ts UPDATE_STATUS_CODES). */
+  code: string;
+  reason: string;
+  /** ms since the epoch. */
+  at: number;
+}
+
+/** A client build imported by `jump-site builds import` (site/updates.ts). */
+export interface ClientBuild {
+  /** protocol/update.ts CLIENT_PLATFORMS. */
+  platform: string;
+  /** `<semver>+<build id>`. */
+  version: string;
+  /** sha256 of the executable, lowercase hex. */
+  sha256: string;
+  /** Bytes. */
+  size: number;
+  /** signBuild over (platform, version, sha256, size) with the update-signing key, base64url. */
+  signature: string;
+  /** Path of the executable relative to the data dir (`builds/<platform>/<version>/<exe>`). */
+  file: string;
+  importedAt: number;
+}
+
+/** What the update policy reads of one client. */
+export interface ClientUpdateState {
+  /** The version last offered to it, else null. */
+  offeredVersion: string | null;
+  /** The version whose update failed (not offered again until retry), else null. */
+  failedVersion: string | null;
 }
 
 export interface ClientQuery {
@@ -315,7 +357,8 @@ export interface Store {
   putSetting(key: string, value: string | null, now: number): Promise<void>;
   /** Marks clients deleted (tombstones keep their ids refused). Returns the ids that existed. */
   deleteClients(ids: number[], now: number): Promise<number[]>;
-  setClientOnline(id: number, info: { now: number; publicIp: string; machineId: string }): Promise<void>;
+  /** Marks `id` online; `agentVersion` and `platform` (from the hello) are recorded when given. */
+  setClientOnline(id: number, info: { now: number; publicIp: string; machineId: string; agentVersion?: string; platform?: string | null }): Promise<void>;
   /** Marks `id` offline at `now`; a passive client passes when its status stops being "passive" (its check-in overdue), in ms. */
   setClientOffline(id: number, now: number, passiveUntil?: number | null): Promise<void>;
   /** Applies a statistics update; `full` replaces, otherwise merges. */
@@ -330,6 +373,22 @@ export interface Store {
    * epoch), for those seen at or after `since`: what the TLS gate knows after a restart.
    */
   recentPublicIps(since: number): Promise<{ ip: string; seenAt: number }[]>;
+
+  // self-update (issue #17, site/updates.ts)
+  /** Records an imported build and makes it the one served for its platform (one transaction). */
+  putBuild(b: ClientBuild): Promise<void>;
+  /** Every imported build, newest first per platform, `served` marking the one served. */
+  listBuilds(): Promise<(ClientBuild & { served: boolean })[]>;
+  /** The build served for each platform that has one. */
+  servedBuilds(): Promise<ClientBuild[]>;
+  /** The update state of a live client, or null when it does not exist (or is deleted). */
+  clientUpdateState(id: number): Promise<ClientUpdateState | null>;
+  /** Notes that `version` was offered to `id` (an update_status for it is then accepted, even after a site restart). */
+  setUpdateOffered(id: number, version: string): Promise<void>;
+  /** Records a failure (not offered again until cleared), or clears it (null). Returns false when there was no client (or, clearing, no failure). */
+  setUpdateFailure(id: number, f: UpdateFailure | null): Promise<boolean>;
+  /** Clients per (platform, version), and the failed updates (newest first, at most 1000). */
+  updateOverview(): Promise<{ versions: { platform: string | null; version: string | null; clients: number; online: number }[]; failed: (UpdateFailure & { clientId: number; name: string })[] }>;
 
   // sessions
   /** Records a session start and sets the client's Last Access Date, atomically. */

@@ -21,7 +21,8 @@ import fc from 'fast-check';
 import WebSocket from 'ws';
 import { channelBinding, newEd25519Key, newNonce, parseSitePin, rawPublicKey, signAsAgent, verifySite } from '../../protocol/handshake.js';
 import { AGENT_MESSAGE_MAX_BYTES } from '../../protocol/limits.js';
-import { SFTP_OPS } from '../../protocol/messages.js';
+import { SFTP_OPS, UPDATE_STATUS_CODES } from '../../protocol/messages.js';
+import { CLIENT_PLATFORMS } from '../../protocol/update.js';
 import { sshPublicKey } from '../../protocol/ssh-keys.js';
 import { waitFor } from '../helpers/processes.js';
 import { rawAgent, type RawAgent } from '../helpers/raw-agent.js';
@@ -37,6 +38,7 @@ import {
   invalidObject,
   literal,
   notOfType,
+  nastyString,
   nullable,
   num,
   numMin,
@@ -84,11 +86,28 @@ const keyInfo: Kind = {
   invalid: fc.oneof(notOfType('string'), fc.string({ maxLength: 7 }), fc.string({ minLength: 129, maxLength: 200 }), fc.constantFrom('ABCDEFGHIJ', 'abc def ghi', 'abcdefgh\u0000', 'abcdefgé1')),
 };
 const sid = b64(22);
+/** `<semver>[-pre]+<build id>` (protocol/update.ts clientVersionField). */
+const clientVersion: Kind = {
+  valid: fc
+    .tuple(int(0, 9999).valid, int(0, 9999).valid, int(0, 9999).valid, fc.option(fc.stringMatching(/^[0-9A-Za-z.-]{1,12}$/), { nil: undefined }), fc.stringMatching(/^[0-9a-z]{3,12}$/))
+    .map(([a, b, c, pre, id]) => `${a}.${b}.${c}${pre ? `-${pre}` : ''}+${id}`)
+    .filter((v) => v.length <= 32),
+  invalid: fc.oneof(notOfType('string'), fc.constantFrom('latest', '0.1.0', '0.1.0+', '0.1.0+AB', '0.1+abc', '00001.0.0+abc', '0.1.0+abc\n', `0.1.0-${'r'.repeat(12)}+${'a'.repeat(12)}x`), nastyString(40).filter((v) => !/^\d{1,4}\.\d{1,4}\.\d{1,4}(-[0-9A-Za-z.-]{1,12})?\+[0-9a-z]{3,12}$/.test(v) || v.length > 32)),
+};
 
 /** Every message type an agent may send (protocol/messages.ts), written out from docs/protocol.md. */
 export const AGENT_MESSAGES: Record<string, ObjectSpec> = {
   // The one version spoken today (1) most often; others of 0..1000 are well-formed but unsupported.
-  hello: { fields: { t: literal('hello'), protocol: { valid: fc.oneof({ weight: 3, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: int(0, 1000).valid }), invalid: int(0, 1000).invalid }, agent_version: text(32), nonce: b64(43) } },
+  hello: {
+    fields: {
+      t: literal('hello'),
+      protocol: { valid: fc.oneof({ weight: 3, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: int(0, 1000).valid }), invalid: int(0, 1000).invalid },
+      agent_version: text(32),
+      nonce: b64(43),
+      platform: oneOf(CLIENT_PLATFORMS),
+    },
+    optional: ['platform'],
+  },
   enroll: {
     fields: { t: literal('enroll'), key_info: keyInfo, public_key: b64(43), machine_id: printable(128, 1), requested: object(REQUESTED), sig: b64(86) },
   },
@@ -110,6 +129,13 @@ export const AGENT_MESSAGES: Record<string, ObjectSpec> = {
   },
   sftp_log: { fields: { t: literal('sftp_log'), session_id: sid, ops: array(tuple(numMin(0), oneOf(SFTP_OPS), text(4096), nullable(text(4096))), 1, 256) } },
   session_exec: { fields: { t: literal('session_exec'), session_id: sid, command: text(8192), pty: bool } },
+  // Self-update (issue #17): the fuzz's agents are never offered an update (no platform), so a valid
+  // update_check is answered with nothing and a valid update_status is refused (expectSession).
+  update_check: { fields: { t: literal('update_check') } },
+  update_status: {
+    fields: { t: literal('update_status'), version: clientVersion, state: oneOf(['downloading', 'installing', 'failed']), code: oneOf(UPDATE_STATUS_CODES), reason: text(512) },
+    optional: ['code', 'reason'],
+  },
 };
 const HANDSHAKE_TYPES = ['hello', 'enroll', 'auth'];
 const SESSION_TYPES = Object.keys(AGENT_MESSAGES).filter((t) => !HANDSHAKE_TYPES.includes(t));
@@ -199,7 +225,8 @@ export function expectAfterHello(i: AgentInput): Expect {
 export function expectSession(i: AgentInput): Expect {
   const f = frameExpect(i.frame);
   if (f) return f;
-  if (i.msg && i.msg.valid && SESSION_TYPES.includes(i.msg.t) && i.msg.t !== 'uninstalled') return { ok: 'open' };
+  // update_status from a client the site never offered an update is refused (site/updates.ts).
+  if (i.msg && i.msg.valid && SESSION_TYPES.includes(i.msg.t) && i.msg.t !== 'uninstalled' && i.msg.t !== 'update_status') return { ok: 'open' };
   return { codes: ['PROTOCOL_INVALID_MESSAGE'] };
 }
 
@@ -459,8 +486,9 @@ export class SessionLane {
 }
 
 /**
- * Upgrade requests to the agents' session-socket path (AGENT_SESSION_WS_PATH) with generated
- * attach headers: none names a pending session, so every one is answered 404 before any WebSocket
+ * Upgrade requests to the agents' session-socket path (AGENT_SESSION_WS_PATH) and update-download
+ * path (AGENT_UPDATE_WS_PATH) with generated attach headers: none names a pending session or an
+ * offer's token (the fuzz's agents are never offered an update), so every one is answered 404 before any WebSocket
  * (a request whose headers break HTTP framing may get Node's 400, one past 16 KiB of headers 431).
  */
 export interface SessionSocketCase {
@@ -471,8 +499,11 @@ export interface SessionSocketCase {
 const headerValue = fc.oneof(b64urlString(22), b64urlString(43), sid.invalid.map((v) => (typeof v === 'string' ? v : toJsonText(v))), fc.string({ maxLength: 80 }), fc.constantFrom('', ' ', '%00', 'x'.repeat(9000)));
 export const sessionSocketCase: fc.Arbitrary<SessionSocketCase> = fc.record({
   label: fc.constant('session socket upgrade'),
-  path: fc.constantFrom('/agent/v1/session', '/agent/v1/session?x=1', '/agent/v1/session/', '/agent/v1//session', '/agent/v1/session#a', '/agent/v1/%73ession'),
-  headers: fc.array(fc.tuple(fc.constantFrom('x-jump-session-id', 'x-jump-session-token', 'X-Jump-Session-Id', 'x-jump-session'), headerValue), { maxLength: 4 }),
+  path: fc.constantFrom('/agent/v1/session', '/agent/v1/session?x=1', '/agent/v1/session/', '/agent/v1//session', '/agent/v1/session#a', '/agent/v1/%73ession', '/agent/v1/update', '/agent/v1/update?x=1', '/agent/v1/%75pdate'),
+  headers: fc.array(
+    fc.tuple(fc.constantFrom('x-jump-session-id', 'x-jump-session-token', 'X-Jump-Session-Id', 'x-jump-session', 'x-jump-update-token', 'X-Jump-Update-Offset', 'x-jump-update-offset'), fc.oneof(headerValue, fc.constantFrom('0', '1', '99999999999', '-1', '1e3'))),
+    { maxLength: 4 },
+  ),
 });
 
 /** Sends one session-socket upgrade on a new TLS connection and checks the status. */

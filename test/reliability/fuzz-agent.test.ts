@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiToken, TEST_ADMIN_PASSWORD } from '../helpers/site.js';
 import { testRuns, testSeed } from '../helpers/seed.js';
-import { fuzzAgentSide } from './fuzz-agent-lib.js';
+import { AGENT_MESSAGES, fuzzAgentSide } from './fuzz-agent-lib.js';
+import { agentHandshakeMessage, agentSessionMessage } from '../../protocol/messages.js';
 import { startFuzzHarness, type FuzzHarness } from './fuzz-harness.js';
 
 let h: FuzzHarness;
@@ -16,6 +17,21 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await h?.stop();
+});
+
+/** Agent message types fuzzed elsewhere, with where. */
+const FUZZED_ELSEWHERE: Record<string, string> = {
+  enroll_check: "the installer's preflight: test/reliability/installer-inputs*.ts and test/integration/install-preflight.test.ts",
+};
+
+describe('agent protocol fuzz: coverage', () => {
+  it('fuzzes every message type an agent may send (protocol/messages.ts), so a new one cannot be left out', () => {
+    const types = [...agentHandshakeMessage.options, ...agentSessionMessage.options].map((o) => String((o.shape.t as unknown as { value: string }).value));
+    const missing = types.filter((t) => !(t in AGENT_MESSAGES) && !(t in FUZZED_ELSEWHERE));
+    expect(missing, 'add these to AGENT_MESSAGES in fuzz-agent-lib.ts (with their expected answers)').toEqual([]);
+    expect(Object.keys(AGENT_MESSAGES).filter((t) => !types.includes(t))).toEqual([]);
+    expect(types).toContain('update_status');
+  });
 });
 
 describe('agent protocol fuzz (bounded)', () => {

@@ -165,6 +165,11 @@ export const ROUTES: RouteSpec[] = [
   { method: 'GET', path: '/api/v1/settings/:key', access: 'admin', params: ['key'] },
   { method: 'PUT', path: '/api/v1/settings/:key', access: 'admin', params: ['key'], body: { fields: { value: str(64) } } },
   { method: 'DELETE', path: '/api/v1/settings/:key', access: 'admin', params: ['key'] },
+  { method: 'GET', path: '/api/v1/updates', access: 'user' },
+  { method: 'GET', path: '/api/v1/updates/builds', access: 'user' },
+  { method: 'POST', path: '/api/v1/updates/pause', access: 'admin' },
+  { method: 'POST', path: '/api/v1/updates/resume', access: 'admin' },
+  { method: 'POST', path: '/api/v1/updates/retry/:id', access: 'admin', params: ['id'] },
 ];
 
 /** The routes site/routes/*.ts registers (`app.get('/path', ...)`, ...), read from the source. */
@@ -207,7 +212,18 @@ function paramValue(kind: ParamKind, pools: ApiPools): fc.Arbitrary<Seg> {
     group: fc.oneof(fc.constantFrom(...pools.groups), nastyString(80, 1), fc.constant('user:' + 'x'.repeat(70))),
     user: fc.oneof(fc.constantFrom(...pools.users), nastyString(70, 1), fc.constantFrom('-x', '.x', 'a'.repeat(65))),
     key: fc.oneof(
-      fc.constantFrom('jump-clients.max-total', 'jump-clients.max-active', 'jump-clients.passive-interval', 'jump-clients.max-offline', 'jump-clients.lost-grace'),
+      fc.constantFrom(
+        'jump-clients.max-total',
+        'jump-clients.max-active',
+        'jump-clients.passive-interval',
+        'jump-clients.max-offline',
+        'jump-clients.lost-grace',
+        'updates.mode',
+        'updates.paused',
+        'updates.max-concurrent',
+        'updates.max-bandwidth',
+        'updates.health-timeout',
+      ),
       nastyString(80, 1),
       fc.constantFrom('__proto__', 'constructor', 'toString', 'jump-clients.', 'JUMP-CLIENTS.MAX-TOTAL'),
     ),
