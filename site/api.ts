@@ -24,11 +24,8 @@ import { registerSessionsRoutes } from './routes/sessions.js';
 import { registerSettingsRoutes } from './routes/settings.js';
 import { registerSiteRoutes } from './routes/site.js';
 import { registerUserRoutes } from './routes/users.js';
-<<<<<<< HEAD
-import { registerWebTerminalRoutes } from './routes/web-terminal.js';
-=======
 import { registerUpdateRoutes } from './routes/updates.js';
->>>>>>> upd-site
+import { registerWebTerminalRoutes } from './routes/web-terminal.js';
 
 export type { ApiContext } from './routes/common.js';
 
