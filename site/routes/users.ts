@@ -50,9 +50,13 @@ export function registerUserRoutes(app: FastifyInstance, ctx: ApiContext): void 
     const body = parse(patchBody, req.body);
     const u = await store.getUserByName(req.params.name);
     if (!u) throw new JumpError('USER_NOT_FOUND', { field: 'name', detail: `User: ${req.params.name}.` });
-    // An admin cannot lock themselves out of the admin pages.
-    if (u.id === admin.id && (body.disabled === true || body.role === 'technician')) {
-      throw invalidField(body.disabled === true ? 'disabled' : 'role', 'you cannot disable yourself or take your own admin role; ask another admin');
+    // An admin cannot lock themselves out, nor change their own password without the current one
+    // (a stolen session must not be enough: MY ACCOUNT, POST /api/v1/me/password, asks for it).
+    if (u.id === admin.id) {
+      if (body.disabled === true || body.role === 'technician') {
+        throw invalidField(body.disabled === true ? 'disabled' : 'role', 'you cannot disable yourself or take your own admin role; ask another admin');
+      }
+      if (body.password !== undefined) throw invalidField('password', 'change your own password with POST /api/v1/me/password (MY ACCOUNT), which asks for the current one');
     }
     if (body.password !== undefined) checkPassword(body.password);
     const passwordHash = body.password === undefined ? undefined : await ctx.hashQueue.run(() => hashPassword(body.password!));

@@ -64,6 +64,8 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'strict-transport-security': 'max-age=31536000',
 };
 
+/** A file under /web/assets/: path segments of letters, digits, `.`, `_` and `-`. */
+const ASSET_PATH = /^[A-Za-z0-9._-]{1,128}(\/[A-Za-z0-9._-]{1,128}){0,4}$/;
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** An API token as the cookie holds it (auth.ts BEARER's token part). */
 const TOKEN_SHAPE = /^jst_[A-Za-z0-9_-]{43}$/;
@@ -183,8 +185,11 @@ export function registerWebRoutes(app: FastifyInstance, ctx: ApiContext, opts: {
   const root = opts.assetsDir ?? assetsDir();
   if (existsSync(root)) void app.register(fastifyStatic, { root, serve: false });
   app.get<{ Params: { '*': string } }>('/web/assets/*', allow('public'), (req, reply) => {
+    const file = req.params['*'];
+    // Plain file names only: no `..`, no hidden files, nothing outside the folder (also when percent-encoded).
+    if (!ASSET_PATH.test(file) || file.split('/').some((p) => p.startsWith('.'))) throw new JumpError('NOT_FOUND', { detail: req.url.split('?')[0] });
     if (!existsSync(root)) throw new JumpError('NOT_FOUND', { detail: 'The web console was not built (npm run build).' });
-    return reply.header('cache-control', 'no-cache').sendFile(req.params['*']);
+    return reply.header('cache-control', 'no-cache').sendFile(file);
   });
   app.get('/', allow('public'), (_req, reply) => sendPage(reply, 'jump', 'Jump Client: Jump interface'));
   app.get('/web', allow('public'), (_req, reply) => reply.redirect('/web/', 302));

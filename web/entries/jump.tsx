@@ -172,7 +172,11 @@ function JumpInterface({ me }: { me: ApiUser }) {
   }, [loadDetail]);
 
   useEffect(() => {
-    const close = () => setMenu(null);
+    const close = () => {
+      setMenu(null);
+      setChooser(false);
+      setPicker(false);
+    };
     window.addEventListener('click', close);
     return () => window.removeEventListener('click', close);
   }, []);
