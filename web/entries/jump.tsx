@@ -321,7 +321,10 @@ function JumpInterface({ me }: { me: ApiUser }) {
             >
               <span class="picker">
                 <button type="button" class="magnifier" aria-label="Choose search fields" onClick={(e) => (e.stopPropagation(), setPicker(!picker))}>
-                  🔍
+                  <svg viewBox="0 0 16 16" aria-hidden="true">
+                    <circle cx="6.5" cy="6.5" r="5" fill="none" stroke="currentColor" stroke-width="2" />
+                    <line x1="10.5" y1="10.5" x2="15" y2="15" stroke="currentColor" stroke-width="2" />
+                  </svg>
                 </button>
                 {picker && (
                   <div class="popup" onClick={(e) => e.stopPropagation()}>
