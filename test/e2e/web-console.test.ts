@@ -259,11 +259,16 @@ describe('web console', () => {
     await row(jump, hostile.id).click({ button: 'right' });
     expect(await opened(() => jump.click('.context-menu li:text("Jump")'))).toBe(`${site.url}/web/jump/${hostile.id}`);
 
-    // Sorting by a column (server-side), both ways; the column chooser adds Tag.
+    // Sorting by a column (server-side), both ways (by Name ascending at first); the column chooser adds Tag.
+    const firstId = async () => jump.locator('table.clients tbody tr').first().getAttribute('data-id');
+    expect(await jump.getAttribute('th[data-col=name]', 'aria-sort')).toBe('ascending');
+    await waitFor(async () => (await firstId()) === String(hostile.id), 10_000, 50, 'name asc');
     await jump.click('th[data-col=name]');
-    await waitFor(async () => (await jump.locator('table.clients tbody tr').first().getAttribute('data-id')) === String(hostile.id), 10_000, 50, 'asc');
-    await jump.click('th[data-col=name]');
-    await waitFor(async () => (await jump.locator('table.clients tbody tr').first().getAttribute('data-id')) === String(db.id), 10_000, 50, 'desc');
+    await waitFor(async () => (await firstId()) === String(db.id), 10_000, 50, 'name desc');
+    await jump.click('th[data-col=comments]');
+    await waitFor(async () => (await firstId()) === String(db.id), 10_000, 50, 'comments asc'); // "database server" < "from the wizard"
+    await jump.click('th[data-col=comments]');
+    await waitFor(async () => (await firstId()) === String(hostile.id), 10_000, 50, 'comments desc');
     await jump.click('.chooser button');
     await jump.check('.chooser input[type=checkbox] >> nth=5');
     await jump.waitForSelector('th[data-col=tag]');

@@ -94,7 +94,8 @@ function JumpInterface({ me }: { me: ApiUser }) {
   const [search, setSearch] = useState('');
   const [fields, setFields] = useState<Set<string>>(new Set());
   const [picker, setPicker] = useState(false);
-  const [sort, setSort] = useState<{ key: string; order: 'asc' | 'desc' } | null>(null);
+  // By name first: the order the site keeps an index for (docs/notes/web.md, the 50 000-client benchmark).
+  const [sort, setSort] = useState<{ key: string; order: 'asc' | 'desc' } | null>({ key: 'name', order: 'asc' });
   const [page, setPage] = useState(0);
   const [rows, setRows] = useState<ApiJumpClient[]>([]);
   const [summary, setSummary] = useState<ApiSummary | null>(null);
