@@ -123,10 +123,9 @@ function JumpInterface({ me }: { me: ApiUser }) {
 
   const load = useCallback(async () => {
     try {
-      const r = await api<ApiJumpClientList>('GET', `/api/v1/jump-clients${query({ ...listQuery, limit: PAGE_SIZE, offset: page * PAGE_SIZE, with_tags: 1 })}`);
+      const r = await api<ApiJumpClientList>('GET', `/api/v1/jump-clients${query({ ...listQuery, limit: PAGE_SIZE, offset: page * PAGE_SIZE })}`);
       setRows(r.items);
       setSummary(r.summary);
-      setTags(r.tags ?? []);
       setError(null);
     } catch (e) {
       setError(e);
@@ -136,6 +135,11 @@ function JumpInterface({ me }: { me: ApiUser }) {
   const loadGroups = useCallback(() => {
     api<{ items: ApiJumpGroup[] }>('GET', '/api/v1/jump-groups').then((r) => setGroups(r.items), setError);
   }, []);
+  // The tags of the groups panel: asked apart from the pages (paging and sorting do not change them).
+  const loadTags = useCallback(() => {
+    api<ApiJumpClientList>('GET', '/api/v1/jump-clients?limit=1&with_tags=1').then((r) => setTags(r.tags ?? []), setError);
+  }, []);
+  useEffect(loadTags, [loadTags]);
 
   useEffect(() => void load(), [load]);
   useEffect(loadGroups, [loadGroups]);
@@ -153,6 +157,8 @@ function JumpInterface({ me }: { me: ApiUser }) {
   // Live updates: one events stream; changes reload the page of rows (and the statistics shown).
   const loadRef = useRef(load);
   loadRef.current = load;
+  const tagsRef = useRef(loadTags);
+  tagsRef.current = loadTags;
   const focusRef = useRef(focus);
   focusRef.current = focus;
   useEffect(() => {
@@ -164,7 +170,10 @@ function JumpInterface({ me }: { me: ApiUser }) {
       const { changes } = JSON.parse((ev as MessageEvent<string>).data) as { changes: { id: number; kind: string }[] };
       if (focusRef.current !== null && changes.some((c) => c.id === focusRef.current)) void loadDetail(focusRef.current);
       clearTimeout(timer);
-      timer = window.setTimeout(() => void loadRef.current(), 200);
+      timer = window.setTimeout(() => {
+        void loadRef.current();
+        if (changes.some((c) => c.kind === 'enrolled' || c.kind === 'edited' || c.kind === 'deleted')) tagsRef.current();
+      }, 200);
     });
     return () => {
       clearTimeout(timer);
@@ -419,6 +428,7 @@ function JumpInterface({ me }: { me: ApiUser }) {
           onSaved={() => {
             setDialog(null);
             void load();
+            loadTags();
             void loadDetail(one.id);
           }}
         />
@@ -432,6 +442,7 @@ function JumpInterface({ me }: { me: ApiUser }) {
             setSelected(new Set());
             setFocus(null);
             void load();
+            loadTags();
           }}
         />
       )}
