@@ -85,7 +85,7 @@ try {
   const cases = {
     // What the Jump interface asks first: the page sorted by name; the groups panel's tags apart.
     'first page (the Jump interface: name)': '/api/v1/jump-clients?limit=50&offset=0&sort=name&order=asc',
-    'groups panel tags (with_tags, limit 1)': '/api/v1/jump-clients?limit=1&with_tags=1',
+    'groups panel tags (with_tags, limit 1)': '/api/v1/jump-clients?limit=1&sort=name&with_tags=1',
     'first page with tags, sort name': `${first}&sort=name&order=asc`,
     'first page (API default order)': first,
     'first page, sort name desc': `${first}&sort=name&order=desc`,

@@ -137,7 +137,7 @@ function JumpInterface({ me }: { me: ApiUser }) {
   }, []);
   // The tags of the groups panel: asked apart from the pages (paging and sorting do not change them).
   const loadTags = useCallback(() => {
-    api<ApiJumpClientList>('GET', '/api/v1/jump-clients?limit=1&with_tags=1').then((r) => setTags(r.tags ?? []), setError);
+    api<ApiJumpClientList>('GET', '/api/v1/jump-clients?limit=1&sort=name&with_tags=1').then((r) => setTags(r.tags ?? []), setError);
   }, []);
   useEffect(loadTags, [loadTags]);
 
