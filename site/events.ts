@@ -42,15 +42,20 @@ export class ClientEvents extends EventEmitter {
  * look-up of a group never fails the write: the change is then not reported.
  */
 export function observeClientChanges<S extends Store>(store: S, events: ClientEvents): S {
-  const groupOf = async (id: number): Promise<number | null> => (await store.getClient(id))?.jumpGroupId ?? null;
+  // Nobody listening (no page open): no look-ups at all, so a fleet reconnecting after a restart
+  // costs the store nothing more than before.
+  const idle = () => events.listenerCount('change') === 0;
+  const groupOf = async (id: number): Promise<number | null> => (idle() ? null : ((await store.getClient(id))?.jumpGroupId ?? null));
   const report = (id: number, kind: ClientChangeKind, groupIds: (number | null)[]) => {
     const at = Date.now();
     for (const groupId of new Set(groupIds)) if (groupId !== null) events.emitChange({ id, groupId, kind, at });
   };
   const after = (id: number, kind: ClientChangeKind, before: (number | null)[] = []) =>
-    groupOf(id)
-      .then((g) => report(id, kind, [...before, g]))
-      .catch(() => undefined);
+    idle()
+      ? Promise.resolve()
+      : groupOf(id)
+          .then((g) => report(id, kind, [...before, g]))
+          .catch(() => undefined);
 
   const s = store as Store;
   const enroll = s.enroll.bind(s);
@@ -88,7 +93,7 @@ export function observeClientChanges<S extends Store>(store: S, events: ClientEv
   const del = s.deleteClients.bind(s);
   s.deleteClients = async (ids, now) => {
     const groups = new Map<number, number | null>();
-    for (const id of ids) groups.set(id, await groupOf(id).catch(() => null));
+    if (!idle()) for (const id of ids) groups.set(id, await groupOf(id).catch(() => null));
     const done = await del(ids, now);
     for (const id of done) report(id, 'deleted', [groups.get(id) ?? null]);
     return done;
