@@ -316,6 +316,10 @@ describe('web console', () => {
     await admin.selectOption('tr[data-group="Tech Desk"] select[name=member]', 'tech1');
     await admin.click('tr[data-group="Tech Desk"] button:text("Add")');
     await admin.waitForSelector('tr[data-group="Tech Desk"] .member:text("tech1")');
+    // view-personal-groups on the USERS page: the technician's second panel lists the admin.
+    await admin.click('text=USERS');
+    await admin.click('tr[data-user=tech1] input[name=view_personal_groups]');
+    await admin.waitForSelector('tr[data-user=tech1] input[name=view_personal_groups]:checked');
     await expectClean(admin);
 
     const desk = await createInstaller(site.api, { jump_group: 'Tech Desk' });
@@ -349,6 +353,7 @@ describe('web console', () => {
     await row(tech, seen.id).waitFor();
     expect(await tech.locator(`table.clients tr[data-id="${hidden.id}"]`).count()).toBe(0);
     expect(await tech.locator('.groups').innerText()).not.toContain('Secret Servers');
+    await tech.waitForSelector('.groups ul.users a:text("admin")');
     const refused = await tech.evaluate(async (id) => {
       const h = { 'x-jump-web': '1', 'content-type': 'application/json' };
       const get = await fetch(`/api/v1/jump-clients/${id}`);
