@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../agent/agent.js';
+import { VERSION } from '../../protocol/version.js';
 import { ROOT, cleanup, waitFor } from '../helpers/processes.js';
 import { TEST_ADMIN_PASSWORD, createInstaller, fixtureStats, inProcessAgent, listClients, startTestSite, type TestSite } from '../helpers/site.js';
 
@@ -349,6 +350,18 @@ describe('web console', () => {
     const tech = await tctx.newPage();
     await signIn(tech, 'tech1', 'tech1 password');
     expect(await tech.locator('.tabs a').allInnerTexts()).toEqual(['STATUS', 'MY ACCOUNT', 'REPORTS', 'Jump interface']);
+    // STATUS: the site's version and the counts of what the technician may see (desk-pc, offline now).
+    await tech.waitForSelector(`dd[data-stat=version]:text("${VERSION}")`);
+    await tech.waitForSelector('dd[data-stat=offline]:text("1")');
+    expect(await tech.locator('dd[data-stat=online]').innerText()).toBe('0');
+    expect(await tech.locator('dd[data-stat=sessions]').innerText()).toBe('0');
+    // MY ACCOUNT: a new password; the cookie gets the fresh token and the page stays signed in.
+    await tech.click('text=MY ACCOUNT');
+    await tech.fill('input[name=current_password]', 'tech1 password');
+    await tech.fill('input[name=new_password]', 'tech1 new password');
+    await tech.fill('input[name=new_password_again]', 'tech1 new password');
+    await tech.click('form.password button[type=submit]');
+    await tech.waitForSelector('form.password .ok');
     await tech.goto(`${site.url}/web/`);
     await row(tech, seen.id).waitFor();
     expect(await tech.locator(`table.clients tr[data-id="${hidden.id}"]`).count()).toBe(0);
@@ -393,7 +406,7 @@ describe('web console', () => {
     await admin.click('tr[data-user=tech1] button:text("Disable")');
     await admin.waitForSelector('tr[data-user=tech1] td[data-col=state]:text("disabled")');
     await tech.fill('input[name=user]', 'tech1');
-    await tech.fill('input[name=password]', 'tech1 password');
+    await tech.fill('input[name=password]', 'tech1 new password');
     await tech.click('button[type=submit]');
     expect(await (await tech.waitForSelector('.signin .error')).innerText()).toMatch(/^USER_DISABLED:/);
     await tech.screenshot({ path: join(SHOTS, 'login-sign-in.png') });
