@@ -127,6 +127,8 @@ export interface ApiSummary {
 export interface ApiJumpClientList {
   items: ApiJumpClient[];
   summary: ApiSummary;
+  /** With `with_tags=1`: the tags in use per visible jump group and their client counts. */
+  tags?: { jump_group: string; tag: string; count: number }[];
 }
 
 /** A Jump session's record (the part every session has). */
@@ -201,6 +203,8 @@ export interface ApiUser {
   view_personal_groups: boolean;
   /** Present (true) only while the bootstrap password must still be changed. */
   password_change_required?: true;
+  /** Present (true) while an admin has the account disabled. */
+  disabled?: true;
   created_at: string;
 }
 

@@ -343,6 +343,18 @@ export const ERROR_CATALOG = {
     message: 'Your account does not have permission for this.',
     fix: 'ask an admin for access, or use an account that has it.',
   },
+  USER_DISABLED: {
+    action: 'login',
+    status: 403,
+    message: 'This account is disabled.',
+    fix: 'ask an admin to enable it again (web console /login, USERS).',
+  },
+  CSRF_REJECTED: {
+    action: 'request',
+    status: 403,
+    message: 'A state-changing request signed in by the web console cookie came without the console\'s own header or from another site (cross-site request forgery protection).',
+    fix: 'use the web console pages of this site; scripts use `Authorization: Bearer <token>` from `POST /api/v1/login` instead of the cookie.',
+  },
   LOGIN_THROTTLED: {
     action: 'login',
     status: 429,

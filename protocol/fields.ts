@@ -102,6 +102,30 @@ export const SEARCH_FIELDS = [
 ] as const;
 export type SearchField = (typeof SEARCH_FIELDS)[number];
 
+/**
+ * Columns the Jump interface's list may be sorted by (`GET /api/v1/jump-clients?sort=`; issue #19:
+ * "sorting by any column"). `group` is the jump group's name.
+ */
+export const SORT_FIELDS = [
+  'name',
+  'hostname',
+  'public_ip',
+  'private_ip',
+  'jump_method',
+  'comments',
+  'group',
+  'tag',
+  'status',
+  'mode',
+  'console_user',
+  'domain',
+  'workgroup',
+  'last_access',
+  'last_connected',
+  'created_at',
+] as const;
+export type SortField = (typeof SORT_FIELDS)[number];
+
 /** Fields an installer may let the install command override (`--allow-override`). */
 export const OVERRIDABLE_FIELDS = ['name', 'jump_group', 'tag', 'comments'] as const;
 export type OverridableField = (typeof OVERRIDABLE_FIELDS)[number];

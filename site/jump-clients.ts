@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { JumpError, invalidField } from '../protocol/errors.js';
 import type { ApiJumpClient, ApiJumpClientDetail, ApiSummary } from '../protocol/api.js';
-import { JUMP_CLIENT_MODES, JUMP_METHOD, SEARCH_FIELDS, cleanText, commentsField, jumpGroupRef, nameField, tagField } from '../protocol/fields.js';
+import { JUMP_CLIENT_MODES, JUMP_METHOD, SEARCH_FIELDS, SORT_FIELDS, cleanText, commentsField, jumpGroupRef, nameField, tagField } from '../protocol/fields.js';
 import { canSeeGroup, canUseGroup, visibleGroupIds } from './access.js';
 import { formatDuration, parseDuration } from '../protocol/duration.js';
 import { sshPublicKeyFromRaw } from '../protocol/ssh-keys.js';
@@ -36,6 +36,13 @@ export const listQuery = z.strictObject({
   group: jumpGroupRef.optional(),
   tag: z.string().max(64).optional(),
   limit: z.coerce.number().int().min(1).max(100_000).optional(),
+  /** Rows skipped before the page; needs `limit` (the web console's paging). */
+  offset: z.coerce.number().int().min(0).max(10_000_000).optional(),
+  /** A column of SORT_FIELDS; ties by id. Default: group, tag, name. */
+  sort: z.enum(SORT_FIELDS, { message: `must be one of ${SORT_FIELDS.join(', ')}` }).optional(),
+  order: z.enum(['asc', 'desc'], { message: 'must be asc or desc' }).optional(),
+  /** `1`: the answer also lists the tags in use per visible group (`tags`; the Jump interface's arrows). */
+  with_tags: z.enum(['0', '1'], { message: 'must be 0 or 1' }).optional(),
 });
 
 /** Body of `PATCH /api/v1/jump-clients/:id`. An empty name returns to showing the hostname. */
@@ -74,7 +81,17 @@ export async function listClients(
     }
     jumpGroupId = g.id;
   }
-  return store.listClients({ visibleGroupIds: visible, search: q.search, fields: q.fields, jumpGroupId, tag: q.tag, limit: q.limit });
+  return store.listClients({
+    visibleGroupIds: visible,
+    search: q.search,
+    fields: q.fields,
+    jumpGroupId,
+    tag: q.tag,
+    limit: q.limit,
+    offset: q.offset,
+    sort: q.sort,
+    order: q.order,
+  });
 }
 
 /**

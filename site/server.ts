@@ -28,6 +28,8 @@ import { atMostEvery, connectionBudget, openFileLimit, type ConnectionBudget } f
 import { DEFAULT_TLS_GATE, gateTlsHandshakes, type TlsGate } from './tls-gate.js';
 import { refusalLog, type RefusalFields } from './refusal-log.js';
 import { UpdateService, importBuilds, loadUpdateKey, type UpdateTimings } from './updates.js';
+import { ClientEvents, observeClientChanges } from './events.js';
+import { installWebAuth, registerWebRoutes } from './routes/web.js';
 
 
 /**
@@ -175,7 +177,9 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
   // First, so a --max-agents the process cannot hold fails before anything is created.
   const budget = connectionBudget(openFileLimit(), opts.maxAgents);
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-  const store = new SqliteStore(join(opts.dataDir, 'site.db'));
+  // Every change to a jump client is also reported to the web console's events stream (site/events.ts).
+  const clientEvents = new ClientEvents();
+  const store = observeClientChanges(new SqliteStore(join(opts.dataDir, 'site.db')), clientEvents);
   await store.markAllOffline(Date.now());
   const publicHost = opts.publicUrl ? new URL(opts.publicUrl).hostname : undefined;
   const identity = await loadSiteIdentity(opts.dataDir, {
@@ -322,7 +326,9 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: new JumpError('NOT_FOUND', { detail: req.url.split('?')[0] }).toJSON() }));
 
   let siteUrl = opts.publicUrl ?? '';
-  const routes = registerApi(app, {
+  // The web console's cookie and security headers, before the API's access hook (site/routes/web.ts).
+  installWebAuth(app);
+  const apiContext = {
     store,
     gateway,
     sessions,
@@ -340,7 +346,11 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     hashQueue: new HashQueue(),
     tokenIdleMs,
     metricsOpenLoopback: opts.metricsOpenLoopback ?? SITE_DEFAULTS.metricsOpenLoopback,
-  });
+    events: clientEvents,
+  };
+  const routes = registerApi(app, apiContext);
+  // The web console's pages, assets and events stream (issue #19).
+  registerWebRoutes(app, apiContext);
   // Node's headersTimeout must not exceed requestTimeout; Fastify sets only the latter.
   app.server.headersTimeout = Math.min(timeouts.headersMs, timeouts.requestMs);
   const purge = setInterval(() => {

@@ -75,6 +75,7 @@ export function userJson(u: User): ApiUser {
     role: u.role,
     view_personal_groups: u.viewPersonalGroups,
     ...(u.mustChangePassword ? { password_change_required: true } : {}),
+    ...(u.disabled ? { disabled: true } : {}),
     created_at: new Date(u.createdAt).toISOString(),
   };
 }

@@ -14,6 +14,7 @@ import { JumpError, invalidField } from '../../protocol/errors.js';
 import type { AgentGateway } from '../agent-gateway.js';
 import type { HashQueue, LoginThrottle } from '../auth.js';
 import type { SiteMetrics } from '../metrics.js';
+import type { ClientEvents } from '../events.js';
 import type { SessionBroker } from '../sessions.js';
 import type { SiteSettings } from '../settings.js';
 import type { SessionRecord, Store, User } from '../store/store.js';
@@ -66,6 +67,8 @@ export interface ApiContext {
   tokenIdleMs: number;
   /** `/metrics` answers local processes without a token (`--metrics-open-loopback`). */
   metricsOpenLoopback: boolean;
+  /** Jump client changes on this node, for the web console's events stream (site/events.ts). */
+  events?: ClientEvents;
 }
 
 /** Route options declaring `access` (and optionally `duringPasswordChange`). */

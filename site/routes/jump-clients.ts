@@ -6,16 +6,90 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { clientJson, deleteBody, deleteClients, editBody, editClient, findClient, listClients, listQuery, releaseClientRoute, summaryJson } from '../jump-clients.js';
+import type { ApiJumpClient } from '../../protocol/api.js';
+import { invalidField } from '../../protocol/errors.js';
+import { visibleGroupIds } from '../access.js';
 import type { User } from '../store/store.js';
 import { allow, me, parse, type ApiContext } from './common.js';
+
+/** The columns `GET /api/v1/jump-clients.csv` can write (`columns=`), in their default order. */
+export const CSV_COLUMNS = [
+  'name',
+  'hostname',
+  'public_ip',
+  'private_ips',
+  'jump_method',
+  'comments',
+  'jump_group',
+  'tag',
+  'status',
+  'mode',
+  'console_user',
+  'domain',
+  'workgroup',
+  'last_access',
+  'last_connected',
+  'created_at',
+] as const satisfies readonly (keyof ApiJumpClient)[];
+/** Rows one CSV export writes at most. */
+export const CSV_MAX_ROWS = 100_000;
+
+/**
+ * One CSV cell (RFC 4180: always quoted, quotes doubled). A value starting with `=`, `+`, `-`, `@`,
+ * a tab or a carriage return gets a leading `'` so a spreadsheet shows it as text instead of
+ * running it as a formula (OWASP "CSV Injection"): an endpoint's hostname or a comment is hostile text.
+ */
+export function csvCell(v: unknown): string {
+  let s = v === null || v === undefined ? '' : Array.isArray(v) ? v.join(' ') : String(v);
+  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return `"${s.replace(/"/g, '""')}"`;
+}
+
+const csvQuery = listQuery.extend({
+  columns: z
+    .string()
+    .max(1024)
+    .optional()
+    .transform((s, c) => {
+      if (!s) return [...CSV_COLUMNS];
+      const list = s.split(',').map((x) => x.trim()).filter(Boolean);
+      for (const col of list) {
+        if (!(CSV_COLUMNS as readonly string[]).includes(col)) {
+          c.addIssue({ code: 'custom', message: `unknown column "${col.slice(0, 40)}"; use ${CSV_COLUMNS.join(', ')}` });
+          return z.NEVER;
+        }
+      }
+      return list as (typeof CSV_COLUMNS)[number][];
+    }),
+});
 
 export function registerJumpClientRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { store, gateway } = ctx;
 
   app.get('/api/v1/jump-clients', allow('user'), async (req) => {
-    const q = parse(listQuery, req.query);
+    const q = parse(listQuery, req.query, 'query');
+    if (q.offset !== undefined && q.limit === undefined) throw invalidField('offset', 'needs limit (a page size); add limit=50 for example');
     const { items, summary } = await listClients(store, me(req), q);
-    return { items: items.map((c) => clientJson(c)), summary: summaryJson(summary) };
+    const tags =
+      q.with_tags === '1'
+        ? (await store.listClientTags(await visibleGroupIds(store, me(req)))).map((t) => ({ jump_group: t.jumpGroup, tag: t.tag, count: t.count }))
+        : undefined;
+    return { items: items.map((c) => clientJson(c)), summary: summaryJson(summary), ...(tags ? { tags } : {}) };
+  });
+  // CSV export of what the list shows (its search, group, tag and sort; `columns`), every page.
+  app.get('/api/v1/jump-clients.csv', allow('user'), async (req, reply) => {
+    const q = parse(csvQuery, req.query, 'query');
+    const { items } = await listClients(store, me(req), { ...q, limit: CSV_MAX_ROWS, offset: undefined });
+    const lines = [q.columns.map(csvCell).join(',')];
+    for (const c of items) {
+      const j = clientJson(c);
+      lines.push(q.columns.map((col) => csvCell(j[col])).join(','));
+    }
+    return reply
+      .type('text/csv; charset=utf-8')
+      .header('content-disposition', 'attachment; filename="jump-clients.csv"')
+      .header('cache-control', 'no-store')
+      .send(lines.join('\r\n') + '\r\n');
   });
   app.get<{ Params: { ref: string } }>('/api/v1/jump-clients/:ref', allow('user'), async (req) => {
     const ref = parse(z.string().min(1).max(128), req.params.ref, 'ref');

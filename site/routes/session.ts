@@ -56,6 +56,8 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: ApiContext): vo
       req.log.warn({ user: body.user }, 'login failed');
       throw new JumpError('LOGIN_FAILED');
     }
+    // Told only after the right password: a stranger learns nothing about the account.
+    if (user.disabled) throw new JumpError('USER_DISABLED', { detail: `User: ${user.name}.` });
     if (needsRehash(user.passwordHash)) {
       // Old, cheaper parameters: store the same password at the current cost. Best effort.
       await hashQueue

@@ -6,7 +6,7 @@
  * the epoch. Methods that enforce a rule atomically (enrollment) throw `JumpError` with a catalog
  * code; all others throw only on storage failure.
  */
-import type { JumpClientMode, JumpClientStatus, OverridableField, SearchField } from '../../protocol/fields.js';
+import type { JumpClientMode, JumpClientStatus, OverridableField, SearchField, SortField } from '../../protocol/fields.js';
 import type { ErrorCode } from '../../protocol/errors.js';
 import type { Stats, StatsDelta } from '../../protocol/messages.js';
 
@@ -38,6 +38,8 @@ export interface User {
   createdAt: number;
   /** Set on the bootstrap admin: every API call but me, me/password and logout answers PASSWORD_CHANGE_REQUIRED. */
   mustChangePassword: boolean;
+  /** Disabled by an admin (web console USERS page): no login, no token works. */
+  disabled?: boolean;
 }
 
 export interface JumpGroup {
@@ -155,6 +157,12 @@ export interface ClientQuery {
   jumpGroupId?: number;
   tag?: string;
   limit?: number;
+  /** Rows skipped before the page (with `limit`; default 0). */
+  offset?: number;
+  /** Sort by this column, then by id (default: group, tag, name, id). */
+  sort?: SortField;
+  /** Direction of `sort` (default asc). */
+  order?: 'asc' | 'desc';
 }
 
 export interface ClientSummary {
@@ -263,7 +271,8 @@ export interface Store {
   getUserById(id: number): Promise<User | null>;
   listUsers(): Promise<User[]>;
   /** A new `passwordHash` also clears the must-change flag and deletes the user's tokens. */
-  updateUser(id: number, patch: { passwordHash?: string; role?: Role; viewPersonalGroups?: boolean }): Promise<void>;
+  /** `disabled` true also deletes the user's tokens and notes the revocation (their Jump sessions end). */
+  updateUser(id: number, patch: { passwordHash?: string; role?: Role; viewPersonalGroups?: boolean; disabled?: boolean }): Promise<void>;
   /** Removes the user, their tokens and memberships, and revokes their installers. Their personal group and its clients stay. */
   deleteUser(id: number): Promise<void>;
   createToken(t: { userId: number; tokenHash: string; now: number; expiresAt: number }): Promise<void>;
@@ -335,6 +344,8 @@ export interface Store {
   markUninstalled(id: number, now: number): Promise<void>;
   findClientsByName(name: string): Promise<JumpClient[]>;
   listClients(q: ClientQuery): Promise<{ items: JumpClient[]; summary: ClientSummary }>;
+  /** The tags in use per jump group, with their client counts, in the groups `visibleGroupIds` (null: all); not the empty tag. */
+  listClientTags(visibleGroupIds: number[] | null): Promise<{ jumpGroup: string; tag: string; count: number }[]>;
   /**
    * Applies `patch` to a live (not deleted) client. A switch to mode active is checked against
    * `limits.maxActive` in the same transaction (ACTIVE_LIMIT_REACHED, nothing changed).

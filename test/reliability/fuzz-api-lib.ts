@@ -34,6 +34,7 @@ import {
   UNSAFE_MULTILINE_CHARS,
   anyJson,
   array,
+  bool,
   b64urlString,
   deepNest,
   int,
@@ -161,6 +162,27 @@ export const ROUTES: RouteSpec[] = [
   { method: 'DELETE', path: '/api/v1/jump-groups/:name/members/:user', access: 'admin', params: ['group', 'user'] },
   { method: 'GET', path: '/api/v1/users', access: 'admin' },
   { method: 'DELETE', path: '/api/v1/users/:name/tokens', access: 'admin', params: ['user'] },
+  {
+    method: 'POST',
+    path: '/api/v1/users',
+    access: 'admin',
+    body: { fields: { name: str(64), password: str(1024), role: oneOf(['admin', 'technician']), view_personal_groups: bool }, optional: ['role', 'view_personal_groups'] },
+  },
+  {
+    method: 'PATCH',
+    path: '/api/v1/users/:name',
+    access: 'admin',
+    params: ['user'],
+    body: { fields: { role: oneOf(['admin', 'technician']), view_personal_groups: bool, password: str(1024), disabled: bool }, optional: ['role', 'view_personal_groups', 'password', 'disabled'] },
+  },
+  // The web console (issue #19): pages, assets, the events stream (answered once its headers come) and the CSV export.
+  { method: 'GET', path: '/', access: 'public' },
+  { method: 'GET', path: '/web', access: 'public' },
+  { method: 'GET', path: '/web/', access: 'public' },
+  { method: 'GET', path: '/login', access: 'public' },
+  { method: 'GET', path: '/web/assets/*', access: 'public' },
+  { method: 'GET', path: '/api/v1/events', access: 'user' },
+  { method: 'GET', path: '/api/v1/jump-clients.csv', access: 'user' },
   { method: 'GET', path: '/api/v1/settings', access: 'admin' },
   { method: 'GET', path: '/api/v1/settings/:key', access: 'admin', params: ['key'] },
   { method: 'PUT', path: '/api/v1/settings/:key', access: 'admin', params: ['key'], body: { fields: { value: str(64) } } },
@@ -410,6 +432,12 @@ export function send(port: number, agent: HttpsAgent, c: ApiCase, adminToken: st
   if (c.body) headers['content-length'] = String(c.body.length);
   return new Promise((resolve, reject) => {
     const req = httpsRequest({ host: '127.0.0.1', port, method: c.method, path: c.path, headers, agent, rejectUnauthorized: false, timeout: 20_000 }, (res) => {
+      // An event stream (GET /api/v1/events) never ends: its answer is its status and headers.
+      if (String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+        resolve({ status: res.statusCode ?? 0, body: '', contentType: String(res.headers['content-type']) });
+        res.destroy();
+        return;
+      }
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), contentType: String(res.headers['content-type'] ?? '') }));

@@ -1,0 +1,712 @@
+/**
+ * `/login` (issue #19 item 1; seeds: the /login administrative interface): sign-in with the site's
+ * users and passwords (the same `POST /api/v1/login` as the CLI, throttled alike; a forced password
+ * change is asked for first), then the tabs STATUS and MY ACCOUNT for everyone, and JUMP CLIENTS
+ * (installers and the Jump Client Mass Deployment Wizard), USERS and JUMP GROUPS for admins. The
+ * site refuses the admin routes to anyone else; the page only hides what would be refused.
+ */
+import { render } from 'preact';
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import type { ApiInstaller, ApiInstallerCreated, ApiJumpClientList, ApiJumpGroup, ApiSession, ApiUser } from '../../protocol/api.js';
+import { ApiError, api, browserPlatform } from '../api.js';
+import { ErrorLine, signOut, summaryLine, when } from '../common.js';
+
+type Tab = 'status' | 'account' | 'clients' | 'users' | 'groups';
+
+function App() {
+  const [me, setMe] = useState<ApiUser | null | undefined>(undefined);
+  const refresh = useCallback(() => {
+    api<{ user: ApiUser }>('GET', '/api/v1/me', undefined, { noRedirect: true }).then(
+      (r) => setMe(r.user),
+      () => setMe(null),
+    );
+  }, []);
+  useEffect(refresh, [refresh]);
+  if (me === undefined) return <p class="loading">Loading…</p>;
+  if (me === null) return <SignIn onSignedIn={refresh} />;
+  if (me.password_change_required) return <ForcedPassword me={me} onDone={refresh} />;
+  return <Admin me={me} />;
+}
+
+/** Where to go after signing in: `next` when it is a path of this site, else stay on /login. */
+function nextPath(): string | null {
+  const n = new URLSearchParams(location.search).get('next');
+  return n && n.startsWith('/') && !n.startsWith('//') && !n.startsWith('/\\') ? n : null;
+}
+
+function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
+  const reason = new URLSearchParams(location.search).get('reason');
+  const [user, setUser] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await api<{ user: ApiUser; password_change_required?: boolean }>('POST', '/api/v1/login', { user, password }, { noRedirect: true });
+      const next = nextPath();
+      if (next && !r.password_change_required) location.assign(next);
+      else onSignedIn();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <main class="signin">
+      <h1>Jump Client</h1>
+      {reason && (
+        <p class="notice" role="status">
+          {reason}
+        </p>
+      )}
+      <form onSubmit={submit}>
+        <label>
+          Username
+          <input name="user" autocomplete="username" value={user} onInput={(e) => setUser((e.target as HTMLInputElement).value)} />
+        </label>
+        <label>
+          Password
+          <input name="password" type="password" autocomplete="current-password" value={password} onInput={(e) => setPassword((e.target as HTMLInputElement).value)} />
+        </label>
+        <ErrorLine error={error} />
+        <button type="submit" class="primary" disabled={busy}>
+          Sign in
+        </button>
+      </form>
+    </main>
+  );
+}
+
+function ForcedPassword({ me, onDone }: { me: ApiUser; onDone: () => void }) {
+  return (
+    <main class="signin">
+      <h1>Change your password</h1>
+      <p class="notice">{me.name}: this password must be changed before anything else.</p>
+      <PasswordForm onDone={onDone} />
+    </main>
+  );
+}
+
+/** MY ACCOUNT's form: `POST /api/v1/me/password` (the cookie gets the fresh token). */
+function PasswordForm({ onDone }: { onDone?: () => void }) {
+  const [current, setCurrent] = useState('');
+  const [next, setNext] = useState('');
+  const [again, setAgain] = useState('');
+  const [error, setError] = useState<unknown>(null);
+  const [done, setDone] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setDone(false);
+    if (next !== again) return setError(new Error('new_password: the two new passwords differ; type the same one twice.'));
+    try {
+      await api('POST', '/api/v1/me/password', { current_password: current, new_password: next }, { noRedirect: true });
+      setError(null);
+      setDone(true);
+      setCurrent('');
+      setNext('');
+      setAgain('');
+      onDone?.();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <form class="password" onSubmit={submit}>
+      <label>
+        Current password
+        <input name="current_password" type="password" autocomplete="current-password" value={current} onInput={(e) => setCurrent((e.target as HTMLInputElement).value)} />
+      </label>
+      <label>
+        New password
+        <input name="new_password" type="password" autocomplete="new-password" value={next} onInput={(e) => setNext((e.target as HTMLInputElement).value)} />
+      </label>
+      <label>
+        New password again
+        <input name="new_password_again" type="password" autocomplete="new-password" value={again} onInput={(e) => setAgain((e.target as HTMLInputElement).value)} />
+      </label>
+      <ErrorLine error={error} />
+      {done && <p class="ok">Password changed. Your other sessions were ended.</p>}
+      <button type="submit" class="primary">
+        Change password
+      </button>
+    </form>
+  );
+}
+
+function Admin({ me }: { me: ApiUser }) {
+  const admin = me.role === 'admin';
+  const [tab, setTab] = useState<Tab>(admin ? 'clients' : 'status');
+  const tabs: [Tab, string][] = [
+    ['status', 'STATUS'],
+    ['account', 'MY ACCOUNT'],
+    ...(admin
+      ? ([
+          ['clients', 'JUMP CLIENTS'],
+          ['users', 'USERS'],
+          ['groups', 'JUMP GROUPS'],
+        ] as [Tab, string][])
+      : []),
+  ];
+  return (
+    <div class="admin-app">
+      <header class="topbar">
+        <strong>Jump Client /login</strong>
+        <nav class="tabs" role="tablist">
+          {tabs.map(([t, label]) => (
+            <a key={t} href="#" role="tab" aria-selected={tab === t} class={tab === t ? 'sel' : ''} onClick={(e) => (e.preventDefault(), setTab(t))}>
+              {label}
+            </a>
+          ))}
+          <a href="/web/reports">REPORTS</a>
+          <a href="/web/">Jump interface</a>
+        </nav>
+        <span class="who">
+          {me.name} ({me.role}){' '}
+          <button type="button" onClick={() => void signOut()}>
+            Sign out
+          </button>
+        </span>
+      </header>
+      <main class="tab-body">
+        {tab === 'status' && <Status />}
+        {tab === 'account' && (
+          <section>
+            <h2>My Account</h2>
+            <p>
+              Signed in as <b>{me.name}</b>, {me.role}
+              {me.view_personal_groups ? ', may view personal jump groups' : ''}.
+            </p>
+            <PasswordForm />
+          </section>
+        )}
+        {tab === 'clients' && admin && <JumpClients />}
+        {tab === 'users' && admin && <Users me={me} />}
+        {tab === 'groups' && admin && <Groups />}
+      </main>
+    </div>
+  );
+}
+
+/** STATUS: the site's version and address, clients online/offline/passive, sessions in progress. */
+function Status() {
+  const [site, setSite] = useState<{ version: string; site_url: string; site_pin: string; tls_fingerprint: string; connected_agents: number } | null>(null);
+  const [list, setList] = useState<ApiJumpClientList | null>(null);
+  const [sessions, setSessions] = useState<ApiSession[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    api<NonNullable<typeof site>>('GET', '/api/v1/site').then(setSite, setError);
+    api<ApiJumpClientList>('GET', '/api/v1/jump-clients?limit=1').then(setList, setError);
+    api<{ items: ApiSession[] }>('GET', '/api/v1/sessions?limit=10000').then((r) => setSessions(r.items.filter((s) => s.ended_at === null)), setError);
+  }, []);
+  return (
+    <section class="status">
+      <h2>Status</h2>
+      <ErrorLine error={error} />
+      <dl>
+        <dt>Site version</dt>
+        <dd data-stat="version">{site?.version ?? '…'}</dd>
+        <dt>Site address</dt>
+        <dd>{site?.site_url ?? '…'}</dd>
+        <dt>Site pin</dt>
+        <dd>{site?.site_pin ?? '…'}</dd>
+        <dt>TLS fingerprint</dt>
+        <dd>{site?.tls_fingerprint ?? '…'}</dd>
+        <dt>Jump Clients online</dt>
+        <dd data-stat="online">{list ? list.summary.online : '…'}</dd>
+        <dt>Jump Clients offline</dt>
+        <dd data-stat="offline">{list ? list.summary.offline : '…'}</dd>
+        <dt>Jump Clients passive</dt>
+        <dd data-stat="passive">{list ? list.summary.passive : '…'}</dd>
+        <dt>Sessions in progress</dt>
+        <dd data-stat="sessions">{sessions ? sessions.length : '…'}</dd>
+      </dl>
+      {list && <p class="totals">{summaryLine(list.summary)}</p>}
+      {sessions && sessions.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th>Jump Client</th>
+              <th>User</th>
+              <th>Kind</th>
+              <th>Started</th>
+            </tr>
+          </thead>
+          <tbody>
+            {sessions.map((s) => (
+              <tr key={s.id}>
+                <td>{s.client ?? `jump client ${s.client_id}`}</td>
+                <td>{s.user ?? '—'}</td>
+                <td>{s.kind}</td>
+                <td>{when(s.started_at)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+/** "This installer is valid for" choices, in ms (protocol/limits.ts: 10 min to 365 days). */
+const VALID_FOR: [string, number][] = [
+  ['10 minutes', 10 * 60_000],
+  ['1 hour', 3_600_000],
+  ['1 day', 24 * 3_600_000],
+  ['7 days', 7 * 24 * 3_600_000],
+  ['30 days', 30 * 24 * 3_600_000],
+  ['1 year', 365 * 24 * 3_600_000],
+];
+const PLATFORMS: [string, string][] = [
+  ['windows', 'Windows (x64), MSI'],
+  ['linux', 'Linux (x64)'],
+  ['linux-arm64', 'Linux (ARM64)'],
+];
+
+/** The install command lines of a new installer, KEY_INFO filled in (docs/packaging.md). */
+export function installCommands(inst: ApiInstallerCreated, platform: string): { label: string; line: string }[] {
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const run = `jump-client run --config /var/lib/jump-client --site ${q(inst.site_url)} --site-pin ${q(inst.site_pin)} --key-info ${inst.key_info}`;
+  if (platform === 'windows') {
+    return [
+      { label: 'msiexec (the site MSI from `jump installer create --platform windows-x64`)', line: `msiexec /i bomgar-scc-win64.msi KEY_INFO=${inst.key_info} /quiet` },
+    ];
+  }
+  const bin = platform === 'linux-arm64' ? `bomgar-scc-${inst.uid}-arm64.bin` : `bomgar-scc-${inst.uid}.bin`;
+  return [
+    { label: `sh (the installer file from \`jump installer create --platform ${platform === 'linux' ? 'linux-x64' : platform}\`, KEY_INFO stamped in)`, line: `sh ./${bin}` },
+    { label: 'or run the jump-client binary directly with KEY_INFO', line: run },
+  ];
+}
+
+/** JUMP CLIENTS: the installers, revoke, and the Jump Client Mass Deployment Wizard. */
+function JumpClients() {
+  const [items, setItems] = useState<ApiInstaller[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const [wizard, setWizard] = useState(false);
+  const load = useCallback(() => {
+    api<{ items: ApiInstaller[] }>('GET', '/api/v1/installers').then((r) => setItems(r.items), setError);
+  }, []);
+  useEffect(load, [load]);
+  const revoke = async (uid: string) => {
+    try {
+      await api('POST', `/api/v1/installers/${encodeURIComponent(uid)}/revoke`);
+      load();
+    } catch (e) {
+      setError(e);
+    }
+  };
+  return (
+    <section class="clients-admin">
+      <h2>Jump Clients</h2>
+      {!wizard && (
+        <button type="button" class="primary" onClick={() => setWizard(true)}>
+          Create a Jump Client Installer
+        </button>
+      )}
+      {wizard && <Wizard onClose={() => setWizard(false)} onCreated={load} />}
+      <ErrorLine error={error} />
+      <h3>Installers</h3>
+      <table class="installers">
+        <thead>
+          <tr>
+            <th>Installer</th>
+            <th>Jump Group</th>
+            <th>Tag</th>
+            <th>Comments</th>
+            <th>Mode</th>
+            <th>Uses</th>
+            <th>Expires</th>
+            <th>State</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {items.map((i) => (
+            <tr key={i.uid} data-uid={i.uid}>
+              <td>{i.uid}</td>
+              <td>{i.jump_group ?? '—'}</td>
+              <td>{i.tag}</td>
+              <td>{i.comments}</td>
+              <td>{i.mode}</td>
+              <td>
+                {i.uses}/{i.max_uses ?? '∞'}
+              </td>
+              <td>{when(i.expires_at)}</td>
+              <td data-col="state">{i.state}</td>
+              <td>
+                {i.state === 'VALID' && (
+                  <button type="button" onClick={() => void revoke(i.uid)}>
+                    Revoke
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+function Wizard({ onClose, onCreated }: { onClose: () => void; onCreated: () => void }) {
+  const [groups, setGroups] = useState<ApiJumpGroup[]>([]);
+  const [group, setGroup] = useState('');
+  const [tag, setTag] = useState('');
+  const [comments, setComments] = useState('');
+  const [validFor, setValidFor] = useState(VALID_FOR[2][1]);
+  const [maxUses, setMaxUses] = useState('100');
+  const [mode, setMode] = useState<'active' | 'passive'>('active');
+  const [platform, setPlatform] = useState(() => (browserPlatform() === 'windows' ? 'windows' : 'linux'));
+  const [created, setCreated] = useState<ApiInstallerCreated | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    api<{ items: ApiJumpGroup[] }>('GET', '/api/v1/jump-groups').then((r) => {
+      setGroups(r.items);
+      setGroup((g) => g || (r.items.find((x) => x.kind === 'shared') ?? r.items[0])?.name || '');
+    }, setError);
+  }, []);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    const uses = Number(maxUses);
+    if (!/^\d+$/.test(maxUses.trim())) return setError(new ApiError(400, 'VALIDATION_FAILED', 'max_uses: must be a whole number from 1 to 1000000', 'max_uses'));
+    try {
+      const r = await api<ApiInstallerCreated>('POST', '/api/v1/installers', {
+        jump_group: group || undefined,
+        tag,
+        comments,
+        valid_for_ms: validFor,
+        max_uses: uses,
+        mode,
+      });
+      setCreated(r);
+      onCreated();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const download = () => {
+    if (!created) return;
+    const lines = installCommands(created, platform);
+    const text =
+      platform === 'windows'
+        ? `REM Jump Client installer ${created.uid} for ${created.site_url}; valid until ${created.expires_at}\r\n${lines.map((l) => l.line).join('\r\n')}\r\n`
+        : `#!/bin/sh\n# Jump Client installer ${created.uid} for ${created.site_url}; valid until ${created.expires_at}\nset -e\n${lines[lines.length - 1].line}\n`;
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(new Blob([text], { type: 'application/octet-stream' }));
+    a.download = platform === 'windows' ? `jump-client-${created.uid}.cmd` : `jump-client-${created.uid}.sh`;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  };
+  return (
+    <div class="wizard">
+      <h3>Jump Client Mass Deployment Wizard</h3>
+      {!created ? (
+        <form onSubmit={submit}>
+          <label>
+            Jump Group
+            <select name="jump_group" value={group} onChange={(e) => setGroup((e.target as HTMLSelectElement).value)}>
+              {groups.map((g) => (
+                <option key={g.id} value={g.name}>
+                  {g.name}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Tag
+            <input name="tag" value={tag} onInput={(e) => setTag((e.target as HTMLInputElement).value)} />
+          </label>
+          <label>
+            Comments
+            <textarea name="comments" value={comments} onInput={(e) => setComments((e.target as HTMLTextAreaElement).value)} />
+          </label>
+          <label>
+            This installer is valid for
+            <select name="valid_for" value={String(validFor)} onChange={(e) => setValidFor(Number((e.target as HTMLSelectElement).value))}>
+              {VALID_FOR.map(([l, ms]) => (
+                <option key={ms} value={String(ms)}>
+                  {l}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Maximum uses
+            <input name="max_uses" inputMode="numeric" value={maxUses} onInput={(e) => setMaxUses((e.target as HTMLInputElement).value)} />
+          </label>
+          <label>
+            Mode
+            <select name="mode" value={mode} onChange={(e) => setMode((e.target as HTMLSelectElement).value as 'active' | 'passive')}>
+              <option value="active">Active</option>
+              <option value="passive">Passive</option>
+            </select>
+          </label>
+          <label>
+            Platform
+            <select name="platform" value={platform} onChange={(e) => setPlatform((e.target as HTMLSelectElement).value)}>
+              {PLATFORMS.map(([p, l]) => (
+                <option key={p} value={p}>
+                  {l}
+                </option>
+              ))}
+            </select>
+          </label>
+          <ErrorLine error={error} />
+          <div class="buttons">
+            <button type="button" onClick={onClose}>
+              Cancel
+            </button>
+            <button type="submit" class="primary">
+              Create
+            </button>
+          </div>
+        </form>
+      ) : (
+        <div class="created" data-uid={created.uid}>
+          <p>
+            Installer <b>{created.uid}</b> for jump group <b>{created.jump_group ?? '—'}</b>, valid until {when(created.expires_at)}, up to {created.max_uses ?? '∞'} uses. KEY_INFO is shown
+            only now.
+          </p>
+          <label>
+            KEY_INFO
+            <input class="key-info" readOnly value={created.key_info} onFocus={(e) => (e.target as HTMLInputElement).select()} />
+          </label>
+          <label>
+            Platform
+            <select name="platform" value={platform} onChange={(e) => setPlatform((e.target as HTMLSelectElement).value)}>
+              {PLATFORMS.map(([p, l]) => (
+                <option key={p} value={p}>
+                  {l}
+                </option>
+              ))}
+            </select>
+          </label>
+          {installCommands(created, platform).map((c) => (
+            <div class="command" key={c.line}>
+              <span>{c.label}</span>
+              <code data-command>{c.line}</code>
+              <button type="button" onClick={() => void navigator.clipboard?.writeText(c.line)}>
+                Copy
+              </button>
+            </div>
+          ))}
+          <div class="buttons">
+            <button type="button" class="primary" onClick={download}>
+              Download
+            </button>
+            <button type="button" onClick={onClose}>
+              Done
+            </button>
+          </div>
+        </div>
+      )}
+    </div>
+  );
+}
+
+/** USERS: add, admin, view-personal-groups, disable, reset password (admin routes /api/v1/users). */
+function Users({ me }: { me: ApiUser }) {
+  const [items, setItems] = useState<ApiUser[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const [name, setName] = useState('');
+  const [password, setPassword] = useState('');
+  const [isAdmin, setIsAdmin] = useState(false);
+  const [vpg, setVpg] = useState(false);
+  const [reset, setReset] = useState<{ user: string; password: string } | null>(null);
+  const load = useCallback(() => {
+    api<{ items: ApiUser[] }>('GET', '/api/v1/users').then((r) => setItems(r.items), setError);
+  }, []);
+  useEffect(load, [load]);
+  const call = async (f: () => Promise<unknown>) => {
+    try {
+      await f();
+      setError(null);
+      load();
+      return true;
+    } catch (e) {
+      setError(e);
+      return false;
+    }
+  };
+  const patch = (u: string, body: Record<string, unknown>) => call(() => api('PATCH', `/api/v1/users/${encodeURIComponent(u)}`, body));
+  return (
+    <section class="users">
+      <h2>Users</h2>
+      <form
+        class="add-user"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void call(() => api('POST', '/api/v1/users', { name, password, role: isAdmin ? 'admin' : 'technician', view_personal_groups: vpg })).then((ok) => {
+            if (ok) {
+              setName('');
+              setPassword('');
+            }
+          });
+        }}
+      >
+        <input name="name" placeholder="Username" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+        <input name="password" type="password" placeholder="Password" autocomplete="new-password" value={password} onInput={(e) => setPassword((e.target as HTMLInputElement).value)} />
+        <label>
+          <input type="checkbox" name="admin" checked={isAdmin} onChange={() => setIsAdmin(!isAdmin)} /> Admin
+        </label>
+        <label>
+          <input type="checkbox" name="view_personal_groups" checked={vpg} onChange={() => setVpg(!vpg)} /> View personal jump groups
+        </label>
+        <button type="submit" class="primary">
+          Add user
+        </button>
+      </form>
+      <ErrorLine error={error} />
+      <table>
+        <thead>
+          <tr>
+            <th>User</th>
+            <th>Admin</th>
+            <th>View personal groups</th>
+            <th>State</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {items.map((u) => (
+            <tr key={u.id} data-user={u.name}>
+              <td>{u.name}</td>
+              <td>
+                <input type="checkbox" name="admin" checked={u.role === 'admin'} disabled={u.id === me.id} onChange={() => void patch(u.name, { role: u.role === 'admin' ? 'technician' : 'admin' })} />
+              </td>
+              <td>
+                <input type="checkbox" name="view_personal_groups" checked={u.view_personal_groups} onChange={() => void patch(u.name, { view_personal_groups: !u.view_personal_groups })} />
+              </td>
+              <td data-col="state">{u.disabled ? 'disabled' : 'enabled'}</td>
+              <td>
+                {u.id !== me.id && (
+                  <button type="button" onClick={() => void patch(u.name, { disabled: !u.disabled })}>
+                    {u.disabled ? 'Enable' : 'Disable'}
+                  </button>
+                )}
+                <button type="button" onClick={() => setReset({ user: u.name, password: '' })}>
+                  Reset password
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {reset && (
+        <form
+          class="reset"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void patch(reset.user, { password: reset.password }).then((ok) => ok && setReset(null));
+          }}
+        >
+          New password for <b>{reset.user}</b>{' '}
+          <input name="reset_password" type="password" autocomplete="new-password" value={reset.password} onInput={(e) => setReset({ ...reset, password: (e.target as HTMLInputElement).value })} />
+          <button type="submit" class="primary">
+            Set password
+          </button>
+          <button type="button" onClick={() => setReset(null)}>
+            Cancel
+          </button>
+        </form>
+      )}
+    </section>
+  );
+}
+
+/** JUMP GROUPS: create shared groups and manage their members (admin routes /api/v1/jump-groups). */
+function Groups() {
+  const [groups, setGroups] = useState<ApiJumpGroup[]>([]);
+  const [users, setUsers] = useState<ApiUser[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const [name, setName] = useState('');
+  const [adding, setAdding] = useState<Record<string, string>>({});
+  const load = useCallback(() => {
+    api<{ items: ApiJumpGroup[] }>('GET', '/api/v1/jump-groups').then((r) => setGroups(r.items), setError);
+    api<{ items: ApiUser[] }>('GET', '/api/v1/users').then((r) => setUsers(r.items), setError);
+  }, []);
+  useEffect(load, [load]);
+  const call = async (f: () => Promise<unknown>) => {
+    try {
+      await f();
+      setError(null);
+      load();
+      return true;
+    } catch (e) {
+      setError(e);
+      return false;
+    }
+  };
+  const g = (n: string) => encodeURIComponent(n);
+  return (
+    <section class="groups-admin">
+      <h2>Jump Groups</h2>
+      <form
+        class="add-group"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void call(() => api('POST', '/api/v1/jump-groups', { name })).then((ok) => ok && setName(''));
+        }}
+      >
+        <input name="group_name" placeholder="New jump group" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+        <button type="submit" class="primary">
+          Create jump group
+        </button>
+      </form>
+      <ErrorLine error={error} />
+      <table>
+        <thead>
+          <tr>
+            <th>Jump Group</th>
+            <th>Members</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {groups
+            .filter((x) => x.kind === 'shared')
+            .map((x) => (
+              <tr key={x.id} data-group={x.name}>
+                <td>{x.name}</td>
+                <td>
+                  {(x.members ?? []).map((m) => (
+                    <span class="member" key={m}>
+                      {m}{' '}
+                      <button type="button" aria-label={`Remove ${m}`} onClick={() => void call(() => api('DELETE', `/api/v1/jump-groups/${g(x.name)}/members/${g(m)}`))}>
+                        ×
+                      </button>
+                    </span>
+                  ))}
+                </td>
+                <td>
+                  <select name="member" value={adding[x.name] ?? ''} onChange={(e) => setAdding({ ...adding, [x.name]: (e.target as HTMLSelectElement).value })}>
+                    <option value="">Add member…</option>
+                    {users
+                      .filter((u) => !(x.members ?? []).includes(u.name))
+                      .map((u) => (
+                        <option key={u.id} value={u.name}>
+                          {u.name}
+                        </option>
+                      ))}
+                  </select>
+                  <button type="button" disabled={!adding[x.name]} onClick={() => void call(() => api('POST', `/api/v1/jump-groups/${g(x.name)}/members`, { user: adding[x.name] }))}>
+                    Add
+                  </button>
+                  <button type="button" onClick={() => void call(() => api('DELETE', `/api/v1/jump-groups/${g(x.name)}`))}>
+                    Delete group
+                  </button>
+                </td>
+              </tr>
+            ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+render(<App />, document.getElementById('app')!);
