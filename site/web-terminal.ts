@@ -38,17 +38,12 @@ import { hashToken } from './auth.js';
 import { findClient } from './jump-clients.js';
 import type { SiteMetrics } from './metrics.js';
 import { refusalLog, type RefusalFields } from './refusal-log.js';
+import { sessionCookie } from './routes/web.js';
 import type { SessionBroker } from './sessions.js';
 import type { Store, User } from './store/store.js';
 
 /** The path of the terminal WebSocket (an upgrade; the page itself is `/web/jump/<client id>`). */
 export const WEB_TERMINAL_PATH = '/web/terminal';
-
-/**
- * The sign-in cookie of the web console (issue #19 item 4, set by site/routes/web.ts): HttpOnly,
- * Secure, SameSite=Strict, holding an API token. Read only by `terminalUser`.
- */
-export const WEB_SESSION_COOKIE = 'jump_session';
 
 /** Terminal sizes the site accepts, in character cells (the PTY gets exactly these). */
 export const TERMINAL_SIZE = { minCols: 2, maxCols: 500, minRows: 1, maxRows: 200 } as const;
@@ -87,25 +82,9 @@ export type TerminalServerMessage =
   | { t: 'error'; code: ErrorCode; message: string; field?: string }
   | { t: 'ended'; reason: string; exit_status: number | null };
 
-/** Value of cookie `name` in a `Cookie` request header, or null. */
-export function cookieValue(header: string | undefined, name: string): string | null {
-  if (!header) return null;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
-    const v = part.slice(eq + 1).trim();
-    try {
-      return decodeURIComponent(v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1) : v);
-    } catch {
-      return null;
-    }
-  }
-  return null;
-}
-
 /**
  * The one place the terminal finds who is asking (the lead switches the rule here): the API token
- * sent in the socket's first message, else the web console's sign-in cookie (`WEB_SESSION_COOKIE`,
+ * sent in the socket's first message, else the web console's sign-in cookie (site/routes/web.ts `sessionCookie`,
  * which holds an API token), looked up like a bearer token (expiry, idle timeout, revocation).
  * Returns null when neither names a live token. Never reads the URL.
  */
@@ -116,7 +95,7 @@ export async function terminalUser(
   now: number,
   idleMs: number,
 ): Promise<User | null> {
-  const token = messageToken ?? cookieValue(req.headers.cookie, WEB_SESSION_COOKIE);
+  const token = messageToken ?? sessionCookie(req.headers.cookie);
   if (!token || token.length > 256) return null;
   return store.userForToken(hashToken(token), now, idleMs);
 }

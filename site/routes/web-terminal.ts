@@ -10,32 +10,15 @@
  * the script reads the client id from its own URL and gets everything else through the terminal
  * socket or the documented JSON API, with the same authorization as the CLI. So the routes are
  * `public`; what they show needs the user's token.
- *
- * `/web/assets/*` is served here too until site/routes/web.ts (the web console's shell, issue #19)
- * serves it: `registerWebAssets` is skipped when that route already exists, and is the one part
- * to delete when folding this file into web.ts.
+ * The assets under `/web/assets/` are served by site/routes/web.ts.
  */
-import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { existsSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { WebTerminal } from '../web-terminal.js';
 import { allow, parse, type ApiContext } from './common.js';
-
-/**
- * Where `npm run build` puts the page bundles (scripts/build-web.mjs): dist/web/assets, seen from
- * dist/site/routes/ (the built site) or from site/routes/ (the sources, in-process tests).
- */
-export const WEB_ASSETS_DIR = ((): string => {
-  const here = fileURLToPath(new URL('.', import.meta.url));
-  const candidates = [join(here, '..', '..', 'web', 'assets'), join(here, '..', '..', 'dist', 'web', 'assets')];
-  return candidates.find((d) => existsSync(d)) ?? candidates[0];
-})();
 
 /**
  * Headers of the two pages: scripts from the site only (no inline script, no eval), the socket
@@ -93,20 +76,6 @@ export function registerWebTerminalRoutes(app: FastifyInstance, ctx: ApiContext)
     return html(reply, TERMINAL_PAGE);
   });
   app.get('/web/reports', allow('public'), async (_req, reply) => html(reply, REPORTS_PAGE));
-  if (!app.hasRoute({ method: 'GET', url: '/web/assets/*' })) registerWebAssets(app);
-}
-
-/**
- * `GET /web/assets/*`: the bundles and stylesheets of `npm run build`, from WEB_ASSETS_DIR only
- * (@fastify/static's sendFile keeps paths inside it). Temporary home (see the module comment).
- */
-function registerWebAssets(app: FastifyInstance): void {
-  void app.register(fastifyStatic, { root: WEB_ASSETS_DIR, serve: false });
-  app.get<{ Params: { '*': string } }>('/web/assets/*', allow('public'), async (req, reply) => {
-    const file = req.params['*'];
-    if (!/^[A-Za-z0-9._-]{1,100}$/.test(file) || file.startsWith('.')) return reply.callNotFound();
-    return reply.headers({ 'x-content-type-options': 'nosniff', 'cache-control': 'no-cache' }).sendFile(file);
-  });
 }
 
 /**

@@ -158,8 +158,11 @@ export function installWebAuth(app: FastifyInstance): void {
 
 /** The directory of the built assets (dist/web/assets), beside the compiled site. */
 export function assetsDir(): string {
-  // dist/site/routes/web.js -> dist/web/assets
-  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'web', 'assets');
+  // dist/site/routes/web.js -> dist/web/assets (the built site); site/routes/web.ts ->
+  // dist/web/assets (the sources, as in-process sites in tests run them).
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [join(here, '..', '..', 'web', 'assets'), join(here, '..', '..', 'dist', 'web', 'assets')];
+  return candidates.find((d) => existsSync(join(d, 'jump.js'))) ?? candidates[0];
 }
 
 /**

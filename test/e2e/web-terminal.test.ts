@@ -325,14 +325,14 @@ describe('the terminal socket', () => {
 
   it('refuses a foreign Origin and a missing one before the upgrade (cross-site WebSocket hijacking), even with the cookie', async () => {
     for (const origin of ['https://evil.example', `http://${new URL(site.url).host}`, 'null']) {
-      const r = await rawTerminal({ origin, cookie: `jump_session=${adminToken}` }, open());
+      const r = await rawTerminal({ origin, cookie: `__Host-jump_session=${adminToken}` }, open());
       expect(r.status, origin).toBe(403);
     }
-    expect((await rawTerminal({ cookie: `jump_session=${adminToken}` }, open())).status).toBe(403);
+    expect((await rawTerminal({ cookie: `__Host-jump_session=${adminToken}` }, open())).status).toBe(403);
   });
 
   it('takes the sign-in cookie, or the token in the first message; never a token in the URL', async () => {
-    const viaCookie = await rawTerminal({ origin: own(), cookie: `jump_session=${adminToken}` }, open(), (m) => m.some((x) => x.t === 'ready'));
+    const viaCookie = await rawTerminal({ origin: own(), cookie: `__Host-jump_session=${adminToken}` }, open(), (m) => m.some((x) => x.t === 'ready'));
     expect(viaCookie.msgs[0]).toMatchObject({ t: 'ready', client: { id: clientId } });
     viaCookie.ws.close();
     const viaMessage = await rawTerminal({ origin: own() }, open({ token: adminToken }), (m) => m.some((x) => x.t === 'ready'));
