@@ -505,7 +505,9 @@ function packageVersion() {
 }
 
 const t0 = Date.now();
-const work = join(root, '.cache', `package-work${args['msi-only'] ? `-msi-${process.pid}` : ''}`);
+// A build of another client version (tests' second version) works apart, so it may run beside `npm run package`.
+const ownWork = args['msi-only'] ? `-msi-${process.pid}` : args['client-version'] ? `-v-${process.pid}` : '';
+const work = join(root, '.cache', `package-work${ownWork}`);
 mkdirSync(work, { recursive: true });
 if (args['msi-only']) {
   // Only the MSI, around a package dir already built (a copy of dist/package/win-x64).
@@ -529,5 +531,7 @@ try {
 } catch (err) {
   say('failed\n');
   process.stderr.write(`package: ${err.stderr?.toString() || ''}${err.message}\n`);
-  process.exit(1);
+  process.exitCode = 1;
+} finally {
+  if (ownWork) rmSync(work, { recursive: true, force: true });
 }
