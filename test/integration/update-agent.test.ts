@@ -8,7 +8,8 @@
  * - a build signed by another key: the same;
  * - kill -9 during the download: the live binary untouched, the part resumed from its size at the next offer;
  * - that build (a program that exits at once with status 7) swapped in: the watchdog rolls back to A,
- *   which reports UPDATE_FAILED "exited at once with status 7".
+ *   which reports UPDATE_FAILED "exited at once with status 7";
+ * - a build that runs but never comes online as its version: rolled back at the health deadline.
  */
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
@@ -149,4 +150,19 @@ describe.runIf(packaged)('jump client self-update against a site stand-in', () =
     const status = await run(exe(), ['status', '--install-dir', dir]);
     expect(status.code, status.stdout).toBe(0);
   }, 90_000);
+
+  it('a build that runs but never comes online as the offered version is rolled back at the health deadline', async () => {
+    // A's own bytes offered as another version: it starts and connects, but as A, so it never marks itself healthy.
+    const version = '0.1.1+silent000001';
+    site.build = { platform: 'linux-x64', version, bytes: readFileSync(exe()), healthTimeoutMs: 5_000 };
+    const t0 = Date.now();
+    site.offerNow(clientId);
+    const failed = await waitFor(() => failedFor(version), 40_000, 50, 'the rollback to be reported');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(5_000);
+    expect(failed).toMatchObject({ code: 'UPDATE_FAILED', reason: 'did not come online within 5 s' });
+    expect(existsSync(join(dir, 'jump-client.old'))).toBe(false);
+    expect(existsSync(join(updDir(), 'state.json'))).toBe(false);
+    expect(sha256Of(readFileSync(exe()))).toBe(shaA);
+    await waitFor(() => agentStatus().state === 'connected', 10_000, 50, 'the restored agent online');
+  }, 60_000);
 });
