@@ -45,6 +45,7 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readdirSync,
   renameSync,
   rmSync,
   statSync,
@@ -476,6 +477,8 @@ export class Updater {
       }
       const dir = updateDir(this.o.installDir);
       const part = join(dir, `${offer.version}.part`);
+      // Parts of other versions (a download cut and then superseded) are of no further use.
+      for (const f of readdirSync(dir)) if (f.endsWith('.part') && join(dir, f) !== part) rmSync(join(dir, f), { force: true });
       this.status(offer.version, 'downloading');
       log.info({ size: offer.size }, 'downloading the update');
       try {

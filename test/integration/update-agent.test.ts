@@ -155,6 +155,8 @@ describe.runIf(packaged)('jump client self-update against a site stand-in', () =
     // A's own bytes offered as another version: it starts and connects, but as A, so it never marks itself healthy.
     const version = '0.1.1+silent000001';
     site.build = { platform: 'linux-x64', version, bytes: readFileSync(exe()), healthTimeoutMs: 5_000 };
+    // A part of another version left by a cut download is removed when this one starts.
+    writeFileSync(join(updDir(), '0.1.1+stale0000001.part'), 'stale');
     const t0 = Date.now();
     site.offerNow(clientId);
     const failed = await waitFor(() => failedFor(version), 40_000, 50, 'the rollback to be reported');
@@ -162,6 +164,7 @@ describe.runIf(packaged)('jump client self-update against a site stand-in', () =
     expect(failed).toMatchObject({ code: 'UPDATE_FAILED', reason: 'did not come online within 5 s' });
     expect(existsSync(join(dir, 'jump-client.old'))).toBe(false);
     expect(existsSync(join(updDir(), 'state.json'))).toBe(false);
+    expect(readdirSync(updDir()).filter((f) => f.endsWith('.part'))).toEqual([]);
     expect(sha256Of(readFileSync(exe()))).toBe(shaA);
     await waitFor(() => agentStatus().state === 'connected', 10_000, 50, 'the restored agent online');
   }, 60_000);
