@@ -19,8 +19,8 @@
  *     cgroup; otherwise detached in its own session).
  * The watchdog (runWatchdog) restarts the agent through what runs it (`systemctl restart UNIT`;
  * without systemd what `init-script restart` does, agent/install/service.ts) and waits until the
- * new version marks the state `healthy` (it does once welcomed: Updater.onWelcome) or the deadline
- * passes; a new binary that exits at once or is not online in time is stopped, `jump-client.old`
+ * new version takes the state (it does once welcomed: Updater.onWelcome) or the deadline
+ * passes (both sides claim the state file by an atomic rename: claimState); a new binary that exits at once or is not online in time is stopped, `jump-client.old`
  * is renamed back, the old version started, and the state records the failure and its reason; the
  * restored agent reports `update_status failed UPDATE_FAILED <reason>` at its next welcome.
  * `update_later`: `update_check` after `retry_after_ms`. One update at a time.
@@ -92,8 +92,8 @@ export function monotonicMs(): number {
 
 const stateSchema = z.strictObject({
   v: z.literal(1),
-  /** installing: swapped, restart pending or running; healthy: the new version was welcomed; failed: rolled back. */
-  phase: z.enum(['installing', 'healthy', 'failed']),
+  /** installing: swapped, restart pending or running; failed: rolled back. */
+  phase: z.enum(['installing', 'failed']),
   from: z.string().max(32),
   to: z.string().max(32),
   install_dir: z.string().min(1),
@@ -384,11 +384,16 @@ export class Updater {
       return;
     }
     if (!state) return;
-    if (state.to === this.o.version && (state.phase === 'installing' || state.phase === 'healthy')) {
-      // The new version is online: tell the watchdog, drop the old binary and the state.
-      writeUpdateState(this.stateFile, { ...state, phase: 'healthy' });
+    if (state.to === this.o.version && state.phase === 'installing') {
+      // The new version is online. It claims the update by renaming the state away (atomic: the
+      // watchdog claims it the same way at its deadline, so exactly one of them wins), then drops
+      // the old binary and the state; the watchdog sees the state gone and exits.
+      if (!claimState(this.stateFile, 'healthy')) {
+        this.o.log.warn({ to: state.to }, 'online too late: the watchdog is rolling the update back');
+        return;
+      }
       rmSync(state.old, { force: true });
-      rmSync(this.stateFile, { force: true });
+      rmSync(`${this.stateFile}.healthy`, { force: true });
       this.o.log.info({ from: state.from, to: state.to }, 'updated: the new version is online');
       return;
     }
@@ -604,9 +609,23 @@ async function systemdStart(state: UpdateState, verb: 'restart' | 'start'): Prom
 }
 
 /**
+ * Takes the state file for one side (atomic rename to `FILE.<suffix>`): the new version (`healthy`)
+ * and the watchdog (`rollback`) both claim it, so only one finishes the update. False when it was
+ * already gone (the other side won).
+ */
+export function claimState(stateFile: string, suffix: 'healthy' | 'rollback'): boolean {
+  try {
+    renameSync(stateFile, `${stateFile}.${suffix}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The watchdog (`jump-client.old update-watchdog --state FILE`, started by the old version after
- * the swap): restarts the agent on the new binary, then waits until the new version marks the state
- * `healthy` (or removes it) — success: the old binary is removed — or the deadline passes, or the
+ * the swap): restarts the agent on the new binary, then waits until the new version claims the state
+ * (claimState: it is gone) — success — or the deadline passes, or the
  * restart fails at once — failure: the agent is stopped, the old binary restored and started, and
  * the state says `failed` with the reason, which the restored agent reports. Resolves with the
  * outcome. Throws when the state file is missing or not trusted (readUpdateState).
@@ -624,19 +643,22 @@ export async function runWatchdog(stateFile: string, runner: RunnerActions = def
     } catch {
       now = state; // replaced by something untrusted: keep waiting for the deadline
     }
-    if (!now || now.phase === 'healthy') {
-      rmSync(state.old, { force: true });
-      rmSync(stateFile, { force: true });
+    if (!now) {
       log(`the jump client is online on ${state.to}`);
       return 'healthy';
     }
     if (monotonicMs() >= state.deadline_mono_ms) reason = `did not come online within ${Math.round(state.health_timeout_ms / 1000)} s`;
     else await sleep(WATCHDOG_POLL_MS);
   }
+  if (!claimState(stateFile, 'rollback')) {
+    log(`the jump client came online on ${state.to} just in time`);
+    return 'healthy';
+  }
   log(`rolling back to ${state.from}: ${reason}`);
   await runner.stop(state);
   restoreOld(state.exe, state.old);
   writeUpdateState(stateFile, { ...state, phase: 'failed', reason });
+  rmSync(`${stateFile}.rollback`, { force: true });
   const again = await runner.start(state);
   if (again !== null) log(`the restored version did not start either: ${again}`);
   return 'rolled back';

@@ -15,6 +15,7 @@ import { AgentConfig, pinUpdateKey } from '../../agent/config.js';
 import { Connection } from '../../agent/connection.js';
 import {
   Updater,
+  claimState,
   downloadBuild,
   monotonicMs,
   readUpdateState,
@@ -185,6 +186,18 @@ describe('the watchdog', () => {
     expect(readFileSync(join(dir, 'jump-client'), 'utf8')).toBe('NEW');
     expect(existsSync(join(dir, 'jump-client.old'))).toBe(false);
     expect(existsSync(stateFile)).toBe(false);
+  });
+
+  it('exactly one side finishes: a new version welcomed after the watchdog took the state for a rollback leaves the old binary alone', () => {
+    const { dir, stateFile, state } = swapped(20_000);
+    writeFileSync(join(dir, 'install.conf'), 'mode=user\nrun_as=nobody\n');
+    expect(claimState(stateFile, 'rollback')).toBe(true);
+    const updater = new Updater({ cfg: new AgentConfig(join(dir, 'config')), installDir: dir, version: state.to, platform: 'linux-x64', log: silentLog, send: () => true, siteFingerprint: () => null });
+    updater.onWelcome({ t: 'welcome', client_id: 1, heartbeat_ms: 1000, stats_interval_ms: 60_000 });
+    expect(readFileSync(join(dir, 'jump-client.old'), 'utf8')).toBe('OLD');
+    expect(existsSync(`${stateFile}.rollback`)).toBe(true);
+    // And the other way round: once the new version took it, the watchdog cannot.
+    expect(claimState(stateFile, 'healthy')).toBe(false);
   });
 
   it('the restored old version reports UPDATE_FAILED with the reason at its welcome, once, and refuses that version for a while', async () => {
