@@ -52,7 +52,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
@@ -634,6 +634,12 @@ export async function runWatchdog(stateFile: string, runner: RunnerActions = def
   const state = readUpdateState(stateFile);
   if (!state) throw new Error(`${stateFile}: no update in progress`);
   if (state.phase !== 'installing') throw new Error(`${stateFile}: the update is ${state.phase}, nothing to watch`);
+  // The paths it acts on must be those of the install the state file lives in.
+  const dir = dirname(dirname(resolve(stateFile)));
+  const exe = installPaths(dir).exe;
+  if (state.install_dir !== dir || state.exe !== exe || dirname(state.old) !== dir) {
+    throw new Error(`${stateFile}: names paths outside its install dir ${dir}; not trusted (remove it)`);
+  }
   log(`restarting the jump client on ${state.to} (from ${state.from}); healthy by ${state.deadline_at}`);
   let reason = await runner.restart(state);
   while (reason === null) {

@@ -34,6 +34,8 @@ export interface StandInBuild {
   /** Delay between download frames, ms (default 0), and frame size (default UPDATE_CHUNK_BYTES). */
   chunkDelayMs?: number;
   chunkBytes?: number;
+  /** Cut the download socket (terminate, no close frame) once this many bytes of the build were sent; once. */
+  cutAt?: number;
 }
 
 export interface UpdateSiteRecord {
@@ -154,6 +156,14 @@ export async function startUpdateSite(dataDir: string): Promise<UpdateSite> {
       const chunk = bytes.subarray(at, Math.min(at + step, bytes.length));
       ws.send(chunk, { binary: true });
       entry.sent += chunk.length;
+      if (b.cutAt !== undefined && at + chunk.length >= b.cutAt) {
+        b.cutAt = undefined;
+        // Let what was sent reach the agent, then cut (no close frame).
+        while (ws.bufferedAmount > 0) await new Promise((r) => setTimeout(r, 10));
+        await new Promise((r) => setTimeout(r, 200));
+        ws.terminate();
+        return;
+      }
       if (b.chunkDelayMs) await new Promise((r) => setTimeout(r, b.chunkDelayMs));
     }
     entry.done = true;

@@ -6,6 +6,7 @@
  * refused or rolled back:
  * - a build with one byte changed after signing: UPDATE_SIGNATURE_INVALID, no part left, still online on A;
  * - a build signed by another key: the same;
+ * - a download cut mid-way: resumed from the part after `update_check` and a fresh offer;
  * - kill -9 during the download: the live binary untouched, the part resumed from its size at the next offer;
  * - that build (a program that exits at once with status 7) swapped in: the watchdog rolls back to A,
  *   which reports UPDATE_FAILED "exited at once with status 7";
@@ -107,6 +108,26 @@ describe.runIf(packaged)('jump client self-update against a site stand-in', () =
     expect(sha256Of(readFileSync(exe()))).toBe(shaA);
     expect(site.sockets.has(clientId)).toBe(true);
     expect(agentStatus().state).toBe('connected');
+  }, 30_000);
+
+  it('a download cut mid-way is resumed from the part after a fresh offer (update_check), and only then verified', async () => {
+    const version = '0.1.1+cut000000001';
+    const bytes = exitingBuild(0, 1024 * 1024);
+    site.build = { platform: 'linux-x64', version, bytes, signWith: newEd25519Key(), chunkBytes: 64 * 1024, cutAt: 300 * 1024 };
+    const checks = site.record.checks;
+    const downloadsBefore = site.record.downloads.length;
+    site.offerNow(clientId);
+    const failed = await waitFor(() => failedFor(version), 20_000, 50, 'the resumed build to be verified (and refused: another key)');
+    expect(failed.code).toBe('UPDATE_SIGNATURE_INVALID');
+    expect(site.record.checks).toBe(checks + 1);
+    const [first, second] = site.record.downloads.slice(downloadsBefore);
+    expect(first).toMatchObject({ offset: 0, done: false });
+    expect(second.offset).toBeGreaterThan(0);
+    expect(second.offset).toBeLessThanOrEqual(first.sent);
+    expect(second).toMatchObject({ sent: bytes.length - second.offset, done: true });
+    expect(statusesFor(version).map((s) => s.state)).toEqual(['downloading', 'downloading', 'failed']);
+    expect(readdirSync(updDir()).filter((f) => f.endsWith('.part'))).toEqual([]);
+    expect(site.sockets.has(clientId)).toBe(true);
   }, 30_000);
 
   it('after a kill -9 mid-download resumes the part; a build that exits at once is rolled back and reported UPDATE_FAILED', async () => {

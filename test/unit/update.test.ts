@@ -246,6 +246,15 @@ describe('the state file is trusted only when it is safe', () => {
     expect(calls).toEqual([]);
     expect(readFileSync(join(dir, 'jump-client'), 'utf8')).toBe('NEW');
   });
+  it('the watchdog refuses a state file naming paths outside its own install dir', async () => {
+    const { dir, stateFile, state } = swapped(1000);
+    const elsewhere = tempDir('jump-upd-else-');
+    writeUpdateState(stateFile, { ...state, exe: join(elsewhere, 'jump-client'), old: join(elsewhere, 'evil') });
+    const { runner, calls } = fakeRunner(null);
+    await expect(runWatchdog(stateFile, runner)).rejects.toThrow(/outside its install dir/);
+    expect(calls).toEqual([]);
+    expect(readFileSync(join(dir, 'jump-client'), 'utf8')).toBe('NEW');
+  });
 });
 
 describe('update-key pinning', () => {
