@@ -282,6 +282,21 @@ describe('update-key pinning', () => {
   });
 });
 
+describe('Windows', () => {
+  it('refuses an offer before any download until its service runner is wired (UPDATE_FAILED, nothing written)', async () => {
+    const dir = tempDir('jump-upd-win-');
+    writeFileSync(join(dir, 'install.conf'), 'mode=user\nrun_as=nobody\n');
+    const cfg = new AgentConfig(join(dir, 'config'));
+    cfg.update({ update_pin: pin, site_url: 'https://127.0.0.1:1' });
+    const sent: unknown[] = [];
+    const updater = new Updater({ cfg, installDir: dir, version: '0.1.0+aaaaaaaaaaaa', platform: 'linux-x64', os: 'win32', log: silentLog, send: (m) => !!sent.push(m), siteFingerprint: () => null });
+    updater.onMessage({ t: 'update_offer', ...signedOffer(Buffer.from('x')), token: 'a'.repeat(43), health_timeout_ms: 10_000 } as UpdateOffer);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(sent).toEqual([expect.objectContaining({ state: 'failed', code: 'UPDATE_FAILED', reason: expect.stringMatching(/Windows/) })]);
+    expect(existsSync(join(dir, 'update'))).toBe(false);
+  });
+});
+
 describe('downloadBuild on a real TLS WebSocket', () => {
   /** A download server sending `frames` (Buffers, or strings as text) and recording the offset header. */
   async function server(frames: (Buffer | string)[]) {
