@@ -140,6 +140,17 @@ export function readUpdateState(file: string, uid = process.geteuid?.() ?? -1): 
   return r.data;
 }
 
+/**
+ * The paths a state file names must be those of the install it lives in (`DIR/update/state.json`:
+ * install_dir DIR, exe DIR/jump-client, old beside it); throws an Error naming the file otherwise.
+ */
+export function checkStatePaths(stateFile: string, state: UpdateState): void {
+  const dir = dirname(dirname(resolve(stateFile)));
+  if (state.install_dir !== dir || state.exe !== installPaths(dir).exe || dirname(state.old) !== dir) {
+    throw new Error(`${stateFile}: names paths outside its install dir ${dir}; not trusted (remove it)`);
+  }
+}
+
 /** Writes the state file atomically (a temporary file, mode 0600, renamed over it). */
 export function writeUpdateState(file: string, state: UpdateState): void {
   const tmp = `${file}.tmp`;
@@ -381,6 +392,7 @@ export class Updater {
     let state: UpdateState | null;
     try {
       state = readUpdateState(this.stateFile);
+      if (state) checkStatePaths(this.stateFile, state);
     } catch (err) {
       this.o.log.error({ err: (err as Error).message }, 'update state file not trusted');
       return;
@@ -642,12 +654,7 @@ export async function runWatchdog(stateFile: string, runner: RunnerActions = def
   const state = readUpdateState(stateFile);
   if (!state) throw new Error(`${stateFile}: no update in progress`);
   if (state.phase !== 'installing') throw new Error(`${stateFile}: the update is ${state.phase}, nothing to watch`);
-  // The paths it acts on must be those of the install the state file lives in.
-  const dir = dirname(dirname(resolve(stateFile)));
-  const exe = installPaths(dir).exe;
-  if (state.install_dir !== dir || state.exe !== exe || dirname(state.old) !== dir) {
-    throw new Error(`${stateFile}: names paths outside its install dir ${dir}; not trusted (remove it)`);
-  }
+  checkStatePaths(stateFile, state);
   log(`restarting the jump client on ${state.to} (from ${state.from}); healthy by ${state.deadline_at}`);
   let reason = await runner.restart(state);
   while (reason === null) {
