@@ -44,6 +44,13 @@ const updDir = () => join(dir, 'update');
 const pidOf = () => Number(readFileSync(join(dir, 'jump-client.pid'), 'utf8').trim());
 const agentStatus = () => JSON.parse(readFileSync(join(dir, 'config', 'status.json'), 'utf8')) as { state: string };
 const statusesFor = (version: string) => site.record.statuses.filter((s) => s.version === version);
+/** What to print when an assertion fails: the watchdog's output, the agent's last log lines, the statuses. */
+const diag = () =>
+  [
+    existsSync(join(updDir(), 'watchdog.log')) ? readFileSync(join(updDir(), 'watchdog.log'), 'utf8') : '(no watchdog.log)',
+    readFileSync(join(dir, 'config', 'agent.log'), 'utf8').trim().split('\n').slice(-15).join('\n'),
+    JSON.stringify(site.record.statuses.slice(-6)),
+  ].join('\n');
 const failedFor = (version: string) => statusesFor(version).find((s) => s.state === 'failed');
 
 describe.runIf(packaged)('jump client self-update against a site stand-in', () => {
@@ -142,31 +149,29 @@ describe.runIf(packaged)('jump client self-update against a site stand-in', () =
     process.kill(pid, 'SIGKILL');
     await waitFor(() => !existsSync(`/proc/${pid}`), 5_000, 20, 'the agent to die');
     const kept = statSync(part).size;
-    expect(kept).toBeGreaterThan(0);
-    expect(kept).toBeLessThan(size);
+    expect(kept, diag()).toBeGreaterThan(0);
+    expect(kept, diag()).toBeLessThan(size);
     // Nothing half-downloaded is in use: the live binary is still A, no swap state.
-    expect(sha256Of(readFileSync(exe()))).toBe(shaA);
-    expect(existsSync(join(updDir(), 'state.json'))).toBe(false);
+    expect(sha256Of(readFileSync(exe())), diag()).toBe(shaA);
+    expect(existsSync(join(updDir(), 'state.json')), diag()).toBe(false);
 
     build.chunkDelayMs = 0;
     const downloadsBefore = site.record.downloads.length;
     const r = await run(exe(), ['start', '--install-dir', dir]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const resumed = await waitFor(() => site.record.downloads.slice(downloadsBefore).find((d) => d.done), 20_000, 50, 'the resumed download');
-    expect(resumed.offset).toBeGreaterThanOrEqual(kept);
-    expect(resumed.offset).toBeGreaterThan(0);
-    expect(resumed.sent).toBe(size - resumed.offset);
+    expect(resumed.offset, diag()).toBeGreaterThanOrEqual(kept);
+    expect(resumed.offset, diag()).toBeGreaterThan(0);
+    expect(resumed.sent, diag()).toBe(size - resumed.offset);
 
     // Verified, swapped in, restarted by the watchdog: it exits at once, so A comes back and reports it.
     const failed = await waitFor(() => failedFor(version), 30_000, 50, 'the rollback to be reported');
-    expect(failed).toMatchObject({ code: 'UPDATE_FAILED' });
-    expect(failed.reason).toBe('exited at once with status 7');
-    expect(statusesFor(version).map((s) => s.state)).toContain('installing');
-    expect(sha256Of(readFileSync(exe()))).toBe(shaA);
-    expect(existsSync(join(dir, 'jump-client.old'))).toBe(false);
-    expect(existsSync(join(updDir(), 'state.json'))).toBe(false);
-    expect(existsSync(part)).toBe(false);
-    expect(site.record.hellos.at(-1)).toMatchObject({ version: versionA, clientId });
+    expect(failed, diag()).toMatchObject({ code: 'UPDATE_FAILED', reason: 'exited at once with status 7' });
+    expect(statusesFor(version).map((s) => s.state), diag()).toContain('installing');
+    expect(sha256Of(readFileSync(exe())), diag()).toBe(shaA);
+    expect(existsSync(join(dir, 'jump-client.old')), diag()).toBe(false);
+    await waitFor(() => !existsSync(join(updDir(), 'state.json')) && !existsSync(part), 5_000, 50, 'the update files removed');
+    expect(site.record.hellos.at(-1), diag()).toMatchObject({ version: versionA, clientId });
     await waitFor(() => agentStatus().state === 'connected', 10_000, 50, 'the restored agent online');
     const status = await run(exe(), ['status', '--install-dir', dir]);
     expect(status.code, status.stdout).toBe(0);
