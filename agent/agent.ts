@@ -18,8 +18,9 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { realClock, type Clock, type TimerHandle } from '../protocol/clock.js';
 import { ENROLLMENT_REFUSALS, type ErrorCode } from '../protocol/errors.js';
-import type { AgentSessionMessage } from '../protocol/messages.js';
-import { VERSION } from '../protocol/version.js';
+import type { AgentSessionMessage, UpdateOffer } from '../protocol/messages.js';
+import type { ClientPlatform } from '../protocol/update.js';
+import { CLIENT_PLATFORM, CLIENT_VERSION } from './build-info.js';
 import { Backoff, reconnectDelay, type BackoffOptions } from './backoff.js';
 import type { AgentIdentity } from './config.js';
 import { Connection, type ConnectionOutcome, type SocketFactory } from './connection.js';
@@ -56,8 +57,12 @@ export interface AgentOptions {
   onEnrolled: (clientId: number) => void;
   /** Jump session settings (agent/session-host.ts). */
   jump?: { forwardLan?: boolean; isDisabled?: () => boolean; runAs?: string };
-  /** Version reported in hello; defaults to this build's (the fleet simulator may pose as another). */
+  /** Version reported in hello; defaults to this build's, `<version>+<build id>` (the fleet simulator may pose as another). */
   agentVersion?: string;
+  /** Platform reported in hello; defaults to this build's (none unpackaged: agent/build-info.ts). */
+  platform?: ClientPlatform;
+  /** Self-update (agent/update.ts): update messages from the site; without it they are ignored. */
+  onUpdate?: (msg: UpdateOffer | { t: 'update_later'; retry_after_ms: number }) => void;
   /** Connect only to tell the site this jump client is being uninstalled, then stop. */
   uninstall?: boolean;
   /** Time and timers (reconnect waits, heartbeats, statistics, the stop deadline); default the real clock. */
@@ -136,6 +141,19 @@ export class Agent extends EventEmitter {
   /** The identity key as PKCS#8 PEM, for the fleet simulator to save enrolled identities. */
   identityKeyPem(): string {
     return this.identity.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  }
+
+  /**
+   * Sends a message on the current connection when it is online (self-update's `update_status`
+   * and `update_check`); false when there is no connection now (nothing is queued).
+   */
+  sendNow(msg: AgentSessionMessage): boolean {
+    return this.conn?.send(msg) ?? false;
+  }
+
+  /** The current connection's site certificate fingerprint (Connection.siteCertFingerprint), null offline. */
+  get siteCertFingerprint(): string | null {
+    return this.conn?.siteCertFingerprint ?? null;
   }
 
   /** The client id, once enrolled. */
@@ -218,7 +236,9 @@ export class Agent extends EventEmitter {
       identity: this.identity,
       stats: this.opts.stats,
       log,
-      agentVersion: this.opts.agentVersion ?? VERSION,
+      agentVersion: this.opts.agentVersion ?? CLIENT_VERSION,
+      platform: this.opts.platform ?? CLIENT_PLATFORM,
+      onUpdate: this.opts.onUpdate,
       localAddress: this.opts.localAddress,
       uninstall: this.opts.uninstall,
       clock: this.clock,

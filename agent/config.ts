@@ -35,6 +35,11 @@ const configSchema = z.object({
   forward_lan: z.boolean().optional(),
   /** The machine id agent.key was made on (issue #16, item 5): another one means a cloned config. */
   key_machine_id: z.string().min(1).max(128).optional(),
+  /**
+   * The site's update-signing key, `ed25519:<base64url>` (issue #17, protocol/update.ts): from the
+   * installer's stamp, else the first authenticated welcome's; never replaced (pinUpdateKey).
+   */
+  update_pin: z.string().regex(/^ed25519:[A-Za-z0-9_-]{43}$/).optional(),
 });
 export type AgentConfigData = z.infer<typeof configSchema>;
 
@@ -189,4 +194,25 @@ export function checkIdentitySettings(d: AgentConfigData): KeyObject {
   const u = new URL(d.site_url);
   if (u.protocol !== 'https:' && u.protocol !== 'wss:') throw new Error('the site URL must start with https://');
   return sitePublicKey;
+}
+
+/** What pinUpdateKey did with a welcome's `update_pin`. */
+export type UpdatePinResult = 'pinned' | 'same' | 'mismatch' | 'none';
+
+/**
+ * Self-update's key pinning (issue #17): the agent keeps the update-signing key it got first, from
+ * the installer's stamp (written at install) or else from the first authenticated welcome that
+ * carries one (`offered`), and never replaces it. Returns `pinned` (saved now), `same`, `mismatch`
+ * (the site sent another key: the caller logs it and refuses updates) or `none` (nothing pinned,
+ * nothing offered).
+ */
+export function pinUpdateKey(cfg: AgentConfig, offered: string | undefined): UpdatePinResult {
+  const pinned = cfg.data.update_pin;
+  if (pinned === undefined) {
+    if (offered === undefined) return 'none';
+    cfg.update({ update_pin: offered });
+    return 'pinned';
+  }
+  if (offered === undefined || offered === pinned) return 'same';
+  return 'mismatch';
 }

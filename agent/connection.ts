@@ -34,8 +34,10 @@ import {
   type AgentMessage,
   type SessionOpen,
   type SiteMessage,
+  type UpdateOffer,
   type Welcome,
 } from '../protocol/messages.js';
+import type { ClientPlatform } from '../protocol/update.js';
 import type { AgentIdentity } from './config.js';
 import { Heartbeat } from './heartbeat.js';
 import { StatsReporter } from './stats-reporter.js';
@@ -88,6 +90,8 @@ export interface ConnectionOptions {
   log: Logger;
   /** Version reported in hello. */
   agentVersion: string;
+  /** Platform reported in hello (a packaged build's, agent/build-info.ts); absent unpackaged. */
+  platform?: ClientPlatform;
   /** Local source address for the TCP connection. */
   localAddress?: string;
   /** Connect only to send `uninstalled`: no heartbeat, statistics or sessions. */
@@ -104,6 +108,8 @@ export interface ConnectionOptions {
   onSessionOpen: (msg: SessionOpen) => void;
   /** A `session_close` from the site, in `connected`. */
   onSessionClose: (sessionId: string) => void;
+  /** Self-update (issue #17): an `update_offer` or `update_later` from the site, in `connected`. Without it they are ignored (logged). */
+  onUpdate?: (msg: UpdateOffer | { t: 'update_later'; retry_after_ms: number }) => void;
 }
 
 /**
@@ -142,6 +148,8 @@ export class Connection {
   private statsReporter: StatsReporter | null = null;
   /** True once `onOnline` ran: session traffic may flow. */
   private ready = false;
+  /** SHA-256 fingerprint of the site's TLS certificate on this connection (agent/update.ts pins the download to it). */
+  private peerFingerprint: string | null = null;
   /** Ends an attempt stuck before the upgrade, or between the upgrade and the welcome (armHandshakeTimer). */
   private handshakeTimer: TimerHandle | undefined;
 
@@ -191,6 +199,15 @@ export class Connection {
     return true;
   }
 
+  /**
+   * The SHA-256 fingerprint (`AA:BB:...`) of the TLS certificate of the site that proved the pinned
+   * site key on this connection; null before that proof (or with a fake socket). The update download
+   * (agent/update.ts) requires the same certificate, so it reaches the same site.
+   */
+  get siteCertFingerprint(): string | null {
+    return this.siteVerified ? this.peerFingerprint : null;
+  }
+
   /** Closes politely (the site sees `code` and `reason`). */
   close(code: number, reason: string): void {
     this.socket?.close(code, reason);
@@ -238,6 +255,7 @@ export class Connection {
   private onUpgrade(socket: TLSSocket): void {
     try {
       this.cb = channelBinding(socket);
+      this.peerFingerprint = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate()?.fingerprint256 || null : null;
     } catch (err) {
       this.o.log.error({ err: (err as Error).message }, 'site connection is not TLS 1.3; refusing it');
       this.fail(new JumpError('SITE_IDENTITY_MISMATCH', { detail: 'TLS 1.3 is required.' }));
@@ -261,7 +279,13 @@ export class Connection {
     if (this.current !== 'connecting') return; // failed during the upgrade; the close follows
     this.transition('handshaking');
     this.armHandshakeTimer();
-    this.write({ t: 'hello', protocol: PROTOCOL_VERSION, agent_version: this.o.agentVersion, nonce: this.agentNonce });
+    this.write({
+      t: 'hello',
+      protocol: PROTOCOL_VERSION,
+      agent_version: this.o.agentVersion,
+      nonce: this.agentNonce,
+      ...(this.o.platform ? { platform: this.o.platform } : {}),
+    });
   }
 
   private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
@@ -364,6 +388,11 @@ export class Connection {
     // hb_ack only refreshes the heartbeat's last-seen time (done in onMessage).
     if (msg.t === 'session_open') return this.o.onSessionOpen(msg);
     if (msg.t === 'session_close') return this.o.onSessionClose(msg.session_id);
+    if (msg.t === 'update_offer' || msg.t === 'update_later') {
+      if (this.o.onUpdate) this.o.onUpdate(msg);
+      else this.o.log.info({ t: msg.t }, 'update message ignored (this agent does not update itself)');
+      return;
+    }
     if (msg.t !== 'hb_ack') return this.fail(new JumpError('PROTOCOL_INVALID_MESSAGE'));
   }
 

@@ -37,8 +37,9 @@ import { JC_FLAGS, optionSpec } from '../protocol/jc-flags.js';
 import { jcPassive, jcValues, parseJcOptions } from '../protocol/jc-options.js';
 import { normalizeKeyInfo } from '../protocol/key-info.js';
 import { addHelpTexts } from '../protocol/cli-help.js';
-import { VERSION } from '../protocol/version.js';
 import { Agent } from './agent.js';
+import { CLIENT_PLATFORM, CLIENT_VERSION } from './build-info.js';
+import { Updater, runWatchdog } from './update.js';
 import { writeAgentStatus } from './status-file.js';
 import { OfflineClock } from './offline-clock.js';
 import { startSelfUninstall } from './self-uninstall.js';
@@ -110,7 +111,7 @@ function subcommandOf(argv: string[]): string | undefined {
 
 const program = new Command('jump-client')
   .description('The jump client: keeps this machine reachable from its site.')
-  .version(VERSION)
+  .version(CLIENT_VERSION)
   .showHelpAfterError("(see 'jump-client <command> --help')")
   // Usage errors exit 2; for `status` LSB gives 2 another meaning, so 4 ("unknown").
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : subcommandOf(process.argv) === 'status' ? 4 : 2));
@@ -136,6 +137,7 @@ runCommand
     let cfg: AgentConfig;
     let log: Logger;
     let agent: Agent;
+    let updater: Updater;
     try {
       const sessionsAsRoot = checkRunAs(o.runAs, process.geteuid?.() ?? -1);
       if (process.geteuid?.() === 0) checkRootOnlyDir(o.config);
@@ -167,7 +169,20 @@ runCommand
         return;
       }
       const identity = identityFromConfig(cfg, machineIdSync());
+      // Self-update (issue #17, agent/update.ts): only an installed jump client (DIR/install.conf
+      // beside its config dir) swaps in a new build.
+      const installDir = readInstallConf(dirname(cfg.dir)) ? dirname(cfg.dir) : null;
+      updater = new Updater({
+        cfg,
+        installDir,
+        version: CLIENT_VERSION,
+        platform: CLIENT_PLATFORM,
+        log: log.child({ component: 'update' }),
+        send: (msg) => agent.sendNow(msg),
+        siteFingerprint: () => agent.siteCertFingerprint,
+      });
       agent = new Agent({
+        onUpdate: (msg) => updater.onMessage(msg),
         identity,
         stats: collectStats,
         log,
@@ -195,6 +210,11 @@ runCommand
     agent.on('online', (_id: number, welcome: Welcome) => {
       offline.contact(welcome.max_offline_ms);
       writeAgentStatus(cfg.dir, { state: 'connected' });
+      try {
+        updater.onWelcome(welcome);
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'update bookkeeping failed');
+      }
     });
     agent.on('offline', (reason: string) => {
       offline.lost();
@@ -226,8 +246,9 @@ runCommand
     const stop = () => void agent.stop();
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
-    log.info({ site: cfg.data.site_url, clientId: cfg.data.client_id ?? null, version: VERSION }, 'jump client starting');
+    log.info({ site: cfg.data.site_url, clientId: cfg.data.client_id ?? null, version: CLIENT_VERSION, platform: CLIENT_PLATFORM ?? null }, 'jump client starting');
     await agent.start();
+    updater.close();
     clearInterval(lifetime);
     offline.save();
     const refused = fatal as JumpError | null;
@@ -382,6 +403,21 @@ program
     }
     process.stdout.write(JSON.stringify(result) + '\n');
     process.exit(result.pty === 'ok' && result.bufferutil === 'ok' ? 0 : 1);
+  });
+
+program
+  .command('update-watchdog', { hidden: true })
+  .description('Self-update (agent/update.ts): restart on the new build, roll back unless it comes online in time.')
+  .requiredOption('--state <file>', 'the update state file, DIR/update/state.json')
+  .action(async (o: { state: string }) => {
+    const say = (line: string) => process.stdout.write(`${new Date().toISOString()} update-watchdog: ${line}\n`);
+    try {
+      const outcome = await runWatchdog(o.state, undefined, say);
+      process.exit(outcome === 'healthy' ? 0 : 1);
+    } catch (err) {
+      say((err as Error).message);
+      process.exit(EXIT_CONFIG);
+    }
   });
 
 addInstallerCommands(program);

@@ -3,6 +3,7 @@
  * `npm run package`: builds the packaged `jump-client` for each target platform.
  *
  *   node packaging/build.mjs [--platform linux-x64,linux-arm64,win-x64] [--out dist/package] [--force] [--quiet]
+ *                            [--client-version V]   builds jump-client version V (default: package.json's)
  *   node packaging/build.mjs --msi-only DIR --msi-version V    (re)builds DIR/jump-client.msi only, at
  *                                                               version V (tests: a "v2" to upgrade to)
  *
@@ -17,7 +18,8 @@
  *   init-script, uninstall       (Linux) the POSIX sh scripts copied into every install dir
  *   bin-stub.sh                  (Linux) the .bin's shell stub
  *   jump-client.msi              (Windows) the generic MSI (packaging/jump-client.wxs)
- *   build.json                   what went in: versions and the input hash
+ *   build.json                   what went in: versions and the input hash; `version` is the
+ *                                client version `<V>+<build id>` (build id: the hash's first 12 hex)
  *
  * Steps (docs/packaging.md): esbuild bundles agent/main.ts into one CommonJS file; `node
  * --experimental-sea-config` turns it into a blob (useCodeCache false, so one blob serves every
@@ -68,8 +70,30 @@ const { values: args } = parseArgs({
     quiet: { type: 'boolean', default: false },
     'msi-only': { type: 'string' },
     'msi-version': { type: 'string' },
+    'client-version': { type: 'string' },
   },
 });
+
+/**
+ * Client version (issue #17, protocol/update.ts): `--client-version V` (default package.json's
+ * version); each platform's executable reports `<V>+<build id>`, the build id being the first 12
+ * hex digits of build.json's `hash` (which covers the bundle). agent/build-info.ts reads it.
+ */
+const CLIENT_VERSION = args['client-version'] ?? JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
+if (!/^\d{1,4}\.\d{1,4}\.\d{1,4}(-[0-9A-Za-z.-]{1,12})?$/.test(CLIENT_VERSION) || CLIENT_VERSION.length > 19) {
+  process.stderr.write(`package: --client-version: "${CLIENT_VERSION}" is not a version like 0.1.1 or 0.2.0-rc.1 (major.minor.patch[-pre], at most 19 characters)\n`);
+  process.exit(2);
+}
+/** What esbuild puts in the bundle for `__JUMP_CLIENT_BUILD__`; replaced per platform once the build id is known. */
+const BUILD_PLACEHOLDER = '__JUMP_CLIENT_BUILD_PLACEHOLDER__';
+
+/** The bundle for one platform: the placeholder replaced by `{ version, platform }`. */
+function platformBundle(bundleText, version, platform) {
+  const text = bundleText.toString('utf8');
+  const quoted = JSON.stringify(BUILD_PLACEHOLDER);
+  if (!text.includes(quoted)) throw new Error('the bundle lacks the build-info placeholder (agent/build-info.ts)');
+  return text.split(quoted).join(`(${JSON.stringify({ version, platform })})`);
+}
 
 const say = (msg) => {
   if (!args.quiet) process.stdout.write(msg);
@@ -144,7 +168,7 @@ async function bundle(outFile) {
     logLevel: 'error',
     // ssh2's native crypto and cpu-features, and ws's utf-8-validate, are optional and required
     // inside try/catch: the sidecar plugin makes them fail to load, and the libraries use Node's own.
-    define: { 'process.env.WS_NO_UTF_8_VALIDATE': '"1"' },
+    define: { 'process.env.WS_NO_UTF_8_VALIDATE': '"1"', __JUMP_CLIENT_BUILD__: JSON.stringify(BUILD_PLACEHOLDER) },
     banner: { js: '// jump-client (bundled by packaging/build.mjs)' },
     plugins: [sidecarPlugin],
   });
@@ -416,11 +440,13 @@ async function buildPlatform(platform, bundleText, work) {
     NODE_VERSION,
     platform,
     platform === 'win-x64' ? packageVersion() : '',
+    CLIENT_VERSION,
     bundleText,
     ...filesUnder(ptySrc).filter((f) => f.endsWith('.node') || f.endsWith('.dll') || f.endsWith('.exe')).map((f) => readFileSync(join(ptySrc, f))),
     ...scriptTexts,
     ...(platform === 'win-x64' ? ['packaging/jump-client.wxs', 'packaging/jump-client-service.xml', 'protocol/jc-flags.ts', 'packaging/build.mjs', 'packaging/msi-ca.c'].map((f) => readFileSync(join(root, f))) : []),
   );
+  const version = `${CLIENT_VERSION}+${hash.slice(0, 12)}`;
   const manifest = join(outDir, 'build.json');
   if (!args.force && existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).hash === hash) {
     say(`${platform}: up to date (${relative(process.cwd(), outDir)})\n`);
@@ -431,7 +457,9 @@ async function buildPlatform(platform, bundleText, work) {
   const blob = join(work, 'sea.blob');
   await step('SEA blob', () => {
     const cfg = join(work, 'sea-config.json');
-    writeFileSync(cfg, JSON.stringify({ main: join(work, 'jump-client.cjs'), output: blob, disableExperimentalSEAWarning: true, useCodeCache: false, useSnapshot: false }));
+    const main = join(work, `jump-client-${platform}.cjs`);
+    writeFileSync(main, platformBundle(bundleText, version, platform));
+    writeFileSync(cfg, JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, useCodeCache: false, useSnapshot: false }));
     execFileSync(process.execPath, ['--experimental-sea-config', cfg], { stdio: 'pipe' });
   });
   // Build into a fresh dir next to the output, then swap it in: a failed build leaves the last good one.
@@ -465,10 +493,10 @@ async function buildPlatform(platform, bundleText, work) {
     copyFileSync(join(root, 'packaging', 'jump-client-service.xml'), join(winsw, 'jump-client-service.xml'));
     await step('MSI (wixl)', () => buildMsi(staging, work, packageVersion()));
   }
-  writeFileSync(join(staging, 'build.json'), JSON.stringify({ platform, node: NODE_VERSION, hash, built_at: new Date().toISOString() }, null, 2) + '\n');
+  writeFileSync(join(staging, 'build.json'), JSON.stringify({ platform, version, node: NODE_VERSION, hash, built_at: new Date().toISOString() }, null, 2) + '\n');
   rmSync(outDir, { recursive: true, force: true });
   renameSync(staging, outDir);
-  say(`${platform}: ${relative(process.cwd(), outDir)}\n`);
+  say(`${platform}: ${relative(process.cwd(), outDir)} (jump-client ${version})\n`);
 }
 
 /** The version the MSI is built with: --msi-version, else package.json's. */
@@ -477,7 +505,9 @@ function packageVersion() {
 }
 
 const t0 = Date.now();
-const work = join(root, '.cache', `package-work${args['msi-only'] ? `-msi-${process.pid}` : ''}`);
+// A build of another client version (tests' second version) works apart, so it may run beside `npm run package`.
+const ownWork = args['msi-only'] ? `-msi-${process.pid}` : args['client-version'] ? `-v-${process.pid}` : '';
+const work = join(root, '.cache', `package-work${ownWork}`);
 mkdirSync(work, { recursive: true });
 if (args['msi-only']) {
   // Only the MSI, around a package dir already built (a copy of dist/package/win-x64).
@@ -501,5 +531,7 @@ try {
 } catch (err) {
   say('failed\n');
   process.stderr.write(`package: ${err.stderr?.toString() || ''}${err.message}\n`);
-  process.exit(1);
+  process.exitCode = 1;
+} finally {
+  if (ownWork) rmSync(work, { recursive: true, force: true });
 }

@@ -151,6 +151,8 @@ export function writeStampedConfig(configDir: string, stamp: Stamp, requested: R
     site_pin: stamp.site_pin,
     key_info: stamp.key_info,
     installer_expires_at: Date.parse(stamp.expires_at),
+    // Self-update (issue #17): the update-signing key is pinned at install when the stamp has it.
+    ...(stamp.update_pin ? { update_pin: stamp.update_pin } : {}),
     ...(Object.keys(requested).length > 0 ? { requested } : {}),
   });
 }

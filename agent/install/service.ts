@@ -213,6 +213,16 @@ export function isOurAgent(dir: string, pid: number): boolean {
   return argv !== null && argv[0] === p.exe && argv[1] === 'run' && argv.includes(p.config);
 }
 
+/** The pid in a pid file, or null when there is none or it is not a number. */
+function readPid(file: string): number | null {
+  try {
+    const text = readFileSync(file, 'utf8').trim();
+    return /^\d+$/.test(text) ? Number(text) : null;
+  } catch {
+    return null;
+  }
+}
+
 export type AgentState = { state: 'running'; pid: number } | { state: 'dead'; pid: number | null } | { state: 'stopped' };
 
 /** Reads the pid file and checks it against the process table. */
@@ -241,6 +251,8 @@ const PROGRESS_AFTER_MS = 2_000;
 /** How long `start` watches an enrolled agent for an immediate failure. */
 const SETTLE_MS = 700;
 const STOP_WAIT_MS = 15_000;
+/** How long `start` whose agent was replaced by a self-update's restart waits for the new one, in ms. */
+const UPDATE_RESTART_WAIT_MS = 10_000;
 
 /** The last `jump-client:` line the agent wrote to `agent.out` (its fatal error), if any. */
 function lastAgentError(dir: string): string | null {
@@ -291,7 +303,17 @@ export async function startAgent(dir: string, progress: (line: string) => void =
     }
   }
   if (exited !== null) {
-    rmSync(p.pid, { force: true });
+    // Its child may have been replaced meanwhile (a self-update's watchdog stops it and starts the
+    // new or restored version, writing its own pid, agent/update.ts): then that agent runs, and its
+    // pid file is not ours to remove.
+    // While an update is in progress (its state file exists), wait for the watchdog's start.
+    let now = agentState(dir);
+    for (let waited = 0; now.state !== 'running' && existsSync(join(dir, 'update', 'state.json')) && waited < UPDATE_RESTART_WAIT_MS; waited += 100) {
+      await sleep(100);
+      now = agentState(dir);
+    }
+    if (now.state === 'running' && now.pid !== pid) return { code: LSB.OK, message: `Jump client started (pid ${now.pid}).` };
+    if (readPid(p.pid) === pid) rmSync(p.pid, { force: true });
     return { code: LSB.FAILED, message: `Jump client failed to start: ${lastAgentError(dir) ?? `exit status ${exited}`}` };
   }
   return firstStart

@@ -21,7 +21,10 @@ function selftestJson(stdout: string): Record<string, string> {
 describe('packaged jump-client', () => {
   it('linux-x64: runs, and its native modules load beside it', async () => {
     const exe = join(PKG, 'linux-x64', 'jump-client');
-    expect((await run(exe, ['--version'])).stdout.trim()).toBe(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
+    // `<package.json version>+<build id>`, the build id being build.json's hash's first 12 hex (issue #17).
+    const build = JSON.parse(readFileSync(join(PKG, 'linux-x64', 'build.json'), 'utf8')) as { version: string; hash: string };
+    expect(build.version).toBe(`${JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version}+${build.hash.slice(0, 12)}`);
+    expect((await run(exe, ['--version'])).stdout.trim()).toBe(build.version);
     const r = await run(exe, ['selftest'], { env: { PATH: '/usr/bin:/bin' } });
     expect(selftestJson(r.stdout)).toMatchObject({ platform: 'linux-x64', node: process.versions.node, pty: 'ok', bufferutil: 'ok' });
     expect(r.code).toBe(0);
