@@ -4,8 +4,10 @@
  * rolls back). docs/updates.md has the flow; the messages are in protocol/messages.ts.
  *
  * Versions. A jump-client build is `<package.json version>+<build id>` (semver build metadata, e.g.
- * `0.1.0+3f9a0c1d2e4b`): the build id is the first 12 hex digits of the bundle's sha256, so two
- * builds of one version are told apart. An unpackaged agent (node dist/agent/main.js, the tests'
+ * `0.1.0+3f9a0c1d2e4b`): the build id is the first 12 hex digits of build.json's `hash`, the sha256
+ * of everything the build is made of (the bundle with a placeholder where the id goes, since a file
+ * cannot hold its own hash; the Node version, the platform, the version and the native modules;
+ * packaging/build.mjs), so two builds of one version are told apart. An unpackaged agent (node dist/agent/main.js, the tests'
  * in-process agents) reports `<version>+dev` and no platform, and is never offered an update.
  *
  * Signatures. The site signs each imported build with its update-signing Ed25519 key (a key of its
