@@ -325,6 +325,8 @@ function sameToken(a: string, b: string): boolean {
 export class UpdateService {
   private served = new Map<string, ClientBuild>();
   private servedKey = '';
+  /** Whether updates were open (mode auto, not paused) at the last refresh; null before the first. */
+  private policyOpen: boolean | null = null;
   private readonly flights = new Map<number, Flight>();
   private readonly tokens = new Map<string, Flight>();
   /** Connected clients that reported a platform: what they run. */
@@ -378,8 +380,25 @@ export class UpdateService {
     return this.flights.get(id)?.version ?? null;
   }
 
-  /** Rereads the served builds; when one changed, connected clients of its platform are evaluated. */
+  /**
+   * Rereads the served builds; when one changed, connected clients of its platform are evaluated.
+   * Also when updates open again (updates.paused back to no, updates.mode back to auto, from the
+   * API or `jump-site settings` beside the site): the connected clients due an update are evaluated
+   * now, instead of at the end of the 5-20 min `update_later` they were given (offers stay bounded
+   * by updates.max-concurrent; the rest are told to come back in 30-90 s).
+   */
   async refresh(): Promise<void> {
+    const s = this.opts.settings;
+    const open = s.get('updates.mode') !== 'off' && s.get('updates.paused') !== 'yes';
+    const reopened = open && this.policyOpen === false;
+    this.policyOpen = open;
+    if (reopened) {
+      this.opts.log.info('updates open again: evaluating the connected jump clients due one');
+      for (const [id, c] of this.connected) {
+        const b = this.served.get(c.platform);
+        if (b && b.version !== c.version && !this.flights.has(id)) void this.evaluate(id);
+      }
+    }
     const builds = await this.opts.store.servedBuilds();
     const key = builds.map((b) => `${b.platform}=${b.version}:${b.sha256}`).join(',');
     if (key === this.servedKey) return;

@@ -90,8 +90,22 @@ function agentsOf(dir: string): number[] {
   return pids;
 }
 
+/**
+ * The jump-client cron.d entries that point into a place this file installs to (its /opt dirs and
+ * its users' homes): other test files install at the same time and add their own.
+ */
 function cronFiles(): string[] {
-  return existsSync(CRON_DIR) ? readdirSync(CRON_DIR).filter((f) => f.startsWith('jump-client-')) : [];
+  if (!existsSync(CRON_DIR)) return [];
+  const ours = [...optDirs, ...users.map((u) => `/home/${u}`)];
+  return readdirSync(CRON_DIR).filter((f) => {
+    if (!f.startsWith('jump-client-')) return false;
+    try {
+      const text = readFileSync(join(CRON_DIR, f), 'utf8');
+      return ours.some((d) => text.includes(d));
+    } catch {
+      return false; // removed meanwhile
+    }
+  });
 }
 
 function agentUidOf(dir: string): number {

@@ -181,6 +181,8 @@ export const ROUTES: RouteSpec[] = [
   { method: 'GET', path: '/web/', access: 'public' },
   { method: 'GET', path: '/login', access: 'public' },
   { method: 'GET', path: '/web/assets/*', access: 'public' },
+  { method: 'GET', path: '/web/jump/:id', access: 'public', params: ['id'] },
+  { method: 'GET', path: '/web/reports', access: 'public' },
   { method: 'GET', path: '/api/v1/events', access: 'user' },
   { method: 'GET', path: '/api/v1/jump-clients.csv', access: 'user' },
   { method: 'GET', path: '/api/v1/settings', access: 'admin' },
