@@ -226,6 +226,8 @@ runCommand
     const stop = () => void agent.stop();
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
+    // Windows: the service host (packaging/service-host.c) stops the agent with CTRL_BREAK.
+    if (process.platform === 'win32') process.on('SIGBREAK', stop);
     log.info({ site: cfg.data.site_url, clientId: cfg.data.client_id ?? null, version: VERSION }, 'jump client starting');
     await agent.start();
     clearInterval(lifetime);
