@@ -18,7 +18,7 @@
  *   `uninstall --install-dir DIR --timeout 2s` (the copy stays in %TEMP%).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -99,7 +99,10 @@ export function startWindowsSelfUninstall(configDir: string, log: Logger, env: N
   }
   let argv: string[];
   if (how.kind === 'msi') {
-    argv = [join(env.SystemRoot ?? 'C:\\Windows', 'System32', 'msiexec.exe'), '/x', how.productCode, '/qn'];
+    // Its log beside the service host's (issue #16 item 7): %ProgramData%\\JumpClient\\Logs.
+    const logs = join(env.ProgramData ?? 'C:\\ProgramData', 'JumpClient', 'Logs');
+    mkdirSync(logs, { recursive: true });
+    argv = [join(env.SystemRoot ?? 'C:\\Windows', 'System32', 'msiexec.exe'), '/x', how.productCode, '/qn', '/l*v', join(logs, 'self-uninstall-msi.log')];
   } else {
     const copy = mkdtempSync(join(env.TEMP ?? tmpdir(), 'jump-client-uninstall-'));
     cpSync(join(dir, 'jump-client.exe'), join(copy, 'jump-client.exe'));

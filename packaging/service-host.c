@@ -18,8 +18,9 @@
  *   - the agent exits with EXIT_REFUSED (3: the site refused this jump client for good, e.g.
  *     JUMP_CLIENT_DELETED, a revoked or expired installer; agent/main.ts): an Event Log error
  *     (source "JumpClient", ReportEvent) and the same line in the log file, the SCM's
- *     "failure actions on non-crash failures" flag cleared, and the service STOPPED with
- *     ERROR_SERVICE_SPECIFIC_ERROR / 3: no restart loop (a repair or reinstall sets the flag again);
+ *     "failure actions on non-crash failures" flag cleared, the start type set to demand (no start
+ *     at each boot either), and the service STOPPED with ERROR_SERVICE_SPECIFIC_ERROR / 3: no restart
+ *     loop (a repair or reinstall makes it automatic and sets the flag again);
  *   - any other exit (a crash, a kill; also 0: under wine a killed process ends with 0, and an agent
  *     that uninstalls itself, agent/self-uninstall.ts, is stopped by that uninstall anyway): on Windows this process ends with exit 1 without reporting
  *     STOPPED, which the SCM counts as a failure and answers with the recovery actions the
@@ -214,7 +215,50 @@ static BOOL under_wine(void)
     return ntdll && GetProcAddress(ntdll, "wine_get_version") != NULL;
 }
 
-/* Clears "failure actions on non-crash failures", so a STOPPED with an error does not restart. */
+/*
+ * The "Refused" value (REG_DWORD 1) under the detection key: set when the host made the service
+ * demand-start after a refusal; read (and cleared) at the next start, which makes it automatic
+ * again. A start type an administrator chose is never changed otherwise.
+ */
+static BOOL set_refused_marker(BOOL on)
+{
+    WCHAR key[400];
+    HKEY k;
+    DWORD one = 1, type = 0, value = 0, size = sizeof(value);
+    BOOL was = FALSE;
+    detection_key(key, 400);
+    if (RegCreateKeyExW(HKEY_LOCAL_MACHINE, key, 0, NULL, 0, KEY_SET_VALUE | KEY_QUERY_VALUE | KEY_WOW64_64KEY, NULL, &k, NULL) != ERROR_SUCCESS) return FALSE;
+    if (on) RegSetValueExW(k, L"Refused", 0, REG_DWORD, (const BYTE *)&one, sizeof(one));
+    else
+    {
+        was = RegQueryValueExW(k, L"Refused", NULL, &type, (BYTE *)&value, &size) == ERROR_SUCCESS && type == REG_DWORD && value == 1;
+        if (was) RegDeleteValueW(k, L"Refused");
+    }
+    RegCloseKey(k);
+    return was;
+}
+
+/* At start: a service the host set to demand start after a refusal is made automatic again. */
+static void restore_auto_start(void)
+{
+    SC_HANDLE scm, svc;
+    if (!set_refused_marker(FALSE)) return;
+    if (!(scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT))) return;
+    if ((svc = OpenServiceW(scm, g_name, SERVICE_CHANGE_CONFIG)))
+    {
+        if (ChangeServiceConfigW(svc, SERVICE_NO_CHANGE, SERVICE_AUTO_START, SERVICE_NO_CHANGE, NULL, NULL, NULL, NULL, NULL, NULL, NULL))
+            log_line(L"started again after a refusal: the service starts automatically again");
+        CloseServiceHandle(svc);
+    }
+    CloseServiceHandle(scm);
+}
+
+/*
+ * After a permanent refusal: clears "failure actions on non-crash failures" (a STOPPED with an error
+ * then restarts nothing) and makes the service start on demand only (no start at the next boot, each
+ * refused again); the installers' configure step (startService, agent/install/windows.ts) makes it
+ * automatic again on a repair or reinstall.
+ */
 static void no_restart_on_refusal(void)
 {
     SC_HANDLE scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT), svc;
@@ -224,6 +268,13 @@ static void no_restart_on_refusal(void)
     if (svc)
     {
         if (!ChangeServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &flag)) log_line(L"clearing the failure actions flag failed (error %lu)", GetLastError());
+        if (ChangeServiceConfigW(svc, SERVICE_NO_CHANGE, SERVICE_DEMAND_START, SERVICE_NO_CHANGE, NULL, NULL, NULL, NULL, NULL, NULL, NULL))
+        {
+            set_refused_marker(TRUE);
+            log_line(L"the service now starts on demand only (not at boot) until it is started again (a repair or reinstall)");
+        }
+        else
+            log_line(L"making the service start on demand failed (error %lu)", GetLastError());
         CloseServiceHandle(svc);
     }
     CloseServiceHandle(scm);
@@ -331,6 +382,7 @@ static void WINAPI service_main(DWORD argc, WCHAR **argv)
     set_state(SERVICE_START_PENDING, NO_ERROR, 0, 10000);
     open_log();
     default_environment();
+    restore_auto_start();
     g_stop_event = CreateEventW(NULL, TRUE, FALSE, NULL);
     /* A console for CTRL_BREAK (a service has none); hidden. This host ignores the events itself. */
     if (AllocConsole())

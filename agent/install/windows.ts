@@ -182,7 +182,11 @@ export function isElevated(): boolean {
   return win('net', ['session']).status === 0;
 }
 
-/** Starts a service and waits up to 30 s for RUNNING; throws INSTALL_FAILED with sc's answer. */
+/**
+ * Starts a service and waits up to 30 s for RUNNING; throws INSTALL_FAILED with sc's answer. (A
+ * service the host set to demand start after a permanent refusal is made automatic again by the
+ * host itself when it starts: packaging/service-host.c.)
+ */
 export async function startService(name: string): Promise<void> {
   const r = win('sc.exe', ['start', name]);
   if (r.status !== 0 && !/1056/.test(r.out)) throw new JumpError('INSTALL_FAILED', { detail: `sc start ${name}: ${r.out}` });

@@ -11,19 +11,73 @@
  * - A permanent refusal (the client deleted at the site): the service stops with exit code 3 and an
  *   Event Log error; wine's ReportEvent keeps nothing readable, so the host's log line
  *   (%ProgramData%\JumpClient\Logs\JumpClient.log) is what the test reads; no restart follows.
- * - Past jump-clients.max-offline the agent runs `msiexec /x {ProductCode} /qn` outside the
- *   service's job: the product, its files and its service are gone.
  * - The per-installer EXE as an administrator: the service JumpClient-<uid8> starts and runs the agent.
+ * - Past jump-clients.max-offline each agent removes its install, outside its service's job: the
+ *   MSI's with `msiexec /x {ProductCode} /qn`, the EXE's with a copy of jump-client.exe in %TEMP%.
  *
  * One wine prefix for the file; wine programs run one at a time.
  */
-import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, ROOT, run, tempDir, waitFor } from '../helpers/processes.js';
+import { detectionKey, exeServiceName, takeInstallLock, windowsInstallExit, WINDOWS_EXIT } from '../../agent/install/windows.js';
+import { windowsUninstallKind } from '../../agent/self-uninstall.js';
+import { JumpError } from '../../protocol/errors.js';
 import { jump, listClients, startTestSite, type TestSite } from '../helpers/site.js';
 
 const PKG = join(ROOT, 'dist', 'package', 'win-x64');
+
+describe('the Windows install rules (issue #16 item 7, #18), without wine', () => {
+  it('exit codes: 0, 1618 for a held install lock, 1603 for every other failure; 3010 never', () => {
+    expect(windowsInstallExit(null)).toBe(0);
+    expect(windowsInstallExit('INSTALL_IN_PROGRESS')).toBe(1618);
+    for (const c of ['INSTALL_FAILED', 'VALIDATION_FAILED', 'INSTALLER_EXPIRED', 'INSTALL_DIR_EXISTS', 'INSTALLER_REVOKED'] as const) expect(windowsInstallExit(c)).toBe(1603);
+    expect(WINDOWS_EXIT.REBOOT_REQUIRED).toBe(3010);
+  });
+
+  it('service names and detection keys: stable per installer; the MSI\'s at the top', () => {
+    expect(exeServiceName('0123456789abcdef')).toBe('JumpClient-01234567');
+    expect(detectionKey('JumpClient')).toBe('Software\\JumpClient');
+    expect(detectionKey('JumpClient-01234567')).toBe('Software\\JumpClient\\JumpClient-01234567');
+  });
+
+  it('the install lock: a live holder refuses with INSTALL_IN_PROGRESS naming its pid; a dead holder\'s lock is taken over; release removes it', () => {
+    const base = tempDir('jump-lock-');
+    const env = { ProgramData: base };
+    const file = join(base, 'JumpClient', 'install.lock');
+    const release = takeInstallLock(true, env);
+    expect(readFileSync(file, 'utf8').trim()).toBe(String(process.pid));
+    let err: unknown;
+    try {
+      takeInstallLock(true, env);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(JumpError);
+    expect((err as JumpError).code).toBe('INSTALL_IN_PROGRESS');
+    expect((err as JumpError).message).toContain(`pid ${process.pid}`);
+    release();
+    expect(existsSync(file)).toBe(false);
+    // A crashed install's lock (a pid that does not run): taken over.
+    mkdirSync(join(base, 'JumpClient'), { recursive: true });
+    writeFileSync(file, '2147483646\n');
+    const again = takeInstallLock(true, env);
+    expect(readFileSync(file, 'utf8').trim()).toBe(String(process.pid));
+    again();
+  });
+
+  it('self-uninstall: the MSI\'s when HKLM\\Software\\JumpClient names this dir with a ProductCode; the EXE\'s when install.conf is there; else none', () => {
+    const dir = tempDir('jump-su-');
+    const code = '{4037BCE3-9DDE-5E04-8290-EB6276FDEB6D}';
+    expect(windowsUninstallKind(dir, { InstallDir: `${dir}/`, ProductCode: code })).toEqual({ kind: 'msi', productCode: code });
+    expect(windowsUninstallKind(dir, { InstallDir: `${dir}/`, ProductCode: 'x; rm -rf /' })).toBeNull();
+    expect(windowsUninstallKind(dir, { InstallDir: `${dir}-other`, ProductCode: code })).toBeNull();
+    writeFileSync(join(dir, 'install.conf'), 'mode=service\nunit=JumpClient-01234567\n');
+    expect(windowsUninstallKind(dir, {})).toEqual({ kind: 'exe' });
+    rmSync(join(dir, 'install.conf'));
+  });
+});
 
 describe('the Windows service host under wine (issue #16 item 4)', () => {
   let site: TestSite;
@@ -100,6 +154,14 @@ describe('the Windows service host under wine (issue #16 item 4)', () => {
     if (ctx.task.result?.state !== 'fail') return;
     const drive = join(env.WINEPREFIX!, 'drive_c');
     const agentLogs = ['JCS', 'JCM', 'JCE'].map((d) => join(drive, d, 'config', 'agent.log')).filter((f) => existsSync(f));
+    for (const d of ['ProgramData', join('users', 'Public')]) {
+      const f = join(drive, d, 'JumpClient', 'Logs', 'self-uninstall-msi.log');
+      if (existsSync(f)) {
+        const raw = readFileSync(f);
+        const text = raw[0] === 0xff && raw[1] === 0xfe ? raw.subarray(2).toString('utf16le') : raw.toString('latin1');
+        console.error(`${f}:\n${text.split(/\r?\n/).filter((l) => /error|fail|jump-client|return value 3|Note:/i.test(l)).slice(-40).join('\n')}`);
+      }
+    }
     console.error(`host log:\n${hostLog('JumpClient')}\n${agentLogs.map((f) => `${f}:\n${readFileSync(f, 'utf8').slice(-3000)}`).join('\n')}`);
   });
 
@@ -147,47 +209,68 @@ describe('the Windows service host under wine (issue #16 item 4)', () => {
     await waitFor(async () => (await service('JumpClient'))?.state === 'STOPPED', 30_000, 250, 'STOPPED after the refusal');
     expect(await service('JumpClient')).toMatchObject({ state: 'STOPPED', win32: 1066, exit: 3 }); // ERROR_SERVICE_SPECIFIC_ERROR
     expect(hostLog('JumpClient')).toMatch(/event log \(error, id 1, (written|not written)\): Jump Client: the site refused this jump client for good/);
-    // Past the first restart delay: still stopped, no agent.
-    await new Promise((res) => setTimeout(res, 11_000));
-    expect(await service('JumpClient')).toMatchObject({ state: 'STOPPED' });
+    // The host itself has ended (wine's SCM restarts nothing: only a host still running could), and no agent runs.
+    await waitFor(() => winePids(/C:\\JCS\\jump-client-service\.exe/i).length === 0, 10_000, 100, 'the service host gone');
     expect(agentPids('C:\\JCS')).toEqual([]);
-    expect(hostLog('JumpClient')).not.toMatch(/restarting it in 10000 ms \(failure 2\)/);
+    expect(hostLog('JumpClient')).not.toMatch(/restarting it in \d+ ms \(failure 2\)/);
+    // Nor at the next boot: demand start only (a wine command after wineserver has exited boots the
+    // prefix again, which starts the automatic services).
+    expect((await wine(['reg', 'query', 'HKLM\\System\\CurrentControlSet\\Services\\JumpClient', '/v', 'Start'])).stdout).toMatch(/Start\s+REG_DWORD\s+0x3/);
+    await run('wineserver', ['-k'], { env });
+    expect(await service('JumpClient')).toMatchObject({ state: 'STOPPED' });
 
     const un = await wine(['msiexec', '/x', inst.msi, '/quiet']);
     expect(un.code, un.stdout).toBe(0);
     expect(await service('JumpClient')).toBeNull();
   }, 300_000);
 
-  it('issue #18 on Windows: past jump-clients.max-offline the MSI install runs msiexec /x itself, outside the service\'s job: product, files and service gone', async () => {
+  it('the EXE\'s service JumpClient-<uid8> runs beside the MSI\'s; issue #18 on Windows: past jump-clients.max-offline each removes itself, outside its service\'s job: the MSI with msiexec /x, the EXE with a copy of jump-client.exe in %TEMP%', async () => {
     const s2 = await startTestSite();
     expect((await jump(s2.consoleDir, ['settings', 'set', 'jump-clients.max-offline', '5s'])).code).toBe(0);
     const inst = await newMsi(s2);
     const r = await wine(['msiexec', '/i', inst.msi, `KEY_INFO=${inst.key_info}`, 'installdir=C:\\JCM', '/quiet']);
     expect(r.code, r.stdout).toBe(0);
-    await waitFor(async () => (await listClients(s2.api)).items.find((c) => c.installer === inst.uid && c.status === 'online'), 60_000, 250, 'online');
     expect((await regValues('HKLM\\Software\\JumpClient')).ProductCode).toMatch(/^\{[0-9A-F-]{36}\}$/);
+
+    // Another install holds the lock (the MSI's running agent's pid, from the host's log): the EXE exits 1618 (82 under wine).
+    const held = Number(/started the agent \(pid (\d+)\): "C:\\JCM/.exec(hostLog('JumpClient'))?.[1]);
+    expect(held).toBeGreaterThan(0);
+    const locks = ['ProgramData', join('users', 'Public')].map((d) => join(env.WINEPREFIX!, 'drive_c', d, 'JumpClient'));
+    for (const l of locks) {
+      mkdirSync(l, { recursive: true });
+      writeFileSync(join(l, 'install.lock'), `${held}\n`);
+    }
+    const busy = await wine([inst.file, '--install-dir', 'C:\\JCE']);
+    expect(busy.code, busy.stdout).toBe(1618 & 0xff);
+    expect(busy.stdout).toMatch(new RegExp(`INSTALL_IN_PROGRESS: .*Another install \\(pid ${held}\\) holds`));
+    expect(existsSync(join(env.WINEPREFIX!, 'drive_c', 'JCE'))).toBe(false);
+    for (const l of locks) rmSync(join(l, 'install.lock'), { force: true });
+
+    // The per-installer EXE as an administrator: a service named after the installer, started.
+    const name = `JumpClient-${inst.uid.slice(0, 8)}`;
+    const e = await wine([inst.file, '--install-dir', 'C:\\JCE']);
+    expect(e.code, e.stdout).toBe(0);
+    expect(await service(name)).toMatchObject({ state: 'RUNNING' });
+    const both = await waitFor(async () => {
+      const on = (await listClients(s2.api)).items.filter((c) => c.installer === inst.uid && c.status === 'online');
+      return on.length === 2 ? on : null;
+    }, 60_000, 250, 'both online');
+    const key = `HKLM\\Software\\JumpClient\\${name}`;
+    await waitFor(async () => both.map((c) => String(c.id)).includes((await regValues(key)).ClientId), 20_000, 500, 'the EXE\'s ClientId');
+    expect(await regValues(key)).toMatchObject({ Version: version, InstallDir: 'C:\\JCE', ServiceName: name });
+    // A second install from the same installer: refused, naming the service (Windows exit 1603; wine keeps its low 8 bits, 67).
+    const again = await wine([inst.file, '--install-dir', 'C:\\JCE2']);
+    expect(again.code, again.stdout).toBe(1603 & 0xff);
+    expect(again.stdout).toContain(`the service ${name} exists`);
+
     s2.proc.child.kill('SIGTERM');
     await s2.proc.exited;
-    const drive = join(env.WINEPREFIX!, 'drive_c', 'JCM');
-    await waitFor(async () => !existsSync(join(drive, 'jump-client.exe')) && (await service('JumpClient')) === null, 90_000, 500, 'the product removed by its own msiexec /x');
+    const drive = (d: string) => join(env.WINEPREFIX!, 'drive_c', d);
+    await waitFor(async () => !existsSync(join(drive('JCM'), 'jump-client.exe')) && (await service('JumpClient')) === null, 90_000, 500, 'the MSI product removed by its own msiexec /x');
+    await waitFor(async () => !existsSync(drive('JCE')) && (await service(name)) === null, 60_000, 500, 'the EXE install removed by its own uninstall');
     expect(agentPids('C:\\JCM')).toEqual([]);
+    expect(agentPids('C:\\JCE')).toEqual([]);
     expect((await regValues('HKLM\\Software\\JumpClient')).ProductCode).toBeUndefined();
-  }, 180_000);
-
-  it('the per-installer EXE as an administrator: the service JumpClient-<uid8> starts, its client comes online, its detection key has Version and ClientId; uninstall removes them', async () => {
-    const inst = await newMsi(site);
-    const name = `JumpClient-${inst.uid.slice(0, 8)}`;
-    const r = await wine([inst.file, '--install-dir', 'C:\\JCE']);
-    expect(r.code, r.stdout).toBe(0);
-    expect(await service(name)).toMatchObject({ state: 'RUNNING' });
-    const mine = await waitFor(async () => (await listClients(site.api)).items.find((c) => c.installer === inst.uid && c.status === 'online'), 60_000, 250, 'online');
-    const key = `HKLM\\Software\\JumpClient\\${name}`;
-    await waitFor(async () => (await regValues(key)).ClientId === String(mine.id), 20_000, 500, 'ClientId');
-    expect(await regValues(key)).toMatchObject({ Version: version, InstallDir: 'C:\\JCE', ServiceName: name });
-    const un = await wine(['C:\\JCE\\jump-client.exe', 'uninstall', '--install-dir', 'C:\\JCE']);
-    expect(un.code, un.stdout).toBe(0);
-    expect(await service(name)).toBeNull();
     expect(await regValues(key)).toEqual({});
-    await waitFor(() => agentPids('C:\\JCE').length === 0, 10_000, 100, 'the agent gone');
-  }, 180_000);
+  }, 240_000);
 });
