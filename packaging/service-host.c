@@ -21,8 +21,9 @@
  *     "failure actions on non-crash failures" flag cleared, the start type set to demand (no start
  *     at each boot either), and the service STOPPED with ERROR_SERVICE_SPECIFIC_ERROR / 3: no restart
  *     loop (a repair or reinstall makes it automatic and sets the flag again);
- *   - any other exit (a crash, a kill; also 0: under wine a killed process ends with 0, and an agent
- *     that uninstalls itself, agent/self-uninstall.ts, is stopped by that uninstall anyway): on Windows this process ends with exit 1 without reporting
+ *   - exit 5 (EXIT_UNINSTALLING: past max-offline the agent started its own uninstall,
+ *     agent/self-uninstall.ts): STOPPED, 0, no restart (the uninstall removes the service);
+ *   - any other exit (a crash, a kill; also 0: under wine a killed process ends with 0): on Windows this process ends with exit 1 without reporting
  *     STOPPED, which the SCM counts as a failure and answers with the recovery actions the
  *     installers set (restart after 10 s, 30 s, 60 s; reset after a day). Wine's services.exe has no
  *     recovery actions (docs/notes/windows2.md), so under wine the host restarts the agent itself
@@ -46,6 +47,7 @@
 #include <wchar.h>
 
 #define EXIT_REFUSED 3
+#define EXIT_UNINSTALLING 5 /* agent/main.ts: past max-offline it started its own uninstall */
 #define STOP_WAIT_MS 10000
 #define EVENT_ID_REFUSED 1
 #define EVENT_ID_FAILED 2
@@ -444,6 +446,13 @@ static void WINAPI service_main(DWORD argc, WCHAR **argv)
             no_restart_on_refusal();
             CloseHandle(job);
             set_state(SERVICE_STOPPED, ERROR_SERVICE_SPECIFIC_ERROR, EXIT_REFUSED, 0);
+            return;
+        }
+        if (code == EXIT_UNINSTALLING)
+        {
+            log_line(L"the agent started its own uninstall (exit 5: offline past max-offline); service stopped");
+            CloseHandle(job);
+            set_state(SERVICE_STOPPED, NO_ERROR, 0, 0);
             return;
         }
         if (!wine)
