@@ -264,7 +264,7 @@ describe('the Windows MSI', () => {
       expect((await clients()).find((c) => c.id === mine.id)!.status).toBe('uninstalled');
     });
 
-    it('attack: icacls fails (the old installers ignored it): the EXE install exits 1 naming icacls and is rolled back; so is the MSI install', async () => {
+    it('attack: icacls fails (the old installers ignored it): the EXE install exits 1603 naming icacls and is rolled back; so is the MSI install', async () => {
       const icacls = join(env.WINEPREFIX!, 'drive_c', 'windows', 'system32', 'icacls.exe');
       const override = ['HKCU\\Software\\Wine\\DllOverrides', '/v', 'icacls.exe'];
       renameSync(icacls, `${icacls}.stub`);
