@@ -38,6 +38,19 @@ describe('the Windows install rules (issue #16 item 7, #18), without wine', () =
     expect(WINDOWS_EXIT.REBOOT_REQUIRED).toBe(3010);
   });
 
+  it('the service host names itself: VERSIONINFO with its description, product and package.json\'s version (issue #16 item 6)', () => {
+    const exe = readFileSync(join(PKG, 'jump-client-service.exe'));
+    const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    const u16 = (t: string) => Buffer.from(t, 'utf16le');
+    expect(exe.includes(u16('VS_VERSION_INFO'))).toBe(true);
+    for (const [k, v] of [['FileDescription', 'Jump Client service host'], ['ProductName', 'Jump Client'], ['FileVersion', version], ['OriginalFilename', 'jump-client-service.exe']]) {
+      const at = exe.indexOf(u16(k));
+      expect(at, k).toBeGreaterThan(0);
+      // The value follows its key (UTF-16, NUL-padded to 4 bytes) within a few bytes.
+      expect(exe.subarray(at, at + 2 * (k.length + v.length) + 16).includes(u16(v)), `${k} = ${v}`).toBe(true);
+    }
+  });
+
   it('service names and detection keys: stable per installer; the MSI\'s at the top', () => {
     expect(exeServiceName('0123456789abcdef')).toBe('JumpClient-01234567');
     expect(detectionKey('JumpClient')).toBe('Software\\JumpClient');
