@@ -342,32 +342,39 @@ static void stop_agent(HANDLE job, HANDLE proc, DWORD pid)
 }
 
 /*
- * The variables a Windows service inherits from the SCM (SystemRoot, ComSpec, PATH), set from the
- * system's directories when missing: wine's services.exe starts a service with almost no
+ * The variables a Windows service inherits from the SCM (SystemRoot, windir, ComSpec, PATH, TEMP,
+ * ProgramData, ...), set from the system's directories when missing: wine's services.exe starts a service with almost no
  * environment, and the agent runs programs (reg, cmd /c) by name. Each one set is logged.
  */
 static void default_environment(void)
 {
-    WCHAR win[MAX_PATH], sys[MAX_PATH], buf[3 * MAX_PATH + 64];
+    WCHAR win[MAX_PATH], sys[MAX_PATH], drive[4] = L"C:", buf[3 * MAX_PATH + 64];
+    struct { const WCHAR *name; const WCHAR *fmt; } vars[] = {
+        { L"SystemRoot", L"%ls" },        /* win */
+        { L"windir", L"%ls" },            /* win: node-machine-id runs %windir%\System32\REG.exe */
+        { L"SystemDrive", L"%.2ls" },     /* win's drive */
+        { L"ComSpec", L"%ls\\cmd.exe" }, /* sys */
+        { L"PATH", L"%ls;%ls;%ls\\Wbem" }, /* sys;win;sys\Wbem */
+        { L"PATHEXT", L".COM;.EXE;.BAT;.CMD" },
+        { L"TEMP", L"%ls\\Temp" },       /* win */
+        { L"TMP", L"%ls\\Temp" },        /* win */
+        { L"ProgramData", L"%.2ls\\ProgramData" },
+    };
+    size_t i;
     if (!GetWindowsDirectoryW(win, MAX_PATH) || !GetSystemDirectoryW(sys, MAX_PATH)) return;
-    if (!GetEnvironmentVariableW(L"SystemRoot", buf, 8))
+    lstrcpynW(drive, win, 3);
+    for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
     {
-        SetEnvironmentVariableW(L"SystemRoot", win);
-        log_line(L"environment: SystemRoot=%ls (was not set)", win);
-    }
-    if (!GetEnvironmentVariableW(L"ComSpec", buf, 8))
-    {
-        _snwprintf(buf, 3 * MAX_PATH + 63, L"%ls\\cmd.exe", sys);
+        const WCHAR *n = vars[i].name;
+        if (GetEnvironmentVariableW(n, buf, 8)) continue;
+        if (!lstrcmpW(n, L"ComSpec")) _snwprintf(buf, 3 * MAX_PATH + 63, vars[i].fmt, sys);
+        else if (!lstrcmpW(n, L"PATH")) _snwprintf(buf, 3 * MAX_PATH + 63, vars[i].fmt, sys, win, sys);
+        else if (!lstrcmpW(n, L"SystemDrive") || !lstrcmpW(n, L"ProgramData")) _snwprintf(buf, 3 * MAX_PATH + 63, vars[i].fmt, drive);
+        else if (!lstrcmpW(n, L"PATHEXT")) lstrcpyW(buf, vars[i].fmt);
+        else _snwprintf(buf, 3 * MAX_PATH + 63, vars[i].fmt, win);
         buf[3 * MAX_PATH + 63] = 0;
-        SetEnvironmentVariableW(L"ComSpec", buf);
-        log_line(L"environment: ComSpec=%ls (was not set)", buf);
-    }
-    if (!GetEnvironmentVariableW(L"PATH", buf, 8))
-    {
-        _snwprintf(buf, 3 * MAX_PATH + 63, L"%ls;%ls;%ls\\Wbem", sys, win, sys);
-        buf[3 * MAX_PATH + 63] = 0;
-        SetEnvironmentVariableW(L"PATH", buf);
-        log_line(L"environment: PATH=%ls (was not set)", buf);
+        SetEnvironmentVariableW(n, buf);
+        log_line(L"environment: %ls=%ls (was not set)", n, buf);
     }
 }
 
@@ -436,6 +443,17 @@ static void WINAPI service_main(DWORD argc, WCHAR **argv)
         }
         GetExitCodeProcess(proc, &code);
         CloseHandle(proc);
+        if (code == EXIT_UNINSTALLING)
+        {
+            /* The uninstaller it started must outlive this host: should it still be in the job (a
+               breakaway the system refused), the job no longer kills on close and is not terminated. */
+            ZeroMemory(&limits, sizeof(limits));
+            SetInformationJobObject(job, JobObjectExtendedLimitInformation, &limits, sizeof(limits));
+            log_line(L"the agent started its own uninstall (exit 5: offline past max-offline); service stopped");
+            CloseHandle(job);
+            set_state(SERVICE_STOPPED, NO_ERROR, 0, 0);
+            return;
+        }
         TerminateJobObject(job, 1); /* the agent's sessions go with it */
         if (!have_id) have_id = record_client_id();
         if (code == EXIT_REFUSED)
@@ -446,13 +464,6 @@ static void WINAPI service_main(DWORD argc, WCHAR **argv)
             no_restart_on_refusal();
             CloseHandle(job);
             set_state(SERVICE_STOPPED, ERROR_SERVICE_SPECIFIC_ERROR, EXIT_REFUSED, 0);
-            return;
-        }
-        if (code == EXIT_UNINSTALLING)
-        {
-            log_line(L"the agent started its own uninstall (exit 5: offline past max-offline); service stopped");
-            CloseHandle(job);
-            set_state(SERVICE_STOPPED, NO_ERROR, 0, 0);
             return;
         }
         if (!wine)

@@ -179,7 +179,7 @@ export function addInstallerCommands(program: Command): void {
   }
 }
 
-/** The Windows service the MSI registers (packaging/jump-client.wxs, jump-client-service.xml). */
+/** The Windows service the MSI registers (packaging/jump-client.wxs; its binary is the service host, packaging/service-host.c). */
 export const WINDOWS_SERVICE = 'JumpClient';
 
 /** An MSI property's value as a flag value: empty and the template's "-" mean "not given". */
