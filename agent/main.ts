@@ -21,7 +21,7 @@
  *
  * `run` exit status: 0 stopped by a signal; 1 bad configuration (the message names the setting);
  * 2 usage; 3 the site refused this jump client for good (the code is printed and logged, e.g.
- * INSTALLER_EXPIRED, JUMP_CLIENT_DELETED). Every command exits 2 on a usage error (unknown command or
+ * INSTALLER_EXPIRED, JUMP_CLIENT_DELETED); 5 (Windows) past max-offline it started its own uninstall. Every command exits 2 on a usage error (unknown command or
  * flag, bad value), except `status`, which exits 4 (LSB: "program or service status is unknown";
  * 2 means "dead and lock file exists" there). The table is EXIT_CODES_HELP, at the end of `--help`.
  */
@@ -62,6 +62,8 @@ const machineIdSync: () => string =
 
 export const EXIT_CONFIG = 1;
 export const EXIT_REFUSED = 3;
+/** Windows: `run` stopped because past max-offline it started its own uninstall (the service host, packaging/service-host.c, then stops without restarting it). */
+export const EXIT_UNINSTALLING = 5;
 
 /**
  * The rule for `run --run-as` (security issue #12 items 4 and 9): when given, it needs root (euid 0)
@@ -246,6 +248,8 @@ runCommand
     const stop = () => void agent.stop();
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
+    // Windows: the service host (packaging/service-host.c) stops the agent with CTRL_BREAK.
+    if (process.platform === 'win32') process.on('SIGBREAK', stop);
     log.info({ site: cfg.data.site_url, clientId: cfg.data.client_id ?? null, version: CLIENT_VERSION, platform: CLIENT_PLATFORM ?? null }, 'jump client starting');
     await agent.start();
     updater.close();
@@ -256,7 +260,7 @@ runCommand
     if (refused) process.stderr.write(`jump-client: ${refused.code}: ${refused.message}\n`);
     log.info('jump client stopped');
     log.flush();
-    setTimeout(() => process.exit(refused ? EXIT_REFUSED : 0), 50);
+    setTimeout(() => process.exit(refused ? EXIT_REFUSED : uninstalling && process.platform === 'win32' ? EXIT_UNINSTALLING : 0), 50);
   });
 
 program

@@ -17,6 +17,7 @@
  *   lib/node_modules/bufferutil/ ws's native frame masking (optional; ws falls back to JS)
  *   init-script, uninstall       (Linux) the POSIX sh scripts copied into every install dir
  *   bin-stub.sh                  (Linux) the .bin's shell stub
+ *   jump-client-service.exe      (Windows) the service host (packaging/service-host.c, mingw-w64)
  *   jump-client.msi              (Windows) the generic MSI (packaging/jump-client.wxs)
  *   build.json                   what went in: versions and the input hash; `version` is the
  *                                client version `<V>+<build id>` (build id: the hash's first 12 hex)
@@ -278,6 +279,7 @@ const TOOLS = {
   msibuild: 'msitools',
   msiinfo: 'msitools',
   'x86_64-w64-mingw32-gcc': 'gcc-mingw-w64-x86-64',
+  'x86_64-w64-mingw32-windres': 'binutils-mingw-w64-x86-64',
 };
 
 /** INSTALLDIR's DACL from CreateFolders on: SYSTEM, Administrators full; Users read/execute; protected (P). */
@@ -416,9 +418,22 @@ async function buildMsi(dir, work, version) {
   execFileSync('msibuild', [msi, '-q', `INSERT INTO \`MsiLockPermissionsEx\` (\`MsiLockPermissionsEx\`, \`LockObject\`, \`Table\`, \`SDDLText\`) VALUES ('LockInstallDir', 'INSTALLDIR', 'CreateFolder', '${MSI_INSTALLDIR_SDDL}')`], { stdio: 'pipe' });
 }
 
+/**
+ * Compiles packaging/service-host.c into `out` (jump-client-service.exe, the Windows service host)
+ * with Debian's mingw-w64: a console-subsystem, wide-char (wmain) program linked to kernel32 and
+ * advapi32 only, stripped. Throws (the compiler's output in err.stderr) when it fails.
+ */
+function buildServiceHost(out, work) {
+  // VERSIONINFO (packaging/service-host.rc) at package.json's version (issue #16, item 6).
+  const v = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
+  const res = join(work, 'service-host.res.o');
+  execFileSync('x86_64-w64-mingw32-windres', [`-DJC_VERSION=${v.split('.').map(Number).join(',')},0`, `-DJC_VERSION_STR=\\"${v}\\"`, '-O', 'coff', '-o', res, join(root, 'packaging', 'service-host.rc')], { stdio: 'pipe' });
+  execFileSync('x86_64-w64-mingw32-gcc', ['-municode', '-O2', '-s', '-Wall', '-Werror', '-o', out, join(root, 'packaging', 'service-host.c'), res, '-ladvapi32'], { stdio: 'pipe' });
+}
+
 function requireTools(platform) {
   const p = PLATFORMS[platform];
-  const tools = [p.strip, p.cross ? `${p.cross.prefix}g++` : null, ...(platform === 'win-x64' ? ['osslsigncode', 'wixl', 'wixl-heat', 'msibuild', 'msiinfo', 'x86_64-w64-mingw32-gcc'] : [])].filter(Boolean);
+  const tools = [p.strip, p.cross ? `${p.cross.prefix}g++` : null, ...(platform === 'win-x64' ? ['osslsigncode', 'wixl', 'wixl-heat', 'msibuild', 'msiinfo', 'x86_64-w64-mingw32-gcc', 'x86_64-w64-mingw32-windres'] : [])].filter(Boolean);
   for (const t of tools) {
     try {
       execFileSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' });
@@ -444,7 +459,7 @@ async function buildPlatform(platform, bundleText, work) {
     bundleText,
     ...filesUnder(ptySrc).filter((f) => f.endsWith('.node') || f.endsWith('.dll') || f.endsWith('.exe')).map((f) => readFileSync(join(ptySrc, f))),
     ...scriptTexts,
-    ...(platform === 'win-x64' ? ['packaging/jump-client.wxs', 'packaging/jump-client-service.xml', 'protocol/jc-flags.ts', 'packaging/build.mjs', 'packaging/msi-ca.c'].map((f) => readFileSync(join(root, f))) : []),
+    ...(platform === 'win-x64' ? ['packaging/jump-client.wxs', 'packaging/service-host.c', 'packaging/service-host.rc', 'package.json', 'protocol/jc-flags.ts', 'packaging/build.mjs', 'packaging/msi-ca.c'].map((f) => readFileSync(join(root, f))) : []),
   );
   const version = `${CLIENT_VERSION}+${hash.slice(0, 12)}`;
   const manifest = join(outDir, 'build.json');
@@ -486,11 +501,8 @@ async function buildPlatform(platform, bundleText, work) {
     }
   });
   if (platform === 'win-x64') {
-    // WinSW from node-windows, with our service definition (packaging/jump-client-service.xml).
-    const winsw = join(staging, 'winsw');
-    mkdirSync(winsw);
-    for (const f of ['winsw.exe', 'winsw.exe.config']) copyFileSync(join(root, 'node_modules', 'node-windows', 'bin', 'winsw', f), join(winsw, f));
-    copyFileSync(join(root, 'packaging', 'jump-client-service.xml'), join(winsw, 'jump-client-service.xml'));
+    // The service host (packaging/service-host.c; issue #16 item 4): native, no .NET, runs under wine.
+    await step('service host (mingw-w64)', () => buildServiceHost(join(staging, 'jump-client-service.exe'), work));
     await step('MSI (wixl)', () => buildMsi(staging, work, packageVersion()));
   }
   writeFileSync(join(staging, 'build.json'), JSON.stringify({ platform, version, node: NODE_VERSION, hash, built_at: new Date().toISOString() }, null, 2) + '\n');

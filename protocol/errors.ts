@@ -149,6 +149,12 @@ export const ERROR_CATALOG = {
     message: 'The install failed and was rolled back; nothing was left behind.',
     fix: 'correct the cause given here and run the installer again.',
   },
+  INSTALL_IN_PROGRESS: {
+    action: 'install',
+    status: 409,
+    message: 'Another jump client install is running on this machine (Windows: the EXE exits 1618, as msiexec does).',
+    fix: 'wait for it to finish and run the installer again; a lock left by a crashed install is taken over once its process is gone.',
+  },
   // Agent connection (DESIGN.md security model)
   SITE_IDENTITY_MISMATCH: {
     action: 'connect',

@@ -6,7 +6,7 @@
  * It is the packaged `jump-client.exe` with an overlay appended after the PE image (Windows loads
  * only the image; Node's SEA finds its script in a PE resource, not at the file's end):
  *
- *   [jump-client.exe][payload: gzip tar of lib/, winsw/, installer.json][length: 8 bytes LE][MAGIC]
+ *   [jump-client.exe][payload: gzip tar of lib/, jump-client-service.exe, installer.json][length: 8 bytes LE][MAGIC]
  *
  * Pure: no file access here, only the layout of the trailer.
  */
@@ -17,7 +17,9 @@ export const EXE_MAGIC = Buffer.from('JUMPCLIENT-PAYLOAD-1');
 export const EXE_TRAILER_BYTES = 8 + EXE_MAGIC.length;
 
 /** What the overlay carries from the win-x64 package dir (beside installer.json, protocol/stamp.ts). */
-export const EXE_PAYLOAD = ['lib', 'winsw'] as const;
+export const EXE_PAYLOAD = ['lib', 'jump-client-service.exe'] as const;
+/** The native Windows service host (packaging/service-host.c), beside jump-client.exe. */
+export const WIN_SERVICE_HOST = 'jump-client-service.exe';
 /** The packaged endpoint executable the overlay is appended to. */
 export const WIN_EXE = 'jump-client.exe';
 

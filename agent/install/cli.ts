@@ -10,7 +10,8 @@
  * install exits 0 installed; 1 a system step failed (rolled back), or the site could not prove the
  * pinned key (SITE_IDENTITY_MISMATCH); 2 bad input (a flag, the user, the directory, a forbidden
  * override, a jump group the site refuses); 3 the installer itself cannot be used (expired,
- * damaged; unknown to the site, revoked, used up). Every failure is also appended to the install log (root: /var/log/jump-client-install.log,
+ * damaged; unknown to the site, revoked, used up); on Windows 0, 1603 or 1618 instead
+ * (agent/install/windows.ts WINDOWS_EXIT). Every failure is also appended to the install log (root: /var/log/jump-client-install.log,
  * others: ~/.jump-client-install.log) and, where `logger` exists, to syslog (seeds: "check the
  * operating system's event log for installation errors"). With --silent nothing is printed.
  * start/stop/restart/status exit with the LSB codes of agent/install/service.ts.
@@ -30,7 +31,7 @@ import { LSB, readInstallConf, startAgent, statusAgent, stopAgent, type ActionRe
 import { STAMP_FILE, readStamp } from '../../protocol/stamp.js';
 import { extractOverlay, findOverlay } from './exe-overlay.js';
 import { checkWithSite } from './preflight.js';
-import { installWindows, MSI_NEW_CONFIG_MARKER, msiExistingConfig, setServiceRecovery, startService } from './windows.js';
+import { installWindows, MSI_NEW_CONFIG_MARKER, msiExistingConfig, setServiceRecovery, startService, windowsInstallExit } from './windows.js';
 import { checkWindowsAcls, setWindowsAcls } from './windows-acl.js';
 
 /** `jump-client install` exit codes (see the module comment). */
@@ -93,7 +94,7 @@ export function addInstallerCommands(program: Command): void {
     .exitOverride((err: CommanderError) => {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') process.exit(0);
       logFailure(err.message);
-      process.exit(INSTALL_EXIT.BAD_INPUT);
+      process.exit(process.platform === 'win32' ? windowsInstallExit('VALIDATION_FAILED') : INSTALL_EXIT.BAD_INPUT);
     });
   for (const f of INSTALLER_FLAGS) cmd.addOption(new Option(optionSpec(f), f.help));
   cmd.action(async (o: InstallOptions) => {
@@ -132,7 +133,8 @@ export function addInstallerCommands(program: Command): void {
       }
       if (unpacked) rmSync(unpacked, { recursive: true, force: true });
       const code = FAILED.includes(e.code) ? INSTALL_EXIT.FAILED : UNUSABLE.includes(e.code) ? INSTALL_EXIT.INSTALLER_UNUSABLE : INSTALL_EXIT.BAD_INPUT;
-      process.exit(code);
+      // Windows: msiexec's conventions, 1603 / 1618 (agent/install/windows.ts WINDOWS_EXIT; issue #16 item 7).
+      process.exit(process.platform === 'win32' ? windowsInstallExit(e.code) : code);
     }
   });
 
@@ -177,7 +179,7 @@ export function addInstallerCommands(program: Command): void {
   }
 }
 
-/** The Windows service the MSI registers (packaging/jump-client.wxs, jump-client-service.xml). */
+/** The Windows service the MSI registers (packaging/jump-client.wxs; its binary is the service host, packaging/service-host.c). */
 export const WINDOWS_SERVICE = 'JumpClient';
 
 /** An MSI property's value as a flag value: empty and the template's "-" mean "not given". */

@@ -23,7 +23,7 @@ export function findOverlay(file: string): { start: number; length: number } | n
   }
 }
 
-/** Unpacks the overlay of `file` into `dest` (lib/, winsw/, installer.json). Throws when there is none. */
+/** Unpacks the overlay of `file` into `dest` (lib/, jump-client-service.exe, installer.json). Throws when there is none. */
 export async function extractOverlay(file: string, dest: string): Promise<void> {
   const o = findOverlay(file);
   if (!o) throw new Error(`${file} carries no installer payload`);

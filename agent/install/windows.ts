@@ -2,9 +2,11 @@
  * The Windows install from `bomgar-scc-<uid>.exe` (issue #5): the seeds' flags, as on Linux.
  *
  * - Service mode (run elevated, as an administrator): the jump client runs as the Windows service
- *   `JumpClient-<12 hex>`, LocalSystem, automatic start. WinSW (npm package node-windows) is the
- *   service binary (`DIR\jump-client-service.exe` with its `jump-client-service.xml`); it is
- *   registered with `sc create`, exactly what WinSW's own `install` does, and started with `sc start`.
+ *   `JumpClient-<first 8 hex of the installer's uid>` (exeServiceName: stable per installer, the same
+ *   on every machine, for Intune/SCCM detection), LocalSystem, automatic start. Its binary is the
+ *   native service host `DIR\jump-client-service.exe` (packaging/service-host.c), registered with
+ *   `sc create` and started with `sc start`. The detection key HKLM\Software\JumpClient\<service>
+ *   gets Version, InstallDir and ServiceName now, ClientId from the service host once enrolled.
  * - User mode (not elevated): the jump client runs as that user, started now and at each logon
  *   (HKCU\Software\Microsoft\Windows\CurrentVersion\Run).
  * Either way an entry under ...\CurrentVersion\Uninstall makes it removable from "Apps" / Add or
@@ -17,20 +19,102 @@
  * Errors are the JumpErrors of agent/install/install.ts; on any failure every step is undone.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import { JumpError } from '../../protocol/errors.js';
+import { JumpError, type ErrorCode } from '../../protocol/errors.js';
 import { VERSION } from '../../protocol/version.js';
 import { copyWithoutOverlay } from './exe-overlay.js';
 import { checkWindowsAcls, currentUserSid, setWindowsAcls, underWine } from './windows-acl.js';
 import { checkNewDir, checkOverrides, requestedFromOptions, rollBack, writeStampedConfig, type InstallOptions, type InstallResult } from './install.js';
 import { checkWithSite, stampTarget } from './preflight.js';
 import { formatInstallConf, newUnitName, run, type InstallConf } from './service.js';
+import { WIN_SERVICE_HOST } from '../../protocol/exe-overlay.js';
 import type { Stamp } from '../../protocol/stamp.js';
 
 const UNINSTALL_KEY = 'Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall';
 const RUN_KEY = 'Software\\Microsoft\\Windows\\CurrentVersion\\Run';
+
+/**
+ * The per-installer EXE's exit codes on Windows (issue #16, item 7), the conventions of msiexec that
+ * Intune, SCCM and GPO scripts read: 0 installed (or --help); 1618 (ERROR_INSTALL_ALREADY_RUNNING)
+ * another jump client install holds the install lock (INSTALL_IN_PROGRESS); 1603
+ * (ERROR_INSTALL_FAILURE) every other failure (bad input, an unusable installer, a failed step: the
+ * code and message are on stderr, in the install log and in the Event Log). 3010
+ * (ERROR_SUCCESS_REBOOT_REQUIRED) is never returned: an install writes a new dir and starts a
+ * new service, so nothing waits for a reboot. Linux keeps its 0/1/2/3 (agent/install/cli.ts).
+ */
+export const WINDOWS_EXIT = { OK: 0, FATAL: 1603, IN_PROGRESS: 1618, REBOOT_REQUIRED: 3010 } as const;
+
+/** The EXE's Windows exit code for a failure with `code` (null: success). See WINDOWS_EXIT. */
+export function windowsInstallExit(code: ErrorCode | null): number {
+  if (code === null) return WINDOWS_EXIT.OK;
+  return code === 'INSTALL_IN_PROGRESS' ? WINDOWS_EXIT.IN_PROGRESS : WINDOWS_EXIT.FATAL;
+}
+
+/**
+ * Takes the machine's (elevated: %ProgramData%\JumpClient\install.lock) or the user's
+ * (%LOCALAPPDATA%\JumpClient\install.lock) jump client install lock: the file is created
+ * exclusively and holds this process's pid. A lock whose pid no longer runs (a crashed install) is
+ * taken over. Throws INSTALL_IN_PROGRESS naming the other install's pid and the file. Returns the
+ * release function (removes the file).
+ */
+export function takeInstallLock(elevated: boolean, env: NodeJS.ProcessEnv = process.env): () => void {
+  const base = elevated ? (env.ProgramData ?? 'C:\\ProgramData') : (env.LOCALAPPDATA ?? join(env.USERPROFILE ?? 'C:\\', 'AppData', 'Local'));
+  const dir = join(base, 'JumpClient');
+  const file = join(dir, 'install.lock');
+  mkdirSync(dir, { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, 'wx');
+      writeFileSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      return () => rmSync(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new JumpError('INSTALL_FAILED', { detail: `the install lock ${file}: ${(err as Error).message}` });
+      let pid = 0;
+      try {
+        pid = Number(readFileSync(file, 'utf8').trim());
+      } catch {
+        /* removed meanwhile: try again */
+      }
+      if (pid > 0 && pidRuns(pid)) throw new JumpError('INSTALL_IN_PROGRESS', { detail: `Another install (pid ${pid}) holds ${file}.` });
+      rmSync(file, { force: true }); // stale: its install is gone
+    }
+  }
+  throw new JumpError('INSTALL_IN_PROGRESS', { detail: `${file} is being taken by another install.` });
+}
+
+function pidRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The MSI's service, and its detection key under HKLM (packaging/jump-client.wxs). */
+export const MSI_SERVICE = 'JumpClient';
+export const DETECTION_KEY = 'Software\\JumpClient';
+
+/**
+ * The Windows service name of an EXE install from the installer `uid` (16 hex): `JumpClient-` and
+ * its first 8 hex digits, the same suffix as the default install dir `Jump Client <8 hex>`. One
+ * service per installer per machine; a second install from the same installer finds it (docs/packaging.md).
+ */
+export function exeServiceName(uid: string): string {
+  return `JumpClient-${uid.slice(0, 8)}`;
+}
+
+/**
+ * The detection key (HKLM) of the service `name`: `Software\JumpClient` for the MSI's "JumpClient",
+ * `Software\JumpClient\<name>` for an EXE install. It holds Version, InstallDir, ServiceName (the
+ * installers) and ClientId (the service host, once the agent has enrolled; packaging/service-host.c).
+ */
+export function detectionKey(name: string): string {
+  return name === MSI_SERVICE ? DETECTION_KEY : `${DETECTION_KEY}\\${name}`;
+}
 
 function win(cmd: string, args: string[]): { status: number | null; out: string } {
   const r = spawnSync(cmd, args, { encoding: 'utf8', windowsHide: true });
@@ -77,7 +161,8 @@ export const SERVICE_RECOVERY = { restartAfterMs: [10_000, 30_000, 60_000], rese
 
 /**
  * Sets SERVICE_RECOVERY on the service `name` (`sc failure`), and `sc failureflag name 1` so an exit
- * with an error code counts as a failure too (WinSW ends with the agent's exit code). Returns a line
+ * with an error code counts as a failure too (the service host, packaging/service-host.c, clears it
+ * again before it stops the service for a permanent refusal). Returns a line
  * for the install's output. Throws INSTALL_FAILED with sc's answer when either fails; wine's sc has
  * no `failureflag`, which is reported in the returned line instead.
  */
@@ -97,7 +182,11 @@ export function isElevated(): boolean {
   return win('net', ['session']).status === 0;
 }
 
-/** Starts a service and waits up to 30 s for RUNNING; throws INSTALL_FAILED with sc's answer. */
+/**
+ * Starts a service and waits up to 30 s for RUNNING; throws INSTALL_FAILED with sc's answer. (A
+ * service the host set to demand start after a permanent refusal is made automatic again by the
+ * host itself when it starts: packaging/service-host.c.)
+ */
 export async function startService(name: string): Promise<void> {
   const r = win('sc.exe', ['start', name]);
   if (r.status !== 0 && !/1056/.test(r.out)) throw new JumpError('INSTALL_FAILED', { detail: `sc start ${name}: ${r.out}` });
@@ -117,7 +206,7 @@ export function startUserAgent(dir: string): number {
 }
 
 /**
- * Installs from `packageDir` (the unpacked overlay: lib/, winsw/, installer.json) with the
+ * Installs from `packageDir` (the unpacked overlay: lib/, jump-client-service.exe, installer.json) with the
  * running executable as the jump client. `now` in ms since the epoch.
  */
 export async function installWindows(o: InstallOptions & { nostart?: boolean }, stamp: Stamp, packageDir: string, now: number): Promise<InstallResult> {
@@ -126,6 +215,15 @@ export async function installWindows(o: InstallOptions & { nostart?: boolean }, 
   }
   const requested = requestedFromOptions(o);
   checkOverrides(stamp, requested);
+  const release = takeInstallLock(isElevated());
+  try {
+    return await installWindowsLocked(o, stamp, packageDir, now, requested);
+  } finally {
+    release();
+  }
+}
+
+async function installWindowsLocked(o: InstallOptions & { nostart?: boolean }, stamp: Stamp, packageDir: string, now: number, requested: ReturnType<typeof requestedFromOptions>): Promise<InstallResult> {
   if (Date.parse(stamp.expires_at) <= now) throw new JumpError('INSTALLER_EXPIRED', { detail: `It expired at ${stamp.expires_at}.` });
   const elevated = isElevated();
   const mode: InstallResult['mode'] = elevated ? 'service' : 'user';
@@ -138,7 +236,7 @@ export async function installWindows(o: InstallOptions & { nostart?: boolean }, 
   const parent = checkNewDir(dir);
   await checkWithSite(stampTarget(stamp), requested, { offline: o.offline, silent: o.silent }); // the site's preflight, before anything is written
 
-  const id = newUnitName().replace('jump-client-', 'JumpClient-');
+  const id = elevated ? exeServiceName(stamp.uid) : newUnitName().replace('jump-client-', 'JumpClient-');
   const conf: InstallConf = {
     mode,
     run_as: elevated ? 'LocalSystem' : me,
@@ -146,6 +244,9 @@ export async function installWindows(o: InstallOptions & { nostart?: boolean }, 
     installer: stamp.uid,
     version: VERSION,
   };
+  if (elevated && win('sc.exe', ['query', id]).status === 0) {
+    throw new JumpError('INSTALL_FAILED', { detail: `the service ${id} exists: this installer is already installed on this machine; uninstall it first (its entry in Apps)` });
+  }
   const hive = elevated ? 'HKLM' : 'HKCU';
   const undo: (() => void)[] = [];
   try {
@@ -169,13 +270,7 @@ export async function installWindows(o: InstallOptions & { nostart?: boolean }, 
     cpSync(join(packageDir, 'lib'), join(dir, 'lib'), { recursive: true });
     writeStampedConfig(join(dir, 'config'), stamp, requested);
     writeFileSync(join(dir, 'install.conf'), formatInstallConf(conf));
-    if (elevated) {
-      for (const f of ['winsw.exe', 'winsw.exe.config']) {
-        cpSync(join(packageDir, 'winsw', f), join(dir, f.replace('winsw', 'jump-client-service')));
-      }
-      const xml = readFileSync(join(packageDir, 'winsw', 'jump-client-service.xml'), 'utf8').replace('<id>JumpClient</id>', `<id>${id}</id>`);
-      writeFileSync(join(dir, 'jump-client-service.xml'), xml);
-    }
+    if (elevated) cpSync(join(packageDir, WIN_SERVICE_HOST), join(dir, WIN_SERVICE_HOST));
     // Every file is in place: set the ACLs again (owner, propagation to what was copied), read them back.
     setWindowsAcls(dir, aclMode, sid ?? me);
     const acl = checkWindowsAcls(dir, aclMode, sid);
@@ -200,8 +295,11 @@ export async function installWindows(o: InstallOptions & { nostart?: boolean }, 
 
     if (elevated) {
       undo.push(() => win('sc.exe', ['delete', id]));
-      run('sc.exe', ['create', id, 'binPath=', `"${join(dir, 'jump-client-service.exe')}"`, 'start=', 'auto', 'DisplayName=', `Jump Client ${id.slice(-12)}`]);
+      run('sc.exe', ['create', id, 'binPath=', `"${join(dir, WIN_SERVICE_HOST)}"`, 'start=', 'auto', 'DisplayName=', `Jump Client ${id.slice('JumpClient-'.length)}`]);
       win('sc.exe', ['description', id, 'Keeps this machine reachable from its Jump site.']);
+      const detKey = `HKLM\\${detectionKey(id)}`;
+      undo.push(() => win('reg', ['delete', detKey, '/f']));
+      for (const [name, value] of [['Version', VERSION], ['InstallDir', dir], ['ServiceName', id]]) run('reg', ['add', detKey, '/v', name, '/t', 'REG_SZ', '/d', value, '/f']);
       const recovery = setServiceRecovery(id);
       if (!o.silent) process.stdout.write(`${recovery}\n`);
       if (!o.nostart) await startService(id);
@@ -237,6 +335,7 @@ export async function unregisterWindows(dir: string, conf: InstallConf): Promise
     if (conf.run_key) win('reg', ['delete', `HKCU\\${RUN_KEY}`, '/v', conf.run_key, '/f']);
   }
   if (id) win('reg', ['delete', `${conf.unit ? 'HKLM' : 'HKCU'}\\${UNINSTALL_KEY}\\${id}`, '/f']);
+  if (conf.unit) win('reg', ['delete', `HKLM\\${detectionKey(conf.unit)}`, '/f']);
 }
 
 /**

@@ -4,11 +4,11 @@
  * failed install leaves no config behind (item 3), and a NOSTART template makes one identity per
  * machine at first start (item 5).
  *
- * One wine prefix for the file; wine programs run one at a time. The service cannot run under wine
- * (WinSW needs .NET, see windows.test.ts): installs use NOSTART=1 and the test starts the agent itself.
+ * One wine prefix for the file; wine programs run one at a time. Installs use NOSTART=1 and the test
+ * starts the agent itself (test/e2e/windows-service.test.ts runs the real service).
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSiteMsi } from '../../console/installer-files/msi-file.js';
@@ -251,16 +251,29 @@ describe('the Windows MSI: upgrades, secrets, identity (issue #16)', () => {
     expect((await clients()).find((c) => c.id === mine.id)!.status).toBe('uninstalled');
   }, 300_000);
 
-  it('under wine: an install that fails after its config was written (the service cannot start: no .NET for WinSW) is rolled back with no agent.json or agent.key left, the reason in the MSI log, and no KEY_INFO in it', async () => {
+  it('under wine: an install that fails after its config was written (sc.exe fails setting the recovery actions) is rolled back with no agent.json or agent.key left, the reason in the MSI log, and no KEY_INFO in it', async () => {
     const key = (JSON.parse((await jump(site.consoleDir, ['installer', 'create', '--json'])).stdout) as { key_info: string }).key_info;
-    const r = await wine(['msiexec', '/i', msi, `KEY_INFO=${key}`, 'installdir=C:\\JCF', '/l*v', 'C:\\fail.log', '/quiet']);
+    // A failing sc.exe: the packaged jump-client.exe in its place, loaded as native (it exits 2 on sc's arguments).
+    const sc = join(env.WINEPREFIX!, 'drive_c', 'windows', 'system32', 'sc.exe');
+    const override = ['HKCU\\Software\\Wine\\DllOverrides', '/v', 'sc.exe'];
+    renameSync(sc, `${sc}.stub`);
+    let r: { code: number | null; stdout: string };
+    try {
+      copyFileSync(join(PKG, 'jump-client.exe'), sc);
+      expect((await wine(['reg', 'add', ...override, '/d', 'native', '/f'])).code).toBe(0);
+      r = await wine(['msiexec', '/i', msi, `KEY_INFO=${key}`, 'installdir=C:\\JCF', '/l*v', 'C:\\fail.log', '/quiet']);
+    } finally {
+      await wine(['reg', 'delete', ...override, '/f']);
+      rmSync(sc, { force: true });
+      renameSync(`${sc}.stub`, sc);
+    }
     const log = readLog('fail.log');
     expect(r.code, log.slice(-3000)).not.toBe(0);
     const dir = join(env.WINEPREFIX!, 'drive_c', 'JCF');
     const said = log.split(/\r?\n/).filter((l) => /rollback|jump-client|Configure/i.test(l)).join('\n');
     for (const f of ['jump-client.exe', 'config/agent.json', 'config/agent.key']) expect(existsSync(join(dir, f)), `${f}\n${said}`).toBe(false);
     // The reason, from msi-configure through the configure action, and what the rollback action removed.
-    expect(log).toMatch(/jump-client: jump-client msi-configure: INSTALL_FAILED: .*(sc start JumpClient|did not reach RUNNING)/);
+    expect(log).toMatch(/jump-client: jump-client msi-configure: INSTALL_FAILED: .*setting the service's recovery actions failed: sc failure JumpClient/);
     expect(log).toMatch(/jump-client: rollback: removed agent\.json.* msi-new-config/);
     expectNoKey(log, key);
   }, 180_000);

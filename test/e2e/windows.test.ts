@@ -3,10 +3,10 @@
  * wine the seeds' msiexec line, and the per-installer bomgar-scc-<uid>.exe with the seeds' flags,
  * install a jump client that enrolls with a real site on 127.0.0.1; uninstall tells the site.
  *
- * The Windows service: the MSI registers "JumpClient" with WinSW (npm package node-windows) as its
- * binary and starts it. WinSW is a .NET program and wine here has no .NET (wine-mono is not in
- * Debian), so under wine the install runs with NOSTART=1 and the test starts the agent itself; a
- * separate test shows that without NOSTART the failed service start rolls the install back.
+ * The Windows service: the MSI registers "JumpClient" with the native service host
+ * (packaging/service-host.c) as its binary and starts it. The installs here use NOSTART=1 (the
+ * template path) and the test starts the agent itself; test/e2e/windows-service.test.ts runs the
+ * real service.
  *
  * ACLs (security issue #12, item 5): wine's icacls.exe is a stub (exit 0, no output, no /save
  * file, no ACL change), so wine cannot show that the ACLs are right; test/unit/windows-acl.test.ts
@@ -143,10 +143,15 @@ describe('the Windows MSI', () => {
     // 162 = stop on install (2) + stop on uninstall (32) + delete on uninstall (128); started by Configure.
     expect(ctl[2]).toBe('162');
     const files = table(msi, 'File').map((r) => r[2]);
-    expect(files).toEqual(expect.arrayContaining(['jump-client.exe', 'jump-client-service.exe', 'jump-client-service.xml']));
+    expect(files).toEqual(expect.arrayContaining(['jump-client.exe', 'jump-client-service.exe']));
+    // Issue #16 item 4: the native service host, not WinSW (a .NET program, with its .config and .xml).
+    expect(files.filter((f) => /\.(xml|config)$/.test(f))).toEqual([]);
+    // Issue #16 item 7: the detection key's values the MSI writes (ClientId comes from the service host).
+    const reg = table(msi, 'Registry').filter((r) => r[2] === 'Software\\JumpClient').map((r) => [r[3], r[4]]);
+    expect(Object.fromEntries(reg)).toEqual({ InstallDir: '[INSTALLDIR]', Version: '[ProductVersion]', ServiceName: 'JumpClient', ProductCode: '[ProductCode]' });
   });
 
-  it('under wine: the seeds\' msiexec line installs into installdir and registers the service; with NOSTART=1 (wine has no .NET for WinSW) the test starts the agent, which enrolls with those values; msiexec /x removes it and tells the site', async () => {
+  it('under wine: the seeds\' msiexec line installs into installdir and registers the service; with NOSTART=1 (the template path) the test starts the agent, which enrolls with those values; msiexec /x removes it and tells the site', async () => {
     const inst = await wine([
       'msiexec',
       '/i',
@@ -186,18 +191,6 @@ describe('the Windows MSI', () => {
     expect(await serviceImage()).toBeNull();
   });
 
-  it('under wine: without NOSTART the configure action starts the service; WinSW cannot run without .NET, so the install fails and is rolled back', async () => {
-    const key = (await jump(site.consoleDir, ['installer', 'create', '--json'])).stdout;
-    const r = await wine(['msiexec', '/i', msi, `KEY_INFO=${(JSON.parse(key) as { key_info: string }).key_info}`, 'installdir=C:\\JC4', '/quiet']);
-    expect(r.code).not.toBe(0);
-    expect(existsSync(join(env.WINEPREFIX!, 'drive_c', 'JC4', 'jump-client.exe'))).toBe(false);
-    // The reason, from the install log the configure action writes (LocalSystem's profile under wine).
-    const logs = readdirSync(join(env.WINEPREFIX!, 'drive_c', 'users')).map((u) => join(env.WINEPREFIX!, 'drive_c', 'users', u, '.jump-client-install.log'));
-    const text = logs.filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8')).join('');
-    expect(text).toMatch(/INSTALL_FAILED: .*(sc start JumpClient|did not reach RUNNING)/);
-    expect(await serviceImage()).toBeNull();
-  });
-
   it('under wine: without KEY_INFO the install fails and is rolled back', async () => {
     const r = await wine(['msiexec', '/i', msi, 'installdir=C:\\JC2', '/quiet']);
     expect(r.code).not.toBe(0);
@@ -211,7 +204,7 @@ describe('the Windows MSI', () => {
 
     async function services(): Promise<string[]> {
       const r = await wine(['reg', 'query', 'HKLM\\System\\CurrentControlSet\\Services']);
-      return [...r.stdout.matchAll(/\\(JumpClient-[0-9a-f]{12})\s*$/gm)].map((m) => m[1]);
+      return [...r.stdout.matchAll(/\\(JumpClient-[0-9a-f]{8})\s*$/gm)].map((m) => m[1]);
     }
 
     beforeAll(async () => {
@@ -231,23 +224,23 @@ describe('the Windows MSI', () => {
       for (const f of ['--install-dir', '--jc-jump-group', '--jc-tag', '--jc-comments', '--silent']) expect(r.stdout).toContain(f);
     });
 
-    it('as an administrator (service mode, --nostart under wine: no .NET for WinSW): installs, registers the service and the uninstall entry; the agent enrolls with the flags; uninstall removes everything and tells the site', async () => {
+    it('as an administrator (service mode, --nostart: the template path): installs, registers the service and the uninstall entry; the agent enrolls with the flags; uninstall removes everything and tells the site', async () => {
       const before = await services();
       const r = await wine([exe, '--install-dir', 'C:\\Jump Client', '--jc-tag', 'win exe', '--jc-comments', 'rack "7"; $x', '--nostart']);
       expect(r.code, r.stdout).toBe(0);
       expect(r.stdout).toContain('service mode');
       // Issue #16 item 4: the service's recovery actions (sc failure; wine's sc has no failureflag).
-      expect(r.stdout).toMatch(/service JumpClient-[0-9a-f]{12}: on failure, restart after 10 s, 30 s, 60 s; failure count reset after 24 h/);
+      expect(r.stdout).toMatch(/service JumpClient-[0-9a-f]{8}: on failure, restart after 10 s, 30 s, 60 s; failure count reset after 24 h/);
       // wine's icacls is a stub: the ACL check is skipped, and the install says so.
       expect(r.stdout).toContain("WARNING: wine's icacls is a stub (sets and shows no ACLs): the install dir's ACLs were not checked.");
       const drive = join(env.WINEPREFIX!, 'drive_c', 'Jump Client');
-      for (const f of ['jump-client.exe', 'jump-client-service.exe', 'jump-client-service.xml', 'install.conf']) expect(existsSync(join(drive, f)), f).toBe(true);
+      for (const f of ['jump-client.exe', 'jump-client-service.exe', 'install.conf']) expect(existsSync(join(drive, f)), f).toBe(true);
       // The installed executable is the plain jump client, without the installer payload.
       expect(readFileSync(join(drive, 'jump-client.exe')).length).toBe(readFileSync(join(PKG, 'jump-client.exe')).length);
       const added = (await services()).filter((s) => !before.includes(s));
-      expect(added).toHaveLength(1);
+      // Issue #16 item 7: a stable name, from the installer's uid (not a random one per install).
+      expect(added).toEqual([`JumpClient-${exeUid.slice(0, 8)}`]);
       const id = added[0];
-      expect(readFileSync(join(drive, 'jump-client-service.xml'), 'utf8')).toContain(`<id>${id}</id>`);
       const entry = await wine(['reg', 'query', `${uninstallKey}\\${id}`]);
       expect(entry.stdout).toMatch(/QuietUninstallString\s+REG_SZ\s+"C:\\Jump Client\\jump-client\.exe" uninstall --install-dir "C:\\Jump Client"/);
 
@@ -271,7 +264,7 @@ describe('the Windows MSI', () => {
       expect((await clients()).find((c) => c.id === mine.id)!.status).toBe('uninstalled');
     });
 
-    it('attack: icacls fails (the old installers ignored it): the EXE install exits 1 naming icacls and is rolled back; so is the MSI install', async () => {
+    it('attack: icacls fails (the old installers ignored it): the EXE install exits 1603 naming icacls and is rolled back; so is the MSI install', async () => {
       const icacls = join(env.WINEPREFIX!, 'drive_c', 'windows', 'system32', 'icacls.exe');
       const override = ['HKCU\\Software\\Wine\\DllOverrides', '/v', 'icacls.exe'];
       renameSync(icacls, `${icacls}.stub`);
@@ -281,7 +274,8 @@ describe('the Windows MSI', () => {
         expect((await wine(['reg', 'add', ...override, '/d', 'native', '/f'])).code).toBe(0);
         const before = await services();
         const r = await wine([exe, '--install-dir', 'C:\\AclFail', '--nostart']);
-        expect(r.code, r.stdout).toBe(1);
+        // Windows exit 1603 (issue #16 item 7); wine passes on its low 8 bits.
+        expect(r.code, r.stdout).toBe(1603 & 0xff);
         expect(r.stdout).toMatch(/INSTALL_FAILED: .*setting the install dir's ACL failed: icacls C:\\AclFail \/setowner \*S-1-5-32-544 \/T \/Q/);
         expect(existsSync(join(env.WINEPREFIX!, 'drive_c', 'AclFail'))).toBe(false);
         expect(await services()).toEqual(before);
@@ -300,17 +294,17 @@ describe('the Windows MSI', () => {
       }
     });
 
-    it('an existing --install-dir: exit 2, a message naming the flag, nothing installed; with --silent nothing printed and the install log has it', async () => {
+    it('an existing --install-dir: exit 1603, a message naming the flag, nothing installed; with --silent nothing printed and the install log has it', async () => {
       const drive = join(env.WINEPREFIX!, 'drive_c', 'Taken');
       mkdirSync(drive);
       const before = await services();
       const r = await wine([exe, '--install-dir', 'C:\\Taken', '--nostart']);
-      expect(r.code).toBe(2);
+      expect(r.code).toBe(1603 & 0xff); // Windows 1603 (issue #16 item 7), its low 8 bits under wine
       expect(r.stdout).toMatch(/INSTALL_DIR_EXISTS.*--install-dir: C:\\Taken exists/);
       expect(readdirSync(drive)).toEqual([]);
       expect(await services()).toEqual(before);
       const silent = await wine([exe, '--install-dir', 'C:\\Taken', '--silent']);
-      expect(silent.code).toBe(2);
+      expect(silent.code).toBe(1603 & 0xff);
       expect(silent.stdout).toBe('');
       const logs = readdirSync(join(env.WINEPREFIX!, 'drive_c', 'users')).map((u) => join(env.WINEPREFIX!, 'drive_c', 'users', u, '.jump-client-install.log'));
       expect(logs.filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8')).join('')).toMatch(/INSTALL_DIR_EXISTS.*C:\\Taken/);
