@@ -5,7 +5,7 @@
  * detail the site added kept as sent, in English. English pages show the site's text unchanged.
  */
 import { ERROR_CATALOG, isErrorCode } from '../../protocol/errors.js';
-import { ERROR_TRANSLATIONS } from '../../protocol/errors-i18n.js';
+import { translatedRow } from '../../protocol/errors-i18n.js';
 import { lang, t } from './index.js';
 
 /**
@@ -28,12 +28,12 @@ export function splitDetail(code: string, message: string): { detail: string; ow
 /**
  * `code: text` for an API error: in English the site's message as sent; in es/de/fr the catalog
  * row's translated message, then the site's detail (English, as sent), then the translated fix
- * (unless the detail has its own). Unknown codes (HTTP_502, ...) keep the site's text.
+ * (unless the detail has its own). Unknown codes (HTTP_502, ...) and rows without a translation keep the site's text.
  */
 export function errorText(code: string, message: string): string {
   const l = lang();
-  if (l === 'en' || !isErrorCode(code)) return `${code}: ${message}`;
-  const tr = ERROR_TRANSLATIONS[code][l];
+  const tr = l !== 'en' && isErrorCode(code) ? translatedRow(code, l) : undefined;
+  if (!tr) return `${code}: ${message}`;
   const { detail, ownFix } = splitDetail(code, message);
   const parts = [tr.message];
   if (detail) parts.push(detail);

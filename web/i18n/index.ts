@@ -66,7 +66,12 @@ if (typeof document !== 'undefined') document.documentElement.lang = initial;
 
 /** Translates `key` (a path in en.json) with `{{name}}` values; English when the key is missing in the language. */
 export function t(key: string, values?: Record<string, unknown>): string {
-  return i18next.t(key, values as never) as string;
+  return String(i18next.t(key, values as never));
+}
+
+/** `key` in English whatever the page shows (stable attribute values such as `data-stat`). */
+export function tEn(key: string, values?: Record<string, unknown>): string {
+  return String(i18next.getFixedT('en')(key, values as never));
 }
 
 /** The language shown now. */
