@@ -28,7 +28,7 @@ export function splitDetail(code: string, message: string): { detail: string; ow
 /**
  * `code: text` for an API error: in English the site's message as sent; in es/de/fr the catalog
  * row's translated message, then the site's detail (English, as sent), then the translated fix
- * (unless the detail has its own). Unknown codes (HTTP_502, ...) and rows without a translation keep the site's text.
+ * (unless the detail has its own, or is a VALIDATION_FAILED field rule). Unknown codes (HTTP_502, ...) and rows without a translation keep the site's text.
  */
 export function errorText(code: string, message: string): string {
   const l = lang();
@@ -37,6 +37,7 @@ export function errorText(code: string, message: string): string {
   const { detail, ownFix } = splitDetail(code, message);
   const parts = [tr.message];
   if (detail) parts.push(detail);
-  if (!ownFix) parts.push(`${t('common.fix')} ${tr.fix}`);
+  // A VALIDATION_FAILED detail names the field and its own rule (formatMessage: it stands alone).
+  if (!ownFix && !(code === 'VALIDATION_FAILED' && detail)) parts.push(`${t('common.fix')} ${tr.fix}`);
   return `${code}: ${parts.join(' ')}`;
 }

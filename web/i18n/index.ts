@@ -61,6 +61,7 @@ void i18next.init({
   interpolation: { escapeValue: false },
   returnNull: false,
   initAsync: false,
+  showSupportNotice: false,
 });
 if (typeof document !== 'undefined') document.documentElement.lang = initial;
 
@@ -86,7 +87,7 @@ export function setLang(l: Lang): void {
   } catch {
     /* private mode: not remembered */
   }
-  document.documentElement.lang = l;
+  if (typeof document !== 'undefined') document.documentElement.lang = l;
   void i18next.changeLanguage(l);
 }
 
