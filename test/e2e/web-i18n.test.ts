@@ -4,11 +4,13 @@
  * whose Accept-Language / navigator.languages is de-DE gets the German Jump interface (the seeds'
  * terms) and a refused action's error in German by its code, the site's detail as sent; the header's
  * select switches to French without a reload, and French survives a reload; en-US stays English.
+ * Writes docs/web/jump-interface-de.png.
  */
+import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../agent/agent.js';
-import { cleanup, waitFor } from '../helpers/processes.js';
+import { ROOT, cleanup, waitFor } from '../helpers/processes.js';
 import { TEST_ADMIN_PASSWORD, createInstaller, fixtureStats, inProcessAgent, listClients, startTestSite, type TestSite } from '../helpers/site.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -64,6 +66,7 @@ describe('web console languages', () => {
     expect(await page.locator('table.clients th[data-col=comments]').innerText()).toMatch(/^Kommentare/);
     expect(await page.locator('.totals').innerText()).toBe('1 Jump-Elemente insgesamt. 1 Jump Clients insgesamt. 1 online. 0 offline. 0 passiv.');
     expect(await page.locator('select[name=lang]').inputValue()).toBe('de');
+    await page.screenshot({ path: join(ROOT, 'docs', 'web', 'jump-interface-de.png') });
 
     // A refused action: a 1025-character comment. The site answers in English (the API is English);
     // the page shows the catalog row in German by its code, the site's detail as sent.
@@ -75,6 +78,17 @@ describe('web console languages', () => {
     expect(await err.innerText()).toBe('VALIDATION_FAILED: Ein Feld hat einen ungültigen Wert. comments: must be at most 1024 characters');
     expect((await listClients(site.api)).items.find((c) => c.id === clientId)!.comments).toBe('');
     await page.click('.modal button[type=button]:not(.close)');
+
+    // The /login administration in German too: its tabs and the seeds' wizard name.
+    const admin = await de.newPage();
+    await admin.goto(`${site.url}/login`);
+    await admin.waitForSelector('.topbar .who');
+    expect(await admin.locator('nav.tabs').textContent()).toContain('JUMP-GRUPPEN');
+    await admin.click('nav.tabs a[role=tab]:text("JUMP CLIENTS")');
+    await admin.click('button:text("Jump Client-Installationsprogramm erstellen")');
+    expect(await admin.locator('.wizard h3').textContent()).toBe('Stapelbereitstellungsassistent für Jump Clients');
+    expect(await admin.locator('.wizard label').filter({ hasText: 'Dieses Installationsprogramm gilt für' }).count()).toBe(1);
+    await admin.close();
 
     // Switch to French in the header: the page changes in place (no navigation: the marker survives).
     await page.evaluate(() => ((window as unknown as { __same: number }).__same = 42));
