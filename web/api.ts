@@ -4,6 +4,7 @@
  * (site/routes/web.ts); every call sends `X-Jump-Web: 1`, the header the site's CSRF check asks of
  * cookie-authenticated state-changing requests.
  */
+import { t } from './i18n/index.js';
 
 /** An API error as the site answers it: `{ error: { code, message, field? } }` with an HTTP status. */
 export class ApiError extends Error {
@@ -44,8 +45,8 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   if (!res.ok) {
     const e = (json as { error?: { code?: string; message?: string; field?: string } } | null)?.error;
     const err = new ApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? `HTTP ${res.status}`, e?.field);
-    if (res.status === 401 && !opts.noRedirect) toLogin(err.code === 'UNAUTHENTICATED' ? 'Your session expired or was ended; sign in again.' : err.message);
-    if (err.code === 'PASSWORD_CHANGE_REQUIRED' && !opts.noRedirect) toLogin('You must change your password first.');
+    if (res.status === 401 && !opts.noRedirect) toLogin(err.code === 'UNAUTHENTICATED' ? t('common.sessionExpired') : err.message);
+    if (err.code === 'PASSWORD_CHANGE_REQUIRED' && !opts.noRedirect) toLogin(t('common.mustChangePassword'));
     throw err;
   }
   return json as T;

@@ -7,10 +7,12 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { ApiSummary, ApiUser } from '../protocol/api.js';
 import { ApiError, api } from './api.js';
+import { errorText } from './i18n/errors.js';
+import { t } from './i18n/index.js';
 
-/** The seeds' totals line: "N Jump Items total. N Jump Clients total. N online. N offline. N passive." */
+/** The seeds' totals line, in the page's language: "N Jump Items total. N Jump Clients total. N online. N offline. N passive." */
 export function summaryLine(s: ApiSummary): string {
-  return `${s.jump_items} Jump Items total. ${s.jump_clients} Jump Clients total. ${s.online} online. ${s.offline} offline. ${s.passive} passive.`;
+  return t('common.summary', { items: s.jump_items, clients: s.jump_clients, online: s.online, offline: s.offline, passive: s.passive });
 }
 
 /** The signed-in user (`GET /api/v1/me`), or null while loading; a 401 sends the page to /login. */
@@ -25,13 +27,16 @@ export function useMe(): ApiUser | null {
 /** Signs out (`POST /api/v1/logout`: the token is deleted and the cookie cleared) and goes to /login. */
 export async function signOut(): Promise<void> {
   await api('POST', '/api/v1/logout', undefined, { noRedirect: true }).catch(() => undefined);
-  location.assign('/login?reason=' + encodeURIComponent('You signed out.'));
+  location.assign('/login?reason=' + encodeURIComponent(t('common.signedOut')));
 }
 
-/** An error as one line of text: the API's message (which names the field and the fix). */
+/**
+ * An error as one line of text: the API's message (which names the field and the fix), in the
+ * page's language by its code (web/i18n/errors.ts; the site's detail stays as sent).
+ */
 export function ErrorLine({ error }: { error: unknown }) {
   if (!error) return null;
-  const text = error instanceof ApiError ? `${error.code}: ${error.message}` : String((error as Error).message ?? error);
+  const text = error instanceof ApiError ? errorText(error.code, error.message) : String((error as Error).message ?? error);
   return (
     <p class="error" role="alert" data-field={error instanceof ApiError ? error.field : undefined}>
       {text}
@@ -46,7 +51,7 @@ export function Modal({ title, onClose, children }: { title: string; onClose: ()
       <div class="modal" role="dialog" aria-label={title}>
         <header>
           <h2>{title}</h2>
-          <button type="button" class="close" aria-label="Close" onClick={onClose}>
+          <button type="button" class="close" aria-label={t('common.close')} onClick={onClose}>
             ×
           </button>
         </header>

@@ -10,6 +10,8 @@ import { useCallback, useEffect, useState } from 'preact/hooks';
 import type { ApiInstaller, ApiInstallerCreated, ApiJumpClientList, ApiJumpGroup, ApiSession, ApiUser } from '../../protocol/api.js';
 import { ApiError, api, browserPlatform } from '../api.js';
 import { ErrorLine, signOut, summaryLine, when } from '../common.js';
+import { t, useLang } from '../i18n/index.js';
+import { LanguageSelect } from '../i18n/select.js';
 
 type Tab = 'status' | 'account' | 'clients' | 'users' | 'groups';
 
@@ -22,7 +24,8 @@ function App() {
     );
   }, []);
   useEffect(refresh, [refresh]);
-  if (me === undefined) return <p class="loading">Loading…</p>;
+  useLang(); // re-renders the page in the new language
+  if (me === undefined) return <p class="loading">{t('common.loading')}</p>;
   if (me === null) return <SignIn onSignedIn={refresh} />;
   if (me.password_change_required) return <ForcedPassword me={me} onDone={refresh} />;
   return <Admin me={me} />;
@@ -58,6 +61,7 @@ function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
   return (
     <main class="signin">
       <h1>Jump Client</h1>
+      <LanguageSelect />
       {reason && (
         <p class="notice" role="status">
           {reason}
@@ -65,16 +69,16 @@ function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
       )}
       <form onSubmit={submit}>
         <label>
-          Username
+          {t('admin.username')}
           <input name="user" autocomplete="username" value={user} onInput={(e) => setUser((e.target as HTMLInputElement).value)} />
         </label>
         <label>
-          Password
+          {t('admin.password')}
           <input name="password" type="password" autocomplete="current-password" value={password} onInput={(e) => setPassword((e.target as HTMLInputElement).value)} />
         </label>
         <ErrorLine error={error} />
         <button type="submit" class="primary" disabled={busy}>
-          Sign in
+          {t('common.signIn')}
         </button>
       </form>
     </main>
@@ -84,8 +88,9 @@ function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
 function ForcedPassword({ me, onDone }: { me: ApiUser; onDone: () => void }) {
   return (
     <main class="signin">
-      <h1>Change your password</h1>
-      <p class="notice">{me.name}: this password must be changed before anything else.</p>
+      <h1>{t('admin.changeYourPassword')}</h1>
+      <LanguageSelect />
+      <p class="notice">{t('admin.mustChange', { name: me.name })}</p>
       <PasswordForm onDone={onDone} />
     </main>
   );
@@ -101,7 +106,7 @@ function PasswordForm({ onDone }: { onDone?: () => void }) {
   const submit = async (e: Event) => {
     e.preventDefault();
     setDone(false);
-    if (next !== again) return setError(new Error('new_password: the two new passwords differ; type the same one twice.'));
+    if (next !== again) return setError(new Error(t('admin.passwordsDiffer')));
     try {
       await api('POST', '/api/v1/me/password', { current_password: current, new_password: next }, { noRedirect: true });
       setError(null);
@@ -117,21 +122,21 @@ function PasswordForm({ onDone }: { onDone?: () => void }) {
   return (
     <form class="password" onSubmit={submit}>
       <label>
-        Current password
+        {t('admin.currentPassword')}
         <input name="current_password" type="password" autocomplete="current-password" value={current} onInput={(e) => setCurrent((e.target as HTMLInputElement).value)} />
       </label>
       <label>
-        New password
+        {t('admin.newPassword')}
         <input name="new_password" type="password" autocomplete="new-password" value={next} onInput={(e) => setNext((e.target as HTMLInputElement).value)} />
       </label>
       <label>
-        New password again
+        {t('admin.newPasswordAgain')}
         <input name="new_password_again" type="password" autocomplete="new-password" value={again} onInput={(e) => setAgain((e.target as HTMLInputElement).value)} />
       </label>
       <ErrorLine error={error} />
-      {done && <p class="ok">Password changed. Your other sessions were ended.</p>}
+      {done && <p class="ok">{t('admin.passwordChanged')}</p>}
       <button type="submit" class="primary">
-        Change password
+        {t('admin.changePassword')}
       </button>
     </form>
   );
@@ -141,13 +146,13 @@ function Admin({ me }: { me: ApiUser }) {
   const admin = me.role === 'admin';
   const [tab, setTab] = useState<Tab>(admin ? 'clients' : 'status');
   const tabs: [Tab, string][] = [
-    ['status', 'STATUS'],
-    ['account', 'MY ACCOUNT'],
+    ['status', t('admin.tab.status')],
+    ['account', t('admin.tab.account')],
     ...(admin
       ? ([
-          ['clients', 'JUMP CLIENTS'],
-          ['users', 'USERS'],
-          ['groups', 'JUMP GROUPS'],
+          ['clients', t('admin.tab.clients')],
+          ['users', t('admin.tab.users')],
+          ['groups', t('admin.tab.groups')],
         ] as [Tab, string][])
       : []),
   ];
@@ -161,13 +166,14 @@ function Admin({ me }: { me: ApiUser }) {
               {label}
             </a>
           ))}
-          <a href="/web/reports">REPORTS</a>
-          <a href="/web/">Jump interface</a>
+          <a href="/web/reports">{t('admin.tab.reports')}</a>
+          <a href="/web/">{t('common.jumpInterface')}</a>
         </nav>
         <span class="who">
-          {me.name} ({me.role}){' '}
+          {me.name} ({t(`role.${me.role}`, { defaultValue: me.role })}){' '}
+          <LanguageSelect />
           <button type="button" onClick={() => void signOut()}>
-            Sign out
+            {t('common.signOut')}
           </button>
         </span>
       </header>
@@ -175,10 +181,10 @@ function Admin({ me }: { me: ApiUser }) {
         {tab === 'status' && <Status />}
         {tab === 'account' && (
           <section>
-            <h2>My Account</h2>
+            <h2>{t('admin.myAccount')}</h2>
             <p>
-              Signed in as <b>{me.name}</b>, {me.role}
-              {me.view_personal_groups ? ', may view personal jump groups' : ''}.
+              {t('common.signedInAs')} <b>{me.name}</b>, {t(`role.${me.role}`, { defaultValue: me.role })}
+              {me.view_personal_groups ? t('admin.mayViewPersonal') : ''}.
             </p>
             <PasswordForm />
           </section>
@@ -204,24 +210,24 @@ function Status() {
   }, []);
   return (
     <section class="status">
-      <h2>Status</h2>
+      <h2>{t('admin.status')}</h2>
       <ErrorLine error={error} />
       <dl>
-        <dt>Site version</dt>
+        <dt>{t('admin.siteVersion')}</dt>
         <dd data-stat="version">{site?.version ?? '…'}</dd>
-        <dt>Site address</dt>
+        <dt>{t('admin.siteAddress')}</dt>
         <dd>{site?.site_url ?? '…'}</dd>
-        <dt>Site pin</dt>
+        <dt>{t('admin.sitePin')}</dt>
         <dd>{site?.site_pin ?? '…'}</dd>
-        <dt>TLS fingerprint</dt>
+        <dt>{t('admin.tlsFingerprint')}</dt>
         <dd>{site?.tls_fingerprint ?? '…'}</dd>
-        <dt>Jump Clients online</dt>
+        <dt>{t('admin.clientsOnline')}</dt>
         <dd data-stat="online">{list ? list.summary.online : '…'}</dd>
-        <dt>Jump Clients offline</dt>
+        <dt>{t('admin.clientsOffline')}</dt>
         <dd data-stat="offline">{list ? list.summary.offline : '…'}</dd>
-        <dt>Jump Clients passive</dt>
+        <dt>{t('admin.clientsPassive')}</dt>
         <dd data-stat="passive">{list ? list.summary.passive : '…'}</dd>
-        <dt>Sessions in progress</dt>
+        <dt>{t('admin.sessionsInProgress')}</dt>
         <dd data-stat="sessions">{sessions ? sessions.length : '…'}</dd>
       </dl>
       {list && <p class="totals">{summaryLine(list.summary)}</p>}
@@ -229,16 +235,16 @@ function Status() {
         <table>
           <thead>
             <tr>
-              <th>Jump Client</th>
-              <th>User</th>
-              <th>Kind</th>
-              <th>Started</th>
+              <th>{t('admin.col.client')}</th>
+              <th>{t('admin.col.user')}</th>
+              <th>{t('admin.col.kind')}</th>
+              <th>{t('admin.col.started')}</th>
             </tr>
           </thead>
           <tbody>
             {sessions.map((s) => (
               <tr key={s.id}>
-                <td>{s.client ?? `jump client ${s.client_id}`}</td>
+                <td>{s.client ?? t('admin.jumpClientN', { id: s.client_id })}</td>
                 <td>{s.user ?? '—'}</td>
                 <td>{s.kind}</td>
                 <td>{when(s.started_at)}</td>
@@ -252,13 +258,14 @@ function Status() {
 }
 
 /** "This installer is valid for" choices, in ms (protocol/limits.ts: 10 min to 365 days). */
+/** [label key `admin.validFor.<key>`, ms] */
 const VALID_FOR: [string, number][] = [
-  ['10 minutes', 10 * 60_000],
-  ['1 hour', 3_600_000],
-  ['1 day', 24 * 3_600_000],
-  ['7 days', 7 * 24 * 3_600_000],
-  ['30 days', 30 * 24 * 3_600_000],
-  ['1 year', 365 * 24 * 3_600_000],
+  ['m10', 10 * 60_000],
+  ['h1', 3_600_000],
+  ['d1', 24 * 3_600_000],
+  ['d7', 7 * 24 * 3_600_000],
+  ['d30', 30 * 24 * 3_600_000],
+  ['y1', 365 * 24 * 3_600_000],
 ];
 const PLATFORMS: [string, string][] = [
   ['windows', 'Windows (x64), MSI'],
@@ -272,13 +279,13 @@ export function installCommands(inst: ApiInstallerCreated, platform: string): { 
   const run = `jump-client run --config /var/lib/jump-client --site ${q(inst.site_url)} --site-pin ${q(inst.site_pin)} --key-info ${inst.key_info}`;
   if (platform === 'windows') {
     return [
-      { label: 'msiexec (the site MSI from `jump installer create --platform windows-x64`)', line: `msiexec /i bomgar-scc-win64.msi KEY_INFO=${inst.key_info} /quiet` },
+      { label: t('admin.cmd.msiexec'), line: `msiexec /i bomgar-scc-win64.msi KEY_INFO=${inst.key_info} /quiet` },
     ];
   }
   const bin = platform === 'linux-arm64' ? `bomgar-scc-${inst.uid}-arm64.bin` : `bomgar-scc-${inst.uid}.bin`;
   return [
-    { label: `sh (the installer file from \`jump installer create --platform ${platform === 'linux' ? 'linux-x64' : platform}\`, KEY_INFO stamped in)`, line: `sh ./${bin}` },
-    { label: 'or run the jump-client binary directly with KEY_INFO', line: run },
+    { label: t('admin.cmd.sh', { platform: platform === 'linux' ? 'linux-x64' : platform }), line: `sh ./${bin}` },
+    { label: t('admin.cmd.run'), line: run },
   ];
 }
 
@@ -301,26 +308,26 @@ function JumpClients() {
   };
   return (
     <section class="clients-admin">
-      <h2>Jump Clients</h2>
+      <h2>{t('admin.jumpClients')}</h2>
       {!wizard && (
         <button type="button" class="primary" onClick={() => setWizard(true)}>
-          Create a Jump Client Installer
+          {t('admin.createInstaller')}
         </button>
       )}
       {wizard && <Wizard onClose={() => setWizard(false)} onCreated={load} />}
       <ErrorLine error={error} />
-      <h3>Installers</h3>
+      <h3>{t('admin.installers')}</h3>
       <table class="installers">
         <thead>
           <tr>
-            <th>Installer</th>
-            <th>Jump Group</th>
-            <th>Tag</th>
-            <th>Comments</th>
-            <th>Mode</th>
-            <th>Uses</th>
-            <th>Expires</th>
-            <th>State</th>
+            <th>{t('admin.col.installer')}</th>
+            <th>{t('admin.jumpGroup')}</th>
+            <th>{t('admin.tag')}</th>
+            <th>{t('admin.comments')}</th>
+            <th>{t('admin.mode')}</th>
+            <th>{t('admin.col.uses')}</th>
+            <th>{t('admin.col.expires')}</th>
+            <th>{t('admin.col.state')}</th>
             <th />
           </tr>
         </thead>
@@ -331,7 +338,7 @@ function JumpClients() {
               <td>{i.jump_group ?? '—'}</td>
               <td>{i.tag}</td>
               <td>{i.comments}</td>
-              <td>{i.mode}</td>
+              <td>{t(`mode.${i.mode}`, { defaultValue: i.mode })}</td>
               <td>
                 {i.uses}/{i.max_uses ?? '∞'}
               </td>
@@ -340,7 +347,7 @@ function JumpClients() {
               <td>
                 {i.state === 'VALID' && (
                   <button type="button" onClick={() => void revoke(i.uid)}>
-                    Revoke
+                    {t('admin.revoke')}
                   </button>
                 )}
               </td>
@@ -404,11 +411,11 @@ function Wizard({ onClose, onCreated }: { onClose: () => void; onCreated: () => 
   };
   return (
     <div class="wizard">
-      <h3>Jump Client Mass Deployment Wizard</h3>
+      <h3>{t('admin.wizard')}</h3>
       {!created ? (
         <form onSubmit={submit}>
           <label>
-            Jump Group
+            {t('admin.jumpGroup')}
             <select name="jump_group" value={group} onChange={(e) => setGroup((e.target as HTMLSelectElement).value)}>
               {groups.map((g) => (
                 <option key={g.id} value={g.name}>
@@ -418,36 +425,36 @@ function Wizard({ onClose, onCreated }: { onClose: () => void; onCreated: () => 
             </select>
           </label>
           <label>
-            Tag
+            {t('admin.tag')}
             <input name="tag" value={tag} onInput={(e) => setTag((e.target as HTMLInputElement).value)} />
           </label>
           <label>
-            Comments
+            {t('admin.comments')}
             <textarea name="comments" value={comments} onInput={(e) => setComments((e.target as HTMLTextAreaElement).value)} />
           </label>
           <label>
-            This installer is valid for
+            {t('admin.validForLabel')}
             <select name="valid_for" value={String(validFor)} onChange={(e) => setValidFor(Number((e.target as HTMLSelectElement).value))}>
               {VALID_FOR.map(([l, ms]) => (
                 <option key={ms} value={String(ms)}>
-                  {l}
+                  {t(`admin.validFor.${l}`)}
                 </option>
               ))}
             </select>
           </label>
           <label>
-            Maximum uses
+            {t('admin.maxUses')}
             <input name="max_uses" inputMode="numeric" value={maxUses} onInput={(e) => setMaxUses((e.target as HTMLInputElement).value)} />
           </label>
           <label>
-            Mode
+            {t('admin.mode')}
             <select name="mode" value={mode} onChange={(e) => setMode((e.target as HTMLSelectElement).value as 'active' | 'passive')}>
-              <option value="active">Active</option>
-              <option value="passive">Passive</option>
+              <option value="active">{t('mode.active')}</option>
+              <option value="passive">{t('mode.passive')}</option>
             </select>
           </label>
           <label>
-            Platform
+            {t('admin.platform')}
             <select name="platform" value={platform} onChange={(e) => setPlatform((e.target as HTMLSelectElement).value)}>
               {PLATFORMS.map(([p, l]) => (
                 <option key={p} value={p}>
@@ -459,25 +466,22 @@ function Wizard({ onClose, onCreated }: { onClose: () => void; onCreated: () => 
           <ErrorLine error={error} />
           <div class="buttons">
             <button type="button" onClick={onClose}>
-              Cancel
+              {t('common.cancel')}
             </button>
             <button type="submit" class="primary">
-              Create
+              {t('admin.create')}
             </button>
           </div>
         </form>
       ) : (
         <div class="created" data-uid={created.uid}>
-          <p>
-            Installer <b>{created.uid}</b> for jump group <b>{created.jump_group ?? '—'}</b>, valid until {when(created.expires_at)}, up to {created.max_uses ?? '∞'} uses. KEY_INFO is shown
-            only now.
-          </p>
+          <p>{t('admin.created', { uid: created.uid, group: created.jump_group ?? '—', until: when(created.expires_at), uses: created.max_uses ?? '∞' })}</p>
           <label>
             KEY_INFO
             <input class="key-info" readOnly value={created.key_info} onFocus={(e) => (e.target as HTMLInputElement).select()} />
           </label>
           <label>
-            Platform
+            {t('admin.platform')}
             <select name="platform" value={platform} onChange={(e) => setPlatform((e.target as HTMLSelectElement).value)}>
               {PLATFORMS.map(([p, l]) => (
                 <option key={p} value={p}>
@@ -491,16 +495,16 @@ function Wizard({ onClose, onCreated }: { onClose: () => void; onCreated: () => 
               <span>{c.label}</span>
               <code data-command>{c.line}</code>
               <button type="button" onClick={() => void navigator.clipboard?.writeText(c.line)}>
-                Copy
+                {t('admin.copy')}
               </button>
             </div>
           ))}
           <div class="buttons">
             <button type="button" class="primary" onClick={download}>
-              Download
+              {t('admin.download')}
             </button>
             <button type="button" onClick={onClose}>
-              Done
+              {t('admin.done')}
             </button>
           </div>
         </div>
@@ -536,7 +540,7 @@ function Users({ me }: { me: ApiUser }) {
   const patch = (u: string, body: Record<string, unknown>) => call(() => api('PATCH', `/api/v1/users/${encodeURIComponent(u)}`, body));
   return (
     <section class="users">
-      <h2>Users</h2>
+      <h2>{t('admin.users')}</h2>
       <form
         class="add-user"
         onSubmit={(e) => {
@@ -549,26 +553,26 @@ function Users({ me }: { me: ApiUser }) {
           });
         }}
       >
-        <input name="name" placeholder="Username" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
-        <input name="password" type="password" placeholder="Password" autocomplete="new-password" value={password} onInput={(e) => setPassword((e.target as HTMLInputElement).value)} />
+        <input name="name" placeholder={t('admin.username')} value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+        <input name="password" type="password" placeholder={t('admin.password')} autocomplete="new-password" value={password} onInput={(e) => setPassword((e.target as HTMLInputElement).value)} />
         <label>
-          <input type="checkbox" name="admin" checked={isAdmin} onChange={() => setIsAdmin(!isAdmin)} /> Admin
+          <input type="checkbox" name="admin" checked={isAdmin} onChange={() => setIsAdmin(!isAdmin)} /> {t('admin.admin')}
         </label>
         <label>
-          <input type="checkbox" name="view_personal_groups" checked={vpg} onChange={() => setVpg(!vpg)} /> View personal jump groups
+          <input type="checkbox" name="view_personal_groups" checked={vpg} onChange={() => setVpg(!vpg)} /> {t('admin.viewPersonalGroups')}
         </label>
         <button type="submit" class="primary">
-          Add user
+          {t('admin.addUser')}
         </button>
       </form>
       <ErrorLine error={error} />
       <table>
         <thead>
           <tr>
-            <th>User</th>
-            <th>Admin</th>
-            <th>View personal groups</th>
-            <th>State</th>
+            <th>{t('admin.col.user')}</th>
+            <th>{t('admin.admin')}</th>
+            <th>{t('admin.col.viewPersonal')}</th>
+            <th>{t('admin.col.state')}</th>
             <th />
           </tr>
         </thead>
@@ -582,15 +586,15 @@ function Users({ me }: { me: ApiUser }) {
               <td>
                 <input type="checkbox" name="view_personal_groups" checked={u.view_personal_groups} onChange={() => void patch(u.name, { view_personal_groups: !u.view_personal_groups })} />
               </td>
-              <td data-col="state">{u.disabled ? 'disabled' : 'enabled'}</td>
+              <td data-col="state">{u.disabled ? t('admin.disabled') : t('admin.enabled')}</td>
               <td>
                 {u.id !== me.id && (
                   <button type="button" onClick={() => void patch(u.name, { disabled: !u.disabled })}>
-                    {u.disabled ? 'Enable' : 'Disable'}
+                    {u.disabled ? t('admin.enable') : t('admin.disable')}
                   </button>
                 )}
                 <button type="button" onClick={() => setReset({ user: u.name, password: '' })}>
-                  Reset password
+                  {t('admin.resetPassword')}
                 </button>
               </td>
             </tr>
@@ -605,13 +609,13 @@ function Users({ me }: { me: ApiUser }) {
             void patch(reset.user, { password: reset.password }).then((ok) => ok && setReset(null));
           }}
         >
-          New password for <b>{reset.user}</b>{' '}
+          {t('admin.newPasswordFor')} <b>{reset.user}</b>{' '}
           <input name="reset_password" type="password" autocomplete="new-password" value={reset.password} onInput={(e) => setReset({ ...reset, password: (e.target as HTMLInputElement).value })} />
           <button type="submit" class="primary">
-            Set password
+            {t('admin.setPassword')}
           </button>
           <button type="button" onClick={() => setReset(null)}>
-            Cancel
+            {t('common.cancel')}
           </button>
         </form>
       )}
@@ -645,7 +649,7 @@ function Groups() {
   const g = (n: string) => encodeURIComponent(n);
   return (
     <section class="groups-admin">
-      <h2>Jump Groups</h2>
+      <h2>{t('admin.jumpGroups')}</h2>
       <form
         class="add-group"
         onSubmit={(e) => {
@@ -653,17 +657,17 @@ function Groups() {
           void call(() => api('POST', '/api/v1/jump-groups', { name })).then((ok) => ok && setName(''));
         }}
       >
-        <input name="group_name" placeholder="New jump group" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+        <input name="group_name" placeholder={t('admin.newGroup')} value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
         <button type="submit" class="primary">
-          Create jump group
+          {t('admin.createGroup')}
         </button>
       </form>
       <ErrorLine error={error} />
       <table>
         <thead>
           <tr>
-            <th>Jump Group</th>
-            <th>Members</th>
+            <th>{t('admin.jumpGroup')}</th>
+            <th>{t('admin.members')}</th>
             <th />
           </tr>
         </thead>
@@ -677,7 +681,7 @@ function Groups() {
                   {(x.members ?? []).map((m) => (
                     <span class="member" key={m}>
                       {m}{' '}
-                      <button type="button" aria-label={`Remove ${m}`} onClick={() => void call(() => api('DELETE', `/api/v1/jump-groups/${g(x.name)}/members/${g(m)}`))}>
+                      <button type="button" aria-label={t('admin.removeMember', { name: m })} onClick={() => void call(() => api('DELETE', `/api/v1/jump-groups/${g(x.name)}/members/${g(m)}`))}>
                         ×
                       </button>
                     </span>
@@ -685,7 +689,7 @@ function Groups() {
                 </td>
                 <td>
                   <select name="member" value={adding[x.name] ?? ''} onChange={(e) => setAdding({ ...adding, [x.name]: (e.target as HTMLSelectElement).value })}>
-                    <option value="">Add member…</option>
+                    <option value="">{t('admin.addMember')}</option>
                     {users
                       .filter((u) => !(x.members ?? []).includes(u.name))
                       .map((u) => (
@@ -695,10 +699,10 @@ function Groups() {
                       ))}
                   </select>
                   <button type="button" disabled={!adding[x.name]} onClick={() => void call(() => api('POST', `/api/v1/jump-groups/${g(x.name)}/members`, { user: adding[x.name] }))}>
-                    Add
+                    {t('admin.add')}
                   </button>
                   <button type="button" onClick={() => void call(() => api('DELETE', `/api/v1/jump-groups/${g(x.name)}`))}>
-                    Delete group
+                    {t('admin.deleteGroup')}
                   </button>
                 </td>
               </tr>

@@ -15,28 +15,18 @@ import type { ApiJumpClient, ApiJumpClientDetail, ApiJumpClientList, ApiJumpGrou
 import { COMMENTS_MAX, NAME_MAX, TAG_MAX } from '../../protocol/limits.js';
 import { api, query } from '../api.js';
 import { ErrorLine, Modal, signOut, summaryLine, useMe, when } from '../common.js';
+import { t, tEn, useLang } from '../i18n/index.js';
+import { LanguageSelect } from '../i18n/select.js';
 
 /** Rows per page. */
 const PAGE_SIZE = 50;
 
-/** The seeds' search fields (protocol/fields.ts SEARCH_FIELDS) with their labels. */
-const SEARCH_FIELD_LABELS: [string, string][] = [
-  ['name', 'Name'],
-  ['comments', 'Comments'],
-  ['console_user', 'Console User'],
-  ['domain', 'Domain'],
-  ['jump_method', 'Jump Method'],
-  ['last_access', 'Last Accessed'],
-  ['private_ip', 'Private IP'],
-  ['public_ip', 'Public IP'],
-  ['status', 'Status'],
-  ['tag', 'Tag'],
-  ['workgroup', 'Workgroup'],
-];
+/** The seeds' search fields (protocol/fields.ts SEARCH_FIELDS); their labels are `jump.field.<name>`. */
+const SEARCH_FIELDS = ['name', 'comments', 'console_user', 'domain', 'jump_method', 'last_access', 'private_ip', 'public_ip', 'status', 'tag', 'workgroup'];
 
 interface Column {
+  /** Also the label's key: `jump.column.<key>`. */
   key: string;
-  label: string;
   /** The API's sort key (protocol/fields.ts SORT_FIELDS). */
   sort: string;
   /** The CSV export's column (site/routes/jump-clients.ts CSV_COLUMNS). */
@@ -45,20 +35,20 @@ interface Column {
 }
 
 const COLUMNS: Column[] = [
-  { key: 'name', label: 'Name', sort: 'name', csv: 'name', text: (c) => c.name },
-  { key: 'hostname', label: 'Hostname/IP', sort: 'hostname', csv: 'hostname', text: (c) => c.hostname ?? c.public_ip ?? '' },
-  { key: 'jump_method', label: 'Jump Method', sort: 'jump_method', csv: 'jump_method', text: (c) => c.jump_method },
-  { key: 'comments', label: 'Comments', sort: 'comments', csv: 'comments', text: (c) => c.comments },
-  { key: 'group', label: 'Group', sort: 'group', csv: 'jump_group', text: (c) => c.jump_group },
-  { key: 'tag', label: 'Tag', sort: 'tag', csv: 'tag', text: (c) => c.tag },
-  { key: 'status', label: 'Status', sort: 'status', csv: 'status', text: (c) => c.status },
-  { key: 'public_ip', label: 'Public IP', sort: 'public_ip', csv: 'public_ip', text: (c) => c.public_ip ?? '' },
-  { key: 'private_ips', label: 'Private IP', sort: 'private_ip', csv: 'private_ips', text: (c) => c.private_ips.join(' ') },
-  { key: 'console_user', label: 'Console User', sort: 'console_user', csv: 'console_user', text: (c) => c.console_user ?? '' },
-  { key: 'domain', label: 'Domain', sort: 'domain', csv: 'domain', text: (c) => c.domain ?? '' },
-  { key: 'workgroup', label: 'Workgroup', sort: 'workgroup', csv: 'workgroup', text: (c) => c.workgroup ?? '' },
-  { key: 'mode', label: 'Mode', sort: 'mode', csv: 'mode', text: (c) => c.mode },
-  { key: 'last_access', label: 'Last Accessed', sort: 'last_access', csv: 'last_access', text: (c) => when(c.last_access) },
+  { key: 'name', sort: 'name', csv: 'name', text: (c) => c.name },
+  { key: 'hostname', sort: 'hostname', csv: 'hostname', text: (c) => c.hostname ?? c.public_ip ?? '' },
+  { key: 'jump_method', sort: 'jump_method', csv: 'jump_method', text: (c) => c.jump_method },
+  { key: 'comments', sort: 'comments', csv: 'comments', text: (c) => c.comments },
+  { key: 'group', sort: 'group', csv: 'jump_group', text: (c) => c.jump_group },
+  { key: 'tag', sort: 'tag', csv: 'tag', text: (c) => c.tag },
+  { key: 'status', sort: 'status', csv: 'status', text: (c) => statusText(c.status) },
+  { key: 'public_ip', sort: 'public_ip', csv: 'public_ip', text: (c) => c.public_ip ?? '' },
+  { key: 'private_ips', sort: 'private_ip', csv: 'private_ips', text: (c) => c.private_ips.join(' ') },
+  { key: 'console_user', sort: 'console_user', csv: 'console_user', text: (c) => c.console_user ?? '' },
+  { key: 'domain', sort: 'domain', csv: 'domain', text: (c) => c.domain ?? '' },
+  { key: 'workgroup', sort: 'workgroup', csv: 'workgroup', text: (c) => c.workgroup ?? '' },
+  { key: 'mode', sort: 'mode', csv: 'mode', text: (c) => modeText(c.mode) },
+  { key: 'last_access', sort: 'last_access', csv: 'last_access', text: (c) => when(c.last_access) },
 ];
 const DEFAULT_COLUMNS = ['name', 'hostname', 'jump_method', 'comments', 'group', 'status'];
 const COLUMNS_KEY = 'jump.columns';
@@ -73,6 +63,21 @@ function savedColumns(): string[] {
   return DEFAULT_COLUMNS;
 }
 
+/** A column's header in the page's language. */
+function columnLabel(c: Column): string {
+  return t(`jump.column.${c.key}`);
+}
+
+/** A jump client's status (online, offline, passive, lost, uninstalled) in the page's language. */
+function statusText(v: string): string {
+  return t(`status.${v}`, { defaultValue: v });
+}
+
+/** A jump client's mode (active, passive) in the page's language. */
+function modeText(v: string): string {
+  return t(`mode.${v}`, { defaultValue: v });
+}
+
 /** Opens the browser terminal of a Jump to client `id` in a new tab (wt-term's page). */
 function jumpTo(id: number): void {
   window.open(`/web/jump/${id}`, '_blank', 'noopener');
@@ -82,7 +87,8 @@ type Filter = { group?: string; tag?: string };
 
 function App() {
   const me = useMe();
-  return me ? <JumpInterface me={me} /> : <p class="loading">Loading…</p>;
+  useLang(); // re-renders the page in the new language
+  return me ? <JumpInterface me={me} /> : <p class="loading">{t('common.loading')}</p>;
 }
 
 function JumpInterface({ me }: { me: ApiUser }) {
@@ -228,24 +234,25 @@ function JumpInterface({ me }: { me: ApiUser }) {
       <header class="topbar">
         <strong>Jump Client</strong>
         <nav>
-          <a href="/web/">Jump interface</a>
-          <a href="/web/reports">Reports</a>
-          <a href="/login">{me.role === 'admin' ? '/login administration' : 'My account'}</a>
+          <a href="/web/">{t('common.jumpInterface')}</a>
+          <a href="/web/reports">{t('common.reports')}</a>
+          <a href="/login">{me.role === 'admin' ? t('jump.adminLink') : t('jump.accountLink')}</a>
         </nav>
         <span class="who">
-          Signed in as <b>{me.name}</b> <span class={live ? 'live on' : 'live'} title={live ? 'Live updates on' : 'Live updates off'} data-live={live ? '1' : '0'} />
+          {t('common.signedInAs')} <b>{me.name}</b> <span class={live ? 'live on' : 'live'} title={live ? t('jump.liveOn') : t('jump.liveOff')} data-live={live ? '1' : '0'} />
+          <LanguageSelect />
           <button type="button" onClick={() => void signOut()}>
-            Sign out
+            {t('common.signOut')}
           </button>
         </span>
       </header>
       <div class="jump-main">
         <aside class="groups">
-          <h3>Jump Groups</h3>
+          <h3>{t('jump.jumpGroups')}</h3>
           <ul class="tree">
             <li class={!filter.group ? 'sel' : ''}>
               <a href="#" onClick={(e) => (e.preventDefault(), choose({}))}>
-                All Jump Items
+                {t('jump.allJumpItems')}
               </a>
             </li>
             {ownGroups.map((g) => {
@@ -253,14 +260,14 @@ function JumpInterface({ me }: { me: ApiUser }) {
               return (
                 <li key={g.id} class={filter.group === g.name && !filter.tag ? 'sel' : ''} data-group={g.name}>
                   {gt.length > 0 ? (
-                    <button type="button" class="arrow" aria-label={`Tags of ${g.name}`} onClick={() => setOpen(toggled(open, g.name))}>
+                    <button type="button" class="arrow" aria-label={t('jump.tagsOf', { group: g.name })} onClick={() => setOpen(toggled(open, g.name))}>
                       {open.has(g.name) ? '▾' : '▸'}
                     </button>
                   ) : (
                     <span class="arrow" />
                   )}
                   <a href="#" onClick={(e) => (e.preventDefault(), choose({ group: g.name }))}>
-                    {g.name === mine ? 'Personal' : g.name}
+                    {g.name === mine ? t('jump.personal') : g.name}
                   </a>
                   {open.has(g.name) && (
                     <ul>
@@ -279,7 +286,7 @@ function JumpInterface({ me }: { me: ApiUser }) {
           </ul>
           {others.length > 0 && (
             <>
-              <h3>Users</h3>
+              <h3>{t('jump.users')}</h3>
               <ul class="tree users">
                 {others.map((g) => (
                   <li key={g.id} class={filter.group === g.name ? 'sel' : ''}>
@@ -295,26 +302,26 @@ function JumpInterface({ me }: { me: ApiUser }) {
         <section class="list">
           <div class="toolbar">
             <button type="button" disabled={!one} onClick={() => one && jumpTo(one.id)}>
-              Jump
+              {t('jump.jump')}
             </button>
             <button type="button" disabled={!one} onClick={() => setDialog('properties')}>
-              Properties
+              {t('jump.properties')}
             </button>
             <button type="button" disabled={selectedRows.length === 0} onClick={() => setDialog('delete')}>
-              Delete
+              {t('jump.delete')}
             </button>
             <a class="button" href={csvHref} download="jump-clients.csv">
-              Export CSV
+              {t('jump.exportCsv')}
             </a>
             <span class="chooser">
               <button type="button" onClick={(e) => (e.stopPropagation(), setChooser(!chooser))}>
-                Columns
+                {t('jump.columns')}
               </button>
               {chooser && (
                 <div class="popup" onClick={(e) => e.stopPropagation()}>
                   {COLUMNS.map((c) => (
                     <label key={c.key}>
-                      <input type="checkbox" checked={columns.includes(c.key)} onChange={() => toggleColumn(c.key)} /> {c.label}
+                      <input type="checkbox" checked={columns.includes(c.key)} onChange={() => toggleColumn(c.key)} /> {columnLabel(c)}
                     </label>
                   ))}
                 </div>
@@ -330,7 +337,7 @@ function JumpInterface({ me }: { me: ApiUser }) {
               }}
             >
               <span class="picker">
-                <button type="button" class="magnifier" aria-label="Choose search fields" onClick={(e) => (e.stopPropagation(), setPicker(!picker))}>
+                <button type="button" class="magnifier" aria-label={t('jump.chooseFields')} onClick={(e) => (e.stopPropagation(), setPicker(!picker))}>
                   <svg viewBox="0 0 16 16" aria-hidden="true">
                     <circle cx="6.5" cy="6.5" r="5" fill="none" stroke="currentColor" stroke-width="2" />
                     <line x1="10.5" y1="10.5" x2="15" y2="15" stroke="currentColor" stroke-width="2" />
@@ -338,18 +345,18 @@ function JumpInterface({ me }: { me: ApiUser }) {
                 </button>
                 {picker && (
                   <div class="popup" onClick={(e) => e.stopPropagation()}>
-                    <p>Search in:</p>
-                    {SEARCH_FIELD_LABELS.map(([f, label]) => (
+                    <p>{t('jump.searchIn')}</p>
+                    {SEARCH_FIELDS.map((f) => (
                       <label key={f}>
-                        <input type="checkbox" name={`field-${f}`} checked={fields.has(f)} onChange={() => setFields(toggled(fields, f))} /> {label}
+                        <input type="checkbox" name={`field-${f}`} checked={fields.has(f)} onChange={() => setFields(toggled(fields, f))} /> {t(`jump.field.${f}`)}
                       </label>
                     ))}
-                    <p class="hint">{fields.size === 0 ? 'None chosen: every field is searched.' : `${fields.size} chosen.`}</p>
+                    <p class="hint">{fields.size === 0 ? t('jump.noneChosen') : t('jump.chosen', { count: fields.size })}</p>
                   </div>
                 )}
               </span>
-              <input type="search" name="search" placeholder="Search" value={searchText} onInput={(e) => setSearchText((e.target as HTMLInputElement).value)} />
-              <button type="submit">Search</button>
+              <input type="search" name="search" placeholder={t('jump.search')} value={searchText} onInput={(e) => setSearchText((e.target as HTMLInputElement).value)} />
+              <button type="submit">{t('jump.search')}</button>
             </form>
           </div>
           <ErrorLine error={error} />
@@ -358,7 +365,7 @@ function JumpInterface({ me }: { me: ApiUser }) {
               <tr>
                 {shown.map((c) => (
                   <th key={c.key} data-col={c.key} onClick={() => sortBy(c)} aria-sort={sort?.key === c.sort ? (sort.order === 'asc' ? 'ascending' : 'descending') : 'none'}>
-                    {c.label}
+                    {columnLabel(c)}
                     {sort?.key === c.sort ? (sort.order === 'asc' ? ' ▲' : ' ▼') : ''}
                   </th>
                 ))}
@@ -394,29 +401,27 @@ function JumpInterface({ me }: { me: ApiUser }) {
             <span class="totals">{summary ? summaryLine(summary) : ''}</span>
             <span class="pager">
               <button type="button" disabled={page === 0} onClick={() => setPage(page - 1)}>
-                ‹ Previous
+                {t('jump.previous')}
               </button>
-              <span class="page">
-                Page {page + 1} of {pages}
-              </span>
+              <span class="page">{t('jump.page', { page: page + 1, pages })}</span>
               <button type="button" disabled={page + 1 >= pages} onClick={() => setPage(page + 1)}>
-                Next ›
+                {t('jump.next')}
               </button>
             </span>
           </footer>
         </section>
-        <aside class="stats">{detail ? <Statistics c={detail} /> : <p class="hint">Select a Jump Client to see its statistics.</p>}</aside>
+        <aside class="stats">{detail ? <Statistics c={detail} /> : <p class="hint">{t('jump.selectForStats')}</p>}</aside>
       </div>
       {menu && (
         <ul class="context-menu" role="menu" style={{ left: `${menu.x}px`, top: `${menu.y}px` }}>
           <li role="menuitem" class={one ? '' : 'disabled'} onClick={() => one && jumpTo(one.id)}>
-            Jump
+            {t('jump.jump')}
           </li>
           <li role="menuitem" class={one ? '' : 'disabled'} onClick={() => one && setDialog('properties')}>
-            Properties
+            {t('jump.properties')}
           </li>
           <li role="menuitem" onClick={() => setDialog('delete')}>
-            Delete
+            {t('jump.delete')}
           </li>
         </ul>
       )}
@@ -469,37 +474,38 @@ function bytes(n: unknown): string {
 /** The right panel: the selected client's last statistics (seeds: the statistics panel), and Jump. */
 function Statistics({ c }: { c: ApiJumpClientDetail }) {
   const s = c.stats as Record<string, unknown>;
-  const t = (v: unknown) => (v === null || v === undefined || v === '' ? '—' : String(v));
+  const v = (x: unknown) => (x === null || x === undefined || x === '' ? '—' : String(x));
+  // [key (the label is `jump.stat.<key>`; data-stat keeps its English text, stable for tests and scripts), value]
   const rows: [string, string][] = [
-    ['Status', c.status],
-    ['Hostname', t(c.hostname)],
-    ['Public IP', t(c.public_ip)],
-    ['Private IP', c.private_ips.join(' ') || '—'],
-    ['Operating system', `${t(s.os_name)} ${s.os_version ? String(s.os_version) : ''}`.trim()],
-    ['Console user', t(c.console_user)],
-    ['Domain', t(c.domain)],
-    ['Workgroup', t(c.workgroup)],
-    ['CPU', `${t(s.cpu_model)}${typeof s.cpu_load_pct === 'number' ? ` (${s.cpu_load_pct} %)` : ''}`],
-    ['Memory', `${bytes(s.mem_used_bytes)} / ${bytes(s.mem_total_bytes)}`],
-    ['Disk', `${bytes(s.disk_used_bytes)} / ${bytes(s.disk_total_bytes)}`],
-    ['Agent version', t(s.agent_version)],
-    ['Jump Group', c.jump_group],
-    ['Tag', t(c.tag)],
-    ['Mode', c.mode],
-    ['Last connected', when(c.last_connected)],
-    ['Last accessed', when(c.last_access)],
+    ['status', statusText(c.status)],
+    ['hostname', v(c.hostname)],
+    ['public_ip', v(c.public_ip)],
+    ['private_ip', c.private_ips.join(' ') || '—'],
+    ['os', `${v(s.os_name)} ${s.os_version ? String(s.os_version) : ''}`.trim()],
+    ['console_user', v(c.console_user)],
+    ['domain', v(c.domain)],
+    ['workgroup', v(c.workgroup)],
+    ['cpu', `${v(s.cpu_model)}${typeof s.cpu_load_pct === 'number' ? ` (${s.cpu_load_pct} %)` : ''}`],
+    ['memory', `${bytes(s.mem_used_bytes)} / ${bytes(s.mem_total_bytes)}`],
+    ['disk', `${bytes(s.disk_used_bytes)} / ${bytes(s.disk_total_bytes)}`],
+    ['agent_version', v(s.agent_version)],
+    ['jump_group', c.jump_group],
+    ['tag', v(c.tag)],
+    ['mode', modeText(c.mode)],
+    ['last_connected', when(c.last_connected)],
+    ['last_access', when(c.last_access)],
   ];
   return (
     <div class="statistics" data-id={c.id}>
       <h3>{c.name}</h3>
       <button type="button" class="primary" onClick={() => jumpTo(c.id)}>
-        Jump
+        {t('jump.jump')}
       </button>
       <dl>
-        {rows.map(([k, v]) => (
+        {rows.map(([k, val]) => (
           <Fragment key={k}>
-            <dt>{k}</dt>
-            <dd data-stat={k}>{v}</dd>
+            <dt>{t(`jump.stat.${k}`)}</dt>
+            <dd data-stat={tEn(`jump.stat.${k}`)}>{val}</dd>
           </Fragment>
         ))}
       </dl>
@@ -543,14 +549,14 @@ function Properties({ c, groups, onClose, onSaved }: { c: ApiJumpClient; groups:
     </small>
   );
   return (
-    <Modal title={`Properties of ${c.name}`} onClose={onClose}>
+    <Modal title={t('jump.propertiesOf', { name: c.name })} onClose={onClose}>
       <form class="properties" onSubmit={save}>
         <label>
-          Name {count(name, NAME_MAX)}
+          {t('jump.field.name')} {count(name, NAME_MAX)}
           <input name="name" value={name} placeholder={c.hostname ?? ''} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
         </label>
         <label>
-          Jump Group
+          {t('jump.jumpGroup')}
           <select name="jump_group" value={group} onChange={(e) => setGroup((e.target as HTMLSelectElement).value)}>
             {!groups.some((g) => g.name === c.jump_group) && <option value={c.jump_group}>{c.jump_group}</option>}
             {groups.map((g) => (
@@ -561,20 +567,20 @@ function Properties({ c, groups, onClose, onSaved }: { c: ApiJumpClient; groups:
           </select>
         </label>
         <label>
-          Tag {count(tag, TAG_MAX)}
+          {t('jump.field.tag')} {count(tag, TAG_MAX)}
           <input name="tag" value={tag} onInput={(e) => setTag((e.target as HTMLInputElement).value)} />
         </label>
         <label>
-          Comments {count(comments, COMMENTS_MAX)}
+          {t('jump.field.comments')} {count(comments, COMMENTS_MAX)}
           <textarea name="comments" rows={4} value={comments} onInput={(e) => setComments((e.target as HTMLTextAreaElement).value)} />
         </label>
         <ErrorLine error={error} />
         <div class="buttons">
           <button type="button" onClick={onClose}>
-            Cancel
+            {t('common.cancel')}
           </button>
           <button type="submit" class="primary" disabled={busy}>
-            Save
+            {t('common.save')}
           </button>
         </div>
       </form>
@@ -594,10 +600,8 @@ function DeleteDialog({ rows, onClose, onDeleted }: { rows: ApiJumpClient[]; onC
     }
   };
   return (
-    <Modal title="Delete Jump Clients" onClose={onClose}>
-      <p>
-        Delete {rows.length} Jump Client{rows.length === 1 ? '' : 's'}? A connected one is told and uninstalls itself; this cannot be undone.
-      </p>
+    <Modal title={t('jump.deleteTitle')} onClose={onClose}>
+      <p>{t('jump.deleteConfirm', { count: rows.length })}</p>
       <ul class="names">
         {rows.map((r) => (
           <li key={r.id}>{r.name}</li>
@@ -606,10 +610,10 @@ function DeleteDialog({ rows, onClose, onDeleted }: { rows: ApiJumpClient[]; onC
       <ErrorLine error={error} />
       <div class="buttons">
         <button type="button" onClick={onClose}>
-          Cancel
+          {t('common.cancel')}
         </button>
         <button type="button" class="danger" onClick={() => void go()}>
-          Delete {rows.length}
+          {t('jump.deleteN', { count: rows.length })}
         </button>
       </div>
     </Modal>

@@ -12,6 +12,9 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, apiGet } from '../terminal/auth.js';
 import { CastPlayer, IDLE_LIMIT_S, parseCast } from '../terminal/cast.js';
 import '../terminal/terminal.css';
+import { errorText } from '../i18n/errors.js';
+import { t, useLang } from '../i18n/index.js';
+import { LanguageSelect } from '../i18n/select.js';
 
 /** One session as the API lists it (protocol/api.ts ApiSessionDetail; the fields shown here). */
 interface SessionItem {
@@ -57,7 +60,7 @@ function Player({ session }: { session: SessionItem }) {
         p.setSpeed(speed);
         p.play();
       })
-      .catch((err: unknown) => !disposed && setState((s) => ({ ...s, error: err instanceof ApiError ? `${err.code}: ${err.message}` : String((err as Error).message ?? err) })));
+      .catch((err: unknown) => !disposed && setState((s) => ({ ...s, error: err instanceof ApiError ? errorText(err.code, err.message) : String((err as Error).message ?? err) })));
     return () => {
       disposed = true;
       player.current?.dispose();
@@ -71,13 +74,13 @@ function Player({ session }: { session: SessionItem }) {
     <div class="player" data-session={session.id}>
       <div class="controls">
         <button type="button" class="play" disabled={!state.loaded} onClick={() => (p?.playing ? p.pause() : p?.play())}>
-          {state.playing ? 'Pause' : 'Play'}
+          {state.playing ? t('reports.pause') : t('reports.play')}
         </button>
         <button type="button" class="restart" disabled={!state.loaded} onClick={() => p?.restart()}>
-          Restart
+          {t('reports.restart')}
         </button>
         <label>
-          Speed{' '}
+          {t('reports.speed')}{' '}
           <select
             class="speed"
             value={String(speed)}
@@ -96,7 +99,7 @@ function Player({ session }: { session: SessionItem }) {
           {state.pos.toFixed(1)} s / {state.duration.toFixed(1)} s
         </span>
         <span class="state">
-          {session.client} · {session.user} · {when(session.started_at)} (pauses over {IDLE_LIMIT_S} s are shortened)
+          {session.client} · {session.user} · {when(session.started_at)} {t('reports.pausesShortened', { seconds: IDLE_LIMIT_S })}
         </span>
       </div>
       {state.error && (
@@ -113,6 +116,7 @@ function ReportsPage() {
   const [items, setItems] = useState<SessionItem[] | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const [selected, setSelected] = useState<SessionItem | null>(null);
+  useLang(); // re-renders the page in the new language
 
   useEffect(() => {
     apiGet<{ items: SessionItem[] }>('/api/v1/sessions?limit=500')
@@ -122,34 +126,35 @@ function ReportsPage() {
 
   return (
     <div class="reports">
-      <h1>REPORTS</h1>
+      <h1>{t('admin.tab.reports')}</h1>
+      <LanguageSelect />
       {error && (
         <div class="banner error" role="alert" data-code={error.code}>
-          {error.code}: {error.message}{' '}
-          {error.status === 401 && <a href="/login">Sign in</a>}
+          {errorText(error.code, error.message)}{' '}
+          {error.status === 401 && <a href="/login">{t('common.signIn')}</a>}
         </div>
       )}
-      {items === null && !error && <p>Loading…</p>}
-      {items !== null && items.length === 0 && <p>No sessions you may see yet.</p>}
+      {items === null && !error && <p>{t('common.loading')}</p>}
+      {items !== null && items.length === 0 && <p>{t('reports.none')}</p>}
       {items !== null && items.length > 0 && (
         <table class="sessions">
           <thead>
             <tr>
-              <th>Started</th>
-              <th>Ended</th>
-              <th>Jump client</th>
-              <th>User</th>
-              <th>Kind</th>
-              <th>Exit</th>
-              <th>End reason</th>
-              <th>Recording</th>
+              <th>{t('admin.col.started')}</th>
+              <th>{t('reports.ended')}</th>
+              <th>{t('admin.col.client')}</th>
+              <th>{t('admin.col.user')}</th>
+              <th>{t('admin.col.kind')}</th>
+              <th>{t('reports.exit')}</th>
+              <th>{t('reports.endReason')}</th>
+              <th>{t('reports.recording')}</th>
             </tr>
           </thead>
           <tbody>
             {items.map((s) => (
               <tr data-session={s.id} class={selected?.id === s.id ? 'selected' : ''}>
                 <td>{when(s.started_at)}</td>
-                <td>{s.ended_at ? when(s.ended_at) : 'in progress'}</td>
+                <td>{s.ended_at ? when(s.ended_at) : t('reports.inProgress')}</td>
                 <td>{s.client}</td>
                 <td>{s.user}</td>
                 <td>{s.kind}</td>
@@ -158,10 +163,10 @@ function ReportsPage() {
                 <td>
                   {s.recording ? (
                     <button type="button" class="watch" onClick={() => setSelected(s)}>
-                      Play
+                      {t('reports.play')}
                     </button>
                   ) : (
-                    'none'
+                    t('reports.noRecording')
                   )}
                 </td>
               </tr>

@@ -15,6 +15,9 @@ import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { pageToken } from '../terminal/auth.js';
 import '../terminal/terminal.css';
+import { errorText } from '../i18n/errors.js';
+import { t, useLang } from '../i18n/index.js';
+import { LanguageSelect } from '../i18n/select.js';
 
 /** The terminal socket's path (site/web-terminal.ts WEB_TERMINAL_PATH). */
 const SOCKET_PATH = '/web/terminal';
@@ -25,7 +28,8 @@ type Status =
   | { kind: 'connecting' }
   | { kind: 'ready'; name: string; id: number }
   | { kind: 'error'; code: string; message: string }
-  | { kind: 'ended'; reason: string };
+  | { kind: 'ended'; reason: string }
+  | { kind: 'closed'; reason: string; code: number };
 
 /** The client id (or name) from this page's URL: `/web/jump/<ref>`. */
 function clientRef(): string {
@@ -41,6 +45,7 @@ function TerminalPage() {
   const host = useRef<HTMLDivElement>(null);
   const [status, setStatus] = useState<Status>({ kind: 'connecting' });
   const [client, setClient] = useState<{ id: number; name: string } | null>(null);
+  useLang(); // re-renders the page in the new language
 
   useEffect(() => {
     const term = new Terminal({ scrollback: 5000, cursorBlink: true, convertEol: false, fontSize: 14, lineHeight: 1.15, fontFamily: '"DejaVu Sans Mono", Menlo, Consolas, monospace' });
@@ -102,7 +107,7 @@ function TerminalPage() {
     ws.onclose = (ev) => {
       term.options.disableStdin = true;
       term.options.cursorBlink = false;
-      if (!ended) setStatus({ kind: 'ended', reason: `The connection to the site closed${ev.reason ? `: ${ev.reason}` : ''} (code ${ev.code}).` });
+      if (!ended) setStatus({ kind: 'closed', reason: ev.reason, code: ev.code });
     };
     const input = term.onData((s) => sendBytes(encoder.encode(s)));
     const binary = term.onBinary((s) => sendBytes(Uint8Array.from(s, (ch) => ch.charCodeAt(0) & 0xff)));
@@ -131,25 +136,28 @@ function TerminalPage() {
   return (
     <div class="page">
       <div class="bar">
-        <span class="title">{client ? `Jump: ${client.name} (jump client ${client.id})` : `Jump: jump client ${clientRef()}`}</span>
-        <span class="state" data-state={status.kind}>
-          {status.kind === 'connecting' ? 'Connecting…' : status.kind === 'ready' ? 'Connected' : status.kind === 'error' ? 'Jump failed' : 'Session ended'}
+        <span class="title">{client ? t('terminal.titleClient', { name: client.name, id: client.id }) : t('terminal.titleRef', { ref: clientRef() })}</span>
+        <span class="state" data-state={status.kind === 'closed' ? 'ended' : status.kind}>
+          {status.kind === 'connecting' ? t('terminal.connecting') : status.kind === 'ready' ? t('terminal.connected') : status.kind === 'error' ? t('terminal.jumpFailed') : t('terminal.sessionEnded')}
         </span>
+        <LanguageSelect />
       </div>
       {status.kind === 'error' && (
         <div class="banner error" role="alert" data-code={status.code}>
-          {status.code}: {status.message}
+          {errorText(status.code, status.message)}
           {(status.code === 'UNAUTHENTICATED' || status.code === 'PASSWORD_CHANGE_REQUIRED') && (
             <>
               {' '}
-              <a href="/login">Sign in</a>
+              <a href="/login">{t('common.signIn')}</a>
             </>
           )}
         </div>
       )}
-      {status.kind === 'ended' && (
+      {(status.kind === 'ended' || status.kind === 'closed') && (
         <div class="banner ended" role="alert">
-          Session ended. {status.reason} Close this tab, or Jump again from the Jump interface.
+          {t('terminal.ended', {
+            reason: status.kind === 'ended' ? status.reason : status.reason ? t('terminal.closedWhy', { reason: status.reason, code: status.code }) : t('terminal.closed', { code: status.code }),
+          })}
         </div>
       )}
       <div class="term" ref={host} />
