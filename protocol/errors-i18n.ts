@@ -113,6 +113,11 @@ export const ERROR_TRANSLATIONS: { readonly [C in ErrorCode]?: Readonly<Record<T
     de: { message: "Die Installation ist fehlgeschlagen und wurde rückgängig gemacht; nichts ist zurückgeblieben.", fix: "beheben Sie die hier genannte Ursache und führen Sie das Installationsprogramm erneut aus." },
     fr: { message: "L'installation a échoué et a été annulée ; rien n'a été laissé.", fix: "corrigez la cause indiquée ici et exécutez à nouveau l'installateur." },
   },
+  INSTALL_IN_PROGRESS: {
+    es: { message: "Hay otra instalación de Jump Client en curso en este equipo (Windows: el EXE termina con 1618, como msiexec).", fix: "espere a que termine y ejecute el instalador de nuevo; el bloqueo de una instalación interrumpida se recupera cuando su proceso ya no existe." },
+    de: { message: "Auf diesem Computer läuft bereits eine andere Jump-Client-Installation (Windows: die EXE endet mit 1618, wie msiexec).", fix: "warten Sie, bis sie beendet ist, und führen Sie das Installationsprogramm erneut aus; die Sperre einer abgebrochenen Installation wird übernommen, sobald ihr Prozess beendet ist." },
+    fr: { message: "Une autre installation de Jump Client est en cours sur cette machine (Windows : l'EXE se termine avec 1618, comme msiexec).", fix: "attendez qu'elle se termine et exécutez à nouveau l'installateur ; le verrou d'une installation interrompue est repris dès que son processus n'existe plus." },
+  },
   SITE_IDENTITY_MISMATCH: {
     es: { message: "El sitio no pudo probar la identidad fijada en este Jump Client, así que se rechazó la conexión.", fix: "compruebe si hay una interceptación o una URL de sitio errónea; instale con un instalador del sitio correcto." },
     de: { message: "Die Site konnte die in diesem Jump Client festgelegte Identität nicht nachweisen; die Verbindung wurde abgelehnt.", fix: "prüfen Sie auf Abfangen oder eine falsche Site-URL; installieren Sie mit einem Installationsprogramm der richtigen Site." },
