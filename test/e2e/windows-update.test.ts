@@ -16,7 +16,7 @@
  * online.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, ROOT, run, tempDir, waitFor } from '../helpers/processes.js';
@@ -73,6 +73,8 @@ describe('self-update of a Windows service-mode jump client under wine (issue #1
   let n = 0;
   let versionA: string;
   let versionB: string;
+  let inst: { uid: string; key_info: string; msi: string };
+  const mine = async () => (await listClients(site.api)).items.find((c) => c.installer === inst.uid);
 
   /** A Windows program under wine; stdout to a file (wine's console breaks on a pipe). */
   async function wine(args: string[]) {
@@ -133,10 +135,9 @@ describe('self-update of a Windows service-mode jump client under wine (issue #1
   it('the MSI\'s service swaps jump-client.exe for B (the old one renamed aside), restarts through the host at once, comes back online on B; jump-client.exe.old is gone once healthy', async () => {
     const created = await jump(site.consoleDir, ['installer', 'create', '--platform', 'windows-x64', '--out', tempDir('jump-upd-msi-'), '--json']);
     expect(created.code, created.stderr).toBe(0);
-    const inst = JSON.parse(created.stdout) as { uid: string; key_info: string; msi: string };
+    inst = JSON.parse(created.stdout) as { uid: string; key_info: string; msi: string };
     const r = await wine(['msiexec', '/i', inst.msi, `KEY_INFO=${inst.key_info}`, 'installdir=C:\\JCU', '/quiet']);
     expect(r.code, r.stdout).toBe(0);
-    const mine = async () => (await listClients(site.api)).items.find((c) => c.installer === inst.uid);
     await waitFor(async () => (await mine())?.status === 'online', 60_000, 250, 'the service\'s jump client online on A');
     expect((await mine())?.version).toBe(versionA);
     const exe = join(drive(), 'jump-client.exe');
@@ -160,6 +161,38 @@ describe('self-update of a Windows service-mode jump client under wine (issue #1
     expect(log).not.toMatch(/the agent failed/);
     // The watchdog ran (outside the job: it outlived the agent's exit) and saw B online.
     expect(readFileSync(join(drive(), 'update', 'watchdog.log'), 'utf8')).toMatch(new RegExp(`online on ${versionB.replace(/[.+]/g, '\\$&')}`));
+  }, 300_000);
+
+  it('a build that never comes online (C: B\'s exe with bytes appended, so it still says B) is rolled back: sc stop, jump-client.exe.old back, sc start; UPDATE_FAILED reported; online on B again', async () => {
+    expect((await mine())?.version, 'the test above put B in place').toBe(versionB);
+    const outC = tempDir('jump-winupd-C-');
+    mkdirSync(join(outC, 'win-x64'));
+    const versionC = '0.1.2+badbadbadbad';
+    const bytesB = readFileSync(join(OUT_B, 'win-x64', 'jump-client.exe'));
+    writeFileSync(join(outC, 'win-x64', 'jump-client.exe'), Buffer.concat([bytesB, Buffer.alloc(4096, 0x43)]));
+    writeFileSync(join(outC, 'win-x64', 'build.json'), JSON.stringify({ platform: 'win-x64', version: versionC, hash: 'bad'.repeat(8) }));
+    const set = await run(process.execPath, [SITE_BIN, 'settings', 'set', 'updates.health-timeout', '8s', '--data', site.dataDir]);
+    expect(set.code, set.stderr).toBe(0);
+    const imp = await run(process.execPath, [SITE_BIN, 'builds', 'import', outC, '--data', site.dataDir]);
+    expect(imp.code, imp.stderr).toBe(0);
+
+    const exe = join(drive(), 'jump-client.exe');
+    const failed = async () => {
+      const r = await jump(site.consoleDir, ['updates', 'status', '--json']);
+      return (JSON.parse(r.stdout) as { failed: { version: string; code: string; reason?: string }[] }).failed.find((f) => f.version === versionC);
+    };
+    const f = await waitFor(failed, 120_000, 500, 'the rollback of C reported');
+    expect(f).toMatchObject({ code: 'UPDATE_FAILED', reason: expect.stringMatching(/did not come online within 8 s/) });
+    await waitFor(async () => {
+      const c = await mine();
+      return c?.status === 'online' && c.version === versionB;
+    }, 60_000, 500, 'online on B again');
+    expect(await serviceState('JumpClient')).toBe('RUNNING');
+    expect(sha256(exe)).toBe(sha256(join(OUT_B, 'win-x64', 'jump-client.exe')));
+    expect(existsSync(`${exe}.old`)).toBe(false);
+    const wlog = readFileSync(join(drive(), 'update', 'watchdog.log'), 'utf8');
+    expect(wlog).toMatch(new RegExp(`rolling back to ${versionB.replace(/[.+]/g, '\\$&')}: did not come online`));
+    expect(hostLog('JumpClient')).toMatch(/stop requested[\s\S]*service stopped[\s\S]*service starting/);
 
     const un = await wine(['msiexec', '/x', inst.msi, '/quiet']);
     expect(un.code, un.stdout).toBe(0);
