@@ -369,11 +369,10 @@ export function windowsServiceName(env: NodeJS.ProcessEnv = process.env, os: Nod
 }
 
 /**
- * The kept old binary beside `exe`: `jump-client.exe.old` on Windows (the running exe renamed
- * aside), `jump-client.old` on POSIX.
+ * The kept old binary beside `exe`: its name plus `.old`, i.e. `jump-client.exe.old` on Windows
+ * (the running exe renamed aside) and `jump-client.old` on POSIX (a hard link).
  */
-export function oldExePath(exe: string, os: NodeJS.Platform = process.platform): string {
-  void os; // the same rule on both: the exe's own name plus .old
+export function oldExePath(exe: string): string {
   return `${exe}.old`;
 }
 
@@ -599,7 +598,7 @@ export class Updater {
         to: offer.version,
         install_dir: installDir,
         exe,
-        old: oldExePath(exe, os),
+        old: oldExePath(exe),
         ...runnerOf(conf, this.o.env, os),
         health_timeout_ms: offer.health_timeout_ms,
         deadline_mono_ms: now + offer.health_timeout_ms,

@@ -41,7 +41,7 @@ describe('the Windows update rules, without wine', () => {
   it('the swap renames the running exe aside to jump-client.exe.old and the new one in; a failed move puts the old one back', () => {
     const d = tempDir('jump-winswap-');
     const exe = join(d, 'jump-client.exe');
-    expect(oldExePath(exe, 'win32')).toBe(`${exe}.old`);
+    expect(oldExePath(exe)).toBe(`${exe}.old`);
     writeFileSync(exe, 'A');
     writeFileSync(join(d, 'B.part'), 'B');
     swapInBuild(exe, join(d, 'B.part'), `${exe}.old`, 'win32');
