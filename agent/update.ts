@@ -29,8 +29,15 @@
  * install dir, which in service mode is root's; the state file is trusted only when it is a regular
  * file owned by the agent's user and not group/world-writable (readUpdateState).
  *
- * Windows: not wired yet (docs/notes/updates-agent.md): the swap renames the running exe aside
- * first (swapInBuild); the service host restarts an agent that exits non-zero.
+ * Windows (service mode; the host packaging/service-host.c tells its agent its service name in
+ * JUMP_CLIENT_SERVICE): the swap renames the running `jump-client.exe` aside to
+ * `jump-client.exe.old` (a running exe can be renamed, not overwritten) and moves the new one in;
+ * the watchdog (`jump-client.exe.old update-watchdog`) starts outside the service's job through the
+ * host's `--detach`; the agent then exits with EXIT_UPDATE_RESTART (6), which the host restarts at
+ * once (no 10 s failure delay) on the new exe. A rollback is `sc stop`, the old exe renamed back,
+ * `sc start` (windowsServiceRunner). Windows has no POSIX mode bits (Node reports 0666/0777), so the
+ * state file's and staging dir's mode checks are skipped there: the install dir's DACL (SYSTEM and
+ * Administrators only, agent/install/windows.ts) is what keeps them out of users' reach.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -82,6 +89,20 @@ const WATCHDOG_POLL_MS = 250;
 const DOWNLOAD_IDLE_MS = 30_000;
 /** After a cut download, the agent asks for a fresh offer (`update_check`) after this long, in ms. */
 const RECHECK_AFTER_CUT_MS = 2_000;
+/**
+ * The agent's exit code after a Windows swap: "restart me now, on the new exe". The service host
+ * (packaging/service-host.c EXIT_UPDATE_RESTART) restarts it at once, without the failure delay,
+ * and does not count it as a failure.
+ */
+export const EXIT_UPDATE_RESTART = 6;
+/** The environment variable in which the Windows service host names its service (packaging/service-host.c). */
+export const SERVICE_ENV = 'JUMP_CLIENT_SERVICE';
+/** A Windows service name of ours: the MSI's `JumpClient`, or an EXE install's `JumpClient-<uid8>` (agent/install/windows.ts). */
+const WINDOWS_SERVICE_RE = /^JumpClient(-[0-9a-f]{8})?$/;
+/** How long the watchdog waits for `sc stop` to take the service down, in ms. */
+const SC_STOP_WAIT_MS = 30_000;
+/** How long the healthy new version keeps trying to delete the old exe on Windows (the watchdog runs from it until it sees the state gone), in ms. */
+const OLD_EXE_REMOVE_MS = 30_000;
 /** How long the watchdog watches a systemd unit after its restart for an immediate exit, in ms. */
 const SYSTEMD_SETTLE_MS = 1_500;
 
@@ -101,8 +122,10 @@ const stateSchema = z.strictObject({
   exe: z.string().min(1),
   old: z.string().min(1),
   /** How the agent is run: a systemd unit, or the init-script's detached process (agent/install/service.ts). */
-  runner: z.enum(['systemd', 'init-script']),
+  runner: z.enum(['systemd', 'init-script', 'windows-service']),
   unit: z.string().regex(/^jump-client-[0-9a-f]{12}$/).optional(),
+  /** The Windows service (runner windows-service): `JumpClient` or `JumpClient-<uid8>`. */
+  service: z.string().regex(WINDOWS_SERVICE_RE).optional(),
   health_timeout_ms: z.number().int().positive(),
   /** monotonicMs() by which the new version must be healthy. */
   deadline_mono_ms: z.number().int(),
@@ -119,7 +142,7 @@ export type UpdateState = z.infer<typeof stateSchema>;
  * process's euid), group- or world-writable, or not valid (the update machinery then leaves it
  * alone; an operator removes it).
  */
-export function readUpdateState(file: string, uid = process.geteuid?.() ?? -1): UpdateState | null {
+export function readUpdateState(file: string, uid = process.geteuid?.() ?? -1, platform: NodeJS.Platform = process.platform): UpdateState | null {
   let st;
   try {
     st = lstatSync(file);
@@ -128,7 +151,7 @@ export function readUpdateState(file: string, uid = process.geteuid?.() ?? -1): 
   }
   if (!st.isFile()) throw new Error(`${file} is not a regular file; not trusted (remove it)`);
   if (uid >= 0 && st.uid !== uid) throw new Error(`${file} is owned by uid ${st.uid}, not the jump client's (${uid}); not trusted (remove it)`);
-  if ((st.mode & 0o022) !== 0) throw new Error(`${file} is group- or world-writable (mode ${(st.mode & 0o777).toString(8)}); not trusted (remove it)`);
+  if (platform !== 'win32' && (st.mode & 0o022) !== 0) throw new Error(`${file} is group- or world-writable (mode ${(st.mode & 0o777).toString(8)}); not trusted (remove it)`);
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
@@ -164,7 +187,7 @@ export function updateDir(installDir: string): string {
   const dir = join(installDir, UPDATE_DIR);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const st = lstatSync(dir);
-  if (!st.isDirectory() || (st.mode & 0o022) !== 0) throw new Error(`${dir} must be a directory that is not group/world-writable`);
+  if (!st.isDirectory() || (process.platform !== 'win32' && (st.mode & 0o022) !== 0)) throw new Error(`${dir} must be a directory that is not group/world-writable`);
   return dir;
 }
 
@@ -329,9 +352,28 @@ export function downloadBuild(o: DownloadOptions): Promise<number> {
 }
 
 /** How the running agent is started and stopped: for the state file and the watchdog. */
-export function runnerOf(conf: InstallConf | null, env: NodeJS.ProcessEnv = process.env): { runner: UpdateState['runner']; unit?: string } {
+export function runnerOf(conf: InstallConf | null, env: NodeJS.ProcessEnv = process.env, os: NodeJS.Platform = process.platform): { runner: UpdateState['runner']; unit?: string; service?: string } {
+  const service = windowsServiceName(env, os);
+  if (service) return { runner: 'windows-service', service };
   if (conf?.unit && env.INVOCATION_ID && systemdRunning()) return { runner: 'systemd', unit: conf.unit };
   return { runner: 'init-script' };
+}
+
+/**
+ * The Windows service this agent runs under: the name the service host put in JUMP_CLIENT_SERVICE
+ * when it is one of ours (WINDOWS_SERVICE_RE), else null (not Windows, not run by the host).
+ */
+export function windowsServiceName(env: NodeJS.ProcessEnv = process.env, os: NodeJS.Platform = process.platform): string | null {
+  const name = env[SERVICE_ENV];
+  return os === 'win32' && name && WINDOWS_SERVICE_RE.test(name) ? name : null;
+}
+
+/**
+ * The kept old binary beside `exe`: its name plus `.old`, i.e. `jump-client.exe.old` on Windows
+ * (the running exe renamed aside) and `jump-client.old` on POSIX (a hard link).
+ */
+export function oldExePath(exe: string): string {
+  return `${exe}.old`;
 }
 
 /** The update pieces the running agent needs (main.ts makes one per `run`). */
@@ -351,8 +393,10 @@ export interface UpdaterOptions {
   /** Starts the watchdog (default startWatchdog); tests may replace it. */
   startWatchdog?: (state: UpdateState, stateFile: string, log: Logger) => void;
   env?: NodeJS.ProcessEnv;
-  /** The operating system (default process.platform); Windows refuses updates for now. */
+  /** The operating system (default process.platform). */
   os?: NodeJS.Platform;
+  /** Ends the agent with a code (default process.exit after a short delay): a Windows swap ends with EXIT_UPDATE_RESTART. */
+  exit?: (code: number) => void;
 }
 
 /**
@@ -368,8 +412,21 @@ export class Updater {
 
   constructor(private readonly o: UpdaterOptions) {}
 
+  /**
+   * The install dir: the one main.ts found (install.conf beside the config dir), or on Windows the
+   * MSI's INSTALLDIR (no install.conf) when the service host runs this agent from it
+   * (windowsServiceName, and jump-client-service.exe beside the config dir).
+   */
+  private get installDir(): string | null {
+    if (this.o.installDir) return this.o.installDir;
+    const os = this.o.os ?? process.platform;
+    if (!windowsServiceName(this.o.env ?? process.env, os) || !this.o.cfg.dir) return null;
+    const dir = dirname(resolve(this.o.cfg.dir));
+    return existsSync(join(dir, 'jump-client-service.exe')) ? dir : null;
+  }
+
   private get stateFile(): string | null {
-    return this.o.installDir ? join(this.o.installDir, UPDATE_DIR, STATE_FILE) : null;
+    return this.installDir ? join(this.installDir, UPDATE_DIR, STATE_FILE) : null;
   }
 
   private status(version: string, state: UpdateStatus['state'], code?: UpdateStatus['code'], reason?: string): void {
@@ -406,8 +463,8 @@ export class Updater {
         this.o.log.warn({ to: state.to }, 'online too late: the watchdog is rolling the update back');
         return;
       }
-      rmSync(state.old, { force: true });
       rmSync(`${this.stateFile}.healthy`, { force: true });
+      void removeOldExe(state.old, this.o.log);
       this.o.log.info({ from: state.from, to: state.to }, 'updated: the new version is online');
       return;
     }
@@ -426,7 +483,7 @@ export class Updater {
   }
 
   private get failedFile(): string | null {
-    return this.o.installDir ? join(this.o.installDir, UPDATE_DIR, FAILED_FILE) : null;
+    return this.installDir ? join(this.installDir, UPDATE_DIR, FAILED_FILE) : null;
   }
 
   /** Records a rolled-back version (FAILED_HOLD_MS). Never throws. */
@@ -475,13 +532,15 @@ export class Updater {
       log.error(reason);
       return this.status(offer.version, 'failed', 'UPDATE_SIGNATURE_INVALID', reason);
     }
-    if ((this.o.os ?? process.platform) === 'win32') {
-      // The Windows service host is being replaced (docs/notes/updates-agent.md): until its runner is
-      // wired, a swap could not be restarted or rolled back, so it is refused before any download.
-      log.error('update offer refused: self-update is not available on Windows yet');
-      return this.status(offer.version, 'failed', 'UPDATE_FAILED', 'self-update is not available on Windows yet');
+    const os = this.o.os ?? process.platform;
+    if (os === 'win32' && !windowsServiceName(this.o.env ?? process.env, os)) {
+      // Only the service host can restart the agent and stop it for a rollback (a user-mode
+      // install's Run-key agent has nothing that restarts it).
+      log.error('update offer refused: on Windows only a service-mode jump client updates itself');
+      return this.status(offer.version, 'failed', 'UPDATE_FAILED', 'on Windows only a service-mode jump client (run by jump-client-service.exe) updates itself');
     }
-    if (!this.o.installDir || !this.stateFile) {
+    const installDir = this.installDir;
+    if (!installDir || !this.stateFile) {
       log.error('update offer refused: not an installed jump client (run --config)');
       return this.status(offer.version, 'failed', 'UPDATE_FAILED', 'not an installed jump client (run --config): nothing to swap');
     }
@@ -500,7 +559,7 @@ export class Updater {
         log.warn({ reason: failedBefore }, 'update offer refused: this version was rolled back a short while ago');
         return this.status(offer.version, 'failed', 'UPDATE_FAILED', `rolled back a short while ago: ${failedBefore}`);
       }
-      const dir = updateDir(this.o.installDir);
+      const dir = updateDir(installDir);
       const part = join(dir, `${offer.version}.part`);
       // Parts of other versions (a download cut and then superseded) are of no further use.
       for (const f of readdirSync(dir)) if (f.endsWith('.part') && join(dir, f) !== part) rmSync(join(dir, f), { force: true });
@@ -529,25 +588,25 @@ export class Updater {
         return this.status(offer.version, 'failed', 'UPDATE_SIGNATURE_INVALID', check.reason);
       }
       this.status(offer.version, 'installing');
-      const conf = readInstallConf(this.o.installDir);
-      const exe = installPaths(this.o.installDir).exe;
+      const conf = readInstallConf(installDir);
+      const exe = installPaths(installDir).exe;
       const now = monotonicMs();
       const state: UpdateState = {
         v: 1,
         phase: 'installing',
         from: this.o.version,
         to: offer.version,
-        install_dir: this.o.installDir,
+        install_dir: installDir,
         exe,
-        old: `${exe.replace(/\.exe$/, '')}.old${exe.endsWith('.exe') ? '.exe' : ''}`,
-        ...runnerOf(conf, this.o.env),
+        old: oldExePath(exe),
+        ...runnerOf(conf, this.o.env, os),
         health_timeout_ms: offer.health_timeout_ms,
         deadline_mono_ms: now + offer.health_timeout_ms,
         deadline_at: new Date(Date.now() + offer.health_timeout_ms).toISOString(),
       };
       try {
         writeUpdateState(this.stateFile, state);
-        swapInBuild(exe, part, state.old);
+        swapInBuild(exe, part, state.old, os);
       } catch (err) {
         rmSync(this.stateFile, { force: true });
         log.error({ err: (err as Error).message }, 'update: the swap failed');
@@ -555,7 +614,12 @@ export class Updater {
       }
       log.info({ runner: state.runner }, 'update swapped in; the watchdog restarts the jump client');
       (this.o.startWatchdog ?? startWatchdog)(state, this.stateFile, log);
-      // Stay busy: the watchdog stops this process.
+      if (state.runner === 'windows-service') {
+        // The service host restarts an agent that exits with EXIT_UPDATE_RESTART at once, on the new exe.
+        log.info({ code: EXIT_UPDATE_RESTART }, 'exiting so that the service host restarts the jump client on the new version');
+        (this.o.exit ?? ((code: number) => setTimeout(() => process.exit(code), 300)))(EXIT_UPDATE_RESTART);
+      }
+      // Stay busy: the watchdog (or the service host) restarts this process.
     } catch (err) {
       log.error({ err: (err as Error).message }, 'update failed');
       this.status(offer.version, 'failed', 'UPDATE_FAILED', (err as Error).message);
@@ -572,6 +636,7 @@ export class Updater {
  */
 export function startWatchdog(state: UpdateState, stateFile: string, log: Logger): void {
   const args = ['update-watchdog', '--state', stateFile];
+  if (state.runner === 'windows-service') return startWindowsWatchdog(state, stateFile, log);
   if (state.runner === 'systemd') {
     const r = spawnSync('systemd-run', ['--collect', '--no-block', '--quiet', state.old, ...args], { stdio: 'ignore' });
     if (r.status === 0) return log.info('watchdog started (systemd-run)');
@@ -582,6 +647,44 @@ export function startWatchdog(state: UpdateState, stateFile: string, log: Logger
   closeSync(out);
   child.unref();
   log.info({ pid: child.pid }, 'watchdog started');
+}
+
+/**
+ * The Windows watchdog: `jump-client.exe.old update-watchdog --state FILE` started through the
+ * service host's `--detach` (packaging/service-host.c: CREATE_BREAKAWAY_FROM_JOB, the job allows
+ * breakaway), so neither the agent's exit nor `sc stop` (which terminates the service's job) ends
+ * it. Its lines go to DIR\update\watchdog.log (runWatchdog appends them there on Windows: a
+ * detached process has no stdout).
+ */
+function startWindowsWatchdog(state: UpdateState, stateFile: string, log: Logger): void {
+  const host = join(state.install_dir, 'jump-client-service.exe');
+  const quoted = [state.old, 'update-watchdog', '--state', stateFile].map((a) => (/[\s"]/.test(a) ? `"${a.replace(/"/g, '\\"')}"` : a)).join(' ');
+  // Synchronous: --detach returns once the watchdog runs; the agent exits (and the host ends its
+  // job, which --detach is in) only after that.
+  const r = spawnSync(host, ['--detach', quoted], { argv0: `"${host}"`, stdio: 'ignore', windowsHide: true, windowsVerbatimArguments: true, cwd: state.install_dir, timeout: 30_000 });
+  if (r.status === 0) log.info({ command: quoted }, 'watchdog started (jump-client-service.exe --detach)');
+  else log.error({ command: quoted, status: r.status, err: r.error?.message }, 'update: could not start the watchdog');
+}
+
+/**
+ * The healthy new version's removal of the kept old binary. On Windows the watchdog runs from it
+ * until it sees the state gone (WATCHDOG_POLL_MS), and a running exe cannot be deleted: retried
+ * every 500 ms for OLD_EXE_REMOVE_MS. Never throws; resolves true once it is gone.
+ */
+export async function removeOldExe(old: string, log: Logger, patienceMs = OLD_EXE_REMOVE_MS): Promise<boolean> {
+  const until = Date.now() + patienceMs;
+  for (;;) {
+    try {
+      rmSync(old, { force: true });
+      return true;
+    } catch (err) {
+      if (Date.now() >= until) {
+        log.warn({ old, err: (err as Error).message }, 'could not remove the previous version (still running?)');
+        return false;
+      }
+      await sleep(500);
+    }
+  }
 }
 
 /** What the watchdog does to the agent: the runner's actions (tests may replace them). */
@@ -601,18 +704,51 @@ function startFailure(message: string): string {
 /** The runner actions for systemd units and for the init-script's detached process. */
 export const defaultRunner: RunnerActions = {
   async restart(state) {
+    if (state.runner === 'windows-service') return windowsServiceRunner.restart(state);
     if (state.runner === 'systemd') return systemdStart(state, 'restart');
     await stopAgent(state.install_dir);
     return this.start(state);
   },
   async stop(state) {
+    if (state.runner === 'windows-service') return windowsServiceRunner.stop(state);
     if (state.runner === 'systemd') spawnSync('systemctl', ['stop', `${state.unit}.service`], { stdio: 'ignore' });
     else await stopAgent(state.install_dir);
   },
   async start(state) {
+    if (state.runner === 'windows-service') return windowsServiceRunner.start(state);
     if (state.runner === 'systemd') return systemdStart(state, 'start');
     const r = await startAgent(state.install_dir);
     return r.code === 0 ? null : startFailure(r.message);
+  },
+};
+
+/** `sc query NAME`'s STATE word (RUNNING, STOPPED, STOP_PENDING, ...), or null when sc fails. */
+function scState(service: string): string | null {
+  const r = spawnSync('sc', ['query', service], { encoding: 'utf8', windowsHide: true });
+  return r.status === 0 ? (/STATE\s*:\s*\d+\s+(\w+)/.exec(r.stdout ?? '')?.[1] ?? null) : null;
+}
+
+/**
+ * The restart through the Windows service (runner `windows-service`), beside the Linux runners:
+ * - restart: nothing to do here: the agent itself exits with EXIT_UPDATE_RESTART right after
+ *   starting the watchdog, and the service host restarts it at once on the new exe;
+ * - stop: `sc stop NAME`, then waits (SC_STOP_WAIT_MS) until `sc query` says STOPPED: the host
+ *   then has ended the agent's job, so the new exe is no longer running and can be replaced;
+ * - start: `sc start NAME`; null when it started, else why not.
+ */
+export const windowsServiceRunner: RunnerActions = {
+  async restart() {
+    return null;
+  },
+  async stop(state) {
+    const name = state.service!;
+    spawnSync('sc', ['stop', name], { stdio: 'ignore', windowsHide: true });
+    const until = Date.now() + SC_STOP_WAIT_MS;
+    while (scState(name) !== 'STOPPED' && Date.now() < until) await sleep(250);
+  },
+  async start(state) {
+    const r = spawnSync('sc', ['start', state.service!], { encoding: 'utf8', windowsHide: true });
+    return r.status === 0 ? null : `did not start: sc start ${state.service} failed (${r.status}): ${(r.stdout ?? '').trim().slice(0, 200)}`;
   },
 };
 
@@ -651,6 +787,19 @@ export function claimState(stateFile: string, suffix: 'healthy' | 'rollback'): b
  * outcome. Throws when the state file is missing or not trusted (readUpdateState).
  */
 export async function runWatchdog(stateFile: string, runner: RunnerActions = defaultRunner, log: (line: string) => void = () => undefined): Promise<'healthy' | 'rolled back'> {
+  if (process.platform === 'win32') {
+    // Started detached by the service host: no stdout; the lines go to DIR\update\watchdog.log too.
+    const say = log;
+    const file = join(dirname(stateFile), 'watchdog.log');
+    log = (line) => {
+      say(line);
+      try {
+        writeFileSync(file, `${new Date().toISOString()} update-watchdog: ${line}\r\n`, { flag: 'a' });
+      } catch {
+        /* the log is best effort */
+      }
+    };
+  }
   const state = readUpdateState(stateFile);
   if (!state) throw new Error(`${stateFile}: no update in progress`);
   if (state.phase !== 'installing') throw new Error(`${stateFile}: the update is ${state.phase}, nothing to watch`);

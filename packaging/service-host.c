@@ -23,6 +23,11 @@
  *     loop (a repair or reinstall makes it automatic and sets the flag again);
  *   - exit 5 (EXIT_UNINSTALLING: past max-offline the agent started its own uninstall,
  *     agent/self-uninstall.ts): STOPPED, 0, no restart (the uninstall removes the service);
+ *   - exit 6 (EXIT_UPDATE_RESTART: the agent swapped in a new jump-client.exe and started its
+ *     update watchdog outside this job, agent/update.ts): restarted at once, on Windows and under
+ *     wine alike, without the failure delay and without counting a failure;
+ *   - the agent's environment names the service: JUMP_CLIENT_SERVICE=<service name> (how the
+ *     agent's update watchdog knows what to `sc stop` / `sc start` for a rollback);
  *   - any other exit (a crash, a kill; also 0: under wine a killed process ends with 0): on Windows this process ends with exit 1 without reporting
  *     STOPPED, which the SCM counts as a failure and answers with the recovery actions the
  *     installers set (restart after 10 s, 30 s, 60 s; reset after a day). Wine's services.exe has no
@@ -48,6 +53,7 @@
 
 #define EXIT_REFUSED 3
 #define EXIT_UNINSTALLING 5 /* agent/main.ts: past max-offline it started its own uninstall */
+#define EXIT_UPDATE_RESTART 6 /* agent/update.ts: a new exe is in place, restart it now */
 #define STOP_WAIT_MS 10000
 #define EVENT_ID_REFUSED 1
 #define EVENT_ID_FAILED 2
@@ -391,6 +397,7 @@ static void WINAPI service_main(DWORD argc, WCHAR **argv)
     set_state(SERVICE_START_PENDING, NO_ERROR, 0, 10000);
     open_log();
     default_environment();
+    SetEnvironmentVariableW(L"JUMP_CLIENT_SERVICE", g_name);
     restore_auto_start();
     g_stop_event = CreateEventW(NULL, TRUE, FALSE, NULL);
     /* A console for CTRL_BREAK (a service has none); hidden. This host ignores the events itself. */
@@ -456,6 +463,11 @@ static void WINAPI service_main(DWORD argc, WCHAR **argv)
         }
         TerminateJobObject(job, 1); /* the agent's sessions go with it */
         if (!have_id) have_id = record_client_id();
+        if (code == EXIT_UPDATE_RESTART)
+        {
+            log_line(L"the agent installed an update (exit 6); restarting it now");
+            continue;
+        }
         if (code == EXIT_REFUSED)
         {
             report_event(EVENTLOG_ERROR_TYPE, EVENT_ID_REFUSED,
