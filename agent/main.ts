@@ -102,6 +102,9 @@ Exit codes:
   2  usage: unknown command or flag, bad flag value (see --help)
   3  \`run\`: the site refused this jump client for good (e.g. JUMP_CLIENT_DELETED);
      \`install\`: the installer cannot be used (expired, damaged; unknown to the site, revoked, used up)
+  5  \`run\` (Windows service): it started its own uninstall; the service host stops, no restart
+  6  \`run\` (Windows service): a self-update put a new jump-client.exe in place; the service host
+     restarts it at once
   start/stop/restart/status (what DIR/init-script runs) use the LSB codes: status 0 running,
   1 dead with a pid file, 3 not running, 4 unknown (also a usage error); the others 1 failed,
   4 insufficient privilege, 5 not installed.`;

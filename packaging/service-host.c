@@ -31,7 +31,7 @@
  *   - any other exit (a crash, a kill; also 0: under wine a killed process ends with 0): on Windows this process ends with exit 1 without reporting
  *     STOPPED, which the SCM counts as a failure and answers with the recovery actions the
  *     installers set (restart after 10 s, 30 s, 60 s; reset after a day). Wine's services.exe has no
- *     recovery actions (docs/notes/windows2.md), so under wine the host restarts the agent itself
+ *     recovery actions (docs/decisions.md), so under wine the host restarts the agent itself
  *     after the same delays (RESTART_MS), the count reset after a day of running.
  *   - while the agent runs, once config\agent.json holds a client id, it is written as ClientId
  *     (REG_SZ) under HKLM\Software\JumpClient (the MSI's service) or

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Self-update benchmark (issue #17; results in docs/notes/updates-site.md, then docs/benchmarks.md):
+ * Self-update benchmark (issue #17; results in docs/benchmarks.md):
  *
  *   node bench/updates/updates.mjs [--n 1000] [--max-concurrent 100] [--bandwidth 100] [--size-mib 2] [--rate 200]
  *

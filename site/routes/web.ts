@@ -7,7 +7,7 @@
  * The page shells carry no data (`config.access: 'public'`); everything comes from the JSON API,
  * whose access hook (site/api.ts) checks every call as it does the CLI's.
  *
- * The cookie (docs/web.md, docs/notes/web.md):
+ * The cookie (docs/web.md, docs/security.md):
  * - `POST /api/v1/login` with the header `X-Jump-Web: 1` answers as usual but puts the token in the
  *   cookie `__Host-jump_session` (HttpOnly; Secure; SameSite=Strict; Path=/) instead of the body,
  *   so page script never sees it. Same route, so the same throttling, hashing queue, audit and

@@ -210,7 +210,7 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE users ADD COLUMN disabled_at INTEGER;
   `,
-  // Issue #19: the Jump interface's first page of 50 000 clients within 100 ms (docs/notes/web.md).
+  // Issue #19: the Jump interface's first page of 50 000 clients within 100 ms (docs/benchmarks.md).
   // The totals read only this index, never the rows (their statistics make them large); the
   // sorts the page offers first walk their index and stop after the page. The expressions must
   // stay exactly those of SORT_SQL for SQLite to use them.
@@ -932,7 +932,7 @@ export class SqliteStore implements Store {
       ? `${SORT_SQL[q.sort]} ${dir}, c.id ${dir}`
       : `g.name COLLATE NOCASE, c.tag COLLATE NOCASE, COALESCE(${CLIENT_DISPLAY_NAME_SQL}, '') COLLATE NOCASE, c.id`;
     // A page is chosen among the bare rows first (ids only), and only its rows get the full select
-    // with its per-row subquery: the first page of 50 000 clients stays fast (docs/notes/web.md).
+    // with its per-row subquery: the first page of 50 000 clients stays fast (docs/benchmarks.md).
     // The groups' table joins the page query only when the order needs their names.
     const join = !q.sort || q.sort === 'group' ? ' JOIN jump_groups g ON g.id = c.jump_group_id' : '';
     const rows = (

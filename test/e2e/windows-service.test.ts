@@ -14,7 +14,7 @@
  * - Past jump-clients.max-offline the MSI's agent runs `msiexec /x {ProductCode} /qn` outside the
  *   service's job: the product, its files and its service are gone. (The EXE's self-uninstall, a
  *   copy of jump-client.exe in %TEMP%, hangs under wine when started from the service: not tested
- *   here; docs/notes/windows2.md.)
+ *   here; docs/decisions.md.)
  * - The per-installer EXE as an administrator: the service JumpClient-<uid8> starts and runs the agent.
  *
  * One wine prefix for the file; wine programs run one at a time.

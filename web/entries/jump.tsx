@@ -100,7 +100,7 @@ function JumpInterface({ me }: { me: ApiUser }) {
   const [search, setSearch] = useState('');
   const [fields, setFields] = useState<Set<string>>(new Set());
   const [picker, setPicker] = useState(false);
-  // By name first: the order the site keeps an index for (docs/notes/web.md, the 50 000-client benchmark).
+  // By name first: the order the site keeps an index for (docs/benchmarks.md, the 50 000-client listing).
   const [sort, setSort] = useState<{ key: string; order: 'asc' | 'desc' } | null>({ key: 'name', order: 'asc' });
   const [page, setPage] = useState(0);
   const [rows, setRows] = useState<ApiJumpClient[]>([]);
