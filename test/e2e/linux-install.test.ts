@@ -17,7 +17,7 @@ import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync,
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, ROOT, run, tempDir, waitFor } from '../helpers/processes.js';
+import { agentsOf, cleanup, ROOT, run, tempDir, waitFor } from '../helpers/processes.js';
 import { SiteClient } from '../../console/http.js';
 import { TEST_ADMIN_PASSWORD, apiToken, jump, listClients, startSiteProcess, startTestSite, type TestSite } from '../helpers/site.js';
 
@@ -73,21 +73,6 @@ function walk(dir: string): string[] {
   const out = [dir];
   if (lstatSync(dir).isDirectory()) for (const e of readdirSync(dir)) out.push(...walk(join(dir, e)));
   return out;
-}
-
-/** Pids of `jump-client run` processes for the install in `dir`. */
-function agentsOf(dir: string): number[] {
-  const pids: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
-      if (argv[0] === join(dir, 'jump-client') && argv[1] === 'run') pids.push(Number(e));
-    } catch {
-      /* gone */
-    }
-  }
-  return pids;
 }
 
 /**

@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readInstallConf } from '../../agent/install/service.js';
 import type { ApiUpdateStatus } from '../../protocol/api.js';
 import { sha256Of } from '../../protocol/update.js';
-import { cleanup, ROOT, run, tempDir, waitFor } from '../helpers/processes.js';
+import { agentsOf, cleanup, ROOT, run, tempDir, waitFor } from '../helpers/processes.js';
 import { jump, listClients, startTestSite, type ClientJson, type TestSite } from '../helpers/site.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -40,21 +40,6 @@ const dirs: string[] = [];
 let outB: string;
 let versionA: string;
 let versionB: string;
-
-/** Pids of `jump-client run` processes of the install in `d` (from /proc). */
-function agentsOf(d: string): number[] {
-  const pids: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
-      if (argv[0] === join(d, 'jump-client') && argv[1] === 'run') pids.push(Number(e));
-    } catch {
-      /* gone */
-    }
-  }
-  return pids;
-}
 
 const clients = async (): Promise<ClientJson[]> => (await listClients(site.api)).items;
 const updates = async (): Promise<ApiUpdateStatus> => {

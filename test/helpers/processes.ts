@@ -2,7 +2,7 @@
  * Test harness: runs the built programs (dist/) as real processes on loopback, and cleans up.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,4 +96,19 @@ export function readJsonLines(file: string): Record<string, unknown>[] {
   } catch {
     return [];
   }
+}
+
+/** Pids of `jump-client run` processes of the Linux install in `dir` (from /proc/<pid>/cmdline). */
+export function agentsOf(dir: string): number[] {
+  const pids: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+      if (argv[0] === join(dir, 'jump-client') && argv[1] === 'run') pids.push(Number(e));
+    } catch {
+      /* gone */
+    }
+  }
+  return pids;
 }
