@@ -306,9 +306,12 @@ export async function startAgent(dir: string, progress: (line: string) => void =
     // Its child may have been replaced meanwhile (a self-update's watchdog stops it and starts the
     // new or restored version, writing its own pid, agent/update.ts): then that agent runs, and its
     // pid file is not ours to remove.
-    // While an update is in progress (its state file exists), wait for the watchdog's start.
+    // While an update is in progress (its state file exists), wait for the watchdog's start; also
+    // after an exit 0, which at start only a self-update's restart makes: the watchdog may already
+    // have finished (even rolled back and removed the state file) before this loop looks.
     let now = agentState(dir);
-    for (let waited = 0; now.state !== 'running' && existsSync(join(dir, 'update', 'state.json')) && waited < UPDATE_RESTART_WAIT_MS; waited += 100) {
+    const updating = () => existsSync(join(dir, 'update', 'state.json')) || exited === 0;
+    for (let waited = 0; now.state !== 'running' && updating() && waited < UPDATE_RESTART_WAIT_MS; waited += 100) {
       await sleep(100);
       now = agentState(dir);
     }

@@ -14,7 +14,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentsOf, cleanup, ROOT, run, tempDir, waitFor } from '../helpers/processes.js';
@@ -159,7 +159,7 @@ describe.runIf(isRoot)(`headless Linux install from bomgar-scc-<uid>.bin${SKIP_R
     expect(inst.code, inst.stderr).toBe(0);
     expect(inst.stdout).toContain('service mode, Jump sessions run as ' + userA.name);
     expect(readdirSync(tmpForBin)).toEqual([]); // the .bin's temp dir is gone
-    expect(readdirSync('/opt').filter((f) => f.includes('.install-'))).toEqual([]); // no staging dir left
+    expect(readdirSync('/opt').filter((f) => f.startsWith(`.${basename(dir)}.install-`))).toEqual([]); // no staging dir left (other suites install in /opt meanwhile)
 
     // Files (security issue #12 item 9): the dir and everything in it are root's, none writable by
     // group or others; key and config are root-only.
