@@ -139,12 +139,14 @@ describe('the Windows service host under wine (issue #16 item 4)', () => {
   const agentPids = (dir: string) => winePids(new RegExp(`${dir.replace(/\\/g, '\\\\')}\\\\jump-client\\.exe run`, 'i'));
 
   /** The service host's log (%ProgramData%, which is C:\users\Public or C:\ProgramData under wine). */
+  /** The host's log of service `name`: both places wine may map %ProgramData% to, joined (either may hold an older run's file). */
   function hostLog(name: string): string {
+    let text = '';
     for (const d of ['ProgramData', join('users', 'Public')]) {
       const f = join(env.WINEPREFIX!, 'drive_c', d, 'JumpClient', 'Logs', `${name}.log`);
-      if (existsSync(f)) return readFileSync(f, 'utf8');
+      if (existsSync(f)) text += readFileSync(f, 'utf8');
     }
-    return '';
+    return text;
   }
 
   async function newMsi(s: TestSite): Promise<{ uid: string; key_info: string; msi: string; file: string }> {
@@ -250,7 +252,7 @@ describe('the Windows service host under wine (issue #16 item 4)', () => {
     expect((await regValues('HKLM\\Software\\JumpClient')).ProductCode).toMatch(/^\{[0-9A-F-]{36}\}$/);
 
     // Another install holds the lock (the running agent's Windows pid, from the host's log): the EXE exits 1618 (82 under wine).
-    const held = Number(/started the agent \(pid (\d+)\): "C:\\JCM/.exec(hostLog('JumpClient'))?.[1]);
+    const held = await waitFor(() => Number(/started the agent \(pid (\d+)\): "C:\\JCM/.exec(hostLog('JumpClient'))?.[1]) || null, 15_000, 250, 'the host log naming the agent it started');
     expect(held).toBeGreaterThan(0);
     const locks = ['ProgramData', join('users', 'Public')].map((d) => join(env.WINEPREFIX!, 'drive_c', d, 'JumpClient'));
     for (const l of locks) {
