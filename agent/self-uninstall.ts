@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { readInstallConf } from './install/service.js';
+import { startOutsideService, windowsCommandLine } from './outside-service.js';
 
 /** How long the self-started uninstall tries to tell the site. */
 export const SELF_UNINSTALL_SITE_TIMEOUT = '2s';
@@ -47,18 +48,10 @@ export function startSelfUninstall(configDir: string, log: Logger, env: NodeJS.P
     log.error({ configDir }, 'offline past max-offline, but this is not an install dir (run --config): nothing to uninstall; stopping');
     return false;
   }
-  const script = join(dir, 'uninstall');
-  const args = ['--timeout', SELF_UNINSTALL_SITE_TIMEOUT];
-  if (env.INVOCATION_ID && spawnSync('systemd-run', ['--version'], { stdio: 'ignore' }).status === 0) {
-    const r = spawnSync('systemd-run', ['--collect', '--no-block', '--quiet', '/bin/sh', script, ...args], { stdio: 'ignore' });
-    if (r.status === 0) {
-      log.warn({ dir }, 'offline past max-offline: uninstalling (systemd-run)');
-      return true;
-    }
-  }
-  const child = spawn('/bin/sh', [script, ...args], { detached: true, stdio: 'ignore', cwd: '/' });
-  child.unref();
-  log.warn({ dir, pid: child.pid }, 'offline past max-offline: uninstalling');
+  const underSystemd = !!env.INVOCATION_ID && spawnSync('systemd-run', ['--version'], { stdio: 'ignore' }).status === 0;
+  const r = startOutsideService(['/bin/sh', join(dir, 'uninstall'), '--timeout', SELF_UNINSTALL_SITE_TIMEOUT], { systemd: underSystemd, cwd: '/' });
+  if (r.via === 'systemd-run') log.warn({ dir }, 'offline past max-offline: uninstalling (systemd-run)');
+  else log.warn({ dir, pid: r.child.pid }, 'offline past max-offline: uninstalling');
   return true;
 }
 
@@ -111,7 +104,7 @@ export function startWindowsSelfUninstall(configDir: string, log: Logger, env: N
   }
   // The service host's --detach takes the rest of its command line as the program's, verbatim.
   const host = join(dir, 'jump-client-service.exe');
-  const quoted = argv.map((a) => (/[\s"]/.test(a) ? `"${a.replace(/"/g, '\\"')}"` : a)).join(' ');
+  const quoted = windowsCommandLine(argv);
   const child = existsSync(host)
     ? spawn(host, ['--detach', quoted], { argv0: `"${host}"`, detached: true, stdio: 'ignore', windowsHide: true, windowsVerbatimArguments: true, cwd: env.SystemRoot ?? 'C:\\Windows' })
     : spawn(argv[0], argv.slice(1), { detached: true, stdio: 'ignore', windowsHide: true, cwd: env.SystemRoot ?? 'C:\\Windows' });

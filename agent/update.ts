@@ -39,7 +39,7 @@
  * state file's and staging dir's mode checks are skipped there: the install dir's DACL (SYSTEM and
  * Administrators only, agent/install/windows.ts) is what keeps them out of users' reach.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
@@ -70,6 +70,7 @@ import { AGENT_UPDATE_WS_PATH, UPDATE_ATTACH_HEADERS, UPDATE_CHUNK_BYTES, verify
 import { AGENT_SOCKET_OPTIONS } from './connection.js';
 import { pinUpdateKey, type AgentConfig } from './config.js';
 import { installPaths, readInstallConf, startAgent, stopAgent, systemdRunning, type InstallConf } from './install/service.js';
+import { startOutsideService, windowsCommandLine } from './outside-service.js';
 
 /** The staging dir inside an install dir. */
 export const UPDATE_DIR = 'update';
@@ -637,16 +638,10 @@ export class Updater {
 export function startWatchdog(state: UpdateState, stateFile: string, log: Logger): void {
   const args = ['update-watchdog', '--state', stateFile];
   if (state.runner === 'windows-service') return startWindowsWatchdog(state, stateFile, log);
-  if (state.runner === 'systemd') {
-    const r = spawnSync('systemd-run', ['--collect', '--no-block', '--quiet', state.old, ...args], { stdio: 'ignore' });
-    if (r.status === 0) return log.info('watchdog started (systemd-run)');
-    log.warn({ status: r.status }, 'systemd-run failed; starting the watchdog detached');
-  }
-  const out = openSync(join(dirname(stateFile), 'watchdog.log'), 'a', 0o600);
-  const child = spawn(state.old, args, { detached: true, stdio: ['ignore', out, out], cwd: state.install_dir });
-  closeSync(out);
-  child.unref();
-  log.info({ pid: child.pid }, 'watchdog started');
+  const r = startOutsideService([state.old, ...args], { systemd: state.runner === 'systemd', cwd: state.install_dir, outputFile: join(dirname(stateFile), 'watchdog.log') });
+  if (r.via === 'systemd-run') return log.info('watchdog started (systemd-run)');
+  if (r.systemdRunStatus !== undefined) log.warn({ status: r.systemdRunStatus }, 'systemd-run failed; started the watchdog detached');
+  log.info({ pid: r.child.pid }, 'watchdog started');
 }
 
 /**
@@ -658,7 +653,7 @@ export function startWatchdog(state: UpdateState, stateFile: string, log: Logger
  */
 function startWindowsWatchdog(state: UpdateState, stateFile: string, log: Logger): void {
   const host = join(state.install_dir, 'jump-client-service.exe');
-  const quoted = [state.old, 'update-watchdog', '--state', stateFile].map((a) => (/[\s"]/.test(a) ? `"${a.replace(/"/g, '\\"')}"` : a)).join(' ');
+  const quoted = windowsCommandLine([state.old, 'update-watchdog', '--state', stateFile]);
   // Synchronous: --detach returns once the watchdog runs; the agent exits (and the host ends its
   // job, which --detach is in) only after that.
   const r = spawnSync(host, ['--detach', quoted], { argv0: `"${host}"`, stdio: 'ignore', windowsHide: true, windowsVerbatimArguments: true, cwd: state.install_dir, timeout: 30_000 });
