@@ -11,8 +11,8 @@
  *     child in a Job object with JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE (the agent and its sessions die
  *     with the host); JOB_OBJECT_LIMIT_BREAKAWAY_OK lets `--detach` below leave it;
  *   - the agent's stdout/stderr and this host's own lines go to
- *     %ProgramData%\JumpClient\Logs\<service name>.log (the dirs made SYSTEM/Administrators full,
- *     Users read, when this creates them);
+ *     %ProgramData%\JumpClient\Logs\<service name>.log (the dirs locked SYSTEM/Administrators full,
+ *     Users read, owner Administrators, a planted junction or hard link refused: make_dir, open_log_file);
  *   - SERVICE_CONTROL_STOP / SHUTDOWN: CTRL_BREAK to the agent's process group (the agent stops
  *     cleanly on SIGBREAK), TerminateJobObject after STOP_WAIT_MS; the service reports STOPPED, 0;
  *   - the agent exits with EXIT_REFUSED (3: the site refused this jump client for good, e.g.
@@ -48,6 +48,7 @@
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 #include <sddl.h>
+#include <aclapi.h>
 #include <stdio.h>
 #include <wchar.h>
 
@@ -144,14 +145,67 @@ static DWORD WINAPI control_handler(DWORD control, DWORD type, void *data, void 
     }
 }
 
-/* Makes `path` with the Logs DACL when it does not exist (an existing dir is left as it is). */
+/* Enables privilege `name` in this process's token (SYSTEM holds SeRestorePrivilege: it may set any owner). */
+static void enable_privilege(const WCHAR *name)
+{
+    HANDLE tok;
+    TOKEN_PRIVILEGES tp = { 1, { { { 0, 0 }, SE_PRIVILEGE_ENABLED } } };
+    if (!OpenProcessToken(GetCurrentProcess(), TOKEN_ADJUST_PRIVILEGES, &tok)) return;
+    if (LookupPrivilegeValueW(NULL, name, &tp.Privileges[0].Luid)) AdjustTokenPrivileges(tok, FALSE, &tp, 0, NULL, NULL);
+    CloseHandle(tok);
+}
+
+/*
+ * Makes `path` a directory this host can trust (issue #16, finding on item 7): %ProgramData% lets
+ * every user create folders under it, so a user could make %ProgramData%\JumpClient first, as a
+ * junction to another place (SYSTEM would write its log there) or as a folder of their own (its
+ * owner keeps WRITE_DAC). A junction or symbolic link found at `path` is removed (the link only:
+ * RemoveDirectoryW never follows it); the dir is made with LOGS_SDDL, and an existing one gets
+ * owner Administrators and the protected LOGS_SDDL DACL (nothing inherited).
+ */
 static void make_dir(const WCHAR *path)
 {
     SECURITY_ATTRIBUTES sa = { sizeof(sa), NULL, FALSE };
     PSECURITY_DESCRIPTOR sd = NULL;
+    DWORD attrs = GetFileAttributesW(path);
+    if (attrs != INVALID_FILE_ATTRIBUTES && (attrs & FILE_ATTRIBUTE_REPARSE_POINT)) {
+        if (!RemoveDirectoryW(path)) DeleteFileW(path);
+    }
     if (ConvertStringSecurityDescriptorToSecurityDescriptorW(LOGS_SDDL, SDDL_REVISION_1, &sd, NULL)) sa.lpSecurityDescriptor = sd;
-    CreateDirectoryW(path, &sa);
+    if (!CreateDirectoryW(path, &sa) && sd) {
+        PACL dacl = NULL;
+        BOOL present = FALSE, defaulted = FALSE;
+        BYTE admins[SECURITY_MAX_SID_SIZE];
+        DWORD admins_len = sizeof(admins);
+        if (GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted) && present &&
+            CreateWellKnownSid(WinBuiltinAdministratorsSid, NULL, admins, &admins_len)) {
+            SetNamedSecurityInfoW((LPWSTR)path, SE_FILE_OBJECT,
+                                  OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+                                  admins, NULL, dacl, NULL);
+        }
+    }
     if (sd) LocalFree(sd);
+}
+
+/*
+ * Opens the log file `path` for appending, refusing one planted before the dir was locked: a
+ * reparse point (opened as itself, FILE_FLAG_OPEN_REPARSE_POINT) or a file with another hard link
+ * (a link to a file elsewhere that SYSTEM would append to) is deleted and made anew.
+ */
+static HANDLE open_log_file(const WCHAR *path, SECURITY_ATTRIBUTES *sa)
+{
+    int attempt;
+    for (attempt = 0; attempt < 2; attempt++) {
+        BY_HANDLE_FILE_INFORMATION info;
+        HANDLE h = CreateFileW(path, FILE_APPEND_DATA | FILE_READ_ATTRIBUTES | SYNCHRONIZE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, sa,
+                               OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+        if (h == INVALID_HANDLE_VALUE) return h;
+        if (!GetFileInformationByHandle(h, &info) ||
+            (!(info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) && info.nNumberOfLinks <= 1)) return h;
+        CloseHandle(h);
+        DeleteFileW(path);
+    }
+    return INVALID_HANDLE_VALUE;
 }
 
 static void open_log(void)
@@ -160,12 +214,14 @@ static void open_log(void)
     SECURITY_ATTRIBUTES sa = { sizeof(sa), NULL, TRUE }; /* inherited: the agent's stdout/stderr */
     DWORD n = GetEnvironmentVariableW(L"ProgramData", base, MAX_PATH);
     if (n == 0 || n >= MAX_PATH) lstrcpyW(base, L"C:\\ProgramData");
+    enable_privilege(L"SeRestorePrivilege");
+    enable_privilege(L"SeTakeOwnershipPrivilege");
     _snwprintf(path, MAX_PATH + 299, L"%ls\\JumpClient", base);
     make_dir(path);
     _snwprintf(path, MAX_PATH + 299, L"%ls\\JumpClient\\Logs", base);
     make_dir(path);
     _snwprintf(path, MAX_PATH + 299, L"%ls\\JumpClient\\Logs\\%ls.log", base, g_name);
-    g_log = CreateFileW(path, FILE_APPEND_DATA | SYNCHRONIZE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, &sa, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+    g_log = open_log_file(path, &sa);
 }
 
 /* The registry key of the detection rule: Software\JumpClient, or Software\JumpClient\<name>. */

@@ -32,7 +32,7 @@ import { STAMP_FILE, readStamp } from '../../protocol/stamp.js';
 import { extractOverlay, findOverlay } from './exe-overlay.js';
 import { checkWithSite } from './preflight.js';
 import { installWindows, MSI_NEW_CONFIG_MARKER, msiExistingConfig, setServiceRecovery, startService, windowsInstallExit } from './windows.js';
-import { checkWindowsAcls, setWindowsAcls } from './windows-acl.js';
+import { checkWindowsAcls, secureMachineDataDir, setWindowsAcls } from './windows-acl.js';
 
 /** `jump-client install` exit codes (see the module comment). */
 export const INSTALL_EXIT = { OK: 0, FAILED: 1, BAD_INPUT: 2, INSTALLER_UNUSABLE: 3 } as const;
@@ -232,6 +232,9 @@ export function addMsiCommands(program: Command): void {
       // item 5; agent/install/windows-acl.ts): a custom installdir inherits its parent's ACL.
       mkdirSync(join(dir, 'config'), { recursive: true });
       setWindowsAcls(dir, 'service');
+      // The machine's data dir (the service host's Logs): locked now, not left to inherit
+      // %ProgramData%'s "Users: create files and folders" (agent/install/windows-acl.ts).
+      secureMachineDataDir(join(process.env.ProgramData ?? 'C:\\ProgramData', 'JumpClient'));
       if (keep) {
         rmSync(join(dir, 'config', MSI_NEW_CONFIG_MARKER), { force: true });
         process.stdout.write(`jump-client msi-configure: kept the ${existing === 'enrolled' ? 'enrollment' : 'installer key'} in ${join(dir, 'config')} (an upgrade or repair)${key ? '; the KEY_INFO given was not used' : ''}\n`);

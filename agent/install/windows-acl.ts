@@ -23,7 +23,7 @@
  * create that key on real Windows). On real Windows an empty read-back fails the install.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JumpError } from '../../protocol/errors.js';
@@ -236,4 +236,71 @@ export function checkWindowsAcls(dir: string, mode: AclMode, userSid: string | n
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * The icacls argument lists that lock the machine's data dir `%ProgramData%\JumpClient` (the
+ * install lock, the service host's Logs): owner Administrators (an owner keeps WRITE_DAC whatever
+ * the DACL says), nothing inherited from %ProgramData% (which lets every user create files and
+ * folders under it), SYSTEM and Administrators full, Users read and execute. The same DACL as the
+ * service host gives the dirs it makes (packaging/service-host.c LOGS_SDDL). Pure.
+ */
+export function machineDataDirArgs(dir: string): string[][] {
+  return [
+    [dir, '/setowner', `*${SID.ADMINISTRATORS}`, '/T', '/Q'],
+    [dir, '/inheritance:r', '/grant:r', `*${SID.SYSTEM}:(OI)(CI)F`, `*${SID.ADMINISTRATORS}:(OI)(CI)F`, `*${SID.USERS}:(OI)(CI)RX`, '/Q'],
+  ];
+}
+
+/**
+ * Makes `dir` a real directory: a symbolic link or junction found there (Node's lstat reports a
+ * junction as a symbolic link) is removed, the link only, never what it points to; a plain file is
+ * refused. Then the dir is made when missing. Returns true when something was found and removed.
+ * Throws INSTALL_FAILED naming the path when it is a file or cannot be made.
+ */
+export function replaceLinkedDir(dir: string): boolean {
+  let removed = false;
+  try {
+    const st = lstatSync(dir);
+    if (st.isSymbolicLink()) {
+      rmSync(dir, { force: true });
+      removed = true;
+    } else if (!st.isDirectory()) {
+      throw new JumpError('INSTALL_FAILED', { detail: `${dir} is a file, not a folder: remove it and install again` });
+    }
+  } catch (err) {
+    if (err instanceof JumpError) throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new JumpError('INSTALL_FAILED', { detail: `${dir}: ${(err as Error).message}` });
+  }
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw new JumpError('INSTALL_FAILED', { detail: `${dir}: ${(err as Error).message}` });
+  }
+  return removed;
+}
+
+/**
+ * Locks the machine's data dir `dir` (%ProgramData%\JumpClient) before anything in it is trusted
+ * (issue #16, finding on item 7): a junction planted there is removed (replaceLinkedDir), its ACL
+ * is read back, then set (machineDataDirArgs). Returns `trusted`: false when the dir was a link or
+ * its ACL let users other than SYSTEM and Administrators write in it, so what it holds (a planted
+ * install.lock naming a running pid, which would refuse every install) may come from any user.
+ * Under wine (stub icacls, nothing read back) the old ACL cannot be known: trusted.
+ * Throws INSTALL_FAILED when icacls fails.
+ */
+export function secureMachineDataDir(dir: string): { trusted: boolean } {
+  const linked = replaceLinkedDir(dir);
+  const tmp = mkdtempSync(join(tmpdir(), 'jump-client-acl-'));
+  let loose = false;
+  try {
+    const file = join(tmp, 'data.acl');
+    icacls([dir, '/save', file, '/T', '/Q']);
+    const entries = existsSync(file) ? parseIcaclsSave(readFileSync(file)) : [];
+    loose = aclViolations(entries, [SID.SYSTEM, SID.ADMINISTRATORS], 'read').length > 0;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  for (const args of machineDataDirArgs(dir)) icacls(args);
+  return { trusted: !linked && !loose };
 }

@@ -25,7 +25,7 @@ import { join, resolve } from 'node:path';
 import { JumpError, type ErrorCode } from '../../protocol/errors.js';
 import { VERSION } from '../../protocol/version.js';
 import { copyWithoutOverlay } from './exe-overlay.js';
-import { checkWindowsAcls, currentUserSid, setWindowsAcls, underWine } from './windows-acl.js';
+import { checkWindowsAcls, currentUserSid, secureMachineDataDir, setWindowsAcls, underWine } from './windows-acl.js';
 import { checkNewDir, checkOverrides, requestedFromOptions, rollBack, writeStampedConfig, type InstallOptions, type InstallResult } from './install.js';
 import { checkWithSite, stampTarget } from './preflight.js';
 import { formatInstallConf, newUnitName, run, type InstallConf } from './service.js';
@@ -62,8 +62,20 @@ export function windowsInstallExit(code: ErrorCode | null): number {
 export function takeInstallLock(elevated: boolean, env: NodeJS.ProcessEnv = process.env): () => void {
   const base = elevated ? (env.ProgramData ?? 'C:\\ProgramData') : (env.LOCALAPPDATA ?? join(env.USERPROFILE ?? 'C:\\', 'AppData', 'Local'));
   const dir = join(base, 'JumpClient');
+  // %ProgramData% lets every user create folders and files under it: the machine's dir is locked
+  // first, and a lock found in a dir any user could write in is not believed.
+  const trusted = elevated && process.platform === 'win32' ? secureMachineDataDir(dir).trusted : (mkdirSync(dir, { recursive: true }), true);
+  return takeLockIn(dir, trusted);
+}
+
+/**
+ * Takes the install lock `dir\install.lock` (see takeInstallLock); `trusted` false removes a lock
+ * file found there first (it may have been planted by any user). Returns the release function.
+ * Throws INSTALL_IN_PROGRESS or INSTALL_FAILED.
+ */
+export function takeLockIn(dir: string, trusted: boolean): () => void {
   const file = join(dir, 'install.lock');
-  mkdirSync(dir, { recursive: true });
+  if (!trusted) rmSync(file, { force: true });
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(file, 'wx');
