@@ -72,6 +72,10 @@ const { values: args } = parseArgs({
     'msi-only': { type: 'string' },
     'msi-version': { type: 'string' },
     'client-version': { type: 'string' },
+    'sign-cert': { type: 'string' },
+    'sign-key': { type: 'string' },
+    'sign-pass-file': { type: 'string' },
+    'sign-timestamp-url': { type: 'string' },
   },
 });
 
@@ -85,6 +89,8 @@ if (!/^\d{1,4}\.\d{1,4}\.\d{1,4}(-[0-9A-Za-z.-]{1,12})?$/.test(CLIENT_VERSION) |
   process.stderr.write(`package: --client-version: "${CLIENT_VERSION}" is not a version like 0.1.1 or 0.2.0-rc.1 (major.minor.patch[-pre], at most 19 characters)\n`);
   process.exit(2);
 }
+/** The code-signing certificate (--sign-cert/--sign-key), or null: an unsigned build. */
+const SIGNING = await codeSigning();
 /** What esbuild puts in the bundle for `__JUMP_CLIENT_BUILD__`; replaced per platform once the build id is known. */
 const BUILD_PLACEHOLDER = '__JUMP_CLIENT_BUILD_PLACEHOLDER__';
 
@@ -294,11 +300,72 @@ const MSI_SECURE = ['INSTALLDIR', 'KEY_INFO', 'SITE_URL', 'SITE_PIN', 'JC_JUMP_G
  * which wixl would fill itself from a hand-written row and fail; HideTarget on the configure
  * action, so KEY_INFO stays out of msiexec logs).
  */
-/** protocol/jc-flags.ts, transpiled here with esbuild (the build runs before or without tsc). */
+/** A module of protocol/, transpiled here with esbuild (the build runs before or without tsc). */
+async function protocolModule(name) {
+  const r = await esbuild.build({ entryPoints: [join(root, 'protocol', name)], bundle: true, platform: 'node', format: 'esm', write: false, logLevel: 'error' });
+  return import(`data:text/javascript;base64,${Buffer.from(r.outputFiles[0].text).toString('base64')}`);
+}
+
+/** protocol/jc-flags.ts's table. */
 async function installerFlags() {
-  const r = await esbuild.build({ entryPoints: [join(root, 'protocol', 'jc-flags.ts')], bundle: true, platform: 'node', format: 'esm', write: false, logLevel: 'error' });
-  const mod = await import(`data:text/javascript;base64,${Buffer.from(r.outputFiles[0].text).toString('base64')}`);
-  return mod.INSTALLER_FLAGS;
+  return (await protocolModule('jc-flags.ts')).INSTALLER_FLAGS;
+}
+
+/**
+ * The code-signing certificate of --sign-cert/--sign-key (issue #16, item 6; protocol/code-signing.ts),
+ * or null: unsigned build. Exits 2 naming the flag when the pair is incomplete or a file is missing.
+ */
+async function codeSigning() {
+  const { codeSigningFrom } = await protocolModule('code-signing.ts');
+  try {
+    return codeSigningFrom(
+      { cert: args['sign-cert'], key: args['sign-key'], passFile: args['sign-pass-file'], timestampUrl: args['sign-timestamp-url'] },
+      { cert: '--sign-cert', key: '--sign-key', passFile: '--sign-pass-file', timestampUrl: '--sign-timestamp-url' },
+    );
+  } catch (err) {
+    process.stderr.write(`package: ${err.message}\n`);
+    process.exit(2);
+  }
+}
+
+/** Signs `file` in place when the build has a certificate (protocol/code-signing.ts signFile). */
+async function signIfAsked(file) {
+  if (!SIGNING) return;
+  const { signFile } = await protocolModule('code-signing.ts');
+  signFile(file, SIGNING);
+}
+
+/**
+ * Sets the VERSIONINFO resource of the Windows executable `exe` (the base node.exe, before the SEA
+ * blob is injected) to the jump client's (issue #16, item 6): Windows, Intune and EDR tools show
+ * "Jump Client", not "Node.js". With resedit (npm), which rewrites the resource section and keeps
+ * the rest of the image. `version` is `major.minor.patch[-pre]`.
+ */
+async function setVersionInfo(exe, version) {
+  const ResEdit = await import('resedit');
+  const image = ResEdit.NtExecutable.from(readFileSync(exe), { ignoreCert: true });
+  const res = ResEdit.NtExecutableResource.from(image);
+  const [major, minor, patch] = version.split(/[.-]/).map((n) => Number(n) || 0);
+  const lang = { lang: 1033, codepage: 1200 };
+  const vi = ResEdit.Resource.VersionInfo.createEmpty();
+  vi.lang = 1033;
+  vi.setFileVersion(major, minor, patch, 0, 1033);
+  vi.setProductVersion(major, minor, patch, 0, 1033);
+  vi.setStringValues(lang, {
+    CompanyName: 'Jump Client project',
+    FileDescription: 'Jump Client: agent and installer',
+    FileVersion: version,
+    InternalName: 'jump-client',
+    LegalCopyright: 'Jump Client project',
+    OriginalFilename: 'jump-client.exe',
+    ProductName: 'Jump Client',
+    ProductVersion: version,
+  });
+  for (const old of ResEdit.Resource.VersionInfo.fromEntries(res.entries)) old.removeFromResourceEntries?.(res.entries);
+  res.entries = res.entries.filter((e) => e.type !== 16);
+  vi.outputToResourceEntries(res.entries);
+  res.outputResource(image);
+  writeFileSync(exe, Buffer.from(image.generate()));
 }
 
 const xmlAttr = (s) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
@@ -379,6 +446,7 @@ async function buildMsi(dir, work, version) {
   if (/@@[A-Z_]+@@/.test(wxs)) throw new Error('packaging/jump-client.wxs: a marker was not filled');
   // The configure action's DLL (packaging/msi-ca.c), for the MSI's Binary table only (never installed).
   execFileSync('x86_64-w64-mingw32-gcc', ['-shared', '-O2', '-s', '-Wall', '-Werror', '-o', join(dir, 'msi-ca.dll'), join(root, 'packaging', 'msi-ca.c'), '-lmsi'], { stdio: 'pipe' });
+  await signIfAsked(join(dir, 'msi-ca.dll'));
   const mainWxs = join(work, 'jump-client.wxs');
   writeFileSync(mainWxs, wxs);
   const msi = join(dir, 'jump-client.msi');
@@ -416,6 +484,8 @@ async function buildMsi(dir, work, version) {
   // while the files land; Windows Installer 5 applies this SDDL (wixl has no element for it).
   execFileSync('msibuild', [msi, '-q', 'CREATE TABLE `MsiLockPermissionsEx` (`MsiLockPermissionsEx` CHAR(72) NOT NULL, `LockObject` CHAR(72) NOT NULL, `Table` CHAR(32) NOT NULL, `SDDLText` LONGCHAR NOT NULL, `Condition` CHAR(255) PRIMARY KEY `MsiLockPermissionsEx`)'], { stdio: 'pipe' });
   execFileSync('msibuild', [msi, '-q', `INSERT INTO \`MsiLockPermissionsEx\` (\`MsiLockPermissionsEx\`, \`LockObject\`, \`Table\`, \`SDDLText\`) VALUES ('LockInstallDir', 'INSTALLDIR', 'CreateFolder', '${MSI_INSTALLDIR_SDDL}')`], { stdio: 'pipe' });
+  // Signed last: any later change to the MSI (a site's stamp) must sign it again (protocol/code-signing.ts).
+  await signIfAsked(msi);
 }
 
 /**
@@ -459,6 +529,7 @@ async function buildPlatform(platform, bundleText, work) {
     bundleText,
     ...filesUnder(ptySrc).filter((f) => f.endsWith('.node') || f.endsWith('.dll') || f.endsWith('.exe')).map((f) => readFileSync(join(ptySrc, f))),
     ...scriptTexts,
+    platform === 'win-x64' && SIGNING ? readFileSync(SIGNING.cert) : '',
     ...(platform === 'win-x64' ? ['packaging/jump-client.wxs', 'packaging/service-host.c', 'packaging/service-host.rc', 'package.json', 'protocol/jc-flags.ts', 'packaging/build.mjs', 'packaging/msi-ca.c'].map((f) => readFileSync(join(root, f))) : []),
   );
   const version = `${CLIENT_VERSION}+${hash.slice(0, 12)}`;
@@ -489,10 +560,12 @@ async function buildPlatform(platform, bundleText, work) {
       // A signed base would carry a signature the injection invalidates; remove it first.
       execFileSync('osslsigncode', ['remove-signature', '-in', exe, '-out', `${exe}.unsigned`], { stdio: 'pipe' });
       renameSync(`${exe}.unsigned`, exe);
+      await setVersionInfo(exe, CLIENT_VERSION);
     }
     // postject's LIEF prints harmless section-name warnings; keep them unless the step fails.
     execFileSync(process.execPath, [join(root, 'node_modules', 'postject', 'dist', 'cli.js'), exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE], { stdio: 'pipe' });
   });
+  if (platform === 'win-x64' && SIGNING) await step('sign jump-client.exe (osslsigncode)', () => signIfAsked(exe));
   await step('native modules and scripts', () => {
     copySidecars(platform, join(staging, 'lib'), nativeDir);
     for (const s of p.scripts) {
@@ -503,6 +576,7 @@ async function buildPlatform(platform, bundleText, work) {
   if (platform === 'win-x64') {
     // The service host (packaging/service-host.c; issue #16 item 4): native, no .NET, runs under wine.
     await step('service host (mingw-w64)', () => buildServiceHost(join(staging, 'jump-client-service.exe'), work));
+    if (SIGNING) await step('sign jump-client-service.exe', () => signIfAsked(join(staging, 'jump-client-service.exe')));
     await step('MSI (wixl)', () => buildMsi(staging, work, packageVersion()));
   }
   writeFileSync(join(staging, 'build.json'), JSON.stringify({ platform, version, node: NODE_VERSION, hash, built_at: new Date().toISOString() }, null, 2) + '\n');

@@ -173,11 +173,11 @@ function system32(exe: string): string {
   return join(process.env.SystemRoot ?? process.env.windir ?? 'C:\\Windows', 'System32', exe);
 }
 
-function icacls(args: string[]): void {
+function icacls(args: string[], what = "the install dir's ACL"): void {
   const r = spawnSync(system32('icacls.exe'), args, { encoding: 'utf8', windowsHide: true });
   if (r.status !== 0) {
     const why = `${r.stdout ?? ''}${r.stderr ?? ''}${r.error?.message ?? ''}`.trim() || `exit ${r.status}`;
-    throw new JumpError('INSTALL_FAILED', { detail: `setting the install dir's ACL failed: icacls ${args.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')}: ${why}` });
+    throw new JumpError('INSTALL_FAILED', { detail: `setting ${what} failed: icacls ${args.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')}: ${why}` });
   }
 }
 
@@ -289,18 +289,20 @@ export function replaceLinkedDir(dir: string): boolean {
  * Under wine (stub icacls, nothing read back) the old ACL cannot be known: trusted.
  * Throws INSTALL_FAILED when icacls fails.
  */
+const DATA_DIR_ACL = "the machine data dir's (%ProgramData%\\JumpClient) ACL";
+
 export function secureMachineDataDir(dir: string): { trusted: boolean } {
   const linked = replaceLinkedDir(dir);
   const tmp = mkdtempSync(join(tmpdir(), 'jump-client-acl-'));
   let loose = false;
   try {
     const file = join(tmp, 'data.acl');
-    icacls([dir, '/save', file, '/T', '/Q']);
+    icacls([dir, '/save', file, '/T', '/Q'], DATA_DIR_ACL);
     const entries = existsSync(file) ? parseIcaclsSave(readFileSync(file)) : [];
     loose = aclViolations(entries, [SID.SYSTEM, SID.ADMINISTRATORS], 'read').length > 0;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-  for (const args of machineDataDirArgs(dir)) icacls(args);
+  for (const args of machineDataDirArgs(dir)) icacls(args, DATA_DIR_ACL);
   return { trusted: !linked && !loose };
 }

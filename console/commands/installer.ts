@@ -17,6 +17,7 @@ import { GENERIC_MSI, SITE_MSI, writeSiteMsi } from '../installer-files/msi-file
 import { EXE_PAYLOAD, WIN_EXE } from '../../protocol/exe-overlay.js';
 import { exeFileName, writeExeInstaller } from '../installer-files/exe-file.js';
 import { stampFromCreated } from '../../protocol/stamp.js';
+import { codeSigningFrom, type CodeSigning } from '../../protocol/code-signing.js';
 import { collect, out, site } from '../cli.js';
 import { bytes, detailsTable, listTable, outputWidth, shortTime } from '../format.js';
 
@@ -66,10 +67,23 @@ export function registerInstallerCommands(program: Command): void {
     )
     .option('--out <dir>', 'directory to write the installer file to (bomgar-scc-<uid>.bin; for windows-x64 bomgar-scc-<uid>.exe and the site\'s bomgar-scc-win64.msi)')
     .option('--package-dir <dir>', 'the packaged jump-client to stamp (default: dist/package/<platform>, from `npm run package`)')
+    .option('--sign-cert <file>', 'windows-x64: sign the EXE and the MSI with this code-signing certificate (PEM; needs --sign-key and osslsigncode)')
+    .option('--sign-key <file>', 'the private key of --sign-cert (PEM)')
+    .option('--sign-pass-file <file>', 'a file holding the passphrase of --sign-key')
+    .option('--sign-timestamp-url <url>', 'an RFC 3161 time-stamping authority to countersign with')
     .action(async (o, cmd: Command) => {
       // The installer file can be made only now (KEY_INFO is shown once): check what it needs first,
       // so a bad --out or a missing package does not leave an installer on the site.
       let packageDir: string | undefined;
+      let signing: CodeSigning | null = null;
+      try {
+        signing = codeSigningFrom({ cert: o.signCert, key: o.signKey, passFile: o.signPassFile, timestampUrl: o.signTimestampUrl }, { cert: '--sign-cert', key: '--sign-key', passFile: '--sign-pass-file', timestampUrl: '--sign-timestamp-url' });
+      } catch (err) {
+        throw new JumpError('VALIDATION_FAILED', { field: '--sign-cert', detail: (err as Error).message });
+      }
+      if (signing && o.platform !== 'windows-x64') {
+        throw new JumpError('VALIDATION_FAILED', { field: '--sign-cert', detail: '--sign-cert signs Windows files: give it with --platform windows-x64.' });
+      }
       if (o.platform !== undefined || o.out !== undefined) {
         if (o.platform === undefined || o.out === undefined) {
           throw new JumpError('VALIDATION_FAILED', { field: o.out === undefined ? '--out' : '--platform', detail: 'Give --platform and --out together.' });
@@ -140,8 +154,8 @@ export function registerInstallerCommands(program: Command): void {
       if (packageDir !== undefined) {
         try {
           if (o.platform === 'windows-x64') {
-            file = await writeExeInstaller(packageDir, stampFromCreated(r), o.out);
-            msiFile = await writeSiteMsi(packageDir, r.site_url, r.site_pin, o.out);
+            file = await writeExeInstaller(packageDir, stampFromCreated(r), o.out, signing);
+            msiFile = await writeSiteMsi(packageDir, r.site_url, r.site_pin, o.out, signing);
           } else file = await writeBinInstaller(packageDir, stampFromCreated(r), o.out, o.platform as BinPlatform);
         } catch (err) {
           // Without its files the installer is of no use and its key is lost: revoke it, and remove

@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { removeSignature, signFile, type CodeSigning } from '../../protocol/code-signing.js';
 import { writeWhole } from './atomic-file.js';
 
 export const GENERIC_MSI = 'jump-client.msi';
@@ -43,12 +44,20 @@ export function newPackageCode(file: string): string {
   return code;
 }
 
+/** True when the MSI `file` holds a DigitalSignature stream (msiinfo streams, msitools). */
+export function msiIsSigned(file: string): boolean {
+  const r = spawnSync('msiinfo', ['streams', file], { encoding: 'utf8' });
+  if (r.error) throw new Error(`msiinfo: ${r.error.message} (install the Debian package msitools)`);
+  return r.stdout.split('\n').some((l) => l.replace(/^\u0005/, '') === 'DigitalSignature');
+}
+
 /**
  * Writes `<outDir>/bomgar-scc-win64.msi` for the site at `siteUrl` with identity `sitePin`, through a
- * temp name and a rename, with a PackageCode of its own (newPackageCode). Returns its path and size in bytes. Throws when the package has no MSI
+ * temp name and a rename, with a PackageCode of its own (newPackageCode), signed with `signing` when
+ * given (else unsigned: the build's signature would no longer match). Returns its path and size in bytes. Throws when the package has no MSI
  * or msibuild fails (nothing is left in `outDir` then).
  */
-export async function writeSiteMsi(packageDir: string, siteUrl: string, sitePin: string, outDir: string): Promise<{ path: string; bytes: number }> {
+export async function writeSiteMsi(packageDir: string, siteUrl: string, sitePin: string, outDir: string, signing: CodeSigning | null = null): Promise<{ path: string; bytes: number }> {
   const generic = join(packageDir, GENERIC_MSI);
   if (!existsSync(generic)) throw new Error(`${generic} is missing: run \`npm run package\` first`);
   return writeWhole(join(outDir, SITE_MSI), async (partial) => {
@@ -56,5 +65,9 @@ export async function writeSiteMsi(packageDir: string, siteUrl: string, sitePin:
     msibuild(partial, `UPDATE Property SET Value = ${sqlString(siteUrl)} WHERE Property = 'SITE_URL'`);
     msibuild(partial, `UPDATE Property SET Value = ${sqlString(sitePin)} WHERE Property = 'SITE_PIN'`);
     newPackageCode(partial);
+    // The stamp changed the MSI: a signature the build gave it no longer matches. Signed again
+    // when this maker holds the certificate, else removed (protocol/code-signing.ts; issue #16, item 6).
+    if (signing) signFile(partial, signing);
+    else if (msiIsSigned(partial)) removeSignature(partial, true);
   });
 }

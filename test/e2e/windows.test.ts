@@ -16,6 +16,8 @@
  * fails both installs and rolls them back. The stub warning is checked on the EXE only (msiexec
  * /quiet drops the configure action's output).
  */
+import { verifyFile } from '../../protocol/code-signing.js';
+import { makeTestPki, type TestPki } from '../helpers/code-signing.js';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,10 +51,11 @@ function enrolled(configDir: string): boolean {
 describe('the Windows MSI', () => {
   let site: TestSite;
   let msi: string;
-  let installer: { uid: string; key_info: string; site_url: string; site_pin: string };
+  let installer: { uid: string; key_info: string; site_url: string; site_pin: string; file: string };
   let env: NodeJS.ProcessEnv;
   let outDir: string;
   let agent: Proc | null = null;
+  let pki: TestPki;
 
   const clients = async () => (await listClients(site.api)).items;
 
@@ -74,7 +77,9 @@ describe('the Windows MSI', () => {
     site = await startTestSite();
     expect((await jump(site.consoleDir, ['groups', 'create', 'Windows Servers'])).code).toBe(0);
     const out = tempDir('jump-msi-');
-    const r = await jump(site.consoleDir, ['installer', 'create', '--platform', 'windows-x64', '--allow-override', 'jump_group,tag,comments', '--out', out, '--json']);
+    // Signed by the console with a throwaway CA (issue #16, item 6): every install below runs signed files.
+    pki = makeTestPki(tempDir('jump-pki-'));
+    const r = await jump(site.consoleDir, ['installer', 'create', '--platform', 'windows-x64', '--allow-override', 'jump_group,tag,comments', '--out', out, '--json', '--sign-cert', pki.cert, '--sign-key', pki.key]);
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout) as { uid: string; key_info: string; site_url: string; site_pin: string; file: string; msi: string };
     installer = j;
@@ -91,6 +96,11 @@ describe('the Windows MSI', () => {
     agent?.child.kill('SIGKILL');
     await run('wineserver', ['-k'], { env });
     await cleanup();
+  });
+
+  it('the console signed the per-installer EXE and the site MSI after stamping them: both verify against the CA (osslsigncode)', () => {
+    expect(verifyFile(installer.file, pki.ca)).toEqual({ ok: true, signer: '/CN=Jump Client Test Signing' });
+    expect(verifyFile(msi, pki.ca)).toEqual({ ok: true, signer: '/CN=Jump Client Test Signing' });
   });
 
   it('Property table: the site is stamped in, and every deferred property is secure', () => {
@@ -276,7 +286,8 @@ describe('the Windows MSI', () => {
         const r = await wine([exe, '--install-dir', 'C:\\AclFail', '--nostart']);
         // Windows exit 1603 (issue #16 item 7); wine passes on its low 8 bits.
         expect(r.code, r.stdout).toBe(1603 & 0xff);
-        expect(r.stdout).toMatch(/INSTALL_FAILED: .*setting the install dir's ACL failed: icacls C:\\AclFail \/setowner \*S-1-5-32-544 \/T \/Q/);
+        // The first icacls an elevated EXE install runs locks %ProgramData%\JumpClient (its install lock's dir).
+        expect(r.stdout).toMatch(/INSTALL_FAILED: .*setting the machine data dir's \(%ProgramData%\\JumpClient\) ACL failed: icacls C:\\ProgramData\\JumpClient \/save/);
         expect(existsSync(join(env.WINEPREFIX!, 'drive_c', 'AclFail'))).toBe(false);
         expect(await services()).toEqual(before);
 

@@ -8,11 +8,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN_STUB, renderStub, sealBin } from '../../console/installer-files/bin-file.js';
 import { INSTALLER_FLAGS, JC_FLAGS, msiPropertyOf, optionKey } from '../../protocol/jc-flags.js';
 import { jcValues, parseJcOptions } from '../../protocol/jc-options.js';
-import { EXE_TRAILER_BYTES, exeTrailer, overlayFromTrailer } from '../../protocol/exe-overlay.js';
+import { EXE_MAGIC, EXE_TRAILER_2_BYTES, EXE_TRAILER_BYTES, exeTrailer, overlayEnd, overlayFromTrailer, peSecurityFields, trimPadding } from '../../protocol/exe-overlay.js';
 import { keyInfoField, normalizeKeyInfo } from '../../protocol/key-info.js';
 import { checkInstallDir, checkOverrides, requestedFromOptions } from '../../agent/install/install.js';
 import { cronEntry, formatInstallConf, readInstallConf, systemdUnit } from '../../agent/install/service.js';
@@ -70,12 +71,37 @@ describe('KEY_INFO and the EXE overlay trailer', () => {
     for (const bad of ['short', 'x'.repeat(129), 'has-dash-inside', 'UPPERCASE']) expect(keyInfoField.safeParse(bad).success).toBe(false);
   });
 
-  it('reads back the payload length it wrote, and refuses a trailer without the magic or with a length past the file', () => {
-    const t = exeTrailer(1000);
-    expect(t.length).toBe(EXE_TRAILER_BYTES);
-    expect(overlayFromTrailer(t, 5000)).toEqual({ start: 5000 - EXE_TRAILER_BYTES - 1000, length: 1000 });
+  it('reads back the payload length and the exe\'s security entry it wrote (format 2), and refuses a trailer without the magic or with a length past the file', () => {
+    const exe = { securityOffset: 4096, securitySize: 9000, checksum: 0xabcdef };
+    const t = exeTrailer(1000, exe);
+    expect(t.length).toBe(EXE_TRAILER_2_BYTES);
+    expect(overlayFromTrailer(t, 5000)).toEqual({ start: 5000 - EXE_TRAILER_2_BYTES - 1000, length: 1000, restore: exe });
     expect(overlayFromTrailer(t, 500)).toBeNull();
-    expect(overlayFromTrailer(Buffer.alloc(EXE_TRAILER_BYTES), 5000)).toBeNull();
+    expect(overlayFromTrailer(Buffer.alloc(EXE_TRAILER_2_BYTES), 5000)).toBeNull();
+  });
+
+  it('still reads a format 1 trailer (installers made before signing)', () => {
+    const t1 = Buffer.alloc(EXE_TRAILER_BYTES);
+    t1.writeBigUInt64LE(1000n, 0);
+    EXE_MAGIC.copy(t1, 8);
+    expect(overlayFromTrailer(Buffer.concat([Buffer.alloc(12, 7), t1]), 5000)).toEqual({ start: 5000 - EXE_TRAILER_BYTES - 1000, length: 1000, restore: null });
+  });
+
+  it('finds the trailer\'s end before a certificate table that ends the file, past its alignment zeros', () => {
+    const pe = { checksumAt: 0, checksum: 0, securityAt: 0, securityOffset: 8000, securitySize: 2000 };
+    expect(overlayEnd(pe, 10_000)).toBe(8000);
+    expect(overlayEnd({ ...pe, securityOffset: 0, securitySize: 0 }, 10_000)).toBe(10_000);
+    expect(overlayEnd({ ...pe, securitySize: 1000 }, 10_000)).toBe(10_000); // a table that does not end the file is not one a signer wrote
+    expect(trimPadding(Buffer.from([0x32, 0, 0, 0]), 8000)).toBe(7997);
+    expect(trimPadding(Buffer.from([0x32]), 8000)).toBe(8000);
+  });
+
+  it('reads the security entry of a real PE (node-pty\'s prebuilt winpty-agent.exe, a PE32+) and refuses what is not one', () => {
+    const pe = fileURLToPath(new URL('../../node_modules/node-pty/prebuilds/win32-x64/winpty-agent.exe', import.meta.url));
+    const f = peSecurityFields(readFileSync(pe).subarray(0, 4096));
+    expect(f).not.toBeNull();
+    expect(f!.securityAt).toBeGreaterThan(f!.checksumAt);
+    expect(peSecurityFields(Buffer.from('#!/bin/sh\n'.padEnd(200, ' ')))).toBeNull();
   });
 });
 
