@@ -4,6 +4,8 @@
  *
  *   node packaging/build.mjs [--platform linux-x64,linux-arm64,win-x64] [--out dist/package] [--force] [--quiet]
  *                            [--client-version V]   builds jump-client version V (default: package.json's)
+ *                            [--sign-cert PEM --sign-key PEM [--sign-pass-file F] [--sign-timestamp-url URL]]
+ *                                                 signs the Windows files (osslsigncode; docs/packaging.md "Signing")
  *   node packaging/build.mjs --msi-only DIR --msi-version V    (re)builds DIR/jump-client.msi only, at
  *                                                               version V (tests: a "v2" to upgrade to)
  *
