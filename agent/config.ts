@@ -127,6 +127,12 @@ export interface AgentIdentity {
   keyInfo: string | null;
   requested: RequestedFields;
   machineId: string;
+  /**
+   * Set when this config is a copy of an enrolled jump client made on another machine (see
+   * identityFromConfig): the agent only tells the site (`auth` with `clone`) and stops; it never
+   * starts a session with the original's identity.
+   */
+  clone?: { keyMachineId: string; machineId: string } | null;
 }
 
 /**
@@ -140,8 +146,10 @@ export interface AgentIdentity {
  * copied to another machine (a cloned disk or image):
  * - not enrolled yet, or enrolled and still holding its installer key (KEY_INFO): the copy re-keys
  *   (a new agent.key, the client id dropped) and enrolls as a jump client of its own;
- * - enrolled, KEY_INFO gone: throws, naming the clone; it never connects with the original's
- *   identity (the two would keep replacing each other on the site). Fix: reinstall on this machine.
+ * - enrolled, KEY_INFO gone: the identity comes back with `clone` set and nothing changed on disk.
+ *   The agent then tells the site it is a copy (the site records it on the jump client and
+ *   answers JUMP_CLIENT_CLONED) and stops: it never holds a session with the original's identity
+ *   (the two would keep replacing each other on the site). Fix: reinstall on this machine.
  * A key without a recorded machine id (made before this rule) is adopted by this machine.
  */
 export function identityFromConfig(cfg: AgentConfig, machineId: string): AgentIdentity {
@@ -151,11 +159,18 @@ export function identityFromConfig(cfg: AgentConfig, machineId: string): AgentId
   const recorded = cfg.data.key_machine_id;
   if (recorded !== undefined && recorded !== machine && existsSync(keyFile)) {
     if (cfg.data.client_id !== undefined && !cfg.data.key_info) {
-      throw new Error(
-        `this jump client's identity (${keyFile}) was made on another machine (machine id ${recorded}; this one is ${machine}): ` +
-          'it is a copy of another install (a cloned disk or image) and is not used, so the original stays online; ' +
-          'reinstall the jump client on this machine (for golden images: install with NOSTART=1 and never start it before capturing the image)',
-      );
+      const d = cfg.data;
+      return {
+        siteUrl: d.site_url!,
+        sitePin: d.site_pin!,
+        sitePublicKey,
+        privateKey: cfg.privateKey(),
+        clientId: d.client_id!,
+        keyInfo: null,
+        requested: d.requested ?? {},
+        machineId: d.machine_id ?? machineId,
+        clone: { keyMachineId: recorded, machineId: machine },
+      };
     }
     rmSync(keyFile, { force: true });
     cfg.update({ client_id: undefined, key_machine_id: undefined });
@@ -172,6 +187,7 @@ export function identityFromConfig(cfg: AgentConfig, machineId: string): AgentId
     keyInfo: d.key_info ?? null,
     requested: d.requested ?? {},
     machineId: d.machine_id ?? machineId,
+    clone: null,
   };
 }
 

@@ -328,7 +328,7 @@ export class Connection {
     this.transition('authenticating');
     if (id.clientId !== null) {
       const sig = signAsAgent(id.privateKey, cb, this.agentNonce, msg.nonce, String(id.clientId));
-      this.write({ t: 'auth', client_id: id.clientId, machine_id: id.machineId, sig });
+      this.write({ t: 'auth', client_id: id.clientId, machine_id: id.machineId, sig, ...(id.clone ? { clone: { key_machine_id: id.clone.keyMachineId } } : {}) });
     } else {
       const pub = rawPublicKey(id.privateKey);
       const sig = signAsAgent(id.privateKey, cb, this.agentNonce, msg.nonce, pub);
@@ -339,6 +339,8 @@ export class Connection {
   private onWelcome(msg: SiteMessage): void {
     const id = this.o.identity;
     if (msg.t !== 'welcome') return this.fail(new JumpError('PROTOCOL_INVALID_MESSAGE'));
+    // A copy of another machine's jump client only reports itself: never a session, whatever the site answers.
+    if (id.clone) return this.fail(new JumpError('JUMP_CLIENT_CLONED'));
     if (id.clientId === null) {
       id.clientId = msg.client_id;
       id.keyInfo = null;

@@ -174,6 +174,15 @@ runCommand
         return;
       }
       const identity = identityFromConfig(cfg, machineIdSync());
+      if (identity.clone) {
+        // A copy of an enrolled jump client (issue #16, item 5): report it to the site, then stop (JUMP_CLIENT_CLONED).
+        const why =
+          `this jump client's identity (${join(cfg.dir, 'agent.key')}) was made on another machine (machine id ${identity.clone.keyMachineId}; ` +
+          `this one is ${identity.clone.machineId}): it is a copy of another install (a cloned disk or image). It tells the site and stops; ` +
+          'the original stays online. Reinstall the jump client on this machine (for golden images: install with NOSTART=1 and never start it before capturing the image).';
+        log.error({ keyMachineId: identity.clone.keyMachineId, machineId: identity.clone.machineId }, why);
+        process.stderr.write(`jump-client: ${why}\n`);
+      }
       // Self-update (issue #17, agent/update.ts): only an installed jump client (DIR/install.conf
       // beside its config dir) swaps in a new build.
       const installDir = readInstallConf(dirname(cfg.dir)) ? dirname(cfg.dir) : null;

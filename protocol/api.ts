@@ -48,6 +48,12 @@ export interface ApiJumpClient {
   quarantined: boolean;
   quarantined_at: string | null;
   quarantine_reason: string | null;
+  /**
+   * The last time a copy of this jump client on another machine (a cloned disk or image) reported
+   * itself and stopped (issue #16 item 5): when, the copy's machine id and address, how many
+   * reports; null when none. The jump client itself is not affected.
+   */
+  clone_report: { at: string; machine_id: string; public_ip: string; count: number } | null;
   /** When it was marked lost (offline past jump-clients.max-offline), and when it will be purged; else null. */
   lost_at: string | null;
   purge_at: string | null;

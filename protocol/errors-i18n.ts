@@ -163,6 +163,11 @@ export const ERROR_TRANSLATIONS: { readonly [C in ErrorCode]?: Readonly<Record<T
     de: { message: "Dieser Jump Client ist in Quarantäne: Seine Identität wurde von zwei Verbindungen gleichzeitig verwendet (ein kopierter Schlüssel). Sitzungen und Verbindungen werden abgelehnt.", fix: "ein Administrator gibt ihn frei (`jump clients release ID`), sobald die Kopie entfernt ist, oder entfernt ihn." },
     fr: { message: "Ce Jump Client est en quarantaine : son identité a été utilisée par deux connexions à la fois (une clé copiée). Les sessions et les connexions sont refusées.", fix: "un administrateur le libère (`jump clients release ID`) une fois la copie supprimée, ou le supprime." },
   },
+  JUMP_CLIENT_CLONED: {
+    es: { message: "La identidad de este Jump Client se copió a otro equipo (un disco o una imagen clonados). La copia lo notificó al sitio y se detuvo; el original conserva su lugar.", fix: "en la copia, reinstale el Jump Client con un instalador; para imágenes, instale con NOSTART=1 (EXE: --nostart) y capture antes del primer inicio (docs/packaging.md, \"Golden images\")." },
+    de: { message: "Die Identität dieses Jump Clients wurde auf einen anderen Rechner kopiert (ein geklonter Datenträger oder ein Image). Die Kopie hat es der Site gemeldet und sich beendet; das Original behält seinen Platz.", fix: "installieren Sie den Jump Client auf der Kopie mit einem Installationsprogramm neu; für Images mit NOSTART=1 (EXE: --nostart) installieren und vor dem ersten Start erfassen (docs/packaging.md, \"Golden images\")." },
+    fr: { message: "L'identité de ce Jump Client a été copiée sur un autre ordinateur (un disque ou une image clonés). La copie l'a signalé au site et s'est arrêtée ; l'original garde sa place.", fix: "sur la copie, réinstallez le Jump Client avec un installateur ; pour les images, installez avec NOSTART=1 (EXE : --nostart) et capturez avant le premier démarrage (docs/packaging.md, \"Golden images\")." },
+  },
   JUMP_CLIENT_NOT_FOUND: {
     es: { message: "El 'Jump Client' no existe.", fix: "búsquelo con `jump clients --search TEXT`." },
     de: { message: "Der Jump Client ist nicht vorhanden.", fix: "suchen Sie ihn mit `jump clients --search TEXT`." },

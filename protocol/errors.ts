@@ -210,6 +210,12 @@ export const ERROR_CATALOG = {
     message: 'This jump client is quarantined: its identity was used by two connections at once (a copied key). Sessions and connections are refused.',
     fix: 'an admin releases it (`jump clients release ID`) once the copy is gone, or deletes it.',
   },
+  JUMP_CLIENT_CLONED: {
+    action: 'connect',
+    status: 409,
+    message: "This jump client's identity was copied to another machine (a cloned disk or image). The copy told the site and stopped; the original keeps its place.",
+    fix: 'on the copy, reinstall the jump client with an installer; for images, install with NOSTART=1 (EXE: --nostart) and capture before the first start (docs/packaging.md, "Golden images").',
+  },
   // Actions on jump clients other than Jump (seeds appendix)
   JUMP_CLIENT_NOT_FOUND: {
     action: 'manage',

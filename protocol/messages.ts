@@ -120,6 +120,13 @@ export const authSchema = z.strictObject({
   client_id: z.number().int().positive(),
   machine_id: agentId,
   sig: signature,
+  /**
+   * Sent by a copy of an enrolled jump client on another machine (issue #16, item 5;
+   * agent/config.ts identityFromConfig): `key_machine_id` is the machine id its key was made on,
+   * `machine_id` above this machine's. The site records the report on the jump client and answers
+   * JUMP_CLIENT_CLONED; no session starts and the original is not disturbed.
+   */
+  clone: z.strictObject({ key_machine_id: agentId }).optional(),
 });
 /**
  * The installer's preflight (issue #14 item 5, issue #16 item 2): "would this enrollment be

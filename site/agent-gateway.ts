@@ -415,7 +415,7 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
           return;
         }
         const clientId =
-          msg.t === 'enroll' ? await this.enroll(msg, cb, hello, siteNonce) : await this.authenticate(msg, cb, hello, siteNonce);
+          msg.t === 'enroll' ? await this.enroll(msg, cb, hello, siteNonce) : await this.authenticate(msg, cb, hello, siteNonce, remote);
         this.clock.clearTimeout(timer);
         ws.off('message', onMessage);
         if (ws.readyState !== ws.OPEN) return;
@@ -492,7 +492,7 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
     }
   }
 
-  private async authenticate(msg: Auth, cb: Buffer, hello: Hello, siteNonce: string): Promise<number> {
+  private async authenticate(msg: Auth, cb: Buffer, hello: Hello, siteNonce: string, remote: string): Promise<number> {
     const rec = await this.opts.store.getClientAuth(msg.client_id);
     if (!rec) throw new JumpError('AGENT_AUTH_FAILED');
     const ok = verifyAgent(publicKeyFromRaw(rec.publicKey), msg.sig, cb, hello.nonce, siteNonce, String(msg.client_id));
@@ -501,6 +501,21 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
     if (rec.deleted) throw new JumpError('JUMP_CLIENT_DELETED');
     if (rec.uninstalled) throw new JumpError('JUMP_CLIENT_UNINSTALLED');
     if (rec.quarantined) throw new JumpError('JUMP_CLIENT_QUARANTINED');
+    if (msg.clone) {
+      // A copy of this jump client on another machine, proven by the key it copied (issue #16
+      // item 5): recorded on the jump client and refused; the original keeps its connection.
+      const now = this.clock.now();
+      await this.opts.store.reportClone(msg.client_id, { now, machineId: msg.machine_id, publicIp: remote });
+      await this.opts.store.audit({
+        at: now,
+        userId: null,
+        action: 'jump_client.clone_reported',
+        target: `jump_client:${msg.client_id}`,
+        detail: `a copy on machine id ${msg.machine_id} (key made on ${msg.clone.key_machine_id}) from ${remote} stopped`,
+      });
+      this.opts.log.warn({ clientId: msg.client_id, machineId: msg.machine_id, keyMachineId: msg.clone.key_machine_id, remote }, 'a copy of a jump client on another machine reported itself; refused');
+      throw new JumpError('JUMP_CLIENT_CLONED');
+    }
     return msg.client_id;
   }
 

@@ -236,6 +236,7 @@ export function clientJson(c: JumpClient, opts: { stats?: boolean } = {}): ApiJu
     quarantined: c.quarantinedAt !== null,
     quarantined_at: iso(c.quarantinedAt),
     quarantine_reason: c.quarantineReason,
+    clone_report: c.cloneReport ? { at: iso(c.cloneReport.at)!, machine_id: c.cloneReport.machineId, public_ip: c.cloneReport.publicIp, count: c.cloneReport.count } : null,
     lost_at: iso(c.lostAt),
     purge_at: iso(c.purgeAt),
     max_offline: c.maxOfflineMs ? formatDuration(c.maxOfflineMs) : null,

@@ -64,6 +64,9 @@ export function registerClientCommands(program: Command): void {
           ...(c.lost_at ? [['Lost', `since ${shortTime(c.lost_at)} (offline past jump-clients.max-offline); purged ${shortTime(c.purge_at)} unless it connects again`] as [string, unknown]] : []),
           ['Max Offline', c.max_offline ?? 'site default (jump-clients.max-offline)'],
           ...(c.duplicate_of ? [['Duplicate Of', `jump client ${c.duplicate_of} (same machine id, another installer)`] as [string, unknown]] : []),
+          ...(c.clone_report
+            ? [['Clone Reported', `${shortTime(c.clone_report.at)}: a copy on machine id ${c.clone_report.machine_id} from ${c.clone_report.public_ip} stopped (${c.clone_report.count} report${c.clone_report.count === 1 ? '' : 's'}); reinstall the jump client on that machine`] as [string, unknown]]
+            : []),
           ['Mode', c.mode],
           ['Jump Group', c.jump_group],
           ['Tag', c.tag],

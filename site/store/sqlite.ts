@@ -220,6 +220,14 @@ const MIGRATIONS: string[] = [
   CREATE INDEX jump_clients_by_hostname ON jump_clients(COALESCE(hostname, '') COLLATE NOCASE, id, jump_group_id) WHERE deleted_at IS NULL;
   CREATE INDEX jump_clients_by_last_access ON jump_clients(COALESCE(last_access_at, 0), id, jump_group_id) WHERE deleted_at IS NULL;
   `,
+  // Issue #16 item 5: a copy of this jump client on another machine (a cloned disk or image) said so
+  // and stopped: the last report (when, from where, the copy's machine id) and how many came.
+  `
+  ALTER TABLE jump_clients ADD COLUMN clone_reported_at INTEGER;
+  ALTER TABLE jump_clients ADD COLUMN clone_machine_id TEXT;
+  ALTER TABLE jump_clients ADD COLUMN clone_public_ip TEXT;
+  ALTER TABLE jump_clients ADD COLUMN clone_reports INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 /** SQL for each search field (seeds' search fields), over the `c` (client) row. */
@@ -294,6 +302,10 @@ interface ClientRow {
   duplicate_of: number | null;
   quarantined_at: number | null;
   quarantine_reason: string | null;
+  clone_reported_at: number | null;
+  clone_machine_id: string | null;
+  clone_public_ip: string | null;
+  clone_reports: number;
   lost_at: number | null;
   purge_at: number | null;
   max_offline_ms: number | null;
@@ -451,6 +463,10 @@ function toClient(r: ClientRow): JumpClient {
     duplicateOf: r.duplicate_of,
     quarantinedAt: r.quarantined_at,
     quarantineReason: r.quarantine_reason,
+    cloneReport:
+      r.clone_reported_at === null
+        ? null
+        : { at: r.clone_reported_at, machineId: r.clone_machine_id ?? '', publicIp: r.clone_public_ip ?? '', count: r.clone_reports },
     lostAt: r.lost_at,
     purgeAt: r.purge_at,
     maxOfflineMs: r.max_offline_ms,
@@ -883,6 +899,15 @@ export class SqliteStore implements Store {
     this.stmt(
       'UPDATE jump_clients SET quarantined_at = COALESCE(quarantined_at, ?), quarantine_reason = COALESCE(quarantine_reason, ?) WHERE id = ?',
     ).run(now, reason, id);
+  }
+
+  async reportClone(id: number, report: { now: number; machineId: string; publicIp: string }): Promise<void> {
+    this.stmt('UPDATE jump_clients SET clone_reported_at = ?, clone_machine_id = ?, clone_public_ip = ?, clone_reports = clone_reports + 1 WHERE id = ?').run(
+      report.now,
+      report.machineId,
+      report.publicIp,
+      id,
+    );
   }
 
   async releaseClient(id: number): Promise<boolean> {

@@ -97,6 +97,11 @@ export interface JumpClient {
   /** When the identity was seen on two live connections at once (issue #12 item 4), else null. */
   quarantinedAt: number | null;
   quarantineReason: string | null;
+  /**
+   * The last report of a copy of this jump client on another machine (issue #16 item 5): when (ms),
+   * the copy's machine id and address, and how many reports came; null when none.
+   */
+  cloneReport: { at: number; machineId: string; publicIp: string; count: number } | null;
   /** When it was marked lost (offline past jump-clients.max-offline, issue #18), else null. */
   lostAt: number | null;
   /** When a lost client is purged (lost + jump-clients.lost-grace at that moment), else null. */
@@ -338,6 +343,8 @@ export interface Store {
   getClientAuth(id: number): Promise<{ publicKey: string; deleted: boolean; uninstalled: boolean; quarantined: boolean } | null>;
   /** Quarantines a client (two live connections with one identity). Keeps the first time and reason. */
   quarantineClient(id: number, reason: string, now: number): Promise<void>;
+  /** Records that a copy of `id` on another machine (`machineId`, from `publicIp`) reported itself at `now` (ms); counts it. */
+  reportClone(id: number, report: { now: number; machineId: string; publicIp: string }): Promise<void>;
   /** Clears a client's quarantine. Returns false when it was not quarantined (or does not exist). */
   releaseClient(id: number): Promise<boolean>;
   /** Marks a client uninstalled on its machine: it stays listed with its last statistics until deleted. */

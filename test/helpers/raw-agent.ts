@@ -36,6 +36,8 @@ export interface RawAgentOptions {
   key?: KeyObject;
   /** Authenticate as this client id (with `key`) instead of enrolling. */
   clientId?: number;
+  /** With `clientId`: report this as a copy whose key was made on `key_machine_id` (issue #16 item 5). */
+  clone?: { key_machine_id: string };
   machineId?: string;
   /** Requested fields sent with `enroll`, as given (not validated here). */
   requested?: Record<string, unknown>;
@@ -77,7 +79,7 @@ export async function rawAgent(
         const pub = rawPublicKey(key);
         if (opts.clientId !== undefined) {
           const sig = signAsAgent(key, cb!, nonce, m.nonce, String(opts.clientId));
-          ws.send(JSON.stringify({ t: 'auth', client_id: opts.clientId, machine_id: opts.machineId ?? `raw-${pub.slice(0, 8)}`, sig }));
+          ws.send(JSON.stringify({ t: 'auth', client_id: opts.clientId, machine_id: opts.machineId ?? `raw-${pub.slice(0, 8)}`, sig, ...(opts.clone ? { clone: opts.clone } : {}) }));
           return;
         }
         const sig = signAsAgent(key, cb!, nonce, m.nonce, pub);

@@ -2,7 +2,8 @@
  * The identity key belongs to one machine (issue #16, item 5; agent/config.ts identityFromConfig),
  * on every platform: made at the first start, never by an installer; the machine id it was made on
  * recorded beside it; a config copied to another machine (a cloned disk) re-keys while it can still
- * enroll, and is refused, naming the clone, once enrolled. Real config dirs, real Conf files.
+ * enroll, and once enrolled is marked as a clone (the agent reports it to the site and stops:
+ * test/integration/clone-report.test.ts). Real config dirs, real Conf files.
  */
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,16 +51,20 @@ describe('the identity key and the machine it was made on', () => {
     expect(ia.privateKey.export({ format: 'pem', type: 'pkcs8' })).not.toEqual(ib.privateKey.export({ format: 'pem', type: 'pkcs8' }));
   });
 
-  it('attack: an enrolled config cloned to another machine is refused, naming the clone, and the original is untouched', () => {
+  it('attack: an enrolled config cloned to another machine comes back marked as a clone (it only reports itself and stops), nothing on disk changed, the original untouched', () => {
     const dir = template();
     identityFromConfig(new AgentConfig(dir), 'machine-a');
     new AgentConfig(dir).update({ client_id: 7, key_info: undefined }); // what the agent saves once enrolled
     const clone = copy(dir);
-    expect(() => identityFromConfig(new AgentConfig(clone), 'machine-b')).toThrow(/made on another machine \(machine id machine-a; this one is machine-b\).*copy/);
+    const id = identityFromConfig(new AgentConfig(clone), 'machine-b');
+    expect(id.clone).toEqual({ keyMachineId: 'machine-a', machineId: 'machine-b' });
+    expect(id.clientId).toBe(7);
     expect(keyOf(clone)).toBe(keyOf(dir));
-    expect(new AgentConfig(clone).data.client_id).toBe(7);
+    expect(new AgentConfig(clone).data.key_machine_id).toBe('machine-a'); // still a clone at the next start
     // The original on its own machine goes on as before.
-    expect(identityFromConfig(new AgentConfig(dir), 'machine-a').clientId).toBe(7);
+    const orig = identityFromConfig(new AgentConfig(dir), 'machine-a');
+    expect(orig.clientId).toBe(7);
+    expect(orig.clone).toBeNull();
   });
 
   it('a clone that can still enroll (its KEY_INFO kept) re-keys and drops the client id, so it enrolls as a jump client of its own', () => {
