@@ -26,6 +26,7 @@
  * 2 means "dead and lock file exists" there). The table is EXIT_CODES_HELP, at the end of `--help`.
  */
 import { Command, Option } from 'commander';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as nodeMachineId from 'node-machine-id';
@@ -52,7 +53,7 @@ import { AgentConfig, checkRootOnlyDir, identityFromConfig } from './config.js';
 import { lookupAccount } from './install/accounts.js';
 import { collectStats } from './stats.js';
 import { addInstallerCommands, addMsiCommands, implicitInstall } from './install/cli.js';
-import { removeWindowsDir, unregisterWindows } from './install/windows.js';
+import { DETECTION_KEY, removeWindowsDir, unregisterWindows } from './install/windows.js';
 import { agentState, installPaths, readInstallConf, stopAgent } from './install/service.js';
 
 // node-machine-id is CommonJS with an `__esModule` flag: Node's ESM loader offers it only as
@@ -282,6 +283,8 @@ program
   )
   .option('--install-dir <dir>', 'the install dir (what DIR/uninstall passes)')
   .option('--config <dir>', 'only a config directory (an agent started with `run --config`)')
+  // The MSI's uninstall action (packaging/jump-client.wxs `Unconfigure`): also removes the ClientId the service host wrote.
+  .addOption(new Option('--msi').hideHelp())
   .addOption(
     new Option('--timeout <duration>', 'how long to try to reach the site, e.g. 15s (a bare number is milliseconds)')
       .argParser(uninstallTimeout)
@@ -353,6 +356,11 @@ program
         /* left for DIR/uninstall */
       }
     } else rmSync(configDir, { recursive: true, force: true });
+    // The detection key's ClientId (docs/packaging.md "Detection rule"): written by the service host,
+    // not by the MSI, so Windows Installer does not remove it; wixl has no RemoveRegistryValue.
+    if (o.msi && process.platform === 'win32') {
+      spawnSync(join(process.env.SystemRoot ?? 'C:\\Windows', 'System32', 'reg.exe'), ['delete', `HKLM\\${DETECTION_KEY}`, '/v', 'ClientId', '/f'], { stdio: 'ignore', windowsHide: true });
+    }
     const onSite = deleted ? '; it had already been deleted on the site' : told ? '; the site shows it as uninstalled' : '';
     process.stdout.write(`Jump client uninstalled${onSite}.\n`);
   });

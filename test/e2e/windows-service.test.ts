@@ -240,6 +240,8 @@ describe('the Windows service host under wine (issue #16 item 4)', () => {
     const un = await wine(['msiexec', '/x', inst.msi, '/quiet']);
     expect(un.code, un.stdout).toBe(0);
     expect(await service('JumpClient')).toBeNull();
+    // The detection key keeps nothing of the uninstalled client (ClientId came from the host, not the MSI).
+    expect(await regValues('HKLM\\Software\\JumpClient')).not.toHaveProperty('ClientId');
   }, 300_000);
 
   it('issue #18 on Windows: past jump-clients.max-offline the MSI install runs msiexec /x itself, outside the service\'s job: product, files and service gone; an EXE install meanwhile exits 1618 (the lock)', async () => {
