@@ -9,7 +9,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN_STUB, renderStub, sealBin } from '../../console/installer-files/bin-file.js';
+import { BIN_STUB, renderStub, sealBin } from '../../protocol/installer-files/bin-file.js';
 import { INSTALLER_FLAGS, JC_FLAGS, msiPropertyOf, optionKey } from '../../protocol/jc-flags.js';
 import { jcValues, parseJcOptions } from '../../protocol/jc-options.js';
 import { EXE_TRAILER_BYTES, exeTrailer, overlayFromTrailer } from '../../protocol/exe-overlay.js';

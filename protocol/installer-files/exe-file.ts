@@ -8,8 +8,8 @@ import { createReadStream, createWriteStream, existsSync, statSync, symlinkSync,
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
-import { EXE_PAYLOAD, WIN_EXE, exeTrailer } from '../../protocol/exe-overlay.js';
-import { STAMP_FILE, stampSchema, type Stamp } from '../../protocol/stamp.js';
+import { EXE_PAYLOAD, WIN_EXE, exeTrailer } from '../exe-overlay.js';
+import { STAMP_FILE, stampSchema, type Stamp } from '../stamp.js';
 import { writeWhole } from './atomic-file.js';
 
 /** The file name of a per-installer Windows executable. */
