@@ -124,6 +124,7 @@ program
   )
   .option('--metrics-open-loopback', 'let local processes read /metrics without a token (default: an admin token is needed)')
   .option('--client-builds <dir>', 'import the jump-client builds in this folder (the output of `npm run package`) on start and serve them to clients (docs/updates.md)')
+  .option('--installer-packages <dir>', "the folder of the jump-client packages, one sub-folder per platform as `npm run package` writes them, that the web console's Download builds installer files from", D.installerPackagesDir)
   .option('--log-level <level>', 'pino log level', 'info')
   .option('--log-file <file>', 'write the JSON log to this file (default: standard output, or DATA/site.log when standard output is a terminal)')
   .action(async (o) => {
@@ -186,6 +187,7 @@ program
       tokenIdleMs: o.tokenIdleTimeout,
       metricsOpenLoopback: Boolean(o.metricsOpenLoopback),
       clientBuildsDir: o.clientBuilds,
+      installerPackagesDir: o.installerPackages,
       log,
     }).catch((err: unknown) => {
       if (err instanceof RangeError) fail(new JumpError('VALIDATION_FAILED', { field: '--max-agents', detail: err.message }));

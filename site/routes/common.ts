@@ -69,6 +69,8 @@ export interface ApiContext {
   metricsOpenLoopback: boolean;
   /** Jump client changes on this node, for the web console's events stream (site/events.ts). */
   events?: ClientEvents;
+  /** The folder of `npm run package`'s platform folders the wizard's Download builds from (`--installer-packages`). */
+  installerPackagesDir: string;
 }
 
 /** Route options declaring `access` (and optionally `duringPasswordChange`). */
