@@ -58,8 +58,8 @@ async function bytes(res: IncomingMessage): Promise<Buffer> {
 
 /** The error code of a refused call (and its message), asserting the status. */
 async function refused(res: IncomingMessage, status: number): Promise<{ code: string; message: string; field?: string }> {
-  const text = (await bytes(res)).subarray(0, 400).toString('utf8');
-  expect(res.statusCode, res.headers['content-type'] === 'application/octet-stream' ? 'an installer file' : text).toBe(status);
+  const text = (await bytes(res)).toString('utf8');
+  expect(res.statusCode, res.headers['content-type'] === 'application/octet-stream' ? 'an installer file' : text.slice(0, 2000)).toBe(status);
   return JSON.parse(text).error;
 }
 
