@@ -89,18 +89,25 @@ export function registerInstallerRoutes(app: FastifyInstance, ctx: ApiContext): 
       throw new JumpError('INSTALLER_BUILD_BUSY', { detail: `(${MAX_INSTALLER_FILE_BUILDS} at once)`, retryAfterMs: 2000 });
     }
     building++;
+    // The slot (and the temp file) is held until the build is over AND the download has ended,
+    // completed or cut off: a caller who leaves mid-build does not free a slot while it still builds.
+    let built = false;
+    let closed = false;
     let released = false;
     let dispose = () => {};
     const release = () => {
-      if (released) return;
+      if (released || !built || !closed) return;
       released = true;
       building--;
       dispose();
     };
-    // The slot and the temp file last until the download ends, completed or cut off.
-    reply.raw.once('close', release);
+    reply.raw.once('close', () => {
+      closed = true;
+      release();
+    });
+    let file: Awaited<ReturnType<typeof buildInstallerFile>>;
     try {
-      const file = await buildInstallerFile(
+      file = await buildInstallerFile(
         inst,
         await groupName(inst.jumpGroupId),
         body.key_info,
@@ -108,26 +115,28 @@ export function registerInstallerRoutes(app: FastifyInstance, ctx: ApiContext): 
         ctx.installerPackagesDir,
         body.platform,
       );
-      dispose = file.dispose;
-      if (released) {
-        // The caller left while it was built.
-        file.dispose();
-        return reply;
-      }
-      const now = Date.now();
-      await ctx.store.audit({ at: now, userId: user.id, action: 'installer.download', target: `installer:${inst.uid}`, detail: body.platform });
-      return reply
-        .code(200)
-        .header('content-type', 'application/octet-stream')
-        .header('content-disposition', `attachment; filename="${file.name}"`)
-        .header('content-length', String(file.bytes))
-        .header('cache-control', 'no-store')
-        .send(createReadStream(file.path));
     } catch (err) {
+      built = closed = true; // nothing left to stream: the slot is free now
       release();
       if (err instanceof JumpError) throw err;
       req.log.error({ err: (err as Error).message, installer: inst.uid, platform: body.platform }, 'installer file build failed');
       throw new JumpError('INTERNAL_ERROR', { detail: `Building the ${body.platform} installer file failed; the site log has the cause.` });
     }
+    built = true;
+    dispose = file.dispose;
+    if (closed) {
+      // The caller left while it was built: nothing to answer.
+      release();
+      reply.hijack();
+      return;
+    }
+    await ctx.store.audit({ at: Date.now(), userId: user.id, action: 'installer.download', target: `installer:${inst.uid}`, detail: body.platform });
+    return reply
+      .code(200)
+      .header('content-type', 'application/octet-stream')
+      .header('content-disposition', `attachment; filename="${file.name}"`)
+      .header('content-length', String(file.bytes))
+      .header('cache-control', 'no-store')
+      .send(createReadStream(file.path));
   });
 }

@@ -172,6 +172,38 @@ describe('POST /api/v1/installers/:uid/file', () => {
     await waitFor(() => buildDirs().length === 0, 30_000, 50, 'the temp dir removed');
   }, 120_000);
 
+  it('keeps the slot of a download cut off while it builds until that build is over', async () => {
+    const body = { key_info: a.key_info, platform: 'linux-x64' };
+    const reqs: ReturnType<typeof request>[] = [];
+    const started = (path: string) =>
+      new Promise<void>((resolve) => {
+        const payload = JSON.stringify(body);
+        const req = request(`${site.url}${path}`, {
+          method: 'POST',
+          ca: site.certPem,
+          checkServerIdentity: () => undefined,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), authorization: `Bearer ${adminToken}` },
+          agent: false,
+        });
+        req.on('error', () => undefined);
+        req.end(payload);
+        reqs.push(req);
+        resolve();
+      });
+    await Promise.all([started(FILE(a.uid)), started(FILE(a.uid))]);
+    // Both builds under way (their temp dirs exist), then both callers leave.
+    await waitFor(() => buildDirs().length === 2, 30_000, 10, 'two builds started');
+    for (const r of reqs) r.destroy();
+    const busy = await post(FILE(a.uid), body);
+    expect((await refused(busy, 503)).code).toBe('INSTALLER_BUILD_BUSY');
+    // Once they are over, their files are removed and the slots free.
+    await waitFor(() => buildDirs().length === 0, 30_000, 50, 'the abandoned builds removed');
+    const ok = await post(FILE(a.uid), body);
+    expect(ok.statusCode).toBe(200);
+    expect((await bytes(ok)).length).toBe(Number(ok.headers['content-length']));
+    await waitFor(() => buildDirs().length === 0, 30_000, 50, 'the temp dir removed');
+  }, 120_000);
+
   it("builds a technician's own installer's MSI, stamped with the site's SITE_URL and pin", async () => {
     const tech = new SiteClient(site.url, { certPem: site.certPem, token: techToken });
     const own = await createInstaller(tech);
