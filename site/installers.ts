@@ -19,9 +19,10 @@ import { delimiter, join } from 'node:path';
 import { z } from 'zod';
 import type { ApiInstaller, ApiInstallerCreated } from '../protocol/api.js';
 import { EXE_PAYLOAD, WIN_EXE } from '../protocol/exe-overlay.js';
-import { binFileName, missingPackageFiles, writeBinInstaller } from '../protocol/installer-files/bin-file.js';
-import { exeFileName, writeExeInstaller } from '../protocol/installer-files/exe-file.js';
-import { GENERIC_MSI, SITE_MSI, writeSiteMsi } from '../protocol/installer-files/msi-file.js';
+import { Worker } from 'node:worker_threads';
+import { binFileName, missingPackageFiles } from '../protocol/installer-files/bin-file.js';
+import { exeFileName } from '../protocol/installer-files/exe-file.js';
+import { GENERIC_MSI, SITE_MSI } from '../protocol/installer-files/msi-file.js';
 import { KEY_INFO_MAX, KEY_INFO_MIN } from '../protocol/key-info.js';
 import { stampFromCreated } from '../protocol/stamp.js';
 import { JumpError, type ErrorCode } from '../protocol/errors.js';
@@ -39,6 +40,7 @@ import { INSTALLER_VALID_DEFAULT_MS, INSTALLER_VALID_MAX_MS, INSTALLER_VALID_MIN
 import type { RequestedFields } from '../protocol/messages.js';
 import { hashToken } from './auth.js';
 import { canUseGroup } from './access.js';
+import type { InstallerFileJob, InstallerFileResult } from './installer-file-worker.js';
 import { resolveGroup } from './jump-groups.js';
 import type { Installer, Store, User } from './store/store.js';
 
@@ -295,11 +297,13 @@ export function checkInstallerFileInputs(packagesDir: string, platform: Installe
 
 /**
  * Builds the installer file of `inst` for `platform` into a new private temp dir (0700) and returns
- * its path, size in bytes and download name, and `dispose`, which removes the temp dir. The stamp is
- * what `jump installer create --platform` writes (protocol/stamp.ts stampFromCreated), made from the
- * stored installer, the site's URL, pin and update pin, and `keyInfo` (checked by the caller). On
- * failure nothing is left behind; INSTALLER_PACKAGE_MISSING / INSTALLER_TOOL_MISSING as
- * checkInstallerFileInputs, anything else is an INTERNAL_ERROR (the writers' plain Errors).
+ * its path, size in bytes and download name, and `dispose`, which removes the temp dir. The writing
+ * runs in a worker thread (site/installer-file-worker.ts): the writers' gzip and msibuild would
+ * stall the site's event loop. The stamp is what `jump installer create --platform` writes
+ * (protocol/stamp.ts stampFromCreated), made from the stored installer, the site's URL, pin and
+ * update pin, and `keyInfo` (checked by the caller). Throws INSTALLER_PACKAGE_MISSING /
+ * INSTALLER_TOOL_MISSING as checkInstallerFileInputs, or a plain Error naming what failed (the
+ * route answers INTERNAL_ERROR); nothing is left behind then.
  */
 export async function buildInstallerFile(
   inst: Installer,
@@ -320,15 +324,23 @@ export async function buildInstallerFile(
   const tmp = mkdtempSync(join(tmpdir(), 'jump-installer-file-'));
   const dispose = () => rmSync(tmp, { recursive: true, force: true });
   try {
-    const file =
-      platform === 'windows-x64-msi'
-        ? await writeSiteMsi(packageDir, site.url, site.pin, tmp)
-        : platform === 'windows-x64-exe'
-          ? await writeExeInstaller(packageDir, stampFromCreated(created), tmp)
-          : await writeBinInstaller(packageDir, stampFromCreated(created), tmp, platform);
-    return { ...file, name: installerFileName(inst.uid, platform), dispose };
+    const job: InstallerFileJob = { platform, packageDir, outDir: tmp, stamp: stampFromCreated(created) };
+    const r = await runWorker(job);
+    if (!r.ok) throw new Error(r.message);
+    return { path: r.path, bytes: r.bytes, name: installerFileName(inst.uid, platform), dispose };
   } catch (err) {
     dispose();
     throw err;
   }
+}
+
+/** Runs `job` in site/installer-file-worker.ts's worker thread; resolves with its one answer. */
+function runWorker(job: InstallerFileJob): Promise<InstallerFileResult> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./installer-file-worker.js', import.meta.url), { workerData: job });
+    let answer: InstallerFileResult | null = null;
+    worker.once('message', (m: InstallerFileResult) => (answer = m));
+    worker.once('error', reject);
+    worker.once('exit', (code) => (answer ? resolve(answer) : reject(new Error(`the installer file worker exited with code ${code} before answering`))));
+  });
 }

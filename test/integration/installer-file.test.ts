@@ -18,6 +18,8 @@ import { ROOT, cleanup, tempDir, waitFor } from '../helpers/processes.js';
 import { apiToken, createInstaller, startTestSite, type InstallerInfo, type TestSite } from '../helpers/site.js';
 import { SiteClient } from '../../console/http.js';
 import { checkInstallerFileInputs } from '../../site/installers.js';
+import { extractOverlay } from '../../agent/install/exe-overlay.js';
+import { STAMP_FILE, readStamp } from '../../protocol/stamp.js';
 import { JumpError } from '../../protocol/errors.js';
 
 const REAL_PACKAGES = join(ROOT, 'dist/package');
@@ -216,6 +218,33 @@ describe('POST /api/v1/installers/:uid/file', () => {
     expect(props.status, props.stderr).toBe(0);
     expect(props.stdout).toMatch(new RegExp(`^SITE_URL\\t${site.url.replace(/[.]/g, '\\.')}\\r?$`, 'm'));
     expect(props.stdout).toMatch(new RegExp(`^SITE_PIN\\t${site.pin}\\r?$`, 'm'));
+    await waitFor(() => buildDirs().length === 0, 30_000, 50, 'the temp dir removed');
+  }, 60_000);
+
+  it("stamps the EXE with the installer's KEY_INFO, defaults and the site's URL, pin and update pin", async () => {
+    const c = await createInstaller(site.api, { tag: 'stamped tag', comments: 'stamped comments', allow_override: ['tag'] });
+    const res = await post(FILE(c.uid), { key_info: c.key_info, platform: 'windows-x64-exe' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-disposition']).toBe(`attachment; filename="bomgar-scc-${c.uid}.exe"`);
+    const dir = tempDir('jump-exe-');
+    const exe = join(dir, `bomgar-scc-${c.uid}.exe`);
+    writeFileSync(exe, await bytes(res));
+    const payload = join(dir, 'payload');
+    mkdirSync(payload);
+    await extractOverlay(exe, payload);
+    const stamp = readStamp(join(payload, STAMP_FILE));
+    expect(stamp).toEqual({
+      format: 1,
+      uid: c.uid,
+      site_url: site.url,
+      site_pin: site.pin,
+      key_info: c.key_info,
+      expires_at: c.expires_at,
+      defaults: { name: null, jump_group: c.jump_group, tag: 'stamped tag', comments: 'stamped comments' },
+      allow_override: ['tag'],
+      update_pin: c.update_pin,
+    });
+    expect(c.update_pin).toMatch(/^ed25519:/);
     await waitFor(() => buildDirs().length === 0, 30_000, 50, 'the temp dir removed');
   }, 60_000);
 
