@@ -53,6 +53,26 @@ export const ERROR_TRANSLATIONS: { readonly [C in ErrorCode]?: Readonly<Record<T
     de: { message: "Das Installationsprogramm erlaubt nicht, dieses Feld bei der Installation zu überschreiben.", fix: "entfernen Sie die Option, oder erstellen Sie ein Installationsprogramm, das es erlaubt (`jump installer create --allow-override FIELD`)." },
     fr: { message: "L'installateur ne permet pas de remplacer ce champ lors de l'installation.", fix: "retirez l'option, ou créez un installateur qui l'autorise (`jump installer create --allow-override FIELD`)." },
   },
+  INSTALLER_KEY_MISMATCH: {
+    es: { message: "El KEY_INFO indicado no es la clave de este instalador, así que no se genera su archivo de instalación.", fix: "envíe el KEY_INFO que se mostró al crear el instalador; si lo ha perdido, cree un instalador nuevo (`jump installer create`)." },
+    de: { message: "Der angegebene KEY_INFO ist nicht der Schlüssel dieses Installationsprogramms, daher wird seine Installationsdatei nicht erstellt.", fix: "senden Sie den KEY_INFO, der beim Erstellen des Installationsprogramms angezeigt wurde; ist er verloren, erstellen Sie ein neues Installationsprogramm (`jump installer create`)." },
+    fr: { message: "Le KEY_INFO donné n'est pas la clé de cet installateur : son fichier d'installation n'est pas généré.", fix: "envoyez le KEY_INFO affiché à la création de l'installateur ; s'il est perdu, créez un nouvel installateur (`jump installer create`)." },
+  },
+  INSTALLER_PACKAGE_MISSING: {
+    es: { message: "El sitio no tiene ningún paquete de jump-client con el que generar este archivo de instalación.", fix: "en el sitio, ejecute `npm run package` (escribe dist/package/<platform>), o inicie el sitio con `jump-site serve --installer-packages DIR` indicando la carpeta que contiene las carpetas de plataforma." },
+    de: { message: "Die Site hat kein jump-client-Paket, aus dem sie diese Installationsdatei erstellen kann.", fix: "führen Sie auf der Site `npm run package` aus (es schreibt dist/package/<platform>), oder starten Sie die Site mit `jump-site serve --installer-packages DIR` und dem Ordner, der die Plattformordner enthält." },
+    fr: { message: "Le site n'a aucun paquet jump-client à partir duquel générer ce fichier d'installation.", fix: "sur le site, lancez `npm run package` (il écrit dist/package/<platform>), ou démarrez le site avec `jump-site serve --installer-packages DIR` en nommant le dossier qui contient les dossiers de plateforme." },
+  },
+  INSTALLER_TOOL_MISSING: {
+    es: { message: "Al sitio le falta un programa que necesita para generar este archivo de instalación.", fix: "instálelo en la máquina del sitio: msibuild y msiinfo vienen con el paquete Debian msitools (`apt-get install msitools`)." },
+    de: { message: "Der Site fehlt ein Programm, das sie zum Erstellen dieser Installationsdatei braucht.", fix: "installieren Sie es auf dem Rechner der Site: msibuild und msiinfo kommen mit dem Debian-Paket msitools (`apt-get install msitools`)." },
+    fr: { message: "Il manque au site un programme nécessaire pour générer ce fichier d'installation.", fix: "installez-le sur la machine du site : msibuild et msiinfo sont fournis par le paquet Debian msitools (`apt-get install msitools`)." },
+  },
+  INSTALLER_BUILD_BUSY: {
+    es: { message: "El sitio está generando tantos archivos de instalación como permite a la vez.", fix: "vuelva a intentarlo en unos segundos." },
+    de: { message: "Die Site erstellt bereits so viele Installationsdateien gleichzeitig, wie sie zulässt.", fix: "versuchen Sie es in einigen Sekunden erneut." },
+    fr: { message: "Le site génère déjà autant de fichiers d'installation à la fois qu'il le permet.", fix: "réessayez dans quelques secondes." },
+  },
   INSTALLER_NOT_FOUND: {
     es: { message: "No existe ningún instalador con este uid.", fix: "lístelos con `jump installer list`." },
     de: { message: "Es gibt kein Installationsprogramm mit dieser UID.", fix: "listen Sie sie mit `jump installer list` auf." },

@@ -78,6 +78,31 @@ export const ERROR_CATALOG = {
     message: 'No installer with this uid exists.',
     fix: 'list them with `jump installer list`.',
   },
+  // The Mass Deployment Wizard's Download (`POST /api/v1/installers/:uid/file`, issue #19)
+  INSTALLER_KEY_MISMATCH: {
+    action: 'deploy',
+    status: 403,
+    message: 'The KEY_INFO given is not the key of this installer, so its installer file is not built.',
+    fix: 'send the KEY_INFO shown when the installer was created; if it is lost, create a new installer (`jump installer create`).',
+  },
+  INSTALLER_PACKAGE_MISSING: {
+    action: 'deploy',
+    status: 503,
+    message: 'The site has no jump-client package to build this installer file from.',
+    fix: 'on the site, run `npm run package` (it writes dist/package/<platform>), or start the site with `jump-site serve --installer-packages DIR` naming the folder that holds the platform folders.',
+  },
+  INSTALLER_TOOL_MISSING: {
+    action: 'deploy',
+    status: 503,
+    message: 'The site lacks a program it needs to build this installer file.',
+    fix: "install it on the site's machine: msibuild and msiinfo come with the Debian package msitools (`apt-get install msitools`).",
+  },
+  INSTALLER_BUILD_BUSY: {
+    action: 'deploy',
+    status: 503,
+    message: 'The site is building as many installer files as it allows at once.',
+    fix: 'try again in a few seconds.',
+  },
   DEPLOY_LIMIT_REACHED: {
     action: 'deploy',
     status: 409,

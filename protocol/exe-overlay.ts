@@ -1,7 +1,7 @@
 /**
  * The overlay format of the per-installer Windows executable `bomgar-scc-<uid>.exe` (seeds: the
  * Windows EXE installer, with the same flags as the Linux .bin): written by the console
- * (console/installer-files/exe-file.ts), read by the endpoint (agent/install/exe-overlay.ts).
+ * (protocol/installer-files/exe-file.ts), read by the endpoint (agent/install/exe-overlay.ts).
  *
  * It is the packaged `jump-client.exe` with an overlay appended after the PE image (Windows loads
  * only the image; Node's SEA finds its script in a PE resource, not at the file's end). Format 2

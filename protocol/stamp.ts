@@ -1,6 +1,6 @@
 /**
  * The installer's stamped settings: `installer.json`, written by `jump installer create --platform`
- * into the payload of `bomgar-scc-<uid>.bin` (and the per-installer EXE; console/installer-files/),
+ * into the payload of `bomgar-scc-<uid>.bin` (and the per-installer EXE; protocol/installer-files/),
  * read by `jump-client install` from beside its executable (agent/install/cli.ts). The contract
  * between the two programs, so it lives here and both import it.
  *

@@ -12,9 +12,20 @@
  * installer's creator may use. The creator's rights are checked at every enrollment, for the group
  * fixed at creation too: a creator removed from the group (or deleted) no longer enrolls into it.
  */
-import { randomBytes } from 'node:crypto';
+import type { CodeSigning } from '../protocol/code-signing.js';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { z } from 'zod';
-import type { ApiInstaller } from '../protocol/api.js';
+import type { ApiInstaller, ApiInstallerCreated } from '../protocol/api.js';
+import { EXE_PAYLOAD, WIN_EXE } from '../protocol/exe-overlay.js';
+import { Worker } from 'node:worker_threads';
+import { binFileName, missingPackageFiles } from '../protocol/installer-files/bin-file.js';
+import { exeFileName } from '../protocol/installer-files/exe-file.js';
+import { GENERIC_MSI, SITE_MSI } from '../protocol/installer-files/msi-file.js';
+import { KEY_INFO_MAX, KEY_INFO_MIN } from '../protocol/key-info.js';
+import { stampFromCreated } from '../protocol/stamp.js';
 import { JumpError, type ErrorCode } from '../protocol/errors.js';
 import {
   JUMP_CLIENT_MODES,
@@ -30,6 +41,7 @@ import { INSTALLER_VALID_DEFAULT_MS, INSTALLER_VALID_MAX_MS, INSTALLER_VALID_MIN
 import type { RequestedFields } from '../protocol/messages.js';
 import { hashToken } from './auth.js';
 import { canUseGroup } from './access.js';
+import type { InstallerFileJob, InstallerFileResult } from './installer-file-worker.js';
 import { resolveGroup } from './jump-groups.js';
 import type { Installer, Store, User } from './store/store.js';
 
@@ -203,4 +215,135 @@ export function installerJson(i: Installer, groupName: string | null, now: numbe
     revoked_at: i.revokedAt === null ? null : new Date(i.revokedAt).toISOString(),
     state: installerRefusal(i, now) ?? 'VALID',
   };
+}
+
+/**
+ * The installer files the wizard's Download builds (`POST /api/v1/installers/:uid/file`): the Linux
+ * `.bin` for x64 and ARM64, the per-installer Windows EXE, and the site's MSI (KEY_INFO then goes on
+ * the msiexec line).
+ */
+export const INSTALLER_FILE_PLATFORMS = ['linux-x64', 'linux-arm64', 'windows-x64-msi', 'windows-x64-exe'] as const;
+export type InstallerFilePlatform = (typeof INSTALLER_FILE_PLATFORMS)[number];
+
+/** Installer files built (and streamed) at once, site-wide: each is a temp file of up to ~100 MB and seconds of gzip. */
+export const MAX_INSTALLER_FILE_BUILDS = 2;
+
+/**
+ * The body of `POST /api/v1/installers/:uid/file`: the installer's KEY_INFO (the site keeps only its
+ * hash, so the caller sends it back) and the platform. The error names the field, never its value.
+ */
+export const installerFileBody = z.strictObject({
+  key_info: z
+    .string({ error: 'must be the KEY_INFO shown when the installer was created' })
+    .regex(new RegExp(`^[a-z0-9]{${KEY_INFO_MIN},${KEY_INFO_MAX}}$`), 'must be the KEY_INFO shown when the installer was created (lowercase letters and digits)'),
+  platform: z.enum(INSTALLER_FILE_PLATFORMS, { error: `must be one of ${INSTALLER_FILE_PLATFORMS.join(', ')}` }),
+});
+
+/** The folder of `npm run package`'s output that holds the package of `platform`. */
+export function packagePlatformDir(platform: InstallerFilePlatform): string {
+  return platform.startsWith('windows-') ? 'win-x64' : platform;
+}
+
+/** The file name the download is saved as: `bomgar-scc-<uid>.bin` (`-arm64.bin`), `bomgar-scc-<uid>.exe`, `bomgar-scc-win64.msi`. */
+export function installerFileName(uid: string, platform: InstallerFilePlatform): string {
+  if (platform === 'windows-x64-msi') return SITE_MSI;
+  if (platform === 'windows-x64-exe') return exeFileName(uid);
+  return binFileName(uid, platform);
+}
+
+/**
+ * True when `keyInfo` is the key of `inst`: its SHA-256 (the hash enrollment looks up, auth.ts
+ * hashToken) compared with the stored one in constant time.
+ */
+export function keyMatches(inst: Pick<Installer, 'keyHash'>, keyInfo: string): boolean {
+  const a = Buffer.from(hashToken(keyInfo));
+  const b = Buffer.from(inst.keyHash);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** True when an executable `name` is on PATH. */
+function onPath(name: string): boolean {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return true;
+    } catch {
+      /* next */
+    }
+  }
+  return false;
+}
+
+/**
+ * Checks that the site can build `platform`'s installer file from `packagesDir` (one sub-folder per
+ * platform, as `npm run package` writes them). Throws INSTALLER_PACKAGE_MISSING naming the platform,
+ * the folder and what it lacks, or INSTALLER_TOOL_MISSING naming msibuild/msiinfo for the MSI.
+ */
+export function checkInstallerFileInputs(packagesDir: string, platform: InstallerFilePlatform): string {
+  const dir = join(packagesDir, packagePlatformDir(platform));
+  const needs =
+    platform === 'windows-x64-msi' ? [GENERIC_MSI] : platform === 'windows-x64-exe' ? [WIN_EXE, ...EXE_PAYLOAD] : null;
+  const missing = needs ? needs.filter((f) => !existsSync(join(dir, f))) : missingPackageFiles(dir);
+  if (missing.length > 0) {
+    const what = existsSync(dir) ? `lacks ${missing.join(', ')}` : 'does not exist';
+    throw new JumpError('INSTALLER_PACKAGE_MISSING', { detail: `Platform ${platform}: ${dir} ${what}.` });
+  }
+  if (platform === 'windows-x64-msi') {
+    const tools = ['msibuild', 'msiinfo'].filter((t) => !onPath(t));
+    if (tools.length > 0) throw new JumpError('INSTALLER_TOOL_MISSING', { detail: `Platform ${platform} needs ${tools.join(' and ')}, not found on the site's PATH.` });
+  }
+  return dir;
+}
+
+/**
+ * Builds the installer file of `inst` for `platform` into a new private temp dir (0700) and returns
+ * its path, size in bytes and download name, and `dispose`, which removes the temp dir. The writing
+ * runs in a worker thread (site/installer-file-worker.ts): the writers' gzip and msibuild would
+ * stall the site's event loop. The stamp is what `jump installer create --platform` writes
+ * (protocol/stamp.ts stampFromCreated), made from the stored installer, the site's URL, pin and
+ * update pin, and `keyInfo` (checked by the caller). The Windows files are signed with `signing`
+ * after stamping when the site has a certificate (protocol/code-signing.ts). Throws INSTALLER_PACKAGE_MISSING /
+ * INSTALLER_TOOL_MISSING as checkInstallerFileInputs, or a plain Error naming what failed (the
+ * route answers INTERNAL_ERROR); nothing is left behind then.
+ */
+export async function buildInstallerFile(
+  inst: Installer,
+  groupName: string | null,
+  keyInfo: string,
+  site: { url: string; pin: string; updatePin: string },
+  packagesDir: string,
+  platform: InstallerFilePlatform,
+  signing: CodeSigning | null = null,
+): Promise<{ path: string; bytes: number; name: string; dispose: () => void }> {
+  const packageDir = checkInstallerFileInputs(packagesDir, platform);
+  const created: ApiInstallerCreated = {
+    ...installerJson(inst, groupName, Date.now()),
+    key_info: keyInfo,
+    site_url: site.url,
+    site_pin: site.pin,
+    update_pin: site.updatePin,
+  };
+  const tmp = mkdtempSync(join(tmpdir(), 'jump-installer-file-'));
+  const dispose = () => rmSync(tmp, { recursive: true, force: true });
+  try {
+    const job: InstallerFileJob = { platform, packageDir, outDir: tmp, stamp: stampFromCreated(created), signing: platform.startsWith('windows') ? signing : null };
+    const r = await runWorker(job);
+    if (!r.ok) throw new Error(r.message);
+    return { path: r.path, bytes: r.bytes, name: installerFileName(inst.uid, platform), dispose };
+  } catch (err) {
+    dispose();
+    throw err;
+  }
+}
+
+/** Runs `job` in site/installer-file-worker.ts's worker thread; resolves with its one answer. */
+function runWorker(job: InstallerFileJob): Promise<InstallerFileResult> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./installer-file-worker.js', import.meta.url), { workerData: job });
+    let answer: InstallerFileResult | null = null;
+    worker.once('message', (m: InstallerFileResult) => (answer = m));
+    worker.once('error', reject);
+    worker.once('exit', (code) => (answer ? resolve(answer) : reject(new Error(`the installer file worker exited with code ${code} before answering`))));
+  });
 }

@@ -26,6 +26,8 @@ import { once } from 'node:events';
 import { existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { codeSigningFrom, type CodeSigning } from '../protocol/code-signing.js';
 
 const DEFAULT_DATA = './jump-site-data';
 
@@ -124,6 +126,11 @@ program
   )
   .option('--metrics-open-loopback', 'let local processes read /metrics without a token (default: an admin token is needed)')
   .option('--client-builds <dir>', 'import the jump-client builds in this folder (the output of `npm run package`) on start and serve them to clients (docs/updates.md)')
+  .option('--installer-packages <dir>', "the folder of the jump-client packages, one sub-folder per platform as `npm run package` writes them, that the web console's Download builds installer files from", D.installerPackagesDir)
+  .option('--sign-cert <file>', "sign the Windows installer files the web console's Download builds with this code-signing certificate (PEM; needs --sign-key and osslsigncode)")
+  .option('--sign-key <file>', 'the private key of --sign-cert (PEM)')
+  .option('--sign-pass-file <file>', 'a file holding the passphrase of --sign-key')
+  .option('--sign-timestamp-url <url>', 'an RFC 3161 time-stamping authority to countersign with')
   .option('--log-level <level>', 'pino log level', 'info')
   .option('--log-file <file>', 'write the JSON log to this file (default: standard output, or DATA/site.log when standard output is a terminal)')
   .action(async (o) => {
@@ -186,6 +193,8 @@ program
       tokenIdleMs: o.tokenIdleTimeout,
       metricsOpenLoopback: Boolean(o.metricsOpenLoopback),
       clientBuildsDir: o.clientBuilds,
+      installerPackagesDir: o.installerPackages,
+      codeSigning: signingOf(o),
       log,
     }).catch((err: unknown) => {
       if (err instanceof RangeError) fail(new JumpError('VALIDATION_FAILED', { field: '--max-agents', detail: err.message }));
@@ -464,3 +473,24 @@ program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`INTERNAL_ERROR: ${(err as Error).stack ?? err}\n`);
   process.exit(1);
 });
+
+/**
+ * The code-signing certificate of `serve --sign-cert/--sign-key` (protocol/code-signing.ts), or null.
+ * Exits 2 naming the flag when the pair is incomplete, a file is missing, or osslsigncode is not
+ * installed: a site that would fail every signed Download does not start.
+ */
+function signingOf(o: { signCert?: string; signKey?: string; signPassFile?: string; signTimestampUrl?: string }): CodeSigning | null {
+  let signing: CodeSigning | null;
+  try {
+    signing = codeSigningFrom(
+      { cert: o.signCert, key: o.signKey, passFile: o.signPassFile, timestampUrl: o.signTimestampUrl },
+      { cert: '--sign-cert', key: '--sign-key', passFile: '--sign-pass-file', timestampUrl: '--sign-timestamp-url' },
+    );
+  } catch (err) {
+    return fail(new JumpError('VALIDATION_FAILED', { field: '--sign-cert', detail: (err as Error).message }), 2);
+  }
+  if (signing && spawnSync('osslsigncode', ['--version'], { stdio: 'ignore' }).error) {
+    return fail(new JumpError('VALIDATION_FAILED', { field: '--sign-cert', detail: '--sign-cert needs osslsigncode: apt-get install osslsigncode' }), 2);
+  }
+  return signing;
+}

@@ -2,12 +2,14 @@
  * The running site: one HTTPS port (TLS 1.3) that serves the JSON API and upgrades the agent
  * WebSocket, over the store in the data dir.
  */
+import type { CodeSigning } from '../protocol/code-signing.js';
 import { mkdirSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Server as TlsServer } from 'node:tls';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { JumpError, invalidField } from '../protocol/errors.js';
@@ -97,6 +99,12 @@ export const SITE_DEFAULTS = {
   httpTimeouts: DEFAULT_HTTP_TIMEOUTS,
   tokenIdleMs: TOKEN_IDLE_MS,
   metricsOpenLoopback: false,
+  /**
+   * Where the wizard's Download finds the jump-client packages (`--installer-packages`): dist/package
+   * beside the site's own code (dist/site/), where `npm run package` writes them, as the console's
+   * `jump installer create --platform` defaults to dist/package/<platform>.
+   */
+  installerPackagesDir: fileURLToPath(new URL('../package', import.meta.url)),
 } as const;
 
 export interface SiteOptions {
@@ -147,6 +155,10 @@ export interface SiteOptions {
   metricsOpenLoopback?: boolean;
   /** Imports the client builds in this folder on start (`--client-builds`, site/updates.ts importBuilds). */
   clientBuildsDir?: string;
+  /** The folder holding one package folder per platform (`npm run package`'s output) for the wizard's Download (`--installer-packages`). */
+  installerPackagesDir?: string;
+  /** Signs the Windows files the Download builds (`--sign-cert`/`--sign-key`; protocol/code-signing.ts); default unsigned. */
+  codeSigning?: CodeSigning | null;
   /** Overrides of the update flow's timings (tests; site/updates.ts UPDATE_TIMINGS). */
   updateTimings?: Partial<UpdateTimings>;
   log: Logger;
@@ -347,6 +359,8 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
     tokenIdleMs,
     metricsOpenLoopback: opts.metricsOpenLoopback ?? SITE_DEFAULTS.metricsOpenLoopback,
     events: clientEvents,
+    installerPackagesDir: resolve(opts.installerPackagesDir ?? SITE_DEFAULTS.installerPackagesDir),
+    codeSigning: opts.codeSigning ?? null,
   };
   const routes = registerApi(app, apiContext);
   // The web console's pages, assets and events stream (issue #19).

@@ -42,14 +42,42 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   } catch {
     json = null;
   }
-  if (!res.ok) {
-    const e = (json as { error?: { code?: string; message?: string; field?: string } } | null)?.error;
-    const err = new ApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? `HTTP ${res.status}`, e?.field);
-    if (res.status === 401 && !opts.noRedirect) toLogin(err.code === 'UNAUTHENTICATED' ? t('common.sessionExpired') : err.message);
-    if (err.code === 'PASSWORD_CHANGE_REQUIRED' && !opts.noRedirect) toLogin(t('common.mustChangePassword'));
-    throw err;
-  }
+  if (!res.ok) throw refusal(res.status, json, opts);
   return json as T;
+}
+
+/** The ApiError of a refused call (`{ error: { code, message, field? } }`); a 401 also sends the page to /login unless `noRedirect`. */
+function refusal(status: number, json: unknown, opts: { noRedirect?: boolean }): ApiError {
+  const e = (json as { error?: { code?: string; message?: string; field?: string } } | null)?.error;
+  const err = new ApiError(status, e?.code ?? `HTTP_${status}`, e?.message ?? `HTTP ${status}`, e?.field);
+  if (status === 401 && !opts.noRedirect) toLogin(err.code === 'UNAUTHENTICATED' ? t('common.sessionExpired') : err.message);
+  if (err.code === 'PASSWORD_CHANGE_REQUIRED' && !opts.noRedirect) toLogin(t('common.mustChangePassword'));
+  return err;
+}
+
+/**
+ * POSTs `body` as JSON to a route that answers a file (`POST /api/v1/installers/:uid/file`) and
+ * resolves with its bytes and the name from its `Content-Disposition` (`fallbackName` without one).
+ * Rejects with ApiError like `api`.
+ */
+export async function apiDownload(path: string, body: unknown, fallbackName = 'download.bin'): Promise<{ blob: Blob; name: string }> {
+  const res = await fetch(path, {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { 'x-jump-web': '1', 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) {
+    let json: unknown = null;
+    try {
+      json = await res.json();
+    } catch {
+      json = null;
+    }
+    throw refusal(res.status, json, {});
+  }
+  const name = /filename="([^"/\\]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? fallbackName;
+  return { blob: await res.blob(), name };
 }
 
 /** A query string from `params`, leaving out undefined and empty values. */

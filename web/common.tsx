@@ -61,7 +61,5 @@ export function Modal({ title, onClose, children }: { title: string; onClose: ()
   );
 }
 
-/** A time from the API (ISO 8601) in the browser's locale, or an em dash. */
-export function when(iso: string | null | undefined): string {
-  return iso ? new Date(iso).toLocaleString() : '—';
-}
+/** Times in the page's language: the one helper (web/i18n/index.ts). */
+export { when } from './i18n/index.js';

@@ -6,6 +6,7 @@
  * raw URL (which may be percent-encoded or carry a fragment). A route that declares nothing is
  * refused (deny by default).
  */
+import type { CodeSigning } from '../../protocol/code-signing.js';
 import type { UpdateService } from '../updates.js';
 import type { FastifyRequest } from 'fastify';
 import type { z } from 'zod';
@@ -69,6 +70,10 @@ export interface ApiContext {
   metricsOpenLoopback: boolean;
   /** Jump client changes on this node, for the web console's events stream (site/events.ts). */
   events?: ClientEvents;
+  /** The folder of `npm run package`'s platform folders the wizard's Download builds from (`--installer-packages`). */
+  installerPackagesDir: string;
+  /** The code-signing certificate the Download signs Windows files with (`--sign-cert`), or null. */
+  codeSigning: CodeSigning | null;
 }
 
 /** Route options declaring `access` (and optionally `duringPasswordChange`). */

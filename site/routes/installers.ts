@@ -1,8 +1,22 @@
-/** Installers: create, list, show, revoke (`/api/v1/installers...`); a technician sees their own. */
+/**
+ * Installers: create, list, show, revoke, and the installer file of the Mass Deployment Wizard's
+ * Download (`/api/v1/installers...`); a technician sees their own.
+ */
+import { createReadStream } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { ApiInstallerCreated } from '../../protocol/api.js';
 import { JumpError } from '../../protocol/errors.js';
-import { createInstaller, createInstallerBody, installerJson } from '../installers.js';
+import {
+  MAX_INSTALLER_FILE_BUILDS,
+  buildInstallerFile,
+  checkInstallerFileInputs,
+  createInstaller,
+  createInstallerBody,
+  installerFileBody,
+  installerJson,
+  installerRefusal,
+  keyMatches,
+} from '../installers.js';
 import { checkLimit } from '../settings.js';
 import type { User } from '../store/store.js';
 import { allow, me, parse, type ApiContext } from './common.js';
@@ -58,5 +72,72 @@ export function registerInstallerRoutes(app: FastifyInstance, ctx: ApiContext): 
     await store.revokeInstaller(inst.uid, now);
     await store.audit({ at: now, userId: user.id, action: 'installer.revoke', target: `installer:${inst.uid}` });
     return { item: installerJson((await store.getInstaller(inst.uid))!, await groupName(inst.jumpGroupId), now) };
+  });
+
+  // Installer files being built or streamed, site-wide (each holds a temp file until its download ends).
+  let building = 0;
+  app.post<{ Params: { uid: string } }>('/api/v1/installers/:uid/file', allow('user'), async (req, reply) => {
+    const body = parse(installerFileBody, req.body);
+    const user = me(req);
+    // Who may see it first (INSTALLER_NOT_FOUND, as GET): the key's answer is only for its own installer.
+    const inst = await visibleInstaller(user, req.params.uid);
+    if (!keyMatches(inst, body.key_info)) throw new JumpError('INSTALLER_KEY_MISMATCH', { field: 'key_info', detail: `Installer: ${inst.uid}.` });
+    const refusal = installerRefusal(inst, Date.now());
+    if (refusal) throw new JumpError(refusal, { detail: `Installer: ${inst.uid}; its installer file is not built.` });
+    checkInstallerFileInputs(ctx.installerPackagesDir, body.platform);
+    if (building >= MAX_INSTALLER_FILE_BUILDS) {
+      throw new JumpError('INSTALLER_BUILD_BUSY', { detail: `(${MAX_INSTALLER_FILE_BUILDS} at once)`, retryAfterMs: 2000 });
+    }
+    building++;
+    // The slot (and the temp file) is held until the build is over AND the download has ended,
+    // completed or cut off: a caller who leaves mid-build does not free a slot while it still builds.
+    let built = false;
+    let closed = false;
+    let released = false;
+    let dispose = () => {};
+    const release = () => {
+      if (released || !built || !closed) return;
+      released = true;
+      building--;
+      dispose();
+    };
+    reply.raw.once('close', () => {
+      closed = true;
+      release();
+    });
+    let file: Awaited<ReturnType<typeof buildInstallerFile>>;
+    try {
+      file = await buildInstallerFile(
+        inst,
+        await groupName(inst.jumpGroupId),
+        body.key_info,
+        { url: ctx.siteUrl, pin: ctx.sitePin, updatePin: ctx.updates.pin },
+        ctx.installerPackagesDir,
+        body.platform,
+        ctx.codeSigning,
+      );
+    } catch (err) {
+      built = closed = true; // nothing left to stream: the slot is free now
+      release();
+      if (err instanceof JumpError) throw err;
+      req.log.error({ err: (err as Error).message, installer: inst.uid, platform: body.platform }, 'installer file build failed');
+      throw new JumpError('INTERNAL_ERROR', { detail: `Building the ${body.platform} installer file failed; the site log has the cause.` });
+    }
+    built = true;
+    dispose = file.dispose;
+    if (closed) {
+      // The caller left while it was built: nothing to answer.
+      release();
+      reply.hijack();
+      return;
+    }
+    await ctx.store.audit({ at: Date.now(), userId: user.id, action: 'installer.download', target: `installer:${inst.uid}`, detail: body.platform });
+    return reply
+      .code(200)
+      .header('content-type', 'application/octet-stream')
+      .header('content-disposition', `attachment; filename="${file.name}"`)
+      .header('content-length', String(file.bytes))
+      .header('cache-control', 'no-store')
+      .send(createReadStream(file.path));
   });
 }

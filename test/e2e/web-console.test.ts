@@ -186,13 +186,13 @@ describe('web console', () => {
     await admin.selectOption('.wizard select[name=jump_group]', 'Web Servers');
     await admin.fill('.wizard input[name=tag]', 'rack-1');
     await admin.fill('.wizard textarea[name=comments]', 'from the wizard');
-    expect(await admin.inputValue('.wizard select[name=platform]')).toBe('linux');
+    expect(await admin.inputValue('.wizard select[name=platform]')).toBe('linux-x64');
     await admin.click('.wizard button[type=submit]');
     const keyInfo = await (await admin.waitForSelector('.wizard input.key-info')).inputValue();
     expect(keyInfo).toMatch(/^[0-9a-z]{47}$/);
     const lines = await admin.locator('.wizard code[data-command]').allInnerTexts();
     expect(lines.some((l) => l.includes(`--key-info ${keyInfo}`))).toBe(true);
-    await admin.selectOption('.wizard .created select[name=platform]', 'windows');
+    await admin.selectOption('.wizard .created select[name=platform]', 'windows-x64-msi');
     expect(await admin.locator('.wizard code[data-command]').first().innerText()).toBe(`msiexec /i bomgar-scc-win64.msi KEY_INFO=${keyInfo} /quiet`);
     await admin.screenshot({ path: join(SHOTS, 'login-mass-deployment-wizard.png') });
     const uid = await admin.locator('.wizard .created').getAttribute('data-uid');

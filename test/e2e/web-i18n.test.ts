@@ -116,4 +116,21 @@ describe('web console languages', () => {
     expect(await enPage.locator('.totals').innerText()).toBe('1 Jump Items total. 1 Jump Clients total. 1 online. 0 offline. 0 passive.');
     await en.close();
   }, 60_000);
+
+  it('dates follow the chosen language, not the browser\'s locale: German in an en-US browser', async () => {
+    // An en-US browser (Chromium's own locale, what toLocaleString() would use) that chose German.
+    const ctx = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'en-US', timezoneId: 'UTC', viewport: { width: 1400, height: 800 } });
+    await ctx.addInitScript(() => localStorage.setItem('jump.lang', 'de'));
+    const page = await jumpInterface(ctx);
+    expect(await page.evaluate(() => navigator.language)).toBe('en-US');
+    await page.locator(`table.clients tr[data-id="${clientId}"]`).click();
+    const shown = (await page.locator('.statistics dd[data-stat="Last connected"]').innerText()).trim();
+    const iso = (await listClients(site.api)).items.find((c) => c.id === clientId)!.last_connected!;
+    const opts: Intl.DateTimeFormatOptions = { timeZone: 'UTC', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: '2-digit', second: '2-digit' };
+    expect(shown).toBe(new Intl.DateTimeFormat('de', opts).format(new Date(iso)));
+    // German's shape (day.month.year, 24-hour), and not what the browser's locale writes.
+    expect(shown).toMatch(/^\d{1,2}\.\d{1,2}\.\d{4}, \d{2}:\d{2}:\d{2}$/);
+    expect(shown).not.toBe(await page.evaluate((d) => new Date(d).toLocaleString(), iso));
+    await ctx.close();
+  }, 60_000);
 });

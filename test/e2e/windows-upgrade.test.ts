@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeSiteMsi } from '../../console/installer-files/msi-file.js';
+import { writeSiteMsi } from '../../protocol/installer-files/msi-file.js';
 import { cleanup, ROOT, run, start, tempDir, waitFor, type Proc } from '../helpers/processes.js';
 import { jump, listClients, startTestSite, type TestSite } from '../helpers/site.js';
 

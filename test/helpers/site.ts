@@ -37,6 +37,8 @@ export interface SiteStartOptions {
   extraArgs?: string[];
   /** Runs the site under `prlimit --nofile=N:N` (a lower open-file limit than the test runner's). */
   fileLimit?: number;
+  /** Environment variables for the site process, over the test runner's (e.g. its TMPDIR). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -73,8 +75,8 @@ export async function startSiteProcess(opts: SiteStartOptions = {}): Promise<{
     ...(opts.extraArgs ?? []),
   ];
   const proc = opts.fileLimit
-    ? start('prlimit', [`--nofile=${opts.fileLimit}:${opts.fileLimit}`, '--', process.execPath, ...args])
-    : start(process.execPath, args);
+    ? start('prlimit', [`--nofile=${opts.fileLimit}:${opts.fileLimit}`, '--', process.execPath, ...args], { env: opts.env })
+    : start(process.execPath, args, { env: opts.env });
   const banner = await waitFor(
     () => {
       if (proc.child.exitCode !== null) throw new Error(`site exited: ${proc.stderr()}`);

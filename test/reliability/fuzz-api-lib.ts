@@ -155,6 +155,22 @@ export const ROUTES: RouteSpec[] = [
   { method: 'GET', path: '/api/v1/installers', access: 'user' },
   { method: 'GET', path: '/api/v1/installers/:uid', access: 'user', params: ['uid'] },
   { method: 'POST', path: '/api/v1/installers/:uid/revoke', access: 'user', params: ['uid'] },
+  // The wizard's Download (issue #19): a random KEY_INFO is never the installer's, so nothing is built.
+  {
+    method: 'POST',
+    path: '/api/v1/installers/:uid/file',
+    access: 'user',
+    params: ['uid'],
+    body: {
+      fields: {
+        key_info: {
+          valid: fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789'), minLength: 8, maxLength: 128 }),
+          invalid: fc.oneof(notOfType('string'), tooLong(128), fc.constantFrom('', 'short', 'UPPERCASE1', 'with space1', 'k\u00e9y-info-1')),
+        },
+        platform: oneOf(['linux-x64', 'linux-arm64', 'windows-x64-msi', 'windows-x64-exe']),
+      },
+    },
+  },
   { method: 'GET', path: '/api/v1/jump-groups', access: 'user' },
   { method: 'POST', path: '/api/v1/jump-groups', access: 'admin', body: { fields: { name: str(256) } } },
   { method: 'DELETE', path: '/api/v1/jump-groups/:name', access: 'admin', params: ['group'] },

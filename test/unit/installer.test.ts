@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN_STUB, renderStub, sealBin } from '../../console/installer-files/bin-file.js';
+import { BIN_STUB, renderStub, sealBin } from '../../protocol/installer-files/bin-file.js';
 import { INSTALLER_FLAGS, JC_FLAGS, msiPropertyOf, optionKey } from '../../protocol/jc-flags.js';
 import { jcValues, parseJcOptions } from '../../protocol/jc-options.js';
 import { EXE_MAGIC, EXE_TRAILER_2_BYTES, EXE_TRAILER_BYTES, exeTrailer, overlayEnd, overlayFromTrailer, peSecurityFields, trimPadding } from '../../protocol/exe-overlay.js';

@@ -8,7 +8,7 @@
 import { render } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import type { ApiInstaller, ApiInstallerCreated, ApiJumpClientList, ApiJumpGroup, ApiSession, ApiUser } from '../../protocol/api.js';
-import { ApiError, api, browserPlatform } from '../api.js';
+import { ApiError, api, apiDownload, browserPlatform } from '../api.js';
 import { ErrorLine, signOut, summaryLine, when } from '../common.js';
 import { t, useLang } from '../i18n/index.js';
 import { LanguageSelect } from '../i18n/select.js';
@@ -267,24 +267,45 @@ const VALID_FOR: [string, number][] = [
   ['d30', 30 * 24 * 3_600_000],
   ['y1', 365 * 24 * 3_600_000],
 ];
-const PLATFORMS: [string, string][] = [
-  ['windows', 'Windows (x64), MSI'],
-  ['linux', 'Linux (x64)'],
-  ['linux-arm64', 'Linux (ARM64)'],
-];
+/**
+ * The wizard's platforms: the `platform` of `POST /api/v1/installers/:uid/file` (docs/api.md); the
+ * label is `admin.platforms.<value>`.
+ */
+const PLATFORMS = ['linux-x64', 'linux-arm64', 'windows-x64-msi', 'windows-x64-exe'] as const;
+type Platform = (typeof PLATFORMS)[number];
+
+/** The platform the wizard starts on: the browser's OS (Windows: the MSI; anything else: Linux x64). */
+const defaultPlatform = (): Platform => (browserPlatform() === 'windows' ? 'windows-x64-msi' : 'linux-x64');
+
+/** The platform select of the wizard (before and after "Create"). */
+function PlatformSelect({ value, onChange }: { value: Platform; onChange: (p: Platform) => void }) {
+  return (
+    <label>
+      {t('admin.platform')}
+      <select name="platform" value={value} onChange={(e) => onChange((e.target as HTMLSelectElement).value as Platform)}>
+        {PLATFORMS.map((p) => (
+          <option key={p} value={p}>
+            {t(`admin.platforms.${p}`)}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
 
 /** The install command lines of a new installer, KEY_INFO filled in (docs/packaging.md). */
-export function installCommands(inst: ApiInstallerCreated, platform: string): { label: string; line: string }[] {
+export function installCommands(inst: ApiInstallerCreated, platform: Platform): { label: string; line: string }[] {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const run = `jump-client run --config /var/lib/jump-client --site ${q(inst.site_url)} --site-pin ${q(inst.site_pin)} --key-info ${inst.key_info}`;
-  if (platform === 'windows') {
-    return [
-      { label: t('admin.cmd.msiexec'), line: `msiexec /i bomgar-scc-win64.msi KEY_INFO=${inst.key_info} /quiet` },
-    ];
+  if (platform === 'windows-x64-msi') {
+    return [{ label: t('admin.cmd.msiexec'), line: `msiexec /i bomgar-scc-win64.msi KEY_INFO=${inst.key_info} /quiet` }];
+  }
+  if (platform === 'windows-x64-exe') {
+    return [{ label: t('admin.cmd.exe'), line: `bomgar-scc-${inst.uid}.exe --install-dir C:\\JumpClient --silent` }];
   }
   const bin = platform === 'linux-arm64' ? `bomgar-scc-${inst.uid}-arm64.bin` : `bomgar-scc-${inst.uid}.bin`;
   return [
-    { label: t('admin.cmd.sh', { platform: platform === 'linux' ? 'linux-x64' : platform }), line: `sh ./${bin}` },
+    { label: t('admin.cmd.sh', { platform }), line: `sh ./${bin}` },
     { label: t('admin.cmd.run'), line: run },
   ];
 }
@@ -367,7 +388,8 @@ function Wizard({ onClose, onCreated }: { onClose: () => void; onCreated: () => 
   const [validFor, setValidFor] = useState(VALID_FOR[2][1]);
   const [maxUses, setMaxUses] = useState('100');
   const [mode, setMode] = useState<'active' | 'passive'>('active');
-  const [platform, setPlatform] = useState(() => (browserPlatform() === 'windows' ? 'windows' : 'linux'));
+  const [platform, setPlatform] = useState<Platform>(defaultPlatform);
+  const [downloading, setDownloading] = useState(false);
   const [created, setCreated] = useState<ApiInstallerCreated | null>(null);
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
@@ -396,18 +418,24 @@ function Wizard({ onClose, onCreated }: { onClose: () => void; onCreated: () => 
       setError(err);
     }
   };
-  const download = () => {
-    if (!created) return;
-    const lines = installCommands(created, platform);
-    const text =
-      platform === 'windows'
-        ? `REM Jump Client installer ${created.uid} for ${created.site_url}; valid until ${created.expires_at}\r\n${lines.map((l) => l.line).join('\r\n')}\r\n`
-        : `#!/bin/sh\n# Jump Client installer ${created.uid} for ${created.site_url}; valid until ${created.expires_at}\nset -e\n${lines[lines.length - 1].line}\n`;
-    const a = document.createElement('a');
-    a.href = URL.createObjectURL(new Blob([text], { type: 'application/octet-stream' }));
-    a.download = platform === 'windows' ? `jump-client-${created.uid}.cmd` : `jump-client-${created.uid}.sh`;
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  // The installer file, built by the site for this installer (KEY_INFO sent back: the site keeps
+  // only its hash), saved under the name the site gives it.
+  const download = async () => {
+    if (!created || downloading) return;
+    setError(null);
+    setDownloading(true);
+    try {
+      const file = await apiDownload(`/api/v1/installers/${encodeURIComponent(created.uid)}/file`, { key_info: created.key_info, platform });
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(file.blob);
+      a.download = file.name;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setDownloading(false);
+    }
   };
   return (
     <div class="wizard">
@@ -453,16 +481,7 @@ function Wizard({ onClose, onCreated }: { onClose: () => void; onCreated: () => 
               <option value="passive">{t('mode.passive')}</option>
             </select>
           </label>
-          <label>
-            {t('admin.platform')}
-            <select name="platform" value={platform} onChange={(e) => setPlatform((e.target as HTMLSelectElement).value)}>
-              {PLATFORMS.map(([p, l]) => (
-                <option key={p} value={p}>
-                  {l}
-                </option>
-              ))}
-            </select>
-          </label>
+          <PlatformSelect value={platform} onChange={setPlatform} />
           <ErrorLine error={error} />
           <div class="buttons">
             <button type="button" onClick={onClose}>
@@ -480,16 +499,7 @@ function Wizard({ onClose, onCreated }: { onClose: () => void; onCreated: () => 
             KEY_INFO
             <input class="key-info" readOnly value={created.key_info} onFocus={(e) => (e.target as HTMLInputElement).select()} />
           </label>
-          <label>
-            {t('admin.platform')}
-            <select name="platform" value={platform} onChange={(e) => setPlatform((e.target as HTMLSelectElement).value)}>
-              {PLATFORMS.map(([p, l]) => (
-                <option key={p} value={p}>
-                  {l}
-                </option>
-              ))}
-            </select>
-          </label>
+          <PlatformSelect value={platform} onChange={setPlatform} />
           {installCommands(created, platform).map((c) => (
             <div class="command" key={c.line}>
               <span>{c.label}</span>
@@ -499,9 +509,10 @@ function Wizard({ onClose, onCreated }: { onClose: () => void; onCreated: () => 
               </button>
             </div>
           ))}
+          <ErrorLine error={error} />
           <div class="buttons">
-            <button type="button" class="primary" onClick={download}>
-              {t('admin.download')}
+            <button type="button" class="primary" data-action="download" disabled={downloading} onClick={() => void download()}>
+              {downloading ? t('admin.downloading') : t('admin.download')}
             </button>
             <button type="button" onClick={onClose}>
               {t('admin.done')}

@@ -13,7 +13,7 @@ import { ApiError, apiGet } from '../terminal/auth.js';
 import { CastPlayer, IDLE_LIMIT_S, parseCast } from '../terminal/cast.js';
 import '../terminal/terminal.css';
 import { errorText } from '../i18n/errors.js';
-import { t, useLang } from '../i18n/index.js';
+import { t, useLang, when } from '../i18n/index.js';
 import { LanguageSelect } from '../i18n/select.js';
 
 /** One session as the API lists it (protocol/api.ts ApiSessionDetail; the fields shown here). */
@@ -34,7 +34,6 @@ interface SessionItem {
 
 const SPEEDS = [0.5, 1, 2, 4, 16];
 
-const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : '');
 
 function Player({ session }: { session: SessionItem }) {
   const host = useRef<HTMLDivElement>(null);
@@ -99,7 +98,7 @@ function Player({ session }: { session: SessionItem }) {
           {state.pos.toFixed(1)} s / {state.duration.toFixed(1)} s
         </span>
         <span class="state">
-          {session.client} · {session.user} · {when(session.started_at)} {t('reports.pausesShortened', { seconds: IDLE_LIMIT_S })}
+          {session.client} · {session.user} · {when(session.started_at, '')} {t('reports.pausesShortened', { seconds: IDLE_LIMIT_S })}
         </span>
       </div>
       {state.error && (
@@ -153,8 +152,8 @@ function ReportsPage() {
           <tbody>
             {items.map((s) => (
               <tr data-session={s.id} class={selected?.id === s.id ? 'selected' : ''}>
-                <td>{when(s.started_at)}</td>
-                <td>{s.ended_at ? when(s.ended_at) : t('reports.inProgress')}</td>
+                <td>{when(s.started_at, '')}</td>
+                <td>{s.ended_at ? when(s.ended_at, '') : t('reports.inProgress')}</td>
                 <td>{s.client}</td>
                 <td>{s.user}</td>
                 <td>{s.kind}</td>

@@ -101,3 +101,22 @@ export function useLang(): Lang {
   }, []);
   return l;
 }
+
+/** One formatter per language: date and time, numeric, as `toLocaleString()` writes them. */
+const dateTimeFormats = new Map<string, Intl.DateTimeFormat>();
+
+/**
+ * A time from the API (ISO 8601) in the language the page shows (i18next's, not the browser's
+ * locale: a German page in an en-US browser writes `1.12.2026, 15:08:45`), or `empty` (an em dash).
+ * The one date format of every page (web/common.tsx re-exports it).
+ */
+export function when(iso: string | null | undefined, empty = '—'): string {
+  if (!iso) return empty;
+  const l = lang();
+  let f = dateTimeFormats.get(l);
+  if (!f) {
+    f = new Intl.DateTimeFormat(l, { year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: '2-digit', second: '2-digit' });
+    dateTimeFormats.set(l, f);
+  }
+  return f.format(new Date(iso));
+}

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import { writeWhole } from './atomic-file.js';
-import { STAMP_FILE, stampSchema, type Stamp } from '../../protocol/stamp.js';
+import { STAMP_FILE, stampSchema, type Stamp } from '../stamp.js';
 
 /** What a package dir must hold to make a .bin (written by `npm run package`). */
 export const BIN_PAYLOAD = ['jump-client', 'lib', 'init-script', 'uninstall'] as const;

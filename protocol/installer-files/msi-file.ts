@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { removeSignature, signFile, type CodeSigning } from '../../protocol/code-signing.js';
+import { removeSignature, signFile, type CodeSigning } from '../code-signing.js';
 import { writeWhole } from './atomic-file.js';
 
 export const GENERIC_MSI = 'jump-client.msi';

@@ -9,9 +9,9 @@ import { closeSync, createReadStream, createWriteStream, existsSync, openSync, r
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
-import { signFile, type CodeSigning } from '../../protocol/code-signing.js';
-import { EXE_PAYLOAD, WIN_EXE, exeTrailer, peSecurityFields, type PeSecurityFields } from '../../protocol/exe-overlay.js';
-import { STAMP_FILE, stampSchema, type Stamp } from '../../protocol/stamp.js';
+import { signFile, type CodeSigning } from '../code-signing.js';
+import { EXE_PAYLOAD, WIN_EXE, exeTrailer, peSecurityFields, type PeSecurityFields } from '../exe-overlay.js';
+import { STAMP_FILE, stampSchema, type Stamp } from '../stamp.js';
 import { writeWhole } from './atomic-file.js';
 
 /** The file name of a per-installer Windows executable. */
