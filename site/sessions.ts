@@ -204,9 +204,15 @@ interface Live {
   fileLog: CappedFile | null;
 }
 
-/** 16 random bytes, base64url (22 characters). */
+/**
+ * 16 random bytes, base64url (22 characters), never starting with "-": one id in 64 did, and
+ * `jump sessions show -5SHV...` then reads as an unknown option (found by the authz matrix).
+ */
 function newSessionId(): string {
-  return randomBytes(16).toString('base64url');
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 /** True when two versions share major.minor (the compatibility rule for Jump). */
