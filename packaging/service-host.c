@@ -12,7 +12,8 @@
  *     with the host); JOB_OBJECT_LIMIT_BREAKAWAY_OK lets `--detach` below leave it;
  *   - the agent's stdout/stderr and this host's own lines go to
  *     %ProgramData%\JumpClient\Logs\<service name>.log (the dirs locked SYSTEM/Administrators full,
- *     Users read, owner Administrators, a planted junction or hard link refused: make_dir, open_log_file);
+ *     Users read, owner Administrators; a dir another user made first is moved aside whole, and a
+ *     planted log link is remade: secure_data_dirs, open_log_file);
  *   - SERVICE_CONTROL_STOP / SHUTDOWN: CTRL_BREAK to the agent's process group (the agent stops
  *     cleanly on SIGBREAK), TerminateJobObject after STOP_WAIT_MS; the service reports STOPPED, 0;
  *   - the agent exits with EXIT_REFUSED (3: the site refused this jump client for good, e.g.
@@ -43,6 +44,12 @@
  *       starts PROGRAM (a full path) outside any job (CREATE_BREAKAWAY_FROM_JOB, detached, no
  *       window) and exits 0, or 1 when it cannot: how the agent starts its own uninstall (msiexec
  *       /x, or a copy of jump-client.exe), which must outlive the service it stops.
+ *   jump-client-service.exe --secure-data-dir
+ *       makes %ProgramData%\JumpClient and its Logs trustworthy (secure_data_dirs: created locked,
+ *       or re-locked, or moved aside whole when another user could have planted them) and prints one
+ *       line per dir ("ok PATH", "moved-aside PATH -> ASIDE", "failed PATH (error N)"); exit 0, or 1
+ *       when one failed. How the elevated EXE install and the MSI's configure action prepare the
+ *       dir of the install lock (agent/install/windows-acl.ts secureMachineDataDir).
  *   anything else: a usage line on stderr, exit 2.
  */
 #define WIN32_LEAN_AND_MEAN
@@ -155,36 +162,190 @@ static void enable_privilege(const WCHAR *name)
     CloseHandle(tok);
 }
 
-/*
- * Makes `path` a directory this host can trust (issue #16, finding on item 7): %ProgramData% lets
- * every user create folders under it, so a user could make %ProgramData%\JumpClient first, as a
- * junction to another place (SYSTEM would write its log there) or as a folder of their own (its
- * owner keeps WRITE_DAC). A junction or symbolic link found at `path` is removed (the link only:
- * RemoveDirectoryW never follows it); the dir is made with LOGS_SDDL, and an existing one gets
- * owner Administrators and the protected LOGS_SDDL DACL (nothing inherited).
- */
-static void make_dir(const WCHAR *path)
+/* True for SYSTEM, Administrators and this process's own user (an elevated installer's admin account). */
+static BOOL trusted_sid(PSID sid)
 {
-    SECURITY_ATTRIBUTES sa = { sizeof(sa), NULL, FALSE };
-    PSECURITY_DESCRIPTOR sd = NULL;
-    DWORD attrs = GetFileAttributesW(path);
-    if (attrs != INVALID_FILE_ATTRIBUTES && (attrs & FILE_ATTRIBUTE_REPARSE_POINT)) {
-        if (!RemoveDirectoryW(path)) DeleteFileW(path);
+    BYTE buf[SECURITY_MAX_SID_SIZE], tu[512];
+    DWORD n = sizeof(buf), len = 0;
+    HANDLE tok;
+    BOOL ok = FALSE;
+    if (CreateWellKnownSid(WinLocalSystemSid, NULL, buf, &n) && EqualSid(sid, buf)) return TRUE;
+    n = sizeof(buf);
+    if (CreateWellKnownSid(WinBuiltinAdministratorsSid, NULL, buf, &n) && EqualSid(sid, buf)) return TRUE;
+    if (OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &tok)) {
+        ok = GetTokenInformation(tok, TokenUser, tu, sizeof(tu), &len) && EqualSid(sid, ((TOKEN_USER *)tu)->User.Sid);
+        CloseHandle(tok);
     }
-    if (ConvertStringSecurityDescriptorToSecurityDescriptorW(LOGS_SDDL, SDDL_REVISION_1, &sd, NULL)) sa.lpSecurityDescriptor = sd;
-    if (!CreateDirectoryW(path, &sa) && sd) {
-        PACL dacl = NULL;
-        BOOL present = FALSE, defaulted = FALSE;
-        BYTE admins[SECURITY_MAX_SID_SIZE];
-        DWORD admins_len = sizeof(admins);
-        if (GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted) && present &&
-            CreateWellKnownSid(WinBuiltinAdministratorsSid, NULL, admins, &admins_len)) {
-            SetNamedSecurityInfoW((LPWSTR)path, SE_FILE_OBJECT,
-                                  OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
-                                  admins, NULL, dacl, NULL);
+    return ok;
+}
+
+/* Write-class rights on a directory: add file/subdirectory, write EA and attributes, delete child, DELETE, WRITE_DAC, WRITE_OWNER, GENERIC_WRITE/ALL. */
+#define DIR_WRITE_BITS (FILE_ADD_FILE | FILE_ADD_SUBDIRECTORY | FILE_WRITE_EA | FILE_DELETE_CHILD | FILE_WRITE_ATTRIBUTES | DELETE | WRITE_DAC | WRITE_OWNER | GENERIC_WRITE | GENERIC_ALL)
+
+/*
+ * 1 when the directory open as `h` (opened as itself: FILE_FLAG_OPEN_REPARSE_POINT) may be trusted:
+ * a real directory, not a reparse point, owned by a trusted principal (trusted_sid), with a DACL
+ * that lets no one else write in it (inherit-only ACEs apply to children, not to it; deny ACEs never
+ * count against; any other ACE type fails closed). Checked on the handle, so nothing can be swapped in
+ * between the check and what is done with the handle.
+ */
+static int dir_trusted(HANDLE h)
+{
+    BY_HANDLE_FILE_INFORMATION info;
+    PSID owner = NULL;
+    PACL dacl = NULL;
+    PSECURITY_DESCRIPTOR sd = NULL;
+    DWORD i;
+    int ok;
+    if (!GetFileInformationByHandle(h, &info) || (info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) || !(info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)) return 0;
+    if (GetSecurityInfo(h, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION, &owner, NULL, &dacl, NULL, &sd) != ERROR_SUCCESS) return 0;
+    ok = owner != NULL && trusted_sid(owner) && dacl != NULL; /* a NULL DACL lets everyone do anything */
+    for (i = 0; ok && i < dacl->AceCount; i++) {
+        ACE_HEADER *ace;
+        if (!GetAce(dacl, i, (void **)&ace)) ok = 0;
+        else if (ace->AceType == ACCESS_DENIED_ACE_TYPE || (ace->AceFlags & INHERIT_ONLY_ACE)) continue;
+        else if (ace->AceType != ACCESS_ALLOWED_ACE_TYPE) ok = 0;
+        else if ((((ACCESS_ALLOWED_ACE *)ace)->Mask & DIR_WRITE_BITS) && !trusted_sid((PSID) & ((ACCESS_ALLOWED_ACE *)ace)->SidStart)) ok = 0;
+    }
+    LocalFree(sd);
+    return ok;
+}
+
+/* Creates `path` with LOGS_SDDL (owner Administrators when the token may set it): one call, nothing to race. */
+static BOOL create_locked(const WCHAR *path)
+{
+    static const WCHAR *sddls[] = { L"O:BAD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)", LOGS_SDDL };
+    int i;
+    for (i = 0; i < 2; i++) {
+        SECURITY_ATTRIBUTES sa = { sizeof(sa), NULL, FALSE };
+        PSECURITY_DESCRIPTOR sd = NULL;
+        BOOL made;
+        DWORD err;
+        if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(sddls[i], SDDL_REVISION_1, &sd, NULL)) continue;
+        sa.lpSecurityDescriptor = sd;
+        made = CreateDirectoryW(path, &sa);
+        err = GetLastError();
+        LocalFree(sd);
+        if (made) return TRUE;
+        if (err != ERROR_INVALID_OWNER) { SetLastError(err); return FALSE; }
+    }
+    return FALSE;
+}
+
+/* Sets owner Administrators (when allowed) and the protected LOGS_SDDL DACL on the directory open as `h`. */
+static void relock(HANDLE h)
+{
+    PSECURITY_DESCRIPTOR sd = NULL;
+    PACL dacl = NULL;
+    BOOL present = FALSE, defaulted = FALSE;
+    BYTE admins[SECURITY_MAX_SID_SIZE];
+    DWORD n = sizeof(admins);
+    if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(LOGS_SDDL, SDDL_REVISION_1, &sd, NULL)) return;
+    if (GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted) && present) {
+        if (!CreateWellKnownSid(WinBuiltinAdministratorsSid, NULL, admins, &n) ||
+            SetSecurityInfo(h, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION, admins, NULL, dacl, NULL) != ERROR_SUCCESS)
+            SetSecurityInfo(h, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION, NULL, NULL, dacl, NULL);
+    }
+    LocalFree(sd);
+}
+
+/* Renames what is open as `h` to `to` (a full path), by handle: the object checked is the one moved. */
+static BOOL rename_by_handle(HANDLE h, const WCHAR *to)
+{
+    size_t chars = lstrlenW(to);
+    size_t size = sizeof(FILE_RENAME_INFO) + chars * sizeof(WCHAR);
+    FILE_RENAME_INFO *ri = (FILE_RENAME_INFO *)HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, size);
+    BOOL ok;
+    if (!ri) return FALSE;
+    ri->ReplaceIfExists = FALSE;
+    ri->RootDirectory = NULL;
+    ri->FileNameLength = (DWORD)(chars * sizeof(WCHAR));
+    memcpy(ri->FileName, to, chars * sizeof(WCHAR));
+    ok = SetFileInformationByHandle(h, FileRenameInfo, ri, (DWORD)size);
+    HeapFree(GetProcessHeap(), 0, ri);
+    return ok;
+}
+
+/*
+ * Makes `path` a directory this host can trust (issue #16, finding on item 7). %ProgramData% lets
+ * every user create folders and files under it, so a user could make %ProgramData%\JumpClient first:
+ * as a junction to another place (SYSTEM would write there), as a folder of their own (its owner
+ * keeps WRITE_DAC), or holding planted files (an install.lock naming a running pid, a log file they
+ * can read). So:
+ *   - missing: created with LOGS_SDDL in one call;
+ *   - present and trusted (dir_trusted, checked on a handle opened as itself): the owner and the
+ *     protected DACL are set again on that handle;
+ *   - present and not trusted (a file, a reparse point, another owner, another writer): moved aside
+ *     whole, by handle, to `<path>.untrusted-<ticks>` (written into `aside`), with everything in it,
+ *     and a fresh one created. Nothing in it is read, followed or deleted.
+ * Returns TRUE when `path` is then a trusted directory; FALSE (GetLastError set) when it could not be
+ * made one in 3 attempts (someone keeps re-creating it).
+ */
+static BOOL secure_dir(const WCHAR *path, WCHAR *aside, size_t aside_len)
+{
+    int attempt;
+    aside[0] = 0;
+    for (attempt = 0; attempt < 3; attempt++) {
+        HANDLE h = CreateFileW(path, READ_CONTROL | WRITE_DAC | WRITE_OWNER | DELETE | FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                               OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+        if (h == INVALID_HANDLE_VALUE) {
+            DWORD e = GetLastError();
+            if (e != ERROR_FILE_NOT_FOUND && e != ERROR_PATH_NOT_FOUND) return FALSE;
+            if (create_locked(path)) return TRUE;
+            if (GetLastError() == ERROR_ALREADY_EXISTS) continue;
+            return FALSE;
+        }
+        if (dir_trusted(h)) {
+            relock(h);
+            CloseHandle(h);
+            return TRUE;
+        }
+        _snwprintf(aside, aside_len - 1, L"%ls.untrusted-%llu", path, (unsigned long long)GetTickCount64());
+        aside[aside_len - 1] = 0;
+        if (!rename_by_handle(h, aside)) {
+            DWORD e = GetLastError();
+            CloseHandle(h);
+            SetLastError(e);
+            return FALSE;
+        }
+        CloseHandle(h);
+        if (create_locked(path)) return TRUE;
+        if (GetLastError() != ERROR_ALREADY_EXISTS) return FALSE;
+    }
+    return FALSE;
+}
+
+/* %ProgramData%\JumpClient (or a sub-folder `sub`) into `path`. */
+static void data_path(WCHAR *path, size_t len, const WCHAR *sub)
+{
+    WCHAR base[MAX_PATH];
+    DWORD n = GetEnvironmentVariableW(L"ProgramData", base, MAX_PATH);
+    if (n == 0 || n >= MAX_PATH) lstrcpyW(base, L"C:\\ProgramData");
+    if (sub) _snwprintf(path, len - 1, L"%ls\\JumpClient\\%ls", base, sub);
+    else _snwprintf(path, len - 1, L"%ls\\JumpClient", base);
+    path[len - 1] = 0;
+}
+
+/* Both data dirs (JumpClient, then its Logs) made trustworthy; `report` prints what was done (the CLI), or NULL. */
+static BOOL secure_data_dirs(FILE *report)
+{
+    static const WCHAR *subs[] = { NULL, L"Logs" };
+    WCHAR path[MAX_PATH + 64], aside[MAX_PATH + 128];
+    int i;
+    enable_privilege(L"SeRestorePrivilege");
+    enable_privilege(L"SeTakeOwnershipPrivilege");
+    for (i = 0; i < 2; i++) {
+        data_path(path, MAX_PATH + 64, subs[i]);
+        if (!secure_dir(path, aside, MAX_PATH + 128)) {
+            if (report) fwprintf(report, L"failed %ls (error %lu)\n", path, GetLastError());
+            return FALSE;
+        }
+        if (report) {
+            if (aside[0]) fwprintf(report, L"moved-aside %ls -> %ls\n", path, aside);
+            else fwprintf(report, L"ok %ls\n", path);
         }
     }
-    if (sd) LocalFree(sd);
+    return TRUE;
 }
 
 /*
@@ -210,17 +371,12 @@ static HANDLE open_log_file(const WCHAR *path, SECURITY_ATTRIBUTES *sa)
 
 static void open_log(void)
 {
-    WCHAR base[MAX_PATH], path[MAX_PATH + 300];
+    WCHAR path[MAX_PATH + 300], name[300];
     SECURITY_ATTRIBUTES sa = { sizeof(sa), NULL, TRUE }; /* inherited: the agent's stdout/stderr */
-    DWORD n = GetEnvironmentVariableW(L"ProgramData", base, MAX_PATH);
-    if (n == 0 || n >= MAX_PATH) lstrcpyW(base, L"C:\\ProgramData");
-    enable_privilege(L"SeRestorePrivilege");
-    enable_privilege(L"SeTakeOwnershipPrivilege");
-    _snwprintf(path, MAX_PATH + 299, L"%ls\\JumpClient", base);
-    make_dir(path);
-    _snwprintf(path, MAX_PATH + 299, L"%ls\\JumpClient\\Logs", base);
-    make_dir(path);
-    _snwprintf(path, MAX_PATH + 299, L"%ls\\JumpClient\\Logs\\%ls.log", base, g_name);
+    secure_data_dirs(NULL);
+    _snwprintf(name, 299, L"Logs\\%ls.log", g_name);
+    name[299] = 0;
+    data_path(path, MAX_PATH + 300, name);
     g_log = open_log_file(path, &sa);
 }
 
@@ -609,9 +765,10 @@ int wmain(int argc, WCHAR **argv)
     WCHAR *slash;
     InitializeCriticalSection(&g_log_lock);
     if (argc >= 3 && lstrcmpW(argv[1], L"--detach") == 0) return detach(after_two_args(GetCommandLineW()));
+    if (argc == 2 && lstrcmpW(argv[1], L"--secure-data-dir") == 0) return secure_data_dirs(stdout) ? 0 : 1;
     if (argc > 1)
     {
-        fwprintf(stderr, L"usage: jump-client-service.exe (run by the Service Control Manager) | jump-client-service.exe --detach PROGRAM [ARGS...]\n");
+        fwprintf(stderr, L"usage: jump-client-service.exe (run by the Service Control Manager) | jump-client-service.exe --detach PROGRAM [ARGS...] | jump-client-service.exe --secure-data-dir\n");
         return 2;
     }
     /* This executable's directory, with its trailing backslash: the agent lives beside it. */

@@ -30,6 +30,7 @@ import { install, installSummary, requestedFromOptions, type InstallOptions } fr
 import { LSB, readInstallConf, startAgent, statusAgent, stopAgent, type ActionResult } from './service.js';
 import { STAMP_FILE, readStamp } from '../../protocol/stamp.js';
 import { extractOverlay, findOverlay } from './exe-overlay.js';
+import { WIN_SERVICE_HOST } from '../../protocol/exe-overlay.js';
 import { checkWithSite } from './preflight.js';
 import { installWindows, MSI_NEW_CONFIG_MARKER, msiExistingConfig, setServiceRecovery, startService, windowsInstallExit } from './windows.js';
 import { checkWindowsAcls, secureMachineDataDir, setWindowsAcls } from './windows-acl.js';
@@ -232,9 +233,9 @@ export function addMsiCommands(program: Command): void {
       // item 5; agent/install/windows-acl.ts): a custom installdir inherits its parent's ACL.
       mkdirSync(join(dir, 'config'), { recursive: true });
       setWindowsAcls(dir, 'service');
-      // The machine's data dir (the service host's Logs): locked now, not left to inherit
-      // %ProgramData%'s "Users: create files and folders" (agent/install/windows-acl.ts).
-      secureMachineDataDir(join(process.env.ProgramData ?? 'C:\\ProgramData', 'JumpClient'));
+      // The machine's data dir (the service host's Logs): made trustworthy now, by the service host
+      // the MSI just installed (agent/install/windows-acl.ts secureMachineDataDir).
+      secureMachineDataDir(join(dir, WIN_SERVICE_HOST));
       if (keep) {
         rmSync(join(dir, 'config', MSI_NEW_CONFIG_MARKER), { force: true });
         process.stdout.write(`jump-client msi-configure: kept the ${existing === 'enrolled' ? 'enrollment' : 'installer key'} in ${join(dir, 'config')} (an upgrade or repair)${key ? '; the KEY_INFO given was not used' : ''}\n`);

@@ -23,7 +23,7 @@
  * create that key on real Windows). On real Windows an empty read-back fails the install.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JumpError } from '../../protocol/errors.js';
@@ -173,11 +173,11 @@ function system32(exe: string): string {
   return join(process.env.SystemRoot ?? process.env.windir ?? 'C:\\Windows', 'System32', exe);
 }
 
-function icacls(args: string[], what = "the install dir's ACL"): void {
+function icacls(args: string[]): void {
   const r = spawnSync(system32('icacls.exe'), args, { encoding: 'utf8', windowsHide: true });
   if (r.status !== 0) {
     const why = `${r.stdout ?? ''}${r.stderr ?? ''}${r.error?.message ?? ''}`.trim() || `exit ${r.status}`;
-    throw new JumpError('INSTALL_FAILED', { detail: `setting ${what} failed: icacls ${args.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')}: ${why}` });
+    throw new JumpError('INSTALL_FAILED', { detail: `setting the install dir's ACL failed: icacls ${args.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')}: ${why}` });
   }
 }
 
@@ -239,70 +239,22 @@ export function checkWindowsAcls(dir: string, mode: AclMode, userSid: string | n
 }
 
 /**
- * The icacls argument lists that lock the machine's data dir `%ProgramData%\JumpClient` (the
- * install lock, the service host's Logs): owner Administrators (an owner keeps WRITE_DAC whatever
- * the DACL says), nothing inherited from %ProgramData% (which lets every user create files and
- * folders under it), SYSTEM and Administrators full, Users read and execute. The same DACL as the
- * service host gives the dirs it makes (packaging/service-host.c LOGS_SDDL). Pure.
+ * Makes the machine's data dir (%ProgramData%\JumpClient and its Logs) trustworthy before anything
+ * in it is used (issue #16, finding on item 7), by running the service host `hostExe`
+ * (jump-client-service.exe, packaging/service-host.c) with `--secure-data-dir`: native code that
+ * checks the dir on a handle opened as itself (owner SYSTEM, Administrators or this admin; no other
+ * writer; not a reparse point), re-locks a trusted one, and moves an untrusted one aside whole (with
+ * a planted install.lock, junction or log file in it) before creating a fresh one with its DACL in
+ * one call. Node has no API for owners or handle-based security, and icacls works by path.
+ * Returns the dirs moved aside ("PATH -> ASIDE"). Throws INSTALL_FAILED naming the dir and the
+ * Windows error when one could not be made trustworthy, or when the host could not run.
  */
-export function machineDataDirArgs(dir: string): string[][] {
-  return [
-    [dir, '/setowner', `*${SID.ADMINISTRATORS}`, '/T', '/Q'],
-    [dir, '/inheritance:r', '/grant:r', `*${SID.SYSTEM}:(OI)(CI)F`, `*${SID.ADMINISTRATORS}:(OI)(CI)F`, `*${SID.USERS}:(OI)(CI)RX`, '/Q'],
-  ];
-}
-
-/**
- * Makes `dir` a real directory: a symbolic link or junction found there (Node's lstat reports a
- * junction as a symbolic link) is removed, the link only, never what it points to; a plain file is
- * refused. Then the dir is made when missing. Returns true when something was found and removed.
- * Throws INSTALL_FAILED naming the path when it is a file or cannot be made.
- */
-export function replaceLinkedDir(dir: string): boolean {
-  let removed = false;
-  try {
-    const st = lstatSync(dir);
-    if (st.isSymbolicLink()) {
-      rmSync(dir, { force: true });
-      removed = true;
-    } else if (!st.isDirectory()) {
-      throw new JumpError('INSTALL_FAILED', { detail: `${dir} is a file, not a folder: remove it and install again` });
-    }
-  } catch (err) {
-    if (err instanceof JumpError) throw err;
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new JumpError('INSTALL_FAILED', { detail: `${dir}: ${(err as Error).message}` });
+export function secureMachineDataDir(hostExe: string, env: NodeJS.ProcessEnv = process.env): { movedAside: string[] } {
+  const r = spawnSync(hostExe, ['--secure-data-dir'], { encoding: 'utf8', windowsHide: true, env });
+  const lines = `${r.stdout ?? ''}`.split(/\r?\n/).filter(Boolean);
+  if (r.error || r.status !== 0) {
+    const why = lines.find((l) => l.startsWith('failed ')) ?? (`${r.stderr ?? ''}${r.error?.message ?? ''}`.trim() || `exit ${r.status}`);
+    throw new JumpError('INSTALL_FAILED', { detail: `the machine data dir (%ProgramData%\\JumpClient) could not be made safe: ${why}` });
   }
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (err) {
-    throw new JumpError('INSTALL_FAILED', { detail: `${dir}: ${(err as Error).message}` });
-  }
-  return removed;
-}
-
-/**
- * Locks the machine's data dir `dir` (%ProgramData%\JumpClient) before anything in it is trusted
- * (issue #16, finding on item 7): a junction planted there is removed (replaceLinkedDir), its ACL
- * is read back, then set (machineDataDirArgs). Returns `trusted`: false when the dir was a link or
- * its ACL let users other than SYSTEM and Administrators write in it, so what it holds (a planted
- * install.lock naming a running pid, which would refuse every install) may come from any user.
- * Under wine (stub icacls, nothing read back) the old ACL cannot be known: trusted.
- * Throws INSTALL_FAILED when icacls fails.
- */
-const DATA_DIR_ACL = "the machine data dir's (%ProgramData%\\JumpClient) ACL";
-
-export function secureMachineDataDir(dir: string): { trusted: boolean } {
-  const linked = replaceLinkedDir(dir);
-  const tmp = mkdtempSync(join(tmpdir(), 'jump-client-acl-'));
-  let loose = false;
-  try {
-    const file = join(tmp, 'data.acl');
-    icacls([dir, '/save', file, '/T', '/Q'], DATA_DIR_ACL);
-    const entries = existsSync(file) ? parseIcaclsSave(readFileSync(file)) : [];
-    loose = aclViolations(entries, [SID.SYSTEM, SID.ADMINISTRATORS], 'read').length > 0;
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
-  for (const args of machineDataDirArgs(dir)) icacls(args, DATA_DIR_ACL);
-  return { trusted: !linked && !loose };
+  return { movedAside: lines.filter((l) => l.startsWith('moved-aside ')).map((l) => l.slice('moved-aside '.length)) };
 }

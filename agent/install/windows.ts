@@ -56,26 +56,21 @@ export function windowsInstallExit(code: ErrorCode | null): number {
  * Takes the machine's (elevated: %ProgramData%\JumpClient\install.lock) or the user's
  * (%LOCALAPPDATA%\JumpClient\install.lock) jump client install lock: the file is created
  * exclusively and holds this process's pid. A lock whose pid no longer runs (a crashed install) is
- * taken over. Throws INSTALL_IN_PROGRESS naming the other install's pid and the file. Returns the
- * release function (removes the file).
+ * taken over. Elevated on Windows, `hostExe` (the service host) first makes %ProgramData%\JumpClient
+ * trustworthy (secureMachineDataDir), so a lock another user planted is never read. Throws
+ * INSTALL_IN_PROGRESS naming the other install's pid and the file, INSTALL_FAILED when the dir
+ * cannot be made safe. Returns the release function (removes the file).
  */
-export function takeInstallLock(elevated: boolean, env: NodeJS.ProcessEnv = process.env): () => void {
+export function takeInstallLock(elevated: boolean, env: NodeJS.ProcessEnv = process.env, hostExe?: string): () => void {
   const base = elevated ? (env.ProgramData ?? 'C:\\ProgramData') : (env.LOCALAPPDATA ?? join(env.USERPROFILE ?? 'C:\\', 'AppData', 'Local'));
   const dir = join(base, 'JumpClient');
-  // %ProgramData% lets every user create folders and files under it: the machine's dir is locked
-  // first, and a lock found in a dir any user could write in is not believed.
-  const trusted = elevated && process.platform === 'win32' ? secureMachineDataDir(dir).trusted : (mkdirSync(dir, { recursive: true }), true);
-  return takeLockIn(dir, trusted);
-}
-
-/**
- * Takes the install lock `dir\install.lock` (see takeInstallLock); `trusted` false removes a lock
- * file found there first (it may have been planted by any user). Returns the release function.
- * Throws INSTALL_IN_PROGRESS or INSTALL_FAILED.
- */
-export function takeLockIn(dir: string, trusted: boolean): () => void {
+  // %ProgramData% lets every user create folders and files under it: the machine's dir is made
+  // trustworthy first (a planted one, with its install.lock, is moved aside whole).
+  if (elevated && process.platform === 'win32') {
+    if (!hostExe) throw new JumpError('INSTALL_FAILED', { detail: 'the service host is needed to prepare %ProgramData%\\JumpClient' });
+    secureMachineDataDir(hostExe, env);
+  } else mkdirSync(dir, { recursive: true });
   const file = join(dir, 'install.lock');
-  if (!trusted) rmSync(file, { force: true });
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(file, 'wx');
@@ -227,7 +222,7 @@ export async function installWindows(o: InstallOptions & { nostart?: boolean }, 
   }
   const requested = requestedFromOptions(o);
   checkOverrides(stamp, requested);
-  const release = takeInstallLock(isElevated());
+  const release = takeInstallLock(isElevated(), process.env, join(packageDir, WIN_SERVICE_HOST));
   try {
     return await installWindowsLocked(o, stamp, packageDir, now, requested);
   } finally {

@@ -19,8 +19,8 @@
  *
  * One wine prefix for the file; wine programs run one at a time.
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, ROOT, run, tempDir, waitFor } from '../helpers/processes.js';
 import { detectionKey, exeServiceName, takeInstallLock, windowsInstallExit, WINDOWS_EXIT } from '../../agent/install/windows.js';
@@ -295,5 +295,28 @@ describe('the Windows service host under wine (issue #16 item 4)', () => {
     expect(await service(name)).toBeNull();
     expect(await regValues(key)).toEqual({});
     await waitFor(() => agentPids('C:\\JCE').length === 0, 10_000, 100, 'the agent gone');
+  }, 180_000);
+
+  it('attack: %ProgramData%\\JumpClient planted before the install (here a file in its place, with a Logs file planted too): the EXE install moves it aside whole, untouched, and works in a fresh dir', async () => {
+    const data = join(env.WINEPREFIX!, 'drive_c', 'ProgramData', 'JumpClient');
+    rmSync(data, { recursive: true, force: true });
+    writeFileSync(data, 'planted by another user\n');
+    const inst = await newMsi(site);
+    const r = await wine([inst.file, '--install-dir', 'C:\\JCP', '--nostart']);
+    expect(r.code, r.stdout).toBe(0);
+    expect(statSync(data).isDirectory()).toBe(true);
+    const aside = readdirSync(dirname(data)).filter((f) => f.startsWith('JumpClient.untrusted-'));
+    expect(aside).toHaveLength(1);
+    expect(readFileSync(join(dirname(data), aside[0]), 'utf8')).toBe('planted by another user\n');
+    // A Logs that is not a directory is moved aside as well when the service host prepares the dirs.
+    rmSync(join(data, 'Logs'), { recursive: true, force: true });
+    writeFileSync(join(data, 'Logs'), 'planted\n');
+    const host = await wine(['C:\\JCP\\jump-client-service.exe', '--secure-data-dir']);
+    expect(host.code, host.stdout).toBe(0);
+    expect(host.stdout).toMatch(/^ok C:\\ProgramData\\JumpClient\r?$/m);
+    expect(host.stdout).toMatch(/^moved-aside C:\\ProgramData\\JumpClient\\Logs -> C:\\ProgramData\\JumpClient\\Logs\.untrusted-\d+\r?$/m);
+    expect(statSync(join(data, 'Logs')).isDirectory()).toBe(true);
+    const un = await wine(['C:\\JCP\\jump-client.exe', 'uninstall', '--install-dir', 'C:\\JCP']);
+    expect(un.code, un.stdout).toBe(0);
   }, 180_000);
 });
