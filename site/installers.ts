@@ -227,6 +227,10 @@ export type InstallerFilePlatform = (typeof INSTALLER_FILE_PLATFORMS)[number];
 
 /** Installer files built (and streamed) at once, site-wide: each is a temp file of up to ~100 MB and seconds of gzip. */
 export const MAX_INSTALLER_FILE_BUILDS = 2;
+/** ... and per user, so one user (or one slow reader) cannot hold every slot. */
+export const MAX_INSTALLER_FILE_BUILDS_PER_USER = 1;
+/** The longest a download may take, build included, in ms (10 min: ~100 MB at 170 KB/s); then it is cut and its slot freed. */
+export const INSTALLER_DOWNLOAD_MAX_MS = 10 * 60_000;
 
 /**
  * The body of `POST /api/v1/installers/:uid/file`: the installer's KEY_INFO (the site keeps only its

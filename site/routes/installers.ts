@@ -8,6 +8,8 @@ import type { ApiInstallerCreated } from '../../protocol/api.js';
 import { JumpError } from '../../protocol/errors.js';
 import {
   MAX_INSTALLER_FILE_BUILDS,
+  MAX_INSTALLER_FILE_BUILDS_PER_USER,
+  INSTALLER_DOWNLOAD_MAX_MS,
   buildInstallerFile,
   checkInstallerFileInputs,
   createInstaller,
@@ -76,6 +78,8 @@ export function registerInstallerRoutes(app: FastifyInstance, ctx: ApiContext): 
 
   // Installer files being built or streamed, site-wide (each holds a temp file until its download ends).
   let building = 0;
+  // ... and per user: one user cannot take every slot (a slow reader holds one until its download ends).
+  const buildingBy = new Map<number, number>();
   app.post<{ Params: { uid: string } }>('/api/v1/installers/:uid/file', allow('user'), async (req, reply) => {
     const body = parse(installerFileBody, req.body);
     const user = me(req);
@@ -88,7 +92,14 @@ export function registerInstallerRoutes(app: FastifyInstance, ctx: ApiContext): 
     if (building >= MAX_INSTALLER_FILE_BUILDS) {
       throw new JumpError('INSTALLER_BUILD_BUSY', { detail: `(${MAX_INSTALLER_FILE_BUILDS} at once)`, retryAfterMs: 2000 });
     }
+    if ((buildingBy.get(user.id) ?? 0) >= MAX_INSTALLER_FILE_BUILDS_PER_USER) {
+      throw new JumpError('INSTALLER_BUILD_BUSY', { detail: `(${MAX_INSTALLER_FILE_BUILDS_PER_USER} at once per user: wait for your other download to end)`, retryAfterMs: 2000 });
+    }
     building++;
+    buildingBy.set(user.id, (buildingBy.get(user.id) ?? 0) + 1);
+    // A download may take at most INSTALLER_DOWNLOAD_MAX_MS: a reader too slow for that loses it and frees the slot.
+    const deadline = setTimeout(() => reply.raw.destroy(), INSTALLER_DOWNLOAD_MAX_MS);
+    deadline.unref();
     // The slot (and the temp file) is held until the build is over AND the download has ended,
     // completed or cut off: a caller who leaves mid-build does not free a slot while it still builds.
     let built = false;
@@ -99,6 +110,10 @@ export function registerInstallerRoutes(app: FastifyInstance, ctx: ApiContext): 
       if (released || !built || !closed) return;
       released = true;
       building--;
+      const mine = (buildingBy.get(user.id) ?? 1) - 1;
+      if (mine > 0) buildingBy.set(user.id, mine);
+      else buildingBy.delete(user.id);
+      clearTimeout(deadline);
       dispose();
     };
     reply.raw.once('close', () => {

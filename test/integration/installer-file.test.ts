@@ -32,6 +32,8 @@ let packages: string;
 let siteTmp: string;
 let techToken: string;
 let adminToken: string;
+/** A second admin: two users hold the two site-wide slots (one each at most). */
+let adaToken: string;
 
 /** POSTs `body` to `path`; resolves at the response's headers, its body not read (see `text`). */
 function post(path: string, body: unknown, token: string | null = adminToken): Promise<IncomingMessage> {
@@ -86,6 +88,8 @@ beforeAll(async () => {
   await site.api.request('POST', '/api/v1/users', { name: 'tina', password: 'tina password 123', role: 'technician' });
   techToken = await apiToken(site.url, site.certPem, 'tina', 'tina password 123');
   adminToken = await apiToken(site.url, site.certPem, 'admin', site.adminPassword);
+  await site.api.request('POST', '/api/v1/users', { name: 'ada', password: 'ada password 123', role: 'admin' });
+  adaToken = await apiToken(site.url, site.certPem, 'ada', 'ada password 123');
 }, 60_000);
 
 afterAll(cleanup);
@@ -158,9 +162,11 @@ describe('POST /api/v1/installers/:uid/file', () => {
   it('builds two files at once and answers a third 503, then frees the slots and the temp files', async () => {
     const body = { key_info: a.key_info, platform: 'linux-x64' };
     // Neither body is read: each download stalls on its socket, holding its slot.
-    const [r1, r2] = await Promise.all([post(FILE(a.uid), body), post(FILE(a.uid), body)]);
+    const [r1, r2] = await Promise.all([post(FILE(a.uid), body), post(FILE(a.uid), body, adaToken)]);
     expect([r1.statusCode, r2.statusCode]).toEqual([200, 200]);
-    const r3 = await post(FILE(a.uid), body);
+    // A third user, with a slot of their own to spare: the site-wide limit answers.
+    const own = await createInstaller(new SiteClient(site.url, { certPem: site.certPem, token: techToken }));
+    const r3 = await post(FILE(own.uid), { key_info: own.key_info, platform: 'linux-x64' }, techToken);
     expect(r3.headers['retry-after']).toBeDefined();
     expect((await refused(r3, 503)).code).toBe('INSTALLER_BUILD_BUSY');
     expect(buildDirs()).toHaveLength(2);
@@ -173,23 +179,39 @@ describe('POST /api/v1/installers/:uid/file', () => {
     expect(whole.subarray(0, 200).toString('latin1')).toMatch(/^#!|sha256sum/);
     r2.destroy();
     await waitFor(() => buildDirs().length === 0, 30_000, 50, 'the temp dirs removed');
-    const r4 = await post(FILE(a.uid), body);
+    const r4 = await post(FILE(a.uid), body, adaToken);
     expect(r4.statusCode).toBe(200);
     expect((await bytes(r4)).length).toBe(Number(r4.headers['content-length']));
     await waitFor(() => buildDirs().length === 0, 30_000, 50, 'the temp dir removed');
   }, 120_000);
 
+  it('attack: one user (a slow reader) cannot take both slots: their second build is refused while the first download lasts', async () => {
+    const body = { key_info: a.key_info, platform: 'linux-x64' };
+    const first = await post(FILE(a.uid), body); // never read: it holds its slot
+    expect(first.statusCode).toBe(200);
+    const second = await post(FILE(a.uid), body);
+    const err = await refused(second, 503);
+    expect(err.code).toBe('INSTALLER_BUILD_BUSY');
+    expect(err.message).toMatch(/1 at once per user/);
+    // Another user still gets the other slot.
+    const other = await post(FILE(a.uid), body, adaToken);
+    expect(other.statusCode).toBe(200);
+    expect((await bytes(other)).length).toBe(Number(other.headers['content-length']));
+    first.destroy();
+    await waitFor(() => buildDirs().length === 0, 30_000, 50, 'the temp dirs removed');
+  }, 120_000);
+
   it('keeps the slot of a download cut off while it builds until that build is over', async () => {
     const body = { key_info: a.key_info, platform: 'linux-x64' };
     const reqs: ReturnType<typeof request>[] = [];
-    const started = (path: string) =>
+    const started = (path: string, token: string) =>
       new Promise<void>((resolve) => {
         const payload = JSON.stringify(body);
         const req = request(`${site.url}${path}`, {
           method: 'POST',
           ca: site.certPem,
           checkServerIdentity: () => undefined,
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), authorization: `Bearer ${adminToken}` },
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), authorization: `Bearer ${token}` },
           agent: false,
         });
         req.on('error', () => undefined);
@@ -197,7 +219,7 @@ describe('POST /api/v1/installers/:uid/file', () => {
         reqs.push(req);
         resolve();
       });
-    await Promise.all([started(FILE(a.uid)), started(FILE(a.uid))]);
+    await Promise.all([started(FILE(a.uid), adminToken), started(FILE(a.uid), adaToken)]);
     // Both builds under way (their temp dirs exist), then both callers leave.
     await waitFor(() => buildDirs().length === 2, 30_000, 10, 'two builds started');
     for (const r of reqs) r.destroy();
