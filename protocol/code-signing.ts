@@ -13,7 +13,8 @@
  * is valid only while the certificate is.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 /** A code-signing certificate and how to use it. Paths are files on this machine. */
 export interface CodeSigning {
@@ -47,21 +48,28 @@ export function codeSigningFrom(
   return { cert: v.cert, key: v.key, passFile: v.passFile, timestampUrl: v.timestampUrl };
 }
 
+/** How long one osslsigncode run may take, in ms (a time-stamping authority that never answers must not hold a build forever). */
+export const OSSLSIGNCODE_TIMEOUT_MS = 120_000;
+
 function osslsigncode(args: string[]): string {
-  const r = spawnSync('osslsigncode', args, { encoding: 'utf8' });
+  const r = spawnSync('osslsigncode', args, { encoding: 'utf8', timeout: OSSLSIGNCODE_TIMEOUT_MS });
+  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') throw new Error(`osslsigncode ${args[0]} took longer than ${OSSLSIGNCODE_TIMEOUT_MS / 1000} s (a time-stamping authority that does not answer?)`);
   if (r.error) throw new Error(`osslsigncode: ${r.error.message} (install the Debian package osslsigncode)`);
   if (r.status !== 0) throw new Error(`osslsigncode ${args[0]} failed: ${`${r.stdout}${r.stderr}`.trim().split('\n').slice(-6).join(' / ')}`);
   return `${r.stdout}${r.stderr}`;
 }
 
 /**
- * Signs `file` (PE or MSI) in place with SHA-256: osslsigncode writes `<file>.signing` and it is
- * renamed over `file` (keeping its mode) only when signing succeeded. A file signed already is signed again (its
+ * Signs `file` (PE or MSI) in place with SHA-256: osslsigncode writes the signed copy in a private
+ * dir beside `file`, renamed over `file` (keeping its mode) only when signing succeeded; a run
+ * longer than OSSLSIGNCODE_TIMEOUT_MS fails. A file signed already is signed again (its
  * old signature removed first). Throws Error with osslsigncode's last lines when it fails.
  */
 export function signFile(file: string, s: CodeSigning): void {
-  const tmp = `${file}.signing`;
-  rmSync(tmp, { force: true });
+  // The signed copy is written in a private dir beside `file` (0700, same file system for the
+  // rename): nothing can be planted at its name, and it is never readable by others meanwhile.
+  const dir = mkdtempSync(join(dirname(file), '.signing-'));
+  const tmp = join(dir, 'signed');
   try {
     if (isSigned(file)) removeSignature(file);
     osslsigncode([
@@ -77,7 +85,7 @@ export function signFile(file: string, s: CodeSigning): void {
     ]);
     replaceKeepingMode(tmp, file);
   } finally {
-    rmSync(tmp, { force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -102,12 +110,13 @@ export function isSigned(file: string): boolean {
  */
 export function removeSignature(file: string, known = false): void {
   if (!known && !isSigned(file)) return;
-  const tmp = `${file}.unsigning`;
+  const dir = mkdtempSync(join(dirname(file), '.signing-'));
+  const tmp = join(dir, 'unsigned');
   try {
     osslsigncode(['remove-signature', '-in', file, '-out', tmp]);
     replaceKeepingMode(tmp, file);
   } finally {
-    rmSync(tmp, { force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -65,10 +65,10 @@ export function peSecurityFields(head: Buffer): PeSecurityFields | null {
   if (opt + 2 > head.length || head.readUInt32LE(pe) !== 0x4550) return null;
   const magic = head.readUInt16LE(opt);
   const dirs = magic === 0x20b ? opt + 112 : magic === 0x10b ? opt + 96 : -1;
-  if (dirs < 0) return null;
-  const count = head.readUInt32LE(dirs - 4);
   const securityAt = dirs + 4 * 8;
-  if (count < 5 || securityAt + 8 > head.length) return null;
+  if (dirs < 0 || securityAt + 8 > head.length) return null; // every read below inside `head`
+  const count = head.readUInt32LE(dirs - 4);
+  if (count < 5) return null;
   return {
     checksumAt: opt + 64,
     checksum: head.readUInt32LE(opt + 64),

@@ -60,6 +60,9 @@ import type { ClientLimits, Store } from './store/store.js';
  * Defaults of `GatewayOptions`, read by the constructor and by `jump-site serve`'s flags
  * (site/server.ts SITE_DEFAULTS, site/main.ts): the one copy.
  */
+/** A clone report is audited and logged at most this often per jump client, in ms (every report is counted). */
+const CLONE_AUDIT_EVERY_MS = 3_600_000;
+
 export const GATEWAY_DEFAULTS = {
   /** Heartbeat interval agents are told to use, in ms. */
   heartbeatMs: 30_000,
@@ -505,7 +508,10 @@ export class AgentGateway<S extends SessionHooks = SessionHooks> implements Agen
       // A copy of this jump client on another machine, proven by the key it copied (issue #16
       // item 5): recorded on the jump client and refused; the original keeps its connection.
       const now = this.clock.now();
-      await this.opts.store.reportClone(msg.client_id, { now, machineId: msg.machine_id, publicIp: remote });
+      const before = await this.opts.store.reportClone(msg.client_id, { now, machineId: msg.machine_id, publicIp: remote });
+      // Counted every time; audited and logged at most once an hour per jump client (a copy
+      // restarted in a loop, or a key holder sending reports, must not fill the audit log).
+      if (before !== null && now - before < CLONE_AUDIT_EVERY_MS) throw new JumpError('JUMP_CLIENT_CLONED');
       await this.opts.store.audit({
         at: now,
         userId: null,

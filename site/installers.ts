@@ -14,7 +14,7 @@
  */
 import type { CodeSigning } from '../protocol/code-signing.js';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { z } from 'zod';
@@ -339,6 +339,36 @@ export async function buildInstallerFile(
     dispose();
     throw err;
   }
+}
+
+/** Temp dirs of installer files older than this are a crashed site's, in ms (a download lasts at most INSTALLER_DOWNLOAD_MAX_MS). */
+const STALE_INSTALLER_FILE_MS = 3_600_000;
+
+/**
+ * Removes the temp dirs of installer files (`jump-installer-file-*` in the temp dir, each holding a
+ * KEY_INFO) that a site which crashed or was killed left behind: those of this user, older than an
+ * hour (another site on the machine may be building one now). Called when the site starts. Returns
+ * how many it removed; a dir it cannot read or remove is left.
+ */
+export function sweepInstallerFileTemp(now = Date.now(), dir = tmpdir()): number {
+  let removed = 0;
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((f) => f.startsWith('jump-installer-file-'));
+  } catch {
+    return 0;
+  }
+  for (const f of names) {
+    try {
+      const st = statSync(join(dir, f));
+      if (!st.isDirectory() || (process.getuid && st.uid !== process.getuid()) || now - st.mtimeMs < STALE_INSTALLER_FILE_MS) continue;
+      rmSync(join(dir, f), { recursive: true, force: true });
+      removed++;
+    } catch {
+      /* gone meanwhile, or not ours to remove */
+    }
+  }
+  return removed;
 }
 
 /** Runs `job` in site/installer-file-worker.ts's worker thread; resolves with its one answer. */

@@ -2,6 +2,7 @@
  * The running site: one HTTPS port (TLS 1.3) that serves the JSON API and upgrades the agent
  * WebSocket, over the store in the data dir.
  */
+import { sweepInstallerFileTemp } from './installers.js';
 import type { CodeSigning } from '../protocol/code-signing.js';
 import { mkdirSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -340,6 +341,9 @@ export async function startSite(opts: SiteOptions): Promise<RunningSite> {
   let siteUrl = opts.publicUrl ?? '';
   // The web console's cookie and security headers, before the API's access hook (site/routes/web.ts).
   installWebAuth(app);
+  // Installer files a crashed site left in the temp dir hold KEY_INFO: removed now (site/installers.ts).
+  const swept = sweepInstallerFileTemp();
+  if (swept > 0) opts.log.info({ swept }, 'removed installer files left by an earlier run');
   const apiContext = {
     store,
     gateway,

@@ -22,7 +22,7 @@ function sqlString(s: string): string {
 }
 
 function msibuild(file: string, query: string): void {
-  const r = spawnSync('msibuild', [file, '-q', query], { encoding: 'utf8' });
+  const r = spawnSync('msibuild', [file, '-q', query], { encoding: 'utf8', timeout: 60_000 });
   if (r.error) throw new Error(`msibuild: ${r.error.message} (install the Debian package msitools)`);
   if (r.status !== 0) throw new Error(`msibuild failed: ${(r.stderr || r.stdout).trim()}`);
 }

@@ -901,13 +901,15 @@ export class SqliteStore implements Store {
     ).run(now, reason, id);
   }
 
-  async reportClone(id: number, report: { now: number; machineId: string; publicIp: string }): Promise<void> {
+  async reportClone(id: number, report: { now: number; machineId: string; publicIp: string }): Promise<number | null> {
+    const before = this.stmt('SELECT clone_reported_at FROM jump_clients WHERE id = ?').get(id) as { clone_reported_at: number | null } | undefined;
     this.stmt('UPDATE jump_clients SET clone_reported_at = ?, clone_machine_id = ?, clone_public_ip = ?, clone_reports = clone_reports + 1 WHERE id = ?').run(
       report.now,
       report.machineId,
       report.publicIp,
       id,
     );
+    return before?.clone_reported_at ?? null;
   }
 
   async releaseClient(id: number): Promise<boolean> {

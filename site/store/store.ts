@@ -343,8 +343,11 @@ export interface Store {
   getClientAuth(id: number): Promise<{ publicKey: string; deleted: boolean; uninstalled: boolean; quarantined: boolean } | null>;
   /** Quarantines a client (two live connections with one identity). Keeps the first time and reason. */
   quarantineClient(id: number, reason: string, now: number): Promise<void>;
-  /** Records that a copy of `id` on another machine (`machineId`, from `publicIp`) reported itself at `now` (ms); counts it. */
-  reportClone(id: number, report: { now: number; machineId: string; publicIp: string }): Promise<void>;
+  /**
+   * Records that a copy of `id` on another machine (`machineId`, from `publicIp`) reported itself
+   * at `now` (ms); counts it. Returns when the report before this one came (ms), or null.
+   */
+  reportClone(id: number, report: { now: number; machineId: string; publicIp: string }): Promise<number | null>;
   /** Clears a client's quarantine. Returns false when it was not quarantined (or does not exist). */
   releaseClient(id: number): Promise<boolean>;
   /** Marks a client uninstalled on its machine: it stays listed with its last statistics until deleted. */

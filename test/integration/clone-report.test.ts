@@ -78,6 +78,11 @@ describe('a cloned jump client reports itself', () => {
       await expect(rawAgent(inst, 'ignore', { key: victim.key, clientId: victim.clientId, clone: { key_machine_id: 'image' }, machineId: 'copy-2' })).rejects.toThrow('JUMP_CLIENT_CLONED');
       const v = await show(victim.clientId);
       expect(v.clone_report).toMatchObject({ machine_id: 'copy-2', count: 2 });
+      // Counted each time, audited once an hour at most: a report loop cannot fill the audit log.
+      const db = new Database(join(site.dataDir, 'site.db'), { readonly: true });
+      const audited = db.prepare('SELECT COUNT(*) AS n FROM audit_log WHERE action = ? AND target = ?').get('jump_client.clone_reported', `jump_client:${victim.clientId}`) as { n: number };
+      db.close();
+      expect(audited.n).toBe(1);
       expect(v.status).toBe('online');
       expect(v.quarantined).toBe(false);
       expect(victim.ws.readyState).toBe(victim.ws.OPEN);

@@ -102,6 +102,13 @@ describe('KEY_INFO and the EXE overlay trailer', () => {
     expect(f).not.toBeNull();
     expect(f!.securityAt).toBeGreaterThan(f!.checksumAt);
     expect(peSecurityFields(Buffer.from('#!/bin/sh\n'.padEnd(200, ' ')))).toBeNull();
+    // A crafted header (from a file an attacker handed over) never reads outside what was read: null, not a throw.
+    const head = readFileSync(pe).subarray(0, 4096);
+    const lfanew = head.readUInt32LE(0x3c);
+    for (const cut of [lfanew + 30, lfanew + 24 + 100, lfanew + 24 + 112 + 30]) expect(peSecurityFields(head.subarray(0, cut))).toBeNull();
+    const far = Buffer.from(head);
+    far.writeUInt32LE(0xfffffff0, 0x3c);
+    expect(peSecurityFields(far)).toBeNull();
   });
 });
 
