@@ -9,6 +9,7 @@
  *
  * One browser for the file; screenshots of the main pages go to docs/web/ (kept true by this test).
  */
+import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
@@ -279,6 +280,21 @@ describe('web console', () => {
     await hostile.agent.stop();
     await row(jump, hostile.id).locator('td[data-col=status]:text("offline")').waitFor({ timeout: 20_000 });
     await jump.screenshot({ path: join(SHOTS, 'jump-interface.png') });
+
+    // What the site found wrong with an identity shows above the statistics, as text: here a copy of
+    // the hostile client reported itself with a hostile machine id (written to the store as the
+    // gateway records it; test/integration/clone-report.test.ts covers the recording).
+    const sdb = new Database(join(site.dataDir, 'site.db'));
+    sdb.prepare('UPDATE jump_clients SET clone_reported_at = ?, clone_machine_id = ?, clone_public_ip = ?, clone_reports = 3 WHERE id = ?').run(Date.now(), HOSTILE, '203.0.113.9', hostile.id);
+    sdb.close();
+    await row(jump, db.id).click();
+    await jump.waitForSelector(`.statistics[data-id="${db.id}"]`);
+    expect(await jump.locator('.statistics dl.warnings').count()).toBe(0);
+    await row(jump, hostile.id).click();
+    const warn = jump.locator(`.statistics[data-id="${hostile.id}"] dd[data-warn=clone_report]`);
+    await warn.waitFor();
+    expect(await warn.innerText()).toContain(`a copy on machine id ${HOSTILE} from 203.0.113.9 stopped (3 reports in all)`);
+    expect(await jump.locator('.statistics img').count()).toBe(0);
 
     // Delete two at once, after confirmation.
     await row(jump, hostile.id).click();

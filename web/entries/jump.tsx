@@ -495,12 +495,31 @@ function Statistics({ c }: { c: ApiJumpClientDetail }) {
     ['last_connected', when(c.last_connected)],
     ['last_access', when(c.last_access)],
   ];
+  // What the site found wrong with this identity (the CLI's `jump clients show` says the same):
+  // shown only when set, above the statistics. Endpoint-given values are text, never markup.
+  const warnings: [string, string][] = [
+    ...(c.quarantined ? ([['quarantined', t('jump.warn.quarantinedValue', { when: when(c.quarantined_at), reason: c.quarantine_reason ?? '' })]] as [string, string][]) : []),
+    ...(c.duplicate_of ? ([['duplicate_of', t('jump.warn.duplicateOfValue', { id: c.duplicate_of })]] as [string, string][]) : []),
+    ...(c.clone_report
+      ? ([['clone_report', t('jump.warn.cloneReportValue', { when: when(c.clone_report.at), machine: c.clone_report.machine_id, ip: c.clone_report.public_ip, count: c.clone_report.count })]] as [string, string][])
+      : []),
+  ];
   return (
     <div class="statistics" data-id={c.id}>
       <h3>{c.name}</h3>
       <button type="button" class="primary" onClick={() => jumpTo(c.id)}>
         {t('jump.jump')}
       </button>
+      {warnings.length > 0 && (
+        <dl class="warnings">
+          {warnings.map(([k, val]) => (
+            <Fragment key={k}>
+              <dt>{t(`jump.warn.${k}`)}</dt>
+              <dd data-warn={k}>{val}</dd>
+            </Fragment>
+          ))}
+        </dl>
+      )}
       <dl>
         {rows.map(([k, val]) => (
           <Fragment key={k}>
