@@ -6,7 +6,7 @@
  * Real site, real `jump-client run` processes, real config dirs; the hostile cases by raw agents.
  */
 import Database from 'better-sqlite3';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as nodeMachineId from 'node-machine-id';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,8 +34,11 @@ describe('a cloned jump client reports itself', () => {
     const c = await waitFor(async () => (await listClients(site.api, 'tag=cloned')).items.find((x) => x.status === 'online'));
     // The copy: the original's config as a disk image holds it, its key made on "another machine";
     // it runs with this machine's own id (no --machine-id override).
+    // The identity is agent.json and agent.key: copied one by one (the running original rewrites
+    // agent.json through a temp file, which a whole-dir copy can catch half way).
     const cloneDir = join(tempDir('jump-clone-'), 'cfg');
-    cpSync(original.configDir, cloneDir, { recursive: true });
+    mkdirSync(cloneDir, { recursive: true, mode: 0o700 });
+    for (const f of ['agent.json', 'agent.key']) copyFileSync(join(original.configDir, f), join(cloneDir, f));
     const conf = JSON.parse(readFileSync(join(cloneDir, 'agent.json'), 'utf8')) as Record<string, unknown>;
     expect(conf.client_id).toBe(c.id);
     expect(conf.key_info).toBeUndefined();
