@@ -4,7 +4,8 @@
  * beside itself. linux-arm64 runs under qemu-user, win-x64 under wine (Windows version set to 10).
  * `npm test` runs `npm run package` before the tests.
  */
-import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { newWinePrefix } from '../helpers/wine.js';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, run, tempDir } from '../helpers/processes.js';
@@ -46,13 +47,8 @@ describe('packaged jump-client', () => {
       return { code: r.code, stdout: existsSync(out) ? readFileSync(out, 'utf8') : '' };
     }
     beforeAll(async () => {
-      const prefix = tempDir('jump-wine-');
-      chmodSync(prefix, 0o700);
       outDir = tempDir('jump-wine-out-');
-      env = { WINEPREFIX: prefix, WINEDEBUG: '-all', WINEDLLOVERRIDES: 'mscoree,mshtml=' };
-      // Node 20 refuses Windows versions before 8.1; wine's default is older.
-      const reg = await run('wine', ['reg', 'add', 'HKCU\\Software\\Wine', '/v', 'Version', '/d', 'win10', '/f'], { env });
-      expect(reg.code, reg.stderr).toBe(0);
+      env = await newWinePrefix('pkg');
     }, 120_000);
 
     it('jump-client.exe --help runs', async () => {

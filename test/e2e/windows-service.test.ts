@@ -19,7 +19,8 @@
  *
  * One wine prefix for the file; wine programs run one at a time.
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { newWinePrefix } from '../helpers/wine.js';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, ROOT, run, tempDir, waitFor } from '../helpers/processes.js';
@@ -157,13 +158,8 @@ describe('the Windows service host under wine (issue #16 item 4)', () => {
 
   beforeAll(async () => {
     expect(existsSync(join(PKG, 'jump-client-service.exe')), 'run `npm run package -- --platform win-x64` first').toBe(true);
-    const prefix = tempDir('jump-wine-svc-');
-    chmodSync(prefix, 0o700);
     outDir = tempDir('jump-wine-svc-out-');
-    env = { WINEPREFIX: prefix, WINEDEBUG: '-all', WINEDLLOVERRIDES: 'mscoree,mshtml=' };
-    const [s, w] = await Promise.all([startTestSite(), run('wine', ['reg', 'add', 'HKCU\\Software\\Wine', '/v', 'Version', '/d', 'win10', '/f'], { env })]);
-    site = s;
-    expect(w.code).toBe(0);
+    [site, env] = await Promise.all([startTestSite(), newWinePrefix('svc')]);
   }, 180_000);
 
   afterEach((ctx) => {

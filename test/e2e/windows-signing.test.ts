@@ -11,8 +11,9 @@
  * - the site's MSI, stamped, is signed again (or left unsigned, never with a broken signature);
  * - under wine, the signed per-installer EXE starts and reads its own stamp.
  */
+import { newWinePrefix } from '../helpers/wine.js';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ResEdit from 'resedit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -135,10 +136,7 @@ describe('signed Windows files (osslsigncode, a throwaway CA)', () => {
   describe('under wine', () => {
     let env: NodeJS.ProcessEnv;
     beforeAll(async () => {
-      const prefix = tempDir('jump-wine-sign-');
-      chmodSync(prefix, 0o700);
-      env = { WINEPREFIX: prefix, WINEDEBUG: '-all', WINEDLLOVERRIDES: 'mscoree,mshtml=' };
-      expect((await run('wine', ['reg', 'add', 'HKCU\\Software\\Wine', '/v', 'Version', '/d', 'win10', '/f'], { env })).code).toBe(0);
+      env = await newWinePrefix('sign');
     }, 120_000);
     afterAll(async () => {
       if (env) await run('wineserver', ['-k'], { env });

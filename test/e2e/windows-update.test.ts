@@ -15,6 +15,7 @@
  * once healthy, the host logged the exit-6 restart (no failure delay), and the watchdog saw B
  * online.
  */
+import { newWinePrefix } from '../helpers/wine.js';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -102,18 +103,15 @@ describe('self-update of a Windows service-mode jump client under wine (issue #1
   beforeAll(async () => {
     expect(existsSync(join(PKG, 'jump-client-service.exe')), 'run `npm run package -- --platform win-x64` first').toBe(true);
     versionA = (JSON.parse(readFileSync(join(PKG, 'build.json'), 'utf8')) as { version: string }).version;
-    const prefix = tempDir('jump-wine-upd-');
-    chmodSync(prefix, 0o700);
     outDir = tempDir('jump-wine-upd-out-');
-    env = { WINEPREFIX: prefix, WINEDEBUG: '-all', WINEDLLOVERRIDES: 'mscoree,mshtml=' };
     const [s, w, b] = await Promise.all([
       startTestSite(),
-      run('wine', ['reg', 'add', 'HKCU\\Software\\Wine', '/v', 'Version', '/d', 'win10', '/f'], { env }),
+      newWinePrefix('upd'),
       // B: skipped by build.mjs when its inputs are unchanged since the last run.
       run(process.execPath, [join(ROOT, 'packaging', 'build.mjs'), '--platform', 'win-x64', '--client-version', '0.1.1', '--out', OUT_B, '--quiet']),
     ]);
     site = s;
-    expect(w.code).toBe(0);
+    env = w;
     expect(b.code, b.stderr).toBe(0);
     versionB = (JSON.parse(readFileSync(join(OUT_B, 'win-x64', 'build.json'), 'utf8')) as { version: string }).version;
     expect(versionB).toMatch(/^0\.1\.1\+/);

@@ -7,8 +7,9 @@
  * One wine prefix for the file; wine programs run one at a time. Installs use NOSTART=1 and the test
  * starts the agent itself (test/e2e/windows-service.test.ts runs the real service).
  */
+import { newWinePrefix } from '../helpers/wine.js';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSiteMsi } from '../../protocol/installer-files/msi-file.js';
@@ -124,18 +125,15 @@ describe('the Windows MSI: upgrades, secrets, identity (issue #16)', () => {
     // The site, the v2 package's MSI and the wine prefix, at once.
     const pkg2 = tempDir('jump-pkg-v2-');
     cpSync(PKG, pkg2, { recursive: true });
-    const prefix = tempDir('jump-wine-msi16-');
-    chmodSync(prefix, 0o700);
     outDir = tempDir('jump-wine-msi16-out-');
-    env = { WINEPREFIX: prefix, WINEDEBUG: '-all', WINEDLLOVERRIDES: 'mscoree,mshtml=' };
     const [s, b, w] = await Promise.all([
       startTestSite(),
       run(process.execPath, [join(ROOT, 'packaging', 'build.mjs'), '--msi-only', pkg2, '--msi-version', bump(version), '--quiet']),
-      run('wine', ['reg', 'add', 'HKCU\\Software\\Wine', '/v', 'Version', '/d', 'win10', '/f'], { env }),
+      newWinePrefix('msi16'),
     ]);
     site = s;
+    env = w;
     expect(b.code, b.stderr).toBe(0);
-    expect(w.code).toBe(0);
     const out = tempDir('jump-msi16-');
     const r = await jump(site.consoleDir, ['installer', 'create', '--platform', 'windows-x64', '--out', out, '--json']);
     expect(r.code, r.stderr).toBe(0);

@@ -16,10 +16,11 @@
  * fails both installs and rolls them back. The stub warning is checked on the EXE only (msiexec
  * /quiet drops the configure action's output).
  */
+import { newWinePrefix } from '../helpers/wine.js';
 import { verifyFile } from '../../protocol/code-signing.js';
 import { makeTestPki, type TestPki } from '../helpers/code-signing.js';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INSTALLER_FLAGS } from '../../protocol/jc-flags.js';
@@ -85,11 +86,8 @@ describe('the Windows MSI', () => {
     installer = j;
     msi = j.msi;
     expect(msi).toBe(join(out, 'bomgar-scc-win64.msi'));
-    const prefix = tempDir('jump-wine-msi-');
-    chmodSync(prefix, 0o700);
     outDir = tempDir('jump-wine-msi-out-');
-    env = { WINEPREFIX: prefix, WINEDEBUG: '-all', WINEDLLOVERRIDES: 'mscoree,mshtml=' };
-    expect((await run('wine', ['reg', 'add', 'HKCU\\Software\\Wine', '/v', 'Version', '/d', 'win10', '/f'], { env })).code).toBe(0);
+    env = await newWinePrefix('msi');
   }, 180_000);
 
   afterAll(async () => {
