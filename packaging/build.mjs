@@ -302,10 +302,19 @@ const MSI_SECURE = ['INSTALLDIR', 'KEY_INFO', 'SITE_URL', 'SITE_PIN', 'JC_JUMP_G
  * which wixl would fill itself from a hand-written row and fail; HideTarget on the configure
  * action, so KEY_INFO stays out of msiexec logs).
  */
-/** A module of protocol/, transpiled here with esbuild (the build runs before or without tsc). */
-async function protocolModule(name) {
-  const r = await esbuild.build({ entryPoints: [join(root, 'protocol', name)], bundle: true, platform: 'node', format: 'esm', write: false, logLevel: 'error' });
-  return import(`data:text/javascript;base64,${Buffer.from(r.outputFiles[0].text).toString('base64')}`);
+const protocolModules = new Map();
+
+/** A module of protocol/, transpiled here with esbuild once per build (the build runs before or without tsc). */
+function protocolModule(name) {
+  if (!protocolModules.has(name)) {
+    protocolModules.set(
+      name,
+      esbuild
+        .build({ entryPoints: [join(root, 'protocol', name)], bundle: true, platform: 'node', format: 'esm', write: false, logLevel: 'error' })
+        .then((r) => import(`data:text/javascript;base64,${Buffer.from(r.outputFiles[0].text).toString('base64')}`)),
+    );
+  }
+  return protocolModules.get(name);
 }
 
 /** protocol/jc-flags.ts's table. */
@@ -320,10 +329,7 @@ async function installerFlags() {
 async function codeSigning() {
   const { codeSigningFrom } = await protocolModule('code-signing.ts');
   try {
-    return codeSigningFrom(
-      { cert: args['sign-cert'], key: args['sign-key'], passFile: args['sign-pass-file'], timestampUrl: args['sign-timestamp-url'] },
-      { cert: '--sign-cert', key: '--sign-key', passFile: '--sign-pass-file', timestampUrl: '--sign-timestamp-url' },
-    );
+    return codeSigningFrom({ cert: args['sign-cert'], key: args['sign-key'], passFile: args['sign-pass-file'], timestampUrl: args['sign-timestamp-url'] });
   } catch (err) {
     process.stderr.write(`package: ${err.message}\n`);
     process.exit(2);
@@ -363,8 +369,7 @@ async function setVersionInfo(exe, version) {
     ProductName: 'Jump Client',
     ProductVersion: version,
   });
-  for (const old of ResEdit.Resource.VersionInfo.fromEntries(res.entries)) old.removeFromResourceEntries?.(res.entries);
-  res.entries = res.entries.filter((e) => e.type !== 16);
+  res.entries = res.entries.filter((e) => e.type !== 16); // RT_VERSION: Node's own goes
   vi.outputToResourceEntries(res.entries);
   res.outputResource(image);
   writeFileSync(exe, Buffer.from(image.generate()));
@@ -560,8 +565,7 @@ async function buildPlatform(platform, bundleText, work) {
     chmodSync(exe, 0o755);
     if (platform === 'win-x64') {
       // A signed base would carry a signature the injection invalidates; remove it first.
-      execFileSync('osslsigncode', ['remove-signature', '-in', exe, '-out', `${exe}.unsigned`], { stdio: 'pipe' });
-      renameSync(`${exe}.unsigned`, exe);
+      (await protocolModule('code-signing.ts')).removeSignature(exe);
       await setVersionInfo(exe, CLIENT_VERSION);
     }
     // postject's LIEF prints harmless section-name warnings; keep them unless the step fails.

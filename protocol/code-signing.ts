@@ -27,14 +27,18 @@ export interface CodeSigning {
 /** The program name in signatures (the "Program Name" Windows shows in its UAC prompt). */
 export const SIGNED_PROGRAM_NAME = 'Jump Client';
 
+/** The flags every program that signs takes (`npm run package`, `jump installer create`, `jump-site serve`). */
+export const SIGNING_FLAGS = { cert: '--sign-cert', key: '--sign-key', passFile: '--sign-pass-file', timestampUrl: '--sign-timestamp-url' } as const;
+
 /**
  * A CodeSigning from command-line values, or null when neither cert nor key is given. Throws
- * Error naming the flag (`flags.cert` / `flags.key` / `flags.passFile`) when only one of the pair
- * is given or a file does not exist.
+ * Error naming the flag (`flags.cert` / `flags.key` / `flags.passFile` / `flags.timestampUrl`;
+ * default SIGNING_FLAGS) when only one of the pair is given, a file does not exist, or the URL is
+ * not http(s).
  */
 export function codeSigningFrom(
   v: { cert?: string; key?: string; passFile?: string; timestampUrl?: string },
-  flags: { cert: string; key: string; passFile: string; timestampUrl: string },
+  flags: { cert: string; key: string; passFile: string; timestampUrl: string } = SIGNING_FLAGS,
 ): CodeSigning | null {
   if (v.cert === undefined && v.key === undefined) {
     if (v.passFile !== undefined) throw new Error(`${flags.passFile} needs ${flags.cert} and ${flags.key}`);
@@ -71,7 +75,7 @@ export function signFile(file: string, s: CodeSigning): void {
   const dir = mkdtempSync(join(dirname(file), '.signing-'));
   const tmp = join(dir, 'signed');
   try {
-    if (isSigned(file)) removeSignature(file);
+    removeSignature(file);
     osslsigncode([
       'sign',
       '-certs', s.cert,

@@ -482,10 +482,7 @@ program.parseAsync().catch((err: unknown) => {
 function signingOf(o: { signCert?: string; signKey?: string; signPassFile?: string; signTimestampUrl?: string }): CodeSigning | null {
   let signing: CodeSigning | null;
   try {
-    signing = codeSigningFrom(
-      { cert: o.signCert, key: o.signKey, passFile: o.signPassFile, timestampUrl: o.signTimestampUrl },
-      { cert: '--sign-cert', key: '--sign-key', passFile: '--sign-pass-file', timestampUrl: '--sign-timestamp-url' },
-    );
+    signing = codeSigningFrom({ cert: o.signCert, key: o.signKey, passFile: o.signPassFile, timestampUrl: o.signTimestampUrl });
   } catch (err) {
     return fail(new JumpError('VALIDATION_FAILED', { field: '--sign-cert', detail: (err as Error).message }), 2);
   }
