@@ -12,10 +12,11 @@ import { writeExeInstaller } from '../protocol/installer-files/exe-file.js';
 import { writeSiteMsi } from '../protocol/installer-files/msi-file.js';
 import type { CodeSigning } from '../protocol/code-signing.js';
 import type { Stamp } from '../protocol/stamp.js';
+import type { InstallerFilePlatform } from './installers.js';
 
 /** What to write: the platform, the package folder, the stamp (or the site's URL and pin for the MSI) and the output folder. */
 export interface InstallerFileJob {
-  platform: 'linux-x64' | 'linux-arm64' | 'windows-x64-msi' | 'windows-x64-exe';
+  platform: InstallerFilePlatform;
   packageDir: string;
   outDir: string;
   stamp: Stamp;

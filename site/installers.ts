@@ -19,10 +19,9 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { z } from 'zod';
 import type { ApiInstaller, ApiInstallerCreated } from '../protocol/api.js';
-import { EXE_PAYLOAD, WIN_EXE } from '../protocol/exe-overlay.js';
 import { Worker } from 'node:worker_threads';
 import { binFileName, missingPackageFiles } from '../protocol/installer-files/bin-file.js';
-import { exeFileName } from '../protocol/installer-files/exe-file.js';
+import { exeFileName, missingExeFiles } from '../protocol/installer-files/exe-file.js';
 import { GENERIC_MSI, SITE_MSI } from '../protocol/installer-files/msi-file.js';
 import { KEY_INFO_MAX, KEY_INFO_MIN } from '../protocol/key-info.js';
 import { stampFromCreated } from '../protocol/stamp.js';
@@ -286,9 +285,12 @@ function onPath(name: string): boolean {
  */
 export function checkInstallerFileInputs(packagesDir: string, platform: InstallerFilePlatform): string {
   const dir = join(packagesDir, packagePlatformDir(platform));
-  const needs =
-    platform === 'windows-x64-msi' ? [GENERIC_MSI] : platform === 'windows-x64-exe' ? [WIN_EXE, ...EXE_PAYLOAD] : null;
-  const missing = needs ? needs.filter((f) => !existsSync(join(dir, f))) : missingPackageFiles(dir);
+  const missing =
+    platform === 'windows-x64-msi'
+      ? [GENERIC_MSI].filter((f) => !existsSync(join(dir, f)))
+      : platform === 'windows-x64-exe'
+        ? missingExeFiles(dir)
+        : missingPackageFiles(dir);
   if (missing.length > 0) {
     const what = existsSync(dir) ? `lacks ${missing.join(', ')}` : 'does not exist';
     throw new JumpError('INSTALLER_PACKAGE_MISSING', { detail: `Platform ${platform}: ${dir} ${what}.` });
@@ -307,20 +309,20 @@ export function checkInstallerFileInputs(packagesDir: string, platform: Installe
  * stall the site's event loop. The stamp is what `jump installer create --platform` writes
  * (protocol/stamp.ts stampFromCreated), made from the stored installer, the site's URL, pin and
  * update pin, and `keyInfo` (checked by the caller). The Windows files are signed with `signing`
- * after stamping when the site has a certificate (protocol/code-signing.ts). Throws INSTALLER_PACKAGE_MISSING /
- * INSTALLER_TOOL_MISSING as checkInstallerFileInputs, or a plain Error naming what failed (the
- * route answers INTERNAL_ERROR); nothing is left behind then.
+ * after stamping when the site has a certificate (protocol/code-signing.ts). `packageDir` is the
+ * platform's package folder as checkInstallerFileInputs returned it (the caller checks first, before
+ * it takes a build slot). Throws a plain Error naming what failed (the route answers
+ * INTERNAL_ERROR); nothing is left behind then.
  */
 export async function buildInstallerFile(
   inst: Installer,
   groupName: string | null,
   keyInfo: string,
   site: { url: string; pin: string; updatePin: string },
-  packagesDir: string,
+  packageDir: string,
   platform: InstallerFilePlatform,
   signing: CodeSigning | null = null,
 ): Promise<{ path: string; bytes: number; name: string; dispose: () => void }> {
-  const packageDir = checkInstallerFileInputs(packagesDir, platform);
   const created: ApiInstallerCreated = {
     ...installerJson(inst, groupName, Date.now()),
     key_info: keyInfo,

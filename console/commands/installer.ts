@@ -14,8 +14,7 @@ import { OVERRIDABLE_FIELDS } from '../../protocol/fields.js';
 import { INSTALLER_VALID_MAX_MS, INSTALLER_VALID_MIN_MS } from '../../protocol/limits.js';
 import { BIN_PLATFORMS, binFileName, missingPackageFiles, writeBinInstaller, type BinPlatform } from '../../protocol/installer-files/bin-file.js';
 import { GENERIC_MSI, SITE_MSI, writeSiteMsi } from '../../protocol/installer-files/msi-file.js';
-import { EXE_PAYLOAD, WIN_EXE } from '../../protocol/exe-overlay.js';
-import { exeFileName, writeExeInstaller } from '../../protocol/installer-files/exe-file.js';
+import { exeFileName, missingExeFiles, writeExeInstaller } from '../../protocol/installer-files/exe-file.js';
 import { stampFromCreated } from '../../protocol/stamp.js';
 import { codeSigningFrom, type CodeSigning } from '../../protocol/code-signing.js';
 import { collect, out, site } from '../cli.js';
@@ -77,7 +76,7 @@ export function registerInstallerCommands(program: Command): void {
       let packageDir: string | undefined;
       let signing: CodeSigning | null = null;
       try {
-        signing = codeSigningFrom({ cert: o.signCert, key: o.signKey, passFile: o.signPassFile, timestampUrl: o.signTimestampUrl }, { cert: '--sign-cert', key: '--sign-key', passFile: '--sign-pass-file', timestampUrl: '--sign-timestamp-url' });
+        signing = codeSigningFrom({ cert: o.signCert, key: o.signKey, passFile: o.signPassFile, timestampUrl: o.signTimestampUrl });
       } catch (err) {
         throw new JumpError('VALIDATION_FAILED', { field: '--sign-cert', detail: (err as Error).message });
       }
@@ -91,7 +90,7 @@ export function registerInstallerCommands(program: Command): void {
         const pkgPlatform = o.platform === 'windows-x64' ? 'win-x64' : o.platform;
         packageDir = resolve(o.packageDir ?? fileURLToPath(new URL(`../../package/${pkgPlatform}`, import.meta.url)));
         const missing =
-          o.platform === 'windows-x64' ? [GENERIC_MSI, WIN_EXE, ...EXE_PAYLOAD].filter((f) => !existsSync(join(packageDir!, f))) : missingPackageFiles(packageDir);
+          o.platform === 'windows-x64' ? [...(existsSync(join(packageDir, GENERIC_MSI)) ? [] : [GENERIC_MSI]), ...missingExeFiles(packageDir)] : missingPackageFiles(packageDir);
         if (missing.length > 0) {
           throw new JumpError('VALIDATION_FAILED', {
             field: '--package-dir',

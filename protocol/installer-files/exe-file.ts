@@ -14,6 +14,14 @@ import { EXE_PAYLOAD, WIN_EXE, exeTrailer, peSecurityFields, type PeSecurityFiel
 import { STAMP_FILE, stampSchema, type Stamp } from '../stamp.js';
 import { writeWhole } from './atomic-file.js';
 
+/** What a win-x64 package dir must hold to make a per-installer EXE (written by `npm run package`). */
+export const EXE_PACKAGE_FILES = [WIN_EXE, ...EXE_PAYLOAD] as const;
+
+/** The missing files of `packageDir` (empty when it can make a per-installer EXE). */
+export function missingExeFiles(packageDir: string): string[] {
+  return EXE_PACKAGE_FILES.filter((f) => !existsSync(join(packageDir, f)));
+}
+
 /** The file name of a per-installer Windows executable. */
 export function exeFileName(uid: string): string {
   return `bomgar-scc-${uid}.exe`;
@@ -48,9 +56,8 @@ function detachSignature(file: string): PeSecurityFields {
  */
 export async function writeExeInstaller(packageDir: string, stamp: Stamp, outDir: string, signing: CodeSigning | null = null): Promise<{ path: string; bytes: number }> {
   stampSchema.parse(stamp);
-  for (const f of [WIN_EXE, ...EXE_PAYLOAD]) {
-    if (!existsSync(join(packageDir, f))) throw new Error(`${packageDir} lacks ${f}: run \`npm run package\` first`);
-  }
+  const missing = missingExeFiles(packageDir);
+  if (missing.length > 0) throw new Error(`${packageDir} lacks ${missing.join(', ')}: run \`npm run package\` first`);
   return writeWhole(join(outDir, exeFileName(stamp.uid)), async (partial, staging) => {
     for (const f of EXE_PAYLOAD) symlinkSync(join(packageDir, f), join(staging, f));
     writeFileSync(join(staging, STAMP_FILE), JSON.stringify(stamp, null, 2) + '\n', { mode: 0o600 });

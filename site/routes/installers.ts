@@ -88,7 +88,7 @@ export function registerInstallerRoutes(app: FastifyInstance, ctx: ApiContext): 
     if (!keyMatches(inst, body.key_info)) throw new JumpError('INSTALLER_KEY_MISMATCH', { field: 'key_info', detail: `Installer: ${inst.uid}.` });
     const refusal = installerRefusal(inst, Date.now());
     if (refusal) throw new JumpError(refusal, { detail: `Installer: ${inst.uid}; its installer file is not built.` });
-    checkInstallerFileInputs(ctx.installerPackagesDir, body.platform);
+    const packageDir = checkInstallerFileInputs(ctx.installerPackagesDir, body.platform);
     if (building >= MAX_INSTALLER_FILE_BUILDS) {
       throw new JumpError('INSTALLER_BUILD_BUSY', { detail: `(${MAX_INSTALLER_FILE_BUILDS} at once)`, retryAfterMs: 2000 });
     }
@@ -127,7 +127,7 @@ export function registerInstallerRoutes(app: FastifyInstance, ctx: ApiContext): 
         await groupName(inst.jumpGroupId),
         body.key_info,
         { url: ctx.siteUrl, pin: ctx.sitePin, updatePin: ctx.updates.pin },
-        ctx.installerPackagesDir,
+        packageDir,
         body.platform,
         ctx.codeSigning,
       );
