@@ -157,26 +157,17 @@ export function identityFromConfig(cfg: AgentConfig, machineId: string): AgentId
   const machine = machineId;
   const keyFile = join(cfg.dir, 'agent.key');
   const recorded = cfg.data.key_machine_id;
+  let clone: AgentIdentity['clone'] = null;
   if (recorded !== undefined && recorded !== machine && existsSync(keyFile)) {
-    if (cfg.data.client_id !== undefined && !cfg.data.key_info) {
-      const d = cfg.data;
-      return {
-        siteUrl: d.site_url!,
-        sitePin: d.site_pin!,
-        sitePublicKey,
-        privateKey: cfg.privateKey(),
-        clientId: d.client_id!,
-        keyInfo: null,
-        requested: d.requested ?? {},
-        machineId: d.machine_id ?? machineId,
-        clone: { keyMachineId: recorded, machineId: machine },
-      };
+    // Enrolled, installer key gone: a copy. Nothing changes on disk (it stays a copy at the next start).
+    if (cfg.data.client_id !== undefined && !cfg.data.key_info) clone = { keyMachineId: recorded, machineId: machine };
+    else {
+      rmSync(keyFile, { force: true });
+      cfg.update({ client_id: undefined, key_machine_id: undefined });
     }
-    rmSync(keyFile, { force: true });
-    cfg.update({ client_id: undefined, key_machine_id: undefined });
   }
   const privateKey = cfg.privateKey();
-  if (cfg.data.key_machine_id !== machine) cfg.update({ key_machine_id: machine });
+  if (!clone && cfg.data.key_machine_id !== machine) cfg.update({ key_machine_id: machine });
   const d = cfg.data;
   return {
     siteUrl: d.site_url!,
@@ -187,7 +178,7 @@ export function identityFromConfig(cfg: AgentConfig, machineId: string): AgentId
     keyInfo: d.key_info ?? null,
     requested: d.requested ?? {},
     machineId: d.machine_id ?? machineId,
-    clone: null,
+    clone,
   };
 }
 

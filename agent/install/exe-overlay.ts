@@ -5,10 +5,9 @@
  * `jump-client install` does (agent/install/install.ts); the installed `jump-client.exe` is a copy
  * without the overlay: the packaged exe byte for byte, its own signature included.
  */
-import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { createWriteStream } from 'node:fs';
 import * as tar from 'tar';
 import { EXE_TRAILER_MAX_BYTES, overlayEnd, overlayFromTrailer, peSecurityFields, trimPadding, type OverlayPosition, type PeSecurityFields } from '../../protocol/exe-overlay.js';
 
