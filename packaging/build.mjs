@@ -91,6 +91,8 @@ if (!/^\d{1,4}\.\d{1,4}\.\d{1,4}(-[0-9A-Za-z.-]{1,12})?$/.test(CLIENT_VERSION) |
   process.stderr.write(`package: --client-version: "${CLIENT_VERSION}" is not a version like 0.1.1 or 0.2.0-rc.1 (major.minor.patch[-pre], at most 19 characters)\n`);
   process.exit(2);
 }
+/** protocol/ modules transpiled so far (protocolModule), by file name. */
+const protocolModules = new Map();
 /** The code-signing certificate (--sign-cert/--sign-key), or null: an unsigned build. */
 const SIGNING = await codeSigning();
 /** What esbuild puts in the bundle for `__JUMP_CLIENT_BUILD__`; replaced per platform once the build id is known. */
@@ -302,8 +304,6 @@ const MSI_SECURE = ['INSTALLDIR', 'KEY_INFO', 'SITE_URL', 'SITE_PIN', 'JC_JUMP_G
  * which wixl would fill itself from a hand-written row and fail; HideTarget on the configure
  * action, so KEY_INFO stays out of msiexec logs).
  */
-const protocolModules = new Map();
-
 /** A module of protocol/, transpiled here with esbuild once per build (the build runs before or without tsc). */
 function protocolModule(name) {
   if (!protocolModules.has(name)) {
